@@ -1,0 +1,58 @@
+// LaunchOptions: everything `fabric-run` was asked to do, after parsing and
+// validation (see cli.h). A plain value type: no I/O.
+#ifndef FABRIC_LAUNCHER_OPTIONS_H_
+#define FABRIC_LAUNCHER_OPTIONS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace fabric::launcher {
+
+// Which worker output reaches the console (all ranks always reach their log files).
+struct ConsoleFilter {
+  bool all = true;          // every rank
+  std::vector<int> ranks;   // when !all: only these global ranks
+  bool quiet = false;       // no worker output on the console at all
+};
+
+struct LaunchOptions {
+  // Lightning `fabric run` flags.
+  std::string accelerator = "cpu";    // cpu | cuda | gpu | auto (resolved: cpu or cuda)
+  std::string strategy = "auto";      // passed to workers as LT_STRATEGY
+  std::string devices_spec = "1";     // as given: N, auto, or a list such as "0,2"
+  int devices = 1;                    // workers per node (resolved)
+  std::optional<std::vector<int>> device_ids;  // set when devices_spec was a list
+  int min_nodes = 1;                  // --num-nodes N or MIN:MAX
+  int max_nodes = 1;
+  std::optional<int> node_rank;       // --node-rank (unset: assigned by rendezvous)
+  std::string main_address = "127.0.0.1";
+  int main_port = 29400;              // rendezvous port (the workers' MASTER_PORT is chosen)
+  bool main_port_set = false;
+  std::string precision = "32-true";
+
+  // torchrun-style operational flags.
+  int max_restarts = 0;
+  std::string run_id;                 // empty: generated
+  absl::Duration grace_period = absl::Seconds(30);  // SIGTERM -> SIGKILL
+  std::string log_dir;                // empty: no per-rank files
+  ConsoleFilter console;
+  std::string python = "/usr/bin/python3";
+  bool standalone = false;
+  std::string rdzv_endpoint;          // HOST:PORT of a standalone rendezvous, empty: embedded
+  absl::Duration join_timeout = absl::Seconds(600);
+  absl::Duration last_call_timeout = absl::Seconds(1);
+  absl::Duration keepalive_timeout = absl::Seconds(5);
+
+  // The program and its arguments, untouched. program_argv[0] is what the user typed.
+  std::vector<std::string> program_argv;
+  // What to exec: for a .py program {python, script, args...}; else program_argv with
+  // argv[0] resolved to a path.
+  std::vector<std::string> exec_argv;
+};
+
+}  // namespace fabric::launcher
+
+#endif  // FABRIC_LAUNCHER_OPTIONS_H_
