@@ -44,8 +44,8 @@ struct FlagSpec {
 const std::vector<FlagSpec>& Flags() {
   static const auto* flags = new std::vector<FlagSpec>{
       {"accelerator", Kind::kValue, "{cpu,cuda,gpu,auto}", "cpu",
-       "Hardware to run on. gpu = cuda. auto = cuda when a GPU id list is given or "
-       "CUDA_VISIBLE_DEVICES lists GPUs, else cpu.",
+       "Hardware to run on. gpu = cuda. auto = cuda when CUDA_VISIBLE_DEVICES lists "
+       "GPUs, else cpu. A GPU id list in --devices implies cuda.",
        {}},
       {"strategy", Kind::kValue, "{auto,ddp,fsdp,dp,...}", "auto",
        "Lightning strategy, passed to workers as LT_STRATEGY (ddp_spawn/ddp_fork and "
@@ -133,7 +133,8 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 }
 
 absl::Status UnknownFlag(const std::string& typed) {
-  std::string dashed = typed.substr(typed.find_first_not_of('-'));
+  std::string dashed(absl::StripLeadingAsciiWhitespace(
+      absl::string_view(typed).substr(std::min(typed.find_first_not_of('-'), typed.size()))));
   std::replace(dashed.begin(), dashed.end(), '_', '-');
   std::string best;
   size_t best_d = dashed.size() / 2 + 2;
@@ -343,7 +344,8 @@ RawMap FromEnv(const EnvMap& env) {
 
 // Resolves --accelerator and --devices together (auto depends on both).
 absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions* o) {
-  std::string accel = "cpu";
+  // Unset: cpu, unless --devices is a GPU id list (then cuda).
+  std::string accel = "unset";
   if (auto it = raw.find("accelerator"); it != raw.end()) {
     accel = it->second.value;
     if (accel == "gpu") accel = "cuda";
@@ -373,7 +375,7 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
         return Bad(r, absl::StrCat("is a GPU id list, which needs --accelerator cuda; "
                                    "on cpu give a count such as --devices ", ids.size()));
       }
-      accel = "cuda";
+      accel = "cuda";  // from auto, gpu, cuda or unset
       if (visible && *std::max_element(ids.begin(), ids.end()) >= *visible) {
         return Bad(r, absl::StrCat("names a GPU beyond the ", *visible,
                                    " that CUDA_VISIBLE_DEVICES exposes (ids are 0-",
@@ -382,6 +384,7 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
       o->devices = static_cast<int>(ids.size());
       o->device_ids = ids;
     } else if (r.value == "auto" || r.value == "-1") {
+      if (accel == "unset") accel = "cpu";
       if (accel == "auto") accel = (visible && *visible > 0) ? "cuda" : "cpu";
       if (accel == "cpu") {
         o->devices = 1;
@@ -396,6 +399,7 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
           o->devices, ParseInt(r, 1, 1 << 16,
                                "use a count >= 1 (workers per node), auto, or GPU "
                                "ids such as 0,2"));
+      if (accel == "unset") accel = "cpu";
       if (accel == "auto") accel = (visible && *visible > 0) ? "cuda" : "cpu";
       if (accel == "cuda" && visible && o->devices > *visible) {
         return Bad(r, absl::StrCat("asks for more GPUs than the ", *visible,
@@ -405,7 +409,7 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
   } else if (accel == "auto") {
     accel = (visible && *visible > 0) ? "cuda" : "cpu";
   }
-  o->accelerator = accel;
+  o->accelerator = accel == "unset" ? "cpu" : accel;
   return absl::OkStatus();
 }
 
