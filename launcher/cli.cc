@@ -270,7 +270,17 @@ std::string HelpText() {
   for (const FlagSpec& f : Flags()) {
     absl::StrAppend(&s, "  --", f.name, f.metavar.empty() ? "" : " ", f.metavar);
     for (const std::string& a : f.aliases) absl::StrAppend(&s, ", --", a);
-    absl::StrAppend(&s, "\n      ", f.help);
+    // Wrap at 80 columns with a 6-space indent.
+    size_t col = 80;
+    for (absl::string_view word : absl::StrSplit(f.help, ' ', absl::SkipEmpty())) {
+      if (col + 1 + word.size() > 80) {
+        absl::StrAppend(&s, "\n      ", word);
+        col = 6 + word.size();
+      } else {
+        absl::StrAppend(&s, " ", word);
+        col += 1 + word.size();
+      }
+    }
     if (f.kind != Kind::kAction) {
       absl::StrAppend(&s, "\n      Default: ", f.default_text, ". Env: ", EnvName(f.name),
                       ".");

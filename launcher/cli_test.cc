@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
@@ -129,6 +130,10 @@ TEST_F(CliTest, FlagFormsAndAliases) {
       {{"--accelerator", "auto"}, [](auto& o) { EXPECT_EQ(o.accelerator, "cpu"); }},
       {{"--strategy", "ddp"}, [](auto& o) { EXPECT_EQ(o.strategy, "ddp"); }},
       {{"--strategy=fsdp"}, [](auto& o) { EXPECT_EQ(o.strategy, "fsdp"); }},
+      {{"--strategy", "ddp_find_unused_parameters_true"},
+       [](auto& o) { EXPECT_EQ(o.strategy, "ddp_find_unused_parameters_true"); }},
+      {{"--accelerator", "auto", "--devices", "0,1"},
+       [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); EXPECT_EQ(o.devices, 2); }},
       {{"--precision", "bf16-mixed"},
        [](auto& o) { EXPECT_EQ(o.precision, "bf16-mixed"); }},
       {{"--precision=16"}, [](auto& o) { EXPECT_EQ(o.precision, "16-mixed"); }},
@@ -512,6 +517,9 @@ TEST_F(CliTest, HelpListsEveryFlagWithItsVariable) {
     EXPECT_THAT(r.text, HasSubstr(var));
   }
   EXPECT_THAT(r.text, HasSubstr("--nproc-per-node"));
+  for (absl::string_view line : absl::StrSplit(r.text, '\n')) {
+    EXPECT_LE(line.size(), 80u) << line;
+  }
   FABRIC_ASSERT_OK_AND_ASSIGN(CliResult h, Parse({"-h"}));
   EXPECT_EQ(h.action, CliResult::Action::kHelp);
 }
