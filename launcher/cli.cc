@@ -694,7 +694,14 @@ absl::Status ResolveRunId(const RawMap& raw, const EnvMap& env, LaunchOptions* o
 
 absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("main-address"); it != raw.end()) {
-    o->main_address = it->second.value;
+    const Raw& r = it->second;
+    if (r.value.find_first_of(" /") != std::string::npos) {
+      return Bad(r, "is not a host name or address");
+    }
+    if (std::count(r.value.begin(), r.value.end(), ':') == 1) {
+      return Bad(r, "includes a port; give the host here and the port with --main-port");
+    }
+    o->main_address = r.value;
   }
   if (auto it = raw.find("main-port"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->main_port, ParsePort(it->second, it->second.value));
