@@ -352,6 +352,23 @@ RawMap FromEnv(const EnvMap& env) {
   return raw;
 }
 
+// A GPU id list such as "0,2" (or "1," for one id): distinct ids >= 0.
+absl::StatusOr<std::vector<int>> ParseDeviceIds(const Raw& r) {
+  std::vector<int> ids;
+  for (absl::string_view tok : absl::StrSplit(r.value, ',', absl::SkipEmpty())) {
+    int id = 0;
+    if (!absl::SimpleAtoi(tok, &id) || id < 0) {
+      return Bad(r, absl::StrCat("has a bad GPU id '", tok, "'; use ids >= 0 such as 0,2"));
+    }
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) {
+      return Bad(r, absl::StrCat("lists GPU ", id, " twice"));
+    }
+    ids.push_back(id);
+  }
+  if (ids.empty()) return Bad(r, "has no GPU ids; use a list such as 0,2");
+  return ids;
+}
+
 // Resolves --accelerator and --devices together (auto depends on both).
 absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions* o) {
   // Unset: cpu, unless --devices is a GPU id list (then cuda).
@@ -368,19 +385,7 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
     const Raw& r = it->second;
     o->devices_spec = r.value;
     if (r.value.find(',') != std::string::npos) {
-      std::vector<int> ids;
-      for (absl::string_view tok : absl::StrSplit(r.value, ',', absl::SkipEmpty())) {
-        int id = 0;
-        if (!absl::SimpleAtoi(tok, &id) || id < 0) {
-          return Bad(r, absl::StrCat("has a bad GPU id '", tok,
-                                     "'; use ids >= 0 such as 0,2"));
-        }
-        if (std::find(ids.begin(), ids.end(), id) != ids.end()) {
-          return Bad(r, absl::StrCat("lists GPU ", id, " twice"));
-        }
-        ids.push_back(id);
-      }
-      if (ids.empty()) return Bad(r, "has no GPU ids; use a list such as 0,2");
+      FABRIC_ASSIGN_OR_RETURN(std::vector<int> ids, ParseDeviceIds(r));
       if (accel == "cpu") {
         return Bad(r, absl::StrCat("is a GPU id list, which needs --accelerator cuda; "
                                    "on cpu give a count such as --devices ", ids.size()));

@@ -247,6 +247,7 @@ TEST_F(CliTest, BadInputNamesTheFlag) {
       {{"--devices", "-2", "tool"}, {"--devices", "'-2'"}},
       {{"--devices", "0,a", "tool"}, {"--devices", "bad GPU id 'a'"}},
       {{"--devices", "0,0", "tool"}, {"--devices", "twice"}},
+      {{"--devices", ",", "tool"}, {"--devices", "no GPU ids"}},
       {{"--accelerator", "cpu", "--devices", "0,1", "tool"},
        {"--devices", "needs --accelerator cuda"}},
       {{"--accelerator", "cuda", "--devices", "auto", "tool"},
