@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Sets up the machine (tools/setup.sh) and runs every test. Used by the README and CI.
+# Extra arguments go to `bazel test` (e.g. a narrower target pattern).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 rc=0
-bazel test //... "$@" || rc=$?
+if (($#)); then targets=("$@"); else targets=(//...); fi
+bazel test "${targets[@]}" 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
 bazel shutdown >/dev/null 2>&1 || true
+# One plain summary line, counted from Bazel's per-target results.
+passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
+failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|FLAKY|NO STATUS|FAILED TO BUILD)' "$log" || true)
+skipped=$(grep -cE '^//[^ ]+ +SKIPPED' "$log" || true)
+echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
 exit $rc

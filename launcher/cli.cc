@@ -1,0 +1,766 @@
+#include "launcher/cli.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+
+namespace fabric::launcher {
+namespace {
+
+constexpr char kVersionText[] = "fabric-run 0.1.0";
+// execvp's fallback when PATH is not set.
+constexpr char kDefaultPath[] = "/bin:/usr/bin";
+
+enum class Kind { kValue, kBool, kAction };
+
+struct FlagSpec {
+  std::string name;  // canonical, dashed: "num-nodes"
+  Kind kind;
+  std::string metavar;
+  std::string default_text;
+  std::string help;
+  std::vector<std::string> aliases;  // dashed; underscores are normalized away
+};
+
+const std::vector<FlagSpec>& Flags() {
+  static const auto* flags = new std::vector<FlagSpec>{
+      {"accelerator", Kind::kValue, "{cpu,cuda,gpu,auto}", "cpu",
+       "Hardware to run on. gpu = cuda. auto = cuda when CUDA_VISIBLE_DEVICES lists "
+       "GPUs, else cpu. A GPU id list in --devices implies cuda.",
+       {}},
+      {"strategy", Kind::kValue, "{auto,ddp,fsdp,dp,...}", "auto",
+       "Lightning strategy, passed to workers as LT_STRATEGY (ddp_spawn/ddp_fork and "
+       "deepspeed are refused).",
+       {}},
+      {"devices", Kind::kValue, "N|auto|IDS", "1",
+       "Workers per node: a count, auto (1 on cpu; the GPUs in CUDA_VISIBLE_DEVICES "
+       "on cuda), or GPU ids such as 0,2.",
+       {"nproc-per-node"}},
+      {"num-nodes", Kind::kValue, "N|MIN:MAX", "1",
+       "Number of nodes, or an elastic range.", {"nnodes"}},
+      {"node-rank", Kind::kValue, "R", "(assigned by rendezvous)",
+       "This node's rank, 0 <= R < nodes.", {}},
+      {"main-address", Kind::kValue, "HOST", "127.0.0.1",
+       "Address of the rendezvous host (node 0).", {"master-addr"}},
+      {"main-port", Kind::kValue, "PORT", "29400", "Rendezvous port on the main address.",
+       {"master-port"}},
+      {"precision", Kind::kValue, "P", "32-true",
+       "32-true, 16-mixed, bf16-mixed, 16-true, bf16-true or 64-true (16, bf16, 32, 64 "
+       "are normalized as Lightning does).",
+       {}},
+      {"max-restarts", Kind::kValue, "N", "0",
+       "Restart the worker group up to N times after a failure.", {}},
+      {"run-id", Kind::kValue, "ID", "(generated)",
+       "Job id shared by all nodes ([A-Za-z0-9._-]). Generated: slurm-<job>[-<step>] "
+       "under SLURM; fabric-<pid>-<hex> on one node; derived from the rendezvous "
+       "address on several.",
+       {"rdzv-id"}},
+      {"grace-period", Kind::kValue, "DURATION", "30s",
+       "Time between SIGTERM and SIGKILL when stopping workers (seconds, or 500ms, "
+       "30s, 2m).",
+       {}},
+      {"log-dir", Kind::kValue, "DIR", "(none)",
+       "Write each rank's stdout/stderr to files in DIR.", {}},
+      {"console-ranks", Kind::kValue, "all|none|RANKS", "all",
+       "Which global ranks' output reaches the console, e.g. 0 or 0,2-3.", {}},
+      {"quiet", Kind::kBool, "", "false",
+       "No worker output on the console (same as --console-ranks none).", {}},
+      {"python", Kind::kValue, "PATH", "/usr/bin/python3",
+       "Interpreter for a .py program (a name is looked up in PATH).", {}},
+      {"standalone", Kind::kBool, "", "false",
+       "Single-node job with its own rendezvous on a free local port.", {}},
+      {"rdzv-endpoint", Kind::kValue, "HOST:PORT", "(none: embedded on node 0)",
+       "A separately started rendezvous server.", {}},
+      {"join-timeout", Kind::kValue, "DURATION", "600s",
+       "How long to wait for the nodes to join.", {}},
+      {"last-call-timeout", Kind::kValue, "DURATION", "1s",
+       "After min nodes joined, how long to wait for more (elastic).", {}},
+      {"keepalive-timeout", Kind::kValue, "DURATION", "5s",
+       "A node that misses heartbeats this long is considered dead.", {}},
+      {"help", Kind::kAction, "", "", "Print this help and exit.", {}},
+      {"version", Kind::kAction, "", "", "Print the version and exit.", {}},
+  };
+  return *flags;
+}
+
+std::string EnvName(const std::string& flag) {
+  std::string v = absl::StrCat("FABRIC_", flag);
+  std::replace(v.begin(), v.end(), '-', '_');
+  return absl::AsciiStrToUpper(v);
+}
+
+const FlagSpec* Lookup(const std::string& dashed) {
+  for (const FlagSpec& f : Flags()) {
+    if (f.name == dashed) return &f;
+    for (const std::string& a : f.aliases) {
+      if (a == dashed) return &f;
+    }
+  }
+  return nullptr;
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1,
+                         prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+absl::Status UnknownFlag(const std::string& typed) {
+  std::string dashed(absl::StripLeadingAsciiWhitespace(
+      absl::string_view(typed).substr(std::min(typed.find_first_not_of('-'), typed.size()))));
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  std::string best;
+  size_t best_d = dashed.size() / 2 + 2;
+  for (const FlagSpec& f : Flags()) {
+    std::vector<std::string> names = f.aliases;
+    names.push_back(f.name);
+    for (const std::string& n : names) {
+      size_t d = EditDistance(dashed, n);
+      if (d < best_d || (!best.empty() && d == best_d && n == f.name)) {
+        best_d = d;
+        best = n;
+      }
+    }
+  }
+  std::string hint = best.empty() ? "see fabric-run --help"
+                                  : absl::StrCat("did you mean --", best, "?");
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown flag ", typed, "; ", hint,
+                   " (put the program's own flags after the program or after --)"));
+}
+
+// One flag's value as given, and where it came from (for messages).
+struct Raw {
+  std::string value;
+  std::string source;  // "--devices", "--nproc_per_node" or "FABRIC_DEVICES"
+  bool from_cli = false;
+};
+using RawMap = std::map<std::string, Raw>;
+
+absl::Status Bad(const Raw& r, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(r.source, ": '", r.value, "' ", what));
+}
+
+absl::StatusOr<int> ParseInt(const Raw& r, int min, int max, absl::string_view fix) {
+  int v = 0;
+  if (!absl::SimpleAtoi(r.value, &v)) {
+    return Bad(r, absl::StrCat("is not a whole number; ", fix));
+  }
+  if (v < min || v > max) {
+    return Bad(r, absl::StrCat("is out of range; ", fix));
+  }
+  return v;
+}
+
+absl::StatusOr<bool> ParseBool(const Raw& r) {
+  std::string v = absl::AsciiStrToLower(r.value);
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+  return Bad(r, "is not a boolean; use true or false");
+}
+
+// Seconds ("30", "2.5") or an absl duration with unit ("500ms", "30s", "2m").
+absl::StatusOr<absl::Duration> ParseDurationValue(const Raw& r, bool allow_zero) {
+  std::string s(absl::StripAsciiWhitespace(r.value));
+  absl::Duration d;
+  double secs = 0;
+  bool ok = false;
+  if (absl::SimpleAtod(s, &secs)) {
+    ok = std::isfinite(secs) && std::fabs(secs) < 1e9;
+    d = absl::Seconds(secs);
+  } else if (!s.empty() && absl::ParseDuration(s, &d)) {
+    ok = d != absl::InfiniteDuration() && d != -absl::InfiniteDuration();
+  }
+  if (!ok) {
+    return Bad(r, "is not a duration; use seconds (30, 2.5) or a unit (500ms, 30s, 2m)");
+  }
+  if (d < absl::ZeroDuration()) return Bad(r, "must not be negative");
+  if (!allow_zero && d == absl::ZeroDuration()) return Bad(r, "must be more than 0");
+  return d;
+}
+
+absl::StatusOr<int> ParsePort(const Raw& r, absl::string_view port) {
+  int v = 0;
+  if (!absl::SimpleAtoi(port, &v) || v < 1 || v > 65535) {
+    return Bad(r, absl::StrCat("has port '", port, "' out of range; use a port in 1-65535"));
+  }
+  return v;
+}
+
+// HOST:PORT or [IPV6]:PORT; returns it normalized.
+absl::StatusOr<std::string> ParseEndpoint(const Raw& r) {
+  const std::string& v = r.value;
+  std::string host, port;
+  if (absl::StartsWith(v, "[")) {
+    size_t close = v.find(']');
+    if (close == std::string::npos || close + 1 >= v.size() || v[close + 1] != ':') {
+      return Bad(r, "is not [IPV6]:PORT");
+    }
+    host = v.substr(0, close + 1);
+    port = v.substr(close + 2);
+    if (host.size() <= 2) return Bad(r, "has an empty host; use HOST:PORT");
+  } else {
+    size_t colon = v.rfind(':');
+    if (colon == std::string::npos) {
+      return Bad(r, "has no port; use HOST:PORT such as node0:29400");
+    }
+    host = v.substr(0, colon);
+    port = v.substr(colon + 1);
+    if (host.empty()) return Bad(r, "has an empty host; use HOST:PORT");
+    if (host.find(':') != std::string::npos) {
+      return Bad(r, "looks like an IPv6 address; bracket it: [::1]:29400");
+    }
+  }
+  FABRIC_ASSIGN_OR_RETURN(int p, ParsePort(r, port));
+  return absl::StrCat(host, ":", p);
+}
+
+// Number of GPUs CUDA_VISIBLE_DEVICES exposes, or nullopt when it is not set.
+// As in CUDA, ids after the first negative one ("-1") are ignored.
+std::optional<int> VisibleGpuCount(const EnvMap& env) {
+  auto it = env.find(kEnvCudaVisibleDevices);
+  if (it == env.end()) return std::nullopt;
+  int n = 0;
+  for (absl::string_view id : absl::StrSplit(it->second, ',')) {
+    id = absl::StripAsciiWhitespace(id);
+    if (id.empty() || absl::StartsWith(id, "-")) break;
+    ++n;
+  }
+  return n;
+}
+
+std::string HelpText() {
+  std::string s =
+      "Usage: fabric-run [options] PROGRAM [ARGS...]\n"
+      "       fabric-run [options] -- PROGRAM [ARGS...]\n\n"
+      "Starts one worker per device on this node, joins the other nodes through a\n"
+      "rendezvous, and supervises the workers. A .py PROGRAM runs under --python; any\n"
+      "other PROGRAM is executed directly (a name without '/' is looked up in PATH).\n"
+      "Everything after PROGRAM (or after --) is passed to it untouched.\n\n"
+      "Options (each may also be set with the FABRIC_ variable shown; the command line\n"
+      "wins; --flag=value and --flag value both work; '_' and '-' are interchangeable):\n";
+  for (const FlagSpec& f : Flags()) {
+    absl::StrAppend(&s, "  --", f.name, f.metavar.empty() ? "" : " ", f.metavar);
+    for (const std::string& a : f.aliases) absl::StrAppend(&s, ", --", a);
+    // Wrap at 80 columns with a 6-space indent.
+    size_t col = 80;
+    for (absl::string_view word : absl::StrSplit(f.help, ' ', absl::SkipEmpty())) {
+      if (col + 1 + word.size() > 80) {
+        absl::StrAppend(&s, "\n      ", word);
+        col = 6 + word.size();
+      } else {
+        absl::StrAppend(&s, " ", word);
+        col += 1 + word.size();
+      }
+    }
+    if (f.kind != Kind::kAction) {
+      absl::StrAppend(&s, "\n      Default: ", f.default_text, ". Env: ", EnvName(f.name),
+                      ".");
+    }
+    absl::StrAppend(&s, "\n");
+  }
+  absl::StrAppend(&s, "  -h  Same as --help.\n");
+  return s;
+}
+
+absl::StatusOr<std::optional<CliResult>> Scan(const std::vector<std::string>& args,
+                                              RawMap* raw,
+                                              std::vector<std::string>* program) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      program->assign(args.begin() + i + 1, args.end());
+      return std::nullopt;
+    }
+    if (a == "-h") return CliResult{CliResult::Action::kHelp, {}, HelpText()};
+    if (!absl::StartsWith(a, "-") || a == "-") {
+      program->assign(args.begin() + i, args.end());
+      return std::nullopt;
+    }
+    if (!absl::StartsWith(a, "--")) return UnknownFlag(a);
+    size_t eq = a.find('=');
+    std::string typed = a.substr(0, eq);
+    std::string dashed = typed.substr(2);
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    const FlagSpec* spec = Lookup(dashed);
+    if (spec == nullptr) return UnknownFlag(typed);
+    std::string value;
+    if (spec->kind == Kind::kAction) {
+      if (eq != std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(typed, " takes no value"));
+      }
+      if (spec->name == "help") return CliResult{CliResult::Action::kHelp, {}, HelpText()};
+      return CliResult{CliResult::Action::kVersion, {}, kVersionText};
+    } else if (eq != std::string::npos) {
+      value = a.substr(eq + 1);
+    } else if (spec->kind == Kind::kBool) {
+      value = "true";
+    } else if (i + 1 < args.size() && !absl::StartsWith(args[i + 1], "--")) {
+      value = args[++i];
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(typed, ": missing value; expected ", spec->metavar));
+    }
+    if (spec->kind == Kind::kValue && absl::StripAsciiWhitespace(value).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(typed, ": empty value; expected ", spec->metavar));
+    }
+    (*raw)[spec->name] = Raw{std::string(absl::StripAsciiWhitespace(value)), typed, true};
+  }
+  return std::nullopt;
+}
+
+// Flag values from FABRIC_<FLAG>; empty variables count as unset.
+RawMap FromEnv(const EnvMap& env) {
+  RawMap raw;
+  for (const FlagSpec& f : Flags()) {
+    if (f.kind == Kind::kAction) continue;
+    std::string var = EnvName(f.name);
+    auto it = env.find(var);
+    if (it == env.end()) continue;
+    std::string v(absl::StripAsciiWhitespace(it->second));
+    if (!v.empty()) raw[f.name] = Raw{v, var, false};
+  }
+  return raw;
+}
+
+// A GPU id list such as "0,2" (or "1," for one id): distinct ids >= 0.
+absl::StatusOr<std::vector<int>> ParseDeviceIds(const Raw& r) {
+  std::vector<int> ids;
+  for (absl::string_view tok : absl::StrSplit(r.value, ',', absl::SkipEmpty())) {
+    int id = 0;
+    if (!absl::SimpleAtoi(tok, &id) || id < 0) {
+      return Bad(r, absl::StrCat("has a bad GPU id '", tok, "'; use ids >= 0 such as 0,2"));
+    }
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) {
+      return Bad(r, absl::StrCat("lists GPU ", id, " twice"));
+    }
+    ids.push_back(id);
+  }
+  if (ids.empty()) return Bad(r, "has no GPU ids; use a list such as 0,2");
+  return ids;
+}
+
+// Resolves --accelerator and --devices together (auto depends on both).
+absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions* o) {
+  // Unset: cpu, unless --devices is a GPU id list (then cuda).
+  std::string accel = "unset";
+  if (auto it = raw.find("accelerator"); it != raw.end()) {
+    accel = it->second.value;
+    if (accel == "gpu") accel = "cuda";
+    if (accel != "cpu" && accel != "cuda" && accel != "auto") {
+      return Bad(it->second, "is not supported; use cpu, cuda (= gpu) or auto");
+    }
+  }
+  const std::optional<int> visible = VisibleGpuCount(env);
+  if (auto it = raw.find("devices"); it != raw.end()) {
+    const Raw& r = it->second;
+    o->devices_spec = r.value;
+    if (r.value.find(',') != std::string::npos) {
+      FABRIC_ASSIGN_OR_RETURN(std::vector<int> ids, ParseDeviceIds(r));
+      if (accel == "cpu") {
+        return Bad(r, absl::StrCat("is a GPU id list, which needs --accelerator cuda; "
+                                   "on cpu give a count such as --devices ", ids.size()));
+      }
+      accel = "cuda";  // from auto, gpu, cuda or unset
+      if (visible && *std::max_element(ids.begin(), ids.end()) >= *visible) {
+        return Bad(r, absl::StrCat("names a GPU beyond the ", *visible,
+                                   " that CUDA_VISIBLE_DEVICES exposes (ids are 0-",
+                                   *visible - 1, ")"));
+      }
+      o->devices = static_cast<int>(ids.size());
+      o->device_ids = ids;
+    } else if (r.value == "auto" || r.value == "-1") {
+      if (accel == "unset") accel = "cpu";
+      if (accel == "auto") accel = (visible && *visible > 0) ? "cuda" : "cpu";
+      if (accel == "cpu") {
+        o->devices = 1;
+      } else if (visible && *visible > 0) {
+        o->devices = *visible;
+      } else {
+        return Bad(r, "cannot count GPUs without CUDA_VISIBLE_DEVICES; pass the number "
+                      "of GPUs per node, e.g. --devices 8");
+      }
+    } else {
+      FABRIC_ASSIGN_OR_RETURN(
+          o->devices, ParseInt(r, 1, 1 << 16,
+                               "use a count >= 1 (workers per node), auto, or GPU "
+                               "ids such as 0,2"));
+      if (accel == "unset") accel = "cpu";
+      if (accel == "auto") accel = (visible && *visible > 0) ? "cuda" : "cpu";
+      if (accel == "cuda" && visible && o->devices > *visible) {
+        return Bad(r, absl::StrCat("asks for more GPUs than the ", *visible,
+                                   " CUDA_VISIBLE_DEVICES exposes"));
+      }
+    }
+  } else if (accel == "auto") {
+    accel = (visible && *visible > 0) ? "cuda" : "cpu";
+  }
+  o->accelerator = accel == "unset" ? "cpu" : accel;
+  return absl::OkStatus();
+}
+
+absl::Status ResolveStrategy(const RawMap& raw, LaunchOptions* o) {
+  auto it = raw.find("strategy");
+  if (it == raw.end()) return absl::OkStatus();
+  const Raw& r = it->second;
+  static const std::set<std::string> kKnown = {
+      "auto", "ddp", "ddp_find_unused_parameters_true",
+      "ddp_find_unused_parameters_false", "fsdp", "dp", "single_device"};
+  if (r.value == "ddp_spawn" || r.value == "ddp_fork" || r.value == "ddp_notebook" ||
+      absl::StartsWith(r.value, "ddp_spawn_")) {
+    return Bad(r, "starts its own processes, but fabric-run already starts one per "
+                  "device; use --strategy ddp");
+  }
+  if (absl::StartsWith(r.value, "deepspeed")) {
+    return Bad(r, "is not supported by fabric-run; use ddp or fsdp");
+  }
+  if (kKnown.count(r.value) == 0) {
+    return Bad(r, absl::StrCat("is not a known strategy; use one of ",
+                               absl::StrJoin(kKnown, ", ")));
+  }
+  o->strategy = r.value;
+  return absl::OkStatus();
+}
+
+absl::Status ResolveNodes(const RawMap& raw, LaunchOptions* o) {
+  if (auto it = raw.find("num-nodes"); it != raw.end()) {
+    const Raw& r = it->second;
+    constexpr char kFix[] = "use N >= 1 or MIN:MAX with 1 <= MIN <= MAX";
+    std::vector<std::string> parts = absl::StrSplit(r.value, ':');
+    if (parts.size() > 2) return Bad(r, absl::StrCat("is not N or MIN:MAX; ", kFix));
+    int lo = 0, hi = 0;
+    if (!absl::SimpleAtoi(parts[0], &lo) ||
+        !absl::SimpleAtoi(parts.back(), &hi)) {
+      return Bad(r, absl::StrCat("is not N or MIN:MAX; ", kFix));
+    }
+    if (lo < 1 || hi < lo) return Bad(r, absl::StrCat("is out of range; ", kFix));
+    o->min_nodes = lo;
+    o->max_nodes = hi;
+  }
+  if (auto it = raw.find("node-rank"); it != raw.end()) {
+    const Raw& r = it->second;
+    FABRIC_ASSIGN_OR_RETURN(
+        int rank, ParseInt(r, 0, 1 << 20, "use a node rank >= 0"));
+    if (rank >= o->max_nodes) {
+      return Bad(r, absl::StrCat("must be below the number of nodes (", o->max_nodes,
+                                 "); node ranks are 0-", o->max_nodes - 1,
+                                 ", or raise --num-nodes"));
+    }
+    o->node_rank = rank;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolvePrecision(const RawMap& raw, LaunchOptions* o) {
+  auto it = raw.find("precision");
+  if (it == raw.end()) return absl::OkStatus();
+  const Raw& r = it->second;
+  static const std::map<std::string, std::string> kAlias = {
+      {"64", "64-true"}, {"32", "32-true"}, {"16", "16-mixed"}, {"bf16", "bf16-mixed"}};
+  static const std::set<std::string> kValid = {"32-true",  "16-mixed", "bf16-mixed",
+                                               "bf16-true", "16-true", "64-true"};
+  std::string p = r.value;
+  if (auto a = kAlias.find(p); a != kAlias.end()) p = a->second;
+  if (kValid.count(p) == 0) {
+    return Bad(r, "is not a precision; use 32-true, 16-mixed, bf16-mixed, 16-true, "
+                  "bf16-true or 64-true");
+  }
+  o->precision = p;
+  return absl::OkStatus();
+}
+
+absl::Status ResolveTimes(const RawMap& raw, LaunchOptions* o) {
+  struct Item {
+    const char* flag;
+    absl::Duration* out;
+    bool allow_zero;
+  };
+  for (const Item& item : {Item{"grace-period", &o->grace_period, true},
+                           Item{"join-timeout", &o->join_timeout, false},
+                           Item{"last-call-timeout", &o->last_call_timeout, true},
+                           Item{"keepalive-timeout", &o->keepalive_timeout, false}}) {
+    if (auto it = raw.find(item.flag); it != raw.end()) {
+      FABRIC_ASSIGN_OR_RETURN(*item.out, ParseDurationValue(it->second, item.allow_zero));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int>> ParseRanks(const Raw& r, int world_max) {
+  std::set<int> ranks;
+  for (absl::string_view tok : absl::StrSplit(r.value, ',')) {
+    std::vector<absl::string_view> ab = absl::StrSplit(tok, absl::MaxSplits('-', 1));
+    int lo = 0, hi = 0;
+    if (!absl::SimpleAtoi(ab[0], &lo) || !absl::SimpleAtoi(ab.back(), &hi) || lo < 0 ||
+        hi < lo) {
+      return Bad(r, absl::StrCat("has a bad rank or range '", tok,
+                                 "'; use all, none, or ranks such as 0,2-3"));
+    }
+    if (hi >= world_max) {
+      return Bad(r, absl::StrCat("names rank ", hi, " but the job has at most ",
+                                 world_max, " ranks (0-", world_max - 1, ")"));
+    }
+    for (int i = lo; i <= hi; ++i) ranks.insert(i);
+  }
+  return std::vector<int>(ranks.begin(), ranks.end());
+}
+
+absl::Status ResolveConsole(const RawMap& raw, LaunchOptions* o) {
+  auto q = raw.find("quiet");
+  auto c = raw.find("console-ranks");
+  bool use_quiet = q != raw.end();
+  bool use_ranks = c != raw.end();
+  if (use_quiet && use_ranks) {
+    if (q->second.from_cli == c->second.from_cli) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          q->second.source, " conflicts with ", c->second.source, "; use one of them"));
+    }
+    use_quiet = q->second.from_cli;  // the command line wins over the environment
+    use_ranks = !use_quiet;
+  }
+  if (use_quiet) {
+    FABRIC_ASSIGN_OR_RETURN(bool quiet, ParseBool(q->second));
+    if (quiet) o->console = ConsoleFilter{false, {}, true};
+  }
+  if (use_ranks) {
+    const Raw& r = c->second;
+    if (r.value == "all") {
+      o->console = ConsoleFilter{};
+    } else if (r.value == "none") {
+      o->console = ConsoleFilter{false, {}, true};
+    } else {
+      FABRIC_ASSIGN_OR_RETURN(std::vector<int> ranks,
+                              ParseRanks(r, o->devices * o->max_nodes));
+      o->console = ConsoleFilter{false, ranks, false};
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool IsExecutableFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string PathOf(const EnvMap& env) {
+  auto it = env.find("PATH");
+  return it == env.end() ? kDefaultPath : it->second;
+}
+
+// A name without '/' found in PATH (an empty entry is the current directory).
+std::optional<std::string> FindInPath(const std::string& name, const EnvMap& env) {
+  for (absl::string_view dir : absl::StrSplit(PathOf(env), ':')) {
+    std::string candidate =
+        dir.empty() ? name : absl::StrCat(absl::StripSuffix(dir, "/"), "/", name);
+    if (IsExecutableFile(candidate)) return candidate;
+  }
+  return std::nullopt;
+}
+
+// Checks an executable named by `what` ("--python", "program") and returns what to exec.
+absl::StatusOr<std::string> ResolveExecutable(const std::string& name,
+                                              const std::string& what,
+                                              const EnvMap& env) {
+  if (name.find('/') == std::string::npos) {
+    std::optional<std::string> found = FindInPath(name, env);
+    if (!found) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": '", name, "' was not found in PATH (", PathOf(env),
+          "); give its path, e.g. ./", name));
+    }
+    return *found;
+  }
+  struct stat st;
+  if (::stat(name.c_str(), &st) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": '", name, "' does not exist; check the path"));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": '", name, "' is a directory, not a program"));
+  }
+  if (!S_ISREG(st.st_mode) || ::access(name.c_str(), X_OK) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": '", name, "' is not executable; chmod +x it or run it with its "
+        "interpreter"));
+  }
+  return name;
+}
+
+absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env,
+                            std::vector<std::string> program, LaunchOptions* o) {
+  if (program.empty()) {
+    return absl::InvalidArgumentError(
+        "no program given; usage: fabric-run [options] PROGRAM [ARGS...] "
+        "(see fabric-run --help)");
+  }
+  const std::string& prog = program[0];
+  if (absl::EndsWith(prog, ".py")) {
+    struct stat st;
+    if (::stat(prog.c_str(), &st) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("program: script '", prog, "' does not exist; check the path"));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("program: '", prog, "' is a directory, not a Python script"));
+    }
+    if (::access(prog.c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("program: script '", prog, "' is not readable; check its permissions"));
+    }
+    std::string python = o->python;
+    std::string what = "--python";
+    if (auto it = raw.find("python"); it != raw.end()) what = it->second.source;
+    FABRIC_ASSIGN_OR_RETURN(o->python, ResolveExecutable(python, what, env));
+    o->exec_argv = {o->python};
+    o->exec_argv.insert(o->exec_argv.end(), program.begin(), program.end());
+  } else {
+    o->exec_argv = program;
+    FABRIC_ASSIGN_OR_RETURN(o->exec_argv[0], ResolveExecutable(prog, "program", env));
+  }
+  o->program_argv = std::move(program);
+  return absl::OkStatus();
+}
+
+uint64_t Fnv1a(absl::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+absl::Status ResolveRunId(const RawMap& raw, const EnvMap& env, LaunchOptions* o) {
+  if (auto it = raw.find("run-id"); it != raw.end()) {
+    const Raw& r = it->second;
+    if (r.value.size() > 128 ||
+        !std::all_of(r.value.begin(), r.value.end(), [](char c) {
+          return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+        })) {
+      return Bad(r, "is not a valid run id; use up to 128 of [A-Za-z0-9._-]");
+    }
+    o->run_id = r.value;
+    return absl::OkStatus();
+  }
+  auto job = env.find("SLURM_JOB_ID");
+  if (job != env.end() && !job->second.empty() &&
+      std::all_of(job->second.begin(), job->second.end(), absl::ascii_isalnum)) {
+    o->run_id = absl::StrCat("slurm-", job->second);
+    auto step = env.find("SLURM_STEP_ID");
+    if (step != env.end() && !step->second.empty() &&
+        std::all_of(step->second.begin(), step->second.end(), absl::ascii_isdigit)) {
+      absl::StrAppend(&o->run_id, "-", step->second);
+    }
+  } else if (o->max_nodes == 1 && o->rdzv_endpoint.empty()) {
+    // One node: unique per invocation.
+    const uint64_t h = Fnv1a(absl::StrCat(::getpid(), "/", absl::ToUnixNanos(absl::Now())));
+    o->run_id = absl::StrCat("fabric-", ::getpid(), "-", absl::Hex(h & 0xffffffffu));
+  } else {
+    // Several nodes must agree without talking: derive it from what they share.
+    const std::string where =
+        o->rdzv_endpoint.empty() ? absl::StrCat(o->main_address, ":", o->main_port)
+                                 : o->rdzv_endpoint;
+    o->run_id = absl::StrCat("fabric-", absl::Hex(Fnv1a(where) & 0xffffffffu));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
+  if (auto it = raw.find("main-address"); it != raw.end()) {
+    const Raw& r = it->second;
+    if (r.value.find_first_of(" /") != std::string::npos) {
+      return Bad(r, "is not a host name or address");
+    }
+    if (std::count(r.value.begin(), r.value.end(), ':') == 1) {
+      return Bad(r, "includes a port; give the host here and the port with --main-port");
+    }
+    o->main_address = r.value;
+  }
+  if (auto it = raw.find("main-port"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->main_port, ParsePort(it->second, it->second.value));
+    o->main_port_set = true;
+  }
+  if (auto it = raw.find("max-restarts"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->max_restarts,
+                            ParseInt(it->second, 0, 1 << 20, "use a count >= 0"));
+  }
+  if (auto it = raw.find("log-dir"); it != raw.end()) o->log_dir = it->second.value;
+  if (auto it = raw.find("python"); it != raw.end()) o->python = it->second.value;
+  if (auto it = raw.find("rdzv-endpoint"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->rdzv_endpoint, ParseEndpoint(it->second));
+  }
+  if (auto it = raw.find("standalone"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->standalone, ParseBool(it->second));
+  }
+  if (o->standalone) {
+    const std::string& src = raw.at("standalone").source;
+    if (o->max_nodes > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          src, " runs a single-node job, but --num-nodes allows ", o->max_nodes,
+          "; for several nodes drop it and set --main-address or --rdzv-endpoint"));
+    }
+    if (!o->rdzv_endpoint.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          src, " starts its own rendezvous; it cannot be combined with ",
+          raw.at("rdzv-endpoint").source));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
+                                           const EnvMap& env) {
+  RawMap raw = FromEnv(env);
+  std::vector<std::string> program;
+  FABRIC_ASSIGN_OR_RETURN(std::optional<CliResult> early, Scan(args, &raw, &program));
+  if (early) return *std::move(early);
+
+  CliResult result;
+  LaunchOptions& o = result.options;
+  FABRIC_RETURN_IF_ERROR(ResolveDevices(raw, env, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveStrategy(raw, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveNodes(raw, &o));
+  FABRIC_RETURN_IF_ERROR(ResolvePrecision(raw, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveTimes(raw, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveRest(raw, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveConsole(raw, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveRunId(raw, env, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveProgram(raw, env, std::move(program), &o));
+  return result;
+}
+
+}  // namespace fabric::launcher

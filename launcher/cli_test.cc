@@ -1,0 +1,544 @@
+#include "launcher/cli.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fabric::launcher {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+
+// A scratch directory with programs the parser can stat:
+//   bin/tool (0755), bin/python3 (0755), bin/plain (0644), script.py (0644),
+//   dir.py/ and adir/ (directories), local (0755, not in PATH).
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    std::string templ = absl::StrCat(tmp ? tmp : "/tmp", "/cli_test.XXXXXX");
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    root_ = templ;
+    bin_ = root_ + "/bin";
+    ASSERT_EQ(::mkdir(bin_.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((root_ + "/adir").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((root_ + "/dir.py").c_str(), 0755), 0);
+    Touch(bin_ + "/tool", 0755);
+    Touch(bin_ + "/python3", 0755);
+    Touch(bin_ + "/plain", 0644);
+    Touch(root_ + "/local", 0755);
+    Touch(root_ + "/script.py", 0644);
+    env_ = {{"PATH", bin_}};
+  }
+
+  static void Touch(const std::string& path, mode_t mode) {
+    std::ofstream(path) << "#!/bin/sh\n";
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0) << path;
+  }
+
+  absl::StatusOr<CliResult> Parse(std::vector<std::string> args) const {
+    return ParseCommandLine(args, env_);
+  }
+
+  // Parses a successful run and returns its options.
+  LaunchOptions Ok(std::vector<std::string> args) const {
+    absl::StatusOr<CliResult> r = Parse(args);
+    EXPECT_THAT(r, IsOk()) << absl::StrJoin(args, " ");
+    if (!r.ok()) return {};
+    EXPECT_EQ(r->action, CliResult::Action::kRun);
+    return r->options;
+  }
+
+  std::string root_, bin_;
+  EnvMap env_;
+};
+
+TEST_F(CliTest, DefaultsMatchLaunchOptions) {
+  LaunchOptions o = Ok({"tool"});
+  EXPECT_EQ(o.accelerator, "cpu");
+  EXPECT_EQ(o.strategy, "auto");
+  EXPECT_EQ(o.devices, 1);
+  EXPECT_FALSE(o.device_ids.has_value());
+  EXPECT_EQ(o.min_nodes, 1);
+  EXPECT_EQ(o.max_nodes, 1);
+  EXPECT_FALSE(o.node_rank.has_value());
+  EXPECT_EQ(o.main_address, "127.0.0.1");
+  EXPECT_EQ(o.main_port, 29400);
+  EXPECT_FALSE(o.main_port_set);
+  EXPECT_EQ(o.precision, "32-true");
+  EXPECT_EQ(o.max_restarts, 0);
+  EXPECT_EQ(o.grace_period, absl::Seconds(30));
+  EXPECT_TRUE(o.console.all);
+  EXPECT_FALSE(o.console.quiet);
+  EXPECT_FALSE(o.standalone);
+  EXPECT_EQ(o.rdzv_endpoint, "");
+  EXPECT_THAT(o.program_argv, ElementsAre("tool"));
+  EXPECT_THAT(o.exec_argv, ElementsAre(bin_ + "/tool"));
+}
+
+// Every flag in both `--flag value` and `--flag=value` form, and aliases.
+struct FormCase {
+  std::vector<std::string> flags;
+  std::function<void(const LaunchOptions&)> check;
+};
+
+TEST_F(CliTest, FlagFormsAndAliases) {
+  const std::vector<FormCase> cases = {
+      {{"--devices", "4"}, [](auto& o) { EXPECT_EQ(o.devices, 4); }},
+      {{"--devices=4"}, [](auto& o) { EXPECT_EQ(o.devices, 4); }},
+      {{"--nproc_per_node", "3"}, [](auto& o) { EXPECT_EQ(o.devices, 3); }},
+      {{"--nproc-per-node=3"}, [](auto& o) { EXPECT_EQ(o.devices, 3); }},
+      {{"--devices", "auto"}, [](auto& o) { EXPECT_EQ(o.devices, 1); }},
+      {{"--num-nodes", "2"},
+       [](auto& o) { EXPECT_EQ(o.min_nodes, 2); EXPECT_EQ(o.max_nodes, 2); }},
+      {{"--nnodes=1:4"},
+       [](auto& o) { EXPECT_EQ(o.min_nodes, 1); EXPECT_EQ(o.max_nodes, 4); }},
+      {{"--num_nodes", "2:3"},
+       [](auto& o) { EXPECT_EQ(o.min_nodes, 2); EXPECT_EQ(o.max_nodes, 3); }},
+      {{"--num-nodes", "2", "--node-rank", "1"},
+       [](auto& o) { EXPECT_EQ(o.node_rank, 1); }},
+      {{"--nnodes", "2", "--node_rank=0"}, [](auto& o) { EXPECT_EQ(o.node_rank, 0); }},
+      {{"--main-address", "10.1.2.3"},
+       [](auto& o) { EXPECT_EQ(o.main_address, "10.1.2.3"); }},
+      {{"--master_addr=node7"}, [](auto& o) { EXPECT_EQ(o.main_address, "node7"); }},
+      {{"--main-address", "fe80::1"}, [](auto& o) { EXPECT_EQ(o.main_address, "fe80::1"); }},
+      {{"--main-port", "1234"},
+       [](auto& o) { EXPECT_EQ(o.main_port, 1234); EXPECT_TRUE(o.main_port_set); }},
+      {{"--master_port=65535"}, [](auto& o) { EXPECT_EQ(o.main_port, 65535); }},
+      {{"--accelerator", "cpu"}, [](auto& o) { EXPECT_EQ(o.accelerator, "cpu"); }},
+      {{"--accelerator=gpu", "--devices", "2"},
+       [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
+      {{"--accelerator", "cuda", "--devices", "1"},
+       [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
+      {{"--accelerator", "auto"}, [](auto& o) { EXPECT_EQ(o.accelerator, "cpu"); }},
+      {{"--strategy", "ddp"}, [](auto& o) { EXPECT_EQ(o.strategy, "ddp"); }},
+      {{"--strategy=fsdp"}, [](auto& o) { EXPECT_EQ(o.strategy, "fsdp"); }},
+      {{"--strategy", "ddp_find_unused_parameters_true"},
+       [](auto& o) { EXPECT_EQ(o.strategy, "ddp_find_unused_parameters_true"); }},
+      {{"--accelerator", "auto", "--devices", "0,1"},
+       [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); EXPECT_EQ(o.devices, 2); }},
+      {{"--precision", "bf16-mixed"},
+       [](auto& o) { EXPECT_EQ(o.precision, "bf16-mixed"); }},
+      {{"--precision=16"}, [](auto& o) { EXPECT_EQ(o.precision, "16-mixed"); }},
+      {{"--precision", "bf16"}, [](auto& o) { EXPECT_EQ(o.precision, "bf16-mixed"); }},
+      {{"--precision", "32"}, [](auto& o) { EXPECT_EQ(o.precision, "32-true"); }},
+      {{"--precision", "64"}, [](auto& o) { EXPECT_EQ(o.precision, "64-true"); }},
+      {{"--precision", "16-true"}, [](auto& o) { EXPECT_EQ(o.precision, "16-true"); }},
+      {{"--max-restarts", "3"}, [](auto& o) { EXPECT_EQ(o.max_restarts, 3); }},
+      {{"--max_restarts=2"}, [](auto& o) { EXPECT_EQ(o.max_restarts, 2); }},
+      {{"--run-id", "job.7_a-b"}, [](auto& o) { EXPECT_EQ(o.run_id, "job.7_a-b"); }},
+      {{"--rdzv_id=abc"}, [](auto& o) { EXPECT_EQ(o.run_id, "abc"); }},
+      {{"--grace-period", "5"},
+       [](auto& o) { EXPECT_EQ(o.grace_period, absl::Seconds(5)); }},
+      {{"--grace-period=2.5"},
+       [](auto& o) { EXPECT_EQ(o.grace_period, absl::Milliseconds(2500)); }},
+      {{"--grace-period", "500ms"},
+       [](auto& o) { EXPECT_EQ(o.grace_period, absl::Milliseconds(500)); }},
+      {{"--grace-period", "2m"},
+       [](auto& o) { EXPECT_EQ(o.grace_period, absl::Minutes(2)); }},
+      {{"--grace-period", "0"},
+       [](auto& o) { EXPECT_EQ(o.grace_period, absl::ZeroDuration()); }},
+      {{"--join-timeout", "90s"},
+       [](auto& o) { EXPECT_EQ(o.join_timeout, absl::Seconds(90)); }},
+      {{"--last-call-timeout=250ms"},
+       [](auto& o) { EXPECT_EQ(o.last_call_timeout, absl::Milliseconds(250)); }},
+      {{"--keepalive-timeout", "12"},
+       [](auto& o) { EXPECT_EQ(o.keepalive_timeout, absl::Seconds(12)); }},
+      {{"--log-dir", "/tmp/logs"}, [](auto& o) { EXPECT_EQ(o.log_dir, "/tmp/logs"); }},
+      {{"--log_dir=out"}, [](auto& o) { EXPECT_EQ(o.log_dir, "out"); }},
+      {{"--standalone"}, [](auto& o) { EXPECT_TRUE(o.standalone); }},
+      {{"--standalone=false"}, [](auto& o) { EXPECT_FALSE(o.standalone); }},
+      {{"--rdzv-endpoint", "node0:29500"},
+       [](auto& o) { EXPECT_EQ(o.rdzv_endpoint, "node0:29500"); }},
+      {{"--rdzv_endpoint=[::1]:80"},
+       [](auto& o) { EXPECT_EQ(o.rdzv_endpoint, "[::1]:80"); }},
+      {{"--quiet"},
+       [](auto& o) { EXPECT_TRUE(o.console.quiet); EXPECT_FALSE(o.console.all); }},
+      {{"--console-ranks", "none"}, [](auto& o) { EXPECT_TRUE(o.console.quiet); }},
+      {{"--console-ranks", "all"}, [](auto& o) { EXPECT_TRUE(o.console.all); }},
+      {{"--devices", "4", "--console-ranks", "0,2-3"},
+       [](auto& o) {
+         EXPECT_FALSE(o.console.all);
+         EXPECT_FALSE(o.console.quiet);
+         EXPECT_THAT(o.console.ranks, ElementsAre(0, 2, 3));
+       }},
+      {{"--devices", "4", "--console_ranks=3,1,1-2"},
+       [](auto& o) { EXPECT_THAT(o.console.ranks, ElementsAre(1, 2, 3)); }},
+      // The last occurrence wins.
+      {{"--devices", "2", "--devices", "5"}, [](auto& o) { EXPECT_EQ(o.devices, 5); }},
+  };
+  for (const FormCase& c : cases) {
+    SCOPED_TRACE(absl::StrJoin(c.flags, " "));
+    std::vector<std::string> args = c.flags;
+    args.push_back("tool");
+    c.check(Ok(args));
+  }
+}
+
+TEST_F(CliTest, DeviceIdListImpliesCudaAndCountsIds) {
+  LaunchOptions o = Ok({"--devices", "0,2", "tool"});
+  EXPECT_EQ(o.accelerator, "cuda");
+  EXPECT_EQ(o.devices, 2);
+  EXPECT_EQ(o.devices_spec, "0,2");
+  ASSERT_TRUE(o.device_ids.has_value());
+  EXPECT_THAT(*o.device_ids, ElementsAre(0, 2));
+}
+
+TEST_F(CliTest, TrailingCommaIsASingleIdList) {
+  LaunchOptions o = Ok({"--accelerator", "gpu", "--devices", "1,", "tool"});
+  ASSERT_TRUE(o.device_ids.has_value());
+  EXPECT_THAT(*o.device_ids, ElementsAre(1));
+  EXPECT_EQ(o.devices, 1);
+}
+
+TEST_F(CliTest, AutoDevicesOnCudaCountsCudaVisibleDevices) {
+  env_["CUDA_VISIBLE_DEVICES"] = "0,1,3";
+  LaunchOptions o = Ok({"--accelerator", "cuda", "--devices", "auto", "tool"});
+  EXPECT_EQ(o.devices, 3);
+  LaunchOptions a = Ok({"--accelerator", "auto", "--devices", "auto", "tool"});
+  EXPECT_EQ(a.accelerator, "cuda");
+  EXPECT_EQ(a.devices, 3);
+  LaunchOptions m = Ok({"--accelerator", "gpu", "--devices", "-1", "tool"});
+  EXPECT_EQ(m.devices, 3);
+}
+
+TEST_F(CliTest, AutoAcceleratorIsCpuWhenNoGpuIsVisible) {
+  env_["CUDA_VISIBLE_DEVICES"] = "-1";
+  LaunchOptions o = Ok({"--accelerator", "auto", "--devices", "auto", "tool"});
+  EXPECT_EQ(o.accelerator, "cpu");
+  EXPECT_EQ(o.devices, 1);
+}
+
+// Each bad input: one line, InvalidArgument, naming the flag (or variable).
+struct ErrorCase {
+  std::vector<std::string> args;
+  std::vector<std::string> must_mention;
+  EnvMap extra_env;
+};
+
+TEST_F(CliTest, BadInputNamesTheFlag) {
+  const std::vector<ErrorCase> cases = {
+      {{"--devcies", "2", "tool"}, {"unknown flag --devcies", "--devices"}},
+      {{"--num-node", "2", "tool"}, {"--num-node", "did you mean --num-nodes"}},
+      {{"--max_restart=2", "tool"}, {"--max_restart", "--max-restarts"}},
+      {{"--zzzzzzzzzzzzzz", "tool"}, {"unknown flag --zzzzzzzzzzzzzz", "--help"}},
+      {{"-x", "tool"}, {"unknown flag -x"}},
+      {{"---", "tool"}, {"unknown flag ---"}},
+      {{"--devices", "0", "tool"}, {"--devices", "'0'", "out of range"}},
+      {{"--devices", "abc", "tool"}, {"--devices", "'abc'", "whole number"}},
+      {{"--devices", "-2", "tool"}, {"--devices", "'-2'"}},
+      {{"--devices", "0,a", "tool"}, {"--devices", "bad GPU id 'a'"}},
+      {{"--devices", "0,0", "tool"}, {"--devices", "twice"}},
+      {{"--devices", ",", "tool"}, {"--devices", "no GPU ids"}},
+      {{"--accelerator", "cpu", "--devices", "0,1", "tool"},
+       {"--devices", "needs --accelerator cuda"}},
+      {{"--accelerator", "cuda", "--devices", "auto", "tool"},
+       {"--devices", "CUDA_VISIBLE_DEVICES", "--devices 8"}},
+      {{"--accelerator", "cuda", "--devices", "0,2", "tool"},
+       {"--devices", "CUDA_VISIBLE_DEVICES"},
+       {{"CUDA_VISIBLE_DEVICES", "0,1"}}},
+      {{"--accelerator", "cuda", "--devices", "3", "tool"},
+       {"--devices", "more GPUs"},
+       {{"CUDA_VISIBLE_DEVICES", "0,1"}}},
+      {{"--accelerator", "tpu", "tool"}, {"--accelerator", "'tpu'", "cpu, cuda"}},
+      {{"--strategy", "ddp_spawn", "tool"}, {"--strategy", "use --strategy ddp"}},
+      {{"--strategy", "deepspeed", "tool"}, {"--strategy", "not supported"}},
+      {{"--strategy", "magic", "tool"}, {"--strategy", "'magic'", "ddp"}},
+      {{"--num-nodes", "0", "tool"}, {"--num-nodes", "'0'"}},
+      {{"--num-nodes", "3:2", "tool"}, {"--num-nodes", "'3:2'", "MIN <= MAX"}},
+      {{"--num-nodes", "1:2:3", "tool"}, {"--num-nodes", "MIN:MAX"}},
+      {{"--num-nodes", "x", "tool"}, {"--num-nodes", "'x'"}},
+      {{"--node-rank", "1", "tool"}, {"--node-rank", "number of nodes (1)"}},
+      {{"--num-nodes", "2", "--node-rank", "2", "tool"}, {"--node-rank", "0-1"}},
+      {{"--num-nodes", "1:3", "--node-rank", "3", "tool"}, {"--node-rank", "(3)"}},
+      {{"--node-rank", "-1", "tool"}, {"--node-rank", "'-1'"}},
+      {{"--main-address", "node0:29400", "tool"}, {"--main-address", "--main-port"}},
+      {{"--master_addr", "http://node0", "tool"}, {"--master_addr", "host name"}},
+      {{"--main-port", "0", "tool"}, {"--main-port", "1-65535"}},
+      {{"--main-port", "65536", "tool"}, {"--main-port", "1-65535"}},
+      {{"--master_port=http", "tool"}, {"--master_port", "1-65535"}},
+      {{"--max-restarts", "-1", "tool"}, {"--max-restarts", "'-1'", ">= 0"}},
+      {{"--max-restarts", "many", "tool"}, {"--max-restarts", "'many'"}},
+      {{"--precision", "8", "tool"}, {"--precision", "'8'", "bf16-mixed"}},
+      {{"--devices", "tool"}, {"--devices", "whole number"}},
+      {{"--grace-period", "soon", "tool"}, {"--grace-period", "'soon'", "500ms"}},
+      {{"--grace-period", "-1", "tool"}, {"--grace-period", "negative"}},
+      {{"--grace-period", "inf", "tool"}, {"--grace-period", "'inf'"}},
+      {{"--grace-period", "5x", "tool"}, {"--grace-period", "'5x'"}},
+      {{"--join-timeout", "0", "tool"}, {"--join-timeout", "more than 0"}},
+      {{"--keepalive-timeout", "0s", "tool"}, {"--keepalive-timeout", "more than 0"}},
+      {{"--last-call-timeout", "x", "tool"}, {"--last-call-timeout", "'x'"}},
+      {{"--rdzv-endpoint", "node0", "tool"}, {"--rdzv-endpoint", "HOST:PORT"}},
+      {{"--rdzv-endpoint", ":29400", "tool"}, {"--rdzv-endpoint", "empty host"}},
+      {{"--rdzv-endpoint", "node0:0", "tool"}, {"--rdzv-endpoint", "1-65535"}},
+      {{"--rdzv-endpoint", "node0:99999", "tool"}, {"--rdzv-endpoint", "1-65535"}},
+      {{"--rdzv-endpoint", "::1:80", "tool"}, {"--rdzv-endpoint", "[::1]"}},
+      {{"--rdzv-endpoint", "[::1]", "tool"}, {"--rdzv-endpoint", "[IPV6]:PORT"}},
+      {{"--standalone", "--num-nodes", "2", "tool"}, {"--standalone", "single-node"}},
+      {{"--standalone", "--rdzv-endpoint", "h:1", "tool"},
+       {"--standalone", "--rdzv-endpoint"}},
+      {{"--standalone=maybe", "tool"}, {"--standalone", "true or false"}},
+      {{"--quiet", "--console-ranks", "0", "tool"}, {"--quiet", "--console-ranks"}},
+      {{"--console-ranks", "0,x", "tool"}, {"--console-ranks", "'x'"}},
+      {{"--console-ranks", "3-1", "tool"}, {"--console-ranks", "'3-1'"}},
+      {{"--devices", "2", "--console-ranks", "2", "tool"},
+       {"--console-ranks", "at most 2 ranks"}},
+      {{"--run-id", "a/b", "tool"}, {"--run-id", "[A-Za-z0-9._-]"}},
+      {{"--help=yes"}, {"--help", "takes no value"}},
+      {{"--devices="}, {"--devices", "empty value"}},
+      {{}, {"no program given"}},
+      {{"--devices", "2"}, {"no program given"}},
+      {{"--"}, {"no program given"}},
+      {{"nosuchprog"}, {"'nosuchprog'", "not found in PATH", "./nosuchprog"}},
+      {{"local"}, {"'local'", "not found in PATH", "./local"}},
+      {{"./nosuch"}, {"'./nosuch'", "does not exist"}},
+      {{"plain"}, {"'plain'", "not found in PATH"}},  // PATH skips non-executables
+  };
+  for (ErrorCase c : cases) {
+    SCOPED_TRACE(absl::StrJoin(c.args, " "));
+    EnvMap env = env_;
+    for (const auto& [k, v] : c.extra_env) env[k] = v;
+    absl::StatusOr<CliResult> r = ParseCommandLine(c.args, env);
+    ASSERT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument, Not(HasSubstr("\n"))));
+    for (const std::string& s : c.must_mention) {
+      EXPECT_THAT(std::string(r.status().message()), HasSubstr(s));
+    }
+  }
+}
+
+TEST_F(CliTest, MissingValueNamesTheFlag) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--devices"},
+        std::vector<std::string>{"--devices", "--num-nodes", "2", "tool"},
+        std::vector<std::string>{"--main-port"}}) {
+    SCOPED_TRACE(absl::StrJoin(args, " "));
+    EXPECT_THAT(Parse(args), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      AllOf(HasSubstr(args[0]), HasSubstr("missing value"))));
+  }
+}
+
+TEST_F(CliTest, ProgramPathChecks) {
+  EXPECT_THAT(Parse({root_ + "/adir"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is a directory")));
+  EXPECT_THAT(Parse({bin_ + "/plain"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not executable")));
+  EXPECT_THAT(Parse({"--python", bin_ + "/python3", root_ + "/missing.py"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not exist")));
+  EXPECT_THAT(Parse({"--python", bin_ + "/python3", root_ + "/dir.py"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is a directory")));
+}
+
+TEST_F(CliTest, UnreadableScriptIsRefused) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root can read any file";
+  Touch(root_ + "/secret.py", 0200);
+  EXPECT_THAT(Parse({"--python", bin_ + "/python3", root_ + "/secret.py"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not readable")));
+}
+
+TEST_F(CliTest, PathLookupResolvesFirstExecutableMatch) {
+  const std::string other = root_ + "/other";
+  ASSERT_EQ(::mkdir(other.c_str(), 0755), 0);
+  Touch(other + "/plain", 0755);  // bin/plain is not executable: skipped
+  Touch(other + "/tool", 0755);   // bin/tool comes first
+  env_["PATH"] = absl::StrCat(bin_, ":", other);
+  EXPECT_THAT(Ok({"plain"}).exec_argv, ElementsAre(other + "/plain"));
+  EXPECT_THAT(Ok({"tool"}).exec_argv, ElementsAre(bin_ + "/tool"));
+}
+
+TEST_F(CliTest, NoPathVariableFallsBackToExecvpDefault) {
+  env_.erase("PATH");
+  EXPECT_THAT(Parse({"tool"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("/bin:/usr/bin")));
+}
+
+TEST_F(CliTest, PathsWithSlashAreNotLookedUp) {
+  const std::string local = root_ + "/local";
+  EXPECT_THAT(Ok({local, "x"}).exec_argv, ElementsAre(local, "x"));
+}
+
+TEST_F(CliTest, RelativePathStaysRelative) {
+  char cwd[4096];
+  ASSERT_NE(::getcwd(cwd, sizeof(cwd)), nullptr);
+  ASSERT_EQ(::chdir(root_.c_str()), 0);
+  absl::StatusOr<CliResult> r = Parse({"./local", "a"});
+  absl::StatusOr<CliResult> py = Parse({"--python", "python3", "script.py"});
+  ASSERT_EQ(::chdir(cwd), 0);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->options.exec_argv, ElementsAre("./local", "a"));
+  ASSERT_THAT(py, IsOk());
+  EXPECT_THAT(py->options.exec_argv, ElementsAre(bin_ + "/python3", "script.py"));
+}
+
+TEST_F(CliTest, PythonScriptRunsUnderPython) {
+  const std::string script = root_ + "/script.py";
+  LaunchOptions o = Ok({"--python", bin_ + "/python3", script, "--lr", "0.1"});
+  EXPECT_THAT(o.exec_argv, ElementsAre(bin_ + "/python3", script, "--lr", "0.1"));
+  EXPECT_THAT(o.program_argv, ElementsAre(script, "--lr", "0.1"));
+}
+
+TEST_F(CliTest, PythonNameIsLookedUpInPath) {
+  const std::string script = root_ + "/script.py";
+  env_["FABRIC_PYTHON"] = "python3";
+  EXPECT_THAT(Ok({script}).exec_argv, ElementsAre(bin_ + "/python3", script));
+}
+
+TEST_F(CliTest, MissingPythonNamesTheFlagOrVariable) {
+  const std::string script = root_ + "/script.py";
+  EXPECT_THAT(Parse({"--python", "python9", script}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("--python"), HasSubstr("python9"))));
+  env_["FABRIC_PYTHON"] = root_ + "/nope";
+  EXPECT_THAT(Parse({script}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("FABRIC_PYTHON")));
+}
+
+TEST_F(CliTest, ProgramArgumentsPassUntouched) {
+  LaunchOptions o = Ok({"--devices", "2", "tool", "--devices", "9", "--", "--help", "x=y"});
+  EXPECT_EQ(o.devices, 2);
+  EXPECT_THAT(o.program_argv, ElementsAre("tool", "--devices", "9", "--", "--help", "x=y"));
+  EXPECT_THAT(o.exec_argv, ElementsAre(bin_ + "/tool", "--devices", "9", "--", "--help",
+                                       "x=y"));
+}
+
+TEST_F(CliTest, DoubleDashEndsOurFlags) {
+  LaunchOptions o = Ok({"--quiet", "--", "tool", "--version"});
+  EXPECT_TRUE(o.console.quiet);
+  EXPECT_THAT(o.program_argv, ElementsAre("tool", "--version"));
+}
+
+TEST_F(CliTest, EnvironmentSetsFlags) {
+  env_["FABRIC_DEVICES"] = "3";
+  env_["FABRIC_NUM_NODES"] = "2:4";
+  env_["FABRIC_MAX_RESTARTS"] = "5";
+  env_["FABRIC_GRACE_PERIOD"] = "1500ms";
+  env_["FABRIC_MAIN_PORT"] = "4000";
+  env_["FABRIC_STANDALONE"] = "0";
+  env_["FABRIC_PRECISION"] = "bf16";
+  env_["FABRIC_CONSOLE_RANKS"] = "0";
+  env_["FABRIC_RUN_ID"] = "envjob";
+  LaunchOptions o = Ok({"tool"});
+  EXPECT_EQ(o.devices, 3);
+  EXPECT_EQ(o.min_nodes, 2);
+  EXPECT_EQ(o.max_nodes, 4);
+  EXPECT_EQ(o.max_restarts, 5);
+  EXPECT_EQ(o.grace_period, absl::Milliseconds(1500));
+  EXPECT_EQ(o.main_port, 4000);
+  EXPECT_TRUE(o.main_port_set);
+  EXPECT_FALSE(o.standalone);
+  EXPECT_EQ(o.precision, "bf16-mixed");
+  EXPECT_THAT(o.console.ranks, ElementsAre(0));
+  EXPECT_EQ(o.run_id, "envjob");
+}
+
+TEST_F(CliTest, CommandLineBeatsEnvironment) {
+  env_["FABRIC_DEVICES"] = "3";
+  env_["FABRIC_MAX_RESTARTS"] = "bogus";  // overridden, so never parsed
+  env_["FABRIC_QUIET"] = "true";
+  LaunchOptions o = Ok({"--nproc_per_node=2", "--max-restarts", "1", "--console-ranks",
+                        "1", "tool"});
+  EXPECT_EQ(o.devices, 2);
+  EXPECT_EQ(o.max_restarts, 1);
+  EXPECT_FALSE(o.console.quiet);
+  EXPECT_THAT(o.console.ranks, ElementsAre(1));
+}
+
+TEST_F(CliTest, EmptyEnvironmentVariableIsUnset) {
+  env_["FABRIC_DEVICES"] = "";
+  EXPECT_EQ(Ok({"tool"}).devices, 1);
+}
+
+TEST_F(CliTest, BadEnvironmentValueNamesTheVariable) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"FABRIC_DEVICES", "abc"},         {"FABRIC_NUM_NODES", "0"},
+      {"FABRIC_MAX_RESTARTS", "-3"},     {"FABRIC_GRACE_PERIOD", "later"},
+      {"FABRIC_MAIN_PORT", "70000"},     {"FABRIC_STANDALONE", "perhaps"},
+      {"FABRIC_RDZV_ENDPOINT", "nohost"}, {"FABRIC_ACCELERATOR", "mps"},
+      {"FABRIC_NODE_RANK", "4"},         {"FABRIC_JOIN_TIMEOUT", "0"},
+  };
+  for (const auto& [var, value] : cases) {
+    SCOPED_TRACE(var);
+    EnvMap env = env_;
+    env[var] = value;
+    EXPECT_THAT(ParseCommandLine({"tool"}, env),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr(var), HasSubstr(value))));
+  }
+}
+
+TEST_F(CliTest, GeneratedRunIdOnOneNodeIsUnique) {
+  LaunchOptions o = Ok({"tool"});
+  EXPECT_THAT(o.run_id, MatchesRegex(absl::StrCat("fabric-", ::getpid(), "-[0-9a-f]+")));
+}
+
+TEST_F(CliTest, GeneratedRunIdAgreesAcrossNodes) {
+  std::vector<std::string> node0 = {"--num-nodes", "2", "--node-rank", "0",
+                                    "--main-address", "10.0.0.1", "tool"};
+  std::vector<std::string> node1 = node0;
+  node1[3] = "1";
+  const std::string id0 = Ok(node0).run_id;
+  EXPECT_THAT(id0, MatchesRegex("fabric-[0-9a-f]+"));
+  EXPECT_EQ(id0, Ok(node1).run_id);
+  EXPECT_NE(id0, Ok({"--num-nodes", "2", "--main-address", "10.0.0.2", "tool"}).run_id);
+}
+
+TEST_F(CliTest, GeneratedRunIdUnderSlurmUsesJobAndStep) {
+  env_["SLURM_JOB_ID"] = "4242";
+  env_["SLURM_STEP_ID"] = "3";
+  EXPECT_EQ(Ok({"tool"}).run_id, "slurm-4242-3");
+}
+
+TEST_F(CliTest, HelpListsEveryFlagWithItsVariable) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, Parse({"--devices", "bad", "--help"}));
+  EXPECT_EQ(r.action, CliResult::Action::kHelp);
+  for (const char* flag :
+       {"accelerator", "strategy", "devices", "num-nodes", "node-rank", "main-address",
+        "main-port", "precision", "max-restarts", "run-id", "grace-period", "log-dir",
+        "console-ranks", "quiet", "python", "standalone", "rdzv-endpoint", "join-timeout",
+        "last-call-timeout", "keepalive-timeout", "help", "version"}) {
+    EXPECT_THAT(r.text, HasSubstr(absl::StrCat("--", flag))) << flag;
+  }
+  for (const char* var : {"FABRIC_DEVICES", "FABRIC_NUM_NODES", "FABRIC_MAX_RESTARTS",
+                          "FABRIC_GRACE_PERIOD", "FABRIC_CONSOLE_RANKS",
+                          "FABRIC_KEEPALIVE_TIMEOUT"}) {
+    EXPECT_THAT(r.text, HasSubstr(var));
+  }
+  EXPECT_THAT(r.text, HasSubstr("--nproc-per-node"));
+  for (absl::string_view line : absl::StrSplit(r.text, '\n')) {
+    EXPECT_LE(line.size(), 80u) << line;
+  }
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult h, Parse({"-h"}));
+  EXPECT_EQ(h.action, CliResult::Action::kHelp);
+}
+
+TEST_F(CliTest, Version) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, Parse({"--version"}));
+  EXPECT_EQ(r.action, CliResult::Action::kVersion);
+  EXPECT_EQ(r.text, "fabric-run 0.1.0");
+}
+
+TEST_F(CliTest, HelpAfterProgramBelongsToTheProgram) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, Parse({"tool", "--help"}));
+  EXPECT_EQ(r.action, CliResult::Action::kRun);
+  EXPECT_THAT(r.options.program_argv, ElementsAre("tool", "--help"));
+}
+
+}  // namespace
+}  // namespace fabric::launcher
