@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,9 +53,8 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
     dup2(devnull, 1);
     dup2(devnull, 2);
   }
-  for (int i = 3; i < 4096; ++i) {
-    if (i != fd) close(i);
-  }
+  if (fd > 3) syscall(SYS_close_range, 3u, static_cast<unsigned>(fd - 1), 0u);
+  syscall(SYS_close_range, static_cast<unsigned>(fd + 1), ~0u, 0u);
   static pid_t groups[kMaxSentinelGroups];
   int n = 0;
   int32_t rec[64];
