@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
@@ -87,23 +88,25 @@ void BlockAgentSignals(sigset_t* old) {
 }
 
 std::optional<int64_t> ReadCgroupOomKills() {
-  std::string cgroups = ReadSmallFile("/proc/self/cgroup");
-  for (absl::string_view line : absl::StrSplit(cgroups, '\n')) {
+  return ReadCgroupOomKillsAt(ReadSmallFile("/proc/self/cgroup"), "/sys/fs/cgroup");
+}
+
+std::optional<int64_t> ReadCgroupOomKillsAt(const std::string& proc_cgroup,
+                                            const std::string& root) {
+  for (absl::string_view line : absl::StrSplit(proc_cgroup, '\n')) {
     std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (f.size() != 3) continue;
-    std::string path;
-    if (f[0] == "0" && f[1].empty()) {
-      path = absl::StrCat("/sys/fs/cgroup", f[2], "/memory.events");
-      if (access(path.c_str(), R_OK) != 0) {
-        path = absl::StrCat("/sys/fs/cgroup/unified", f[2], "/memory.events");
-      }
-    } else if (absl::StrContains(f[1], "memory")) {
-      path = absl::StrCat("/sys/fs/cgroup/memory", f[2], "/memory.oom_control");
-    } else {
-      continue;
+    std::vector<std::string> paths;
+    if (f[0] == "0" && f[1].empty()) {  // v2 (unified), alone or in hybrid mode
+      paths = {absl::StrCat(root, f[2], "/memory.events"),
+               absl::StrCat(root, "/unified", f[2], "/memory.events")};
+    } else if (absl::c_linear_search(absl::StrSplit(f[1], ','), "memory")) {  // v1
+      paths = {absl::StrCat(root, "/memory", f[2], "/memory.oom_control")};
     }
-    std::optional<int64_t> n = ParseOomKillCount(ReadSmallFile(path));
-    if (n.has_value()) return n;
+    for (const std::string& path : paths) {
+      std::optional<int64_t> n = ParseOomKillCount(ReadSmallFile(path));
+      if (n.has_value()) return n;
+    }
   }
   return std::nullopt;
 }

@@ -91,6 +91,9 @@ class Agent {
 // Reads the oom_kill count of the caller's memory cgroup (v2 memory.events or v1
 // memory.oom_control). nullopt when unreadable.
 std::optional<int64_t> ReadCgroupOomKills();
+// The same, for a /proc/<pid>/cgroup text and a cgroup mount root (a test seam).
+std::optional<int64_t> ReadCgroupOomKillsAt(const std::string& proc_cgroup,
+                                            const std::string& cgroup_root);
 
 }  // namespace fabric::launcher
 

@@ -61,8 +61,9 @@ std::string ParseJsonString(absl::string_view s) {
 
 std::string FormatFailureReport(const FailureReportInput& in) {
   std::string out = absl::StrCat(
-      "fabric-run: worker failure in run ", in.run_id, ", attempt ", in.restart_count,
-      " (restarts used ", in.restart_count, " of ", in.max_restarts, ")\n");
+      "fabric-run: worker failure in run ", in.run_id, ", attempt ", in.restart_count + 1,
+      " of at most ", in.max_restarts + 1, " (TORCHELASTIC_RESTART_COUNT=", in.restart_count,
+      ")\n");
   absl::StrAppend(&out, "fabric-run:   root cause: rank ", in.global_rank, " (node ",
                   in.node_rank, ", local rank ", in.local_rank, ", pid ", in.pid, ") ",
                   in.status.signal != 0 ? "was killed by " : "exited with ",

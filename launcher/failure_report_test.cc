@@ -29,6 +29,14 @@ TEST(FailureReportTest, NamesRankAndExitCode) {
   EXPECT_THAT(r, Not(HasSubstr("OOM")));
 }
 
+TEST(FailureReportTest, HeaderCountsAttempts) {
+  FailureReportInput in = Base();
+  in.restart_count = 1;
+  in.max_restarts = 2;
+  EXPECT_THAT(FormatFailureReport(in),
+              HasSubstr("worker failure in run run1, attempt 2 of at most 3 (TORCHELASTIC_RESTART_COUNT=1)\n"));
+}
+
 TEST(FailureReportTest, NamesTheSignal) {
   FailureReportInput in = Base();
   in.status = ExitStatus::Signaled(SIGSEGV);
