@@ -225,6 +225,10 @@ void Agent::Report(const AttemptPlan& plan, const AttemptResult& result, bool re
   in.error_file_message = ParseErrorFileMessage(ReadSmallFile(result.error_files[root.local_rank]));
   in.stderr_tail = result.stderr_tails[root.local_rank];
   in.stderr_log_path = result.stderr_logs[root.local_rank];
+  for (const WorkerState& w : out.workers) {
+    if (w.local_rank == root.local_rank || !w.status.has_value()) continue;
+    in.others.push_back(OtherRankEnd{w.global_rank, *w.status, w.last_signal_sent});
+  }
   Say(FormatFailureReport(in));
 }
 

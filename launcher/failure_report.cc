@@ -87,6 +87,16 @@ std::string FormatFailureReport(const FailureReportInput& in) {
       absl::StrAppend(&out, "fabric-run:     | ", line, "\n");
     }
   }
+  if (!in.others.empty()) {
+    absl::StrAppend(&out, "fabric-run:   other ranks:");
+    const char* sep = " ";
+    for (const OtherRankEnd& o : in.others) {
+      absl::StrAppend(&out, sep, "rank ", o.global_rank, " ", o.status.Describe());
+      if (o.signal_sent != 0) absl::StrAppend(&out, " after our ", SignalName(o.signal_sent));
+      sep = "; ";
+    }
+    absl::StrAppend(&out, "\n");
+  }
   if (!in.stderr_log_path.empty()) {
     absl::StrAppend(&out, "fabric-run:   full log: ", in.stderr_log_path, "\n");
   }

@@ -37,6 +37,13 @@ TEST(FailureReportTest, HeaderCountsAttempts) {
               HasSubstr("worker failure in run run1, attempt 2 of at most 3 (TORCHELASTIC_RESTART_COUNT=1)\n"));
 }
 
+TEST(FailureReportTest, ListsHowTheOtherRanksEnded) {
+  FailureReportInput in = Base();
+  in.others = {{0, ExitStatus::Signaled(SIGTERM), SIGTERM}, {1, ExitStatus::Exited(0), 0}};
+  EXPECT_THAT(FormatFailureReport(in),
+              HasSubstr("other ranks: rank 0 signal SIGTERM (15) after our SIGTERM; rank 1 exit code 0\n"));
+}
+
 TEST(FailureReportTest, NamesTheSignal) {
   FailureReportInput in = Base();
   in.status = ExitStatus::Signaled(SIGSEGV);

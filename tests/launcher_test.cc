@@ -103,6 +103,8 @@ TEST(LauncherTest, FirstFailureStopsTheGangAndNamesTheRootCause) {
   EXPECT_THAT(err, HasSubstr("| rank 1 stderr line 3\n"));
   EXPECT_THAT(err, Not(HasSubstr("| rank 1 stderr line 2\n")));  // only the last 10
   EXPECT_THAT(err, Not(HasSubstr("OOM")));
+  EXPECT_THAT(err, HasSubstr("other ranks: rank 0 signal SIGTERM (15) after our SIGTERM; "
+                             "rank 2 signal SIGTERM (15) after our SIGTERM"));
   // The sleeping ranks were stopped, not left behind.
   for (int r : {0, 2}) {
     pid_t pid = WaitForPidFile(dir, "worker", r);
@@ -134,6 +136,7 @@ TEST(LauncherTest, WorkersIgnoringSigtermAreKilledAfterTheGracePeriod) {
                 {{"HELPER_DIR", dir}});
   ASSERT_EQ(run.Wait(absl::Seconds(60)), 4) << run.err();
   EXPECT_THAT(run.err(), HasSubstr("root cause: rank 0"));
+  EXPECT_THAT(run.err(), HasSubstr("rank 1 signal SIGKILL (9) after our SIGKILL"));
   for (int r : {1, 2}) {
     pid_t pid = WaitForPidFile(dir, "worker", r);
     ASSERT_GT(pid, 0);
