@@ -87,6 +87,16 @@ void BlockAgentSignals(sigset_t* old) {
   pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
+sigset_t IgnoredSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) {
+    struct sigaction sa;
+    if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) sigaddset(&set, sig);
+  }
+  return set;
+}
+
 std::optional<int64_t> ReadCgroupOomKills() {
   return ReadCgroupOomKillsAt(ReadSmallFile("/proc/self/cgroup"), "/sys/fs/cgroup");
 }
@@ -131,6 +141,7 @@ absl::Status Agent::Init() {
   // The sentinel is forked first, before this agent holds any other descriptor.
   PosixProcessLauncherOptions lo;
   lo.child_sigmask = options_.worker_sigmask;
+  lo.keep_ignored = options_.ignored_at_start;
   FABRIC_ASSIGN_OR_RETURN(launcher_, PosixProcessLauncher::Create(lo));
   sigset_t set = AgentSignals();
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -362,6 +373,9 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
           const int sig = static_cast<int>(si.ssi_signo);
           if (sig == SIGCHLD) {
             while (std::optional<Reaped> r = launcher_->ReapAny()) gang.OnExit(r->pid, r->status);
+          } else if (sigismember(&options_.ignored_at_start, sig) == 1) {
+            Say(absl::StrCat("fabric-run: ignoring ", SignalName(sig),
+                             " (it was ignored when fabric-run started, e.g. by nohup)\n"));
           } else {
             if (ClassifySignal(sig) == SignalAction::kStopGang) {
               Say(absl::StrCat("fabric-run: received ", SignalName(sig),

@@ -31,11 +31,18 @@ namespace fabric::launcher {
 sigset_t AgentSignals();
 // Blocks AgentSignals() in the calling thread; stores the previous mask in `old`.
 void BlockAgentSignals(sigset_t* old);
+// The forwardable signals (INT, TERM, HUP, USR1, USR2) whose disposition is
+// SIG_IGN in this process now (e.g. SIGHUP under nohup, SIGINT for `cmd &` in a
+// script). Call before anything changes dispositions.
+sigset_t IgnoredSignals();
 
 struct AgentOptions {
   LaunchOptions launch;
   EnvMap inherited_env;      // the agent's environment, given to every worker
   sigset_t worker_sigmask;   // the mask workers start with (main()'s original)
+  // Signals fabric-run was started with ignored: the agent neither forwards them nor
+  // stops for them, and workers keep them ignored (see IgnoredSignals()).
+  sigset_t ignored_at_start;
   int console_stdout = 1;
   int console_stderr = 2;
   // After every worker exited, how long to wait for the output pipes to reach EOF

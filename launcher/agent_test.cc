@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/str_split.h"
@@ -53,8 +54,22 @@ TEST(AgentCreateTest, MultiNodeIsRefusedWithAClearMessage) {
   o.launch.min_nodes = 2;
   o.launch.exec_argv = {"/bin/true"};
   sigemptyset(&o.worker_sigmask);
+  sigemptyset(&o.ignored_at_start);
   EXPECT_THAT(Agent::Create(o), StatusIs(absl::StatusCode::kFailedPrecondition,
                                          ::testing::HasSubstr("--num-nodes")));
+}
+
+TEST(IgnoredSignalsTest, ReportsOnlyIgnoredForwardableSignals) {
+  struct sigaction old_hup, old_usr1, ign;
+  memset(&ign, 0, sizeof(ign));
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGHUP, &ign, &old_hup);
+  sigaction(SIGUSR1, nullptr, &old_usr1);
+  sigset_t set = IgnoredSignals();
+  EXPECT_EQ(sigismember(&set, SIGHUP), 1);
+  EXPECT_EQ(sigismember(&set, SIGTERM), 0);
+  EXPECT_EQ(sigismember(&set, SIGUSR1), old_usr1.sa_handler == SIG_IGN ? 1 : 0);
+  sigaction(SIGHUP, &old_hup, nullptr);
 }
 
 }  // namespace

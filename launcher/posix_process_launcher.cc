@@ -170,6 +170,7 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
   if (pipe2(errpipe, O_CLOEXEC) != 0) return ErrnoStatus(errno, absl::StrCat("spawn ", spec.name, ": pipe"));
   const pid_t agent = getpid();
   const sigset_t mask = options_.child_sigmask;
+  const sigset_t keep_ignored = options_.keep_ignored;
   const int out_fd = spec.stdout_fd, err_fd = spec.stderr_fd;
 
   pid_t pid = fork();
@@ -188,7 +189,7 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGQUIT, SIGCHLD}) {
-      sigaction(sig, &dfl, nullptr);
+      if (sigismember(&keep_ignored, sig) != 1) sigaction(sig, &dfl, nullptr);
     }
     sigprocmask(SIG_SETMASK, &mask, nullptr);
     if (out_fd >= 0 && dup2(out_fd, 1) < 0) {

@@ -32,6 +32,10 @@ namespace fabric::launcher {
 
 struct PosixProcessLauncherOptions {
   sigset_t child_sigmask;  // the mask workers start with (usually empty)
+  // Signals that stay ignored in workers (they were SIG_IGN when fabric-run
+  // started, e.g. SIGHUP under nohup); the other handled signals are reset to
+  // SIG_DFL in the child.
+  sigset_t keep_ignored;
   bool orphan_sentinel = true;
   bool subreaper = true;
 };

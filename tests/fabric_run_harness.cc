@@ -36,7 +36,8 @@ std::string NewTempDir(const std::string& name) {
 }
 
 FabricRun::FabricRun(const std::vector<std::string>& args,
-                     const std::map<std::string, std::string>& extra_env) {
+                     const std::map<std::string, std::string>& extra_env,
+                     const std::vector<int>& ignored) {
   std::vector<std::string> argv = {FabricRunPath()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::map<std::string, std::string> env;
@@ -63,6 +64,7 @@ FabricRun::FabricRun(const std::vector<std::string>& args,
     close(err[0]);
     close(out[1]);
     close(err[1]);
+    for (int sig : ignored) signal(sig, SIG_IGN);
     execve(cargv[0], cargv.data(), cenv.data());
     _exit(127);
   }

@@ -28,9 +28,11 @@ std::string NewTempDir(const std::string& name);
 
 class FabricRun {
  public:
-  // Starts `fabric-run args...` with the test's environment plus `extra_env`.
+  // Starts `fabric-run args...` with the test's environment plus `extra_env`, and
+  // the signals in `ignored` set to SIG_IGN (as nohup does for SIGHUP).
   FabricRun(const std::vector<std::string>& args,
-            const std::map<std::string, std::string>& extra_env = {});
+            const std::map<std::string, std::string>& extra_env = {},
+            const std::vector<int>& ignored = {});
   ~FabricRun();  // SIGKILLs fabric-run if still running
 
   pid_t pid() const { return pid_; }

@@ -66,6 +66,25 @@ TEST(LauncherSignalTest, Sigusr1AndSigusr2AreForwardedAndWorkersKeepRunning) {
   EXPECT_THAT(run.out(), HasSubstr("[rank 1]: rank 1 got SIGTERM"));
 }
 
+// nohup: SIGHUP ignored at start stays ignored (the "stray SIGHUP tears the gang
+// down" problem). The SIGHUP case of SignalTest is the negative control.
+TEST(LauncherSignalTest, SighupIgnoredAtStartIsNeitherForwardedNorFatal) {
+  std::string dir = NewTempDir("nohup");
+  FabricRun run({"--devices", "2", HelperPath(), "signals"}, {{"HELPER_DIR", dir}}, {SIGHUP});
+  ASSERT_TRUE(run.WaitForOutput("[rank 0]: rank 0 ready")) << run.out();
+  ASSERT_TRUE(run.WaitForOutput("[rank 1]: rank 1 ready")) << run.out();
+  std::vector<pid_t> pids = WorkerPids(dir, 2);
+  kill(run.pid(), SIGHUP);
+  ASSERT_TRUE(run.WaitForOutput("ignoring SIGHUP", /*in_stderr=*/true)) << run.err();
+  kill(pids[0], SIGHUP);  // workers inherited the ignore too
+  kill(run.pid(), SIGUSR1);
+  ASSERT_TRUE(run.WaitForOutput("[rank 0]: rank 0 got SIGUSR1")) << run.out();
+  ASSERT_TRUE(run.WaitForOutput("[rank 1]: rank 1 got SIGUSR1")) << run.out();
+  for (pid_t p : pids) EXPECT_TRUE(Alive(p));
+  kill(run.pid(), SIGTERM);
+  ASSERT_EQ(run.Wait(), 128 + SIGTERM) << run.err();
+}
+
 TEST(LauncherSignalTest, SigkilledAgentLeavesNoWorkerOrGrandchild) {
   // Orphans would otherwise go to init; as subreaper we can reap what dies.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
