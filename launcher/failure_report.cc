@@ -100,9 +100,12 @@ std::string FormatFailureReport(const FailureReportInput& in) {
   if (!in.stderr_log_path.empty()) {
     absl::StrAppend(&out, "fabric-run:   full log: ", in.stderr_log_path, "\n");
   }
-  absl::StrAppend(&out, in.restarting
-                            ? "fabric-run:   restarting the whole gang\n"
-                            : "fabric-run:   no restarts left; exiting with the root cause's status\n");
+  if (in.restarting) {
+    absl::StrAppend(&out, "fabric-run:   restarting the whole gang (restart ",
+                    in.restart_count + 1, " of ", in.max_restarts, ")\n");
+  } else {
+    absl::StrAppend(&out, "fabric-run:   no restarts left; exiting with the root cause's status\n");
+  }
   return out;
 }
 

@@ -81,7 +81,9 @@ TEST(FailureReportTest, SaysWhenStderrWasEmpty) {
 TEST(FailureReportTest, SaysWhetherItRestarts) {
   FailureReportInput in = Base();
   in.restarting = true;
-  EXPECT_THAT(FormatFailureReport(in), HasSubstr("restarting the whole gang"));
+  in.restart_count = 0;
+  in.max_restarts = 2;
+  EXPECT_THAT(FormatFailureReport(in), HasSubstr("restarting the whole gang (restart 1 of 2)"));
   in.restarting = false;
   EXPECT_THAT(FormatFailureReport(in), HasSubstr("no restarts left"));
 }

@@ -59,6 +59,7 @@ bool Gang::OnExit(pid_t pid, ExitStatus status) {
 }
 
 void Gang::OnSignal(int sig) {
+  if (finished()) return;  // nothing left to stop; the outcome stands
   switch (ClassifySignal(sig)) {
     case SignalAction::kIgnore:
       return;

@@ -69,7 +69,7 @@ class Gang {
 
   // A child exited. Returns false (and does nothing) when `pid` is not a worker.
   bool OnExit(pid_t pid, ExitStatus status);
-  // The agent received `sig`.
+  // The agent received `sig`. Ignored once every worker was reaped.
   void OnSignal(int sig);
   // Time passed: sends SIGKILL to live workers once the grace deadline is reached.
   void OnTimer();

@@ -140,6 +140,27 @@ TEST_F(GangTest, SigtermAndSighupStopTheGangLikeSigint) {
   }
 }
 
+TEST_F(GangTest, InterruptDuringAFailureStopEndsInterrupted) {
+  ASSERT_THAT(gang_.Start(Workers(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[0], ExitStatus::Exited(1));
+  gang_.OnSignal(SIGTERM);
+  EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[1], SIGTERM}, Sig{p[1], SIGTERM}));
+  gang_.OnExit(p[1], ExitStatus::Signaled(SIGTERM));
+  GangOutcome out = gang_.outcome();
+  EXPECT_EQ(out.end, GangEnd::kInterrupted);  // the user asked to stop: no restart
+  EXPECT_FALSE(DecideAfterAttempt(out, 0, 5).restart);
+  EXPECT_EQ(DecideAfterAttempt(out, 0, 5).exit_code, 128 + SIGTERM);
+}
+
+TEST_F(GangTest, SignalAfterEveryWorkerExitedChangesNothing) {
+  ASSERT_THAT(gang_.Start(Workers(1)), IsOk());
+  gang_.OnExit(launcher_.pids()[0], ExitStatus::Exited(0));
+  gang_.OnSignal(SIGINT);
+  EXPECT_EQ(gang_.outcome().end, GangEnd::kSucceeded);
+  EXPECT_THAT(launcher_.signals(), IsEmpty());
+}
+
 TEST_F(GangTest, RepeatedInterruptEscalatesAtOnce) {
   ASSERT_THAT(gang_.Start(Workers(1)), IsOk());
   const auto p = launcher_.pids();
