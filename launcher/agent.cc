@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/algorithm/container.h"
@@ -185,12 +186,14 @@ void Agent::Say(const std::string& text) {
 
 int Agent::Run() {
   const LaunchOptions& lo = options_.launch;
+  std::set<int> used_ports;
   for (int restart = 0;; ++restart) {
-    absl::StatusOr<AttemptPlan> plan = PlanLocalAttempt(lo, run_id_, restart);
+    absl::StatusOr<AttemptPlan> plan = PlanLocalAttempt(lo, run_id_, restart, used_ports);
     if (!plan.ok()) {
       Say(absl::StrCat("fabric-run: planning attempt ", restart, ": ", plan.status().message(), "\n"));
       return 1;
     }
+    used_ports.insert(plan->master_port);
     std::optional<int64_t> oom_before = ReadCgroupOomKills();
     absl::StatusOr<AttemptResult> result = RunAttempt(*plan);
     if (!result.ok()) {
