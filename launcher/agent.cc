@@ -201,6 +201,13 @@ int Agent::Run() {
       return 1;
     }
     const GangOutcome& out = result->outcome;
+    for (const WorkerState& w : out.workers) {
+      if (w.abandoned) {
+        Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", w.pid,
+                         ") did not die after SIGKILL (stuck in the kernel, state D?); "
+                         "fabric-run stopped waiting for it\n"));
+      }
+    }
     AttemptDecision d = DecideAfterAttempt(out, restart, lo.max_restarts);
     switch (out.end) {
       case GangEnd::kSucceeded:
