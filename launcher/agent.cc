@@ -139,8 +139,17 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
 absl::Status Agent::Init() {
   signal(SIGPIPE, SIG_IGN);  // a closed console must not kill the agent (workers reset it)
   run_id_ = options_.launch.run_id.empty() ? NewRunId() : options_.launch.run_id;
+  if (options_.launch.log_dir.empty()) {
+    auto tmp = options_.inherited_env.find("TMPDIR");
+    std::string templ = absl::StrCat(
+        tmp != options_.inherited_env.end() && !tmp->second.empty() ? tmp->second : "/tmp",
+        "/fabric-run-XXXXXX");
+    if (mkdtemp(templ.data()) == nullptr) return Errno(absl::StrCat("mkdtemp ", templ));
+    scratch_dir_ = templ;
+  }
   // The sentinel is forked first, before this agent holds any other descriptor.
   PosixProcessLauncherOptions lo;
+  lo.remove_on_agent_death = scratch_dir_;
   lo.child_sigmask = options_.worker_sigmask;
   lo.keep_ignored = options_.ignored_at_start;
   FABRIC_ASSIGN_OR_RETURN(launcher_, PosixProcessLauncher::Create(lo));
@@ -157,12 +166,6 @@ absl::Status Agent::Init() {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev) != 0) return Errno("epoll_ctl");
   ev.data.u64 = kTimerTag;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) return Errno("epoll_ctl");
-  if (options_.launch.log_dir.empty()) {
-    const char* tmp = getenv("TMPDIR");
-    std::string templ = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/fabric-run-XXXXXX");
-    if (mkdtemp(templ.data()) == nullptr) return Errno(absl::StrCat("mkdtemp ", templ));
-    scratch_dir_ = templ;
-  }
   return absl::OkStatus();
 }
 

@@ -1,5 +1,6 @@
 #include "launcher/posix_process_launcher.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -33,7 +34,7 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
 // The sentinel's whole life: collect pgids (positive records add, negative
 // remove) until EOF, then SIGKILL every group left. Runs in a forked child of a
 // single-threaded agent.
-[[noreturn]] void SentinelMain(int fd) {
+[[noreturn]] void SentinelMain(int fd, const char* scratch_dir) {
   // Terminal signals meant for the agent's foreground group must not kill us.
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
@@ -82,6 +83,17 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
   }
   for (int j = 0; j < n; ++j) {
     if (groups[j] > 1) kill(-groups[j], SIGKILL);
+  }
+  if (scratch_dir != nullptr && scratch_dir[0] != '\0') {
+    int dfd = open(scratch_dir, O_RDONLY | O_DIRECTORY);
+    DIR* d = dfd >= 0 ? fdopendir(dfd) : nullptr;
+    if (d != nullptr) {
+      while (dirent* e = readdir(d)) {
+        if (e->d_name[0] != '.') unlinkat(dfd, e->d_name, 0);
+      }
+      closedir(d);
+    }
+    rmdir(scratch_dir);
   }
   _exit(0);
 }
@@ -136,7 +148,7 @@ absl::Status PosixProcessLauncher::StartSentinel() {
   }
   if (pid == 0) {
     close(fds[1]);
-    SentinelMain(fds[0]);
+    SentinelMain(fds[0], options_.remove_on_agent_death.c_str());
   }
   close(fds[0]);
   sentinel_pid_ = pid;

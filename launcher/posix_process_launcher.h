@@ -25,6 +25,7 @@
 #include <signal.h>
 
 #include <memory>
+#include <string>
 
 #include "launcher/process_launcher.h"
 
@@ -37,6 +38,9 @@ struct PosixProcessLauncherOptions {
   // SIG_DFL in the child.
   sigset_t keep_ignored;
   bool orphan_sentinel = true;
+  // A flat directory of the agent's scratch files that the sentinel removes (files,
+  // then the directory) when the agent dies; empty: none.
+  std::string remove_on_agent_death;
   bool subreaper = true;
 };
 

@@ -2,8 +2,10 @@
 // no-orphans guarantee when fabric-run itself is SIGKILLed.
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fabric_run_harness.h"
@@ -97,9 +99,19 @@ TEST(LauncherSignalTest, SigkilledAgentLeavesNoWorkerOrGrandchild) {
     pids.push_back(g);
   }
   for (pid_t p : pids) ASSERT_TRUE(Alive(p)) << p;  // negative control: all alive before
+  // The agent's scratch directory (error files) exists now...
+  std::string error_file = ReadFile(dir + "/errorfile_0.path");
+  ASSERT_FALSE(error_file.empty());
+  std::string scratch = error_file.substr(0, error_file.rfind('/'));
+  struct stat st;
+  ASSERT_EQ(stat(scratch.c_str(), &st), 0) << scratch;
   kill(run.pid(), SIGKILL);
   ASSERT_EQ(run.Wait(), 128 + SIGKILL);
   for (pid_t p : pids) EXPECT_TRUE(WaitGone(p, absl::Seconds(5))) << "pid " << p << " survived";
+  // ... and the sentinel removed it.
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stat(scratch.c_str(), &st) == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_NE(stat(scratch.c_str(), &st), 0) << scratch << " left behind";
 }
 
 TEST(LauncherSignalTest, GrandchildIsKilledWhenItsWorkerFails) {

@@ -12,7 +12,8 @@
 //   sigkill [RANK]        selected ranks SIGKILL themselves (looks like the OOM killer)
 //   sleep                 sleep forever
 //   ignore_term           ignore SIGTERM, sleep forever
-//   grandchild            fork a grandchild (pid in $HELPER_DIR/grandchild_<RANK>.pid)
+//   grandchild            write TORCHELASTIC_ERROR_FILE to $HELPER_DIR/errorfile_<RANK>.path,
+//                         fork a grandchild (pid in $HELPER_DIR/grandchild_<RANK>.pid)
 //                         that sleeps forever; then sleep forever
 //   env                   print "ENV <rank> KEY=VALUE" for every variable; exit 0
 //   lines N               write N lines of ~100 bytes to stdout as fast as possible
@@ -123,6 +124,14 @@ int main(int argc, char** argv) {
     SleepForever();
   }
   if (mode == "grandchild") {
+    if (const char* dir = getenv("HELPER_DIR")) {
+      const char* ef = getenv("TORCHELASTIC_ERROR_FILE");
+      std::string path = std::string(dir) + "/errorfile_" + std::to_string(rank) + ".path";
+      if (FILE* f = fopen(path.c_str(), "w")) {
+        fprintf(f, "%s", ef ? ef : "");
+        fclose(f);
+      }
+    }
     pid_t child = fork();
     if (child == 0) {
       WritePidFile("grandchild", getpid());
