@@ -35,6 +35,7 @@ absl::Status Gang::Start(std::vector<GangWorker> workers) {
       return child.status();
     }
     st.pid = child->pid;
+    st.pgid = child->pgid;
     states_.push_back(st);
   }
   return absl::OkStatus();
@@ -45,7 +46,7 @@ bool Gang::OnExit(pid_t pid, ExitStatus status) {
     WorkerState& st = states_[i];
     if (st.pid != pid || st.status.has_value() || st.abandoned) continue;
     st.status = status;
-    launcher_->ReleaseGroup(pid);
+    launcher_->ReleaseGroup(st.pgid);
     if (!status.success() && !stopping_) {
       end_ = GangEnd::kWorkerFailed;
       root_index_ = static_cast<int>(i);
@@ -133,7 +134,7 @@ void Gang::BeginStop(int sig) {
 void Gang::SignalLive(int sig) {
   for (WorkerState& st : states_) {
     if (st.status.has_value() || st.abandoned) continue;
-    absl::Status s = launcher_->SignalGroup(st.pid, sig);
+    absl::Status s = launcher_->SignalGroup(st.pgid, sig);
     if (!s.ok()) {
       LogWarning("signal rank ", st.global_rank, ": ", s.message());
       continue;

@@ -37,6 +37,7 @@ struct WorkerState {
   int global_rank = 0;
   int local_rank = 0;
   pid_t pid = -1;                     // -1: never started
+  pid_t pgid = -1;                    // its process group
   std::optional<ExitStatus> status;   // set once reaped
   int last_signal_sent = 0;           // 0: we never signaled it
   // Still not reaped `abandon_after` past its SIGKILL (e.g. stuck in uninterruptible
