@@ -240,6 +240,17 @@ TEST(LauncherTest, BadCommandLineExits2AndSpawnsNothing) {
   EXPECT_EQ(WaitForPidFile(dir, "worker", 0, absl::Milliseconds(300)), -1);
 }
 
+TEST(LauncherTest, UnusableLogDirIsASetupErrorAndSpawnsNothing) {
+  std::string dir = NewTempDir("badlog");
+  std::string file = dir + "/a-file";
+  fclose(fopen(file.c_str(), "w"));
+  FabricRun run({"--devices", "2", "--log-dir", file + "/logs", HelperPath(), "sleep"},
+                {{"HELPER_DIR", dir}});
+  ASSERT_EQ(run.Wait(), 1) << run.err();
+  EXPECT_THAT(run.err(), HasSubstr("fabric-run: create log directory " + file + "/logs: Not a directory"));
+  EXPECT_EQ(WaitForPidFile(dir, "worker", 0, absl::Milliseconds(300)), -1);
+}
+
 TEST(LauncherTest, ExecFailureNamesTheRankAndTheError) {
   std::string dir = NewTempDir("badexec");
   std::string prog = dir + "/not-a-binary";
