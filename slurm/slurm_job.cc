@@ -1,6 +1,7 @@
 #include "slurm/slurm_job.h"
 
 #include <numeric>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,9 +13,13 @@
 namespace fabric::slurm {
 namespace {
 
+// Alternative spellings of one variable, preferred first. (A vector, not an
+// initializer_list: those dangle when chosen by a conditional expression.)
+using Names = std::vector<const char*>;
+
 // The first of `names` present in `env` (even if empty), or nullptr.
 const std::pair<const std::string, std::string>* Find(const EnvMap& env,
-                                                      std::initializer_list<const char*> names) {
+                                                      const Names& names) {
   for (const char* name : names) {
     auto it = env.find(name);
     if (it != env.end()) return &*it;
@@ -22,7 +27,7 @@ const std::pair<const std::string, std::string>* Find(const EnvMap& env,
   return nullptr;
 }
 
-std::string NameList(std::initializer_list<const char*> names) {
+std::string NameList(const Names& names) {
   std::string out;
   for (const char* name : names) absl::StrAppend(&out, out.empty() ? "" : " / ", name);
   return out;
@@ -30,7 +35,7 @@ std::string NameList(std::initializer_list<const char*> names) {
 
 // Reads the first present of `names` as an integer in [min, max]. Missing: nullopt.
 absl::StatusOr<std::optional<int64_t>> GetInt(const EnvMap& env,
-                                              std::initializer_list<const char*> names,
+                                              const Names& names,
                                               int64_t min, int64_t max) {
   const auto* entry = Find(env, names);
   if (entry == nullptr) return std::optional<int64_t>();
@@ -43,7 +48,7 @@ absl::StatusOr<std::optional<int64_t>> GetInt(const EnvMap& env,
   return std::optional<int64_t>(value);
 }
 
-absl::StatusOr<int64_t> RequireInt(const EnvMap& env, std::initializer_list<const char*> names,
+absl::StatusOr<int64_t> RequireInt(const EnvMap& env, const Names& names,
                                    int64_t min, int64_t max) {
   FABRIC_ASSIGN_OR_RETURN(std::optional<int64_t> value, GetInt(env, names, min, max));
   if (!value) {
@@ -55,7 +60,7 @@ absl::StatusOr<int64_t> RequireInt(const EnvMap& env, std::initializer_list<cons
   return *value;
 }
 
-std::string GetString(const EnvMap& env, std::initializer_list<const char*> names) {
+std::string GetString(const EnvMap& env, const Names& names) {
   const auto* entry = Find(env, names);
   return entry == nullptr ? "" : entry->second;
 }
@@ -93,13 +98,10 @@ absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
     job->nodes = *std::move(nodes);
   }
 
-  auto node_names = in_step ? std::initializer_list<const char*>{"SLURM_STEP_NUM_NODES",
-                                                                 "SLURM_NNODES"}
-                            : std::initializer_list<const char*>{"SLURM_JOB_NUM_NODES",
-                                                                 "SLURM_NNODES"};
-  auto task_names = in_step ? std::initializer_list<const char*>{"SLURM_STEP_NUM_TASKS",
-                                                                 "SLURM_NTASKS", "SLURM_NPROCS"}
-                            : std::initializer_list<const char*>{"SLURM_NTASKS", "SLURM_NPROCS"};
+  const Names node_names = in_step ? Names{"SLURM_STEP_NUM_NODES", "SLURM_NNODES"}
+                                   : Names{"SLURM_JOB_NUM_NODES", "SLURM_NNODES"};
+  const Names task_names = in_step ? Names{"SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"}
+                                   : Names{"SLURM_NTASKS", "SLURM_NPROCS"};
   FABRIC_ASSIGN_OR_RETURN(std::optional<int64_t> nnodes, GetInt(env, node_names, 1, kMaxCount));
   FABRIC_ASSIGN_OR_RETURN(std::optional<int64_t> ntasks, GetInt(env, task_names, 1, kMaxCount));
   if (in_step && !nnodes) {
@@ -116,10 +118,9 @@ absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
         job->nodes.size(), " hosts but the step has ", job->nnodes, " nodes"));
   }
 
-  const auto* tpn = Find(env, in_step ? std::initializer_list<const char*>{
-                                            "SLURM_STEP_TASKS_PER_NODE", "SLURM_TASKS_PER_NODE"}
-                                      : std::initializer_list<const char*>{
-                                            "SLURM_TASKS_PER_NODE"});
+  const Names tpn_names = in_step ? Names{"SLURM_STEP_TASKS_PER_NODE", "SLURM_TASKS_PER_NODE"}
+                                  : Names{"SLURM_TASKS_PER_NODE"};
+  const auto* tpn = Find(env, tpn_names);
   if (tpn != nullptr) {
     absl::StatusOr<std::vector<int>> counts = DecodeTasksPerNode(tpn->second);
     if (!counts.ok()) {
