@@ -6,6 +6,7 @@
 #
 #   source tests/slurm/cluster_lib.sh
 #   cluster_up 2 [CPUS_PER_NODE]   # or fails, printing the daemons' logs
+#   prog=$(cl_install bazel-bin/x/prog)  # copy a program where every host sees it
 #   cl_client srun -N2 ... hostname  # a client command on host "ctl" (SLURM_CONF set)
 #   cluster_down                     # also run by the EXIT trap cluster_up installs
 # CL_EXTRA_CONF (optional): extra slurm.conf lines (the self-test breaks the config).
@@ -39,6 +40,18 @@ cl_in_host() {
 # A SLURM client command on the controller host (srun, sbatch, sinfo, scontrol...).
 cl_client() {
   SLURM_CONF="$CL_DIR/slurm.conf" cl_in_host ctl "$@"
+}
+
+# Copies programs into the cluster's bin dir (visible on every host) and prints the
+# path of the first. Usage: plan=$(cl_install path/to/slurm-plan [more...])
+cl_install() {
+  mkdir -p "$CL_DIR/bin"
+  local f first=""
+  for f in "$@"; do
+    cp -L "$f" "$CL_DIR/bin/" || return 1
+    [[ -n $first ]] || first="$CL_DIR/bin/$(basename "$f")"
+  done
+  echo "$first"
 }
 
 cl_dump_logs() {

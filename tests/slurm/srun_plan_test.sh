@@ -12,9 +12,7 @@ PLAN_BIN=$(find_runfile slurm/slurm-plan) || exit 1
 source "$LIB"
 
 cluster_up 2 4
-mkdir -p "$CL_DIR/bin"
-cp -L "$PLAN_BIN" "$CL_DIR/bin/slurm-plan"
-PLAN="$CL_DIR/bin/slurm-plan"
+PLAN=$(cl_install "$PLAN_BIN") || exit 1
 cd "$CL_DIR" || exit 1  # the tasks' working directory
 
 # srun with a deadline on both the allocation and the whole command.
