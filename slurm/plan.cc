@@ -281,6 +281,20 @@ absl::StatusOr<SlurmPlan> PlanLaunch(const SlurmJob& job, const PlanRequest& req
   return plan;
 }
 
+absl::Status VerifyMainPort(const SlurmPlan& plan,
+                            const std::function<absl::Status(int)>& check_port_free) {
+  if (plan.layout == Layout::kNotSlurm || !plan.binds_main_port) return absl::OkStatus();
+  absl::Status free = check_port_free(plan.main_port);
+  if (free.ok()) return free;
+  const std::string fix =
+      plan.port_source == PortSource::kFlag
+          ? "pass another --main-port"
+          : "export MASTER_PORT=<free port> in the sbatch script, or pass --main-port";
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "main port %d (%s) is not free on %s (%s): %s", plan.main_port,
+      PortSourceName(plan.port_source), plan.main_address, free.message(), fix));
+}
+
 absl::StatusOr<SlurmPlan> PlanLaunchFromEnv(const EnvMap& env, const PlanRequest& request) {
   FABRIC_ASSIGN_OR_RETURN(SlurmJob job, ParseSlurmJob(env));
   return PlanLaunch(job, request);

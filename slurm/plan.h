@@ -20,6 +20,7 @@
 #define FABRIC_SLURM_PLAN_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -101,6 +102,15 @@ struct SlurmPlan {
 //   numbers and the #SBATCH line (or flag) to change.
 //   InvalidArgument for a request that is invalid in itself (devices < 1, ...).
 absl::StatusOr<SlurmPlan> PlanLaunch(const SlurmJob& job, const PlanRequest& request);
+
+// Checks the main port on the one task that will bind it. `check_port_free` is
+// fabric::CheckPortFree in production (a fake in tests). Returns OK when
+// !plan.binds_main_port (nothing to check) or the port is free; otherwise
+// FailedPrecondition naming the port, where it came from and the fix, e.g.
+// "main port 23145 (derived from job and step id) is not free on n1 (...): export
+// MASTER_PORT=<free port> in the sbatch script, or pass --main-port".
+absl::Status VerifyMainPort(const SlurmPlan& plan,
+                            const std::function<absl::Status(int)>& check_port_free);
 
 // Convenience: ParseSlurmJob(env) then PlanLaunch.
 absl::StatusOr<SlurmPlan> PlanLaunchFromEnv(const EnvMap& env, const PlanRequest& request);

@@ -346,6 +346,53 @@ TEST(PlanLaunchTest, PortFlagWinsOverMasterPortWhichWinsOverDerived) {
   EXPECT_EQ(plan.worker_env->master_port, 31000);
 }
 
+TEST(VerifyMainPortTest, OnlyTheBindingTaskChecks) {
+  int calls = 0;
+  auto busy = [&calls](int port) {
+    ++calls;
+    return absl::FailedPreconditionError(absl::StrCat("port ", port, " is in use"));
+  };
+  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan other, Plan(SrunTaskEnv({}, 1)));
+  EXPECT_THAT(VerifyMainPort(other, busy), IsOk());
+  EXPECT_EQ(calls, 0);
+  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan not_slurm, Plan({}));
+  EXPECT_THAT(VerifyMainPort(not_slurm, busy), IsOk());
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(VerifyMainPortTest, FreePortPasses) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan plan, Plan(SrunTaskEnv({}, 0)));
+  int checked = 0;
+  EXPECT_THAT(VerifyMainPort(plan,
+                             [&checked](int port) {
+                               checked = port;
+                               return absl::OkStatus();
+                             }),
+              IsOk());
+  EXPECT_EQ(checked, plan.main_port);
+}
+
+TEST(VerifyMainPortTest, BusyPortNamesSourceAndFix) {
+  auto busy = [](int port) {
+    return absl::FailedPreconditionError(absl::StrCat("port ", port, " is in use"));
+  };
+  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan plan, Plan(SrunTaskEnv({}, 0)));
+  EXPECT_THAT(VerifyMainPort(plan, busy),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       absl::StrCat("main port ", plan.main_port,
+                                    " (derived from job and step id) is not free on n1 (port ",
+                                    plan.main_port,
+                                    " is in use): export MASTER_PORT=<free port> in the sbatch "
+                                    "script, or pass --main-port")));
+  PlanRequest request;
+  request.main_port = 30000;
+  FABRIC_ASSERT_OK_AND_ASSIGN(plan, Plan(SrunTaskEnv({}, 0), request));
+  EXPECT_THAT(VerifyMainPort(plan, busy),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("(--main-port) is not free on n1 (port 30000 is in use): pass "
+                                 "another --main-port")));
+}
+
 TEST(DeriveMainPortTest, StaysInItsRangeBelowEphemeralPorts) {
   for (int64_t job : {int64_t{0}, int64_t{1}, int64_t{17748}, int64_t{17749}, int64_t{123456789},
                       INT64_MAX}) {

@@ -80,11 +80,10 @@ int main(int argc, char** argv) {
   }
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
-  if (check_port && plan->binds_main_port) {
-    absl::Status free = fabric::CheckPortFree(plan->main_port);
+  if (check_port) {
+    absl::Status free = fabric::slurm::VerifyMainPort(*plan, fabric::CheckPortFree);
     if (!free.ok()) {
-      std::fprintf(stderr, "slurm-plan: main port %d: %s\n", plan->main_port,
-                   std::string(free.message()).c_str());
+      std::fprintf(stderr, "slurm-plan: %s\n", std::string(free.message()).c_str());
       return 1;
     }
   }

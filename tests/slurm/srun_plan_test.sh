@@ -58,6 +58,25 @@ echo "== MASTER_PORT from the environment wins over the derived port"
 out=$(cl_client env MASTER_PORT=24567 timeout 60 srun --immediate=20 -N2 --ntasks-per-node=1 "$PLAN" 2>&1)
 expect_eq "ports" "24567" "$(grep '^context=' <<<"$out" | while read -r l; do field main_port "$l"; done | sort -u | xargs)"
 
+echo "== --check-port: rank 0 finds the main port taken on n1 and says how to fix it"
+# A listener inside n1's own network namespace (private: no other test can see it).
+nsenter --net="/run/netns/${CL_ID}-n1" /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 24568)); s.listen(); print("listening", flush=True); time.sleep(120)' \
+  >"$CL_DIR/listener.out" 2>&1 &
+listener=$!
+deadline=$((SECONDS + 20))
+until grep -q listening "$CL_DIR/listener.out" 2>/dev/null || ((SECONDS > deadline)); do sleep 0.1; done
+out=$(cl_client env MASTER_PORT=24568 timeout 60 srun --immediate=20 -N2 --ntasks-per-node=1 \
+  "$PLAN" --check-port 2>&1)
+rc=$?
+kill "$listener" 2>/dev/null
+wait "$listener" 2>/dev/null
+[[ $rc -ne 0 ]] && pass "srun failed (rc $rc)" || fail "a taken port was not noticed"
+expect_contains "port message" 'slurm-plan: main port 24568 (MASTER_PORT) is not free on n1' "$out"
+expect_eq "only node 0 checked" 1 "$(grep -c 'is not free' <<<"$out")"
+
 echo "== mismatch: --devices 4 with --ntasks-per-node=2 fails every task, naming the #SBATCH line"
 out=$(run_srun -N2 --ntasks-per-node=2 "$PLAN" --devices 4 2>&1)
 rc=$?
