@@ -7,8 +7,8 @@ namespace {
 
 absl::Status CheckPositive(const char* flag, std::optional<int> value) {
   if (value && *value < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("srun ", flag, " ", *value,
-                                                   ": must be at least 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("srun ", flag, " ", *value, ": must be at least 1"));
   }
   return absl::OkStatus();
 }

@@ -16,20 +16,20 @@
 namespace fabric::slurm {
 
 struct SrunOptions {
-  int nodes = 1;                          // -N
-  std::optional<int> ntasks;              // -n
-  std::optional<int> ntasks_per_node;     // --ntasks-per-node
-  std::optional<int> gpus_per_node;       // --gpus-per-node
-  std::optional<int> cpus_per_task;       // --cpus-per-task
+  int nodes = 1;                       // -N
+  std::optional<int> ntasks;           // -n
+  std::optional<int> ntasks_per_node;  // --ntasks-per-node
+  std::optional<int> gpus_per_node;    // --gpus-per-node
+  std::optional<int> cpus_per_task;    // --cpus-per-task
   // --immediate=N: fail instead of waiting more than N seconds for resources (0: omit).
   int immediate_seconds = 0;
   std::optional<absl::Duration> time_limit;  // --time (rounded up to whole minutes)
-  std::string partition;                  // -p (empty: omit)
-  std::string job_name;                   // -J (empty: omit)
-  bool kill_on_bad_exit = true;           // --kill-on-bad-exit=1: one failed task ends the step
-  std::optional<std::string> signal;      // --signal, e.g. "USR1@90"
-  std::vector<std::string> extra_args;    // appended before the program, untouched
-  std::vector<std::string> program;       // the command srun runs in every task
+  std::string partition;                     // -p (empty: omit)
+  std::string job_name;                      // -J (empty: omit)
+  bool kill_on_bad_exit = true;              // --kill-on-bad-exit=1: one failed task ends the step
+  std::optional<std::string> signal;         // --signal, e.g. "USR1@90"
+  std::vector<std::string> extra_args;       // appended before the program, untouched
+  std::vector<std::string> program;          // the command srun runs in every task
 };
 
 // {"srun", "-N", "2", "--ntasks-per-node", "4", ..., program...}. Returns InvalidArgument

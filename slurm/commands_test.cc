@@ -19,8 +19,8 @@ TEST(BuildSrunArgvTest, TaskPerDevice) {
   options.program = {"fabric-run", "./train", "--lr", "0.1"};
   FABRIC_ASSERT_OK_AND_ASSIGN(std::vector<std::string> argv, BuildSrunArgv(options));
   EXPECT_THAT(argv, ElementsAre("srun", "-N", "2", "--ntasks-per-node=4", "--gpus-per-node=4",
-                                "--immediate=30", "--kill-on-bad-exit=1", "fabric-run",
-                                "./train", "--lr", "0.1"));
+                                "--immediate=30", "--kill-on-bad-exit=1", "fabric-run", "./train",
+                                "--lr", "0.1"));
 }
 
 TEST(BuildSrunArgvTest, EveryOption) {
@@ -36,9 +36,8 @@ TEST(BuildSrunArgvTest, EveryOption) {
   options.extra_args = {"--label"};
   options.program = {"env"};
   FABRIC_ASSERT_OK_AND_ASSIGN(std::vector<std::string> argv, BuildSrunArgv(options));
-  EXPECT_THAT(argv, ElementsAre("srun", "-N", "3", "-n", "3", "--cpus-per-task=8", "--time=2",
-                                "-p", "gpu", "-J", "train", "--signal=USR1@90", "--label",
-                                "env"));
+  EXPECT_THAT(argv, ElementsAre("srun", "-N", "3", "-n", "3", "--cpus-per-task=8", "--time=2", "-p",
+                                "gpu", "-J", "train", "--signal=USR1@90", "--label", "env"));
 }
 
 TEST(BuildSrunArgvTest, RejectsEmptyProgramAndBadCounts) {
@@ -51,8 +50,8 @@ TEST(BuildSrunArgvTest, RejectsEmptyProgramAndBadCounts) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("srun -N 0")));
   options.nodes = 1;
   options.ntasks_per_node = 0;
-  EXPECT_THAT(BuildSrunArgv(options), StatusIs(absl::StatusCode::kInvalidArgument,
-                                               HasSubstr("--ntasks-per-node 0")));
+  EXPECT_THAT(BuildSrunArgv(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--ntasks-per-node 0")));
   options.ntasks_per_node.reset();
   options.immediate_seconds = -1;
   EXPECT_THAT(BuildSrunArgv(options),

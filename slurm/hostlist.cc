@@ -19,8 +19,8 @@ bool IsSeparator(char c) { return c == ',' || std::isspace(static_cast<unsigned 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 absl::Status HostlistError(absl::string_view input, size_t pos, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "invalid hostlist \"%s\": %s at position %d", input, problem, pos));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("invalid hostlist \"%s\": %s at position %d", input, problem, pos));
 }
 
 std::string Pad(int64_t value, size_t width) {
@@ -30,8 +30,8 @@ std::string Pad(int64_t value, size_t width) {
 }
 
 // Parses a run of digits at `*pos` of `s` (advancing *pos). Returns the digits.
-absl::StatusOr<std::string> ParseDigits(absl::string_view input, absl::string_view s,
-                                        size_t base, size_t* pos) {
+absl::StatusOr<std::string> ParseDigits(absl::string_view input, absl::string_view s, size_t base,
+                                        size_t* pos) {
   size_t start = *pos;
   while (*pos < s.size() && IsDigit(s[*pos])) ++*pos;
   if (*pos == start) return HostlistError(input, base + start, "expected a number");
@@ -103,7 +103,8 @@ absl::Status ExpandElement(absl::string_view input, absl::string_view element, s
         ExpandBracket(input, element.substr(pos + 1, close - pos - 1), base + pos + 1);
     if (!values.ok()) return values.status();
     if (partial.size() * values->size() + hosts->size() > static_cast<size_t>(kMaxExpandedHosts)) {
-      return HostlistError(input, base + pos, absl::StrCat("more than ", kMaxExpandedHosts, " hosts"));
+      return HostlistError(input, base + pos,
+                           absl::StrCat("more than ", kMaxExpandedHosts, " hosts"));
     }
     std::vector<std::string> next;
     next.reserve(partial.size() * values->size());
@@ -181,7 +182,8 @@ absl::StatusOr<std::string> CompressHostlist(const std::vector<std::string>& hos
     if (bad) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "cannot compress host %d \"%s\": a host name must be non-empty and free of "
-          "'[', ']', ',' and whitespace", i, h));
+          "'[', ']', ',' and whitespace",
+          i, h));
     }
   }
   std::vector<std::string> elements;
@@ -217,8 +219,8 @@ absl::StatusOr<std::string> CompressHostlist(const std::vector<std::string>& hos
     if (j == i + 1) {
       elements.push_back(hosts[i]);
     } else {
-      elements.push_back(absl::StrCat(first.prefix, "[", absl::StrJoin(ranges, ","), "]",
-                                      first.suffix));
+      elements.push_back(
+          absl::StrCat(first.prefix, "[", absl::StrJoin(ranges, ","), "]", first.suffix));
     }
     i = j;
   }

@@ -43,50 +43,41 @@ TEST_P(ExpandTest, ExpandsToExpectedHostsAndRoundTrips) {
 INSTANTIATE_TEST_SUITE_P(
     Table, ExpandTest,
     ::testing::Values(
-        ExpandCase{"", {}},
-        ExpandCase{"   ", {}},
-        ExpandCase{"node1", {"node1"}},
-        ExpandCase{"localhost", {"localhost"}},
-        ExpandCase{"n[1-3]", {"n1", "n2", "n3"}},
+        ExpandCase{"", {}}, ExpandCase{"   ", {}}, ExpandCase{"node1", {"node1"}},
+        ExpandCase{"localhost", {"localhost"}}, ExpandCase{"n[1-3]", {"n1", "n2", "n3"}},
         ExpandCase{"node[01-04]", {"node01", "node02", "node03", "node04"}},
         ExpandCase{"node[8-11]", {"node8", "node9", "node10", "node11"}},
         ExpandCase{"node[08-11]", {"node08", "node09", "node10", "node11"}},
         ExpandCase{"node[098-101]", {"node098", "node099", "node100", "node101"}},
         ExpandCase{"node[01-03,07,10-11]",
                    {"node01", "node02", "node03", "node07", "node10", "node11"}},
-        ExpandCase{"node[7]", {"node7"}},
-        ExpandCase{"node[007]", {"node007"}},
-        ExpandCase{"node[3,1,2]", {"node3", "node1", "node2"}},
-        ExpandCase{"node[1-1]", {"node1"}},
+        ExpandCase{"node[7]", {"node7"}}, ExpandCase{"node[007]", {"node007"}},
+        ExpandCase{"node[3,1,2]", {"node3", "node1", "node2"}}, ExpandCase{"node[1-1]", {"node1"}},
         ExpandCase{"node[0]", {"node0"}},
         ExpandCase{"node[1,01,001]", {"node1", "node01", "node001"}},
         ExpandCase{"rack[1-2]-node[01-04]",
-                   {"rack1-node01", "rack1-node02", "rack1-node03", "rack1-node04",
-                    "rack2-node01", "rack2-node02", "rack2-node03", "rack2-node04"}},
-        ExpandCase{"r[1-2]c[1-2]n[1-2]",
-                   {"r1c1n1", "r1c1n2", "r1c2n1", "r1c2n2", "r2c1n1", "r2c1n2", "r2c2n1",
-                    "r2c2n2"}},
+                   {"rack1-node01", "rack1-node02", "rack1-node03", "rack1-node04", "rack2-node01",
+                    "rack2-node02", "rack2-node03", "rack2-node04"}},
+        ExpandCase{
+            "r[1-2]c[1-2]n[1-2]",
+            {"r1c1n1", "r1c1n2", "r1c2n1", "r1c2n2", "r2c1n1", "r2c1n2", "r2c2n1", "r2c2n2"}},
         ExpandCase{"gpu[1-2].cluster", {"gpu1.cluster", "gpu2.cluster"}},
-        ExpandCase{"[1-3]", {"1", "2", "3"}},
-        ExpandCase{"a[1-2]b", {"a1b", "a2b"}},
+        ExpandCase{"[1-3]", {"1", "2", "3"}}, ExpandCase{"a[1-2]b", {"a1b", "a2b"}},
         ExpandCase{"node-[1-2]-ib", {"node-1-ib", "node-2-ib"}},
         ExpandCase{"node1,node2", {"node1", "node2"}},
         ExpandCase{"node1 node2", {"node1", "node2"}},
-        ExpandCase{"node1, node2", {"node1", "node2"}},
-        ExpandCase{" node1 ", {"node1"}},
+        ExpandCase{"node1, node2", {"node1", "node2"}}, ExpandCase{" node1 ", {"node1"}},
         ExpandCase{"n[1-2],m[5,7]", {"n1", "n2", "m5", "m7"}},
-        ExpandCase{"login1,node[1-2],gpu[01-02]",
-                   {"login1", "node1", "node2", "gpu01", "gpu02"}},
+        ExpandCase{"login1,node[1-2],gpu[01-02]", {"login1", "node1", "node2", "gpu01", "gpu02"}},
         ExpandCase{"a[1,3],b[2-3],c", {"a1", "a3", "b2", "b3", "c"}},
         ExpandCase{"n1,n1", {"n1", "n1"}},
         ExpandCase{"10.0.0.[1-3]", {"10.0.0.1", "10.0.0.2", "10.0.0.3"}},
-        ExpandCase{"n[9-10]", {"n9", "n10"}},
-        ExpandCase{"n[99-101]", {"n99", "n100", "n101"}},
+        ExpandCase{"n[9-10]", {"n9", "n10"}}, ExpandCase{"n[99-101]", {"n99", "n100", "n101"}},
         ExpandCase{"n[0-2]x", {"n0x", "n1x", "n2x"}},
         ExpandCase{"node-a,node-b", {"node-a", "node-b"}},
         ExpandCase{"host[1-2][3-4]", {"host13", "host14", "host23", "host24"}},
-        ExpandCase{"rack[1-2]-node[01-02],login", {"rack1-node01", "rack1-node02",
-                                                   "rack2-node01", "rack2-node02", "login"}},
+        ExpandCase{"rack[1-2]-node[01-02],login",
+                   {"rack1-node01", "rack1-node02", "rack2-node01", "rack2-node02", "login"}},
         ExpandCase{"n[000001-000003]", {"n000001", "n000002", "n000003"}},
         ExpandCase{"n[5-6],n[1-2]", {"n5", "n6", "n1", "n2"}}));
 
@@ -138,8 +129,7 @@ TEST(CompressHostlistTest, MergesConsecutiveNumbersIntoRanges) {
 TEST(CompressHostlistTest, KeepsZeroPadding) {
   EXPECT_THAT(CompressHostlist({"node01", "node02", "node03", "node04"}),
               IsOkAndHolds(std::string("node[01-04]")));
-  EXPECT_THAT(CompressHostlist({"node09", "node10"}),
-              IsOkAndHolds(std::string("node[09-10]")));
+  EXPECT_THAT(CompressHostlist({"node09", "node10"}), IsOkAndHolds(std::string("node[09-10]")));
 }
 
 TEST(CompressHostlistTest, DoesNotMergeDifferentWidths) {
@@ -147,8 +137,8 @@ TEST(CompressHostlistTest, DoesNotMergeDifferentWidths) {
 }
 
 TEST(CompressHostlistTest, GroupsOnLastNumberWithPrefixAndSuffix) {
-  EXPECT_THAT(CompressHostlist({"rack1-node01", "rack1-node02", "rack2-node01", "gpu1.ib",
-                                "gpu2.ib", "login"}),
+  EXPECT_THAT(CompressHostlist(
+                  {"rack1-node01", "rack1-node02", "rack2-node01", "gpu1.ib", "gpu2.ib", "login"}),
               IsOkAndHolds(std::string("rack1-node[01-02],rack2-node01,gpu[1-2].ib,login")));
 }
 
@@ -194,17 +184,13 @@ TEST_P(TasksPerNodeTest, DecodesAndEncodes) {
   EXPECT_EQ(EncodeTasksPerNode(counts), c.canonical);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, TasksPerNodeTest,
-                         ::testing::Values(TasksCase{"1", {1}, "1"},
-                                           TasksCase{"4", {4}, "4"},
-                                           TasksCase{"2(x3)", {2, 2, 2}, "2(x3)"},
-                                           TasksCase{"2(x3),1", {2, 2, 2, 1}, "2(x3),1"},
-                                           TasksCase{"4,1(x2)", {4, 1, 1}, "4,1(x2)"},
-                                           TasksCase{"1,2,3", {1, 2, 3}, "1,2,3"},
-                                           TasksCase{"2,2", {2, 2}, "2(x2)"},
-                                           TasksCase{"8(x1)", {8}, "8"},
-                                           TasksCase{"16(x2),8(x2)", {16, 16, 8, 8},
-                                                     "16(x2),8(x2)"}));
+INSTANTIATE_TEST_SUITE_P(
+    Table, TasksPerNodeTest,
+    ::testing::Values(
+        TasksCase{"1", {1}, "1"}, TasksCase{"4", {4}, "4"}, TasksCase{"2(x3)", {2, 2, 2}, "2(x3)"},
+        TasksCase{"2(x3),1", {2, 2, 2, 1}, "2(x3),1"}, TasksCase{"4,1(x2)", {4, 1, 1}, "4,1(x2)"},
+        TasksCase{"1,2,3", {1, 2, 3}, "1,2,3"}, TasksCase{"2,2", {2, 2}, "2(x2)"},
+        TasksCase{"8(x1)", {8}, "8"}, TasksCase{"16(x2),8(x2)", {16, 16, 8, 8}, "16(x2),8(x2)"}));
 
 class TasksPerNodeErrorTest : public ::testing::TestWithParam<ErrorCase> {};
 

@@ -44,8 +44,8 @@ SlurmPlan OutsideSrun(const SlurmJob& job) {
     plan.note = "not running under SLURM";
   } else {
     plan.note = absl::StrFormat(
-        "SLURM job %d: in the %s, not an srun step: launching on this node only%s",
-        job.job_id, SlurmContextName(job.context),
+        "SLURM job %d: in the %s, not an srun step: launching on this node only%s", job.job_id,
+        SlurmContextName(job.context),
         job.nnodes > 1 ? absl::StrFormat(" (the allocation has %d nodes: run `srun fabric-run "
                                          "...` to use them all)",
                                          job.nnodes)
@@ -108,10 +108,10 @@ absl::Status CheckGpus(const SlurmJob& job, const PlanRequest& request, Layout l
   const std::optional<int> gpus = job.VisibleGpuCount();
   if (!gpus) return absl::OkStatus();  // SLURM said nothing: nothing to check against
   if (*gpus < 1) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "--accelerator cuda but SLURM gave node %d (%s) no GPU (%s): add `#SBATCH "
-        "--gpus-per-node=%d`",
-        job.nodeid, job.ThisNodeName(), job.GpuSource(), local_workers));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("--accelerator cuda but SLURM gave node %d (%s) no GPU (%s): add `#SBATCH "
+                        "--gpus-per-node=%d`",
+                        job.nodeid, job.ThisNodeName(), job.GpuSource(), local_workers));
   }
   if (layout == Layout::kTaskPerDevice) {
     // One GPU per task (--gpus-per-task=1) or all of the node's GPUs in every task.
@@ -130,8 +130,7 @@ absl::Status CheckGpus(const SlurmJob& job, const PlanRequest& request, Layout l
       local_workers, *gpus));
 }
 
-WorkerEnv TaskWorkerEnv(const SlurmJob& job, const PlanRequest& request,
-                        const SlurmPlan& plan) {
+WorkerEnv TaskWorkerEnv(const SlurmJob& job, const PlanRequest& request, const SlurmPlan& plan) {
   WorkerEnv env;
   env.rank = job.procid;
   env.local_rank = job.localid;
@@ -290,9 +289,9 @@ absl::Status VerifyMainPort(const SlurmPlan& plan,
       plan.port_source == PortSource::kFlag
           ? "pass another --main-port"
           : "export MASTER_PORT=<free port> in the sbatch script, or pass --main-port";
-  return absl::FailedPreconditionError(absl::StrFormat(
-      "main port %d (%s) is not free on %s (%s): %s", plan.main_port,
-      PortSourceName(plan.port_source), plan.main_address, free.message(), fix));
+  return absl::FailedPreconditionError(
+      absl::StrFormat("main port %d (%s) is not free on %s (%s): %s", plan.main_port,
+                      PortSourceName(plan.port_source), plan.main_address, free.message(), fix));
 }
 
 absl::StatusOr<SlurmPlan> PlanLaunchFromEnv(const EnvMap& env, const PlanRequest& request) {
@@ -304,17 +303,16 @@ std::string DescribePlan(const SlurmPlan& plan) {
   if (plan.layout == Layout::kNotSlurm) {
     return absl::StrCat("layout=not-slurm note=\"", plan.note, "\"");
   }
-  std::string out = absl::StrFormat(
-      "layout=%s node_rank=%d num_nodes=%d local_world_size=%d world_size=%d",
-      LayoutName(plan.layout), plan.node_rank, plan.num_nodes, plan.local_world_size,
-      plan.world_size);
+  std::string out =
+      absl::StrFormat("layout=%s node_rank=%d num_nodes=%d local_world_size=%d world_size=%d",
+                      LayoutName(plan.layout), plan.node_rank, plan.num_nodes,
+                      plan.local_world_size, plan.world_size);
   if (plan.global_rank) absl::StrAppend(&out, " rank=", *plan.global_rank);
   if (plan.local_rank) absl::StrAppend(&out, " local_rank=", *plan.local_rank);
   absl::StrAppend(&out, " main_address=", plan.main_address, " main_port=", plan.main_port,
                   " port_source=\"", PortSourceName(plan.port_source), "\"",
-                  " binds_main_port=", plan.binds_main_port ? "1" : "0",
-                  " run_id=", plan.run_id, " nodes=",
-                  CompressHostlist(plan.nodes).value_or("?"));
+                  " binds_main_port=", plan.binds_main_port ? "1" : "0", " run_id=", plan.run_id,
+                  " nodes=", CompressHostlist(plan.nodes).value_or("?"));
   return out;
 }
 

@@ -45,8 +45,8 @@ int DeriveMainPort(int64_t job_id, int64_t step_id);
 
 // What the user asked for; unset optionals mean "not given on the command line".
 struct PlanRequest {
-  std::optional<int> devices;    // --devices N (an id list counts its ids)
-  std::optional<int> num_nodes;  // --num-nodes N (a MIN:MAX range: pass nullopt)
+  std::optional<int> devices;       // --devices N (an id list counts its ids)
+  std::optional<int> num_nodes;     // --num-nodes N (a MIN:MAX range: pass nullopt)
   std::string accelerator = "cpu";  // resolved: "cpu" or "cuda"
   std::string strategy = "auto";
   std::string precision = "32-true";
@@ -73,10 +73,10 @@ struct SlurmPlan {
   std::string note;  // kNotSlurm: one line saying what was detected and why not used
 
   // The rest is set for kTaskPerDevice and kTaskPerNode.
-  int node_rank = 0;         // SLURM_NODEID
-  int num_nodes = 1;         // nodes in the step
-  int local_world_size = 1;  // workers on this node (tasks here, or devices spawned)
-  int world_size = 1;        // workers in the job (sum over nodes)
+  int node_rank = 0;               // SLURM_NODEID
+  int num_nodes = 1;               // nodes in the step
+  int local_world_size = 1;        // workers on this node (tasks here, or devices spawned)
+  int world_size = 1;              // workers in the job (sum over nodes)
   std::optional<int> global_rank;  // kTaskPerDevice: SLURM_PROCID
   std::optional<int> local_rank;   // kTaskPerDevice: SLURM_LOCALID
   std::vector<std::string> nodes;  // the step's hosts, node rank order

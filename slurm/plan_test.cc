@@ -13,6 +13,7 @@ namespace {
 
 using ::fabric::slurm::testing::AllocationShellEnv;
 using ::fabric::slurm::testing::BatchScriptEnv;
+using ::fabric::slurm::testing::Spec;
 using ::fabric::slurm::testing::SrunTaskEnv;
 using ::fabric::slurm::testing::StepSpec;
 using ::testing::AllOf;
@@ -76,7 +77,7 @@ TEST(PlanLaunchTest, TaskPerDeviceWorkerEnvIsComplete) {
   EXPECT_EQ(env.at("LT_DEVICES"), "2");
   EXPECT_EQ(env.at("LT_NUM_NODES"), "2");
   EXPECT_EQ(env.at("LT_ACCELERATOR"), "cpu");
-  EXPECT_EQ(env.at("OMP_NUM_THREADS"), "1");  // two workers share the node
+  EXPECT_EQ(env.at("OMP_NUM_THREADS"), "1");         // two workers share the node
   EXPECT_EQ(env.count("CUDA_VISIBLE_DEVICES"), 0u);  // inherited as SLURM set it
   // The runtime's reader accepts it.
   FABRIC_ASSERT_OK_AND_ASSIGN(WorkerEnv read, WorkerEnv::FromEnvMap(env));
@@ -105,8 +106,8 @@ TEST(PlanLaunchTest, EveryTaskOfAStepAgrees) {
   EXPECT_EQ(ranks.size(), 16u);
   EXPECT_EQ(*ranks.begin(), 0);
   EXPECT_EQ(*ranks.rbegin(), 15);
-  EXPECT_EQ(endpoints, std::set<std::string>{absl::StrCat("rack1-node01:",
-                                                          DeriveMainPort(987654, 3))});
+  EXPECT_EQ(endpoints,
+            std::set<std::string>{absl::StrCat("rack1-node01:", DeriveMainPort(987654, 3))});
   EXPECT_EQ(binders, 1);
 }
 
@@ -131,9 +132,7 @@ TEST(PlanLaunchTest, HeterogeneousTasksPerNodeGiveLocalWorldSizes) {
 }
 
 TEST(PlanLaunchTest, OneTaskPerNodeOnCpuIsOneWorkerPerTask) {
-  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan plan,
-                              Plan(SrunTaskEnv({.nodelist = "n[1-3]", .tasks_per_node = "1(x3)"},
-                                               1)));
+  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan plan, Plan(SrunTaskEnv(Spec("n[1-3]", "1(x3)"), 1)));
   EXPECT_EQ(plan.layout, Layout::kTaskPerDevice);
   EXPECT_EQ(plan.world_size, 3);
   EXPECT_EQ(plan.local_world_size, 1);
@@ -172,7 +171,7 @@ TEST(PlanLaunchTest, TaskZeroOffTheFirstNodeIsAnError) {
 // --- task per node ---------------------------------------------------------------------
 
 TEST(PlanLaunchTest, TaskPerNodeSpawnsDevicesWorkers) {
-  StepSpec spec{.nodelist = "gpu[07-08]", .tasks_per_node = "1(x2)"};
+  StepSpec spec = Spec("gpu[07-08]", "1(x2)");
   FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan plan, Plan(SrunTaskEnv(spec, 1), Devices(4)));
   EXPECT_EQ(plan.layout, Layout::kTaskPerNode);
   EXPECT_EQ(plan.node_rank, 1);
@@ -189,21 +188,21 @@ TEST(PlanLaunchTest, TaskPerNodeSpawnsDevicesWorkers) {
 }
 
 TEST(PlanLaunchTest, CudaDevicesDefaultToGpusSlurmGave) {
-  StepSpec spec{.nodelist = "n[1-2]", .tasks_per_node = "1(x2)"};
+  StepSpec spec = Spec("n[1-2]", "1(x2)");
   FABRIC_ASSERT_OK_AND_ASSIGN(
       SlurmPlan plan, Plan(With(SrunTaskEnv(spec, 0), "CUDA_VISIBLE_DEVICES", "0,1,2,3"), Cuda()));
   EXPECT_EQ(plan.layout, Layout::kTaskPerNode);
   EXPECT_EQ(plan.local_world_size, 4);
-  FABRIC_ASSERT_OK_AND_ASSIGN(
-      plan, Plan(With(SrunTaskEnv(spec, 0), "SLURM_GPUS_ON_NODE", "2"), Cuda()));
+  FABRIC_ASSERT_OK_AND_ASSIGN(plan,
+                              Plan(With(SrunTaskEnv(spec, 0), "SLURM_GPUS_ON_NODE", "2"), Cuda()));
   EXPECT_EQ(plan.local_world_size, 2);
-  FABRIC_ASSERT_OK_AND_ASSIGN(
-      plan, Plan(With(SrunTaskEnv(spec, 0), "SLURM_STEP_GPUS", "0"), Cuda()));
+  FABRIC_ASSERT_OK_AND_ASSIGN(plan,
+                              Plan(With(SrunTaskEnv(spec, 0), "SLURM_STEP_GPUS", "0"), Cuda()));
   EXPECT_EQ(plan.layout, Layout::kTaskPerDevice);  // one GPU: the task is the worker
 }
 
 TEST(PlanLaunchTest, CudaFallsBackToDetectedGpus) {
-  StepSpec spec{.nodelist = "n[1-2]", .tasks_per_node = "1(x2)"};
+  StepSpec spec = Spec("n[1-2]", "1(x2)");
   PlanRequest request = Cuda();
   request.detected_gpus = 8;
   FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan plan, Plan(SrunTaskEnv(spec, 0), request));
@@ -211,7 +210,7 @@ TEST(PlanLaunchTest, CudaFallsBackToDetectedGpus) {
 }
 
 TEST(PlanLaunchTest, CudaWithoutAnyGpuInformationIsAnError) {
-  StepSpec spec{.nodelist = "n[1-2]", .tasks_per_node = "1(x2)"};
+  StepSpec spec = Spec("n[1-2]", "1(x2)");
   EXPECT_THAT(Plan(SrunTaskEnv(spec, 0), Cuda()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("request GPUs with `#SBATCH --gpus-per-node=N`, or pass "
@@ -219,7 +218,7 @@ TEST(PlanLaunchTest, CudaWithoutAnyGpuInformationIsAnError) {
 }
 
 TEST(PlanLaunchTest, CudaWithNoGpuIsAnError) {
-  StepSpec spec{.nodelist = "n[1-2]", .tasks_per_node = "1(x2)"};
+  StepSpec spec = Spec("n[1-2]", "1(x2)");
   EXPECT_THAT(Plan(With(SrunTaskEnv(spec, 0), "CUDA_VISIBLE_DEVICES", ""), Cuda()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("SLURM gave node 0 (n1) no GPU (CUDA_VISIBLE_DEVICES=)")));
@@ -229,7 +228,7 @@ TEST(PlanLaunchTest, CudaWithNoGpuIsAnError) {
 }
 
 TEST(PlanLaunchTest, CudaTaskPerNodeNeedsEnoughGpus) {
-  StepSpec spec{.nodelist = "n[1-2]", .tasks_per_node = "1(x2)"};
+  StepSpec spec = Spec("n[1-2]", "1(x2)");
   EXPECT_THAT(Plan(With(SrunTaskEnv(spec, 1), "CUDA_VISIBLE_DEVICES", "0,1"), Cuda(4)),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("--devices 4 but SLURM gave node 1 (n2) 2 GPUs "
@@ -240,7 +239,7 @@ TEST(PlanLaunchTest, CudaTaskPerNodeNeedsEnoughGpus) {
 TEST(PlanLaunchTest, CudaTaskPerDeviceAcceptsOneGpuPerTaskOrAllGpus) {
   EXPECT_THAT(Plan(With(SrunTaskEnv({}, 1), "CUDA_VISIBLE_DEVICES", "1"), Cuda(2)), IsOk());
   EXPECT_THAT(Plan(With(SrunTaskEnv({}, 1), "CUDA_VISIBLE_DEVICES", "0,1"), Cuda(2)), IsOk());
-  StepSpec four{.nodelist = "n1", .tasks_per_node = "4"};
+  StepSpec four = Spec("n1", "4");
   EXPECT_THAT(Plan(With(SrunTaskEnv(four, 1), "CUDA_VISIBLE_DEVICES", "0,1"), Cuda()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("4 tasks on node 0 (n1) but SLURM gave them 2 GPUs "
@@ -259,7 +258,7 @@ TEST(PlanLaunchTest, DevicesDisagreeingWithTasksPerNodeNamesTheSbatchLine) {
 }
 
 TEST(PlanLaunchTest, HeterogeneousMismatchNamesTheOddNode) {
-  StepSpec spec{.nodelist = "n[1-4]", .tasks_per_node = "2(x3),1"};
+  StepSpec spec = Spec("n[1-4]", "2(x3),1");
   // Task 0's own node agrees; node 3 does not.
   EXPECT_THAT(Plan(SrunTaskEnv(spec, 0), Devices(2)),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -394,8 +393,8 @@ TEST(VerifyMainPortTest, BusyPortNamesSourceAndFix) {
 }
 
 TEST(DeriveMainPortTest, StaysInItsRangeBelowEphemeralPorts) {
-  for (int64_t job : {int64_t{0}, int64_t{1}, int64_t{17748}, int64_t{17749}, int64_t{123456789},
-                      INT64_MAX}) {
+  for (int64_t job :
+       {int64_t{0}, int64_t{1}, int64_t{17748}, int64_t{17749}, int64_t{123456789}, INT64_MAX}) {
     for (int64_t step : {int64_t{0}, int64_t{1}, int64_t{4294967294}, INT64_MAX}) {
       const int port = DeriveMainPort(job, step);
       EXPECT_GE(port, kDerivedPortBase);

@@ -18,8 +18,7 @@ namespace {
 using Names = std::vector<const char*>;
 
 // The first of `names` present in `env` (even if empty), or nullptr.
-const std::pair<const std::string, std::string>* Find(const EnvMap& env,
-                                                      const Names& names) {
+const std::pair<const std::string, std::string>* Find(const EnvMap& env, const Names& names) {
   for (const char* name : names) {
     auto it = env.find(name);
     if (it != env.end()) return &*it;
@@ -34,22 +33,21 @@ std::string NameList(const Names& names) {
 }
 
 // Reads the first present of `names` as an integer in [min, max]. Missing: nullopt.
-absl::StatusOr<std::optional<int64_t>> GetInt(const EnvMap& env,
-                                              const Names& names,
-                                              int64_t min, int64_t max) {
+absl::StatusOr<std::optional<int64_t>> GetInt(const EnvMap& env, const Names& names, int64_t min,
+                                              int64_t max) {
   const auto* entry = Find(env, names);
   if (entry == nullptr) return std::optional<int64_t>();
   int64_t value = 0;
   if (!absl::SimpleAtoi(entry->second, &value) || value < min || value > max) {
     return absl::InvalidArgumentError(absl::StrCat("environment: ", entry->first, "=\"",
-                                                   entry->second, "\" is not an integer in ",
-                                                   min, "..", max));
+                                                   entry->second, "\" is not an integer in ", min,
+                                                   "..", max));
   }
   return std::optional<int64_t>(value);
 }
 
-absl::StatusOr<int64_t> RequireInt(const EnvMap& env, const Names& names,
-                                   int64_t min, int64_t max) {
+absl::StatusOr<int64_t> RequireInt(const EnvMap& env, const Names& names, int64_t min,
+                                   int64_t max) {
   FABRIC_ASSIGN_OR_RETURN(std::optional<int64_t> value, GetInt(env, names, min, max));
   if (!value) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -110,12 +108,12 @@ absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
   if (in_step && !ntasks) {
     FABRIC_ASSIGN_OR_RETURN(ntasks, RequireInt(env, task_names, 1, kMaxCount));
   }
-  job->nnodes = nnodes ? static_cast<int>(*nnodes)
-                       : std::max<int>(1, static_cast<int>(job->nodes.size()));
+  job->nnodes =
+      nnodes ? static_cast<int>(*nnodes) : std::max<int>(1, static_cast<int>(job->nodes.size()));
   if (job->nodelist_is_step && static_cast<int>(job->nodes.size()) != job->nnodes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SLURM environment: SLURM_STEP_NODELIST=\"", job->nodelist, "\" names ",
-        job->nodes.size(), " hosts but the step has ", job->nnodes, " nodes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("SLURM environment: SLURM_STEP_NODELIST=\"", job->nodelist, "\" names ",
+                     job->nodes.size(), " hosts but the step has ", job->nnodes, " nodes"));
   }
 
   const Names tpn_names = in_step ? Names{"SLURM_STEP_TASKS_PER_NODE", "SLURM_TASKS_PER_NODE"}
@@ -130,25 +128,25 @@ absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
     job->tasks_per_node = *std::move(counts);
     job->tasks_per_node_spec = tpn->second;
     if (static_cast<int>(job->tasks_per_node.size()) != job->nnodes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "SLURM environment: ", tpn->first, "=\"", tpn->second, "\" describes ",
-          job->tasks_per_node.size(), " nodes but there are ", job->nnodes));
+      return absl::InvalidArgumentError(
+          absl::StrCat("SLURM environment: ", tpn->first, "=\"", tpn->second, "\" describes ",
+                       job->tasks_per_node.size(), " nodes but there are ", job->nnodes));
     }
   }
   const int sum = std::accumulate(job->tasks_per_node.begin(), job->tasks_per_node.end(), 0);
   job->ntasks = ntasks ? static_cast<int>(*ntasks) : std::max(1, sum);
   if (tpn == nullptr) {
     if (job->ntasks % job->nnodes != 0 && in_step) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "SLURM environment: SLURM_STEP_TASKS_PER_NODE is not set and ", job->ntasks,
-          " tasks do not divide evenly over ", job->nnodes, " nodes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("SLURM environment: SLURM_STEP_TASKS_PER_NODE is not set and ", job->ntasks,
+                       " tasks do not divide evenly over ", job->nnodes, " nodes"));
     }
     job->tasks_per_node.assign(job->nnodes, std::max(1, job->ntasks / job->nnodes));
     job->tasks_per_node_spec = EncodeTasksPerNode(job->tasks_per_node);
   } else if (in_step && sum != job->ntasks) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SLURM environment: ", tpn->first, "=\"", tpn->second, "\" adds up to ", sum,
-        " tasks but the step has ", job->ntasks));
+    return absl::InvalidArgumentError(absl::StrCat("SLURM environment: ", tpn->first, "=\"",
+                                                   tpn->second, "\" adds up to ", sum,
+                                                   " tasks but the step has ", job->ntasks));
   }
   return absl::OkStatus();
 }
@@ -175,9 +173,8 @@ absl::Status ParseTask(const EnvMap& env, SlurmJob* job) {
   }
   if (job->localid >= job->TasksOnThisNode()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "SLURM environment: SLURM_LOCALID=", localid, " is not below the ",
-        job->TasksOnThisNode(), " tasks of node ", nodeid, " (tasks per node \"",
-        job->tasks_per_node_spec, "\")"));
+        "SLURM environment: SLURM_LOCALID=", localid, " is not below the ", job->TasksOnThisNode(),
+        " tasks of node ", nodeid, " (tasks per node \"", job->tasks_per_node_spec, "\")"));
   }
   job->node_name = GetString(env, {"SLURMD_NODENAME"});
   return absl::OkStatus();
@@ -238,8 +235,8 @@ absl::StatusOr<SlurmJob> ParseSlurmJob(const EnvMap& env) {
   SlurmJob job;
   job.context = DetectSlurmContext(env);
   if (job.context == SlurmContext::kNotSlurm) return job;
-  FABRIC_ASSIGN_OR_RETURN(job.job_id, RequireInt(env, {"SLURM_JOB_ID", "SLURM_JOBID"}, 0,
-                                                 INT64_MAX));
+  FABRIC_ASSIGN_OR_RETURN(job.job_id,
+                          RequireInt(env, {"SLURM_JOB_ID", "SLURM_JOBID"}, 0, INT64_MAX));
   if (job.context == SlurmContext::kSrunTask) {
     FABRIC_RETURN_IF_ERROR(ParseTask(env, &job));
   } else {

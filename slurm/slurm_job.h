@@ -55,8 +55,8 @@ struct SlurmJob {
   std::vector<std::string> nodes;
   std::string nodelist;  // as SLURM wrote it, for messages
   bool nodelist_is_step = false;
-  std::string job_name;   // SLURM_JOB_NAME (informational only)
-  std::string node_name;  // SLURMD_NODENAME (empty outside srun)
+  std::string job_name;                // SLURM_JOB_NAME (informational only)
+  std::string node_name;               // SLURMD_NODENAME (empty outside srun)
   std::optional<int> ntasks_per_node;  // SLURM_NTASKS_PER_NODE (only if the user passed it)
   std::optional<int> cpus_per_task;    // SLURM_CPUS_PER_TASK
   // GPUs as SLURM set them.

@@ -13,6 +13,7 @@ namespace {
 
 using ::fabric::slurm::testing::AllocationShellEnv;
 using ::fabric::slurm::testing::BatchScriptEnv;
+using ::fabric::slurm::testing::Spec;
 using ::fabric::slurm::testing::SrunTaskEnv;
 using ::fabric::slurm::testing::StepSpec;
 using ::testing::ElementsAre;
@@ -44,9 +45,9 @@ TEST(DetectSlurmContextTest, StepAndProcidIsSrunTask) {
 }
 
 TEST(DetectSlurmContextTest, OldSpellingsAreRecognised) {
-  EXPECT_EQ(DetectSlurmContext({{"SLURM_JOBID", "7"}, {"SLURM_STEPID", "0"},
-                                {"SLURM_PROCID", "0"}}),
-            SlurmContext::kSrunTask);
+  EXPECT_EQ(
+      DetectSlurmContext({{"SLURM_JOBID", "7"}, {"SLURM_STEPID", "0"}, {"SLURM_PROCID", "0"}}),
+      SlurmContext::kSrunTask);
 }
 
 TEST(SlurmContextNameTest, NamesEveryContext) {
@@ -101,7 +102,7 @@ TEST(ParseSlurmJobTest, SeveralBracketGroupsAndHeterogeneousTasks) {
 
 TEST(ParseSlurmJobTest, StepNodelistWinsOverJobNodelist) {
   // A 1-node step inside a 2-node job.
-  EnvMap env = SrunTaskEnv({.nodelist = "n2", .tasks_per_node = "1"}, 0);
+  EnvMap env = SrunTaskEnv(Spec("n2", "1"), 0);
   env["SLURM_JOB_NODELIST"] = env["SLURM_NODELIST"] = "n[1-2]";
   env["SLURM_JOB_NUM_NODES"] = "2";
   FABRIC_ASSERT_OK_AND_ASSIGN(SlurmJob job, ParseSlurmJob(env));
@@ -133,9 +134,8 @@ TEST(ParseSlurmJobTest, EvenTasksPerNodeDerivedWhenNotSet) {
 }
 
 TEST(ParseSlurmJobTest, BatchScriptReadsTheJob) {
-  FABRIC_ASSERT_OK_AND_ASSIGN(
-      SlurmJob job, ParseSlurmJob(BatchScriptEnv({.nodelist = "gpu[01-04]",
-                                                  .tasks_per_node = "4(x4)"})));
+  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmJob job,
+                              ParseSlurmJob(BatchScriptEnv(Spec("gpu[01-04]", "4(x4)"))));
   EXPECT_EQ(job.context, SlurmContext::kBatchScript);
   EXPECT_EQ(job.nnodes, 4);
   EXPECT_EQ(job.ntasks, 16);
@@ -216,34 +216,44 @@ TEST_P(ParseSlurmJobErrorTest, ReturnsInvalidArgumentNamingTheVariable) {
 INSTANTIATE_TEST_SUITE_P(
     Table, ParseSlurmJobErrorTest,
     ::testing::Values(
-        BadEnvCase{"MissingProcid", {{"SLURM_NODEID", "<erase>"}},
+        BadEnvCase{"MissingProcid",
+                   {{"SLURM_NODEID", "<erase>"}},
                    "SLURM_NODEID is not set although SLURM_STEP_ID is (an srun task)"},
         BadEnvCase{"MissingLocalid", {{"SLURM_LOCALID", "<erase>"}}, "SLURM_LOCALID is not set"},
-        BadEnvCase{"MalformedProcid", {{"SLURM_PROCID", "three"}},
+        BadEnvCase{"MalformedProcid",
+                   {{"SLURM_PROCID", "three"}},
                    "SLURM_PROCID=\"three\" is not an integer"},
         BadEnvCase{"NegativeNodeid", {{"SLURM_NODEID", "-1"}}, "SLURM_NODEID=\"-1\""},
         BadEnvCase{"MalformedJobId", {{"SLURM_JOB_ID", "12abc"}}, "SLURM_JOB_ID=\"12abc\""},
         BadEnvCase{"MalformedStepId", {{"SLURM_STEP_ID", "batch"}}, "SLURM_STEP_ID=\"batch\""},
-        BadEnvCase{"ProcidOutOfRange", {{"SLURM_PROCID", "4"}},
+        BadEnvCase{"ProcidOutOfRange",
+                   {{"SLURM_PROCID", "4"}},
                    "SLURM_PROCID=4 is not below the step's 4 tasks"},
-        BadEnvCase{"NodeidOutOfRange", {{"SLURM_NODEID", "2"}},
+        BadEnvCase{"NodeidOutOfRange",
+                   {{"SLURM_NODEID", "2"}},
                    "SLURM_NODEID=2 is not below the step's 2 nodes"},
-        BadEnvCase{"LocalidOutOfRange", {{"SLURM_LOCALID", "2"}},
+        BadEnvCase{"LocalidOutOfRange",
+                   {{"SLURM_LOCALID", "2"}},
                    "SLURM_LOCALID=2 is not below the 2 tasks of node 1"},
-        BadEnvCase{"MalformedStepNodelist", {{"SLURM_STEP_NODELIST", "n[1-"}},
+        BadEnvCase{"MalformedStepNodelist",
+                   {{"SLURM_STEP_NODELIST", "n[1-"}},
                    "SLURM_STEP_NODELIST: invalid hostlist \"n[1-\""},
-        BadEnvCase{"StepNodelistCountMismatch", {{"SLURM_STEP_NODELIST", "n[1-3]"}},
+        BadEnvCase{"StepNodelistCountMismatch",
+                   {{"SLURM_STEP_NODELIST", "n[1-3]"}},
                    "SLURM_STEP_NODELIST=\"n[1-3]\" names 3 hosts but the step has 2 nodes"},
         BadEnvCase{"NoNodelistAtAll",
                    {{"SLURM_STEP_NODELIST", "<erase>"},
                     {"SLURM_JOB_NODELIST", "<erase>"},
                     {"SLURM_NODELIST", "<erase>"}},
                    "none of SLURM_STEP_NODELIST"},
-        BadEnvCase{"MalformedTasksPerNode", {{"SLURM_STEP_TASKS_PER_NODE", "2(x2"}},
+        BadEnvCase{"MalformedTasksPerNode",
+                   {{"SLURM_STEP_TASKS_PER_NODE", "2(x2"}},
                    "SLURM_STEP_TASKS_PER_NODE: invalid tasks-per-node \"2(x2\""},
-        BadEnvCase{"TasksPerNodeWrongNodeCount", {{"SLURM_STEP_TASKS_PER_NODE", "2(x3)"}},
+        BadEnvCase{"TasksPerNodeWrongNodeCount",
+                   {{"SLURM_STEP_TASKS_PER_NODE", "2(x3)"}},
                    "describes 3 nodes but there are 2"},
-        BadEnvCase{"TasksPerNodeWrongSum", {{"SLURM_STEP_TASKS_PER_NODE", "3,2"}},
+        BadEnvCase{"TasksPerNodeWrongSum",
+                   {{"SLURM_STEP_TASKS_PER_NODE", "3,2"}},
                    "adds up to 5 tasks but the step has 4"},
         BadEnvCase{"UnevenWithoutTasksPerNode",
                    {{"SLURM_STEP_TASKS_PER_NODE", "<erase>"},
@@ -257,12 +267,13 @@ INSTANTIATE_TEST_SUITE_P(
                     {"SLURM_NPROCS", "<erase>"}},
                    "SLURM_STEP_NUM_TASKS / SLURM_NTASKS / SLURM_NPROCS is not set"},
         BadEnvCase{"ZeroNodes", {{"SLURM_STEP_NUM_NODES", "0"}}, "SLURM_STEP_NUM_NODES=\"0\""},
-        BadEnvCase{"MasterPortOutOfRange", {{"MASTER_PORT", "70000"}},
+        BadEnvCase{"MasterPortOutOfRange",
+                   {{"MASTER_PORT", "70000"}},
                    "MASTER_PORT=\"70000\" is not an integer in 1..65535"},
-        BadEnvCase{"MalformedGpusOnNode", {{"SLURM_GPUS_ON_NODE", "four"}},
-                   "SLURM_GPUS_ON_NODE=\"four\""},
-        BadEnvCase{"MalformedCpusPerTask", {{"SLURM_CPUS_PER_TASK", "0"}},
-                   "SLURM_CPUS_PER_TASK=\"0\""}),
+        BadEnvCase{
+            "MalformedGpusOnNode", {{"SLURM_GPUS_ON_NODE", "four"}}, "SLURM_GPUS_ON_NODE=\"four\""},
+        BadEnvCase{
+            "MalformedCpusPerTask", {{"SLURM_CPUS_PER_TASK", "0"}}, "SLURM_CPUS_PER_TASK=\"0\""}),
     [](const ::testing::TestParamInfo<BadEnvCase>& info) { return info.param.name; });
 
 TEST(ParseSlurmJobTest, BatchScriptWithMalformedNodelistFails) {

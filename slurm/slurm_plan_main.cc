@@ -67,14 +67,14 @@ int main(int argc, char** argv) {
   if (!job.ok()) return Usage(std::string(job.status().message()));
   absl::StatusOr<fabric::slurm::SlurmPlan> plan = fabric::slurm::PlanLaunch(*job, request);
   if (!plan.ok()) return Usage(std::string(plan.status().message()));
-  std::string line = absl::StrCat("context=\"", fabric::slurm::SlurmContextName(job->context),
-                                  "\" host=", fabric::LocalHostname(), " ",
-                                  fabric::slurm::DescribePlan(*plan));
+  std::string line =
+      absl::StrCat("context=\"", fabric::slurm::SlurmContextName(job->context),
+                   "\" host=", fabric::LocalHostname(), " ", fabric::slurm::DescribePlan(*plan));
   if (plan->worker_env) {
     const fabric::EnvMap worker = plan->worker_env->ToEnvMap();
-    for (const char* name : {fabric::kEnvRank, fabric::kEnvLocalRank, fabric::kEnvWorldSize,
-                             fabric::kEnvLocalWorldSize, fabric::kEnvMasterAddr,
-                             fabric::kEnvMasterPort}) {
+    for (const char* name :
+         {fabric::kEnvRank, fabric::kEnvLocalRank, fabric::kEnvWorldSize,
+          fabric::kEnvLocalWorldSize, fabric::kEnvMasterAddr, fabric::kEnvMasterPort}) {
       absl::StrAppend(&line, " ", name, "=", worker.at(name));
     }
   }

@@ -37,6 +37,13 @@ EnvMap JobEnv(const StepSpec& spec) {
 
 }  // namespace
 
+StepSpec Spec(const std::string& nodelist, const std::string& tasks_per_node) {
+  StepSpec spec;
+  spec.nodelist = nodelist;
+  spec.tasks_per_node = tasks_per_node;
+  return spec;
+}
+
 EnvMap SrunTaskEnv(const StepSpec& spec, int procid) {
   const std::vector<std::string> nodes = ExpandHostlist(spec.nodelist).value();
   const std::vector<int> counts = DecodeTasksPerNode(spec.tasks_per_node).value();

@@ -18,6 +18,9 @@ struct StepSpec {
   std::string job_name = "train";
 };
 
+// A spec with the given nodelist and tasks per node (other fields default).
+StepSpec Spec(const std::string& nodelist, const std::string& tasks_per_node);
+
 // The environment of task `procid` of the step: its node and local id follow SLURM's
 // default block distribution over `tasks_per_node`. REQUIRES: a valid spec and procid.
 EnvMap SrunTaskEnv(const StepSpec& spec, int procid);
