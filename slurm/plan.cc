@@ -20,6 +20,9 @@ absl::Status ValidateRequest(const PlanRequest& request) {
     return absl::InvalidArgumentError(
         absl::StrCat("--num-nodes ", *request.num_nodes, ": must be at least 1"));
   }
+  if (request.main_address && request.main_address->empty()) {
+    return absl::InvalidArgumentError("--main-address: must not be empty");
+  }
   if (request.main_port && (*request.main_port < 1 || *request.main_port > 65535)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--main-port ", *request.main_port, ": must be in 1..65535"));
@@ -241,7 +244,7 @@ absl::StatusOr<SlurmPlan> PlanLaunch(const SlurmJob& job, const PlanRequest& req
   plan.node_rank = job.nodeid;
   plan.num_nodes = job.nnodes;
   plan.nodes = job.nodes;
-  plan.main_address = job.nodes.front();
+  plan.main_address = request.main_address.value_or(job.nodes.front());
   if (request.main_port) {
     plan.main_port = *request.main_port;
     plan.port_source = PortSource::kFlag;

@@ -392,6 +392,17 @@ TEST(VerifyMainPortTest, BusyPortNamesSourceAndFix) {
                                  "another --main-port")));
 }
 
+TEST(PlanLaunchTest, MainAddressFlagWinsOverTheFirstHost) {
+  PlanRequest request;
+  request.main_address = "n1-ib0";  // e.g. the InfiniBand name of the first node
+  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmPlan plan, Plan(SrunTaskEnv({}, 3), request));
+  EXPECT_EQ(plan.main_address, "n1-ib0");
+  EXPECT_EQ(plan.worker_env->master_addr, "n1-ib0");
+  request.main_address = "";
+  EXPECT_THAT(Plan(SrunTaskEnv({}, 3), request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--main-address")));
+}
+
 TEST(DeriveMainPortTest, StaysInItsRangeBelowEphemeralPorts) {
   for (int64_t job :
        {int64_t{0}, int64_t{1}, int64_t{17748}, int64_t{17749}, int64_t{123456789}, INT64_MAX}) {
