@@ -160,6 +160,54 @@ WorkerEnv TaskWorkerEnv(const SlurmJob& job, const PlanRequest& request, const S
   return env;
 }
 
+// Picks the layout (the table in doc/slurm.md) and, for task per node, the devices.
+absl::Status ChooseLayout(const SlurmJob& job, const PlanRequest& request, Layout* layout,
+                          int* devices) {
+  const auto& counts = job.tasks_per_node;
+  const bool one_task_everywhere =
+      std::all_of(counts.begin(), counts.end(), [](int c) { return c == 1; });
+
+  if (request.devices) {
+    const int wanted = *devices = *request.devices;
+    const bool matches_everywhere =
+        std::all_of(counts.begin(), counts.end(), [wanted](int c) { return c == wanted; });
+    if (matches_everywhere) {
+      *layout = Layout::kTaskPerDevice;
+    } else if (one_task_everywhere) {
+      *layout = Layout::kTaskPerNode;
+    } else {
+      return DevicesMismatch(job, wanted);
+    }
+  } else if (!one_task_everywhere) {
+    *layout = Layout::kTaskPerDevice;  // heterogeneous counts allowed
+  } else {
+    FABRIC_ASSIGN_OR_RETURN(*devices, DefaultDevices(job, request));
+    *layout = *devices == 1 ? Layout::kTaskPerDevice : Layout::kTaskPerNode;
+  }
+  return absl::OkStatus();
+}
+
+// Ranks of nodes, main address and port, run id: the same for every layout.
+void FillCommon(const SlurmJob& job, const PlanRequest& request, SlurmPlan* plan) {
+  plan->node_rank = job.nodeid;
+  plan->num_nodes = job.nnodes;
+  plan->nodes = job.nodes;
+  plan->main_address = request.main_address.value_or(job.nodes.front());
+  if (request.main_port) {
+    plan->main_port = *request.main_port;
+    plan->port_source = PortSource::kFlag;
+  } else if (job.master_port) {
+    plan->main_port = *job.master_port;
+    plan->port_source = PortSource::kMasterPortEnv;
+  } else {
+    plan->main_port = DeriveMainPort(job.job_id, job.step_id.value_or(0));
+    plan->port_source = PortSource::kDerived;
+  }
+  plan->run_id = request.run_id.empty()
+                     ? absl::StrCat("slurm-", job.job_id, ".", job.step_id.value_or(0))
+                     : request.run_id;
+}
+
 }  // namespace
 
 int DeriveMainPort(int64_t job_id, int64_t step_id) {
@@ -217,47 +265,10 @@ absl::StatusOr<SlurmPlan> PlanLaunch(const SlurmJob& job, const PlanRequest& req
         *request.num_nodes, Plural(job.nnodes, "node"), hosts, *request.num_nodes,
         *request.num_nodes, job.nnodes));
   }
-  const auto& counts = job.tasks_per_node;
-  const bool one_task_everywhere =
-      std::all_of(counts.begin(), counts.end(), [](int c) { return c == 1; });
-
   SlurmPlan plan;
   int devices = 0;
-  if (request.devices) {
-    devices = *request.devices;
-    const bool matches_everywhere =
-        std::all_of(counts.begin(), counts.end(), [devices](int c) { return c == devices; });
-    if (matches_everywhere) {
-      plan.layout = Layout::kTaskPerDevice;
-    } else if (one_task_everywhere) {
-      plan.layout = Layout::kTaskPerNode;
-    } else {
-      return DevicesMismatch(job, devices);
-    }
-  } else if (!one_task_everywhere) {
-    plan.layout = Layout::kTaskPerDevice;  // heterogeneous counts allowed
-  } else {
-    FABRIC_ASSIGN_OR_RETURN(devices, DefaultDevices(job, request));
-    plan.layout = devices == 1 ? Layout::kTaskPerDevice : Layout::kTaskPerNode;
-  }
-
-  plan.node_rank = job.nodeid;
-  plan.num_nodes = job.nnodes;
-  plan.nodes = job.nodes;
-  plan.main_address = request.main_address.value_or(job.nodes.front());
-  if (request.main_port) {
-    plan.main_port = *request.main_port;
-    plan.port_source = PortSource::kFlag;
-  } else if (job.master_port) {
-    plan.main_port = *job.master_port;
-    plan.port_source = PortSource::kMasterPortEnv;
-  } else {
-    plan.main_port = DeriveMainPort(job.job_id, job.step_id.value_or(0));
-    plan.port_source = PortSource::kDerived;
-  }
-  plan.run_id = request.run_id.empty()
-                    ? absl::StrCat("slurm-", job.job_id, ".", job.step_id.value_or(0))
-                    : request.run_id;
+  FABRIC_RETURN_IF_ERROR(ChooseLayout(job, request, &plan.layout, &devices));
+  FillCommon(job, request, &plan);
 
   if (plan.layout == Layout::kTaskPerDevice) {
     plan.local_world_size = job.TasksOnThisNode();
@@ -267,7 +278,7 @@ absl::StatusOr<SlurmPlan> PlanLaunch(const SlurmJob& job, const PlanRequest& req
           "SLURM placed task 0 on node %d (%s), not on the step's first host %s, which would "
           "be MASTER_ADDR: use the default block distribution (drop `--distribution`/`-m`, "
           "or pass `-m block`)",
-          job.nodeid, job.ThisNodeName(), plan.main_address));
+          job.nodeid, job.ThisNodeName(), job.nodes.front()));
     }
     plan.world_size = job.ntasks;
     plan.global_rank = job.procid;

@@ -73,8 +73,8 @@ int CountListEntries(absl::string_view list) {
 
 constexpr int kMaxCount = 1 << 20;
 
-// Fills the node and task layout; `in_step` makes every piece mandatory.
-absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
+// Fills nodes, nodelist and nnodes; `in_step` makes them mandatory.
+absl::Status ParseNodes(const EnvMap& env, bool in_step, SlurmJob* job) {
   const auto* step_list = Find(env, {"SLURM_STEP_NODELIST"});
   const auto* list = in_step && step_list != nullptr
                          ? step_list
@@ -98,15 +98,9 @@ absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
 
   const Names node_names = in_step ? Names{"SLURM_STEP_NUM_NODES", "SLURM_NNODES"}
                                    : Names{"SLURM_JOB_NUM_NODES", "SLURM_NNODES"};
-  const Names task_names = in_step ? Names{"SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"}
-                                   : Names{"SLURM_NTASKS", "SLURM_NPROCS"};
   FABRIC_ASSIGN_OR_RETURN(std::optional<int64_t> nnodes, GetInt(env, node_names, 1, kMaxCount));
-  FABRIC_ASSIGN_OR_RETURN(std::optional<int64_t> ntasks, GetInt(env, task_names, 1, kMaxCount));
   if (in_step && !nnodes) {
     FABRIC_ASSIGN_OR_RETURN(nnodes, RequireInt(env, node_names, 1, kMaxCount));
-  }
-  if (in_step && !ntasks) {
-    FABRIC_ASSIGN_OR_RETURN(ntasks, RequireInt(env, task_names, 1, kMaxCount));
   }
   job->nnodes =
       nnodes ? static_cast<int>(*nnodes) : std::max<int>(1, static_cast<int>(job->nodes.size()));
@@ -115,7 +109,18 @@ absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
         absl::StrCat("SLURM environment: SLURM_STEP_NODELIST=\"", job->nodelist, "\" names ",
                      job->nodes.size(), " hosts but the step has ", job->nnodes, " nodes"));
   }
+  return absl::OkStatus();
+}
 
+// Fills ntasks and tasks_per_node (REQUIRES: ParseNodes done); in a step they must be
+// consistent with each other and with nnodes.
+absl::Status ParseTaskCounts(const EnvMap& env, bool in_step, SlurmJob* job) {
+  const Names task_names = in_step ? Names{"SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"}
+                                   : Names{"SLURM_NTASKS", "SLURM_NPROCS"};
+  FABRIC_ASSIGN_OR_RETURN(std::optional<int64_t> ntasks, GetInt(env, task_names, 1, kMaxCount));
+  if (in_step && !ntasks) {
+    FABRIC_ASSIGN_OR_RETURN(ntasks, RequireInt(env, task_names, 1, kMaxCount));
+  }
   const Names tpn_names = in_step ? Names{"SLURM_STEP_TASKS_PER_NODE", "SLURM_TASKS_PER_NODE"}
                                   : Names{"SLURM_TASKS_PER_NODE"};
   const auto* tpn = Find(env, tpn_names);
@@ -149,6 +154,11 @@ absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
                                                    " tasks but the step has ", job->ntasks));
   }
   return absl::OkStatus();
+}
+
+absl::Status ParseLayout(const EnvMap& env, bool in_step, SlurmJob* job) {
+  FABRIC_RETURN_IF_ERROR(ParseNodes(env, in_step, job));
+  return ParseTaskCounts(env, in_step, job);
 }
 
 absl::Status ParseTask(const EnvMap& env, SlurmJob* job) {
