@@ -27,6 +27,9 @@ lines=$(grep '^context=' <<<"$out")
 expect_eq "task lines" 4 "$(grep -c . <<<"$lines")"
 expect_eq "ranks" "0 1 2 3" "$(while read -r l; do field rank "$l"; done <<<"$lines" | sort -n | xargs)"
 expect_eq "layouts" "task-per-device" "$(while read -r l; do field layout "$l"; done <<<"$lines" | sort -u | xargs)"
+# The worker environment the program would be exec'd with.
+expect_eq "RANK/LOCAL_RANK by host" "0:0:n1 1:1:n1 2:0:n2 3:1:n2" \
+  "$(while read -r l; do echo "$(field RANK "$l"):$(field LOCAL_RANK "$l"):$(field host "$l")"; done <<<"$lines" | sort -n | xargs)"
 expect_eq "world sizes" "4" "$(while read -r l; do field WORLD_SIZE "$l"; done <<<"$lines" | sort -u | xargs)"
 expect_eq "local world sizes" "2" "$(while read -r l; do field LOCAL_WORLD_SIZE "$l"; done <<<"$lines" | sort -u | xargs)"
 expect_eq "MASTER_ADDR" "n1" "$(while read -r l; do field MASTER_ADDR "$l"; done <<<"$lines" | sort -u | xargs)"
