@@ -51,8 +51,8 @@ struct PlanRequest {
   std::string strategy = "auto";
   std::string precision = "32-true";
   std::optional<std::string> main_address;  // --main-address (wins over the first host)
-  std::optional<int> main_port;              // --main-port
-  std::string run_id;            // --run-id; empty: "slurm-<job>.<step>"
+  std::optional<int> main_port;             // --main-port
+  std::string run_id;                       // --run-id; empty: "slurm-<job>.<step>"
   // GPUs the launcher found itself (e.g. CUDA device count), used for the default
   // device count only when SLURM set none of CUDA_VISIBLE_DEVICES /
   // SLURM_GPUS_ON_NODE / SLURM_STEP_GPUS.

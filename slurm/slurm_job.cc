@@ -227,15 +227,21 @@ std::string SlurmJob::ThisNodeName() const {
   return absl::StrCat("node ", nodeid);
 }
 
+// SLURM writes this when a GPU GRES has no device files: it says nothing about counts.
+constexpr char kNoDevFiles[] = "NoDevFiles";
+
 std::optional<int> SlurmJob::VisibleGpuCount() const {
-  if (cuda_visible_devices) return CountListEntries(*cuda_visible_devices);
+  if (cuda_visible_devices && *cuda_visible_devices != kNoDevFiles) {
+    return CountListEntries(*cuda_visible_devices);
+  }
   if (gpus_on_node) return *gpus_on_node;
   if (step_gpus) return CountListEntries(*step_gpus);
   return std::nullopt;
 }
 
 std::string SlurmJob::GpuSource() const {
-  if (cuda_visible_devices) return absl::StrCat("CUDA_VISIBLE_DEVICES=", *cuda_visible_devices);
+  if (cuda_visible_devices && *cuda_visible_devices != kNoDevFiles)
+    return absl::StrCat("CUDA_VISIBLE_DEVICES=", *cuda_visible_devices);
   if (gpus_on_node) return absl::StrCat("SLURM_GPUS_ON_NODE=", *gpus_on_node);
   if (step_gpus) return absl::StrCat("SLURM_STEP_GPUS=", *step_gpus);
   return "";

@@ -72,8 +72,8 @@ struct SlurmJob {
   // This node's name: SLURMD_NODENAME, else nodes[nodeid], else "node <nodeid>".
   std::string ThisNodeName() const;
   // GPUs this task may use, as SLURM set them: the entries of CUDA_VISIBLE_DEVICES when
-  // set (SLURM sets it from --gpus*), else SLURM_GPUS_ON_NODE, else the entries of
-  // SLURM_STEP_GPUS; nullopt when SLURM said nothing about GPUs.
+  // set (SLURM sets it from --gpus*; its "NoDevFiles" counts as unset), else SLURM_GPUS_ON_NODE,
+  // else the entries of SLURM_STEP_GPUS; nullopt when SLURM said nothing about GPUs.
   std::optional<int> VisibleGpuCount() const;
   // "CUDA_VISIBLE_DEVICES=0,1" / "SLURM_GPUS_ON_NODE=2" / ...: where VisibleGpuCount
   // came from, for messages; empty when nullopt.

@@ -179,6 +179,15 @@ TEST(SlurmJobTest, VisibleGpuCountSources) {
   EXPECT_EQ(job.VisibleGpuCount(), 3);
 }
 
+TEST(SlurmJobTest, NoDevFilesIsNotAGpuCount) {
+  SlurmJob job;
+  job.cuda_visible_devices = "NoDevFiles";  // GRES without File= in gres.conf
+  EXPECT_FALSE(job.VisibleGpuCount().has_value());
+  job.gpus_on_node = 4;
+  EXPECT_EQ(job.VisibleGpuCount(), 4);
+  EXPECT_EQ(job.GpuSource(), "SLURM_GPUS_ON_NODE=4");
+}
+
 TEST(ParseSlurmJobTest, ReadsNonSlurmVariablesThePlanNeeds) {
   EnvMap env = SrunTaskEnv({}, 0);
   env["MASTER_PORT"] = "29511";

@@ -10,6 +10,7 @@
 #   cl_client srun -N2 ... hostname  # a client command on host "ctl" (SLURM_CONF set)
 #   cluster_down                     # also run by the EXIT trap cluster_up installs
 # CL_EXTRA_CONF (optional): extra slurm.conf lines (the self-test breaks the config).
+# CL_GPUS_PER_NODE (optional): fake GPUs per node as GRES (see cl_write_config).
 #
 # Isolation: names carry this shell's pid and a random tag (two runs never collide);
 # only processes this file started (and processes inside its own namespaces) are
@@ -127,8 +128,20 @@ MailProg=/bin/true
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 ${CL_EXTRA_CONF:-}
 CONF
+  local gres=""
+  if ((${CL_GPUS_PER_NODE:-0} > 0)); then
+    # Fake GPUs: character devices with NVIDIA's major number (nothing opens them;
+    # slurmd only stats them), so SLURM sets CUDA_VISIBLE_DEVICES & co. as on a GPU node.
+    mkdir -p "$CL_DIR/dev"
+    for ((i = 0; i < CL_GPUS_PER_NODE; i++)); do
+      mknod "$CL_DIR/dev/nvidia$i" c 195 "$i" || return 1
+    done
+    echo "GresTypes=gpu" >>"$CL_DIR/slurm.conf"
+    echo "Name=gpu File=$CL_DIR/dev/nvidia[0-$((CL_GPUS_PER_NODE - 1))]" >"$CL_DIR/gres.conf"
+    gres=" Gres=gpu:$CL_GPUS_PER_NODE"
+  fi
   for ((i = 1; i <= CL_NODES; i++)); do
-    echo "NodeName=n$i NodeAddr=${CL_SUBNET}.$((i + 1)) CPUs=$cpus RealMemory=1000" \
+    echo "NodeName=n$i NodeAddr=${CL_SUBNET}.$((i + 1)) CPUs=$cpus RealMemory=1000$gres" \
       >>"$CL_DIR/slurm.conf"
   done
   echo "PartitionName=debug Nodes=n[1-$CL_NODES] Default=YES MaxTime=INFINITE State=UP" \
@@ -188,7 +201,7 @@ cluster_up() {
   trap 'exit 130' INT TERM
   CL_UP=1
   cl_make_network || cl_fail "could not create network namespaces"
-  cl_write_config "$cpus"
+  cl_write_config "$cpus" || cl_fail "could not write the configuration"
   cl_start_munge
   local t0=$SECONDS
   cl_start_slurm
