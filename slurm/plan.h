@@ -5,7 +5,8 @@
 //   - task per device (tasks on every node == devices): srun started one task per
 //     worker. fabric-run spawns nothing and execs the program with `worker_env`: rank
 //     SLURM_PROCID, local rank SLURM_LOCALID, node rank SLURM_NODEID, world
-//     SLURM_NTASKS, MASTER_ADDR the first host of the step, MASTER_PORT `main_port`.
+//     SLURM_NTASKS, MASTER_ADDR the first host of the step (or --main-address),
+//     MASTER_PORT `main_port`.
 //   - task per node (one task on every node): fabric-run is the node's agent and
 //     spawns `local_world_size` workers; node rank SLURM_NODEID, nodes SLURM_NNODES;
 //     the rendezvous is at main_address:main_port (served by node 0's agent).
@@ -77,7 +78,8 @@ struct SlurmPlan {
   int node_rank = 0;               // SLURM_NODEID
   int num_nodes = 1;               // nodes in the step
   int local_world_size = 1;        // workers on this node (tasks here, or devices spawned)
-  int world_size = 1;              // workers in the job (sum over nodes)
+  int world_size = 1;              // workers in the job (kTaskPerNode: assumes every node spawns
+                                   // local_world_size; the rendezvous has the final word)
   std::optional<int> global_rank;  // kTaskPerDevice: SLURM_PROCID
   std::optional<int> local_rank;   // kTaskPerDevice: SLURM_LOCALID
   std::vector<std::string> nodes;  // the step's hosts, node rank order
@@ -87,8 +89,7 @@ struct SlurmPlan {
   int main_port = 0;
   PortSource port_source = PortSource::kDerived;
   // True on the one task that will listen on main_port (procid 0, or node 0's agent):
-  // it must check the port is free (fabric::CheckPortFree) before starting, and fail
-  // with the advice in doc/slurm.md if not.
+  // it checks the port with VerifyMainPort before starting.
   bool binds_main_port = false;
   std::string run_id;
   // kTaskPerDevice: the complete worker environment to exec the program with (on top of
@@ -118,7 +119,8 @@ absl::StatusOr<SlurmPlan> PlanLaunchFromEnv(const EnvMap& env, const PlanRequest
 
 // One line of key=value pairs describing the plan, for logs and `--check`:
 // "layout=task-per-device node_rank=1 num_nodes=2 local_world_size=2 world_size=4
-//  rank=3 local_rank=1 main_address=n1 main_port=23145 (derived ...) nodes=n[1-2] ..."
+//  rank=3 local_rank=1 main_address=n1 main_port=23145 port_source=\"derived from job and
+//  step id\" binds_main_port=0 run_id=slurm-4242.0 nodes=n[1-2]"
 std::string DescribePlan(const SlurmPlan& plan);
 
 }  // namespace fabric::slurm
