@@ -20,6 +20,10 @@ absl::Status ValidateRequest(const PlanRequest& request) {
     return absl::InvalidArgumentError(
         absl::StrCat("--num-nodes ", *request.num_nodes, ": must be at least 1"));
   }
+  if (request.node_rank && *request.node_rank < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--node-rank ", *request.node_rank, ": must not be negative"));
+  }
   if (request.main_address && request.main_address->empty()) {
     return absl::InvalidArgumentError("--main-address: must not be empty");
   }
@@ -264,6 +268,12 @@ absl::StatusOr<SlurmPlan> PlanLaunch(const SlurmJob& job, const PlanRequest& req
         "`srun -N %d` if you pass -N), or pass --num-nodes %d",
         *request.num_nodes, Plural(job.nnodes, "node"), hosts, *request.num_nodes,
         *request.num_nodes, job.nnodes));
+  }
+  if (request.node_rank && *request.node_rank != job.nodeid) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "--node-rank %d but this srun task runs on node %d (%s, SLURM_NODEID=%d): drop "
+        "--node-rank under srun, SLURM numbers the nodes",
+        *request.node_rank, job.nodeid, job.ThisNodeName(), job.nodeid));
   }
   SlurmPlan plan;
   int devices = 0;

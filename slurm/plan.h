@@ -51,6 +51,7 @@ struct PlanRequest {
   std::string accelerator = "cpu";  // resolved: "cpu" or "cuda"
   std::string strategy = "auto";
   std::string precision = "32-true";
+  std::optional<int> node_rank;             // --node-rank (must equal SLURM_NODEID)
   std::optional<std::string> main_address;  // --main-address (wins over the first host)
   std::optional<int> main_port;             // --main-port
   std::string run_id;                       // --run-id; empty: "slurm-<job>.<step>"
@@ -100,7 +101,8 @@ struct SlurmPlan {
 // Decides the layout. Errors (nothing may be spawned; print the message, exit 2):
 //   FailedPrecondition when the request disagrees with the allocation: --devices vs
 //   tasks per node, --num-nodes vs the step's nodes, --devices vs GPUs SLURM gave,
-//   task 0 not on the first node, --num-nodes > 1 outside srun. The message names both
+//   task 0 not on the first node, --node-rank != SLURM_NODEID, --num-nodes > 1 outside
+//   srun. The message names both
 //   numbers and the #SBATCH line (or flag) to change.
 //   InvalidArgument for a request that is invalid in itself (devices < 1, ...).
 absl::StatusOr<SlurmPlan> PlanLaunch(const SlurmJob& job, const PlanRequest& request);

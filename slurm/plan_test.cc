@@ -281,6 +281,19 @@ TEST(PlanLaunchTest, NumNodesDisagreeingWithTheStep) {
   EXPECT_THAT(Plan(SrunTaskEnv({}, 1), request), IsOk());
 }
 
+TEST(PlanLaunchTest, NodeRankMustMatchSlurm) {
+  PlanRequest request;
+  request.node_rank = 1;
+  EXPECT_THAT(Plan(SrunTaskEnv({}, 3), request), IsOk());  // task 3 runs on node 1
+  EXPECT_THAT(Plan(SrunTaskEnv({}, 0), request),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "--node-rank 1 but this srun task runs on node 0 (n1, SLURM_NODEID=0): "
+                       "drop --node-rank under srun, SLURM numbers the nodes"));
+  request.node_rank = -1;
+  EXPECT_THAT(Plan(SrunTaskEnv({}, 0), request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--node-rank -1")));
+}
+
 TEST(PlanLaunchTest, InvalidRequestsAreInvalidArgument) {
   EXPECT_THAT(Plan(SrunTaskEnv({}, 0), Devices(0)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--devices 0")));
