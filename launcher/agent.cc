@@ -153,6 +153,12 @@ absl::Status Agent::Init() {
   lo.child_sigmask = options_.worker_sigmask;
   lo.keep_ignored = options_.ignored_at_start;
   FABRIC_ASSIGN_OR_RETURN(launcher_, PosixProcessLauncher::Create(lo));
+  // Workers lead their own (background) process groups: one reading the terminal
+  // would be stopped by SIGTTIN and hang the job. They read /dev/null instead.
+  if (isatty(0)) {
+    stdin_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (stdin_fd_ < 0) return Errno("open /dev/null");
+  }
   sigset_t set = AgentSignals();
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd_ < 0) return Errno("signalfd");
@@ -172,7 +178,7 @@ absl::Status Agent::Init() {
 Agent::~Agent() {
   for (const std::string& f : scratch_files_) unlink(f.c_str());
   if (!scratch_dir_.empty()) rmdir(scratch_dir_.c_str());
-  for (int fd : {signal_fd_, timer_fd_, epoll_fd_}) {
+  for (int fd : {stdin_fd_, signal_fd_, timer_fd_, epoll_fd_}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -317,6 +323,7 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     w.spec.name = absl::StrCat("rank ", rank);
     w.spec.argv = lo.exec_argv;
     w.spec.env = EnvToStrings(WorkerEnvironment(lo, plan, local, error_file, options_.inherited_env));
+    w.spec.stdin_fd = stdin_fd_;
     w.spec.stdout_fd = write_fds[2 * local];
     w.spec.stderr_fd = write_fds[2 * local + 1];
     workers.push_back(std::move(w));

@@ -90,6 +90,7 @@ class Agent {
   std::string run_id_;
   std::string scratch_dir_;                // for error files when there is no log dir
   std::vector<std::string> scratch_files_;
+  int stdin_fd_ = -1;  // /dev/null for the workers when our stdin is a terminal
   int signal_fd_ = -1;
   int timer_fd_ = -1;
   int epoll_fd_ = -1;

@@ -183,7 +183,7 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
   const pid_t agent = getpid();
   const sigset_t mask = options_.child_sigmask;
   const sigset_t keep_ignored = options_.keep_ignored;
-  const int out_fd = spec.stdout_fd, err_fd = spec.stderr_fd;
+  const int in_fd = spec.stdin_fd, out_fd = spec.stdout_fd, err_fd = spec.stderr_fd;
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -204,6 +204,11 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
       if (sigismember(&keep_ignored, sig) != 1) sigaction(sig, &dfl, nullptr);
     }
     sigprocmask(SIG_SETMASK, &mask, nullptr);
+    if (in_fd >= 0 && dup2(in_fd, 0) < 0) {
+      int e = errno;
+      (void)!write(errpipe[1], &e, sizeof(e));
+      _exit(127);
+    }
     if (out_fd >= 0 && dup2(out_fd, 1) < 0) {
       int e = errno;
       (void)!write(errpipe[1], &e, sizeof(e));

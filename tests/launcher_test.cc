@@ -240,6 +240,16 @@ TEST(LauncherTest, BadCommandLineExits2AndSpawnsNothing) {
   EXPECT_EQ(WaitForPidFile(dir, "worker", 0, absl::Milliseconds(300)), -1);
 }
 
+// Workers lead background process groups: reading an interactive terminal would
+// stop them with SIGTTIN and hang the job. With a terminal as stdin they read
+// /dev/null (EOF) instead.
+TEST(LauncherTest, WorkersDoNotHangReadingTheTerminal) {
+  FabricRun run({"--devices", "2", HelperPath(), "read_stdin"}, {}, {}, /*terminal=*/true);
+  ASSERT_EQ(run.Wait(absl::Seconds(60)), 0) << run.err();
+  EXPECT_THAT(run.out(), HasSubstr("[rank 0]: rank 0 stdin read returned 0"));
+  EXPECT_THAT(run.out(), HasSubstr("[rank 1]: rank 1 stdin read returned 0"));
+}
+
 TEST(LauncherTest, UnusableLogDirIsASetupErrorAndSpawnsNothing) {
   std::string dir = NewTempDir("badlog");
   std::string file = dir + "/a-file";

@@ -22,6 +22,7 @@
 //                         TORCHELASTIC_RESTART_COUNT < K, otherwise every rank exits 0
 //   error_file MSG        rank 0 writes a torchelastic error file with MSG and exits 1;
 //                         other ranks sleep
+//   read_stdin            read stdin once and print what read(2) returned; exit 0
 //   signals               print each SIGUSR1/SIGUSR2 received and keep running; exit 0
 //                         on SIGTERM
 #include <fcntl.h>
@@ -214,6 +215,12 @@ int main(int argc, char** argv) {
       if (sig != 0) printf("rank %d got %s\n", rank, sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
       fflush(stdout);
     }
+  }
+  if (mode == "read_stdin") {
+    char buf[64];
+    ssize_t n = read(0, buf, sizeof(buf));
+    printf("rank %d stdin read returned %zd\n", rank, n);
+    return 0;
   }
   fprintf(stderr, "worker_helper: unknown mode %s\n", mode.c_str());
   return 64;
