@@ -24,12 +24,15 @@ TEST(PythonClientTest, GlooAllReduceOfFourRanksSumsToSix) {
 
 TEST(PythonClientTest, TorchRecordErrorFileReachesTheFailureReport) {
   if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
-  FabricRun run({"--devices", "2", Runfile("tests/python/record_failure.py")});
+  std::string dir = NewTempDir("record");
+  FabricRun run({"--devices", "2", Runfile("tests/python/record_failure.py")},
+                {{"RANK0_DONE", dir + "/rank0_done"}});
   ASSERT_EQ(run.Wait(absl::Seconds(600)), 1) << run.out() << run.err();
   EXPECT_THAT(run.out(), HasSubstr("[rank 0]: rank 0 fine"));
   EXPECT_THAT(run.err(), HasSubstr("root cause: rank 1 (node 0, local rank 1"));
   EXPECT_THAT(run.err(), HasSubstr("error file: ValueError: bad batch on rank 1"));
   EXPECT_THAT(run.err(), HasSubstr("|     raise ValueError(\"bad batch on rank 1\")"));
+  EXPECT_THAT(run.err(), HasSubstr("other ranks: rank 0 exit code 0"));
 }
 
 }  // namespace
