@@ -241,6 +241,13 @@ std::vector<int64_t> Fabric::DistributedIndices(int64_t dataset_size, int64_t ep
                                    /*drop_last=*/false);
 }
 
+absl::StatusOr<TensorMap> Fabric::ModelStateDict() {
+  if (strategy_ == nullptr || module_ == nullptr) {
+    return absl::FailedPreconditionError("ModelStateDict before Setup()");
+  }
+  return strategy_->FullModelState();
+}
+
 MemoryStats Fabric::Memory() {
   if (strategy_ == nullptr || optimizer_ == nullptr) return MemoryStats{};
   return strategy_->Memory(*optimizer_);

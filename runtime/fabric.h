@@ -129,6 +129,10 @@ class Fabric {
   std::vector<int64_t> DistributedIndices(int64_t dataset_size, int64_t epoch, bool shuffle,
                                           uint64_t seed = 0) const;
 
+  // Collective: the full (unsharded) parameters by name, on every rank.
+  absl::StatusOr<TensorMap> ModelStateDict();
+
+  // Bytes of parameters, gradients and optimizer state this rank holds now.
   MemoryStats Memory();
 
   bool IsGlobalZero() const { return config_.rank == 0; }
