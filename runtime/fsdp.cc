@@ -88,15 +88,17 @@ class FsdpStrategy : public Strategy {
       return f;
     }));
     FABRIC_ASSIGN_OR_RETURN(at::Tensor mine, comm_->ReduceScatter(flat));
-    return TorchCall(rank_, "accumulate gradient shard", [&] {
+    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "accumulate gradient shard", [&] {
       mine.div_(comm_->world_size());
       if (shard_.grad().defined()) {
         shard_.mutable_grad().add_(mine);
       } else {
         shard_.mutable_grad() = mine;
       }
-      for (auto& p : params_) p.param.mutable_grad() = at::Tensor();
-    });
+    }));
+    // The full parameters are not needed again before the next forward, which
+    // gathers them from the (possibly updated) shards.
+    return FreeFullParams();
   }
 
   absl::Status PostStep() override { return FreeFullParams(); }

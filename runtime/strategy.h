@@ -9,7 +9,8 @@
 //    the parameter, gradient and optimizer-state memory held between steps is 1/W.
 //    Before forward the full parameters are all-gathered into the module; after a
 //    synced backward the full gradients are reduce-scattered (ring send/recv) into
-//    the local shard and freed; after the optimizer step the full parameters are freed.
+//    the local shard, and the full gradients and parameters are freed (the next
+//    forward gathers them again); after the optimizer step they are freed too.
 //
 // The full (unsharded) state is exchanged in a strategy-independent form: parameters
 // by their module names, optimizer state as "<name>/<key>" (see optim_state.h), so a

@@ -118,6 +118,7 @@ absl::Status Train(const TrainOptions& o) {
   double timed_ms = 0;
   int timed_steps = 0;
   double last_loss = 0;
+  runtime::MemoryStats memory;
   for (int step = start_step; step < o.steps; ++step) {
     if (step == o.crash_at_step && first_attempt && fabric->rank() == o.crash_rank) {
       std::fprintf(stderr, "train: rank %d crashing at step %d (--crash-at-step)\n",
@@ -143,6 +144,7 @@ absl::Status Train(const TrainOptions& o) {
     }));
     FABRIC_RETURN_IF_ERROR(fabric->Backward(loss));
     FABRIC_RETURN_IF_ERROR(fabric->ClipGradients(1.0).status());
+    if (step + 1 == o.steps) memory = fabric->Memory();  // with gradients, before the step
     FABRIC_RETURN_IF_ERROR(fabric->Step());
     auto t1 = std::chrono::steady_clock::now();
     if (step - start_step >= o.warmup_steps) {
@@ -158,7 +160,7 @@ absl::Status Train(const TrainOptions& o) {
       FABRIC_RETURN_IF_ERROR(fabric->Save(ckpt, TrainState{step + 1, {}}));
     }
   }
-  runtime::MemoryStats m = fabric->Memory();
+  const runtime::MemoryStats& m = memory;
   fabric->Print(absl::StrFormat(
       "done: steps=%d final_loss=%.4f mean_step_ms=%.2f timed_steps=%d "
       "state_bytes_per_rank=%lld (params %lld, grads %lld, optimizer %lld)",

@@ -81,7 +81,10 @@ int GetInt(const Args& a, const std::string& k, int d) {
 }
 
 // One optimizer step over `accum` micro-batches; returns the global mean loss.
-absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum) {
+// `before_step`, when set, receives the memory held after backward (gradients
+// synced, before the optimizer step).
+absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
+                                 MemoryStats* before_step = nullptr) {
   double local = 0;
   for (int m = 0; m < accum; ++m) {
     auto [x, y] = LocalBatch(step * accum + m, f.rank(), f.world_size());
@@ -93,6 +96,7 @@ absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum) {
     FABRIC_RETURN_IF_ERROR(f.Backward(loss));
     local += loss.item<double>();
   }
+  if (before_step != nullptr) *before_step = f.Memory();
   FABRIC_RETURN_IF_ERROR(f.Step());
   FABRIC_ASSIGN_OR_RETURN(at::Tensor mean,
                           f.AllReduce(at::full({1}, local / accum, at::kDouble), ReduceOp::kMean));
@@ -150,11 +154,11 @@ absl::Status Equivalence(const Args& a) {
   Mlp model;
   FABRIC_RETURN_IF_ERROR(
       f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer(optim, p); }));
+  MemoryStats m;  // measured after the last backward: parameters, gradients, optimizer
   for (int s = 0; s < steps; ++s) {
-    FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum));
+    FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum, &m));
     f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
   }
-  MemoryStats m = f->Memory();
   std::printf("MEMORY rank=%d params=%lld grads=%lld optim=%lld total=%lld\n", f->rank(),
               (long long)m.param_bytes, (long long)m.grad_bytes,
               (long long)m.optimizer_state_bytes, (long long)m.total());
