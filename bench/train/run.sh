@@ -50,7 +50,7 @@ for w in 1 2 4; do
 done
 {
   echo
-  echo "FSDP vs DDP: training-state bytes per rank held between steps (parameters +"
+  echo "FSDP vs DDP: training-state bytes per rank after the last backward, before the optimizer step (parameters +"
   echo "gradients + AdamW state), from the runtime's own accounting (Fabric::Memory)."
   echo
   echo "| workers | DDP bytes/rank | FSDP bytes/rank | FSDP/DDP | FSDP ms/step |"
