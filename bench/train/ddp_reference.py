@@ -1,0 +1,84 @@
+"""The example trainer's model and step in Python PyTorch DDP (Gloo, CPU), for the
+side-by-side step-time benchmark. Same shapes as examples/train (vocab 256, d_model 64,
+2 layers, 4 heads, ff 128, seq 64, per-rank batch 8), AdamW, grad-norm clip 1.0.
+
+Run with the launcher's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT):
+  bench/train/launch_local.sh 2 /usr/bin/python3 bench/train/ddp_reference.py --steps 60
+"""
+import argparse
+import math
+import os
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+
+class TinyLm(nn.Module):
+    def __init__(self, vocab, d_model, layers, heads, seq_len):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d_model)
+        self.pos = nn.Embedding(seq_len, d_model)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=2 * d_model, dropout=0.0)
+            for _ in range(layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab)
+        self.register_buffer(
+            "mask", torch.triu(torch.full((seq_len, seq_len), -math.inf), 1), persistent=False)
+
+    def forward(self, tokens):
+        s = tokens.size(1)
+        h = self.tok(tokens) + self.pos(torch.arange(s)).unsqueeze(0)
+        h = h.transpose(0, 1)
+        for b in self.blocks:
+            h = b(h, src_mask=self.mask[:s, :s])
+        return self.head(self.norm(h.transpose(0, 1))).float()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seq-len", type=int, default=64)
+    p.add_argument("--vocab", type=int, default=256)
+    p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--warmup-steps", type=int, default=5)
+    a = p.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    dist.init_process_group("gloo", init_method="env://")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    torch.manual_seed(1234)
+    model = TinyLm(a.vocab, a.d_model, a.layers, a.heads, a.seq_len)
+    ddp = DDP(model) if world > 1 else model
+    opt = torch.optim.AdamW(ddp.parameters(), lr=3e-3, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(rank)
+    timed, n, loss = 0.0, 0, None
+    for step in range(a.steps):
+        t0 = time.perf_counter()
+        start = torch.randint(0, a.vocab, (a.batch_size, 1), generator=gen)
+        stride = torch.randint(1, 8, (a.batch_size, 1), generator=gen)
+        seqs = (start + stride * torch.arange(a.seq_len + 1)) % a.vocab
+        x, y = seqs[:, :-1], seqs[:, 1:]
+        logits = ddp(x)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, a.vocab), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ddp.parameters(), 1.0)
+        opt.step()
+        t1 = time.perf_counter()
+        if step >= a.warmup_steps:
+            timed += (t1 - t0) * 1000
+            n += 1
+    if rank == 0:
+        print(f"done: steps={a.steps} final_loss={loss.item():.4f} mean_step_ms={timed / n:.2f} "
+              f"timed_steps={n}", flush=True)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Step time of the example trainer (C++ fabric::runtime DDP) against the same model in
+# Python PyTorch DDP (/usr/bin/python3, Debian's torch, Gloo), same per-rank batch, same
+# threads (OMP_NUM_THREADS=1 per worker), same shapes; scaling over 1, 2, 4 workers;
+# FSDP's training-state bytes per rank against DDP's. Writes a markdown table to
+# bench/train/RESULTS.md (and stdout).
+#   bench/train/run.sh [steps]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+steps="${1:-40}"
+out=bench/train/RESULTS.md
+bazel build -c opt //examples/train:train >/dev/null 2>&1 || bazel build -c opt //examples/train:train
+train="$(bazel info -c opt bazel-bin 2>/dev/null)/examples/train/train"
+export OMP_NUM_THREADS=1
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | tail -1; }
+
+run_cpp() {  # world strategy -> "ms bytes loss"
+  local log; log=$(bench/train/launch_local.sh "$1" "$train" --steps "$steps" --strategy "$2" \
+    --log-every 1000 2>&1 | grep '^done:')
+  echo "$(echo "$log" | field mean_step_ms) $(echo "$log" | field state_bytes_per_rank) $(echo "$log" | field final_loss)"
+}
+run_py() {  # world -> "ms loss"
+  local log; log=$(bench/train/launch_local.sh "$1" /usr/bin/python3 bench/train/ddp_reference.py \
+    --steps "$steps" 2>&1 | grep '^done:')
+  echo "$(echo "$log" | field mean_step_ms) $(echo "$log" | field final_loss)"
+}
+
+{
+  echo "## Example trainer: C++ fabric::runtime vs Python PyTorch DDP"
+  echo
+  echo "Model: causal transformer LM, vocab 256, d_model 64, 2 layers, 4 heads, ff 128, seq 64;"
+  echo "per-rank batch 8; AdamW; grad clip 1.0; Gloo on CPU; OMP_NUM_THREADS=1 per worker;"
+  echo "$steps steps, mean of steps 6..$steps measured on rank 0. Machine: $(nproc --all) cores"
+  echo "($(uptime | sed 's/.*load average/load average/')) at $(date -u +%FT%TZ)."
+  echo "C++ built with -c opt. Workers started by bench/train/launch_local.sh (same env as torchrun)."
+  echo
+  echo "| workers | C++ DDP ms/step | Python DDP ms/step | C++/Python | C++ scaling (samples/s) | Python scaling (samples/s) |"
+  echo "|---|---|---|---|---|---|"
+} | tee "$out"
+declare -A ddp_bytes
+for w in 1 2 4; do
+  strategy=ddp; [ "$w" = 1 ] && strategy=single
+  read -r cms cbytes _ <<<"$(run_cpp "$w" "$strategy")"
+  read -r pms _ <<<"$(run_py "$w")"
+  ddp_bytes[$w]=$cbytes
+  ratio=$(awk -v a="$cms" -v b="$pms" 'BEGIN{printf "%.2fx", a/b}')
+  cs=$(awk -v m="$cms" -v w="$w" 'BEGIN{printf "%.0f", 8*w*1000/m}')
+  ps=$(awk -v m="$pms" -v w="$w" 'BEGIN{printf "%.0f", 8*w*1000/m}')
+  echo "| $w | $cms | $pms | $ratio | $cs | $ps |" | tee -a "$out"
+done
+{
+  echo
+  echo "FSDP vs DDP: training-state bytes per rank after the last backward, before the optimizer step (parameters +"
+  echo "gradients + AdamW state), from the runtime's own accounting (Fabric::Memory)."
+  echo
+  echo "| workers | DDP bytes/rank | FSDP bytes/rank | FSDP/DDP | FSDP ms/step |"
+  echo "|---|---|---|---|---|"
+} | tee -a "$out"
+for w in 2 4; do
+  read -r fms fbytes _ <<<"$(run_cpp "$w" fsdp)"
+  ratio=$(awk -v a="$fbytes" -v b="${ddp_bytes[$w]}" 'BEGIN{printf "%.3f", a/b}')
+  echo "| $w | ${ddp_bytes[$w]} | $fbytes | $ratio | $fms |" | tee -a "$out"
+done

@@ -1,0 +1,46 @@
+// Command-line options of the example trainer (torch-free, so that parsing is tested
+// without LibTorch).
+#ifndef FABRIC_EXAMPLES_TRAIN_TRAIN_OPTIONS_H_
+#define FABRIC_EXAMPLES_TRAIN_TRAIN_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace fabric::examples {
+
+struct TrainOptions {
+  // Passed to FabricOptions; unset defers to the launcher's LT_* variables.
+  std::optional<std::string> strategy;
+  std::optional<std::string> precision;
+  std::optional<std::string> accelerator;
+  int steps = 200;
+  int batch_size = 8;  // sequences per process and step
+  int seq_len = 64;
+  int vocab = 256;
+  int d_model = 64;
+  int layers = 2;
+  int heads = 4;
+  double lr = 3e-3;
+  uint64_t seed = 1234;
+  std::string ckpt_dir;  // empty: no checkpoints
+  int ckpt_every = 100;
+  int log_every = 25;
+  int warmup_steps = 5;  // excluded from the step-time figure
+  // Testing restarts: on the first attempt (TORCHELASTIC_RESTART_COUNT=0) rank
+  // crash_rank exits with status 1 just before this step. -1: never.
+  int crash_at_step = -1;
+  int crash_rank = 0;
+};
+
+// Parses --name=value / --name value flags (argv[0] skipped). InvalidArgument names
+// the flag for unknown flags and bad values; --help returns NotFound with the usage.
+absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& args);
+std::string TrainUsage();
+
+}  // namespace fabric::examples
+
+#endif  // FABRIC_EXAMPLES_TRAIN_TRAIN_OPTIONS_H_

@@ -1,0 +1,41 @@
+// The checkpoint file: one pickled dict of string -> tensor (torch::pickle_save's
+// zip format, which Python's torch.load reads too), written with WriteFileAtomically
+// so that a crash mid-save never damages the previous checkpoint at the same path.
+//
+// Keys: "format" (int64 1), "step" (int64), "world_size" (int64, the saver's),
+// "rng/cpu" (the CPU generator's state), "model/<param name>" (full, unsharded),
+// "optim/<param name>/<state key>" (see optim_state.h), "extra/<key>" (the caller's).
+//
+// Thread safety: functions are thread-safe (no shared state).
+#ifndef FABRIC_RUNTIME_CHECKPOINT_H_
+#define FABRIC_RUNTIME_CHECKPOINT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runtime/atomic_file.h"
+#include "runtime/optim_state.h"
+
+namespace fabric::runtime {
+
+struct CheckpointData {
+  int64_t step = 0;
+  int64_t world_size = 1;
+  at::Tensor rng_state;  // may be undefined
+  TensorMap model;
+  TensorMap optimizer;
+  TensorMap extra;
+};
+
+// Serialises and writes atomically. `rank` goes into error messages.
+absl::Status WriteCheckpoint(const std::string& path, const CheckpointData& data, int rank,
+                             const AtomicWriteOptions& write_options = {});
+
+// NotFound when the file does not exist; DataLoss when it is not a checkpoint of ours
+// (truncated, another format).
+absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path, int rank);
+
+}  // namespace fabric::runtime
+
+#endif  // FABRIC_RUNTIME_CHECKPOINT_H_

@@ -1,0 +1,178 @@
+#include "runtime/communicator.h"
+
+#include <utility>
+
+#include "ATen/ATen.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "runtime/sharding.h"
+#include "runtime/torch_status.h"
+#include "torch/csrc/distributed/c10d/PrefixStore.hpp"
+#include "torch/csrc/distributed/c10d/ProcessGroupGloo.hpp"
+#include "torch/csrc/distributed/c10d/TCPStore.hpp"
+
+namespace fabric::runtime {
+
+struct Communicator::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+namespace {
+
+std::chrono::milliseconds ToMillis(absl::Duration d) {
+  return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
+}
+
+bool IsLoopback(const std::string& addr) {
+  return absl::StartsWith(addr, "127.") || addr == "localhost" || addr == "::1";
+}
+
+c10d::ReduceOp ToC10d(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kMax: return c10d::ReduceOp::MAX;
+    case ReduceOp::kMin: return c10d::ReduceOp::MIN;
+    default: return c10d::ReduceOp::SUM;
+  }
+}
+
+}  // namespace
+
+Communicator::Communicator(const CommunicatorOptions& options)
+    : options_(options), impl_(std::make_unique<Impl>()) {}
+
+Communicator::~Communicator() = default;
+
+absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
+    const CommunicatorOptions& options) {
+  if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("communicator: rank ", options.rank,
+                                                   " of world size ", options.world_size));
+  }
+  std::unique_ptr<Communicator> comm(new Communicator(options));
+  if (options.world_size == 1) return comm;
+  if (options.master_port < 1 || options.master_port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "communicator: MASTER_PORT=", options.master_port, " is not a port (1-65535)"));
+  }
+  const int rank = options.rank;
+  FABRIC_RETURN_IF_ERROR(TorchCall(rank, absl::StrCat("connect to the store at ",
+                                                      options.master_addr, ":",
+                                                      options.master_port),
+                                   [&] {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<uint16_t>(options.master_port);
+    so.isServer = rank == 0;
+    so.numWorkers = options.world_size;
+    so.waitWorkers = true;
+    so.timeout = ToMillis(options.timeout);
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
+    comm->impl_->store = c10::make_intrusive<c10d::PrefixStore>("fabric/gloo", tcp);
+  }));
+  FABRIC_RETURN_IF_ERROR(TorchCall(rank, "create the Gloo process group", [&] {
+    auto pg_options = c10d::ProcessGroupGloo::Options::create(ToMillis(options.timeout));
+    if (!options.gloo_interface.empty()) {
+      pg_options->devices.push_back(
+          c10d::ProcessGroupGloo::createDeviceForInterface(options.gloo_interface));
+    } else if (IsLoopback(options.master_addr)) {
+      pg_options->devices.push_back(
+          c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    } else {
+      pg_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    pg_options->threads = 2;
+    comm->impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        comm->impl_->store, rank, options.world_size, pg_options);
+  }));
+  return comm;
+}
+
+c10d::Store* Communicator::store() const { return impl_->store.get(); }
+
+absl::Status Communicator::AllReduce(std::vector<at::Tensor>& tensors, ReduceOp op) {
+  if (options_.world_size == 1 || tensors.empty()) return absl::OkStatus();
+  return TorchCall(options_.rank, "allreduce", [&] {
+    c10d::AllreduceOptions o;
+    o.reduceOp = ToC10d(op);
+    // One work per tensor, all in flight before the first wait.
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (auto& t : tensors) {
+      std::vector<at::Tensor> one{t};
+      works.push_back(impl_->group->allreduce(one, o));
+    }
+    for (auto& w : works) w->wait();
+    if (op == ReduceOp::kMean) {
+      for (auto& t : tensors) t.div_(options_.world_size);
+    }
+  });
+}
+
+absl::Status Communicator::AllReduce(at::Tensor& tensor, ReduceOp op) {
+  std::vector<at::Tensor> v{tensor};
+  return AllReduce(v, op);
+}
+
+absl::StatusOr<std::vector<at::Tensor>> Communicator::AllGather(const at::Tensor& tensor) {
+  if (options_.world_size == 1) return std::vector<at::Tensor>{tensor.clone()};
+  return TorchCall(options_.rank, "allgather", [&] {
+    std::vector<at::Tensor> in{tensor.contiguous()};
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int r = 0; r < options_.world_size; ++r) out[0].push_back(at::empty_like(in[0]));
+    impl_->group->allgather(out, in)->wait();
+    return out[0];
+  });
+}
+
+absl::Status Communicator::Broadcast(at::Tensor& tensor, int root) {
+  if (root < 0 || root >= options_.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("rank ", options_.rank, ": broadcast: root ",
+                                                   root, " is not a rank of ",
+                                                   options_.world_size));
+  }
+  if (options_.world_size == 1) return absl::OkStatus();
+  return TorchCall(options_.rank, "broadcast", [&] {
+    // Gloo needs a contiguous tensor; broadcast a contiguous copy when needed.
+    at::Tensor buf = tensor.is_contiguous() ? tensor : tensor.contiguous();
+    std::vector<at::Tensor> v{buf};
+    c10d::BroadcastOptions o;
+    o.rootRank = root;
+    impl_->group->broadcast(v, o)->wait();
+    if (!buf.is_same(tensor)) tensor.copy_(buf);
+  });
+}
+
+absl::Status Communicator::Barrier() {
+  if (options_.world_size == 1) return absl::OkStatus();
+  return TorchCall(options_.rank, "barrier", [&] { impl_->group->barrier()->wait(); });
+}
+
+absl::StatusOr<at::Tensor> Communicator::ReduceScatter(const at::Tensor& input) {
+  const int world = options_.world_size;
+  const int rank = options_.rank;
+  if (input.dim() != 1 || input.numel() % world != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", rank, ": reduce_scatter: input must be 1-D with a multiple of ", world,
+        " elements, got ", input.numel()));
+  }
+  if (world == 1) return input.clone();
+  return TorchCall(rank, "reduce_scatter", [&] {
+    const int64_t n = input.numel() / world;
+    at::Tensor work = input.contiguous().clone();
+    at::Tensor incoming = at::empty({n}, input.options());
+    const int next = (rank + 1) % world;
+    const int prev = (rank + world - 1) % world;
+    for (int step = 0; step < world - 1; ++step) {
+      std::vector<at::Tensor> send{work.narrow(0, RingSendChunk(rank, world, step) * n, n)};
+      std::vector<at::Tensor> recv{incoming};
+      auto s = impl_->group->send(send, next, step);
+      auto r = impl_->group->recv(recv, prev, step);
+      r->wait();
+      s->wait();
+      work.narrow(0, RingRecvChunk(rank, world, step) * n, n).add_(incoming);
+    }
+    return work.narrow(0, rank * n, n).clone();
+  });
+}
+
+}  // namespace fabric::runtime

@@ -1,0 +1,84 @@
+// Collective communication between the ranks of one job, over c10d's ProcessGroupGloo
+// (CPU tensors). Rank 0 hosts a c10d TCPStore at MASTER_ADDR:MASTER_PORT; every rank
+// connects to it and Gloo bootstraps its pairs through it (the same as PyTorch's
+// env:// initialisation, so it interoperates with torchrun's environment).
+//
+// Thread safety: a Communicator is used by one thread at a time; collectives must be
+// issued in the same order on every rank (as with any c10d process group).
+#ifndef FABRIC_RUNTIME_COMMUNICATOR_H_
+#define FABRIC_RUNTIME_COMMUNICATOR_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ATen/core/Tensor.h"
+
+namespace c10d {
+class Store;
+}  // namespace c10d
+
+namespace fabric::runtime {
+
+enum class ReduceOp { kSum, kMean, kMax, kMin };
+
+struct CommunicatorOptions {
+  int rank = 0;
+  int world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 0;
+  // How long to wait for every rank to reach the store and for each collective.
+  absl::Duration timeout = absl::Minutes(5);
+  // GLOO_SOCKET_IFNAME: the interface Gloo binds; empty picks by master_addr.
+  std::string gloo_interface;
+};
+
+class Communicator {
+ public:
+  // Connects to (rank 0: hosts) the store and creates the Gloo process group. With
+  // world_size 1 no store or group is created and every collective is local.
+  // Returns DeadlineExceeded when the other ranks do not arrive within the timeout,
+  // Unavailable when the store cannot be reached, InvalidArgument for bad options.
+  static absl::StatusOr<std::unique_ptr<Communicator>> Create(const CommunicatorOptions& options);
+
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const { return options_.rank; }
+  int world_size() const { return options_.world_size; }
+
+  // In place on every tensor (kMean: sum divided by world_size).
+  absl::Status AllReduce(std::vector<at::Tensor>& tensors, ReduceOp op);
+  absl::Status AllReduce(at::Tensor& tensor, ReduceOp op);
+  // Returns world_size tensors, entry r from rank r. REQUIRES: same shape on all ranks.
+  absl::StatusOr<std::vector<at::Tensor>> AllGather(const at::Tensor& tensor);
+  // Into `tensor` on every rank from `root`.
+  absl::Status Broadcast(at::Tensor& tensor, int root);
+  absl::Status Barrier();
+  // Sum-reduce-scatter of a contiguous 1-D `input` of world_size * n elements: returns
+  // the sum over ranks of elements [rank*n, (rank+1)*n). Gloo has no reduce_scatter,
+  // so this is a ring of send/recv (world_size - 1 steps, each moving 1/world of the
+  // data), not an all-reduce.
+  absl::StatusOr<at::Tensor> ReduceScatter(const at::Tensor& input);
+
+  // The store (null for world_size 1), for bootstrapping other libraries (NCCL ids).
+  c10d::Store* store() const;
+
+ private:
+  struct Impl;  // c10d's intrusive pointers, kept out of this header
+  explicit Communicator(const CommunicatorOptions& options);
+
+  absl::Status Wait(const char* op, void* work);
+
+  CommunicatorOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fabric::runtime
+
+#endif  // FABRIC_RUNTIME_COMMUNICATOR_H_

@@ -1,0 +1,70 @@
+// Resolving the runtime's configuration: FabricOptions set in code, plus the process
+// environment a launcher wrote (fabric-run / torchrun: RANK, WORLD_SIZE, ...; srun:
+// SLURM_PROCID, SLURM_NTASKS, ...; Lightning's CLI: LT_ACCELERATOR, LT_STRATEGY,
+// LT_DEVICES, LT_NUM_NODES, LT_PRECISION).
+//
+// Pure: no getenv, no I/O. Callers pass the environment as a map.
+#ifndef FABRIC_RUNTIME_CONFIG_H_
+#define FABRIC_RUNTIME_CONFIG_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/worker_env.h"
+
+namespace fabric::runtime {
+
+enum class Accelerator { kCpu, kCuda };
+enum class StrategyKind { kSingle, kDdp, kFsdp };
+enum class Precision { k32True, kBf16Mixed, k16Mixed };
+
+std::string AcceleratorName(Accelerator a);
+std::string StrategyName(StrategyKind s);
+std::string PrecisionName(Precision p);
+
+// What the program asks for in code. An unset field defers to the environment
+// (LT_*), then to the default ("auto").
+struct FabricOptions {
+  std::optional<std::string> accelerator;  // "cpu", "cuda", "gpu", "auto"
+  std::optional<std::string> strategy;     // "auto", "single", "ddp", "fsdp"
+  std::optional<std::string> devices;      // "auto" or a count such as "4"
+  std::optional<int> num_nodes;            // >= 1
+  std::optional<std::string> precision;    // "32-true", "bf16-mixed", "16-mixed" (+ aliases)
+  // Threads for intra-op parallelism; 0: OMP_NUM_THREADS if set, else LibTorch's default.
+  int num_threads = 0;
+};
+
+// Where this process stands and what it runs, fully resolved.
+struct RuntimeConfig {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  int local_world_size = 1;
+  int node_rank = 0;
+  int num_nodes = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 0;  // 0: no launcher (a single process needs no store)
+  Accelerator accelerator = Accelerator::kCpu;
+  StrategyKind strategy = StrategyKind::kSingle;
+  Precision precision = Precision::k32True;
+  int num_threads = 0;  // 0: leave LibTorch's default
+  // Where the rank came from: "env" (fabric-run/torchrun), "slurm", or "none".
+  std::string source = "none";
+};
+
+// Resolves options against the environment. Returns InvalidArgument naming the
+// option and both values when code and an LT_* variable disagree, naming the variable
+// for malformed environment values, and for combinations that cannot run (the
+// single strategy with several processes, 16-mixed without CUDA, ...).
+// `cuda_available`: whether this build and machine can run CUDA.
+absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const EnvMap& env,
+                                            bool cuda_available);
+
+// The first host of a SLURM hostlist ("node[07-09,12]" -> "node07", "a,b" -> "a").
+// Returns InvalidArgument for an empty or malformed list.
+absl::StatusOr<std::string> FirstHostOfHostlist(const std::string& hostlist);
+
+}  // namespace fabric::runtime
+
+#endif  // FABRIC_RUNTIME_CONFIG_H_

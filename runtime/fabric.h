@@ -1,0 +1,164 @@
+// fabric::runtime::Fabric: Lightning Fabric's API for C++ LibTorch programs.
+//
+//   FABRIC_ASSIGN_OR_RETURN(auto fabric, Fabric::Create(options));  // reads the environment
+//   FABRIC_RETURN_IF_ERROR(fabric->Launch());                         // process group
+//   FABRIC_RETURN_IF_ERROR(fabric->Setup(model, [](auto params) {
+//     return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(1e-3));
+//   }));
+//   for (...) {
+//     FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, fabric->Forward([&] { return Loss(model, x); }));
+//     FABRIC_RETURN_IF_ERROR(fabric->Backward(loss));
+//     FABRIC_RETURN_IF_ERROR(fabric->Step());      // optimizer.step() + zero_grad()
+//   }
+//
+// Under fabric-run/torchrun/srun the environment configures rank, world size, the
+// store address and (LT_*) accelerator, strategy, devices, nodes and precision; an
+// option set in code that contradicts LT_* is an InvalidArgument naming both values.
+//
+// Every fallible call returns absl::Status; LibTorch exceptions are converted in
+// torch_status.h. Thread safety: a Fabric is driven by one thread; collective calls
+// (everything that communicates: Setup, Backward, collectives, Save, Load, ...) must
+// be made by every rank in the same order.
+#ifndef FABRIC_RUNTIME_FABRIC_H_
+#define FABRIC_RUNTIME_FABRIC_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/worker_env.h"
+#include "runtime/atomic_file.h"
+#include "runtime/checkpoint.h"
+#include "runtime/communicator.h"
+#include "runtime/config.h"
+#include "runtime/grad_scaler.h"
+#include "runtime/strategy.h"
+#include "runtime/torch_status.h"
+
+namespace fabric::runtime {
+
+// Builds the optimizer over the tensors the strategy says it must update (the model's
+// parameters, or the local FSDP shard).
+using OptimizerFactory =
+    std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<at::Tensor> params)>;
+
+// What Save writes beyond model and optimizer, and Load returns.
+struct TrainState {
+  int64_t step = 0;
+  TensorMap extra;
+};
+
+class Fabric {
+ public:
+  // Resolves options against `env` (see config.h). No I/O.
+  static absl::StatusOr<std::unique_ptr<Fabric>> Create(const FabricOptions& options,
+                                                        const EnvMap& env);
+  // The same with this process's environment.
+  static absl::StatusOr<std::unique_ptr<Fabric>> Create(const FabricOptions& options);
+  // The process environment as a map.
+  static EnvMap ProcessEnv();
+
+  ~Fabric();
+  Fabric(const Fabric&) = delete;
+  Fabric& operator=(const Fabric&) = delete;
+
+  // Sets the thread count and creates the process group (waits up to `timeout` for
+  // every rank). REQUIRES: called once, before anything below.
+  absl::Status Launch(absl::Duration timeout = absl::Minutes(5));
+
+  // Takes `module` (DDP: rank 0's parameters everywhere; FSDP: sharded) and builds its
+  // optimizer. REQUIRES: Launch() succeeded; called once.
+  absl::Status Setup(std::shared_ptr<torch::nn::Module> module, const OptimizerFactory& factory);
+
+  // Runs `f` (the forward pass, usually with the loss) in the precision's autocast
+  // scope after the strategy's pre-forward (FSDP: gathers the parameters).
+  template <typename F>
+  auto Forward(F&& f) -> absl::StatusOr<std::invoke_result_t<F>> {
+    absl::Status pre = BeginForward();
+    if (!pre.ok()) return pre;
+    auto out = TorchCall(rank(), "forward", std::forward<F>(f));
+    EndForward();
+    return out;
+  }
+
+  // loss.backward(), then gradient synchronisation unless inside NoBackwardSync.
+  absl::Status Backward(const at::Tensor& loss);
+  // optimizer.step() (skipped by the 16-mixed scaler on inf/nan), then zero_grad.
+  absl::Status Step();
+  absl::Status ZeroGrad();
+  // Clips the global gradient 2-norm; returns the norm before clipping.
+  absl::StatusOr<double> ClipGradients(double max_norm);
+
+  // RAII scope for gradient accumulation: backward inside it skips the gradient
+  // all-reduce; the next Backward outside syncs the accumulated gradients.
+  class NoSyncGuard {
+   public:
+    explicit NoSyncGuard(Fabric* fabric) : fabric_(fabric) { fabric_->no_sync_depth_++; }
+    ~NoSyncGuard() { fabric_->no_sync_depth_--; }
+    NoSyncGuard(const NoSyncGuard&) = delete;
+    NoSyncGuard& operator=(const NoSyncGuard&) = delete;
+
+   private:
+    Fabric* fabric_;
+  };
+  NoSyncGuard NoBackwardSync() { return NoSyncGuard(this); }
+
+  // Collectives (CPU tensors). AllGather returns [world_size, ...] stacked.
+  absl::StatusOr<at::Tensor> AllReduce(const at::Tensor& tensor, ReduceOp op = ReduceOp::kMean);
+  absl::StatusOr<at::Tensor> AllGather(const at::Tensor& tensor);
+  absl::StatusOr<at::Tensor> Broadcast(const at::Tensor& tensor, int src = 0);
+  absl::Status Barrier();
+
+  // Collective. Rank 0 writes model (full, unsharded), optimizer state, step, RNG state
+  // and `state.extra` atomically to `path`; every rank returns after the file exists.
+  absl::Status Save(const std::string& path, const TrainState& state,
+                    const AtomicWriteOptions& write_options = {});
+  // Every rank reads `path` (a shared filesystem), loads what its strategy holds (any
+  // saver's world size and strategy), restores the RNG state; returns step and extra.
+  absl::StatusOr<TrainState> Load(const std::string& path);
+
+  // Seeds LibTorch's CPU generator (the same seed on every rank, as Lightning does).
+  void SeedEverything(uint64_t seed);
+  // Writes one line to stdout on rank 0 only.
+  void Print(absl::string_view line) const;
+
+  // Indices of `dataset_size` samples for this rank in `epoch` (DistributedSampler).
+  std::vector<int64_t> DistributedIndices(int64_t dataset_size, int64_t epoch, bool shuffle,
+                                          uint64_t seed = 0) const;
+
+  // Collective: the full (unsharded) parameters by name, on every rank.
+  absl::StatusOr<TensorMap> ModelStateDict();
+
+  // Bytes of parameters, gradients and optimizer state this rank holds now.
+  MemoryStats Memory();
+
+  bool IsGlobalZero() const { return config_.rank == 0; }
+  int rank() const { return config_.rank; }
+  int world_size() const { return config_.world_size; }
+  int local_rank() const { return config_.local_rank; }
+  int node_rank() const { return config_.node_rank; }
+  const RuntimeConfig& config() const { return config_; }
+  torch::optim::Optimizer* optimizer() const { return optimizer_.get(); }
+  Communicator* communicator() const { return comm_.get(); }
+
+ private:
+  explicit Fabric(const RuntimeConfig& config) : config_(config) {}
+  absl::Status BeginForward();
+  void EndForward();
+
+  RuntimeConfig config_;
+  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<Strategy> strategy_;
+  std::shared_ptr<torch::nn::Module> module_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<GradScaler> scaler_;  // 16-mixed only
+  int no_sync_depth_ = 0;
+  bool launched_ = false;
+};
+
+}  // namespace fabric::runtime
+
+#endif  // FABRIC_RUNTIME_FABRIC_H_

@@ -1,0 +1,84 @@
+// How a model's parameters, gradients and optimizer state are placed across ranks.
+//
+//  - DDP (also "single" with one rank): every rank holds the full model; parameters
+//    and buffers are broadcast from rank 0 at setup; after backward, gradients are
+//    all-reduced in flattened buckets (bucket_cap_bytes, filled in reverse parameter
+//    order) and averaged.
+//  - FSDP: the parameters are flattened into one buffer (padded to a multiple of the
+//    world size); each rank keeps 1/W of it as the tensor its optimizer updates, so
+//    the parameter, gradient and optimizer-state memory held between steps is 1/W.
+//    Before forward the full parameters are all-gathered into the module; after a
+//    synced backward the full gradients are reduce-scattered (ring send/recv) into
+//    the local shard, and the full gradients and parameters are freed (the next
+//    forward gathers them again); after the optimizer step they are freed too.
+//
+// The full (unsharded) state is exchanged in a strategy-independent form: parameters
+// by their module names, optimizer state as "<name>/<key>" (see optim_state.h), so a
+// checkpoint from any strategy and world size loads into any other.
+//
+// Thread safety: not thread-safe; one training thread drives a strategy. Every
+// method that communicates must be called on all ranks in the same order.
+#ifndef FABRIC_RUNTIME_STRATEGY_H_
+#define FABRIC_RUNTIME_STRATEGY_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/communicator.h"
+#include "runtime/optim_state.h"
+#include "torch/nn/module.h"
+#include "torch/optim/optimizer.h"
+
+namespace fabric::runtime {
+
+// Bytes a rank holds between steps for training state.
+struct MemoryStats {
+  int64_t param_bytes = 0;
+  int64_t grad_bytes = 0;
+  int64_t optimizer_state_bytes = 0;
+  int64_t total() const { return param_bytes + grad_bytes + optimizer_state_bytes; }
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+
+  // Takes over `module`'s parameters. Returns the tensors the optimizer must update
+  // (DDP: the module's parameters; FSDP: the local flat shard).
+  virtual absl::StatusOr<std::vector<at::Tensor>> Setup(
+      std::shared_ptr<torch::nn::Module> module) = 0;
+  // Before each forward (FSDP: gathers the full parameters when they were freed).
+  virtual absl::Status PreForward() = 0;
+  // After loss.backward(). `sync` false inside a no-backward-sync scope: gradients
+  // accumulate locally and are synchronised by the next synced backward.
+  virtual absl::Status PostBackward(bool sync) = 0;
+  // After optimizer.step() (FSDP: frees the full parameters).
+  virtual absl::Status PostStep() = 0;
+  virtual absl::Status ZeroGrad() = 0;
+  // Scales the (synced) gradients so that their global 2-norm is at most max_norm;
+  // returns the norm before clipping.
+  virtual absl::StatusOr<double> ClipGradNorm(double max_norm) = 0;
+  virtual MemoryStats Memory(torch::optim::Optimizer& optimizer) = 0;
+
+  // Collective: every rank calls; every rank gets the full tensors.
+  virtual absl::StatusOr<TensorMap> FullModelState() = 0;
+  virtual absl::Status LoadFullModelState(const TensorMap& state) = 0;
+  virtual absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer) = 0;
+  virtual absl::Status LoadFullOptimizerState(torch::optim::Optimizer& optimizer,
+                                              const TensorMap& state) = 0;
+};
+
+struct DdpOptions {
+  int64_t bucket_cap_bytes = 25 << 20;
+};
+
+// `comm` must outlive the strategy.
+std::unique_ptr<Strategy> MakeDdpStrategy(Communicator* comm, const DdpOptions& options);
+std::unique_ptr<Strategy> MakeFsdpStrategy(Communicator* comm);
+
+}  // namespace fabric::runtime
+
+#endif  // FABRIC_RUNTIME_STRATEGY_H_

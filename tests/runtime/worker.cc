@@ -1,0 +1,339 @@
+// The worker process of the multi-rank runtime tests: started N times by spawn.cc with
+// the worker environment, it runs one scenario (argv[1]) through fabric::runtime and
+// prints result lines that the tests parse. Exit 0: the scenario's own checks passed.
+//
+//   collectives                       AllReduce/AllGather/Broadcast/Barrier/ReduceScatter
+//   equiv strategy=ddp|fsdp optim=sgd|adam steps=N accum=K
+//                                     trains and compares with a single process on the
+//                                     concatenated batch (max |diff| <= 1e-5)
+//   train strategy=.. steps=N save=PATH save_at=S resume=PATH
+//                                     prints "LOSS <step> <value>" and "RNG <value>"
+//   crash_save path=PATH              saves, then dies inside the second save
+//   check_ckpt path=PATH              loads, prints "STEP <n>"
+//   conflict strategy=..              FabricOptions vs LT_*: prints "ERROR ..." exit 3
+//   bf16                              autocast compute, fp32 master weights
+//   absent_rank0                      rank 0 never starts the store: rank 1's Launch fails
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "runtime/fabric.h"
+#include "torch/torch.h"
+#include "ATen/CPUGeneratorImpl.h"
+
+namespace fabric::runtime {
+namespace {
+
+using Args = std::map<std::string, std::string>;
+
+struct MlpImpl : torch::nn::Module {
+  MlpImpl() {
+    fc1 = register_module("fc1", torch::nn::Linear(8, 16));
+    fc2 = register_module("fc2", torch::nn::Linear(16, 4));
+  }
+  at::Tensor forward(const at::Tensor& x) { return fc2(torch::tanh(fc1(x))); }
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+constexpr int kGlobalBatch = 12;  // divisible by 1, 2, 3 and 4
+
+// The global batch of micro-step `s`: the same on every rank and in the reference.
+std::pair<at::Tensor, at::Tensor> GlobalBatch(int s) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1000 + s);
+  at::Tensor x = at::randn({kGlobalBatch, 8}, gen);
+  at::Tensor y = at::randn({kGlobalBatch, 4}, gen);
+  return {x, y};
+}
+
+std::pair<at::Tensor, at::Tensor> LocalBatch(int s, int rank, int world) {
+  auto [x, y] = GlobalBatch(s);
+  int64_t n = kGlobalBatch / world;
+  return {x.narrow(0, rank * n, n), y.narrow(0, rank * n, n)};
+}
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const std::string& kind,
+                                                       std::vector<at::Tensor> params) {
+  if (kind == "sgd") {
+    return std::make_unique<torch::optim::SGD>(params,
+                                               torch::optim::SGDOptions(0.1).momentum(0.9));
+  }
+  return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(0.01));
+}
+
+std::string Get(const Args& a, const std::string& k, const std::string& d) {
+  auto it = a.find(k);
+  return it == a.end() ? d : it->second;
+}
+int GetInt(const Args& a, const std::string& k, int d) {
+  int v = d;
+  auto it = a.find(k);
+  if (it != a.end()) absl::SimpleAtoi(it->second, &v);
+  return v;
+}
+
+// One optimizer step over `accum` micro-batches; returns the global mean loss.
+// `before_step`, when set, receives the memory held after backward (gradients
+// synced, before the optimizer step).
+absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
+                                 MemoryStats* before_step = nullptr) {
+  double local = 0;
+  for (int m = 0; m < accum; ++m) {
+    auto [x, y] = LocalBatch(step * accum + m, f.rank(), f.world_size());
+    std::optional<Fabric::NoSyncGuard> no_sync;
+    if (m + 1 < accum) no_sync.emplace(&f);
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, f.Forward([&] {
+      return torch::mse_loss(model->forward(x), y);
+    }));
+    FABRIC_RETURN_IF_ERROR(f.Backward(loss));
+    local += loss.item<double>();
+  }
+  if (before_step != nullptr) *before_step = f.Memory();
+  FABRIC_RETURN_IF_ERROR(f.Step());
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor mean,
+                          f.AllReduce(at::full({1}, local / accum, at::kDouble), ReduceOp::kMean));
+  return mean.item<double>();
+}
+
+absl::StatusOr<std::unique_ptr<Fabric>> Start(const Args& a) {
+  FabricOptions o;
+  if (a.count("strategy")) o.strategy = a.at("strategy");
+  FABRIC_ASSIGN_OR_RETURN(auto f, Fabric::Create(o));
+  FABRIC_RETURN_IF_ERROR(f->Launch(absl::Seconds(GetInt(a, "timeout_s", 60))));
+  return f;
+}
+
+absl::Status Fail(const std::string& what) { return absl::InternalError(what); }
+
+absl::Status Collectives(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  const int w = f->world_size(), r = f->rank();
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor sum,
+                          f->AllReduce(at::full({3}, r + 1.0), ReduceOp::kSum));
+  if (!at::allclose(sum, at::full({3}, w * (w + 1) / 2.0))) return Fail("allreduce sum");
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor mean, f->AllReduce(at::full({2}, 1.0 * r)));
+  if (!at::allclose(mean, at::full({2}, (w - 1) / 2.0))) return Fail("allreduce mean");
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor mx, f->AllReduce(at::full({1}, 1.0 * r), ReduceOp::kMax));
+  if (mx.item<double>() != w - 1) return Fail("allreduce max");
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor g,
+                          f->AllGather(torch::tensor({1.0 * r, 10.0 * r})));
+  for (int q = 0; q < w; ++q) {
+    if (g[q][0].item<double>() != q || g[q][1].item<double>() != 10.0 * q) {
+      return Fail(absl::StrCat("allgather row ", q));
+    }
+  }
+  const int root = w - 1;
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor b, f->Broadcast(at::full({4}, 100.0 + r), root));
+  if (!at::allclose(b, at::full({4}, 100.0 + root))) return Fail("broadcast");
+  // Reduce-scatter: rank q contributes arange(3w) + 1000 q; rank r gets its 3 sums.
+  at::Tensor in = at::arange(3 * w, at::kFloat) + 1000.0 * r;
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor rs, f->communicator()->ReduceScatter(in));
+  at::Tensor expected = at::arange(3 * r, 3 * r + 3, at::kFloat) * w + 1000.0 * w * (w - 1) / 2;
+  if (!at::allclose(rs, expected)) {
+    return Fail(absl::StrCat("reduce_scatter got ", rs.sum().item<double>(), " want ",
+                             expected.sum().item<double>()));
+  }
+  FABRIC_RETURN_IF_ERROR(f->Barrier());
+  std::printf("OK collectives rank=%d world=%d\n", r, w);
+  return absl::OkStatus();
+}
+
+absl::Status Equivalence(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  const std::string optim = Get(a, "optim", "sgd");
+  const int steps = GetInt(a, "steps", 4), accum = GetInt(a, "accum", 1);
+  torch::manual_seed(100 + f->rank());  // rank-dependent: Setup must broadcast rank 0's
+  Mlp model;
+  FABRIC_RETURN_IF_ERROR(
+      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer(optim, p); }));
+  MemoryStats m;  // measured after the last backward: parameters, gradients, optimizer
+  for (int s = 0; s < steps; ++s) {
+    FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum, &m));
+    f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
+  }
+  std::printf("MEMORY rank=%d params=%lld grads=%lld optim=%lld total=%lld\n", f->rank(),
+              (long long)m.param_bytes, (long long)m.grad_bytes,
+              (long long)m.optimizer_state_bytes, (long long)m.total());
+  FABRIC_ASSIGN_OR_RETURN(TensorMap state, f->ModelStateDict());
+
+  // The reference: one process, rank 0's initialisation, the concatenated batches.
+  torch::manual_seed(100);
+  Mlp ref;
+  auto opt = MakeOptimizer(optim, ref->parameters());
+  for (int s = 0; s < steps; ++s) {
+    opt->zero_grad();
+    for (int m = 0; m < accum; ++m) {
+      auto [x, y] = GlobalBatch(s * accum + m);
+      torch::mse_loss(ref->forward(x), y).backward();
+    }
+    opt->step();
+  }
+  double max_diff = 0;
+  std::string first;
+  for (auto& item : ref->named_parameters()) {
+    auto it = state.find(item.key());
+    if (it == state.end()) return Fail("missing " + item.key());
+    max_diff = std::max(max_diff, (it->second - item.value()).abs().max().item<double>());
+  }
+  at::Tensor flat = at::cat({state.at("fc1.weight").reshape({-1}), state.at("fc2.bias")});
+  std::printf("MAXDIFF rank=%d %.3g\n", f->rank(), max_diff);
+  if (f->IsGlobalZero()) {
+    std::string vals;
+    for (int i = 0; i < 8; ++i) absl::StrAppend(&vals, absl::StrFormat(" %.9g", flat[i].item<double>()));
+    std::printf("PARAMS%s\n", vals.c_str());
+  }
+  if (max_diff > 1e-5) return Fail(absl::StrCat("parameters differ from the reference by ", max_diff));
+  return absl::OkStatus();
+}
+
+absl::Status Train(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  torch::manual_seed(7);
+  Mlp model;
+  FABRIC_RETURN_IF_ERROR(
+      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer("adam", p); }));
+  int start = 0;
+  if (a.count("resume")) {
+    FABRIC_ASSIGN_OR_RETURN(TrainState st, f->Load(a.at("resume")));
+    start = static_cast<int>(st.step);
+    f->Print(absl::StrFormat("RESUMED %d", start));
+    f->Print(absl::StrFormat("RNG %.9g", torch::rand({1}).item<double>()));
+  }
+  const int steps = GetInt(a, "steps", 4), save_at = GetInt(a, "save_at", -1);
+  for (int s = start; s < steps; ++s) {
+    if (s == save_at) {
+      FABRIC_RETURN_IF_ERROR(f->Save(a.at("save"), TrainState{s, {}}));
+      f->Print(absl::StrFormat("RNG %.9g", torch::rand({1}).item<double>()));
+    }
+    FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, 1));
+    f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CrashSave(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  torch::manual_seed(7);
+  Mlp model;
+  FABRIC_RETURN_IF_ERROR(
+      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer("adam", p); }));
+  const std::string path = a.at("path");
+  FABRIC_ASSIGN_OR_RETURN(double l0, TrainStep(*f, model, 0, 1));
+  (void)l0;
+  FABRIC_RETURN_IF_ERROR(f->Save(path, TrainState{1, {}}));
+  f->Print("SAVED 1");
+  FABRIC_ASSIGN_OR_RETURN(double l1, TrainStep(*f, model, 1, 1));
+  (void)l1;
+  AtomicWriteOptions crash;
+  crash.chunk_bytes = 256;
+  crash.after_chunk = [](int64_t written) -> absl::Status {
+    if (written >= 512) {
+      std::printf("CRASHING after %lld bytes\n", (long long)written);
+      std::fflush(stdout);
+      _exit(42);  // a crash in the middle of the write
+    }
+    return absl::OkStatus();
+  };
+  return f->Save(path, TrainState{2, {}}, crash);
+}
+
+absl::Status CheckCkpt(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  Mlp model;
+  FABRIC_RETURN_IF_ERROR(
+      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer("adam", p); }));
+  FABRIC_ASSIGN_OR_RETURN(TrainState st, f->Load(a.at("path")));
+  f->Print(absl::StrFormat("STEP %d", st.step));
+  return absl::OkStatus();
+}
+
+absl::Status Bf16(const Args& a) {
+  FabricOptions o;
+  o.precision = "bf16-mixed";
+  FABRIC_ASSIGN_OR_RETURN(auto f, Fabric::Create(o));
+  FABRIC_RETURN_IF_ERROR(f->Launch());
+  torch::manual_seed(3);
+  Mlp model;
+  FABRIC_RETURN_IF_ERROR(
+      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer("adam", p); }));
+  auto [x, y] = GlobalBatch(0);
+  double first = 0, last = 0;
+  at::ScalarType out_type = at::kFloat;
+  for (int s = 0; s < 30; ++s) {
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, f->Forward([&] {
+      at::Tensor out = model->forward(x);
+      out_type = out.scalar_type();
+      return torch::mse_loss(out.to(at::kFloat), y);
+    }));
+    FABRIC_RETURN_IF_ERROR(f->Backward(loss));
+    FABRIC_RETURN_IF_ERROR(f->Step());
+    (s == 0 ? first : last) = loss.item<double>();
+  }
+  std::printf("BF16 compute=%s master=%s first=%.4f last=%.4f\n", c10::toString(out_type),
+              c10::toString(model->fc1->weight.scalar_type()), first, last);
+  if (out_type != at::kBFloat16) return Fail("forward did not run in bf16");
+  if (model->fc1->weight.scalar_type() != at::kFloat) return Fail("master weights not fp32");
+  if (!(last < first)) return Fail("loss did not decrease");
+  return absl::OkStatus();
+}
+
+absl::Status Run(const std::string& mode, const Args& a) {
+  if (mode == "collectives") return Collectives(a);
+  if (mode == "equiv") return Equivalence(a);
+  if (mode == "train") return Train(a);
+  if (mode == "crash_save") return CrashSave(a);
+  if (mode == "check_ckpt") return CheckCkpt(a);
+  if (mode == "bf16") return Bf16(a);
+  if (mode == "conflict" || mode == "start") {
+    absl::StatusOr<std::unique_ptr<Fabric>> f = Start(a);
+    if (!f.ok()) {
+      std::printf("ERROR %s\n", std::string(f.status().message()).c_str());
+      std::fflush(stdout);
+      _exit(3);
+    }
+    return absl::OkStatus();
+  }
+  if (mode == "absent_rank0") {
+    if (getenv("RANK") != nullptr && std::string(getenv("RANK")) == "0") return absl::OkStatus();
+    absl::StatusOr<std::unique_ptr<Fabric>> f = Start(a);
+    if (!f.ok()) {
+      std::printf("ERROR %s %s\n", absl::StatusCodeToString(f.status().code()).c_str(),
+                  std::string(f.status().message()).c_str());
+      std::fflush(stdout);
+      _exit(4);
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("unknown mode " + mode);
+}
+
+}  // namespace
+}  // namespace fabric::runtime
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: worker MODE [key=value...]\n");
+    return 2;
+  }
+  fabric::runtime::Args args;
+  for (int i = 2; i < argc; ++i) {
+    std::string kv = argv[i];
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) args[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  absl::Status s = fabric::runtime::Run(argv[1], args);
+  std::fflush(stdout);
+  if (!s.ok()) {
+    std::fprintf(stderr, "FAILED %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
