@@ -187,6 +187,10 @@ int64_t RendezvousClient::round() {
 }
 
 absl::StatusOr<Assignment> RendezvousClient::Join() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::FailedPreconditionError("rendezvous client is closed");
+  }
   v1::JoinRequest req;
   JoinRequest j;
   j.run_id = options_.run_id;

@@ -338,7 +338,8 @@ void RendezvousState::NodeLost(const std::string& node_id, const std::string& wh
   if (phase_ == Phase::kFailed || phase_ == Phase::kSucceeded) return;
   const std::string what = absl::StrCat("node '", node_id, "' lost: ", why);
   if (waiting_.erase(node_id) > 0) {
-    effects->push_back(CompleteJoin(node_id, absl::UnavailableError(what)));
+    // Not UNAVAILABLE: the caller must not retry the join of a node the run lost.
+    effects->push_back(CompleteJoin(node_id, absl::FailedPreconditionError(what)));
   } else if (expected_.erase(node_id) > 0) {
     // Already counted out of the running round; fall through to the min check.
   } else if (IsMember(node_id)) {
