@@ -23,9 +23,9 @@ absl::StatusOr<std::unique_ptr<RendezvousClient>> RendezvousClient::Connect(
   }
   grpc::ChannelArguments args;
   // Reconnect quickly while the server is still starting (gRPC's default backoff
-  // starts at 1 s and grows to 120 s).
+  // starts at 1 s and grows to 120 s). Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also
+  // uses it as the connect timeout, and a small one aborts connects on a busy host.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   auto channel = grpc::CreateCustomChannel(options.server_address,
                                            grpc::InsecureChannelCredentials(), args);

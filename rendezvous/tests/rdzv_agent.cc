@@ -80,8 +80,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rdzv_agent: %s\n", client.status().ToString().c_str());
     return 3;
   }
+  const int64_t connected = NowUs();
   auto a = (*client)->Join();
   const int64_t end = NowUs();
+  if (std::getenv("RDZV_AGENT_VERBOSE") != nullptr) {
+    std::fprintf(stderr, "connect_ms=%.3f join_ms=%.3f\n", (connected - start) / 1000.0,
+                 (end - connected) / 1000.0);
+  }
   if (!a.ok()) {
     std::fprintf(stderr, "rdzv_agent: %s\n", a.status().ToString().c_str());
     return 3;
