@@ -244,7 +244,7 @@ void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects
   common.master_port = slot[0]->request.master_port;
   common.restart_count = restart_count_;
   common.max_restarts = max_restarts_;
-  common.members = members_;
+  if (n <= options_.max_members_in_assignment) common.members = members_;
 
   std::vector<std::string> selected;
   for (const Member& m : members_) selected.push_back(m.node_id);

@@ -32,6 +32,9 @@ struct StateOptions {
   // A round that has not reached min_nodes this long after it started forming fails
   // its waiting joiners with DEADLINE_EXCEEDED.
   absl::Duration join_timeout = absl::Seconds(600);
+  // Assignments list every member only up to this many nodes (the list is O(nodes) per
+  // node, so O(nodes^2) per round); larger jobs get an empty list and use Status().
+  int max_members_in_assignment = 256;
   // A node with an open session that sends nothing for this long is lost; a member
   // that never opens its session is lost this long after its round completed.
   absl::Duration keepalive_timeout = absl::Seconds(5);
@@ -104,6 +107,7 @@ class RendezvousState {
 
   RunStatus Status() const;
   int64_t round() const { return round_; }
+  const std::string& run_id() const { return run_id_; }
   Phase phase() const { return phase_; }
 
  private:
