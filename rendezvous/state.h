@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -152,6 +153,8 @@ class RendezvousState {
   WorkerFailure root_cause_;
 
   std::vector<Member> members_;                  // the running round, by node rank
+  absl::flat_hash_set<std::string> member_ids_;  // the node ids of members_ (O(1) lookups)
+  absl::Time last_liveness_scan_ = absl::InfinitePast();
   std::map<std::string, Waiter> waiting_;        // joiners of the next round and spares
   std::map<std::string, JoinRequest> requests_;  // last join of every member / waiter
   std::map<std::string, int> expected_;          // previous members not yet re-joined -> old rank
