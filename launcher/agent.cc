@@ -1,0 +1,390 @@
+#include "launcher/agent.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "launcher/failure_report.h"
+#include "launcher/restart_policy.h"
+
+namespace fabric::launcher {
+namespace {
+
+constexpr uint64_t kSignalTag = ~uint64_t{0};
+constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
+
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return "";
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  std::string cur;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty()) {
+      if (cur.empty()) cur = "/";
+      continue;
+    }
+    cur = (cur.empty() || cur == "/") ? absl::StrCat(cur, part) : absl::StrCat(cur, "/", part);
+    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::InternalError(
+          absl::StrCat("create log directory ", cur, ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string NewRunId() {
+  unsigned char bytes[6] = {};
+  if (getrandom(bytes, sizeof(bytes), 0) != sizeof(bytes)) {
+    uint64_t v = static_cast<uint64_t>(getpid()) ^ absl::ToUnixNanos(absl::Now());
+    std::memcpy(bytes, &v, sizeof(bytes));
+  }
+  std::string id = "fr-";
+  for (unsigned char b : bytes) absl::StrAppend(&id, absl::Hex(b, absl::kZeroPad2));
+  return id;
+}
+
+bool ConsoleWants(const ConsoleFilter& f, int rank) {
+  if (f.quiet) return false;
+  if (f.all) return true;
+  return std::find(f.ranks.begin(), f.ranks.end(), rank) != f.ranks.end();
+}
+
+}  // namespace
+
+sigset_t AgentSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&set, sig);
+  return set;
+}
+
+void BlockAgentSignals(sigset_t* old) {
+  sigset_t set = AgentSignals();
+  pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+std::optional<int64_t> ReadCgroupOomKills() {
+  std::string cgroups = ReadSmallFile("/proc/self/cgroup");
+  for (absl::string_view line : absl::StrSplit(cgroups, '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (f.size() != 3) continue;
+    std::string path;
+    if (f[0] == "0" && f[1].empty()) {
+      path = absl::StrCat("/sys/fs/cgroup", f[2], "/memory.events");
+      if (access(path.c_str(), R_OK) != 0) {
+        path = absl::StrCat("/sys/fs/cgroup/unified", f[2], "/memory.events");
+      }
+    } else if (absl::StrContains(f[1], "memory")) {
+      path = absl::StrCat("/sys/fs/cgroup/memory", f[2], "/memory.oom_control");
+    } else {
+      continue;
+    }
+    std::optional<int64_t> n = ParseOomKillCount(ReadSmallFile(path));
+    if (n.has_value()) return n;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
+  if (options.launch.max_nodes > 1) {
+    return absl::FailedPreconditionError(
+        "--num-nodes > 1 needs the multi-node rendezvous, which this build does not have yet; "
+        "run one node (--num-nodes 1)");
+  }
+  if (options.launch.exec_argv.empty()) {
+    return absl::FailedPreconditionError("no program to run");
+  }
+  std::unique_ptr<Agent> agent(new Agent(std::move(options)));
+  FABRIC_RETURN_IF_ERROR(agent->Init());
+  return agent;
+}
+
+absl::Status Agent::Init() {
+  signal(SIGPIPE, SIG_IGN);  // a closed console must not kill the agent (workers reset it)
+  run_id_ = options_.launch.run_id.empty() ? NewRunId() : options_.launch.run_id;
+  // The sentinel is forked first, before this agent holds any other descriptor.
+  PosixProcessLauncherOptions lo;
+  lo.child_sigmask = options_.worker_sigmask;
+  FABRIC_ASSIGN_OR_RETURN(launcher_, PosixProcessLauncher::Create(lo));
+  sigset_t set = AgentSignals();
+  signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd_ < 0) return Errno("signalfd");
+  timer_fd_ = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (timer_fd_ < 0) return Errno("timerfd_create");
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return Errno("epoll_create1");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kSignalTag;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev) != 0) return Errno("epoll_ctl");
+  ev.data.u64 = kTimerTag;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) return Errno("epoll_ctl");
+  if (options_.launch.log_dir.empty()) {
+    const char* tmp = getenv("TMPDIR");
+    std::string templ = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/fabric-run-XXXXXX");
+    if (mkdtemp(templ.data()) == nullptr) return Errno(absl::StrCat("mkdtemp ", templ));
+    scratch_dir_ = templ;
+  }
+  return absl::OkStatus();
+}
+
+Agent::~Agent() {
+  for (const std::string& f : scratch_files_) unlink(f.c_str());
+  if (!scratch_dir_.empty()) rmdir(scratch_dir_.c_str());
+  for (int fd : {signal_fd_, timer_fd_, epoll_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void Agent::Say(const std::string& text) {
+  absl::string_view data = text;
+  while (!data.empty()) {
+    ssize_t n = write(options_.console_stderr, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+int Agent::Run() {
+  const LaunchOptions& lo = options_.launch;
+  for (int restart = 0;; ++restart) {
+    absl::StatusOr<AttemptPlan> plan = PlanLocalAttempt(lo, run_id_, restart);
+    if (!plan.ok()) {
+      Say(absl::StrCat("fabric-run: planning attempt ", restart, ": ", plan.status().message(), "\n"));
+      return 1;
+    }
+    std::optional<int64_t> oom_before = ReadCgroupOomKills();
+    absl::StatusOr<AttemptResult> result = RunAttempt(*plan);
+    if (!result.ok()) {
+      Say(absl::StrCat("fabric-run: ", result.status().message(), "\n"));
+      return 1;
+    }
+    const GangOutcome& out = result->outcome;
+    AttemptDecision d = DecideAfterAttempt(out, restart, lo.max_restarts);
+    switch (out.end) {
+      case GangEnd::kSucceeded:
+        break;
+      case GangEnd::kWorkerFailed:
+        Report(*plan, *result, d.restart, oom_before);
+        break;
+      case GangEnd::kSpawnFailed:
+        Say(absl::StrCat("fabric-run: ", out.spawn_error.message(), "\n"));
+        break;
+      case GangEnd::kInterrupted:
+        Say(absl::StrCat("fabric-run: received ", SignalName(out.interrupt_signal),
+                         ": every worker was stopped; exiting with status ", d.exit_code, "\n"));
+        break;
+    }
+    if (!d.restart) return d.exit_code;
+  }
+}
+
+void Agent::Report(const AttemptPlan& plan, const AttemptResult& result, bool restarting,
+                   std::optional<int64_t> oom_before) {
+  const GangOutcome& out = result.outcome;
+  const WorkerState& root = out.workers[out.root_index];
+  FailureReportInput in;
+  in.run_id = plan.run_id;
+  in.restart_count = plan.restart_count;
+  in.max_restarts = plan.max_restarts;
+  in.restarting = restarting;
+  in.global_rank = root.global_rank;
+  in.local_rank = root.local_rank;
+  in.node_rank = plan.node_rank;
+  in.pid = root.pid;
+  in.status = out.root_status;
+  in.oom_kills_before = oom_before;
+  in.oom_kills_after = ReadCgroupOomKills();
+  in.error_file_message = ParseErrorFileMessage(ReadSmallFile(result.error_files[root.local_rank]));
+  in.stderr_tail = result.stderr_tails[root.local_rank];
+  in.stderr_log_path = result.stderr_logs[root.local_rank];
+  Say(FormatFailureReport(in));
+}
+
+absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) {
+  const LaunchOptions& lo = options_.launch;
+  std::string dir = scratch_dir_;
+  if (!lo.log_dir.empty()) {
+    dir = absl::StrCat(lo.log_dir, "/", run_id_, "/attempt_", plan.restart_count);
+    FABRIC_RETURN_IF_ERROR(MakeDirs(dir));
+  }
+  AttemptResult result;
+  std::vector<std::unique_ptr<WorkerOutput>> outputs;
+  std::vector<int> read_fds;   // 2 per worker: stdout, stderr
+  std::vector<int> write_fds;  // the children's ends, closed after spawning
+  std::vector<GangWorker> workers;
+  auto close_all = [](std::vector<int>& fds) {
+    for (int& fd : fds) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+  };
+  for (int local = 0; local < plan.local_world_size; ++local) {
+    const int rank = plan.global_rank_base + local;
+    std::string base = absl::StrCat(dir, "/rank_", rank);
+    if (lo.log_dir.empty()) base = absl::StrCat(dir, "/attempt_", plan.restart_count, "_rank_", rank);
+    std::string error_file = absl::StrCat(base, ".error.json");
+    unlink(error_file.c_str());
+    if (lo.log_dir.empty()) scratch_files_.push_back(error_file);
+    WorkerOutputOptions wo;
+    wo.prefix = RankPrefix(rank, plan.node_rank, plan.num_nodes);
+    wo.to_console = ConsoleWants(lo.console, rank);
+    wo.console_stdout = options_.console_stdout;
+    wo.console_stderr = options_.console_stderr;
+    if (!lo.log_dir.empty()) {
+      wo.stdout_log = absl::StrCat(base, ".stdout.log");
+      wo.stderr_log = absl::StrCat(base, ".stderr.log");
+    }
+    absl::StatusOr<std::unique_ptr<WorkerOutput>> output = WorkerOutput::Create(wo);
+    if (!output.ok()) {
+      close_all(read_fds);
+      close_all(write_fds);
+      return output.status();
+    }
+    outputs.push_back(std::move(*output));
+    result.stderr_logs.push_back(wo.stderr_log);
+    result.error_files.push_back(error_file);
+    GangWorker w;
+    w.global_rank = rank;
+    w.local_rank = local;
+    for (int s = 0; s < 2; ++s) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) {
+        absl::Status st = Errno("pipe2");
+        close_all(read_fds);
+        close_all(write_fds);
+        return st;
+      }
+      fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+      read_fds.push_back(p[0]);
+      write_fds.push_back(p[1]);
+    }
+    w.spec.name = absl::StrCat("rank ", rank);
+    w.spec.argv = lo.exec_argv;
+    w.spec.env = EnvToStrings(WorkerEnvironment(lo, plan, local, error_file, options_.inherited_env));
+    w.spec.stdout_fd = write_fds[2 * local];
+    w.spec.stderr_fd = write_fds[2 * local + 1];
+    workers.push_back(std::move(w));
+  }
+  Gang gang(launcher_.get(), clock_, lo.grace_period);
+  (void)gang.Start(std::move(workers));  // a spawn error is part of the outcome
+  close_all(write_fds);
+  for (size_t i = 0; i < read_fds.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, read_fds[i], &ev) != 0) LogWarning("epoll_ctl: ", std::strerror(errno));
+  }
+  Supervise(gang, outputs, read_fds);
+  result.outcome = gang.outcome();
+  for (const auto& o : outputs) result.stderr_tails.push_back(o->StderrTail());
+  return result;
+}
+
+void Agent::ArmTimer(std::optional<absl::Time> when) {
+  itimerspec spec{};
+  if (when.has_value()) {
+    spec.it_value = absl::ToTimespec(*when);
+    if (spec.it_value.tv_sec <= 0 && spec.it_value.tv_nsec <= 0) spec.it_value.tv_nsec = 1;
+  }
+  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
+                      std::vector<int>& pipe_fds) {
+  size_t open_pipes = 0;
+  for (int fd : pipe_fds) open_pipes += fd >= 0;
+  auto close_pipe = [&](size_t i) {
+    outputs[i / 2]->OnEof(i % 2 == 0 ? Stream::kStdout : Stream::kStderr);
+    close(pipe_fds[i]);  // also leaves the epoll set
+    pipe_fds[i] = -1;
+    --open_pipes;
+  };
+  std::optional<absl::Time> drain_deadline;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    if (gang.finished()) {
+      if (open_pipes == 0) break;
+      if (!drain_deadline) drain_deadline = clock_->TimeNow() + options_.drain_timeout;
+      if (clock_->TimeNow() >= *drain_deadline) {
+        for (size_t i = 0; i < pipe_fds.size(); ++i) {
+          if (pipe_fds[i] >= 0) close_pipe(i);
+        }
+        break;
+      }
+    }
+    std::optional<absl::Time> next = gang.deadline();
+    if (drain_deadline && (!next || *drain_deadline < *next)) next = drain_deadline;
+    ArmTimer(next);
+    epoll_event events[16];
+    int n = epoll_wait(epoll_fd_, events, 16, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      LogError("epoll_wait: ", std::strerror(errno));
+      return;
+    }
+    for (int e = 0; e < n; ++e) {
+      const uint64_t tag = events[e].data.u64;
+      if (tag == kSignalTag) {
+        signalfd_siginfo si;
+        while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+          const int sig = static_cast<int>(si.ssi_signo);
+          if (sig == SIGCHLD) {
+            while (std::optional<Reaped> r = launcher_->ReapAny()) gang.OnExit(r->pid, r->status);
+          } else {
+            if (ClassifySignal(sig) == SignalAction::kStopGang) {
+              Say(absl::StrCat("fabric-run: received ", SignalName(sig),
+                               ": forwarding it to every worker; SIGKILL after ",
+                               absl::FormatDuration(options_.launch.grace_period), "\n"));
+            }
+            gang.OnSignal(sig);
+          }
+        }
+      } else if (tag == kTimerTag) {
+        uint64_t expirations;
+        (void)!read(timer_fd_, &expirations, sizeof(expirations));
+        gang.OnTimer();
+      } else if (tag < pipe_fds.size() && pipe_fds[tag] >= 0) {
+        // Bounded reads per wake-up so that one chatty worker cannot starve the rest.
+        for (int round = 0; round < 4; ++round) {
+          ssize_t r = read(pipe_fds[tag], buf.data(), buf.size());
+          if (r > 0) {
+            outputs[tag / 2]->OnData(tag % 2 == 0 ? Stream::kStdout : Stream::kStderr,
+                                     absl::string_view(buf.data(), static_cast<size_t>(r)));
+            continue;
+          }
+          if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+          close_pipe(tag);  // EOF or error
+          break;
+        }
+      }
+    }
+  }
+  ArmTimer(std::nullopt);
+}
+
+}  // namespace fabric::launcher

@@ -1,0 +1,97 @@
+// Agent: runs one job on this node. Plans each attempt (PlanLocalAttempt for a
+// single node), starts the gang of local workers, supervises it on one thread with
+// an epoll loop over a signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGUSR1,
+// SIGUSR2), the workers' output pipes and a timerfd for the grace deadline,
+// restarts the gang while --max-restarts allows, and prints the failure report.
+//
+// REQUIRES: BlockAgentSignals() was called before any thread started (main()'s
+// first statement), so that the signals reach the signalfd only.
+// Thread safety: single-threaded; one Agent per process.
+#ifndef FABRIC_LAUNCHER_AGENT_H_
+#define FABRIC_LAUNCHER_AGENT_H_
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/worker_env.h"
+#include "launcher/attempt_plan.h"
+#include "launcher/gang.h"
+#include "launcher/options.h"
+#include "launcher/posix_process_launcher.h"
+#include "launcher/worker_output.h"
+
+namespace fabric::launcher {
+
+// The signals the agent handles on its loop.
+sigset_t AgentSignals();
+// Blocks AgentSignals() in the calling thread; stores the previous mask in `old`.
+void BlockAgentSignals(sigset_t* old);
+
+struct AgentOptions {
+  LaunchOptions launch;
+  EnvMap inherited_env;      // the agent's environment, given to every worker
+  sigset_t worker_sigmask;   // the mask workers start with (main()'s original)
+  int console_stdout = 1;
+  int console_stderr = 2;
+  // After every worker exited, how long to wait for the output pipes to reach EOF
+  // (a grandchild that escaped its group may hold them).
+  absl::Duration drain_timeout = absl::Seconds(2);
+};
+
+class Agent {
+ public:
+  // Creates the signalfd, timerfd and epoll set and the posix launcher (orphan
+  // sentinel, subreaper). Returns FailedPrecondition for options this agent cannot
+  // run (more than one node), Internal for OS errors.
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(AgentOptions options);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Runs attempts until success, an interrupt, or the restart budget is spent.
+  // Returns fabric-run's exit status (0, the root cause's code or 128 + signal).
+  int Run();
+
+  const std::string& run_id() const { return run_id_; }
+
+ private:
+  struct AttemptResult {
+    GangOutcome outcome;
+    std::vector<std::vector<std::string>> stderr_tails;  // by local rank
+    std::vector<std::string> stderr_logs;                // by local rank
+    std::vector<std::string> error_files;                // by local rank
+  };
+
+  explicit Agent(AgentOptions options) : options_(std::move(options)) {}
+  absl::Status Init();
+  absl::StatusOr<AttemptResult> RunAttempt(const AttemptPlan& plan);
+  void Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
+                 std::vector<int>& pipe_fds);
+  void ArmTimer(std::optional<absl::Time> when);
+  void Report(const AttemptPlan& plan, const AttemptResult& result, bool restarting,
+              std::optional<int64_t> oom_before);
+  void Say(const std::string& text);  // one write(2) to the console's stderr
+
+  AgentOptions options_;
+  Clock* clock_ = Clock::RealClock();
+  std::unique_ptr<PosixProcessLauncher> launcher_;
+  std::string run_id_;
+  std::string scratch_dir_;                // for error files when there is no log dir
+  std::vector<std::string> scratch_files_;
+  int signal_fd_ = -1;
+  int timer_fd_ = -1;
+  int epoll_fd_ = -1;
+};
+
+// Reads the oom_kill count of the caller's memory cgroup (v2 memory.events or v1
+// memory.oom_control). nullopt when unreadable.
+std::optional<int64_t> ReadCgroupOomKills();
+
+}  // namespace fabric::launcher
+
+#endif  // FABRIC_LAUNCHER_AGENT_H_

@@ -1,0 +1,63 @@
+#include "launcher/attempt_plan.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/net.h"
+#include "common/status_macros.h"
+
+namespace fabric::launcher {
+
+absl::StatusOr<AttemptPlan> PlanLocalAttempt(const LaunchOptions& options,
+                                             const std::string& run_id, int restart_count) {
+  AttemptPlan plan;
+  plan.run_id = run_id;
+  plan.restart_count = restart_count;
+  plan.max_restarts = options.max_restarts;
+  plan.local_world_size = options.devices;
+  plan.world_size = options.devices;
+  plan.master_addr = "127.0.0.1";
+  plan.round = restart_count;
+  FABRIC_ASSIGN_OR_RETURN(plan.master_port, PickFreePort());
+  return plan;
+}
+
+EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
+                         int local_rank, const std::string& error_file,
+                         const EnvMap& inherited) {
+  WorkerEnv w;
+  w.rank = plan.global_rank_base + local_rank;
+  w.local_rank = local_rank;
+  w.world_size = plan.world_size;
+  w.local_world_size = plan.local_world_size;
+  w.group_rank = plan.node_rank;
+  w.group_world_size = plan.num_nodes;
+  w.master_addr = plan.master_addr;
+  w.master_port = plan.master_port;
+  w.run_id = plan.run_id;
+  w.restart_count = plan.restart_count;
+  w.max_restarts = plan.max_restarts;
+  w.error_file = error_file;
+  w.round = plan.round;
+  w.accelerator = options.accelerator;
+  w.strategy = options.strategy;
+  w.devices = options.devices_spec;
+  w.precision = options.precision;
+  if (options.device_ids.has_value()) {
+    w.cuda_visible_devices = absl::StrJoin(*options.device_ids, ",");
+  }
+  if (plan.local_world_size > 1 && inherited.count(kEnvOmpNumThreads) == 0) {
+    w.omp_num_threads = "1";
+  }
+  EnvMap env = inherited;
+  for (auto& [k, v] : w.ToEnvMap()) env[k] = v;
+  return env;
+}
+
+std::vector<std::string> EnvToStrings(const EnvMap& env) {
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [k, v] : env) out.push_back(absl::StrCat(k, "=", v));
+  return out;
+}
+
+}  // namespace fabric::launcher

@@ -1,0 +1,89 @@
+#include "launcher/attempt_plan.h"
+
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fabric::launcher {
+namespace {
+
+using ::testing::Contains;
+
+LaunchOptions FourDevices() {
+  LaunchOptions o;
+  o.devices = 4;
+  o.devices_spec = "4";
+  o.max_restarts = 2;
+  return o;
+}
+
+TEST(PlanLocalAttemptTest, RanksAndFreshPortPerAttempt) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(AttemptPlan p0, PlanLocalAttempt(FourDevices(), "r", 0));
+  FABRIC_ASSERT_OK_AND_ASSIGN(AttemptPlan p1, PlanLocalAttempt(FourDevices(), "r", 1));
+  EXPECT_EQ(p0.world_size, 4);
+  EXPECT_EQ(p0.local_world_size, 4);
+  EXPECT_EQ(p1.restart_count, 1);
+  EXPECT_GT(p0.master_port, 0);
+  EXPECT_GT(p1.master_port, 0);
+}
+
+TEST(WorkerEnvironmentTest, SetsTorchrunAndLightningVariables) {
+  AttemptPlan plan;
+  plan.run_id = "job7";
+  plan.restart_count = 1;
+  plan.max_restarts = 2;
+  plan.local_world_size = 4;
+  plan.world_size = 4;
+  plan.master_port = 4567;
+  EnvMap env = WorkerEnvironment(FourDevices(), plan, 2, "/tmp/e.json",
+                                 {{"PATH", "/bin"}, {"RANK", "stale"}});
+  EXPECT_EQ(env["PATH"], "/bin");
+  EXPECT_EQ(env["RANK"], "2");
+  EXPECT_EQ(env["LOCAL_RANK"], "2");
+  EXPECT_EQ(env["WORLD_SIZE"], "4");
+  EXPECT_EQ(env["MASTER_PORT"], "4567");
+  EXPECT_EQ(env["TORCHELASTIC_RUN_ID"], "job7");
+  EXPECT_EQ(env["TORCHELASTIC_RESTART_COUNT"], "1");
+  EXPECT_EQ(env["TORCHELASTIC_MAX_RESTARTS"], "2");
+  EXPECT_EQ(env["TORCHELASTIC_ERROR_FILE"], "/tmp/e.json");
+  EXPECT_EQ(env["OMP_NUM_THREADS"], "1");
+  EXPECT_EQ(env["LT_CLI_USED"], "1");
+  EXPECT_EQ(env["LT_DEVICES"], "4");
+  EXPECT_EQ(env.count("CUDA_VISIBLE_DEVICES"), 0u);
+}
+
+TEST(WorkerEnvironmentTest, UserOmpNumThreadsWins) {
+  AttemptPlan plan;
+  plan.local_world_size = 4;
+  plan.world_size = 4;
+  EnvMap env = WorkerEnvironment(FourDevices(), plan, 0, "", {{"OMP_NUM_THREADS", "8"}});
+  EXPECT_EQ(env["OMP_NUM_THREADS"], "8");
+  EXPECT_EQ(env.count("TORCHELASTIC_ERROR_FILE"), 0u);
+}
+
+TEST(WorkerEnvironmentTest, SingleWorkerGetsNoOmpDefault) {
+  AttemptPlan plan;
+  LaunchOptions o;
+  EnvMap env = WorkerEnvironment(o, plan, 0, "", {});
+  EXPECT_EQ(env.count("OMP_NUM_THREADS"), 0u);
+}
+
+TEST(WorkerEnvironmentTest, DeviceListBecomesCudaVisibleDevices) {
+  LaunchOptions o;
+  o.devices = 2;
+  o.devices_spec = "1,3";
+  o.device_ids = std::vector<int>{1, 3};
+  AttemptPlan plan;
+  plan.local_world_size = 2;
+  plan.world_size = 2;
+  EnvMap env = WorkerEnvironment(o, plan, 1, "", {});
+  EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "1,3");
+  EXPECT_EQ(env["LT_DEVICES"], "1,3");
+}
+
+TEST(EnvToStringsTest, JoinsKeyAndValue) {
+  EXPECT_THAT(EnvToStrings({{"A", "1"}, {"B", "x=y"}}), Contains("B=x=y"));
+}
+
+}  // namespace
+}  // namespace fabric::launcher

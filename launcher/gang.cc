@@ -1,0 +1,134 @@
+#include "launcher/gang.h"
+
+#include <signal.h>
+
+#include "common/logging.h"
+
+namespace fabric::launcher {
+
+SignalAction ClassifySignal(int sig) {
+  switch (sig) {
+    case SIGINT:
+    case SIGTERM:
+    case SIGHUP:
+      return SignalAction::kStopGang;
+    case SIGUSR1:
+    case SIGUSR2:
+      return SignalAction::kForward;
+    default:
+      return SignalAction::kIgnore;
+  }
+}
+
+absl::Status Gang::Start(std::vector<GangWorker> workers) {
+  states_.clear();
+  for (const GangWorker& w : workers) {
+    WorkerState st;
+    st.global_rank = w.global_rank;
+    st.local_rank = w.local_rank;
+    absl::StatusOr<Child> child = launcher_->Spawn(w.spec);
+    if (!child.ok()) {
+      end_ = GangEnd::kSpawnFailed;
+      spawn_error_ = child.status();
+      stopping_ = true;
+      killed_ = true;
+      SignalLive(SIGKILL);
+      return child.status();
+    }
+    st.pid = child->pid;
+    states_.push_back(st);
+  }
+  return absl::OkStatus();
+}
+
+bool Gang::OnExit(pid_t pid, ExitStatus status) {
+  for (size_t i = 0; i < states_.size(); ++i) {
+    WorkerState& st = states_[i];
+    if (st.pid != pid || st.status.has_value()) continue;
+    st.status = status;
+    launcher_->ReleaseGroup(pid);
+    if (!status.success() && !stopping_) {
+      end_ = GangEnd::kWorkerFailed;
+      root_index_ = static_cast<int>(i);
+      BeginStop(SIGTERM);
+    }
+    if (finished()) deadline_.reset();
+    return true;
+  }
+  return false;
+}
+
+void Gang::OnSignal(int sig) {
+  switch (ClassifySignal(sig)) {
+    case SignalAction::kIgnore:
+      return;
+    case SignalAction::kForward:
+      SignalLive(sig);
+      return;
+    case SignalAction::kStopGang:
+      break;
+  }
+  if (end_ == GangEnd::kInterrupted && !killed_) {
+    // A repeated interrupt: the user insists; do not wait out the grace period.
+    SignalLive(sig);
+    SignalLive(SIGKILL);
+    killed_ = true;
+    deadline_.reset();
+    return;
+  }
+  if (end_ != GangEnd::kSpawnFailed) {
+    end_ = GangEnd::kInterrupted;
+    interrupt_signal_ = sig;
+  }
+  if (stopping_) {
+    SignalLive(sig);  // forward it anyway; the deadline already runs
+    return;
+  }
+  BeginStop(sig);
+}
+
+void Gang::OnTimer() {
+  if (!deadline_.has_value() || clock_->TimeNow() < *deadline_) return;
+  deadline_.reset();
+  if (killed_) return;
+  killed_ = true;
+  SignalLive(SIGKILL);
+}
+
+bool Gang::finished() const {
+  for (const WorkerState& st : states_) {
+    if (!st.status.has_value()) return false;
+  }
+  return true;
+}
+
+GangOutcome Gang::outcome() const {
+  GangOutcome out;
+  out.end = end_;
+  out.root_index = root_index_;
+  if (root_index_ >= 0) out.root_status = *states_[root_index_].status;
+  out.interrupt_signal = interrupt_signal_;
+  out.spawn_error = spawn_error_;
+  out.workers = states_;
+  return out;
+}
+
+void Gang::BeginStop(int sig) {
+  stopping_ = true;
+  SignalLive(sig);
+  if (!finished()) deadline_ = clock_->TimeNow() + grace_;
+}
+
+void Gang::SignalLive(int sig) {
+  for (WorkerState& st : states_) {
+    if (st.status.has_value()) continue;
+    absl::Status s = launcher_->SignalGroup(st.pid, sig);
+    if (!s.ok()) {
+      LogWarning("signal rank ", st.global_rank, ": ", s.message());
+      continue;
+    }
+    st.last_signal_sent = sig;
+  }
+}
+
+}  // namespace fabric::launcher

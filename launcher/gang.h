@@ -1,0 +1,105 @@
+// Gang: supervision logic for the local workers of one attempt. Pure: every OS
+// effect goes through a ProcessLauncher, time comes from a Clock, and events
+// (a worker exited, the agent got a signal, the deadline passed) are fed in by the
+// caller (the agent's event loop, or a unit test with fakes).
+//
+// Rules: the first worker that fails while the gang runs is the root cause; every
+// live worker's group then gets SIGTERM, and SIGKILL once the grace period has
+// passed. SIGINT/SIGTERM/SIGHUP to the agent are forwarded the same way (a repeated
+// one escalates to SIGKILL at once); SIGUSR1/SIGUSR2 are forwarded and change
+// nothing. A worker's group is released (leftovers SIGKILLed) as soon as the
+// worker is reaped.
+//
+// Thread safety: none; use from one thread. Does not own the launcher or clock.
+#ifndef FABRIC_LAUNCHER_GANG_H_
+#define FABRIC_LAUNCHER_GANG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "launcher/exit_status.h"
+#include "launcher/process_launcher.h"
+
+namespace fabric::launcher {
+
+struct GangWorker {
+  int global_rank = 0;
+  int local_rank = 0;
+  SpawnSpec spec;
+};
+
+struct WorkerState {
+  int global_rank = 0;
+  int local_rank = 0;
+  pid_t pid = -1;                     // -1: never started
+  std::optional<ExitStatus> status;   // set once reaped
+  int last_signal_sent = 0;           // 0: we never signaled it
+};
+
+enum class GangEnd { kSucceeded, kWorkerFailed, kInterrupted, kSpawnFailed };
+
+struct GangOutcome {
+  GangEnd end = GangEnd::kSucceeded;
+  int root_index = -1;         // kWorkerFailed: index of the root cause in workers
+  ExitStatus root_status;      // kWorkerFailed
+  int interrupt_signal = 0;    // kInterrupted: the signal the agent received
+  absl::Status spawn_error;    // kSpawnFailed
+  std::vector<WorkerState> workers;
+};
+
+// What the agent does with a signal it receives.
+enum class SignalAction { kIgnore, kForward, kStopGang };
+SignalAction ClassifySignal(int sig);
+
+class Gang {
+ public:
+  Gang(ProcessLauncher* launcher, Clock* clock, absl::Duration grace_period)
+      : launcher_(launcher), clock_(clock), grace_(grace_period) {}
+  Gang(const Gang&) = delete;
+  Gang& operator=(const Gang&) = delete;
+
+  // Spawns the workers in order. On a spawn failure the workers already started are
+  // SIGKILLed, the outcome becomes kSpawnFailed, and the error is returned; the
+  // caller still feeds their exits until finished().
+  absl::Status Start(std::vector<GangWorker> workers);
+
+  // A child exited. Returns false (and does nothing) when `pid` is not a worker.
+  bool OnExit(pid_t pid, ExitStatus status);
+  // The agent received `sig`.
+  void OnSignal(int sig);
+  // Time passed: sends SIGKILL to live workers once the grace deadline is reached.
+  void OnTimer();
+
+  // When OnTimer() next has something to do; nullopt when nothing is pending.
+  std::optional<absl::Time> deadline() const { return deadline_; }
+  // Every started worker was reaped.
+  bool finished() const;
+  bool stopping() const { return stopping_; }
+  // REQUIRES: finished().
+  GangOutcome outcome() const;
+  const std::vector<WorkerState>& workers() const { return states_; }
+
+ private:
+  void BeginStop(int sig);
+  void SignalLive(int sig);
+
+  ProcessLauncher* launcher_;
+  Clock* clock_;
+  absl::Duration grace_;
+  std::vector<WorkerState> states_;
+  bool stopping_ = false;
+  bool killed_ = false;
+  std::optional<absl::Time> deadline_;
+  GangEnd end_ = GangEnd::kSucceeded;
+  int root_index_ = -1;
+  int interrupt_signal_ = 0;
+  absl::Status spawn_error_;
+};
+
+}  // namespace fabric::launcher
+
+#endif  // FABRIC_LAUNCHER_GANG_H_

@@ -1,0 +1,194 @@
+#include "launcher/gang.h"
+
+#include <signal.h>
+
+#include "common/fake_clock.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "launcher/fake_process_launcher.h"
+#include "launcher/restart_policy.h"
+
+namespace fabric::launcher {
+namespace {
+
+using Sig = FakeProcessLauncher::Signal;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+std::vector<GangWorker> Workers(int n) {
+  std::vector<GangWorker> ws;
+  for (int i = 0; i < n; ++i) {
+    GangWorker w;
+    w.global_rank = i;
+    w.local_rank = i;
+    w.spec.name = "rank " + std::to_string(i);
+    w.spec.argv = {"/bin/true"};
+    ws.push_back(w);
+  }
+  return ws;
+}
+
+class GangTest : public ::testing::Test {
+ protected:
+  FakeProcessLauncher launcher_;
+  FakeClock clock_;
+  Gang gang_{&launcher_, &clock_, absl::Seconds(30)};
+};
+
+TEST_F(GangTest, AllWorkersSucceedingEndsSucceededWithoutSignals) {
+  ASSERT_THAT(gang_.Start(Workers(3)), IsOk());
+  for (pid_t pid : launcher_.pids()) EXPECT_TRUE(gang_.OnExit(pid, ExitStatus::Exited(0)));
+  EXPECT_TRUE(gang_.finished());
+  EXPECT_EQ(gang_.outcome().end, GangEnd::kSucceeded);
+  EXPECT_THAT(launcher_.signals(), IsEmpty());
+  EXPECT_EQ(launcher_.released().size(), 3u);
+}
+
+TEST_F(GangTest, FirstFailureStopsEveryLiveWorkerWithSigterm) {
+  ASSERT_THAT(gang_.Start(Workers(3)), IsOk());
+  const auto& p = launcher_.pids();
+  gang_.OnExit(p[1], ExitStatus::Exited(3));
+  EXPECT_THAT(launcher_.signals(), UnorderedElementsAre(Sig{p[0], SIGTERM}, Sig{p[2], SIGTERM}));
+  EXPECT_FALSE(gang_.finished());
+  EXPECT_EQ(gang_.deadline(), clock_.TimeNow() + absl::Seconds(30));
+}
+
+TEST_F(GangTest, LaterFailuresAreNotTheRootCause) {
+  ASSERT_THAT(gang_.Start(Workers(3)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[2], ExitStatus::Signaled(SIGSEGV));
+  gang_.OnExit(p[0], ExitStatus::Exited(1));
+  gang_.OnExit(p[1], ExitStatus::Signaled(SIGTERM));
+  ASSERT_TRUE(gang_.finished());
+  GangOutcome out = gang_.outcome();
+  EXPECT_EQ(out.end, GangEnd::kWorkerFailed);
+  EXPECT_EQ(out.root_index, 2);
+  EXPECT_EQ(out.root_status, ExitStatus::Signaled(SIGSEGV));
+  EXPECT_EQ(out.workers[0].last_signal_sent, SIGTERM);
+}
+
+TEST_F(GangTest, SuccessfulExitOfOneWorkerDoesNotStopTheOthers) {
+  ASSERT_THAT(gang_.Start(Workers(2)), IsOk());
+  gang_.OnExit(launcher_.pids()[0], ExitStatus::Exited(0));
+  EXPECT_THAT(launcher_.signals(), IsEmpty());
+  EXPECT_FALSE(gang_.finished());
+  EXPECT_FALSE(gang_.deadline().has_value());
+}
+
+TEST_F(GangTest, GracePeriodEscalatesToSigkillOnlyAfterTheDeadline) {
+  ASSERT_THAT(gang_.Start(Workers(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[0], ExitStatus::Exited(1));
+  launcher_.ClearSignals();
+  clock_.AdvanceTime(absl::Seconds(29));
+  gang_.OnTimer();
+  EXPECT_THAT(launcher_.signals(), IsEmpty());  // negative control: not yet
+  clock_.AdvanceTime(absl::Seconds(1));
+  gang_.OnTimer();
+  EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[1], SIGKILL}));
+  EXPECT_FALSE(gang_.deadline().has_value());
+  gang_.OnTimer();
+  EXPECT_EQ(launcher_.signals().size(), 1u);  // once
+}
+
+TEST_F(GangTest, NoSigkillWhenWorkersLeaveWithinTheGracePeriod) {
+  ASSERT_THAT(gang_.Start(Workers(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[0], ExitStatus::Exited(1));
+  gang_.OnExit(p[1], ExitStatus::Signaled(SIGTERM));
+  EXPECT_FALSE(gang_.deadline().has_value());
+  clock_.AdvanceTime(absl::Seconds(60));
+  gang_.OnTimer();
+  EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[1], SIGTERM}));
+}
+
+TEST_F(GangTest, UnknownPidIsIgnored) {
+  ASSERT_THAT(gang_.Start(Workers(1)), IsOk());
+  EXPECT_FALSE(gang_.OnExit(4242, ExitStatus::Exited(1)));
+  EXPECT_FALSE(gang_.stopping());
+  EXPECT_THAT(launcher_.released(), IsEmpty());
+}
+
+TEST_F(GangTest, SigintIsForwardedAndEndsInterrupted) {
+  ASSERT_THAT(gang_.Start(Workers(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnSignal(SIGINT);
+  EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[0], SIGINT}, Sig{p[1], SIGINT}));
+  EXPECT_TRUE(gang_.deadline().has_value());
+  gang_.OnExit(p[0], ExitStatus::Signaled(SIGINT));
+  gang_.OnExit(p[1], ExitStatus::Exited(1));
+  GangOutcome out = gang_.outcome();
+  EXPECT_EQ(out.end, GangEnd::kInterrupted);
+  EXPECT_EQ(out.interrupt_signal, SIGINT);
+  EXPECT_EQ(DecideAfterAttempt(out, 0, 5).exit_code, 128 + SIGINT);
+  EXPECT_FALSE(DecideAfterAttempt(out, 0, 5).restart);
+}
+
+TEST_F(GangTest, SigtermAndSighupStopTheGangLikeSigint) {
+  for (int sig : {SIGTERM, SIGHUP}) {
+    FakeProcessLauncher launcher;
+    Gang gang(&launcher, &clock_, absl::Seconds(5));
+    ASSERT_THAT(gang.Start(Workers(1)), IsOk());
+    gang.OnSignal(sig);
+    EXPECT_THAT(launcher.signals(), ElementsAre(Sig{launcher.pids()[0], sig}));
+    clock_.AdvanceTime(absl::Seconds(5));
+    gang.OnTimer();
+    EXPECT_THAT(launcher.signals(),
+                ElementsAre(Sig{launcher.pids()[0], sig}, Sig{launcher.pids()[0], SIGKILL}));
+  }
+}
+
+TEST_F(GangTest, RepeatedInterruptEscalatesAtOnce) {
+  ASSERT_THAT(gang_.Start(Workers(1)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnSignal(SIGINT);
+  gang_.OnSignal(SIGINT);
+  EXPECT_THAT(launcher_.signals(),
+              ElementsAre(Sig{p[0], SIGINT}, Sig{p[0], SIGINT}, Sig{p[0], SIGKILL}));
+}
+
+TEST_F(GangTest, Sigusr1AndSigusr2AreForwardedWithoutStopping) {
+  ASSERT_THAT(gang_.Start(Workers(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnSignal(SIGUSR1);
+  gang_.OnSignal(SIGUSR2);
+  EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[0], SIGUSR1}, Sig{p[1], SIGUSR1},
+                                               Sig{p[0], SIGUSR2}, Sig{p[1], SIGUSR2}));
+  EXPECT_FALSE(gang_.stopping());
+  EXPECT_FALSE(gang_.deadline().has_value());
+}
+
+TEST_F(GangTest, OtherSignalsAreNotForwarded) {
+  ASSERT_THAT(gang_.Start(Workers(1)), IsOk());
+  gang_.OnSignal(SIGWINCH);
+  gang_.OnSignal(SIGCHLD);
+  EXPECT_THAT(launcher_.signals(), IsEmpty());
+}
+
+TEST_F(GangTest, SignalsSkipWorkersAlreadyReaped) {
+  ASSERT_THAT(gang_.Start(Workers(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[0], ExitStatus::Exited(0));
+  gang_.OnSignal(SIGUSR1);
+  EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[1], SIGUSR1}));
+}
+
+TEST_F(GangTest, SpawnFailureKillsTheWorkersAlreadyStarted) {
+  launcher_.FailSpawnOf("rank 2", absl::NotFoundError("spawn rank 2: execve /x: No such file"));
+  EXPECT_THAT(gang_.Start(Workers(3)), StatusIs(absl::StatusCode::kNotFound, "spawn rank 2: execve /x: No such file"));
+  const auto p = launcher_.pids();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[0], SIGKILL}, Sig{p[1], SIGKILL}));
+  gang_.OnExit(p[0], ExitStatus::Signaled(SIGKILL));
+  gang_.OnExit(p[1], ExitStatus::Signaled(SIGKILL));
+  ASSERT_TRUE(gang_.finished());
+  GangOutcome out = gang_.outcome();
+  EXPECT_EQ(out.end, GangEnd::kSpawnFailed);
+  EXPECT_EQ(DecideAfterAttempt(out, 0, 3).exit_code, 127);
+  EXPECT_FALSE(DecideAfterAttempt(out, 0, 3).restart);
+}
+
+}  // namespace
+}  // namespace fabric::launcher

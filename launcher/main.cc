@@ -1,0 +1,66 @@
+// fabric-run: the per-node agent binary. Parses the command line (cli.h) and runs
+// the job (agent.h). Exit status: the job's (0, the root cause's code, 128 +
+// signal), 2 for a bad command line (nothing is spawned), 1 for a setup error.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/worker_env.h"
+#include "launcher/agent.h"
+#include "launcher/cli.h"
+
+extern char** environ;
+
+namespace {
+
+void WriteOut(int fd, const std::string& text) {
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = write(fd, text.data() + off, text.size() - off);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before anything else (and before any thread could exist): the agent's signals
+  // are handled on its loop through a signalfd only.
+  sigset_t original_mask;
+  fabric::launcher::BlockAgentSignals(&original_mask);
+
+  fabric::EnvMap env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<fabric::launcher::CliResult> cli = fabric::launcher::ParseCommandLine(args, env);
+  if (!cli.ok()) {
+    WriteOut(2, absl::StrCat("fabric-run: ", cli.status().message(),
+                             "\nfabric-run: run 'fabric-run --help' for usage\n"));
+    return 2;
+  }
+  if (cli->action != fabric::launcher::CliResult::Action::kRun) {
+    WriteOut(1, cli->text);
+    return 0;
+  }
+  fabric::launcher::AgentOptions options;
+  options.launch = std::move(cli->options);
+  options.inherited_env = std::move(env);
+  options.worker_sigmask = original_mask;
+  absl::StatusOr<std::unique_ptr<fabric::launcher::Agent>> agent =
+      fabric::launcher::Agent::Create(std::move(options));
+  if (!agent.ok()) {
+    WriteOut(2, absl::StrCat("fabric-run: ", agent.status().message(), "\n"));
+    return agent.status().code() == absl::StatusCode::kFailedPrecondition ? 2 : 1;
+  }
+  return (*agent)->Run();
+}

@@ -1,0 +1,68 @@
+// PosixProcessLauncher: real workers via fork + execve.
+//
+// Each child: setpgid(0,0) (own process group), PR_SET_PDEATHSIG(SIGKILL) and a
+// check that the agent is still its parent, default dispositions for the signals
+// the agent forwards, the signal mask restored, pipes dup2'ed onto fds 1 and 2,
+// execve. An exec error travels back over a CLOEXEC pipe and the child _exit(127)s;
+// Spawn() then reaps it and returns the error. Only async-signal-safe calls run
+// between fork and exec (everything is prepared before fork).
+//
+// Orphan sentinel: Create() forks a tiny process that holds the read end of a
+// pipe from the agent and learns every worker's pgid. When the agent dies (even by
+// SIGKILL) the sentinel reads EOF and SIGKILLs every group still registered, which
+// also catches grandchildren (PDEATHSIG is not inherited by them). Limit: a
+// grandchild that calls setsid()/setpgid() leaves its worker's group and escapes.
+//
+// Create() also makes the agent a child subreaper, so orphaned grandchildren are
+// re-parented to it and reaped by ReapAny().
+//
+// REQUIRES: the caller is single-threaded when calling Spawn (fork), and has
+// blocked the signals it handles (the child restores `child_sigmask`).
+// Thread safety: none.
+#ifndef FABRIC_LAUNCHER_POSIX_PROCESS_LAUNCHER_H_
+#define FABRIC_LAUNCHER_POSIX_PROCESS_LAUNCHER_H_
+
+#include <signal.h>
+
+#include <memory>
+
+#include "launcher/process_launcher.h"
+
+namespace fabric::launcher {
+
+struct PosixProcessLauncherOptions {
+  sigset_t child_sigmask;  // the mask workers start with (usually empty)
+  bool orphan_sentinel = true;
+  bool subreaper = true;
+};
+
+class PosixProcessLauncher final : public ProcessLauncher {
+ public:
+  // Starts the sentinel and becomes a subreaper. Returns Internal on failure.
+  static absl::StatusOr<std::unique_ptr<PosixProcessLauncher>> Create(
+      const PosixProcessLauncherOptions& options);
+  ~PosixProcessLauncher() override;  // closes the sentinel pipe (it then exits)
+  PosixProcessLauncher(const PosixProcessLauncher&) = delete;
+  PosixProcessLauncher& operator=(const PosixProcessLauncher&) = delete;
+
+  absl::StatusOr<Child> Spawn(const SpawnSpec& spec) override;
+  absl::Status SignalGroup(pid_t pgid, int sig) override;
+  void ReleaseGroup(pid_t pgid) override;
+  std::optional<Reaped> ReapAny() override;
+
+  pid_t sentinel_pid() const { return sentinel_pid_; }
+
+ private:
+  explicit PosixProcessLauncher(const PosixProcessLauncherOptions& options)
+      : options_(options) {}
+  absl::Status StartSentinel();
+  void TellSentinel(int32_t record);
+
+  PosixProcessLauncherOptions options_;
+  pid_t sentinel_pid_ = -1;
+  int sentinel_fd_ = -1;  // write end
+};
+
+}  // namespace fabric::launcher
+
+#endif  // FABRIC_LAUNCHER_POSIX_PROCESS_LAUNCHER_H_

@@ -1,0 +1,27 @@
+// What the agent does after an attempt: exit with a status, or restart the gang.
+// Pure.
+#ifndef FABRIC_LAUNCHER_RESTART_POLICY_H_
+#define FABRIC_LAUNCHER_RESTART_POLICY_H_
+
+#include "launcher/gang.h"
+
+namespace fabric::launcher {
+
+struct AttemptDecision {
+  bool restart = false;
+  int exit_code = 0;  // when !restart: fabric-run's exit status
+};
+
+// `restart_count` is the attempt's TORCHELASTIC_RESTART_COUNT (0 for the first).
+//  - every worker succeeded: exit 0;
+//  - the agent was interrupted by a signal: exit 128 + signal, no restart;
+//  - a worker could not be spawned: exit 127 (not found) or 126 (other), no
+//    restart (the same exec would fail again);
+//  - a worker failed: restart while restart_count < max_restarts, else exit with
+//    the root cause's status (its exit code, or 128 + its signal).
+AttemptDecision DecideAfterAttempt(const GangOutcome& outcome, int restart_count,
+                                   int max_restarts);
+
+}  // namespace fabric::launcher
+
+#endif  // FABRIC_LAUNCHER_RESTART_POLICY_H_
