@@ -21,6 +21,15 @@ grep -q '^exit [0-9]* 0$' <<<"$out" || fail "want exit 0: $out"
 [[ $(awk '{print $2}' "$BENCH_RECORDS" | sort | tr '\n' ' ') == "0 1 2 " ]] ||
   fail "want ranks 0 1 2: $(cat "$BENCH_RECORDS")"
 
+# 1b. --fork-wait spawns the same way (fork + wait for exec) and reports exec errors.
+export BENCH_RECORDS=$tmp/forkwait
+out=$($H/timed_run -- $H/spawn_baseline --fork-wait 2 $W/bench_worker print)
+[[ $(grep -c '^line ' <<<"$out") == 2 ]] || fail "fork-wait: want 2 line records: $out"
+[[ $(grep -c "^start " "$BENCH_RECORDS") == 2 ]] || fail "fork-wait: want 2 starts"
+if $H/spawn_baseline --fork-wait 1 /nonexistent/worker 2>/dev/null; then
+  fail "fork-wait must report an exec failure"
+fi
+
 # 2. The same with python3 -S workers.
 export BENCH_RECORDS=$tmp/python
 out=$($H/timed_run -- $H/spawn_baseline 2 /usr/bin/python3 -S $W/bench_worker.py print)
