@@ -12,8 +12,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
@@ -86,24 +88,36 @@ void BlockAgentSignals(sigset_t* old) {
   pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
+sigset_t IgnoredSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) {
+    struct sigaction sa;
+    if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) sigaddset(&set, sig);
+  }
+  return set;
+}
+
 std::optional<int64_t> ReadCgroupOomKills() {
-  std::string cgroups = ReadSmallFile("/proc/self/cgroup");
-  for (absl::string_view line : absl::StrSplit(cgroups, '\n')) {
+  return ReadCgroupOomKillsAt(ReadSmallFile("/proc/self/cgroup"), "/sys/fs/cgroup");
+}
+
+std::optional<int64_t> ReadCgroupOomKillsAt(const std::string& proc_cgroup,
+                                            const std::string& root) {
+  for (absl::string_view line : absl::StrSplit(proc_cgroup, '\n')) {
     std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (f.size() != 3) continue;
-    std::string path;
-    if (f[0] == "0" && f[1].empty()) {
-      path = absl::StrCat("/sys/fs/cgroup", f[2], "/memory.events");
-      if (access(path.c_str(), R_OK) != 0) {
-        path = absl::StrCat("/sys/fs/cgroup/unified", f[2], "/memory.events");
-      }
-    } else if (absl::StrContains(f[1], "memory")) {
-      path = absl::StrCat("/sys/fs/cgroup/memory", f[2], "/memory.oom_control");
-    } else {
-      continue;
+    std::vector<std::string> paths;
+    if (f[0] == "0" && f[1].empty()) {  // v2 (unified), alone or in hybrid mode
+      paths = {absl::StrCat(root, f[2], "/memory.events"),
+               absl::StrCat(root, "/unified", f[2], "/memory.events")};
+    } else if (absl::c_linear_search(absl::StrSplit(f[1], ','), "memory")) {  // v1
+      paths = {absl::StrCat(root, "/memory", f[2], "/memory.oom_control")};
     }
-    std::optional<int64_t> n = ParseOomKillCount(ReadSmallFile(path));
-    if (n.has_value()) return n;
+    for (const std::string& path : paths) {
+      std::optional<int64_t> n = ParseOomKillCount(ReadSmallFile(path));
+      if (n.has_value()) return n;
+    }
   }
   return std::nullopt;
 }
@@ -125,10 +139,26 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
 absl::Status Agent::Init() {
   signal(SIGPIPE, SIG_IGN);  // a closed console must not kill the agent (workers reset it)
   run_id_ = options_.launch.run_id.empty() ? NewRunId() : options_.launch.run_id;
+  if (options_.launch.log_dir.empty()) {
+    auto tmp = options_.inherited_env.find("TMPDIR");
+    std::string templ = absl::StrCat(
+        tmp != options_.inherited_env.end() && !tmp->second.empty() ? tmp->second : "/tmp",
+        "/fabric-run-XXXXXX");
+    if (mkdtemp(templ.data()) == nullptr) return Errno(absl::StrCat("mkdtemp ", templ));
+    scratch_dir_ = templ;
+  }
   // The sentinel is forked first, before this agent holds any other descriptor.
   PosixProcessLauncherOptions lo;
+  lo.remove_on_agent_death = scratch_dir_;
   lo.child_sigmask = options_.worker_sigmask;
+  lo.keep_ignored = options_.ignored_at_start;
   FABRIC_ASSIGN_OR_RETURN(launcher_, PosixProcessLauncher::Create(lo));
+  // Workers lead their own (background) process groups: one reading the terminal
+  // would be stopped by SIGTTIN and hang the job. They read /dev/null instead.
+  if (isatty(0)) {
+    stdin_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (stdin_fd_ < 0) return Errno("open /dev/null");
+  }
   sigset_t set = AgentSignals();
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd_ < 0) return Errno("signalfd");
@@ -142,19 +172,13 @@ absl::Status Agent::Init() {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev) != 0) return Errno("epoll_ctl");
   ev.data.u64 = kTimerTag;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) return Errno("epoll_ctl");
-  if (options_.launch.log_dir.empty()) {
-    const char* tmp = getenv("TMPDIR");
-    std::string templ = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/fabric-run-XXXXXX");
-    if (mkdtemp(templ.data()) == nullptr) return Errno(absl::StrCat("mkdtemp ", templ));
-    scratch_dir_ = templ;
-  }
   return absl::OkStatus();
 }
 
 Agent::~Agent() {
   for (const std::string& f : scratch_files_) unlink(f.c_str());
   if (!scratch_dir_.empty()) rmdir(scratch_dir_.c_str());
-  for (int fd : {signal_fd_, timer_fd_, epoll_fd_}) {
+  for (int fd : {stdin_fd_, signal_fd_, timer_fd_, epoll_fd_}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -171,12 +195,14 @@ void Agent::Say(const std::string& text) {
 
 int Agent::Run() {
   const LaunchOptions& lo = options_.launch;
+  std::set<int> used_ports;
   for (int restart = 0;; ++restart) {
-    absl::StatusOr<AttemptPlan> plan = PlanLocalAttempt(lo, run_id_, restart);
+    absl::StatusOr<AttemptPlan> plan = PlanLocalAttempt(lo, run_id_, restart, used_ports);
     if (!plan.ok()) {
       Say(absl::StrCat("fabric-run: planning attempt ", restart, ": ", plan.status().message(), "\n"));
       return 1;
     }
+    used_ports.insert(plan->master_port);
     std::optional<int64_t> oom_before = ReadCgroupOomKills();
     absl::StatusOr<AttemptResult> result = RunAttempt(*plan);
     if (!result.ok()) {
@@ -184,6 +210,13 @@ int Agent::Run() {
       return 1;
     }
     const GangOutcome& out = result->outcome;
+    for (const WorkerState& w : out.workers) {
+      if (w.abandoned) {
+        Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", w.pid,
+                         ") did not die after SIGKILL (stuck in the kernel, state D?); "
+                         "fabric-run stopped waiting for it\n"));
+      }
+    }
     AttemptDecision d = DecideAfterAttempt(out, restart, lo.max_restarts);
     switch (out.end) {
       case GangEnd::kSucceeded:
@@ -222,6 +255,10 @@ void Agent::Report(const AttemptPlan& plan, const AttemptResult& result, bool re
   in.error_file_message = ParseErrorFileMessage(ReadSmallFile(result.error_files[root.local_rank]));
   in.stderr_tail = result.stderr_tails[root.local_rank];
   in.stderr_log_path = result.stderr_logs[root.local_rank];
+  for (const WorkerState& w : out.workers) {
+    if (w.local_rank == root.local_rank || !w.status.has_value()) continue;
+    in.others.push_back(OtherRankEnd{w.global_rank, *w.status, w.last_signal_sent});
+  }
   Say(FormatFailureReport(in));
 }
 
@@ -286,6 +323,7 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     w.spec.name = absl::StrCat("rank ", rank);
     w.spec.argv = lo.exec_argv;
     w.spec.env = EnvToStrings(WorkerEnvironment(lo, plan, local, error_file, options_.inherited_env));
+    w.spec.stdin_fd = stdin_fd_;
     w.spec.stdout_fd = write_fds[2 * local];
     w.spec.stderr_fd = write_fds[2 * local + 1];
     workers.push_back(std::move(w));
@@ -355,6 +393,9 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
           const int sig = static_cast<int>(si.ssi_signo);
           if (sig == SIGCHLD) {
             while (std::optional<Reaped> r = launcher_->ReapAny()) gang.OnExit(r->pid, r->status);
+          } else if (sigismember(&options_.ignored_at_start, sig) == 1) {
+            Say(absl::StrCat("fabric-run: ignoring ", SignalName(sig),
+                             " (it was ignored when fabric-run started, e.g. by nohup)\n"));
           } else {
             if (ClassifySignal(sig) == SignalAction::kStopGang) {
               Say(absl::StrCat("fabric-run: received ", SignalName(sig),

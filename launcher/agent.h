@@ -31,11 +31,18 @@ namespace fabric::launcher {
 sigset_t AgentSignals();
 // Blocks AgentSignals() in the calling thread; stores the previous mask in `old`.
 void BlockAgentSignals(sigset_t* old);
+// The forwardable signals (INT, TERM, HUP, USR1, USR2) whose disposition is
+// SIG_IGN in this process now (e.g. SIGHUP under nohup, SIGINT for `cmd &` in a
+// script). Call before anything changes dispositions.
+sigset_t IgnoredSignals();
 
 struct AgentOptions {
   LaunchOptions launch;
   EnvMap inherited_env;      // the agent's environment, given to every worker
   sigset_t worker_sigmask;   // the mask workers start with (main()'s original)
+  // Signals fabric-run was started with ignored: the agent neither forwards them nor
+  // stops for them, and workers keep them ignored (see IgnoredSignals()).
+  sigset_t ignored_at_start;
   int console_stdout = 1;
   int console_stderr = 2;
   // After every worker exited, how long to wait for the output pipes to reach EOF
@@ -83,6 +90,7 @@ class Agent {
   std::string run_id_;
   std::string scratch_dir_;                // for error files when there is no log dir
   std::vector<std::string> scratch_files_;
+  int stdin_fd_ = -1;  // /dev/null for the workers when our stdin is a terminal
   int signal_fd_ = -1;
   int timer_fd_ = -1;
   int epoll_fd_ = -1;
@@ -91,6 +99,9 @@ class Agent {
 // Reads the oom_kill count of the caller's memory cgroup (v2 memory.events or v1
 // memory.oom_control). nullopt when unreadable.
 std::optional<int64_t> ReadCgroupOomKills();
+// The same, for a /proc/<pid>/cgroup text and a cgroup mount root (a test seam).
+std::optional<int64_t> ReadCgroupOomKillsAt(const std::string& proc_cgroup,
+                                            const std::string& cgroup_root);
 
 }  // namespace fabric::launcher
 

@@ -8,7 +8,8 @@
 namespace fabric::launcher {
 
 absl::StatusOr<AttemptPlan> PlanLocalAttempt(const LaunchOptions& options,
-                                             const std::string& run_id, int restart_count) {
+                                             const std::string& run_id, int restart_count,
+                                             const std::set<int>& used_ports) {
   AttemptPlan plan;
   plan.run_id = run_id;
   plan.restart_count = restart_count;
@@ -17,8 +18,13 @@ absl::StatusOr<AttemptPlan> PlanLocalAttempt(const LaunchOptions& options,
   plan.world_size = options.devices;
   plan.master_addr = "127.0.0.1";
   plan.round = restart_count;
-  FABRIC_ASSIGN_OR_RETURN(plan.master_port, PickFreePort());
-  return plan;
+  for (int tries = 0; tries < 16; ++tries) {
+    FABRIC_ASSIGN_OR_RETURN(plan.master_port, PickFreePort());
+    if (used_ports.count(plan.master_port) == 0) return plan;
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "no free port for MASTER_PORT that earlier attempts did not use (", used_ports.size(),
+      " used)"));
 }
 
 EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,

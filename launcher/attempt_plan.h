@@ -7,6 +7,7 @@
 #ifndef FABRIC_LAUNCHER_ATTEMPT_PLAN_H_
 #define FABRIC_LAUNCHER_ATTEMPT_PLAN_H_
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,10 +32,12 @@ struct AttemptPlan {
 };
 
 // The single-node plan for attempt `restart_count`: ranks 0..devices-1 and a
-// MASTER_PORT that was verified free just now (a new one for every attempt).
-// Returns Unavailable when no free port can be found.
+// MASTER_PORT that was verified free just now and is not in `used_ports` (the
+// earlier attempts' ports, whose stores may linger). Returns Unavailable when no
+// such port can be found.
 absl::StatusOr<AttemptPlan> PlanLocalAttempt(const LaunchOptions& options,
-                                             const std::string& run_id, int restart_count);
+                                             const std::string& run_id, int restart_count,
+                                             const std::set<int>& used_ports = {});
 
 // `inherited` overlaid with the worker variables of `local_rank` (see
 // doc/launcher.md). OMP_NUM_THREADS=1 is added when more than one worker shares

@@ -27,6 +27,15 @@ TEST(PlanLocalAttemptTest, RanksAndFreshPortPerAttempt) {
   EXPECT_GT(p1.master_port, 0);
 }
 
+TEST(PlanLocalAttemptTest, NeverReusesAnEarlierAttemptsPort) {
+  std::set<int> used;
+  for (int i = 0; i < 20; ++i) {
+    FABRIC_ASSERT_OK_AND_ASSIGN(AttemptPlan p, PlanLocalAttempt(FourDevices(), "r", i, used));
+    EXPECT_EQ(used.count(p.master_port), 0u);
+    used.insert(p.master_port);
+  }
+}
+
 TEST(WorkerEnvironmentTest, SetsTorchrunAndLightningVariables) {
   AttemptPlan plan;
   plan.run_id = "job7";

@@ -61,8 +61,9 @@ std::string ParseJsonString(absl::string_view s) {
 
 std::string FormatFailureReport(const FailureReportInput& in) {
   std::string out = absl::StrCat(
-      "fabric-run: worker failure in run ", in.run_id, ", attempt ", in.restart_count,
-      " (restarts used ", in.restart_count, " of ", in.max_restarts, ")\n");
+      "fabric-run: worker failure in run ", in.run_id, ", attempt ", in.restart_count + 1,
+      " of at most ", in.max_restarts + 1, " (TORCHELASTIC_RESTART_COUNT=", in.restart_count,
+      ")\n");
   absl::StrAppend(&out, "fabric-run:   root cause: rank ", in.global_rank, " (node ",
                   in.node_rank, ", local rank ", in.local_rank, ", pid ", in.pid, ") ",
                   in.status.signal != 0 ? "was killed by " : "exited with ",
@@ -86,12 +87,25 @@ std::string FormatFailureReport(const FailureReportInput& in) {
       absl::StrAppend(&out, "fabric-run:     | ", line, "\n");
     }
   }
+  if (!in.others.empty()) {
+    absl::StrAppend(&out, "fabric-run:   other ranks:");
+    const char* sep = " ";
+    for (const OtherRankEnd& o : in.others) {
+      absl::StrAppend(&out, sep, "rank ", o.global_rank, " ", o.status.Describe());
+      if (o.signal_sent != 0) absl::StrAppend(&out, " after our ", SignalName(o.signal_sent));
+      sep = "; ";
+    }
+    absl::StrAppend(&out, "\n");
+  }
   if (!in.stderr_log_path.empty()) {
     absl::StrAppend(&out, "fabric-run:   full log: ", in.stderr_log_path, "\n");
   }
-  absl::StrAppend(&out, in.restarting
-                            ? "fabric-run:   restarting the whole gang\n"
-                            : "fabric-run:   no restarts left; exiting with the root cause's status\n");
+  if (in.restarting) {
+    absl::StrAppend(&out, "fabric-run:   restarting the whole gang (restart ",
+                    in.restart_count + 1, " of ", in.max_restarts, ")\n");
+  } else {
+    absl::StrAppend(&out, "fabric-run:   no restarts left; exiting with the root cause's status\n");
+  }
   return out;
 }
 

@@ -16,6 +16,13 @@
 
 namespace fabric::launcher {
 
+// How another rank of the failed attempt ended.
+struct OtherRankEnd {
+  int global_rank = 0;
+  ExitStatus status;
+  int signal_sent = 0;  // the last signal fabric-run sent it; 0: none
+};
+
 struct FailureReportInput {
   std::string run_id;
   int restart_count = 0;   // of the failed attempt
@@ -33,6 +40,7 @@ struct FailureReportInput {
   std::string error_file_message;        // from TORCHELASTIC_ERROR_FILE; may be empty
   std::vector<std::string> stderr_tail;  // last lines of the rank's stderr
   std::string stderr_log_path;           // empty when there are no log files
+  std::vector<OtherRankEnd> others;      // the other local ranks, in rank order
 };
 
 // A multi-line report, every line starting with "fabric-run: ", ending in '\n'.

@@ -29,6 +29,21 @@ TEST(FailureReportTest, NamesRankAndExitCode) {
   EXPECT_THAT(r, Not(HasSubstr("OOM")));
 }
 
+TEST(FailureReportTest, HeaderCountsAttempts) {
+  FailureReportInput in = Base();
+  in.restart_count = 1;
+  in.max_restarts = 2;
+  EXPECT_THAT(FormatFailureReport(in),
+              HasSubstr("worker failure in run run1, attempt 2 of at most 3 (TORCHELASTIC_RESTART_COUNT=1)\n"));
+}
+
+TEST(FailureReportTest, ListsHowTheOtherRanksEnded) {
+  FailureReportInput in = Base();
+  in.others = {{0, ExitStatus::Signaled(SIGTERM), SIGTERM}, {1, ExitStatus::Exited(0), 0}};
+  EXPECT_THAT(FormatFailureReport(in),
+              HasSubstr("other ranks: rank 0 signal SIGTERM (15) after our SIGTERM; rank 1 exit code 0\n"));
+}
+
 TEST(FailureReportTest, NamesTheSignal) {
   FailureReportInput in = Base();
   in.status = ExitStatus::Signaled(SIGSEGV);
@@ -66,7 +81,9 @@ TEST(FailureReportTest, SaysWhenStderrWasEmpty) {
 TEST(FailureReportTest, SaysWhetherItRestarts) {
   FailureReportInput in = Base();
   in.restarting = true;
-  EXPECT_THAT(FormatFailureReport(in), HasSubstr("restarting the whole gang"));
+  in.restart_count = 0;
+  in.max_restarts = 2;
+  EXPECT_THAT(FormatFailureReport(in), HasSubstr("restarting the whole gang (restart 1 of 2)"));
   in.restarting = false;
   EXPECT_THAT(FormatFailureReport(in), HasSubstr("no restarts left"));
 }

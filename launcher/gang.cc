@@ -31,11 +31,11 @@ absl::Status Gang::Start(std::vector<GangWorker> workers) {
       end_ = GangEnd::kSpawnFailed;
       spawn_error_ = child.status();
       stopping_ = true;
-      killed_ = true;
-      SignalLive(SIGKILL);
+      KillLive();
       return child.status();
     }
     st.pid = child->pid;
+    st.pgid = child->pgid;
     states_.push_back(st);
   }
   return absl::OkStatus();
@@ -44,9 +44,9 @@ absl::Status Gang::Start(std::vector<GangWorker> workers) {
 bool Gang::OnExit(pid_t pid, ExitStatus status) {
   for (size_t i = 0; i < states_.size(); ++i) {
     WorkerState& st = states_[i];
-    if (st.pid != pid || st.status.has_value()) continue;
+    if (st.pid != pid || st.status.has_value() || st.abandoned) continue;
     st.status = status;
-    launcher_->ReleaseGroup(pid);
+    launcher_->ReleaseGroup(st.pgid);
     if (!status.success() && !stopping_) {
       end_ = GangEnd::kWorkerFailed;
       root_index_ = static_cast<int>(i);
@@ -59,6 +59,7 @@ bool Gang::OnExit(pid_t pid, ExitStatus status) {
 }
 
 void Gang::OnSignal(int sig) {
+  if (finished()) return;  // nothing left to stop; the outcome stands
   switch (ClassifySignal(sig)) {
     case SignalAction::kIgnore:
       return;
@@ -71,9 +72,7 @@ void Gang::OnSignal(int sig) {
   if (end_ == GangEnd::kInterrupted && !killed_) {
     // A repeated interrupt: the user insists; do not wait out the grace period.
     SignalLive(sig);
-    SignalLive(SIGKILL);
-    killed_ = true;
-    deadline_.reset();
+    KillLive();
     return;
   }
   if (end_ != GangEnd::kSpawnFailed) {
@@ -90,14 +89,27 @@ void Gang::OnSignal(int sig) {
 void Gang::OnTimer() {
   if (!deadline_.has_value() || clock_->TimeNow() < *deadline_) return;
   deadline_.reset();
-  if (killed_) return;
+  if (!killed_) {
+    KillLive();
+    return;
+  }
+  for (WorkerState& st : states_) {
+    if (st.status.has_value()) continue;
+    st.abandoned = true;
+    LogWarning("rank ", st.global_rank, " (pid ", st.pid, ") is still there ",
+               absl::FormatDuration(abandon_after_), " after SIGKILL; not waiting for it");
+  }
+}
+
+void Gang::KillLive() {
   killed_ = true;
   SignalLive(SIGKILL);
+  if (!finished()) deadline_ = clock_->TimeNow() + abandon_after_;
 }
 
 bool Gang::finished() const {
   for (const WorkerState& st : states_) {
-    if (!st.status.has_value()) return false;
+    if (!st.status.has_value() && !st.abandoned) return false;
   }
   return true;
 }
@@ -121,8 +133,8 @@ void Gang::BeginStop(int sig) {
 
 void Gang::SignalLive(int sig) {
   for (WorkerState& st : states_) {
-    if (st.status.has_value()) continue;
-    absl::Status s = launcher_->SignalGroup(st.pid, sig);
+    if (st.status.has_value() || st.abandoned) continue;
+    absl::Status s = launcher_->SignalGroup(st.pgid, sig);
     if (!s.ok()) {
       LogWarning("signal rank ", st.global_rank, ": ", s.message());
       continue;

@@ -8,7 +8,8 @@
 // passed. SIGINT/SIGTERM/SIGHUP to the agent are forwarded the same way (a repeated
 // one escalates to SIGKILL at once); SIGUSR1/SIGUSR2 are forwarded and change
 // nothing. A worker's group is released (leftovers SIGKILLed) as soon as the
-// worker is reaped.
+// worker is reaped. A worker still not reaped `abandon_after` past its SIGKILL
+// (stuck in the kernel) is abandoned, so the agent never hangs on it.
 //
 // Thread safety: none; use from one thread. Does not own the launcher or clock.
 #ifndef FABRIC_LAUNCHER_GANG_H_
@@ -36,8 +37,12 @@ struct WorkerState {
   int global_rank = 0;
   int local_rank = 0;
   pid_t pid = -1;                     // -1: never started
+  pid_t pgid = -1;                    // its process group
   std::optional<ExitStatus> status;   // set once reaped
   int last_signal_sent = 0;           // 0: we never signaled it
+  // Still not reaped `abandon_after` past its SIGKILL (e.g. stuck in uninterruptible
+  // sleep): the gang stopped waiting for it.
+  bool abandoned = false;
 };
 
 enum class GangEnd { kSucceeded, kWorkerFailed, kInterrupted, kSpawnFailed };
@@ -57,8 +62,9 @@ SignalAction ClassifySignal(int sig);
 
 class Gang {
  public:
-  Gang(ProcessLauncher* launcher, Clock* clock, absl::Duration grace_period)
-      : launcher_(launcher), clock_(clock), grace_(grace_period) {}
+  Gang(ProcessLauncher* launcher, Clock* clock, absl::Duration grace_period,
+       absl::Duration abandon_after = absl::Seconds(10))
+      : launcher_(launcher), clock_(clock), grace_(grace_period), abandon_after_(abandon_after) {}
   Gang(const Gang&) = delete;
   Gang& operator=(const Gang&) = delete;
 
@@ -69,14 +75,15 @@ class Gang {
 
   // A child exited. Returns false (and does nothing) when `pid` is not a worker.
   bool OnExit(pid_t pid, ExitStatus status);
-  // The agent received `sig`.
+  // The agent received `sig`. Ignored once every worker was reaped.
   void OnSignal(int sig);
-  // Time passed: sends SIGKILL to live workers once the grace deadline is reached.
+  // Time passed: sends SIGKILL to live workers once the grace deadline is reached,
+  // and abandons those still there `abandon_after` later.
   void OnTimer();
 
   // When OnTimer() next has something to do; nullopt when nothing is pending.
   std::optional<absl::Time> deadline() const { return deadline_; }
-  // Every started worker was reaped.
+  // Every started worker was reaped (or abandoned).
   bool finished() const;
   bool stopping() const { return stopping_; }
   // REQUIRES: finished().
@@ -86,10 +93,12 @@ class Gang {
  private:
   void BeginStop(int sig);
   void SignalLive(int sig);
+  void KillLive();
 
   ProcessLauncher* launcher_;
   Clock* clock_;
   absl::Duration grace_;
+  absl::Duration abandon_after_;
   std::vector<WorkerState> states_;
   bool stopping_ = false;
   bool killed_ = false;

@@ -88,9 +88,33 @@ TEST_F(GangTest, GracePeriodEscalatesToSigkillOnlyAfterTheDeadline) {
   clock_.AdvanceTime(absl::Seconds(1));
   gang_.OnTimer();
   EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[1], SIGKILL}));
-  EXPECT_FALSE(gang_.deadline().has_value());
   gang_.OnTimer();
   EXPECT_EQ(launcher_.signals().size(), 1u);  // once
+  gang_.OnExit(p[1], ExitStatus::Signaled(SIGKILL));
+  EXPECT_TRUE(gang_.finished());
+  EXPECT_FALSE(gang_.deadline().has_value());
+}
+
+TEST_F(GangTest, WorkerThatSurvivesSigkillIsAbandonedSoTheAgentNeverHangs) {
+  Gang gang(&launcher_, &clock_, absl::Seconds(30), absl::Seconds(10));
+  ASSERT_THAT(gang.Start(Workers(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang.OnExit(p[0], ExitStatus::Exited(1));
+  clock_.AdvanceTime(absl::Seconds(30));
+  gang.OnTimer();  // SIGKILL
+  EXPECT_EQ(gang.deadline(), clock_.TimeNow() + absl::Seconds(10));
+  clock_.AdvanceTime(absl::Seconds(9));
+  gang.OnTimer();
+  EXPECT_FALSE(gang.finished());  // negative control: still waiting
+  clock_.AdvanceTime(absl::Seconds(1));
+  gang.OnTimer();
+  ASSERT_TRUE(gang.finished());
+  GangOutcome out = gang.outcome();
+  EXPECT_TRUE(out.workers[1].abandoned);
+  EXPECT_FALSE(out.workers[1].status.has_value());
+  EXPECT_EQ(out.end, GangEnd::kWorkerFailed);
+  EXPECT_EQ(out.root_index, 0);
+  EXPECT_FALSE(gang.OnExit(p[1], ExitStatus::Signaled(SIGKILL)));  // too late: ignored
 }
 
 TEST_F(GangTest, NoSigkillWhenWorkersLeaveWithinTheGracePeriod) {
@@ -138,6 +162,27 @@ TEST_F(GangTest, SigtermAndSighupStopTheGangLikeSigint) {
     EXPECT_THAT(launcher.signals(),
                 ElementsAre(Sig{launcher.pids()[0], sig}, Sig{launcher.pids()[0], SIGKILL}));
   }
+}
+
+TEST_F(GangTest, InterruptDuringAFailureStopEndsInterrupted) {
+  ASSERT_THAT(gang_.Start(Workers(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[0], ExitStatus::Exited(1));
+  gang_.OnSignal(SIGTERM);
+  EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[1], SIGTERM}, Sig{p[1], SIGTERM}));
+  gang_.OnExit(p[1], ExitStatus::Signaled(SIGTERM));
+  GangOutcome out = gang_.outcome();
+  EXPECT_EQ(out.end, GangEnd::kInterrupted);  // the user asked to stop: no restart
+  EXPECT_FALSE(DecideAfterAttempt(out, 0, 5).restart);
+  EXPECT_EQ(DecideAfterAttempt(out, 0, 5).exit_code, 128 + SIGTERM);
+}
+
+TEST_F(GangTest, SignalAfterEveryWorkerExitedChangesNothing) {
+  ASSERT_THAT(gang_.Start(Workers(1)), IsOk());
+  gang_.OnExit(launcher_.pids()[0], ExitStatus::Exited(0));
+  gang_.OnSignal(SIGINT);
+  EXPECT_EQ(gang_.outcome().end, GangEnd::kSucceeded);
+  EXPECT_THAT(launcher_.signals(), IsEmpty());
 }
 
 TEST_F(GangTest, RepeatedInterruptEscalatesAtOnce) {

@@ -31,6 +31,7 @@ void WriteOut(int fd, const std::string& text) {
 int main(int argc, char** argv) {
   // Before anything else (and before any thread could exist): the agent's signals
   // are handled on its loop through a signalfd only.
+  const sigset_t ignored_at_start = fabric::launcher::IgnoredSignals();
   sigset_t original_mask;
   fabric::launcher::BlockAgentSignals(&original_mask);
 
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   options.launch = std::move(cli->options);
   options.inherited_env = std::move(env);
   options.worker_sigmask = original_mask;
+  options.ignored_at_start = ignored_at_start;
   absl::StatusOr<std::unique_ptr<fabric::launcher::Agent>> agent =
       fabric::launcher::Agent::Create(std::move(options));
   if (!agent.ok()) {

@@ -1,8 +1,10 @@
 #include "launcher/posix_process_launcher.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,7 +34,7 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
 // The sentinel's whole life: collect pgids (positive records add, negative
 // remove) until EOF, then SIGKILL every group left. Runs in a forked child of a
 // single-threaded agent.
-[[noreturn]] void SentinelMain(int fd) {
+[[noreturn]] void SentinelMain(int fd, const char* scratch_dir) {
   // Terminal signals meant for the agent's foreground group must not kill us.
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
@@ -52,9 +54,8 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
     dup2(devnull, 1);
     dup2(devnull, 2);
   }
-  for (int i = 3; i < 4096; ++i) {
-    if (i != fd) close(i);
-  }
+  if (fd > 3) syscall(SYS_close_range, 3u, static_cast<unsigned>(fd - 1), 0u);
+  syscall(SYS_close_range, static_cast<unsigned>(fd + 1), ~0u, 0u);
   static pid_t groups[kMaxSentinelGroups];
   int n = 0;
   int32_t rec[64];
@@ -82,6 +83,17 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
   }
   for (int j = 0; j < n; ++j) {
     if (groups[j] > 1) kill(-groups[j], SIGKILL);
+  }
+  if (scratch_dir != nullptr && scratch_dir[0] != '\0') {
+    int dfd = open(scratch_dir, O_RDONLY | O_DIRECTORY);
+    DIR* d = dfd >= 0 ? fdopendir(dfd) : nullptr;
+    if (d != nullptr) {
+      while (dirent* e = readdir(d)) {
+        if (e->d_name[0] != '.') unlinkat(dfd, e->d_name, 0);
+      }
+      closedir(d);
+    }
+    rmdir(scratch_dir);
   }
   _exit(0);
 }
@@ -136,7 +148,7 @@ absl::Status PosixProcessLauncher::StartSentinel() {
   }
   if (pid == 0) {
     close(fds[1]);
-    SentinelMain(fds[0]);
+    SentinelMain(fds[0], options_.remove_on_agent_death.c_str());
   }
   close(fds[0]);
   sentinel_pid_ = pid;
@@ -170,7 +182,8 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
   if (pipe2(errpipe, O_CLOEXEC) != 0) return ErrnoStatus(errno, absl::StrCat("spawn ", spec.name, ": pipe"));
   const pid_t agent = getpid();
   const sigset_t mask = options_.child_sigmask;
-  const int out_fd = spec.stdout_fd, err_fd = spec.stderr_fd;
+  const sigset_t keep_ignored = options_.keep_ignored;
+  const int in_fd = spec.stdin_fd, out_fd = spec.stdout_fd, err_fd = spec.stderr_fd;
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -188,9 +201,14 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGQUIT, SIGCHLD}) {
-      sigaction(sig, &dfl, nullptr);
+      if (sigismember(&keep_ignored, sig) != 1) sigaction(sig, &dfl, nullptr);
     }
     sigprocmask(SIG_SETMASK, &mask, nullptr);
+    if (in_fd >= 0 && dup2(in_fd, 0) < 0) {
+      int e = errno;
+      (void)!write(errpipe[1], &e, sizeof(e));
+      _exit(127);
+    }
     if (out_fd >= 0 && dup2(out_fd, 1) < 0) {
       int e = errno;
       (void)!write(errpipe[1], &e, sizeof(e));

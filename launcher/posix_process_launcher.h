@@ -25,6 +25,7 @@
 #include <signal.h>
 
 #include <memory>
+#include <string>
 
 #include "launcher/process_launcher.h"
 
@@ -32,7 +33,14 @@ namespace fabric::launcher {
 
 struct PosixProcessLauncherOptions {
   sigset_t child_sigmask;  // the mask workers start with (usually empty)
+  // Signals that stay ignored in workers (they were SIG_IGN when fabric-run
+  // started, e.g. SIGHUP under nohup); the other handled signals are reset to
+  // SIG_DFL in the child.
+  sigset_t keep_ignored;
   bool orphan_sentinel = true;
+  // A flat directory of the agent's scratch files that the sentinel removes (files,
+  // then the directory) when the agent dies; empty: none.
+  std::string remove_on_agent_death;
   bool subreaper = true;
 };
 

@@ -16,6 +16,7 @@ using ::testing::HasSubstr;
 std::unique_ptr<PosixProcessLauncher> MakeLauncher() {
   PosixProcessLauncherOptions o;
   sigemptyset(&o.child_sigmask);
+  sigemptyset(&o.keep_ignored);
   o.subreaper = false;
   auto l = PosixProcessLauncher::Create(o);
   EXPECT_TRUE(l.ok()) << l.status();

@@ -22,6 +22,7 @@ struct SpawnSpec {
   std::string name;               // for messages: "rank 3"
   std::vector<std::string> argv;  // argv[0] is a path, or a name searched in PATH
   std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
+  int stdin_fd = -1;              // becomes the child's fd 0; -1: inherit
   int stdout_fd = -1;             // becomes the child's fd 1; -1: inherit
   int stderr_fd = -1;             // becomes the child's fd 2; -1: inherit
 };

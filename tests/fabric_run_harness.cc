@@ -1,6 +1,8 @@
 #include "tests/fabric_run_harness.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -36,7 +38,8 @@ std::string NewTempDir(const std::string& name) {
 }
 
 FabricRun::FabricRun(const std::vector<std::string>& args,
-                     const std::map<std::string, std::string>& extra_env) {
+                     const std::map<std::string, std::string>& extra_env,
+                     const std::vector<int>& ignored, bool terminal) {
   std::vector<std::string> argv = {FabricRunPath()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::map<std::string, std::string> env;
@@ -55,14 +58,28 @@ FabricRun::FabricRun(const std::vector<std::string>& args,
   cenv.push_back(nullptr);
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) abort();
+  std::string pty_name;
+  if (terminal) {
+    pty_master_ = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (pty_master_ < 0 || grantpt(pty_master_) != 0 || unlockpt(pty_master_) != 0) abort();
+    pty_name = ptsname(pty_master_);
+  }
   pid_ = fork();
   if (pid_ == 0) {
+    if (terminal) {
+      setsid();
+      int slave = open(pty_name.c_str(), O_RDWR);  // becomes the controlling terminal
+      if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) != 0) _exit(126);
+      dup2(slave, 0);
+      close(slave);
+    }
     dup2(out[1], 1);
     dup2(err[1], 2);
     close(out[0]);
     close(err[0]);
     close(out[1]);
     close(err[1]);
+    for (int sig : ignored) signal(sig, SIG_IGN);
     execve(cargv[0], cargv.data(), cenv.data());
     _exit(127);
   }
@@ -77,6 +94,7 @@ FabricRun::~FabricRun() {
     waitpid(pid_, nullptr, 0);
   }
   if (reader_.joinable()) reader_.join();
+  if (pty_master_ >= 0) close(pty_master_);
 }
 
 void FabricRun::ReadLoop(int out_fd, int err_fd) {

@@ -28,9 +28,13 @@ std::string NewTempDir(const std::string& name);
 
 class FabricRun {
  public:
-  // Starts `fabric-run args...` with the test's environment plus `extra_env`.
+  // Starts `fabric-run args...` with the test's environment plus `extra_env`, and
+  // the signals in `ignored` set to SIG_IGN (as nohup does for SIGHUP). With
+  // `terminal`, fabric-run leads a new session whose controlling terminal (a pty
+  // held by this object) is its stdin, as in an interactive shell.
   FabricRun(const std::vector<std::string>& args,
-            const std::map<std::string, std::string>& extra_env = {});
+            const std::map<std::string, std::string>& extra_env = {},
+            const std::vector<int>& ignored = {}, bool terminal = false);
   ~FabricRun();  // SIGKILLs fabric-run if still running
 
   pid_t pid() const { return pid_; }
@@ -46,6 +50,7 @@ class FabricRun {
  private:
   void ReadLoop(int out_fd, int err_fd);
   pid_t pid_ = -1;
+  int pty_master_ = -1;
   bool reaped_ = false;
   std::thread reader_;
   absl::Mutex mu_;

@@ -2,8 +2,10 @@
 // no-orphans guarantee when fabric-run itself is SIGKILLed.
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fabric_run_harness.h"
@@ -66,6 +68,25 @@ TEST(LauncherSignalTest, Sigusr1AndSigusr2AreForwardedAndWorkersKeepRunning) {
   EXPECT_THAT(run.out(), HasSubstr("[rank 1]: rank 1 got SIGTERM"));
 }
 
+// nohup: SIGHUP ignored at start stays ignored (the "stray SIGHUP tears the gang
+// down" problem). The SIGHUP case of SignalTest is the negative control.
+TEST(LauncherSignalTest, SighupIgnoredAtStartIsNeitherForwardedNorFatal) {
+  std::string dir = NewTempDir("nohup");
+  FabricRun run({"--devices", "2", HelperPath(), "signals"}, {{"HELPER_DIR", dir}}, {SIGHUP});
+  ASSERT_TRUE(run.WaitForOutput("[rank 0]: rank 0 ready")) << run.out();
+  ASSERT_TRUE(run.WaitForOutput("[rank 1]: rank 1 ready")) << run.out();
+  std::vector<pid_t> pids = WorkerPids(dir, 2);
+  kill(run.pid(), SIGHUP);
+  ASSERT_TRUE(run.WaitForOutput("ignoring SIGHUP", /*in_stderr=*/true)) << run.err();
+  kill(pids[0], SIGHUP);  // workers inherited the ignore too
+  kill(run.pid(), SIGUSR1);
+  ASSERT_TRUE(run.WaitForOutput("[rank 0]: rank 0 got SIGUSR1")) << run.out();
+  ASSERT_TRUE(run.WaitForOutput("[rank 1]: rank 1 got SIGUSR1")) << run.out();
+  for (pid_t p : pids) EXPECT_TRUE(Alive(p));
+  kill(run.pid(), SIGTERM);
+  ASSERT_EQ(run.Wait(), 128 + SIGTERM) << run.err();
+}
+
 TEST(LauncherSignalTest, SigkilledAgentLeavesNoWorkerOrGrandchild) {
   // Orphans would otherwise go to init; as subreaper we can reap what dies.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -78,9 +99,19 @@ TEST(LauncherSignalTest, SigkilledAgentLeavesNoWorkerOrGrandchild) {
     pids.push_back(g);
   }
   for (pid_t p : pids) ASSERT_TRUE(Alive(p)) << p;  // negative control: all alive before
+  // The agent's scratch directory (error files) exists now...
+  std::string error_file = ReadFile(dir + "/errorfile_0.path");
+  ASSERT_FALSE(error_file.empty());
+  std::string scratch = error_file.substr(0, error_file.rfind('/'));
+  struct stat st;
+  ASSERT_EQ(stat(scratch.c_str(), &st), 0) << scratch;
   kill(run.pid(), SIGKILL);
   ASSERT_EQ(run.Wait(), 128 + SIGKILL);
   for (pid_t p : pids) EXPECT_TRUE(WaitGone(p, absl::Seconds(5))) << "pid " << p << " survived";
+  // ... and the sentinel removed it.
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stat(scratch.c_str(), &st) == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_NE(stat(scratch.c_str(), &st), 0) << scratch << " left behind";
 }
 
 TEST(LauncherSignalTest, GrandchildIsKilledWhenItsWorkerFails) {

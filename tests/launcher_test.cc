@@ -103,6 +103,8 @@ TEST(LauncherTest, FirstFailureStopsTheGangAndNamesTheRootCause) {
   EXPECT_THAT(err, HasSubstr("| rank 1 stderr line 3\n"));
   EXPECT_THAT(err, Not(HasSubstr("| rank 1 stderr line 2\n")));  // only the last 10
   EXPECT_THAT(err, Not(HasSubstr("OOM")));
+  EXPECT_THAT(err, HasSubstr("other ranks: rank 0 signal SIGTERM (15) after our SIGTERM; "
+                             "rank 2 signal SIGTERM (15) after our SIGTERM"));
   // The sleeping ranks were stopped, not left behind.
   for (int r : {0, 2}) {
     pid_t pid = WaitForPidFile(dir, "worker", r);
@@ -134,6 +136,7 @@ TEST(LauncherTest, WorkersIgnoringSigtermAreKilledAfterTheGracePeriod) {
                 {{"HELPER_DIR", dir}});
   ASSERT_EQ(run.Wait(absl::Seconds(60)), 4) << run.err();
   EXPECT_THAT(run.err(), HasSubstr("root cause: rank 0"));
+  EXPECT_THAT(run.err(), HasSubstr("rank 1 signal SIGKILL (9) after our SIGKILL"));
   for (int r : {1, 2}) {
     pid_t pid = WaitForPidFile(dir, "worker", r);
     ASSERT_GT(pid, 0);
@@ -234,6 +237,27 @@ TEST(LauncherTest, BadCommandLineExits2AndSpawnsNothing) {
   EXPECT_THAT(run.err(), HasSubstr("fabric-run: "));
   EXPECT_THAT(run.err(), HasSubstr("--devices"));
   EXPECT_THAT(run.err(), HasSubstr("--help"));
+  EXPECT_EQ(WaitForPidFile(dir, "worker", 0, absl::Milliseconds(300)), -1);
+}
+
+// Workers lead background process groups: reading an interactive terminal would
+// stop them with SIGTTIN and hang the job. With a terminal as stdin they read
+// /dev/null (EOF) instead.
+TEST(LauncherTest, WorkersDoNotHangReadingTheTerminal) {
+  FabricRun run({"--devices", "2", HelperPath(), "read_stdin"}, {}, {}, /*terminal=*/true);
+  ASSERT_EQ(run.Wait(absl::Seconds(60)), 0) << run.err();
+  EXPECT_THAT(run.out(), HasSubstr("[rank 0]: rank 0 stdin read returned 0"));
+  EXPECT_THAT(run.out(), HasSubstr("[rank 1]: rank 1 stdin read returned 0"));
+}
+
+TEST(LauncherTest, UnusableLogDirIsASetupErrorAndSpawnsNothing) {
+  std::string dir = NewTempDir("badlog");
+  std::string file = dir + "/a-file";
+  fclose(fopen(file.c_str(), "w"));
+  FabricRun run({"--devices", "2", "--log-dir", file + "/logs", HelperPath(), "sleep"},
+                {{"HELPER_DIR", dir}});
+  ASSERT_EQ(run.Wait(), 1) << run.err();
+  EXPECT_THAT(run.err(), HasSubstr("fabric-run: create log directory " + file + "/logs: Not a directory"));
   EXPECT_EQ(WaitForPidFile(dir, "worker", 0, absl::Milliseconds(300)), -1);
 }
 

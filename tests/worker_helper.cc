@@ -12,7 +12,8 @@
 //   sigkill [RANK]        selected ranks SIGKILL themselves (looks like the OOM killer)
 //   sleep                 sleep forever
 //   ignore_term           ignore SIGTERM, sleep forever
-//   grandchild            fork a grandchild (pid in $HELPER_DIR/grandchild_<RANK>.pid)
+//   grandchild            write TORCHELASTIC_ERROR_FILE to $HELPER_DIR/errorfile_<RANK>.path,
+//                         fork a grandchild (pid in $HELPER_DIR/grandchild_<RANK>.pid)
 //                         that sleeps forever; then sleep forever
 //   env                   print "ENV <rank> KEY=VALUE" for every variable; exit 0
 //   lines N               write N lines of ~100 bytes to stdout as fast as possible
@@ -21,6 +22,7 @@
 //                         TORCHELASTIC_RESTART_COUNT < K, otherwise every rank exits 0
 //   error_file MSG        rank 0 writes a torchelastic error file with MSG and exits 1;
 //                         other ranks sleep
+//   read_stdin            read stdin once and print what read(2) returned; exit 0
 //   signals               print each SIGUSR1/SIGUSR2 received and keep running; exit 0
 //                         on SIGTERM
 #include <fcntl.h>
@@ -63,9 +65,24 @@ bool Selected(int argc, char** argv, int index) {
   return atoi(argv[index]) == Rank();
 }
 
+// Unselected ranks: set up (ignore SIGTERM if asked), then announce and sleep.
 [[noreturn]] void Other(int argc, char** argv) {
   if (strcmp(argv[argc - 1], "others_ignore_term") == 0) signal(SIGTERM, SIG_IGN);
+  WritePidFile("worker", getpid());
   SleepForever();
+}
+
+// Selected ranks: announce, then wait until every peer has announced itself, so
+// a test can always see (and check the end of) every worker it started.
+void AnnounceAndWaitForPeers() {
+  WritePidFile("worker", getpid());
+  const char* dir = getenv("HELPER_DIR");
+  const char* ws = getenv("WORLD_SIZE");
+  if (dir == nullptr || ws == nullptr) return;
+  for (int r = 0; r < atoi(ws); ++r) {
+    std::string path = std::string(dir) + "/worker_" + std::to_string(r) + ".pid";
+    for (int i = 0; i < 60000 && access(path.c_str(), F_OK) != 0; ++i) usleep(1000);
+  }
 }
 
 volatile sig_atomic_t got_signal = 0;
@@ -80,29 +97,42 @@ int main(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   const int rank = Rank();
-  if (mode != "grandchild") WritePidFile("worker", getpid());
+  const bool failing_mode = mode == "exit" || mode == "segv" || mode == "sigkill";
+  if (!failing_mode && mode != "grandchild" && mode != "ignore_term") WritePidFile("worker", getpid());
   if (mode == "exit") {
     if (!Selected(argc, argv, 3)) Other(argc, argv);
+    AnnounceAndWaitForPeers();
     for (int i = 1; i <= 12; ++i) fprintf(stderr, "rank %d stderr line %d\n", rank, i);
     return atoi(argv[2]);
   }
   if (mode == "segv") {
     if (!Selected(argc, argv, 2)) Other(argc, argv);
+    AnnounceAndWaitForPeers();
     fprintf(stderr, "rank %d about to crash\n", rank);
     raise(SIGSEGV);
     return 1;
   }
   if (mode == "sigkill") {
     if (!Selected(argc, argv, 2)) Other(argc, argv);
+    AnnounceAndWaitForPeers();
     raise(SIGKILL);
     return 1;
   }
   if (mode == "sleep") SleepForever();
   if (mode == "ignore_term") {
     signal(SIGTERM, SIG_IGN);
+    WritePidFile("worker", getpid());
     SleepForever();
   }
   if (mode == "grandchild") {
+    if (const char* dir = getenv("HELPER_DIR")) {
+      const char* ef = getenv("TORCHELASTIC_ERROR_FILE");
+      std::string path = std::string(dir) + "/errorfile_" + std::to_string(rank) + ".path";
+      if (FILE* f = fopen(path.c_str(), "w")) {
+        fprintf(f, "%s", ef ? ef : "");
+        fclose(f);
+      }
+    }
     pid_t child = fork();
     if (child == 0) {
       WritePidFile("grandchild", getpid());
@@ -155,6 +185,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (mode == "signals") {
+    // Block the signals and wait with sigsuspend: no lost wake-up between the
+    // check and the wait.
+    sigset_t block, waitmask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGUSR2);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &waitmask);
+    sigdelset(&waitmask, SIGUSR1);
+    sigdelset(&waitmask, SIGUSR2);
+    sigdelset(&waitmask, SIGTERM);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = OnSignal;
@@ -164,7 +205,7 @@ int main(int argc, char** argv) {
     printf("rank %d ready\n", rank);
     fflush(stdout);
     for (;;) {
-      pause();
+      sigsuspend(&waitmask);
       int sig = got_signal;
       got_signal = 0;
       if (sig == SIGTERM) {
@@ -174,6 +215,12 @@ int main(int argc, char** argv) {
       if (sig != 0) printf("rank %d got %s\n", rank, sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
       fflush(stdout);
     }
+  }
+  if (mode == "read_stdin") {
+    char buf[64];
+    ssize_t n = read(0, buf, sizeof(buf));
+    printf("rank %d stdin read returned %zd\n", rank, n);
+    return 0;
   }
   fprintf(stderr, "worker_helper: unknown mode %s\n", mode.c_str());
   return 64;

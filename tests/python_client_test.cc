@@ -1,0 +1,39 @@
+// Real clients: unmodified PyTorch scripts run by /usr/bin/python3 under fabric-run.
+// (import torch takes ~1 s per process on a small machine: generous timeouts.)
+#include <unistd.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fabric_run_harness.h"
+
+namespace fabric::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PythonClientTest, GlooAllReduceOfFourRanksSumsToSix) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  FabricRun run({"--devices", "4", "--python", "/usr/bin/python3", Runfile("tests/python/allreduce.py")});
+  ASSERT_EQ(run.Wait(absl::Seconds(600)), 0) << run.out() << run.err();
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_THAT(run.out(), HasSubstr("[rank " + std::to_string(r) + "]: rank " + std::to_string(r) +
+                                     "/4 local_rank " + std::to_string(r) + " sum 6"))
+        << run.out() << run.err();
+  }
+}
+
+TEST(PythonClientTest, TorchRecordErrorFileReachesTheFailureReport) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  std::string dir = NewTempDir("record");
+  FabricRun run({"--devices", "2", Runfile("tests/python/record_failure.py")},
+                {{"RANK0_DONE", dir + "/rank0_done"}});
+  ASSERT_EQ(run.Wait(absl::Seconds(600)), 1) << run.out() << run.err();
+  EXPECT_THAT(run.out(), HasSubstr("[rank 0]: rank 0 fine"));
+  EXPECT_THAT(run.err(), HasSubstr("root cause: rank 1 (node 0, local rank 1"));
+  EXPECT_THAT(run.err(), HasSubstr("error file: ValueError: bad batch on rank 1"));
+  EXPECT_THAT(run.err(), HasSubstr("|     raise ValueError(\"bad batch on rank 1\")"));
+  EXPECT_THAT(run.err(), HasSubstr("other ranks: rank 0 exit code 0"));
+}
+
+}  // namespace
+}  // namespace fabric::testing
