@@ -8,6 +8,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev
   libtorch-dev libgloo-dev python3-torch
   iproute2 procps psmisc
+  python3-matplotlib
   slurm-wlm munge
 )
 missing=()
