@@ -27,12 +27,38 @@ def _pkg_config_libs(rctx, modules):
         fail("pkg-config --libs %s failed: %s" % (" ".join(modules), r.stderr))
     return [f for f in r.stdout.strip().split(" ") if f]
 
+# Libraries linked from their static archives, so that fabric-run's start-up does not pay
+# the dynamic loader for ~50 shared objects (absl alone is 46): measured in bench/.
+_STATIC_PREFIXES = ["absl_", "grpc", "gpr", "upb", "re2", "cares", "address_sorting", "protobuf"]
+_LIB_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]
+
+def _prefer_static(rctx, flags):
+    out = []
+    for f in flags:
+        if f.startswith("-l") and not f.startswith("-l:"):
+            name = f[2:]
+            if any([name.startswith(p) for p in _STATIC_PREFIXES]):
+                if any([rctx.path("%s/lib%s.a" % (d, name)).exists for d in _LIB_DIRS]):
+                    f = "-l:lib%s.a" % name
+        out.append(f)
+    return out
+
+def _static_libs(rctx, modules, extra = []):
+    # --static lists the private dependencies too; archives resolve in a group.
+    # `extra`: dependencies Debian's .pc files omit (grpc_unsecure.pc lacks upb, re2...).
+    flags = _prefer_static(rctx, _pkg_config_libs(rctx, ["--static"] + modules) + extra)
+    return ["-Wl,--start-group"] + flags + ["-Wl,--end-group"]
+
 def _quote(flags):
     return "[" + ", ".join(['"%s"' % f for f in flags]) + "]"
 
 def _system_libs_impl(rctx):
-    absl = _pkg_config_libs(rctx, _ABSL_MODULES)
-    grpc = _pkg_config_libs(rctx, ["grpc++", "protobuf"])
+    absl = _static_libs(rctx, _ABSL_MODULES)
+    grpc = _static_libs(
+        rctx,
+        ["grpc++_unsecure", "protobuf"],
+        extra = ["-lupb", "-lre2", "-lcares", "-laddress_sorting", "-lz"],
+    )
     cuda_home = rctx.os.environ.get("CUDA_HOME", "/usr/local/cuda")
     has_nccl = rctx.path(cuda_home + "/include/nccl.h").exists
     if has_nccl:
