@@ -217,6 +217,12 @@ int Agent::Run() {
                          "fabric-run stopped waiting for it\n"));
       }
     }
+    if (requeue_.triggered()) {  // --requeue-on-signal: no restart, requeue the job
+      absl::Status st = options_.requeue ? options_.requeue()
+                                         : absl::FailedPreconditionError("no requeue action");
+      if (!st.ok()) Say(absl::StrCat("fabric-run: requeue: ", st.message(), "\n"));
+      return st.ok() ? 0 : 1;
+    }
     AttemptDecision d = DecideAfterAttempt(out, restart, lo.max_restarts);
     switch (out.end) {
       case GangEnd::kSucceeded:
@@ -376,6 +382,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
       }
     }
     std::optional<absl::Time> next = gang.deadline();
+    if (requeue_.deadline() && (!next || *requeue_.deadline() < *next)) next = requeue_.deadline();
     if (drain_deadline && (!next || *drain_deadline < *next)) next = drain_deadline;
     ArmTimer(next);
     epoll_event events[16];
@@ -402,6 +409,12 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
                                ": forwarding it to every worker; SIGKILL after ",
                                absl::FormatDuration(options_.launch.grace_period), "\n"));
             }
+            if (requeue_.OnSignal(sig, clock_->TimeNow())) {
+              Say(absl::StrCat("fabric-run: received ", SignalName(sig),
+                               ": forwarding it; the job is requeued once the workers exit "
+                               "(stopped after ", absl::FormatDuration(options_.launch.grace_period),
+                               ")\n"));
+            }
             gang.OnSignal(sig);
           }
         }
@@ -409,6 +422,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
         uint64_t expirations;
         (void)!read(timer_fd_, &expirations, sizeof(expirations));
         gang.OnTimer();
+        if (requeue_.StopDue(clock_->TimeNow()) && !gang.stopping()) gang.OnSignal(SIGTERM);
       } else if (tag < pipe_fds.size() && pipe_fds[tag] >= 0) {
         // Bounded reads per wake-up so that one chatty worker cannot starve the rest.
         for (int round = 0; round < 4; ++round) {

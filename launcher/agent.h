@@ -12,6 +12,7 @@
 
 #include <signal.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "launcher/gang.h"
 #include "launcher/options.h"
 #include "launcher/posix_process_launcher.h"
+#include "launcher/requeue_trigger.h"
 #include "launcher/worker_output.h"
 
 namespace fabric::launcher {
@@ -48,6 +50,10 @@ struct AgentOptions {
   // After every worker exited, how long to wait for the output pipes to reach EOF
   // (a grandchild that escaped its group may hold them).
   absl::Duration drain_timeout = absl::Seconds(2);
+  // --requeue-on-signal (launch.requeue_signal): once the gang has ended after that
+  // signal, Run() calls this instead of restarting and returns 0 (1 when it fails or
+  // is unset). Set by ApplySlurm (launcher/slurm_launch.h): scontrol requeue.
+  std::function<absl::Status()> requeue;
 };
 
 class Agent {
@@ -74,7 +80,9 @@ class Agent {
     std::vector<std::string> error_files;                // by local rank
   };
 
-  explicit Agent(AgentOptions options) : options_(std::move(options)) {}
+  explicit Agent(AgentOptions options)
+      : options_(std::move(options)),
+        requeue_(options_.launch.requeue_signal, options_.launch.grace_period) {}
   absl::Status Init();
   absl::StatusOr<AttemptResult> RunAttempt(const AttemptPlan& plan);
   void Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
@@ -85,6 +93,7 @@ class Agent {
   void Say(const std::string& text);  // one write(2) to the console's stderr
 
   AgentOptions options_;
+  RequeueTrigger requeue_;
   Clock* clock_ = Clock::RealClock();
   std::unique_ptr<PosixProcessLauncher> launcher_;
   std::string run_id_;

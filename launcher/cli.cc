@@ -1,5 +1,6 @@
 #include "launcher/cli.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +91,10 @@ const std::vector<FlagSpec>& Flags() {
        "Single-node job with its own rendezvous on a free local port.", {}},
       {"rdzv-endpoint", Kind::kValue, "HOST:PORT", "(none: embedded on node 0)",
        "A separately started rendezvous server.", {}},
+      {"requeue-on-signal", Kind::kValue, "USR1|USR2", "(off)",
+       "In a SLURM job: on this signal (SLURM's --signal warning) forward it, give the "
+       "workers the grace period to exit, stop them, run scontrol requeue and exit 0.",
+       {}},
       {"join-timeout", Kind::kValue, "DURATION", "600s",
        "How long to wait for the nodes to join.", {}},
       {"last-call-timeout", Kind::kValue, "DURATION", "1s",
@@ -398,6 +403,7 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
       }
       o->devices = static_cast<int>(ids.size());
       o->device_ids = ids;
+      o->devices_set = true;
     } else if (r.value == "auto" || r.value == "-1") {
       if (accel == "unset") accel = "cpu";
       if (accel == "auto") accel = (visible && *visible > 0) ? "cuda" : "cpu";
@@ -414,6 +420,7 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
           o->devices, ParseInt(r, 1, 1 << 16,
                                "use a count >= 1 (workers per node), auto, or GPU "
                                "ids such as 0,2"));
+      o->devices_set = true;
       if (accel == "unset") accel = "cpu";
       if (accel == "auto") accel = (visible && *visible > 0) ? "cuda" : "cpu";
       if (accel == "cuda" && visible && o->devices > *visible) {
@@ -465,6 +472,7 @@ absl::Status ResolveNodes(const RawMap& raw, LaunchOptions* o) {
     if (lo < 1 || hi < lo) return Bad(r, absl::StrCat("is out of range; ", kFix));
     o->min_nodes = lo;
     o->max_nodes = hi;
+    o->num_nodes_set = lo == hi;  // an elastic range leaves the count open
   }
   if (auto it = raw.find("node-rank"); it != raw.end()) {
     const Raw& r = it->second;
@@ -672,6 +680,7 @@ absl::Status ResolveRunId(const RawMap& raw, const EnvMap& env, LaunchOptions* o
       return Bad(r, "is not a valid run id; use up to 128 of [A-Za-z0-9._-]");
     }
     o->run_id = r.value;
+    o->run_id_set = true;
     return absl::OkStatus();
   }
   auto job = env.find("SLURM_JOB_ID");
@@ -697,6 +706,18 @@ absl::Status ResolveRunId(const RawMap& raw, const EnvMap& env, LaunchOptions* o
   return absl::OkStatus();
 }
 
+// USR1, USR2 (any case, SIG prefix optional), or none/off (0). Only the preemption
+// warnings: SIGTERM is what scancel sends, which must not requeue the job.
+absl::StatusOr<int> ParseRequeueSignal(const Raw& r) {
+  std::string v = absl::AsciiStrToUpper(r.value);
+  if (absl::StartsWith(v, "SIG")) v = v.substr(3);
+  if (v == "USR1") return SIGUSR1;
+  if (v == "USR2") return SIGUSR2;
+  if (v == "NONE" || v == "OFF") return 0;
+  return Bad(r, "is not a requeue signal; use USR1 or USR2 (the signal of #SBATCH "
+                "--signal=USR1@90), or none");
+}
+
 absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("main-address"); it != raw.end()) {
     const Raw& r = it->second;
@@ -707,6 +728,7 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
       return Bad(r, "includes a port; give the host here and the port with --main-port");
     }
     o->main_address = r.value;
+    o->main_address_set = true;
   }
   if (auto it = raw.find("main-port"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->main_port, ParsePort(it->second, it->second.value));
@@ -723,6 +745,9 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   }
   if (auto it = raw.find("standalone"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->standalone, ParseBool(it->second));
+  }
+  if (auto it = raw.find("requeue-on-signal"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->requeue_signal, ParseRequeueSignal(it->second));
   }
   if (o->standalone) {
     const std::string& src = raw.at("standalone").source;

@@ -1,5 +1,6 @@
 #include "launcher/cli.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -512,7 +513,7 @@ TEST_F(CliTest, HelpListsEveryFlagWithItsVariable) {
        {"accelerator", "strategy", "devices", "num-nodes", "node-rank", "main-address",
         "main-port", "precision", "max-restarts", "run-id", "grace-period", "log-dir",
         "console-ranks", "quiet", "python", "standalone", "rdzv-endpoint", "join-timeout",
-        "last-call-timeout", "keepalive-timeout", "help", "version"}) {
+        "last-call-timeout", "keepalive-timeout", "requeue-on-signal", "help", "version"}) {
     EXPECT_THAT(r.text, HasSubstr(absl::StrCat("--", flag))) << flag;
   }
   for (const char* var : {"FABRIC_DEVICES", "FABRIC_NUM_NODES", "FABRIC_MAX_RESTARTS",
@@ -538,6 +539,75 @@ TEST_F(CliTest, HelpAfterProgramBelongsToTheProgram) {
   FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, Parse({"tool", "--help"}));
   EXPECT_EQ(r.action, CliResult::Action::kRun);
   EXPECT_THAT(r.options.program_argv, ElementsAre("tool", "--help"));
+}
+
+// The "given" bits: SLURM fills in only what the user did not give (slurm_launch.h).
+TEST_F(CliTest, GivenBitsAreFalseByDefault) {
+  LaunchOptions o = Ok({"tool"});
+  EXPECT_FALSE(o.devices_set);
+  EXPECT_FALSE(o.num_nodes_set);
+  EXPECT_FALSE(o.main_address_set);
+  EXPECT_FALSE(o.main_port_set);
+  EXPECT_FALSE(o.run_id_set);
+  EXPECT_FALSE(o.node_rank.has_value());
+  EXPECT_EQ(o.requeue_signal, 0);
+}
+
+TEST_F(CliTest, DevicesCountOrListIsGivenAutoIsNot) {
+  EXPECT_TRUE(Ok({"--devices", "2", "tool"}).devices_set);
+  EXPECT_TRUE(Ok({"--nproc-per-node=3", "tool"}).devices_set);
+  EXPECT_TRUE(Ok({"--accelerator", "cuda", "--devices", "0,1", "tool"}).devices_set);
+  EXPECT_FALSE(Ok({"--devices", "auto", "tool"}).devices_set);
+  EXPECT_FALSE(Ok({"--devices", "-1", "tool"}).devices_set);
+  env_["CUDA_VISIBLE_DEVICES"] = "0,1";
+  EXPECT_FALSE(Ok({"--accelerator", "cuda", "--devices", "auto", "tool"}).devices_set);
+}
+
+TEST_F(CliTest, DevicesFromEnvironmentIsGiven) {
+  env_["FABRIC_DEVICES"] = "4";
+  EXPECT_TRUE(Ok({"tool"}).devices_set);
+  env_["FABRIC_DEVICES"] = "auto";
+  EXPECT_FALSE(Ok({"tool"}).devices_set);
+}
+
+TEST_F(CliTest, NumNodesIsGivenUnlessAnOpenRange) {
+  EXPECT_TRUE(Ok({"--num-nodes", "2", "tool"}).num_nodes_set);
+  EXPECT_TRUE(Ok({"--nnodes", "3:3", "tool"}).num_nodes_set);
+  EXPECT_FALSE(Ok({"--num-nodes", "1:4", "tool"}).num_nodes_set);
+  env_["FABRIC_NUM_NODES"] = "2";
+  EXPECT_TRUE(Ok({"tool"}).num_nodes_set);
+  env_["FABRIC_NUM_NODES"] = "2:3";
+  EXPECT_FALSE(Ok({"tool"}).num_nodes_set);
+}
+
+TEST_F(CliTest, MainAddressAndRunIdAreGivenFromFlagOrEnvironment) {
+  LaunchOptions o = Ok({"--main-address", "n7", "--run-id", "r1", "tool"});
+  EXPECT_TRUE(o.main_address_set);
+  EXPECT_TRUE(o.run_id_set);
+  env_["FABRIC_MAIN_ADDRESS"] = "n8";
+  env_["FABRIC_RUN_ID"] = "r2";
+  o = Ok({"tool"});
+  EXPECT_TRUE(o.main_address_set);
+  EXPECT_EQ(o.main_address, "n8");
+  EXPECT_TRUE(o.run_id_set);
+  env_.erase("FABRIC_RUN_ID");
+  env_["SLURM_JOB_ID"] = "9";
+  EXPECT_FALSE(Ok({"tool"}).run_id_set);  // generated, not given
+}
+
+TEST_F(CliTest, RequeueOnSignalTakesUsr1OrUsr2) {
+  EXPECT_EQ(Ok({"--requeue-on-signal", "USR1", "tool"}).requeue_signal, SIGUSR1);
+  EXPECT_EQ(Ok({"--requeue-on-signal=sigusr2", "tool"}).requeue_signal, SIGUSR2);
+  EXPECT_EQ(Ok({"--requeue_on_signal", "none", "tool"}).requeue_signal, 0);
+  env_["FABRIC_REQUEUE_ON_SIGNAL"] = "SIGUSR1";
+  EXPECT_EQ(Ok({"tool"}).requeue_signal, SIGUSR1);
+  EXPECT_THAT(Parse({"--requeue-on-signal", "TERM", "tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--requeue-on-signal: 'TERM' is not a requeue signal; use "
+                                 "USR1 or USR2")));
+  env_["FABRIC_REQUEUE_ON_SIGNAL"] = "9";
+  EXPECT_THAT(Parse({"tool"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("FABRIC_REQUEUE_ON_SIGNAL: '9'")));
 }
 
 }  // namespace

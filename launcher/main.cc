@@ -12,6 +12,7 @@
 #include "common/worker_env.h"
 #include "launcher/agent.h"
 #include "launcher/cli.h"
+#include "launcher/slurm_launch.h"
 
 extern char** environ;
 
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
   options.inherited_env = std::move(env);
   options.worker_sigmask = original_mask;
   options.ignored_at_start = ignored_at_start;
+  // Under SLURM: fill in the plan's values, exec the program (one task per device), or
+  // stop with the plan's error (doc/slurm.md).
+  if (std::optional<int> code = fabric::launcher::ApplySlurm(&options)) return *code;
   absl::StatusOr<std::unique_ptr<fabric::launcher::Agent>> agent =
       fabric::launcher::Agent::Create(std::move(options));
   if (!agent.ok()) {

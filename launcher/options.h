@@ -24,6 +24,13 @@ struct LaunchOptions {
   std::string strategy = "auto";      // passed to workers as LT_STRATEGY
   std::string devices_spec = "1";     // as given: N, auto, or a list such as "0,2"
   int devices = 1;                    // workers per node (resolved)
+  // The "given" bits: true when the user set the value (flag or FABRIC_ variable), so
+  // that SLURM's values may fill in the rest (launcher/slurm_launch.h). --devices auto
+  // and --num-nodes MIN:MAX with MIN != MAX count as not given.
+  bool devices_set = false;
+  bool num_nodes_set = false;
+  bool main_address_set = false;
+  bool run_id_set = false;
   std::optional<std::vector<int>> device_ids;  // set when devices_spec was a list
   int min_nodes = 1;                  // --num-nodes N or MIN:MAX
   int max_nodes = 1;
@@ -42,6 +49,10 @@ struct LaunchOptions {
   std::string python = "/usr/bin/python3";
   bool standalone = false;
   std::string rdzv_endpoint;          // HOST:PORT of a standalone rendezvous, empty: embedded
+  // --requeue-on-signal USR1|USR2 (0: off): on this signal the agent forwards it, gives
+  // the workers the grace period to exit, stops them, runs `scontrol requeue
+  // $SLURM_JOB_ID` and exits 0 (see doc/slurm.md).
+  int requeue_signal = 0;
   absl::Duration join_timeout = absl::Seconds(600);
   absl::Duration last_call_timeout = absl::Seconds(1);
   absl::Duration keepalive_timeout = absl::Seconds(5);
