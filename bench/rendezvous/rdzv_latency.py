@@ -1,0 +1,90 @@
+"""Rendezvous latency with N agents as separate processes: fabric-run's gRPC rendezvous
+(rdzv_agent against fabric-rendezvous) and PyTorch's c10d dynamic rendezvous (torchrun's
+default backend, over a TCPStore). Run by bench/rendezvous/run.sh.
+
+Latency = (last agent's assignment) - (last agent's start): how long the rendezvous takes
+once everyone has arrived. Each agent's own timing starts before it connects.
+Prints markdown rows.
+"""
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+BIN = sys.argv[1]  # bazel-bin
+REPS = int(os.environ.get("REPS", "5"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def ours(n):
+    server = subprocess.Popen([f"{BIN}/rendezvous/fabric-rendezvous", "--port", "0", "--host", "127.0.0.1"],
+                              stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline())
+    try:
+        procs = [subprocess.Popen([f"{BIN}/rendezvous/tests/rdzv_agent", "--server", f"127.0.0.1:{port}",
+                                   "--node", f"n{i}", "--min", str(n), "--max", str(n)],
+                                  stdout=subprocess.PIPE, text=True) for i in range(n)]
+        starts, ends = [], []
+        for p in procs:
+            out, _ = p.communicate(timeout=120)
+            assert p.returncode == 0, out
+            f = dict(kv.split("=", 1) for kv in out.split()[1:])
+            starts.append(int(f["start_us"]))
+            ends.append(int(f["end_us"]))
+    finally:
+        server.terminate()
+        server.wait()
+    return (max(ends) - max(starts)) / 1000.0, (max(ends) - min(starts)) / 1000.0
+
+
+def torch_c10d(n):
+    from torch.distributed import TCPStore
+    port = free_port()
+    host_store = TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False)
+    here = os.path.dirname(os.path.abspath(__file__))
+    run_id = f"bench{time.time_ns()}"
+    procs = [subprocess.Popen(["/usr/bin/python3", f"{here}/torch_c10d_agent.py",
+                               f"127.0.0.1:{port}", run_id, str(n)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    starts, ends = [], []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+        s, e, _, _ = out.split()
+        starts.append(int(s))
+        ends.append(int(e))
+    del host_store
+    return (max(ends) - max(starts)) / 1000.0, (max(ends) - min(starts)) / 1000.0
+
+
+def measure(fn, n, reps):
+    runs = [fn(n) for _ in range(reps)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def main():
+    print("| agents | fabric-run rendezvous (ms) | torchrun c10d rendezvous (ms) | speed-up |")
+    print("|---:|---:|---:|---:|")
+    for n in (2, 8, 32):
+        lat, span = measure(ours, n, REPS)
+        if n <= 8 and os.environ.get("SKIP_TORCH") != "1":
+            tlat, tspan = measure(torch_c10d, n, max(1, REPS // 2))
+            print(f"| {n} | {lat:.2f} (first start to last done {span:.1f}) | "
+                  f"{tlat:.1f} (first start to last done {tspan:.1f}) | {tlat / lat:.0f}x |",
+                  flush=True)
+        else:
+            print(f"| {n} | {lat:.2f} (first start to last done {span:.1f}) | not run | |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

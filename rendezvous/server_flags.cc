@@ -1,0 +1,111 @@
+#include "rendezvous/server_flags.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace fabric {
+namespace rendezvous {
+
+const char kServerUsage[] =
+    "usage: fabric-rendezvous [--host ADDR] [--port N] [--token T | --token-file F]\n"
+    "                         [--run-id ID] [--keepalive-timeout DUR]\n"
+    "                         [--last-call-timeout DUR] [--join-timeout DUR]\n"
+    "Serves the fabric-run rendezvous on ADDR:N (default 127.0.0.1:29400; --port 0 picks a\n"
+    "free port). The bound port is printed on stdout as the first line. DUR: 500ms, 5s, 10m.\n"
+    "The token may also come from FABRIC_RDZV_TOKEN.\n";
+
+namespace {
+
+absl::Status ParseDuration(const std::string& flag, const std::string& value,
+                           absl::Duration* out) {
+  if (!absl::ParseDuration(value, out) || *out < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": '", value, "' is not a duration; write it like 500ms, 5s or 10m"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& args,
+                                               const std::map<std::string, std::string>& env) {
+  ServerOptions o;
+  o.port = 29400;
+  std::string token_flag, token_file;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    bool has_value = false;
+    if (flag == "--help" || flag == "-h") return absl::NotFoundError(kServerUsage);
+    if (auto eq = flag.find('='); eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_value = true;
+    }
+    static const char* kKnown[] = {"--host", "--port", "--token", "--token-file", "--run-id",
+                                   "--keepalive-timeout", "--last-call-timeout",
+                                   "--join-timeout"};
+    bool known = false;
+    for (const char* k : kKnown) known |= flag == k;
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag '", flag, "'; see fabric-rendezvous --help"));
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError(flag + ": missing value");
+      value = args[++i];
+    }
+    if (flag == "--host") {
+      if (value.empty()) return absl::InvalidArgumentError("--host: empty address");
+      o.host = value;
+    } else if (flag == "--port") {
+      if (!absl::SimpleAtoi(value, &o.port) || o.port < 0 || o.port > 65535) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--port: '", value, "' is not a port in 0..65535 (0 = any free port)"));
+      }
+    } else if (flag == "--token") {
+      token_flag = value;
+    } else if (flag == "--token-file") {
+      token_file = value;
+    } else if (flag == "--run-id") {
+      o.run_id = value;
+    } else if (flag == "--keepalive-timeout") {
+      if (auto s = ParseDuration(flag, value, &o.keepalive_timeout); !s.ok()) return s;
+    } else if (flag == "--last-call-timeout") {
+      if (auto s = ParseDuration(flag, value, &o.last_call_timeout); !s.ok()) return s;
+    } else if (flag == "--join-timeout") {
+      if (auto s = ParseDuration(flag, value, &o.join_timeout); !s.ok()) return s;
+    }
+  }
+  if (!token_flag.empty()) {
+    o.token = token_flag;
+  } else if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: cannot read '", token_file, "'"));
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    o.token = std::string(absl::StripAsciiWhitespace(ss.str()));
+    if (o.token.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--token-file: '", token_file, "' is empty"));
+    }
+  } else if (auto it = env.find("FABRIC_RDZV_TOKEN"); it != env.end()) {
+    o.token = it->second;
+  }
+  if (o.keepalive_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--keepalive-timeout: must be > 0");
+  }
+  if (o.join_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--join-timeout: must be > 0");
+  }
+  return o;
+}
+
+}  // namespace rendezvous
+}  // namespace fabric

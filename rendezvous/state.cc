@@ -1,0 +1,554 @@
+#include "rendezvous/state.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace fabric {
+namespace rendezvous {
+namespace {
+
+Effect CompleteJoin(const std::string& node_id, absl::StatusOr<Assignment> result) {
+  Effect e;
+  e.kind = Effect::Kind::kCompleteJoin;
+  e.node_id = node_id;
+  e.join_result = std::move(result);
+  return e;
+}
+
+Effect Push(const std::string& node_id, const Event& event) {
+  Effect e;
+  e.kind = Effect::Kind::kPushEvent;
+  e.node_id = node_id;
+  e.event = event;
+  return e;
+}
+
+}  // namespace
+
+RendezvousState::RendezvousState(const StateOptions& options)
+    : options_(options), run_id_(options.run_id) {}
+
+absl::Status RendezvousState::CheckRunId(const std::string& run_id) const {
+  if (!run_id_.empty() && run_id != run_id_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run id mismatch: this node uses run id '", run_id, "' but the rendezvous serves run '",
+        run_id_, "'; give every node the same --run-id"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RendezvousState::CheckConfig(const JoinRequest& r) const {
+  auto mismatch = [&](const char* name, int theirs, int ours) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "configuration mismatch: node '", r.node_id, "' has ", name, "=", theirs,
+        " but the run has ", name, "=", ours, " (set by node '", config_source_,
+        "'); start every node with the same --num-nodes and --max-restarts"));
+  };
+  if (r.min_nodes != min_nodes_) return mismatch("min_nodes", r.min_nodes, min_nodes_);
+  if (r.max_nodes != max_nodes_) return mismatch("max_nodes", r.max_nodes, max_nodes_);
+  if (r.max_restarts != max_restarts_) {
+    return mismatch("max_restarts", r.max_restarts, max_restarts_);
+  }
+  return absl::OkStatus();
+}
+
+bool RendezvousState::IsMember(const std::string& node_id) const {
+  for (const Member& m : members_) {
+    if (m.node_id == node_id) return true;
+  }
+  return false;
+}
+
+int RendezvousState::AliveCount() const {
+  return static_cast<int>(members_.size() + waiting_.size() + expected_.size());
+}
+
+absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
+                                   std::vector<Effect>* effects) {
+  if (r.protocol_version != kProtocolVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "protocol version mismatch: node '", r.node_id, "' speaks version ", r.protocol_version,
+        " but this rendezvous server speaks version ", kProtocolVersion,
+        "; run the same fabric-run build on every node"));
+  }
+  if (r.node_id.empty()) return absl::InvalidArgumentError("join: empty node id");
+  if (r.run_id.empty()) return absl::InvalidArgumentError("join: empty run id");
+  if (r.local_world_size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("join: node '", r.node_id,
+                                                   "' has local_world_size=", r.local_world_size,
+                                                   "; it must be >= 1"));
+  }
+  if (r.min_nodes < 1 || r.max_nodes < r.min_nodes) {
+    return absl::InvalidArgumentError(absl::StrCat("join: invalid node range min_nodes=",
+                                                   r.min_nodes, " max_nodes=", r.max_nodes,
+                                                   "; need 1 <= min <= max"));
+  }
+  if (r.max_restarts < 0) return absl::InvalidArgumentError("join: max_restarts < 0");
+  if (r.requested_node_rank < -1 || r.requested_node_rank >= r.max_nodes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "join: node '", r.node_id, "' requests node rank ", r.requested_node_rank,
+        " but ranks run from 0 to max_nodes-1=", r.max_nodes - 1));
+  }
+  if (auto s = CheckRunId(r.run_id); !s.ok()) return s;
+  if (configured_) {
+    if (auto s = CheckConfig(r); !s.ok()) return s;
+  }
+  if (phase_ == Phase::kFailed) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run '", run_id_, "' has failed: ", failure_reason_));
+  }
+  if (phase_ == Phase::kSucceeded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run '", run_id_, "' has already succeeded"));
+  }
+  if (r.requested_node_rank >= 0) {
+    for (const auto& [id, other] : requests_) {
+      if (id != r.node_id && other.requested_node_rank == r.requested_node_rank) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "duplicate node rank: node '", r.node_id, "' requests node rank ",
+            r.requested_node_rank, " which node '", id,
+            "' already holds; give each node a distinct --node-rank"));
+      }
+    }
+  }
+  if (run_id_.empty()) run_id_ = r.run_id;
+  if (!configured_) {
+    configured_ = true;
+    min_nodes_ = r.min_nodes;
+    max_nodes_ = r.max_nodes;
+    max_restarts_ = r.max_restarts;
+    config_source_ = r.node_id;
+  }
+  Liveness& live = live_[r.node_id];
+  if (live.session_id == 0) live.last_seen = now;
+  requests_[r.node_id] = r;
+
+  if (phase_ == Phase::kRunning) {
+    if (IsMember(r.node_id)) {
+      BumpRound(absl::StrCat("node '", r.node_id, "' re-joined while round ", round_,
+                             " was running"),
+                nullptr, now, effects);
+    } else if (static_cast<int>(members_.size()) < max_nodes_) {
+      BumpRound(absl::StrCat("node '", r.node_id, "' joined; growing from ", members_.size(),
+                             " to ", members_.size() + 1, " nodes"),
+                nullptr, now, effects);
+    } else {
+      Event standby;
+      standby.type = EventType::kStandby;
+      standby.round = round_;
+      standby.reason = absl::StrCat("the run is full (max_nodes=", max_nodes_,
+                                    "); waiting as a spare for the next round");
+      effects->push_back(Push(r.node_id, standby));
+    }
+  }
+  if (phase_ == Phase::kForming && forming_since_ == absl::InfinitePast()) forming_since_ = now;
+  expected_.erase(r.node_id);
+  auto it = waiting_.find(r.node_id);
+  if (it == waiting_.end()) {
+    waiting_[r.node_id] = Waiter{r, next_seq_++};
+  } else {
+    it->second.request = r;  // a retried join keeps its place in line
+  }
+  MaybeComplete(now, effects);
+  return absl::OkStatus();
+}
+
+void RendezvousState::WithdrawJoin(const std::string& node_id, absl::Time now,
+                                   std::vector<Effect>* effects) {
+  if (waiting_.erase(node_id) == 0) return;
+  requests_.erase(node_id);
+  auto it = live_.find(node_id);
+  if (it != live_.end() && it->second.session_id == 0) live_.erase(it);
+  MaybeComplete(now, effects);
+}
+
+void RendezvousState::MaybeComplete(absl::Time now, std::vector<Effect>* effects) {
+  if (phase_ != Phase::kForming) return;
+  const int n = static_cast<int>(waiting_.size());
+  if (n >= max_nodes_ && n > 0) {
+    CompleteRound(now, effects);
+    return;
+  }
+  if (n < min_nodes_ || n == 0) {
+    last_call_deadline_ = absl::InfiniteFuture();
+    return;
+  }
+  // min <= n < max: wait for every previous member to come back, then a last call.
+  if (!expected_.empty()) return;
+  if (last_call_deadline_ == absl::InfiniteFuture()) {
+    last_call_deadline_ = now + options_.last_call_timeout;
+  }
+  if (now >= last_call_deadline_) CompleteRound(now, effects);
+}
+
+void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects) {
+  // Choose who takes part: previous members first (by old rank), then join order.
+  std::vector<const Waiter*> order;
+  for (const auto& [id, w] : waiting_) order.push_back(&w);
+  auto key = [&](const Waiter* w) {
+    auto it = last_rank_.find(w->request.node_id);
+    return std::make_tuple(it == last_rank_.end() ? 1 : 0,
+                           it == last_rank_.end() ? 0 : it->second, w->seq);
+  };
+  std::sort(order.begin(), order.end(),
+            [&](const Waiter* a, const Waiter* b) { return key(a) < key(b); });
+  const int n = std::min<int>(static_cast<int>(order.size()), max_nodes_);
+  order.resize(n);
+
+  // Ranks: requested ranks, then a kept previous rank, then join order fills the gaps.
+  std::vector<const Waiter*> slot(n, nullptr);
+  std::vector<const Waiter*> rest;
+  for (const Waiter* w : order) {
+    int r = w->request.requested_node_rank;
+    if (r >= 0 && r < n && slot[r] == nullptr) {
+      slot[r] = w;
+    } else {
+      rest.push_back(w);
+    }
+  }
+  std::vector<const Waiter*> unplaced;
+  for (const Waiter* w : rest) {
+    auto it = last_rank_.find(w->request.node_id);
+    if (w->request.requested_node_rank < 0 && it != last_rank_.end() && it->second < n &&
+        slot[it->second] == nullptr) {
+      slot[it->second] = w;
+    } else {
+      unplaced.push_back(w);
+    }
+  }
+  std::sort(unplaced.begin(), unplaced.end(), [](const Waiter* a, const Waiter* b) {
+    return std::tie(a->seq, a->request.node_id) < std::tie(b->seq, b->request.node_id);
+  });
+  size_t next = 0;
+  for (int r = 0; r < n; ++r) {
+    if (slot[r] == nullptr) slot[r] = unplaced[next++];
+  }
+
+  members_.clear();
+  last_rank_.clear();
+  int base = 0;
+  for (int r = 0; r < n; ++r) {
+    const JoinRequest& req = slot[r]->request;
+    members_.push_back(Member{req.node_id, r, req.address, req.local_world_size, base});
+    base += req.local_world_size;
+    last_rank_[req.node_id] = r;
+  }
+  Assignment common;
+  common.round = round_;
+  common.num_nodes = n;
+  common.world_size = base;
+  common.master_addr = slot[0]->request.address;
+  common.master_port = slot[0]->request.master_port;
+  common.restart_count = restart_count_;
+  common.max_restarts = max_restarts_;
+  common.members = members_;
+
+  std::vector<std::string> selected;
+  for (const Member& m : members_) selected.push_back(m.node_id);
+  for (const Member& m : members_) {
+    Assignment a = common;
+    a.node_rank = m.node_rank;
+    a.global_rank_base = m.global_rank_base;
+    a.local_world_size = m.local_world_size;
+    Liveness& live = live_[m.node_id];
+    live.member_since = now;
+    if (live.session_id == 0) live.last_seen = now;
+    effects->push_back(CompleteJoin(m.node_id, std::move(a)));
+  }
+  for (const std::string& id : selected) waiting_.erase(id);
+  for (const auto& [id, w] : waiting_) {
+    Event standby;
+    standby.type = EventType::kStandby;
+    standby.round = round_;
+    standby.reason = absl::StrCat("round ", round_, " is full (max_nodes=", max_nodes_,
+                                  "); waiting as a spare for the next round");
+    effects->push_back(Push(id, standby));
+  }
+  for (const auto& [id, old_rank] : expected_) requests_.erase(id);
+  expected_.clear();
+  succeeded_.clear();
+  phase_ = Phase::kRunning;
+  ever_completed_ = true;
+  forming_since_ = absl::InfinitePast();
+  last_call_deadline_ = absl::InfiniteFuture();
+}
+
+void RendezvousState::PushToAll(const Event& event, const std::string& skip_node,
+                                std::vector<Effect>* effects) {
+  for (const auto& [id, live] : live_) {
+    if (id != skip_node) effects->push_back(Push(id, event));
+  }
+}
+
+void RendezvousState::BumpRound(const std::string& reason, const WorkerFailure* cause,
+                                absl::Time now, std::vector<Effect>* effects) {
+  Event event;
+  event.type = EventType::kRoundChanged;
+  event.round = round_ + 1;
+  event.reason = reason;
+  event.restart_count = restart_count_;
+  if (cause != nullptr) {
+    event.has_root_cause = true;
+    event.root_cause = *cause;
+  }
+  for (const Member& m : members_) {
+    expected_[m.node_id] = m.node_rank;
+    effects->push_back(Push(m.node_id, event));
+  }
+  members_.clear();
+  succeeded_.clear();
+  ++round_;
+  phase_ = Phase::kForming;
+  forming_since_ = now;
+  last_call_deadline_ = absl::InfiniteFuture();
+}
+
+void RendezvousState::FailRun(const std::string& reason, const WorkerFailure* cause,
+                              std::vector<Effect>* effects) {
+  phase_ = Phase::kFailed;
+  failure_reason_ = reason;
+  if (cause != nullptr) {
+    has_root_cause_ = true;
+    root_cause_ = *cause;
+  }
+  Event event;
+  event.type = EventType::kRunFailed;
+  event.round = round_;
+  event.reason = reason;
+  event.has_root_cause = has_root_cause_;
+  event.root_cause = root_cause_;
+  event.restart_count = restart_count_;
+  PushToAll(event, "", effects);
+  for (const auto& [id, w] : waiting_) {
+    effects->push_back(CompleteJoin(id, absl::FailedPreconditionError(
+                                            absl::StrCat("run '", run_id_, "' failed: ", reason))));
+  }
+  waiting_.clear();
+  expected_.clear();
+  members_.clear();
+}
+
+void RendezvousState::NodeLost(const std::string& node_id, const std::string& why,
+                               absl::Time now, std::vector<Effect>* effects) {
+  live_.erase(node_id);
+  requests_.erase(node_id);
+  if (phase_ == Phase::kFailed || phase_ == Phase::kSucceeded) return;
+  const std::string what = absl::StrCat("node '", node_id, "' lost: ", why);
+  if (waiting_.erase(node_id) > 0) {
+    // Not UNAVAILABLE: the caller must not retry the join of a node the run lost.
+    effects->push_back(CompleteJoin(node_id, absl::FailedPreconditionError(what)));
+  } else if (expected_.erase(node_id) > 0) {
+    // Already counted out of the running round; fall through to the min check.
+  } else if (IsMember(node_id)) {
+    int rank = last_rank_.count(node_id) ? last_rank_[node_id] : -1;
+    members_.erase(std::remove_if(members_.begin(), members_.end(),
+                                  [&](const Member& m) { return m.node_id == node_id; }),
+                   members_.end());
+    const std::string reason = absl::StrCat(what, " (node rank ", rank, ")");
+    if (AliveCount() < min_nodes_) {
+      FailRun(absl::StrCat(reason, "; ", AliveCount(), " node(s) left, below min_nodes=",
+                           min_nodes_),
+              nullptr, effects);
+      return;
+    }
+    BumpRound(reason, nullptr, now, effects);
+  } else {
+    return;  // a session that never joined
+  }
+  if (ever_completed_ && phase_ == Phase::kForming && AliveCount() < min_nodes_) {
+    FailRun(absl::StrCat(what, "; ", AliveCount(), " node(s) left, below min_nodes=",
+                         min_nodes_),
+            nullptr, effects);
+    return;
+  }
+  MaybeComplete(now, effects);
+}
+
+absl::StatusOr<int64_t> RendezvousState::OpenSession(const std::string& run_id,
+                                                     const std::string& node_id, absl::Time now,
+                                                     std::vector<Effect>* effects) {
+  if (node_id.empty()) return absl::InvalidArgumentError("session: empty node id");
+  if (auto s = CheckRunId(run_id); !s.ok()) return s;
+  if (run_id_.empty()) run_id_ = run_id;
+  Liveness& live = live_[node_id];
+  live.session_id = next_session_++;
+  live.last_seen = now;
+  if (phase_ == Phase::kFailed || phase_ == Phase::kSucceeded) {
+    Event event;
+    event.type = phase_ == Phase::kFailed ? EventType::kRunFailed : EventType::kRunSucceeded;
+    event.round = round_;
+    event.reason = failure_reason_;
+    event.has_root_cause = has_root_cause_;
+    event.root_cause = root_cause_;
+    event.restart_count = restart_count_;
+    effects->push_back(Push(node_id, event));
+  }
+  return live.session_id;
+}
+
+void RendezvousState::KeepAlive(const std::string& node_id, int64_t session_id, absl::Time now) {
+  auto it = live_.find(node_id);
+  if (it != live_.end() && it->second.session_id == session_id) it->second.last_seen = now;
+}
+
+void RendezvousState::CloseSession(const std::string& node_id, int64_t session_id,
+                                   absl::Time now, std::vector<Effect>* effects) {
+  auto it = live_.find(node_id);
+  if (it == live_.end() || it->second.session_id != session_id) return;
+  NodeLost(node_id, "its session stream closed (agent exited or connection broken)", now,
+           effects);
+}
+
+absl::Status RendezvousState::CheckFence(const std::string& run_id, int64_t round) const {
+  if (auto s = CheckRunId(run_id); !s.ok()) return s;
+  if (round != 0 && round != round_) {
+    return absl::AbortedError(absl::StrCat("stale round ", round, ": the current round is ",
+                                           round_, " (", PhaseName(phase_),
+                                           "); stop the workers and re-join"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FailureReportResult> RendezvousState::ReportFailure(
+    const std::string& node_id, int64_t round, const WorkerFailure& failure, absl::Time now,
+    std::vector<Effect>* effects) {
+  if (phase_ == Phase::kFailed) {
+    return absl::FailedPreconditionError(absl::StrCat("run '", run_id_,
+                                                      "' has already failed: ", failure_reason_));
+  }
+  if (round != round_ || phase_ != Phase::kRunning) {
+    return absl::AbortedError(absl::StrCat("stale round ", round, ": the current round is ",
+                                           round_, " (", PhaseName(phase_),
+                                           "); stop the workers and re-join"));
+  }
+  if (!IsMember(node_id)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node '", node_id, "' is not a member of round ", round_));
+  }
+  FailureReportResult result;
+  const std::string what = DescribeFailure(failure);
+  if (restart_count_ < max_restarts_) {
+    ++restart_count_;
+    BumpRound(absl::StrCat("worker failure: ", what, "; restart ", restart_count_, "/",
+                           max_restarts_),
+              &failure, now, effects);
+    result.round = round_;
+    result.restarts_left = max_restarts_ - restart_count_;
+    MaybeComplete(now, effects);
+  } else {
+    FailRun(absl::StrCat("worker failure: ", what, "; no restarts left (max_restarts=",
+                         max_restarts_, ")"),
+            &failure, effects);
+    result.round = round_;
+    result.run_failed = true;
+  }
+  return result;
+}
+
+absl::StatusOr<bool> RendezvousState::ReportSuccess(const std::string& node_id, int64_t round,
+                                                    absl::Time now,
+                                                    std::vector<Effect>* effects) {
+  (void)now;
+  if (phase_ == Phase::kSucceeded) return true;
+  if (auto s = CheckFence(run_id_, round); !s.ok()) return s;
+  if (phase_ != Phase::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("run '", run_id_, "' is ",
+                                                      PhaseName(phase_), ": ", failure_reason_));
+  }
+  if (!IsMember(node_id)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node '", node_id, "' is not a member of round ", round_));
+  }
+  succeeded_[node_id] = true;
+  if (succeeded_.size() < members_.size()) return false;
+  phase_ = Phase::kSucceeded;
+  Event event;
+  event.type = EventType::kRunSucceeded;
+  event.round = round_;
+  event.reason = absl::StrCat("all ", members_.size(), " nodes succeeded in round ", round_);
+  event.restart_count = restart_count_;
+  PushToAll(event, "", effects);
+  for (const auto& [id, w] : waiting_) {
+    effects->push_back(CompleteJoin(
+        id, absl::FailedPreconditionError(absl::StrCat("run '", run_id_, "' has succeeded"))));
+  }
+  waiting_.clear();
+  return true;
+}
+
+void RendezvousState::Leave(const std::string& node_id, const std::string& reason,
+                            absl::Time now, std::vector<Effect>* effects) {
+  NodeLost(node_id, absl::StrCat("it left (", reason.empty() ? "no reason given" : reason, ")"),
+           now, effects);
+}
+
+void RendezvousState::Tick(absl::Time now, std::vector<Effect>* effects) {
+  if (phase_ == Phase::kForming && (!waiting_.empty() || !expected_.empty()) &&
+      now - forming_since_ >= options_.join_timeout) {
+    const int n = static_cast<int>(waiting_.size());
+    if (n >= min_nodes_ && n > 0) {
+      CompleteRound(now, effects);  // previous members that never came back are dropped
+    } else {
+      std::vector<std::string> ids;
+      for (const auto& [id, w] : waiting_) ids.push_back(id);
+      std::string msg = absl::StrCat(
+          "rendezvous timed out after ", absl::FormatDuration(options_.join_timeout), ": ", n,
+          "/", min_nodes_, " nodes joined round ", round_, " (", absl::StrJoin(ids, ", "),
+          "); min_nodes=", min_nodes_, ", max_nodes=", max_nodes_);
+      if (!expected_.empty()) {
+        std::vector<std::string> missing;
+        for (const auto& [id, r] : expected_) missing.push_back(id);
+        absl::StrAppend(&msg, "; missing ", absl::StrJoin(missing, ", "));
+      }
+      if (ever_completed_) {
+        FailRun(msg, nullptr, effects);
+      } else {
+        for (const std::string& id : ids) {
+          effects->push_back(CompleteJoin(id, absl::DeadlineExceededError(msg)));
+          requests_.erase(id);
+        }
+        waiting_.clear();
+        configured_ = false;  // nothing ran yet: the next attempt starts afresh
+        forming_since_ = absl::InfinitePast();
+      }
+    }
+  }
+  MaybeComplete(now, effects);
+
+  std::vector<std::pair<std::string, std::string>> lost;
+  for (const auto& [id, live] : live_) {
+    if (live.session_id != 0 && now - live.last_seen > options_.keepalive_timeout) {
+      lost.emplace_back(id, absl::StrCat("no keep-alive for ",
+                                         absl::FormatDuration(now - live.last_seen),
+                                         " (keepalive timeout ",
+                                         absl::FormatDuration(options_.keepalive_timeout), ")"));
+    } else if (live.session_id == 0 && IsMember(id) &&
+               now - live.member_since > options_.keepalive_timeout) {
+      lost.emplace_back(id, "it never opened its session stream");
+    }
+  }
+  for (const auto& [id, why] : lost) NodeLost(id, why, now, effects);
+}
+
+RunStatus RendezvousState::Status() const {
+  RunStatus s;
+  s.run_id = run_id_;
+  s.phase = phase_;
+  s.round = round_;
+  s.members = members_;
+  for (const auto& [id, w] : waiting_) s.waiting.push_back(id);
+  s.restart_count = restart_count_;
+  s.max_restarts = max_restarts_;
+  s.min_nodes = min_nodes_;
+  s.max_nodes = max_nodes_;
+  s.failure_reason = failure_reason_;
+  s.has_root_cause = has_root_cause_;
+  s.root_cause = root_cause_;
+  return s;
+}
+
+}  // namespace rendezvous
+}  // namespace fabric

@@ -1,0 +1,116 @@
+// Plain structs of the rendezvous protocol, shared by the state machine, the gRPC
+// adapter and the client library (no protobuf in them, so the agent and the tests
+// never see generated code).
+#ifndef FABRIC_RENDEZVOUS_TYPES_H_
+#define FABRIC_RENDEZVOUS_TYPES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fabric {
+namespace rendezvous {
+
+// The protocol version this build speaks; a mismatch is refused at join.
+inline constexpr int kProtocolVersion = 1;
+
+struct JoinRequest {
+  std::string run_id;
+  std::string node_id;
+  int protocol_version = kProtocolVersion;
+  int local_world_size = 1;
+  std::string address;           // advertised address of this node
+  int requested_node_rank = -1;  // -1: none
+  int master_port = 0;           // candidate MASTER_PORT if this node becomes rank 0
+  int min_nodes = 1;
+  int max_nodes = 1;
+  int max_restarts = 0;
+};
+
+struct Member {
+  std::string node_id;
+  int node_rank = 0;
+  std::string address;
+  int local_world_size = 1;
+  int global_rank_base = 0;
+};
+
+// What a node learns when its round completes.
+struct Assignment {
+  int64_t round = 0;
+  int node_rank = 0;
+  int num_nodes = 0;
+  int global_rank_base = 0;
+  int world_size = 0;
+  int local_world_size = 0;
+  std::string master_addr;
+  int master_port = 0;
+  int restart_count = 0;  // restarts spent so far (TORCHELASTIC_RESTART_COUNT)
+  int max_restarts = 0;
+  std::vector<Member> members;  // ordered by node rank
+};
+
+struct WorkerFailure {
+  std::string node_id;
+  int node_rank = -1;
+  int global_rank = -1;
+  int local_rank = -1;
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;      // 0 when it exited
+  std::string message;
+  std::string stderr_tail;
+};
+
+enum class EventType {
+  kSessionOpened,
+  kRoundChanged,   // stop workers, Join again
+  kRunFailed,      // terminal
+  kRunSucceeded,   // terminal
+  kStandby,        // waiting as a spare for the next round
+  kConnectionLost, // client side only: the session stream broke (terminal)
+};
+
+const char* EventTypeName(EventType type);
+
+struct Event {
+  EventType type = EventType::kRoundChanged;
+  int64_t round = 0;
+  std::string reason;
+  bool has_root_cause = false;
+  WorkerFailure root_cause;
+  int restart_count = 0;
+  int keepalive_interval_ms = 0;  // kSessionOpened only
+};
+
+enum class Phase { kForming, kRunning, kFailed, kSucceeded };
+const char* PhaseName(Phase phase);
+
+struct RunStatus {
+  std::string run_id;
+  Phase phase = Phase::kForming;
+  int64_t round = 0;
+  std::vector<Member> members;
+  std::vector<std::string> waiting;
+  int restart_count = 0;
+  int max_restarts = 0;
+  int min_nodes = 0;
+  int max_nodes = 0;
+  std::string failure_reason;
+  bool has_root_cause = false;
+  WorkerFailure root_cause;
+};
+
+struct FailureReportResult {
+  int64_t round = 0;  // the round after the report
+  bool run_failed = false;
+  int restarts_left = 0;
+};
+
+// One-line human description of a worker failure:
+// "rank 3 (node node-b, local rank 1) exited with code 1: <message>".
+std::string DescribeFailure(const WorkerFailure& failure);
+
+}  // namespace rendezvous
+}  // namespace fabric
+
+#endif  // FABRIC_RENDEZVOUS_TYPES_H_
