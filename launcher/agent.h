@@ -12,6 +12,7 @@
 
 #include <signal.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "common/clock.h"
 #include "common/worker_env.h"
 #include "launcher/attempt_plan.h"
+#include "launcher/coordinator.h"
 #include "launcher/gang.h"
 #include "launcher/options.h"
 #include "launcher/posix_process_launcher.h"
@@ -48,13 +50,16 @@ struct AgentOptions {
   // After every worker exited, how long to wait for the output pipes to reach EOF
   // (a grandchild that escaped its group may hold them).
   absl::Duration drain_timeout = absl::Seconds(2);
+  // Multi-node: the rendezvous side (rdzv_coordinator.h); not owned, must outlive
+  // the agent. Null: a single-node job (no rendezvous at all).
+  Coordinator* coordinator = nullptr;
 };
 
 class Agent {
  public:
   // Creates the signalfd, timerfd and epoll set and the posix launcher (orphan
   // sentinel, subreaper). Returns FailedPrecondition for options this agent cannot
-  // run (more than one node), Internal for OS errors.
+  // run (more than one node without a coordinator), Internal for OS errors.
   static absl::StatusOr<std::unique_ptr<Agent>> Create(AgentOptions options);
   ~Agent();
   Agent(const Agent&) = delete;
@@ -76,6 +81,18 @@ class Agent {
 
   explicit Agent(AgentOptions options) : options_(std::move(options)) {}
   absl::Status Init();
+  // Multi-node (agent_multinode.cc): attempts come from the coordinator.
+  int RunMultiNode();
+  // Waits for the next coordinator event, handling signals meanwhile. False when a
+  // stop signal (INT, TERM, HUP) arrived instead; *sig is then that signal.
+  bool WaitCoordinator(CoordinatorEvent* event, int* sig);
+  // Supervise(): coordinator events while workers run; a round change or the run's
+  // end stops the gang.
+  void OnCoordinatorEvents(Gang& gang);
+  // Supervise(): the first local failure goes to the coordinator at once.
+  void MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
+                        const std::vector<std::unique_ptr<WorkerOutput>>& outputs);
+  int Terminal(const CoordinatorEvent& event);
   absl::StatusOr<AttemptResult> RunAttempt(const AttemptPlan& plan);
   void Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
                  std::vector<int>& pipe_fds);
@@ -94,6 +111,13 @@ class Agent {
   int signal_fd_ = -1;
   int timer_fd_ = -1;
   int epoll_fd_ = -1;
+  // Multi-node state (unused on a single node).
+  AttemptPlan current_plan_;
+  std::vector<std::string> current_error_files_;  // by local rank
+  std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
+  bool stop_requested_ = false;   // the gang is stopping for a coordinator event
+  bool failure_reported_ = false; // this attempt's root cause went to the coordinator
+  int user_signal_ = 0;           // a stop signal the agent received during the attempt
 };
 
 // Reads the oom_kill count of the caller's memory cgroup (v2 memory.events or v1

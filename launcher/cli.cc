@@ -90,6 +90,10 @@ const std::vector<FlagSpec>& Flags() {
        "Single-node job with its own rendezvous on a free local port.", {}},
       {"rdzv-endpoint", Kind::kValue, "HOST:PORT", "(none: embedded on node 0)",
        "A separately started rendezvous server.", {}},
+      {"rdzv-token", Kind::kValue, "TOKEN", "(none: no auth)",
+       "Shared secret every agent and the rendezvous must present (FABRIC_RDZV_TOKEN).", {}},
+      {"rdzv-token-file", Kind::kValue, "FILE", "(none)",
+       "Read the rendezvous token from FILE (keeps it out of ps).", {}},
       {"join-timeout", Kind::kValue, "DURATION", "600s",
        "How long to wait for the nodes to join.", {}},
       {"last-call-timeout", Kind::kValue, "DURATION", "1s",
@@ -720,6 +724,10 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("python"); it != raw.end()) o->python = it->second.value;
   if (auto it = raw.find("rdzv-endpoint"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->rdzv_endpoint, ParseEndpoint(it->second));
+  }
+  if (auto it = raw.find("rdzv-token"); it != raw.end()) o->rdzv_token = it->second.value;
+  if (auto it = raw.find("rdzv-token-file"); it != raw.end()) {
+    o->rdzv_token_file = it->second.value;
   }
   if (auto it = raw.find("standalone"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->standalone, ParseBool(it->second));

@@ -12,6 +12,7 @@
 #include "common/worker_env.h"
 #include "launcher/agent.h"
 #include "launcher/cli.h"
+#include "launcher/multinode.h"
 
 extern char** environ;
 
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
   options.inherited_env = std::move(env);
   options.worker_sigmask = original_mask;
   options.ignored_at_start = ignored_at_start;
+  if (fabric::launcher::IsMultiNode(options.launch)) {
+    return fabric::launcher::MultiNodeMain(argv, std::move(options));
+  }
   absl::StatusOr<std::unique_ptr<fabric::launcher::Agent>> agent =
       fabric::launcher::Agent::Create(std::move(options));
   if (!agent.ok()) {

@@ -42,6 +42,8 @@ struct LaunchOptions {
   std::string python = "/usr/bin/python3";
   bool standalone = false;
   std::string rdzv_endpoint;          // HOST:PORT of a standalone rendezvous, empty: embedded
+  std::string rdzv_token;             // shared secret of the rendezvous (empty: no auth)
+  std::string rdzv_token_file;        // a file holding it (read by the multi-node agent)
   absl::Duration join_timeout = absl::Seconds(600);
   absl::Duration last_call_timeout = absl::Seconds(1);
   absl::Duration keepalive_timeout = absl::Seconds(5);
