@@ -92,7 +92,9 @@ void CheckTwoNodeEnv(FabricRun& a, FabricRun& b, const std::string& run_id_expec
   ASSERT_EQ(all.size(), 4u);
   const std::string port = all[0]["MASTER_PORT"];
   const std::string run_id = all[0]["TORCHELASTIC_RUN_ID"];
-  if (!run_id_expected.empty()) EXPECT_EQ(run_id, run_id_expected);
+  if (!run_id_expected.empty()) {
+    EXPECT_EQ(run_id, run_id_expected);
+  }
   for (int r = 0; r < 4; ++r) {
     auto& e = all.at(r);
     EXPECT_EQ(e["RANK"], std::to_string(r));
@@ -235,9 +237,9 @@ TEST_F(MultiNodeTest, KilledAgentStopsTheOthersBelowMin) {
 
 TEST_F(MultiNodeTest, ElasticJobAboveMinGoesOnWithoutAKilledAgent) {
   // A long last call: the first round waits for both (it completes at max at once).
-  auto a = Agent({"--num-nodes", "1:2", "--node-rank", "0", "--last-call-timeout", "30s"},
+  auto a = Agent({"--num-nodes", "1:2", "--node-rank", "0", "--last-call-timeout", "5s"},
                  {"world_is", "2"});
-  auto b = Agent({"--num-nodes", "1:2", "--node-rank", "1", "--last-call-timeout", "30s"},
+  auto b = Agent({"--num-nodes", "1:2", "--node-rank", "1", "--last-call-timeout", "5s"},
                  {"world_is", "2"});
   ASSERT_TRUE(a->WaitForOutput("world 0 4 restart 0")) << a->err();
   ASSERT_TRUE(b->WaitForOutput("world 2 4 restart 0")) << b->err();
