@@ -1,6 +1,7 @@
 #include "launcher/rdzv_coordinator.h"
 
 #include <netdb.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -60,6 +61,42 @@ std::string LocalAddressToward(const std::string& host, const std::string& port)
   }
   freeaddrinfo(res);
   return out.empty() ? LocalHostname() : out;
+}
+
+// True once a TCP connection to host:port succeeds, trying with backoff until
+// `deadline`. gRPC's channel, when its first connect is refused (the host agent not
+// listening yet), took ~5 s to recover here; connecting only once the port accepts
+// avoids that.
+bool WaitForListener(const std::string& host, const std::string& port, absl::Time deadline) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  absl::Duration backoff = absl::Milliseconds(5);
+  for (;;) {
+    addrinfo* res = nullptr;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) == 0) {
+      for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) continue;
+        bool ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+        if (!ok && errno == EINPROGRESS) {
+          pollfd p{fd, POLLOUT, 0};
+          int err = 0;
+          socklen_t len = sizeof(err);
+          ok = poll(&p, 1, 1000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+               err == 0;
+        }
+        close(fd);
+        if (ok) {
+          freeaddrinfo(res);
+          return true;
+        }
+      }
+      freeaddrinfo(res);
+    }
+    if (absl::Now() + backoff >= deadline) return false;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Milliseconds(200));
+  }
 }
 
 }  // namespace
@@ -158,6 +195,8 @@ absl::Status RdzvCoordinator::Start() {
 }
 
 void RdzvCoordinator::Post(CoordinatorEvent event) {
+  LogDebug("coordinator event ", static_cast<int>(event.kind), " round ", event.round, ": ",
+           event.message);
   {
     absl::MutexLock lock(&mu_);
     if (event.kind == Kind::kRunFailed || event.kind == Kind::kRunSucceeded ||
@@ -272,13 +311,29 @@ bool RdzvCoordinator::EnsureConnected() {
   co.token = options_.token;
   co.join_timeout = lo.join_timeout;
   co.rpc_timeout = absl::Seconds(5);
+  const std::string nodes =
+      absl::StrCat("0 of ", lo.min_nodes == lo.max_nodes ? "" : "at least ", lo.min_nodes,
+                   " nodes known to have joined: this node never got in");
+  std::string host, port;
+  if (SplitHostPort(server_address_, &host, &port) &&
+      !WaitForListener(host, port, absl::Now() + lo.join_timeout)) {
+    CoordinatorEvent e;
+    e.kind = Kind::kFatal;
+    e.message = absl::StrCat(
+        "cannot join the job: could not reach the rendezvous server at ", server_address_,
+        " within --join-timeout ", absl::FormatDuration(lo.join_timeout), " (", nodes,
+        "); is the node-rank-0 agent (or fabric-rendezvous) running there, and is the "
+        "address right?");
+    Post(std::move(e));
+    return false;
+  }
+  LogDebug("connecting to ", server_address_);
   absl::StatusOr<std::unique_ptr<rdzv::RendezvousClient>> client = rdzv::RendezvousClient::Connect(co);
+  LogDebug("connect: ", client.status().ToString());
   if (!client.ok()) {
     CoordinatorEvent e;
     e.kind = Kind::kFatal;
-    e.message = absl::StrCat("cannot join the job: ", client.status().message(),
-                             " (0 of ", lo.min_nodes == lo.max_nodes ? "" : "at least ",
-                             lo.min_nodes, " nodes known to have joined: this node never got in)");
+    e.message = absl::StrCat("cannot join the job: ", client.status().message(), " (", nodes, ")");
     Post(std::move(e));
     return false;
   }
@@ -304,6 +359,7 @@ void RdzvCoordinator::RequestPlan() {
         break;
       }
     }
+    LogDebug("joining with master port candidate ", port);
     absl::StatusOr<rdzv::Assignment> a = client->Join(port);
     if (!a.ok()) {
       if (a.status().code() == absl::StatusCode::kFailedPrecondition) {
@@ -387,6 +443,7 @@ void RdzvCoordinator::ReportSuccess(const AttemptPlan& plan) {
     }
     if (client == nullptr) return;
     absl::StatusOr<bool> r = client->ReportSuccess(round);
+    LogDebug("report success: ", r.status().ToString());
     if (!r.ok() && r.status().code() != absl::StatusCode::kAborted &&
         r.status().code() != absl::StatusCode::kFailedPrecondition) {
       CoordinatorEvent e;
@@ -406,6 +463,7 @@ void RdzvCoordinator::Leave(const std::string& reason) {
 }
 
 void RdzvCoordinator::Finish() {
+  LogDebug("finish");
   rdzv::RendezvousClient* client;
   std::vector<std::string> others;
   bool lost;
@@ -422,10 +480,12 @@ void RdzvCoordinator::Finish() {
       // Keep serving until every other node confirmed it saw the end (bounded: a lost
       // node never confirms).
       if (!others.empty()) {
-        (void)client->store()->Wait(others, absl::Now() + options_.exit_barrier_timeout);
+        absl::Status w = client->store()->Wait(others, absl::Now() + options_.exit_barrier_timeout);
+        LogDebug("exit barrier: ", w.ToString());
       }
     } else {
-      (void)client->store()->Set(absl::StrCat("fabric/exit/", options_.node_id), "1");
+      absl::Status w = client->store()->Set(absl::StrCat("fabric/exit/", options_.node_id), "1");
+      LogDebug("exit ack: ", w.ToString());
     }
   }
   if (client != nullptr) client->Close();
