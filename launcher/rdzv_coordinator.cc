@@ -191,6 +191,7 @@ absl::Status RdzvCoordinator::Start() {
     LogInfo("hosting the rendezvous on ", server_address_, " (run ", options_.run_id, ")");
   }
   worker_ = std::thread([this] { WorkerLoop(); });
+  watchdog_ = std::thread([this] { WatchdogLoop(); });
   return absl::OkStatus();
 }
 
@@ -239,6 +240,37 @@ void RdzvCoordinator::WorkerLoop() {
     task();
     absl::MutexLock lock(&mu_);
     busy_ = false;
+  }
+}
+
+void RdzvCoordinator::WatchdogLoop() {
+  const absl::Duration interval = options_.launch.keepalive_timeout / 3;
+  absl::MutexLock lock(&mu_);
+  while (!stop_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), interval);
+    if (stop_) break;
+    rdzv::RendezvousClient* client = client_.get();
+    if (client == nullptr || terminal_ || server_lost_) continue;
+    mu_.Unlock();
+    const absl::Time start = absl::Now();
+    absl::StatusOr<rdzv::RunStatus> st = client->GetStatus();  // bounded by rpc_timeout
+    mu_.Lock();
+    if (st.ok() || stop_ || terminal_ || server_lost_) continue;
+    if (st.status().code() != absl::StatusCode::kDeadlineExceeded &&
+        st.status().code() != absl::StatusCode::kUnavailable) {
+      continue;
+    }
+    server_lost_ = true;
+    CoordinatorEvent e;
+    e.kind = Kind::kFatal;
+    e.message = absl::StrCat(
+        "the rendezvous server at ", server_address_, " did not answer for ",
+        absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(100))),
+        " (--keepalive-timeout ", absl::FormatDuration(options_.launch.keepalive_timeout),
+        "): its host hung, died or the network to it failed; stopped this node's workers");
+    mu_.Unlock();
+    Post(std::move(e));
+    mu_.Lock();
   }
 }
 
@@ -310,7 +342,7 @@ bool RdzvCoordinator::EnsureConnected() {
   co.max_restarts = lo.max_restarts;
   co.token = options_.token;
   co.join_timeout = lo.join_timeout;
-  co.rpc_timeout = absl::Seconds(5);
+  co.rpc_timeout = lo.keepalive_timeout;
   const std::string nodes =
       absl::StrCat("0 of ", lo.min_nodes == lo.max_nodes ? "" : "at least ", lo.min_nodes,
                    " nodes known to have joined: this node never got in");
@@ -499,6 +531,7 @@ void RdzvCoordinator::Shutdown() {
     stop_ = true;
     busy = busy_;
   }
+  if (watchdog_.joinable()) watchdog_.join();  // at most one status call away
   if (worker_.joinable()) {
     if (busy) {
       worker_.detach();  // blocked in a call; the process is about to exit

@@ -8,6 +8,8 @@
 //     the others (port taken, or not a local address) are its clients.
 // The embedded server binds exactly --main-address (not every interface).
 //
+// A watchdog thread polls the server's status, so a rendezvous host that hangs or
+// vanishes without closing the connection is noticed within --keepalive-timeout.
 // Every request runs on one internal worker thread, in order; the session's pushed
 // events come from the client's reader thread. Both end up as CoordinatorEvents in
 // one queue, signalled through an eventfd.
@@ -82,6 +84,10 @@ class RdzvCoordinator : public Coordinator {
   void Post(CoordinatorEvent event);
   void Enqueue(std::function<void()> task);
   void WorkerLoop();
+  // Asks the server for its status every keepalive_timeout / 3: a host that hangs or
+  // vanishes without closing the connection (SIGSTOP, power loss, cable) is noticed
+  // within about --keepalive-timeout.
+  void WatchdogLoop();
   bool EnsureConnected();  // worker thread
   void OnSessionEvent(const rendezvous::Event& event);
   CoordinatorEvent FailedEvent(const std::string& reason, const rendezvous::WorkerFailure* cause,
@@ -104,6 +110,7 @@ class RdzvCoordinator : public Coordinator {
   bool terminal_ ABSL_GUARDED_BY(mu_) = false;  // a terminal event was posted
   bool server_lost_ ABSL_GUARDED_BY(mu_) = false;
   std::thread worker_;
+  std::thread watchdog_;
 };
 
 }  // namespace fabric::launcher

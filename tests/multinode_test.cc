@@ -275,6 +275,20 @@ TEST_F(MultiNodeTest, KillingTheRendezvousHostStopsEveryOtherAgent) {
   a->Wait(absl::Seconds(10));
 }
 
+TEST_F(MultiNodeTest, HungRendezvousHostIsDetectedWithinTheKeepAliveTimeout) {
+  auto a = Agent({"--num-nodes", "2", "--node-rank", "0", "--keepalive-timeout", "2s"}, {"sleep"});
+  auto b = Agent({"--num-nodes", "2", "--node-rank", "1", "--keepalive-timeout", "2s"}, {"sleep"});
+  for (int r = 0; r < 4; ++r) ASSERT_GT(WaitForPidFile(dir_, "worker", r), 0);
+  kill(a->pid(), SIGSTOP);
+  std::optional<int> rb = b->Wait(absl::Seconds(60));
+  kill(a->pid(), SIGKILL);
+  kill(a->pid(), SIGCONT);
+  ASSERT_TRUE(rb.has_value());
+  EXPECT_EQ(*rb, 1);
+  EXPECT_THAT(b->err(), HasSubstr("did not answer"));
+  a->Wait(absl::Seconds(10));
+}
+
 TEST_F(MultiNodeTest, UnreachableServerIsOneErrorNamingTheAddress) {
   auto b = Agent({"--num-nodes", "2", "--node-rank", "1", "--join-timeout", "1s"}, {"env"});
   std::optional<int> rb = b->Wait(absl::Seconds(60));
