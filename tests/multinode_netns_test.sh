@@ -35,13 +35,14 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT
 
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
-in_host() {  # in_host HOST command...
+in_host() {  # in_host HOST command... (exec: `in_host ... &` then $! is the program)
   local host=$1
   shift
-  nsenter --net="/run/netns/${ID}-${host}" unshare --uts --mount \
+  exec nsenter --net="/run/netns/${ID}-${host}" unshare --uts --mount \
     sh -c 'hostname "$0"; mount --bind "$1" /etc/hosts; shift; exec "$@"' \
     "$host" "$DIR/hosts" "$@"
 }
@@ -102,15 +103,19 @@ for _ in $(seq 100); do
   [[ -n $LISTEN ]] && break
   sleep 0.1
 done
-[[ $LISTEN == "$SUBNET.1:29400" ]] || fail "rendezvous listens on '$LISTEN', want $SUBNET.1:29400"
+# gRPC may use a dual-stack socket: the v4-mapped form is the same single address.
+[[ $LISTEN == "$SUBNET.1:29400" || $LISTEN == "[::ffff:$SUBNET.1]:29400" ]] ||
+  fail "rendezvous listens on '$LISTEN', want $SUBNET.1:29400 (not a wildcard)"
 kill -TERM $P1; wait $P1
+R1=$?
+[[ $R1 == 143 ]] || fail "SIGTERM to the joining agent: exit $R1, want 143"
 echo "ok 1b: rendezvous bound to $LISTEN"
 
 # --- 2. PyTorch all-reduce across two hosts --------------------------------------
 if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   mkdir -p "$DIR/t2"
   for i in 1 2; do
-    in_host n$i "$FR" --devices 2 --num-nodes 2 --node-rank $((i - 1)) --main-address n1 \
+    in_host n$i "$FR" --devices 2 --num-nodes 2 --node-rank $((i - 1)) --main-address n1 --main-port 29402 \
       --python /usr/bin/python3 "$PY" >"$DIR/t2/n$i.out" 2>"$DIR/t2/n$i.err" &
     eval "P$i=\$!"
   done
