@@ -171,7 +171,7 @@ RendezvousService::RendezvousService(const ServiceOptions& options, Clock* clock
 
 RendezvousService::~RendezvousService() = default;
 
-std::string RendezvousService::RunId() { return state_.Status().run_id; }
+std::string RendezvousService::RunId() { return state_.run_id(); }
 
 void RendezvousService::TakeJoinsLocked(std::vector<Effect>* effects,
                                         std::vector<JoinCompletion>* joins) {

@@ -56,10 +56,7 @@ absl::Status RendezvousState::CheckConfig(const JoinRequest& r) const {
 }
 
 bool RendezvousState::IsMember(const std::string& node_id) const {
-  for (const Member& m : members_) {
-    if (m.node_id == node_id) return true;
-  }
-  return false;
+  return member_ids_.contains(node_id);
 }
 
 int RendezvousState::AliveCount() const {
@@ -228,11 +225,13 @@ void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects
   }
 
   members_.clear();
+  member_ids_.clear();
   last_rank_.clear();
   int base = 0;
   for (int r = 0; r < n; ++r) {
     const JoinRequest& req = slot[r]->request;
     members_.push_back(Member{req.node_id, r, req.address, req.local_world_size, base});
+    member_ids_.insert(req.node_id);
     base += req.local_world_size;
     last_rank_[req.node_id] = r;
   }
@@ -244,7 +243,7 @@ void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects
   common.master_port = slot[0]->request.master_port;
   common.restart_count = restart_count_;
   common.max_restarts = max_restarts_;
-  common.members = members_;
+  if (n <= options_.max_members_in_assignment) common.members = members_;
 
   std::vector<std::string> selected;
   for (const Member& m : members_) selected.push_back(m.node_id);
@@ -299,6 +298,7 @@ void RendezvousState::BumpRound(const std::string& reason, const WorkerFailure* 
     effects->push_back(Push(m.node_id, event));
   }
   members_.clear();
+  member_ids_.clear();
   succeeded_.clear();
   ++round_;
   phase_ = Phase::kForming;
@@ -329,6 +329,7 @@ void RendezvousState::FailRun(const std::string& reason, const WorkerFailure* ca
   waiting_.clear();
   expected_.clear();
   members_.clear();
+  member_ids_.clear();
 }
 
 void RendezvousState::NodeLost(const std::string& node_id, const std::string& why,
@@ -347,6 +348,7 @@ void RendezvousState::NodeLost(const std::string& node_id, const std::string& wh
     members_.erase(std::remove_if(members_.begin(), members_.end(),
                                   [&](const Member& m) { return m.node_id == node_id; }),
                    members_.end());
+    member_ids_.erase(node_id);
     const std::string reason = absl::StrCat(what, " (node rank ", rank, ")");
     if (AliveCount() < min_nodes_) {
       FailRun(absl::StrCat(reason, "; ", AliveCount(), " node(s) left, below min_nodes=",
@@ -518,6 +520,9 @@ void RendezvousState::Tick(absl::Time now, std::vector<Effect>* effects) {
   }
   MaybeComplete(now, effects);
 
+  // The liveness scan is O(nodes): a few times per keep-alive timeout is enough.
+  if (now - last_liveness_scan_ < options_.keepalive_timeout / 20) return;
+  last_liveness_scan_ = now;
   std::vector<std::pair<std::string, std::string>> lost;
   for (const auto& [id, live] : live_) {
     if (live.session_id != 0 && now - live.last_seen > options_.keepalive_timeout) {

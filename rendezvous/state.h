@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -32,6 +33,9 @@ struct StateOptions {
   // A round that has not reached min_nodes this long after it started forming fails
   // its waiting joiners with DEADLINE_EXCEEDED.
   absl::Duration join_timeout = absl::Seconds(600);
+  // Assignments list every member only up to this many nodes (the list is O(nodes) per
+  // node, so O(nodes^2) per round); larger jobs get an empty list and use Status().
+  int max_members_in_assignment = 256;
   // A node with an open session that sends nothing for this long is lost; a member
   // that never opens its session is lost this long after its round completed.
   absl::Duration keepalive_timeout = absl::Seconds(5);
@@ -104,6 +108,7 @@ class RendezvousState {
 
   RunStatus Status() const;
   int64_t round() const { return round_; }
+  const std::string& run_id() const { return run_id_; }
   Phase phase() const { return phase_; }
 
  private:
@@ -148,6 +153,8 @@ class RendezvousState {
   WorkerFailure root_cause_;
 
   std::vector<Member> members_;                  // the running round, by node rank
+  absl::flat_hash_set<std::string> member_ids_;  // the node ids of members_ (O(1) lookups)
+  absl::Time last_liveness_scan_ = absl::InfinitePast();
   std::map<std::string, Waiter> waiting_;        // joiners of the next round and spares
   std::map<std::string, JoinRequest> requests_;  // last join of every member / waiter
   std::map<std::string, int> expected_;          // previous members not yet re-joined -> old rank

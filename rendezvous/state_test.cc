@@ -122,6 +122,20 @@ TEST_F(StateTest, CompletesAtMaxNodesAtOnce) {
   EXPECT_EQ(state_->phase(), Phase::kRunning);
 }
 
+TEST_F(StateTest, LargeJobsGetNoMemberListInAssignments) {
+  min_ = max_ = 3;
+  StateOptions o;
+  o.max_members_in_assignment = 2;
+  state_ = std::make_unique<RendezvousState>(o);
+  JoinLive("a");
+  JoinLive("b");
+  JoinLive("c");
+  Assignment a = MustAssign("a");
+  EXPECT_TRUE(a.members.empty()) << "O(nodes^2) data is not sent to every node";
+  EXPECT_EQ(a.world_size, 6);
+  EXPECT_EQ(state_->Status().members.size(), 3u);
+}
+
 TEST_F(StateTest, GlobalRankBaseIsPrefixSumOfLocalWorldSizes) {
   Init(3, 3);
   JoinLive("a", -1, 4);

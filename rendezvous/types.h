@@ -47,7 +47,9 @@ struct Assignment {
   int master_port = 0;
   int restart_count = 0;  // restarts spent so far (TORCHELASTIC_RESTART_COUNT)
   int max_restarts = 0;
-  std::vector<Member> members;  // ordered by node rank
+  // Ordered by node rank; empty for jobs larger than the server's
+  // max_members_in_assignment (256 by default): use RendezvousClient::GetStatus().
+  std::vector<Member> members;
 };
 
 struct WorkerFailure {
