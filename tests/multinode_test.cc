@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <regex>
@@ -154,6 +155,19 @@ TEST_F(MultiNodeTest, WrongTokenIsRefused) {
   EXPECT_THAT(b->err(), HasSubstr("token"));
   kill(a->pid(), SIGTERM);
   EXPECT_TRUE(a->Wait(absl::Seconds(60)).has_value());
+}
+
+TEST_F(MultiNodeTest, TokenFromAFileAndAnUnreadableTokenFile) {
+  const std::string token = dir_ + "/token";
+  std::ofstream(token) << "from-a-file\n";
+  auto bad = Agent({"--num-nodes", "2", "--rdzv-token-file", dir_ + "/missing"}, {"env"});
+  EXPECT_EQ(bad->Wait(absl::Seconds(60)), 2);
+  EXPECT_THAT(bad->err(), HasSubstr("--rdzv-token-file: cannot read a token from"));
+  auto a = Agent({"--num-nodes", "2", "--rdzv-token-file", token}, {"env"});
+  auto b = Agent({"--num-nodes", "2", "--rdzv-token", "from-a-file"}, {"env"});
+  EXPECT_EQ(a->Wait(), 0) << a->err();
+  EXPECT_EQ(b->Wait(), 0) << b->err();
+  CheckTwoNodeEnv(*a, *b);
 }
 
 TEST_F(MultiNodeTest, StandaloneRendezvousServer) {
