@@ -28,6 +28,7 @@ namespace {
 
 constexpr uint64_t kSignalTag = ~uint64_t{0};
 constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
+constexpr uint64_t kCoordinatorTag = ~uint64_t{0} - 2;
 
 absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
@@ -123,9 +124,9 @@ std::optional<int64_t> ReadCgroupOomKillsAt(const std::string& proc_cgroup,
 }
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
-  if (options.launch.max_nodes > 1) {
+  if (options.launch.max_nodes > 1 && options.coordinator == nullptr) {
     return absl::FailedPreconditionError(
-        "--num-nodes > 1 needs the multi-node rendezvous, which this build does not have yet; "
+        "--num-nodes > 1 needs the multi-node rendezvous (fabric-run-multinode); "
         "run one node (--num-nodes 1)");
   }
   if (options.launch.exec_argv.empty()) {
@@ -172,6 +173,12 @@ absl::Status Agent::Init() {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev) != 0) return Errno("epoll_ctl");
   ev.data.u64 = kTimerTag;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) return Errno("epoll_ctl");
+  if (options_.coordinator != nullptr) {
+    ev.data.u64 = kCoordinatorTag;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, options_.coordinator->event_fd(), &ev) != 0) {
+      return Errno("epoll_ctl");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -194,6 +201,7 @@ void Agent::Say(const std::string& text) {
 }
 
 int Agent::Run() {
+  if (options_.coordinator != nullptr) return RunMultiNode();
   const LaunchOptions& lo = options_.launch;
   std::set<int> used_ports;
   for (int restart = 0;; ++restart) {
@@ -311,6 +319,7 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     outputs.push_back(std::move(*output));
     result.stderr_logs.push_back(wo.stderr_log);
     result.error_files.push_back(error_file);
+    current_error_files_ = result.error_files;
     GangWorker w;
     w.global_rank = rank;
     w.local_rank = local;
@@ -399,12 +408,18 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
         while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
           const int sig = static_cast<int>(si.ssi_signo);
           if (sig == SIGCHLD) {
-            while (std::optional<Reaped> r = launcher_->ReapAny()) gang.OnExit(r->pid, r->status);
+            while (std::optional<Reaped> r = launcher_->ReapAny()) {
+              const bool was_stopping = gang.stopping();
+              if (gang.OnExit(r->pid, r->status) && !was_stopping && gang.stopping()) {
+                MaybeReportEarly(gang, r->pid, r->status, outputs);
+              }
+            }
           } else if (sigismember(&options_.ignored_at_start, sig) == 1) {
             Say(absl::StrCat("fabric-run: ignoring ", SignalName(sig),
                              " (it was ignored when fabric-run started, e.g. by nohup)\n"));
           } else {
             if (ClassifySignal(sig) == SignalAction::kStopGang) {
+              user_signal_ = sig;
               Say(absl::StrCat("fabric-run: received ", SignalName(sig),
                                ": forwarding it to every worker; SIGKILL after ",
                                absl::FormatDuration(options_.launch.grace_period), "\n"));
@@ -423,6 +438,8 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
         (void)!read(timer_fd_, &expirations, sizeof(expirations));
         gang.OnTimer();
         if (requeue_.StopDue(clock_->TimeNow()) && !gang.stopping()) gang.OnSignal(SIGTERM);
+      } else if (tag == kCoordinatorTag) {
+        OnCoordinatorEvents(gang);
       } else if (tag < pipe_fds.size() && pipe_fds[tag] >= 0) {
         // Bounded reads per wake-up so that one chatty worker cannot starve the rest.
         for (int round = 0; round < 4; ++round) {

@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include <functional>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "common/clock.h"
 #include "common/worker_env.h"
 #include "launcher/attempt_plan.h"
+#include "launcher/coordinator.h"
 #include "launcher/gang.h"
 #include "launcher/options.h"
 #include "launcher/posix_process_launcher.h"
@@ -54,13 +56,16 @@ struct AgentOptions {
   // signal, Run() calls this instead of restarting and returns 0 (1 when it fails or
   // is unset). Set by ApplySlurm (launcher/slurm_launch.h): scontrol requeue.
   std::function<absl::Status()> requeue;
+  // Multi-node: the rendezvous side (rdzv_coordinator.h); not owned, must outlive
+  // the agent. Null: a single-node job (no rendezvous at all).
+  Coordinator* coordinator = nullptr;
 };
 
 class Agent {
  public:
   // Creates the signalfd, timerfd and epoll set and the posix launcher (orphan
   // sentinel, subreaper). Returns FailedPrecondition for options this agent cannot
-  // run (more than one node), Internal for OS errors.
+  // run (more than one node without a coordinator), Internal for OS errors.
   static absl::StatusOr<std::unique_ptr<Agent>> Create(AgentOptions options);
   ~Agent();
   Agent(const Agent&) = delete;
@@ -84,6 +89,18 @@ class Agent {
       : options_(std::move(options)),
         requeue_(options_.launch.requeue_signal, options_.launch.grace_period) {}
   absl::Status Init();
+  // Multi-node (agent_multinode.cc): attempts come from the coordinator.
+  int RunMultiNode();
+  // Waits for the next coordinator event, handling signals meanwhile. False when a
+  // stop signal (INT, TERM, HUP) arrived instead; *sig is then that signal.
+  bool WaitCoordinator(CoordinatorEvent* event, int* sig);
+  // Supervise(): coordinator events while workers run; a round change or the run's
+  // end stops the gang.
+  void OnCoordinatorEvents(Gang& gang);
+  // Supervise(): the first local failure goes to the coordinator at once.
+  void MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
+                        const std::vector<std::unique_ptr<WorkerOutput>>& outputs);
+  int Terminal(const CoordinatorEvent& event);
   absl::StatusOr<AttemptResult> RunAttempt(const AttemptPlan& plan);
   void Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
                  std::vector<int>& pipe_fds);
@@ -103,6 +120,13 @@ class Agent {
   int signal_fd_ = -1;
   int timer_fd_ = -1;
   int epoll_fd_ = -1;
+  // Multi-node state (unused on a single node).
+  AttemptPlan current_plan_;
+  std::vector<std::string> current_error_files_;  // by local rank
+  std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
+  bool stop_requested_ = false;   // the gang is stopping for a coordinator event
+  bool failure_reported_ = false; // this attempt's root cause went to the coordinator
+  int user_signal_ = 0;           // a stop signal the agent received during the attempt
 };
 
 // Reads the oom_kill count of the caller's memory cgroup (v2 memory.events or v1

@@ -13,6 +13,7 @@
 #include "launcher/agent.h"
 #include "launcher/cli.h"
 #include "launcher/slurm_launch.h"
+#include "launcher/multinode.h"
 
 extern char** environ;
 
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
   // Under SLURM: fill in the plan's values, exec the program (one task per device), or
   // stop with the plan's error (doc/slurm.md).
   if (std::optional<int> code = fabric::launcher::ApplySlurm(&options)) return *code;
+  if (fabric::launcher::IsMultiNode(options.launch)) {
+    return fabric::launcher::MultiNodeMain(argv, std::move(options));
+  }
   absl::StatusOr<std::unique_ptr<fabric::launcher::Agent>> agent =
       fabric::launcher::Agent::Create(std::move(options));
   if (!agent.ok()) {

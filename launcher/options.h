@@ -53,6 +53,8 @@ struct LaunchOptions {
   // the workers the grace period to exit, stops them, runs `scontrol requeue
   // $SLURM_JOB_ID` and exits 0 (see doc/slurm.md).
   int requeue_signal = 0;
+  std::string rdzv_token;             // shared secret of the rendezvous (empty: no auth)
+  std::string rdzv_token_file;        // a file holding it (read by the multi-node agent)
   absl::Duration join_timeout = absl::Seconds(600);
   absl::Duration last_call_timeout = absl::Seconds(1);
   absl::Duration keepalive_timeout = absl::Seconds(5);

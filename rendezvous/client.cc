@@ -186,7 +186,9 @@ int64_t RendezvousClient::round() {
   return round_;
 }
 
-absl::StatusOr<Assignment> RendezvousClient::Join() {
+absl::StatusOr<Assignment> RendezvousClient::Join() { return Join(options_.master_port); }
+
+absl::StatusOr<Assignment> RendezvousClient::Join(int master_port) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::FailedPreconditionError("rendezvous client is closed");
@@ -198,7 +200,7 @@ absl::StatusOr<Assignment> RendezvousClient::Join() {
   j.local_world_size = options_.local_world_size;
   j.address = options_.advertised_address;
   j.requested_node_rank = options_.requested_node_rank;
-  j.master_port = options_.master_port;
+  j.master_port = master_port;
   j.min_nodes = options_.min_nodes;
   j.max_nodes = options_.max_nodes;
   j.max_restarts = options_.max_restarts;

@@ -80,6 +80,9 @@ class RendezvousClient {
   // FAILED_PRECONDITION / ALREADY_EXISTS / INVALID_ARGUMENT for refused joins (config or
   // rank mismatch, run failed); UNAVAILABLE when the server stays unreachable.
   absl::StatusOr<Assignment> Join();
+  // The same, offering `master_port` (a port verified free just now) instead of
+  // options.master_port: agents offer a fresh one each round.
+  absl::StatusOr<Assignment> Join(int master_port);
 
   // Events in arrival order. With a callback set, events go to it instead of the queue.
   void SetEventCallback(std::function<void(const Event&)> callback);

@@ -39,8 +39,9 @@ std::string NewTempDir(const std::string& name) {
 
 FabricRun::FabricRun(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& extra_env,
-                     const std::vector<int>& ignored, bool terminal) {
-  std::vector<std::string> argv = {FabricRunPath()};
+                     const std::vector<int>& ignored, bool terminal,
+                     const std::string& binary) {
+  std::vector<std::string> argv = {binary.empty() ? FabricRunPath() : binary};
   argv.insert(argv.end(), args.begin(), args.end());
   std::map<std::string, std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {

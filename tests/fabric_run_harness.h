@@ -34,7 +34,8 @@ class FabricRun {
   // held by this object) is its stdin, as in an interactive shell.
   FabricRun(const std::vector<std::string>& args,
             const std::map<std::string, std::string>& extra_env = {},
-            const std::vector<int>& ignored = {}, bool terminal = false);
+            const std::vector<int>& ignored = {}, bool terminal = false,
+            const std::string& binary = "");  // empty: fabric-run
   ~FabricRun();  // SIGKILLs fabric-run if still running
 
   pid_t pid() const { return pid_; }

@@ -25,6 +25,14 @@
 //   read_stdin            read stdin once and print what read(2) returned; exit 0
 //   signals               print each SIGUSR1/SIGUSR2 received and keep running; exit 0
 //                         on SIGTERM
+//   world_is N            print "world <rank> <WORLD_SIZE> restart <count>"; exit 0 when
+//                         WORLD_SIZE is N, else sleep forever (multi-node tests)
+//   fail_rank_until R K CODE  print "attempt <rank> <count> world <WORLD_SIZE>"; while
+//                         TORCHELASTIC_RESTART_COUNT < K rank R exits CODE (after every
+//                         peer started) and the others sleep; then every rank exits 0
+//
+// Every pid written is also appended to $HELPER_DIR/all.pids (one line each), so a
+// test can check that no worker of any attempt is left.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -53,6 +61,12 @@ void WritePidFile(const char* what, pid_t pid) {
   fprintf(f, "%d\n", static_cast<int>(pid));
   fclose(f);
   rename(tmp.c_str(), path.c_str());
+  int fd = open((std::string(dir) + "/all.pids").c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+  if (fd >= 0) {
+    std::string line = std::to_string(static_cast<int>(pid)) + "\n";
+    (void)!write(fd, line.data(), line.size());
+    close(fd);
+  }
 }
 
 [[noreturn]] void SleepForever() {
@@ -215,6 +229,25 @@ int main(int argc, char** argv) {
       if (sig != 0) printf("rank %d got %s\n", rank, sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
       fflush(stdout);
     }
+  }
+  if (mode == "world_is" || mode == "fail_rank_until") {
+    const char* rc = getenv("TORCHELASTIC_RESTART_COUNT");
+    const char* ws = getenv("WORLD_SIZE");
+    const int attempt = rc ? atoi(rc) : -1;
+    if (mode == "world_is") {
+      printf("world %d %s restart %d\n", rank, ws ? ws : "?", attempt);
+      fflush(stdout);
+      if (ws != nullptr && atoi(ws) == atoi(argv[2])) return 0;
+      SleepForever();
+    }
+    printf("attempt %d %d world %s\n", rank, attempt, ws ? ws : "?");
+    fflush(stdout);
+    if (attempt < atoi(argv[3])) {
+      if (rank != atoi(argv[2])) SleepForever();
+      AnnounceAndWaitForPeers();
+      return atoi(argv[4]);
+    }
+    return 0;
   }
   if (mode == "read_stdin") {
     char buf[64];

@@ -1,0 +1,235 @@
+// The multi-node side of Agent: attempts come from a Coordinator (the rendezvous),
+// whose events are bridged into the agent's epoll loop through its event_fd().
+//
+//   join -> kPlan -> run the gang (a round change or the run's end pushed meanwhile
+//   stops it: SIGTERM, grace, SIGKILL) -> report the outcome -> wait for what the
+//   rendezvous decides: a new round (join again), or the run's end (exit).
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "launcher/agent.h"
+#include "launcher/failure_report.h"
+
+namespace fabric::launcher {
+namespace {
+
+constexpr uint64_t kSignalTag = ~uint64_t{0};
+constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
+constexpr uint64_t kCoordinatorTag = ~uint64_t{0} - 2;
+
+using Kind = CoordinatorEvent::Kind;
+
+// True when `event` means: the workers of round `round` must stop.
+bool StopsRound(const CoordinatorEvent& event, int64_t round) {
+  switch (event.kind) {
+    case Kind::kPlan:
+      return false;
+    case Kind::kRoundChanged:
+      return event.round > round;
+    default:
+      return true;
+  }
+}
+
+std::string Why(const CoordinatorEvent& event) {
+  switch (event.kind) {
+    case Kind::kRoundChanged:
+      return absl::StrCat("round ", event.round, " began (", event.message, ")");
+    case Kind::kRunFailed:
+      return "the job failed";
+    case Kind::kRunSucceeded:
+      return "the job succeeded";
+    default:
+      return event.message;
+  }
+}
+
+}  // namespace
+
+bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
+  for (;;) {
+    if (!pending_.empty()) {
+      *event = std::move(pending_.front());
+      pending_.pop_front();
+      return true;
+    }
+    epoll_event events[16];
+    int n = epoll_wait(epoll_fd_, events, 16, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      event->kind = Kind::kFatal;
+      event->message = absl::StrCat("epoll_wait: ", std::strerror(errno));
+      return true;
+    }
+    for (int e = 0; e < n; ++e) {
+      const uint64_t tag = events[e].data.u64;
+      if (tag == kCoordinatorTag) {
+        for (CoordinatorEvent& x : options_.coordinator->TakeEvents()) {
+          pending_.push_back(std::move(x));
+        }
+      } else if (tag == kSignalTag) {
+        signalfd_siginfo si;
+        while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+          const int s = static_cast<int>(si.ssi_signo);
+          if (s == SIGCHLD) {
+            while (launcher_->ReapAny().has_value()) {
+            }
+          } else if (sigismember(&options_.ignored_at_start, s) != 1 &&
+                     ClassifySignal(s) == SignalAction::kStopGang) {
+            *sig = s;
+            return false;
+          }
+        }
+      } else if (tag == kTimerTag) {
+        uint64_t expirations;
+        (void)!read(timer_fd_, &expirations, sizeof(expirations));
+      }
+    }
+  }
+}
+
+void Agent::OnCoordinatorEvents(Gang& gang) {
+  for (CoordinatorEvent& x : options_.coordinator->TakeEvents()) {
+    const bool stop = StopsRound(x, current_plan_.round);
+    if (stop && !stop_requested_ && !gang.finished() && !gang.stopping()) {
+      stop_requested_ = true;
+      Say(absl::StrCat("fabric-run: ", Why(x), ": stopping this node's workers\n"));
+      gang.OnSignal(SIGTERM);
+    }
+    pending_.push_back(std::move(x));
+  }
+}
+
+void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
+                             const std::vector<std::unique_ptr<WorkerOutput>>& outputs) {
+  if (options_.coordinator == nullptr || stop_requested_ || user_signal_ != 0 ||
+      failure_reported_ || status.success()) {
+    return;
+  }
+  for (const WorkerState& w : gang.workers()) {
+    if (w.pid != pid) continue;
+    LocalFailure f;
+    f.global_rank = w.global_rank;
+    f.local_rank = w.local_rank;
+    f.status = status;
+    if (static_cast<size_t>(w.local_rank) < outputs.size()) {
+      for (const std::string& line : outputs[w.local_rank]->StderrTail()) {
+        absl::StrAppend(&f.stderr_tail, line, "\n");
+      }
+    }
+    failure_reported_ = true;
+    options_.coordinator->ReportFailure(current_plan_, f);
+    return;
+  }
+}
+
+int Agent::Terminal(const CoordinatorEvent& event) {
+  switch (event.kind) {
+    case Kind::kRunSucceeded:
+      options_.coordinator->Finish();
+      return 0;
+    case Kind::kRunFailed:
+      Say(event.message);
+      options_.coordinator->Finish();
+      return event.exit_code;
+    default:
+      Say(absl::StrCat("fabric-run: ", event.message, "\n"));
+      options_.coordinator->Finish();
+      return event.exit_code != 0 ? event.exit_code : 1;
+  }
+}
+
+int Agent::RunMultiNode() {
+  Coordinator& c = *options_.coordinator;
+  CoordinatorEvent ev;
+  int sig = 0;
+  auto interrupted = [&](int s, const char* when) {
+    Say(absl::StrCat("fabric-run: received ", SignalName(s), " ", when,
+                     "; leaving the job (exit status ", 128 + s, ")\n"));
+    c.Leave(absl::StrCat("its agent received ", SignalName(s)));
+    c.Finish();
+    return 128 + s;
+  };
+  for (;;) {
+    c.RequestPlan();
+    for (;;) {
+      if (!WaitCoordinator(&ev, &sig)) return interrupted(sig, "while joining the rendezvous");
+      if (ev.kind == Kind::kPlan) break;
+      if (ev.kind == Kind::kRoundChanged) continue;
+      return Terminal(ev);
+    }
+    const AttemptPlan plan = ev.plan;
+    current_plan_ = plan;
+    stop_requested_ = false;
+    failure_reported_ = false;
+    user_signal_ = 0;
+    for (const CoordinatorEvent& p : pending_) stop_requested_ |= StopsRound(p, plan.round);
+    if (!stop_requested_) {
+      std::optional<int64_t> oom_before = ReadCgroupOomKills();
+      absl::StatusOr<AttemptResult> result = RunAttempt(plan);
+      if (!result.ok()) {
+        Say(absl::StrCat("fabric-run: ", result.status().message(), "\n"));
+        c.Leave(std::string(result.status().message()));
+        c.Finish();
+        return 1;
+      }
+      const GangOutcome& out = result->outcome;
+      for (const WorkerState& w : out.workers) {
+        if (w.abandoned) {
+          Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", w.pid,
+                           ") did not die after SIGKILL (stuck in the kernel, state D?); "
+                           "fabric-run stopped waiting for it\n"));
+        }
+      }
+      if (user_signal_ != 0) return interrupted(user_signal_, "and stopped every local worker");
+      if (!stop_requested_) {
+        switch (out.end) {
+          case GangEnd::kSucceeded:
+            c.ReportSuccess(plan);
+            break;
+          case GangEnd::kInterrupted:  // a signal we did not see as a stop signal
+            return interrupted(out.interrupt_signal, "and stopped every local worker");
+          case GangEnd::kWorkerFailed:
+            Report(plan, *result, plan.restart_count < plan.max_restarts, oom_before);
+            if (!failure_reported_) {
+              const WorkerState& root = out.workers[out.root_index];
+              LocalFailure f;
+              f.global_rank = root.global_rank;
+              f.local_rank = root.local_rank;
+              f.status = out.root_status;
+              failure_reported_ = true;
+              c.ReportFailure(plan, f);
+            }
+            break;
+          case GangEnd::kSpawnFailed: {
+            Say(absl::StrCat("fabric-run: ", out.spawn_error.message(), "\n"));
+            LocalFailure f;
+            f.global_rank = plan.global_rank_base;
+            f.status = ExitStatus::Exited(127);
+            f.message = std::string(out.spawn_error.message());
+            c.ReportFailure(plan, f);
+            break;
+          }
+        }
+      }
+    }
+    // What the rendezvous decides next: a newer round, or the end of the run.
+    for (;;) {
+      if (!WaitCoordinator(&ev, &sig)) return interrupted(sig, "while waiting for the other nodes");
+      if (ev.kind == Kind::kPlan) continue;
+      if (ev.kind == Kind::kRoundChanged) {
+        if (ev.round > plan.round) break;
+        continue;
+      }
+      return Terminal(ev);
+    }
+  }
+}
+
+}  // namespace fabric::launcher

@@ -1,0 +1,220 @@
+// Agent::Run in multi-node mode against a scripted fake Coordinator: real worker
+// processes (/bin/sh), fake rendezvous. Covers the bridge of pushed events into the
+// agent's loop (a round change stops the gang and re-joins), failure and success
+// reports, and the terminal events.
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "launcher/agent.h"
+
+namespace fabric::launcher {
+namespace {
+
+using ::testing::HasSubstr;
+using Kind = CoordinatorEvent::Kind;
+
+class FakeCoordinator : public Coordinator {
+ public:
+  FakeCoordinator() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~FakeCoordinator() override { close(fd_); }
+  int event_fd() const override { return fd_; }
+  std::vector<CoordinatorEvent> TakeEvents() override {
+    uint64_t n;
+    (void)!read(fd_, &n, sizeof(n));
+    absl::MutexLock lock(&mu_);
+    std::vector<CoordinatorEvent> out(events_.begin(), events_.end());
+    events_.clear();
+    return out;
+  }
+  void Post(CoordinatorEvent e) {
+    {
+      absl::MutexLock lock(&mu_);
+      events_.push_back(std::move(e));
+    }
+    uint64_t one = 1;
+    (void)!write(fd_, &one, sizeof(one));
+  }
+  // Scripted: each RequestPlan hands out the next plan.
+  void RequestPlan() override {
+    absl::MutexLock lock(&mu_);
+    ++plans_requested;
+    if (plans.empty()) return;
+    CoordinatorEvent e;
+    e.kind = Kind::kPlan;
+    e.plan = plans.front();
+    plans.pop_front();
+    events_.push_back(e);
+    uint64_t one = 1;
+    (void)!write(fd_, &one, sizeof(one));
+  }
+  void ReportFailure(const AttemptPlan& plan, const LocalFailure& f) override {
+    absl::MutexLock lock(&mu_);
+    failures.push_back(f);
+    if (on_failure.has_value()) {
+      events_.push_back(*on_failure);
+      uint64_t one = 1;
+      (void)!write(fd_, &one, sizeof(one));
+    }
+  }
+  void ReportSuccess(const AttemptPlan& plan) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++successes;
+    }
+    CoordinatorEvent e;
+    e.kind = Kind::kRunSucceeded;
+    Post(e);
+  }
+  void Leave(const std::string& reason) override {
+    absl::MutexLock lock(&mu_);
+    left = reason;
+  }
+  void Finish() override {
+    absl::MutexLock lock(&mu_);
+    ++finished;
+  }
+
+  absl::Mutex mu_;
+  std::deque<AttemptPlan> plans;
+  std::optional<CoordinatorEvent> on_failure;
+  std::vector<LocalFailure> failures;
+  int plans_requested = 0, successes = 0, finished = 0;
+  std::string left;
+
+ private:
+  int fd_;
+  std::deque<CoordinatorEvent> events_;
+};
+
+AttemptPlan Plan(int64_t round, int restart_count) {
+  AttemptPlan p;
+  p.run_id = "fake";
+  p.round = round;
+  p.restart_count = restart_count;
+  p.max_restarts = 1;
+  p.node_rank = 1;
+  p.num_nodes = 2;
+  p.global_rank_base = 2;
+  p.local_world_size = 2;
+  p.world_size = 4;
+  p.master_port = 12345;
+  return p;
+}
+
+class AgentMultiNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sigset_t old;
+    BlockAgentSignals(&old);
+    err_path_ = std::string(std::getenv("TEST_TMPDIR")) + "/" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".err";
+  }
+  int Run(const std::string& script) {
+    AgentOptions o;
+    o.launch.max_nodes = o.launch.min_nodes = 2;
+    o.launch.devices = 2;
+    o.launch.grace_period = absl::Seconds(5);
+    o.launch.exec_argv = {"/bin/sh", "-c", script};
+    o.inherited_env = {{"PATH", "/usr/bin:/bin"}};
+    sigemptyset(&o.worker_sigmask);
+    sigemptyset(&o.ignored_at_start);
+    err_fd_ = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    o.console_stdout = err_fd_;
+    o.console_stderr = err_fd_;
+    o.coordinator = &fake_;
+    auto agent = Agent::Create(std::move(o));
+    EXPECT_TRUE(agent.ok()) << agent.status();
+    if (!agent.ok()) return -1;
+    int code = (*agent)->Run();
+    close(err_fd_);
+    return code;
+  }
+  std::string Err() {
+    std::ifstream f(err_path_);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+  FakeCoordinator fake_;
+  std::string err_path_;
+  int err_fd_ = -1;
+};
+
+TEST_F(AgentMultiNodeTest, SuccessIsReportedAndTheRunsEndExitsZero) {
+  fake_.plans.push_back(Plan(1, 0));
+  EXPECT_EQ(Run("echo rank $RANK of $WORLD_SIZE group $GROUP_RANK"), 0) << Err();
+  EXPECT_EQ(fake_.successes, 1);
+  EXPECT_EQ(fake_.finished, 1);
+  EXPECT_THAT(Err(), HasSubstr("[node 1 rank 3]: rank 3 of 4 group 1"));
+}
+
+TEST_F(AgentMultiNodeTest, PushedRoundChangeStopsTheWorkersAndRejoins) {
+  fake_.plans.push_back(Plan(1, 0));
+  fake_.plans.push_back(Plan(2, 1));
+  std::thread pusher([this] {
+    absl::SleepFor(absl::Milliseconds(500));
+    CoordinatorEvent e;
+    e.kind = Kind::kRoundChanged;
+    e.round = 2;
+    e.message = "worker failure elsewhere";
+    fake_.Post(e);
+  });
+  // Attempt 0 sleeps until stopped; attempt 1 succeeds.
+  int code = Run("[ \"$TORCHELASTIC_RESTART_COUNT\" = 1 ] || exec sleep 1000");
+  pusher.join();
+  EXPECT_EQ(code, 0) << Err();
+  EXPECT_EQ(fake_.plans_requested, 2);
+  EXPECT_THAT(Err(), HasSubstr("round 2 began (worker failure elsewhere): stopping this node's workers"));
+}
+
+TEST_F(AgentMultiNodeTest, LocalFailureIsReportedAndTheClusterSummaryPrinted) {
+  fake_.plans.push_back(Plan(1, 1));
+  CoordinatorEvent failed;
+  failed.kind = Kind::kRunFailed;
+  failed.message = "fabric-run: job fake failed on every node (summary)\n";
+  failed.exit_code = 3;
+  fake_.on_failure = failed;
+  EXPECT_EQ(Run("[ \"$LOCAL_RANK\" = 1 ] && exit 3; exec sleep 1000"), 3);
+  ASSERT_EQ(fake_.failures.size(), 1u);
+  EXPECT_EQ(fake_.failures[0].global_rank, 3);
+  EXPECT_EQ(fake_.failures[0].local_rank, 1);
+  EXPECT_EQ(fake_.failures[0].status.code, 3);
+  EXPECT_THAT(Err(), HasSubstr("job fake failed on every node (summary)"));
+  EXPECT_EQ(fake_.successes, 0);
+}
+
+TEST_F(AgentMultiNodeTest, LostServerStopsTheWorkersAndExitsOne) {
+  fake_.plans.push_back(Plan(1, 0));
+  std::thread pusher([this] {
+    absl::SleepFor(absl::Milliseconds(300));
+    CoordinatorEvent e;
+    e.kind = Kind::kFatal;
+    e.message = "lost the rendezvous server at x:1";
+    fake_.Post(e);
+  });
+  EXPECT_EQ(Run("exec sleep 1000"), 1);
+  pusher.join();
+  EXPECT_THAT(Err(), HasSubstr("fabric-run: lost the rendezvous server at x:1"));
+  EXPECT_EQ(fake_.finished, 1);
+}
+
+TEST_F(AgentMultiNodeTest, NoCoordinatorRefusesSeveralNodes) {
+  AgentOptions o;
+  o.launch.max_nodes = 2;
+  o.launch.exec_argv = {"/bin/true"};
+  auto agent = Agent::Create(std::move(o));
+  EXPECT_EQ(agent.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace fabric::launcher

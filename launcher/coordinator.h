@@ -1,0 +1,76 @@
+// Coordinator: where a multi-node agent's attempts come from and where their
+// outcomes go (the rendezvous, see rdzv_coordinator.h). The interface has no gRPC in
+// it, so the agent library (and the single-node fabric-run binary) never links gRPC.
+//
+// Everything is asynchronous: requests return at once and their consequences arrive
+// as CoordinatorEvents, together with what the rendezvous pushes (a round change, the
+// run's end, a lost server). event_fd() becomes readable whenever TakeEvents() has
+// something, so the agent waits for workers, signals and the rendezvous in one epoll
+// loop.
+//
+// Thread safety: implementations are safe to call from any thread; the agent uses
+// one.
+#ifndef FABRIC_LAUNCHER_COORDINATOR_H_
+#define FABRIC_LAUNCHER_COORDINATOR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "launcher/attempt_plan.h"
+#include "launcher/exit_status.h"
+
+namespace fabric::launcher {
+
+struct CoordinatorEvent {
+  enum class Kind {
+    kPlan,          // the round this node asked for completed: run `plan`
+    kRoundChanged,  // a newer round (`round`) began: stop the workers and rejoin
+    kRunSucceeded,  // terminal: every node's workers succeeded
+    kRunFailed,     // terminal: `message` is the cluster-wide summary; exit `exit_code`
+    kFatal,         // terminal for this node: `message` says why (server lost, refused)
+  };
+  Kind kind = Kind::kFatal;
+  AttemptPlan plan;
+  int64_t round = 0;
+  std::string message;
+  int exit_code = 1;
+};
+
+// The root cause of a local attempt's failure, as the agent saw it.
+struct LocalFailure {
+  int global_rank = 0;
+  int local_rank = 0;
+  ExitStatus status;
+  std::string message;      // e.g. the torchelastic error file's message
+  std::string stderr_tail;  // last lines of that rank's stderr
+};
+
+class Coordinator {
+ public:
+  virtual ~Coordinator() = default;
+
+  // Readable (level-triggered) while TakeEvents() would return something.
+  virtual int event_fd() const = 0;
+  // Every queued event, oldest first; drains event_fd().
+  virtual std::vector<CoordinatorEvent> TakeEvents() = 0;
+
+  // Joins the next round; kPlan (or a terminal event) follows.
+  virtual void RequestPlan() = 0;
+  // A local worker failed in `plan`'s round: the rendezvous restarts (or fails) the
+  // run for every node; kRoundChanged or kRunFailed follows.
+  virtual void ReportFailure(const AttemptPlan& plan, const LocalFailure& failure) = 0;
+  // Every local worker of `plan` succeeded; kRunSucceeded follows once every node's
+  // have (or kRoundChanged / kRunFailed when another node fails meanwhile).
+  virtual void ReportSuccess(const AttemptPlan& plan) = 0;
+  // This node stops for good (interrupted): the others go on without it or fail.
+  // Blocks for at most a few seconds.
+  virtual void Leave(const std::string& reason) = 0;
+  // Called once before the agent exits after a terminal event; may block for a
+  // bounded time (the rendezvous host keeps serving until the others saw the end).
+  virtual void Finish() = 0;
+};
+
+}  // namespace fabric::launcher
+
+#endif  // FABRIC_LAUNCHER_COORDINATOR_H_

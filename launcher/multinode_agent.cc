@@ -1,0 +1,65 @@
+// MultiNodeMain for `fabric-run-multinode`: the agent with a RdzvCoordinator.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/net.h"
+#include "launcher/multinode.h"
+#include "launcher/rdzv_coordinator.h"
+
+namespace fabric::launcher {
+namespace {
+
+void Write(const std::string& text) { (void)!write(2, text.data(), text.size()); }
+
+}  // namespace
+
+int MultiNodeMain(char** /*argv*/, AgentOptions options) {
+  // gRPC's own log lines (e.g. the bind attempt of an agent that turns out to be a
+  // client) are noise next to our messages; every error reaches us as a Status.
+  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
+  RdzvCoordinatorOptions co;
+  co.launch = options.launch;
+  co.run_id = options.launch.run_id;
+  co.token = options.launch.rdzv_token;
+  if (co.token.empty() && !options.launch.rdzv_token_file.empty()) {
+    std::ifstream in(options.launch.rdzv_token_file);
+    std::stringstream ss;
+    if (in) ss << in.rdbuf();
+    co.token = std::string(absl::StripAsciiWhitespace(ss.str()));
+    if (co.token.empty()) {
+      Write(absl::StrCat("fabric-run: --rdzv-token-file: cannot read a token from '",
+                         options.launch.rdzv_token_file, "'\n"));
+      return 2;
+    }
+  }
+  co.node_id = absl::StrCat(LocalHostname(), ":", getpid());
+  absl::StatusOr<std::unique_ptr<RdzvCoordinator>> coordinator = RdzvCoordinator::Create(co);
+  if (!coordinator.ok()) {
+    Write(absl::StrCat("fabric-run: ", coordinator.status().message(), "\n"));
+    return 1;
+  }
+  // The agent first (its orphan sentinel forks before any gRPC thread exists).
+  options.coordinator = coordinator->get();
+  absl::StatusOr<std::unique_ptr<Agent>> agent = Agent::Create(std::move(options));
+  if (!agent.ok()) {
+    Write(absl::StrCat("fabric-run: ", agent.status().message(), "\n"));
+    return agent.status().code() == absl::StatusCode::kFailedPrecondition ? 2 : 1;
+  }
+  if (absl::Status s = (*coordinator)->Start(); !s.ok()) {
+    Write(absl::StrCat("fabric-run: ", s.message(), "\n"));
+    return 1;
+  }
+  const int code = (*agent)->Run();
+  agent->reset();  // removes its scratch files
+  (*coordinator)->Shutdown();
+  // gRPC threads may still be winding down: do not run static destructors under them.
+  std::_Exit(code);
+}
+
+}  // namespace fabric::launcher

@@ -1,0 +1,544 @@
+#include "launcher/rdzv_coordinator.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/net.h"
+
+namespace fabric::launcher {
+namespace {
+
+namespace rdzv = ::fabric::rendezvous;
+using Kind = CoordinatorEvent::Kind;
+
+// Splits "host:port" / "[v6]:port".
+bool SplitHostPort(const std::string& endpoint, std::string* host, std::string* port) {
+  size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = endpoint.substr(0, colon);
+  *port = endpoint.substr(colon + 1);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return !host->empty() && !port->empty();
+}
+
+bool IsWildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+
+// The local address this host uses to reach host:port (a connected UDP socket sends
+// nothing); the host name when that fails.
+std::string LocalAddressToward(const std::string& host, const std::string& port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
+    return LocalHostname();
+  }
+  std::string out;
+  for (addrinfo* ai = res; ai != nullptr && out.empty(); ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      char buf[INET6_ADDRSTRLEN] = {};
+      const void* a = local.ss_family == AF_INET
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr);
+      if (inet_ntop(local.ss_family, a, buf, sizeof(buf)) != nullptr) out = buf;
+    }
+    close(fd);
+  }
+  freeaddrinfo(res);
+  return out.empty() ? LocalHostname() : out;
+}
+
+// True once a TCP connection to host:port succeeds, trying with backoff until
+// `deadline`. gRPC's channel, when its first connect is refused (the host agent not
+// listening yet), took ~5 s to recover here; connecting only once the port accepts
+// avoids that.
+bool WaitForListener(const std::string& host, const std::string& port, absl::Time deadline) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  absl::Duration backoff = absl::Milliseconds(5);
+  for (;;) {
+    addrinfo* res = nullptr;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) == 0) {
+      for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) continue;
+        bool ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+        if (!ok && errno == EINPROGRESS) {
+          pollfd p{fd, POLLOUT, 0};
+          int err = 0;
+          socklen_t len = sizeof(err);
+          ok = poll(&p, 1, 1000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+               err == 0;
+        }
+        close(fd);
+        if (ok) {
+          freeaddrinfo(res);
+          return true;
+        }
+      }
+      freeaddrinfo(res);
+    }
+    if (absl::Now() + backoff >= deadline) return false;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Milliseconds(200));
+  }
+}
+
+}  // namespace
+
+std::string FormatClusterFailure(const std::string& run_id, const std::string& reason,
+                                 const rdzv::WorkerFailure* cause, int restart_count,
+                                 int max_restarts) {
+  std::string s = absl::StrCat("fabric-run: job ", run_id, " failed on every node (restarts spent: ",
+                               restart_count, " of ", max_restarts, ")\n");
+  if (cause != nullptr) {
+    absl::StrAppend(&s, "fabric-run:   root cause: rank ", cause->global_rank, " on node ",
+                    cause->node_rank, " (", cause->node_id, ", local rank ", cause->local_rank,
+                    "): ");
+    if (cause->signal != 0) {
+      absl::StrAppend(&s, "killed by ", SignalName(cause->signal), " (", cause->signal, ")");
+    } else {
+      absl::StrAppend(&s, "exit code ", cause->exit_code);
+    }
+    if (!cause->message.empty()) absl::StrAppend(&s, ": ", cause->message);
+    absl::StrAppend(&s, "\n");
+  }
+  absl::StrAppend(&s, "fabric-run:   reason: ", reason, "\n");
+  return s;
+}
+
+int ClusterExitCode(const rdzv::WorkerFailure* cause) {
+  if (cause == nullptr) return 1;
+  if (cause->signal != 0) return 128 + cause->signal;
+  return cause->exit_code > 0 ? cause->exit_code : 1;
+}
+
+absl::StatusOr<std::unique_ptr<RdzvCoordinator>> RdzvCoordinator::Create(
+    RdzvCoordinatorOptions options) {
+  if (options.run_id.empty() || options.node_id.empty()) {
+    return absl::InvalidArgumentError("multi-node agent: run id and node id must be set");
+  }
+  std::unique_ptr<RdzvCoordinator> c(new RdzvCoordinator(std::move(options)));
+  c->event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (c->event_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  return c;
+}
+
+RdzvCoordinator::~RdzvCoordinator() {
+  Shutdown();
+  if (event_fd_ >= 0) close(event_fd_);
+}
+
+absl::Status RdzvCoordinator::Start() {
+  const LaunchOptions& lo = options_.launch;
+  std::string host, port;
+  if (!lo.rdzv_endpoint.empty()) {
+    server_address_ = lo.rdzv_endpoint;
+    if (!SplitHostPort(lo.rdzv_endpoint, &host, &port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rdzv-endpoint '", lo.rdzv_endpoint, "' is not HOST:PORT"));
+    }
+    advertised_ = LocalAddressToward(host, port);
+  } else {
+    host = lo.main_address;
+    port = absl::StrCat(lo.main_port);
+    const bool must_host = lo.node_rank.has_value() && *lo.node_rank == 0;
+    const bool may_host = !lo.node_rank.has_value() || must_host;
+    if (may_host) {
+      rdzv::ServerOptions so;
+      so.host = lo.main_address;
+      so.port = lo.main_port;
+      so.token = options_.token;
+      so.run_id = options_.run_id;
+      so.keepalive_timeout = lo.keepalive_timeout;
+      so.last_call_timeout = lo.last_call_timeout;
+      so.join_timeout = lo.join_timeout;
+      absl::StatusOr<std::unique_ptr<rdzv::RendezvousServer>> server =
+          rdzv::RendezvousServer::Create(so);
+      if (!server.ok()) return server.status();
+      absl::StatusOr<int> bound = (*server)->Start();
+      if (bound.ok()) {
+        server_ = std::move(*server);
+      } else if (must_host) {
+        return absl::UnavailableError(absl::StrCat(
+            "--node-rank 0 hosts the rendezvous, but it cannot listen on ",
+            rdzv::JoinHostPort(lo.main_address, lo.main_port),
+            " (port in use, or not an address of this host); pick a free --main-port or this "
+            "host's address for --main-address"));
+      }
+    }
+    const std::string dial = IsWildcard(lo.main_address) ? "127.0.0.1" : lo.main_address;
+    server_address_ = rdzv::JoinHostPort(dial, lo.main_port);
+    advertised_ = hosting() && !IsWildcard(lo.main_address) ? lo.main_address
+                                                            : LocalAddressToward(dial, port);
+  }
+  if (hosting()) {
+    LogInfo("hosting the rendezvous on ", server_address_, " (run ", options_.run_id, ")");
+  }
+  worker_ = std::thread([this] { WorkerLoop(); });
+  watchdog_ = std::thread([this] { WatchdogLoop(); });
+  return absl::OkStatus();
+}
+
+void RdzvCoordinator::Post(CoordinatorEvent event) {
+  LogDebug("coordinator event ", static_cast<int>(event.kind), " round ", event.round, ": ",
+           event.message);
+  {
+    absl::MutexLock lock(&mu_);
+    if (event.kind == Kind::kRunFailed || event.kind == Kind::kRunSucceeded ||
+        event.kind == Kind::kFatal) {
+      terminal_ = true;
+    }
+    events_.push_back(std::move(event));
+  }
+  uint64_t one = 1;
+  (void)!write(event_fd_, &one, sizeof(one));
+}
+
+std::vector<CoordinatorEvent> RdzvCoordinator::TakeEvents() {
+  uint64_t n;
+  (void)!read(event_fd_, &n, sizeof(n));
+  absl::MutexLock lock(&mu_);
+  std::vector<CoordinatorEvent> out(std::make_move_iterator(events_.begin()),
+                                    std::make_move_iterator(events_.end()));
+  events_.clear();
+  return out;
+}
+
+void RdzvCoordinator::Enqueue(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  tasks_.push_back(std::move(task));
+}
+
+void RdzvCoordinator::WorkerLoop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !tasks_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (stop_) return;
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+      busy_ = true;
+    }
+    task();
+    absl::MutexLock lock(&mu_);
+    busy_ = false;
+  }
+}
+
+void RdzvCoordinator::WatchdogLoop() {
+  const absl::Duration interval = options_.launch.keepalive_timeout / 3;
+  absl::MutexLock lock(&mu_);
+  while (!stop_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), interval);
+    if (stop_) break;
+    rdzv::RendezvousClient* client = client_.get();
+    if (client == nullptr || terminal_ || server_lost_) continue;
+    mu_.Unlock();
+    const absl::Time start = absl::Now();
+    absl::StatusOr<rdzv::RunStatus> st = client->GetStatus();  // bounded by rpc_timeout
+    mu_.Lock();
+    if (st.ok() || stop_ || terminal_ || server_lost_) continue;
+    if (st.status().code() != absl::StatusCode::kDeadlineExceeded &&
+        st.status().code() != absl::StatusCode::kUnavailable) {
+      continue;
+    }
+    server_lost_ = true;
+    CoordinatorEvent e;
+    e.kind = Kind::kFatal;
+    e.message = absl::StrCat(
+        "the rendezvous server at ", server_address_, " did not answer for ",
+        absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(100))),
+        " (--keepalive-timeout ", absl::FormatDuration(options_.launch.keepalive_timeout),
+        "): its host hung, died or the network to it failed; stopped this node's workers");
+    mu_.Unlock();
+    Post(std::move(e));
+    mu_.Lock();
+  }
+}
+
+CoordinatorEvent RdzvCoordinator::FailedEvent(const std::string& reason,
+                                              const rdzv::WorkerFailure* cause,
+                                              int restart_count) {
+  CoordinatorEvent e;
+  e.kind = Kind::kRunFailed;
+  e.message = FormatClusterFailure(options_.run_id, reason, cause, restart_count,
+                                   options_.launch.max_restarts);
+  e.exit_code = ClusterExitCode(cause);
+  return e;
+}
+
+void RdzvCoordinator::OnSessionEvent(const rdzv::Event& event) {
+  CoordinatorEvent e;
+  switch (event.type) {
+    case rdzv::EventType::kSessionOpened:
+      return;
+    case rdzv::EventType::kStandby:
+      LogInfo("this node waits as a spare: ", event.reason);
+      return;
+    case rdzv::EventType::kRoundChanged:
+      e.kind = Kind::kRoundChanged;
+      e.round = event.round;
+      e.message = event.reason;
+      break;
+    case rdzv::EventType::kRunSucceeded:
+      e.kind = Kind::kRunSucceeded;
+      break;
+    case rdzv::EventType::kRunFailed:
+      e = FailedEvent(event.reason, event.has_root_cause ? &event.root_cause : nullptr,
+                      event.restart_count);
+      break;
+    case rdzv::EventType::kConnectionLost: {
+      absl::MutexLock lock(&mu_);
+      server_lost_ = true;
+      if (terminal_) return;
+      e.kind = Kind::kFatal;
+      e.message = absl::StrCat(
+          "lost the rendezvous server at ", server_address_,
+          server_ != nullptr ? "" : (options_.launch.rdzv_endpoint.empty()
+                                         ? " (the agent hosting it, node rank 0, died or the "
+                                           "network to it failed)"
+                                         : " (fabric-rendezvous stopped or the network to it "
+                                           "failed)"),
+          "; stopped this node's workers: ", event.reason);
+      break;
+    }
+  }
+  Post(std::move(e));
+}
+
+bool RdzvCoordinator::EnsureConnected() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (client_ != nullptr) return true;
+  }
+  const LaunchOptions& lo = options_.launch;
+  rdzv::ClientOptions co;
+  co.server_address = server_address_;
+  co.run_id = options_.run_id;
+  co.node_id = options_.node_id;
+  co.local_world_size = lo.devices;
+  co.advertised_address = advertised_;
+  co.requested_node_rank = lo.node_rank.value_or(-1);
+  co.min_nodes = lo.min_nodes;
+  co.max_nodes = lo.max_nodes;
+  co.max_restarts = lo.max_restarts;
+  co.token = options_.token;
+  co.join_timeout = lo.join_timeout;
+  co.rpc_timeout = lo.keepalive_timeout;
+  const std::string nodes =
+      absl::StrCat("0 of ", lo.min_nodes == lo.max_nodes ? "" : "at least ", lo.min_nodes,
+                   " nodes known to have joined: this node never got in");
+  std::string host, port;
+  if (SplitHostPort(server_address_, &host, &port) &&
+      !WaitForListener(host, port, absl::Now() + lo.join_timeout)) {
+    CoordinatorEvent e;
+    e.kind = Kind::kFatal;
+    e.message = absl::StrCat(
+        "cannot join the job: could not reach the rendezvous server at ", server_address_,
+        " within --join-timeout ", absl::FormatDuration(lo.join_timeout), " (", nodes,
+        "); is the node-rank-0 agent (or fabric-rendezvous) running there, and is the "
+        "address right?");
+    Post(std::move(e));
+    return false;
+  }
+  LogDebug("connecting to ", server_address_);
+  absl::StatusOr<std::unique_ptr<rdzv::RendezvousClient>> client = rdzv::RendezvousClient::Connect(co);
+  LogDebug("connect: ", client.status().ToString());
+  if (!client.ok()) {
+    CoordinatorEvent e;
+    e.kind = Kind::kFatal;
+    e.message = absl::StrCat("cannot join the job: ", client.status().message(), " (", nodes, ")");
+    Post(std::move(e));
+    return false;
+  }
+  (*client)->SetEventCallback([this](const rdzv::Event& ev) { OnSessionEvent(ev); });
+  absl::MutexLock lock(&mu_);
+  client_ = std::move(*client);
+  return true;
+}
+
+void RdzvCoordinator::RequestPlan() {
+  Enqueue([this] {
+    if (!EnsureConnected()) return;
+    rdzv::RendezvousClient* client;
+    {
+      absl::MutexLock lock(&mu_);
+      client = client_.get();
+    }
+    int port = 0;
+    for (int tries = 0; tries < 16; ++tries) {
+      absl::StatusOr<int> p = PickFreePort();
+      if (p.ok() && used_ports_.count(*p) == 0) {
+        port = *p;
+        break;
+      }
+    }
+    LogDebug("joining with master port candidate ", port);
+    absl::StatusOr<rdzv::Assignment> a = client->Join(port);
+    if (!a.ok()) {
+      if (a.status().code() == absl::StatusCode::kFailedPrecondition) {
+        absl::StatusOr<rdzv::RunStatus> st = client->GetStatus();
+        if (st.ok() && st->phase == rdzv::Phase::kFailed) {
+          Post(FailedEvent(st->failure_reason, st->has_root_cause ? &st->root_cause : nullptr,
+                           st->restart_count));
+          return;
+        }
+      }
+      CoordinatorEvent e;
+      e.kind = Kind::kFatal;
+      e.message = absl::StrCat("rendezvous join refused or failed: ", a.status().message());
+      Post(std::move(e));
+      return;
+    }
+    used_ports_.insert(a->master_port);
+    {
+      absl::MutexLock lock(&mu_);
+      last_members_.clear();
+      for (const rdzv::Member& m : a->members) last_members_.push_back(m.node_id);
+    }
+    CoordinatorEvent e;
+    e.kind = Kind::kPlan;
+    AttemptPlan& p = e.plan;
+    p.run_id = options_.run_id;
+    p.restart_count = a->restart_count;
+    p.max_restarts = a->max_restarts;
+    p.node_rank = a->node_rank;
+    p.num_nodes = a->num_nodes;
+    p.global_rank_base = a->global_rank_base;
+    p.local_world_size = a->local_world_size;
+    p.world_size = a->world_size;
+    p.master_addr = a->master_addr;
+    p.master_port = a->master_port;
+    p.round = a->round;
+    e.round = a->round;
+    Post(std::move(e));
+  });
+}
+
+void RdzvCoordinator::ReportFailure(const AttemptPlan& plan, const LocalFailure& failure) {
+  rdzv::WorkerFailure f;
+  f.node_id = options_.node_id;
+  f.node_rank = plan.node_rank;
+  f.global_rank = failure.global_rank;
+  f.local_rank = failure.local_rank;
+  f.exit_code = failure.status.signal != 0 ? -1 : failure.status.code;
+  f.signal = failure.status.signal;
+  f.message = failure.message;
+  f.stderr_tail = failure.stderr_tail;
+  const int64_t round = plan.round;
+  Enqueue([this, f, round] {
+    rdzv::RendezvousClient* client;
+    {
+      absl::MutexLock lock(&mu_);
+      client = client_.get();
+    }
+    if (client == nullptr) return;
+    absl::StatusOr<rdzv::FailureReportResult> r = client->ReportWorkerFailure(round, f);
+    // ABORTED: a newer round already began (its event is on the session);
+    // FAILED_PRECONDITION: the run already ended (likewise).
+    if (!r.ok() && r.status().code() != absl::StatusCode::kAborted &&
+        r.status().code() != absl::StatusCode::kFailedPrecondition) {
+      CoordinatorEvent e;
+      e.kind = Kind::kFatal;
+      e.message = absl::StrCat("could not report the worker failure to the rendezvous at ",
+                               server_address_, ": ", r.status().message());
+      Post(std::move(e));
+    }
+  });
+}
+
+void RdzvCoordinator::ReportSuccess(const AttemptPlan& plan) {
+  const int64_t round = plan.round;
+  Enqueue([this, round] {
+    rdzv::RendezvousClient* client;
+    {
+      absl::MutexLock lock(&mu_);
+      client = client_.get();
+    }
+    if (client == nullptr) return;
+    absl::StatusOr<bool> r = client->ReportSuccess(round);
+    LogDebug("report success: ", r.status().ToString());
+    if (!r.ok() && r.status().code() != absl::StatusCode::kAborted &&
+        r.status().code() != absl::StatusCode::kFailedPrecondition) {
+      CoordinatorEvent e;
+      e.kind = Kind::kFatal;
+      e.message = absl::StrCat("could not report success to the rendezvous at ",
+                               server_address_, ": ", r.status().message());
+      Post(std::move(e));
+    }
+  });
+}
+
+void RdzvCoordinator::Leave(const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  if (client_ == nullptr || server_lost_) return;
+  absl::Status s = client_->Leave(reason);
+  if (!s.ok()) LogWarning("leaving the rendezvous: ", s.message());
+}
+
+void RdzvCoordinator::Finish() {
+  LogDebug("finish");
+  rdzv::RendezvousClient* client;
+  std::vector<std::string> others;
+  bool lost;
+  {
+    absl::MutexLock lock(&mu_);
+    client = client_.get();
+    lost = server_lost_;
+    for (const std::string& id : last_members_) {
+      if (id != options_.node_id) others.push_back(absl::StrCat("fabric/exit/", id));
+    }
+  }
+  if (client != nullptr && !lost) {
+    if (server_ != nullptr) {
+      // Keep serving until every other node confirmed it saw the end (bounded: a lost
+      // node never confirms).
+      if (!others.empty()) {
+        absl::Status w = client->store()->Wait(others, absl::Now() + options_.exit_barrier_timeout);
+        LogDebug("exit barrier: ", w.ToString());
+      }
+    } else {
+      absl::Status w = client->store()->Set(absl::StrCat("fabric/exit/", options_.node_id), "1");
+      LogDebug("exit ack: ", w.ToString());
+    }
+  }
+  if (client != nullptr) client->Close();
+  if (server_ != nullptr) server_->Shutdown();
+}
+
+void RdzvCoordinator::Shutdown() {
+  bool busy;
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    busy = busy_;
+  }
+  if (watchdog_.joinable()) watchdog_.join();  // at most one status call away
+  if (worker_.joinable()) {
+    if (busy) {
+      worker_.detach();  // blocked in a call; the process is about to exit
+    } else {
+      worker_.join();
+    }
+  }
+}
+
+}  // namespace fabric::launcher

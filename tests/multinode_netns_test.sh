@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Multi-host fabric-run in network namespaces this test creates: hosts n1..n3, each
+# with its own hostname, address (a private /24 that exists only in these namespaces)
+# and /etc/hosts, joined by a bridge in a private switch namespace (the recipe of
+# tests/slurm/cluster_lib.sh). Needs root; names carry this shell's pid; the EXIT
+# trap kills what runs in the namespaces and deletes them.
+#
+#  1. 2 hosts x 2 workers, embedded rendezvous on n1 (--main-address n1): ranks,
+#     GROUP_RANK, WORLD_SIZE=4 and MASTER_ADDR/PORT agree; the rendezvous listens on
+#     n1's address only (not the wildcard).
+#  2. An unmodified PyTorch all-reduce (Gloo over the namespaces' network), 2 hosts.
+#  3. Elastic 2:3 on 3 hosts: n3's link goes down mid-run; the others detect it
+#     within the keep-alive timeout and finish with a world of 4.
+set -u
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+RUNFILES=${TEST_SRCDIR:-$PWD/..}/${TEST_WORKSPACE:-fabric_run}
+FR=$RUNFILES/launcher/fabric-run
+HELPER=$RUNFILES/tests/worker_helper
+PY=$RUNFILES/tests/python/allreduce.py
+[[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 0; }
+command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 0; }
+
+ID="mn$$$(printf %04x $((RANDOM)))"
+DIR=$(mktemp -d "${TEST_TMPDIR:-/tmp}/mnnetns.XXXXXX")
+SUBNET="10.$((100 + $$ % 100)).$(( ($$ / 100) % 250 + 1))"
+NAMESPACES=()
+FAILS=0
+
+cleanup() {
+  for ns in "${NAMESPACES[@]}"; do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  done
+  sleep 0.2
+  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' TERM INT
+
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+
+in_host() {  # in_host HOST command... (exec: `in_host ... &` then $! is the program)
+  local host=$1
+  shift
+  exec nsenter --net="/run/netns/${ID}-${host}" unshare --uts --mount \
+    sh -c 'hostname "$0"; mount --bind "$1" /etc/hosts; shift; exec "$@"' \
+    "$host" "$DIR/hosts" "$@"
+}
+
+make_network() {
+  local sw="${ID}-sw" i host
+  ip netns add "$sw" && NAMESPACES+=("$sw") || return 1
+  ip -n "$sw" link set lo up
+  ip -n "$sw" link add br0 type bridge
+  ip -n "$sw" link set br0 up
+  { echo "127.0.0.1 localhost"; for i in 1 2 3; do echo "$SUBNET.$i n$i"; done; } >"$DIR/hosts"
+  for i in 1 2 3; do
+    host=n$i
+    ip netns add "${ID}-${host}" && NAMESPACES+=("${ID}-${host}") || return 1
+    ip -n "$sw" link add "p$i" type veth peer name eth0 netns "${ID}-${host}" || return 1
+    ip -n "$sw" link set "p$i" master br0 up
+    ip -n "${ID}-${host}" link set lo up
+    ip -n "${ID}-${host}" addr add "$SUBNET.$i/24" dev eth0
+    ip -n "${ID}-${host}" link set eth0 up
+  done
+}
+
+make_network || { echo "FAIL: could not build the namespaces"; exit 1; }
+
+# --- 1. two hosts, env and bind address -------------------------------------------
+mkdir -p "$DIR/t1"
+in_host n1 env HELPER_DIR="$DIR/t1" "$FR" --devices 2 --num-nodes 2 --node-rank 0 \
+  --main-address n1 --grace-period 2s "$HELPER" env >"$DIR/t1/n1.out" 2>"$DIR/t1/n1.err" &
+P1=$!
+in_host n2 env HELPER_DIR="$DIR/t1" "$FR" --devices 2 --num-nodes 2 --node-rank 1 \
+  --main-address n1 --grace-period 2s "$HELPER" env >"$DIR/t1/n2.out" 2>"$DIR/t1/n2.err" &
+P2=$!
+wait $P1; R1=$?
+wait $P2; R2=$?
+[[ $R1 == 0 && $R2 == 0 ]] || fail "two hosts: exit $R1/$R2: $(cat "$DIR"/t1/*.err)"
+for r in 0 1 2 3; do
+  f="$DIR/t1/n$((r / 2 + 1)).out"
+  grep -q "^\[node $((r / 2)) rank $r\]: ENV $r RANK=$r$" "$f" || fail "rank $r not on n$((r / 2 + 1))"
+  grep -q "ENV $r WORLD_SIZE=4$" "$f" || fail "rank $r WORLD_SIZE"
+  grep -q "ENV $r GROUP_RANK=$((r / 2))$" "$f" || fail "rank $r GROUP_RANK"
+done
+ADDRS=$(grep -h "MASTER_ADDR=" "$DIR"/t1/*.out | sed 's/.*MASTER_ADDR=//' | sort -u)
+PORTS=$(grep -h "MASTER_PORT=" "$DIR"/t1/*.out | sed 's/.*MASTER_PORT=//' | sort -u)
+[[ $(echo "$ADDRS" | wc -l) == 1 && ( $ADDRS == n1 || $ADDRS == "$SUBNET.1" ) ]] ||
+  fail "MASTER_ADDR not one n1 address: $ADDRS"
+[[ $(echo "$PORTS" | wc -l) == 1 && $PORTS != 29400 ]] || fail "MASTER_PORT: $PORTS"
+echo "ok 1: two hosts, 4 ranks, MASTER_ADDR=$ADDRS MASTER_PORT=$PORTS"
+
+# The embedded rendezvous binds n1's address, not every interface.
+mkdir -p "$DIR/t1b"
+in_host n1 env HELPER_DIR="$DIR/t1b" "$FR" --devices 1 --num-nodes 2 --node-rank 0 \
+  --main-address n1 --grace-period 1s --join-timeout 60s "$HELPER" sleep \
+  >/dev/null 2>"$DIR/t1b/err" &
+P1=$!
+LISTEN=""
+for _ in $(seq 100); do
+  LISTEN=$(ip netns exec "${ID}-n1" ss -Hltn "sport = :29400" 2>/dev/null | awk '{print $4}')
+  [[ -n $LISTEN ]] && break
+  sleep 0.1
+done
+# gRPC may use a dual-stack socket: the v4-mapped form is the same single address.
+[[ $LISTEN == "$SUBNET.1:29400" || $LISTEN == "[::ffff:$SUBNET.1]:29400" ]] ||
+  fail "rendezvous listens on '$LISTEN', want $SUBNET.1:29400 (not a wildcard)"
+kill -TERM $P1; wait $P1
+R1=$?
+[[ $R1 == 143 ]] || fail "SIGTERM to the joining agent: exit $R1, want 143"
+echo "ok 1b: rendezvous bound to $LISTEN"
+
+# --- 2. PyTorch all-reduce across two hosts --------------------------------------
+if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  mkdir -p "$DIR/t2"
+  for i in 1 2; do
+    in_host n$i "$FR" --devices 2 --num-nodes 2 --node-rank $((i - 1)) --main-address n1 --main-port 29402 \
+      --python /usr/bin/python3 "$PY" >"$DIR/t2/n$i.out" 2>"$DIR/t2/n$i.err" &
+    eval "P$i=\$!"
+  done
+  wait $P1; R1=$?
+  wait $P2; R2=$?
+  [[ $R1 == 0 && $R2 == 0 ]] || fail "pytorch: exit $R1/$R2: $(cat "$DIR"/t2/*.err)"
+  for r in 0 1 2 3; do
+    grep -q "rank $r/4 local_rank $((r % 2)) sum 6" "$DIR/t2/n$((r / 2 + 1)).out" ||
+      fail "pytorch rank $r: $(cat "$DIR/t2/n$((r / 2 + 1)).out")"
+  done
+  echo "ok 2: PyTorch Gloo all-reduce across two hosts"
+else
+  echo "skip 2: no torch"
+fi
+
+# --- 3. elastic 2:3, a host cut off -----------------------------------------------
+mkdir -p "$DIR/t3"
+for i in 1 2 3; do
+  in_host n$i env HELPER_DIR="$DIR/t3" "$FR" --devices 2 --num-nodes 2:3 \
+    --main-address n1 --main-port 29401 --keepalive-timeout 2s --last-call-timeout 5s \
+    --grace-period 2s "$HELPER" world_is 4 >"$DIR/t3/n$i.out" 2>"$DIR/t3/n$i.err" &
+  eval "P$i=\$!"
+  sleep 0.2  # n1 first: it hosts the rendezvous (it binds n1's address)
+done
+for _ in $(seq 300); do
+  [[ $(cat "$DIR"/t3/*.out | grep -c "world [0-9] 6 ") == 6 ]] && break
+  sleep 0.1
+done
+[[ $(cat "$DIR"/t3/*.out | grep -c "world [0-9] 6 ") == 6 ]] || fail "3 hosts did not form a world of 6"
+START=$(date +%s)
+ip -n "${ID}-n3" link set eth0 down
+wait $P1; R1=$?
+wait $P2; R2=$?
+END=$(date +%s)
+[[ $R1 == 0 && $R2 == 0 ]] || fail "elastic: exit $R1/$R2: $(cat "$DIR"/t3/n1.err "$DIR"/t3/n2.err)"
+grep -q "lost" "$DIR/t3/n1.err" || fail "n1 did not report the lost node: $(cat "$DIR/t3/n1.err")"
+(( END - START < 60 )) || fail "took $((END - START)) s to go on without n3"
+kill -KILL $P3 2>/dev/null; wait $P3 2>/dev/null
+echo "ok 3: elastic job went on without n3 after $((END - START)) s"
+
+if ((FAILS > 0)); then
+  echo "$FAILS failure(s)"
+  exit 1
+fi
+echo PASS
