@@ -303,9 +303,9 @@ BENCHES = {"startup": bench_startup, "cold": bench_cold, "noop": bench_noop,
 # ---------------------------------------------------------------------------------
 # The plan: which cases, how many repetitions each.
 
-def plan(quick, launchers):
+def plan(quick, launchers, reps_override=None):
     """Returns [(bench, case, reps)] for the given launchers (keys of LAUNCHERS)."""
-    fr = 3 if quick else 20     # fabric-run and the baselines: cheap
+    fr = reps_override or (3 if quick else 20)  # fabric-run and the baselines: cheap
     t1 = 2 if quick else 5      # torchrun --monitor_interval 0.1
     t5 = 1 if quick else 3      # torchrun default: seconds per run
     reps = {"baseline": fr, "baseline-fork": fr, "fabric-run": fr,
@@ -605,7 +605,16 @@ def main():
     ap.add_argument("--no-fabric", action="store_true", help="measure torchrun side only")
     ap.add_argument("--no-torchrun", action="store_true", help="skip torchrun")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--families", default=",".join(BENCHES),
+                    help="comma-separated subset of %s (default: all)" % ",".join(BENCHES))
+    ap.add_argument("--reps", type=int, default=0,
+                    help="repetitions of fabric-run and the baselines (default 20, 3 with "
+                         "--quick); torchrun keeps its own few")
     args = ap.parse_args()
+    families = args.families.split(",")
+    for f in families:
+        if f not in BENCHES:
+            sys.exit("--families: unknown family %r; choose from %s" % (f, ",".join(BENCHES)))
     paths = Paths(args.bin_dir)
     with_fabric = not args.no_fabric
     paths.check(with_fabric)
@@ -616,7 +625,7 @@ def main():
             launchers.append("fabric-run-static")
     if not args.no_torchrun:
         launchers += ["torchrun-0.1", "torchrun"]
-    items = plan(args.quick, launchers)
+    items = [i for i in plan(args.quick, launchers, args.reps) if i[0] in families]
     meta = meta_info(paths, with_fabric)
     start = time.monotonic()
     def log(msg):
@@ -630,8 +639,11 @@ def main():
         json.dump({"meta": meta, "samples": samples, "errors": errors}, f, indent=1)
     write_markdown(os.path.join(args.out, "launcher.md"), samples, errors, meta, launchers)
     write_plot(os.path.join(args.out, "launcher_cold_start.png"), samples, launchers)
-    subprocess.run([PYTHON, os.path.join(HERE, "assemble_results.py")], check=True)
-    log("wrote %s/launcher.{md,json,_cold_start.png} and bench/RESULTS.md" % args.out)
+    if os.path.abspath(args.out) == os.path.join(HERE, "results"):
+        subprocess.run([PYTHON, os.path.join(HERE, "assemble_results.py")], check=True)
+        log("wrote %s/launcher.{md,json,_cold_start.png} and bench/RESULTS.md" % args.out)
+    else:
+        log("wrote %s/launcher.{md,json,_cold_start.png}" % args.out)
     return 1 if errors else 0
 
 

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,6 +23,7 @@ namespace fabric::launcher {
 namespace {
 
 constexpr int kMaxSentinelGroups = 4096;
+constexpr size_t kChildStackSize = 64 * 1024;  // the spawned child's stack until execve
 
 absl::Status ErrnoStatus(int err, const std::string& what) {
   std::string msg = absl::StrCat(what, ": ", std::strerror(err));
@@ -128,6 +131,7 @@ absl::StatusOr<std::unique_ptr<PosixProcessLauncher>> PosixProcessLauncher::Crea
 }
 
 PosixProcessLauncher::~PosixProcessLauncher() {
+  if (child_stack_ != nullptr) munmap(child_stack_, kChildStackSize);
   if (sentinel_fd_ >= 0) close(sentinel_fd_);
   if (sentinel_pid_ > 0) {
     int st;
@@ -165,6 +169,50 @@ void PosixProcessLauncher::TellSentinel(int32_t record) {
   if (r != sizeof(record)) LogWarning("orphan sentinel write failed: ", std::strerror(errno));
 }
 
+namespace {
+
+// What the spawned child reads: all of it prepared by the parent before clone(),
+// living on the parent's stack (which the child shares and may read, since the
+// parent is suspended until the child execs or exits).
+struct ChildArgs {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  pid_t agent;
+  sigset_t mask;
+  sigset_t keep_ignored;
+  int in_fd, out_fd, err_fd;
+  int err;  // written by the child on failure; read by the parent after clone returns
+};
+
+// The child between clone(CLONE_VM | CLONE_VFORK) and execve: it runs on its own
+// stack in the parent's memory, so it only makes system calls through their libc
+// wrappers (no allocation, no locks, no stdio) and writes nothing but `a->err`.
+int ChildMain(void* arg) {
+  ChildArgs* a = static_cast<ChildArgs*>(arg);
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != a->agent) _exit(127);  // the agent died before prctl took effect
+  // Without CLONE_SIGHAND the child has its own copy of the dispositions.
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGQUIT, SIGCHLD}) {
+    if (sigismember(&a->keep_ignored, sig) != 1) sigaction(sig, &dfl, nullptr);
+  }
+  sigprocmask(SIG_SETMASK, &a->mask, nullptr);
+  if ((a->in_fd >= 0 && dup2(a->in_fd, 0) < 0) || (a->out_fd >= 0 && dup2(a->out_fd, 1) < 0) ||
+      (a->err_fd >= 0 && dup2(a->err_fd, 2) < 0)) {
+    a->err = errno;
+    _exit(127);
+  }
+  execve(a->path, a->argv, a->envp);
+  a->err = errno != 0 ? errno : EINVAL;
+  _exit(127);
+}
+
+}  // namespace
+
 absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
   if (spec.argv.empty()) return absl::InvalidArgumentError(absl::StrCat("spawn ", spec.name, ": empty argv"));
   const std::string path = ResolveProgram(spec.argv[0], spec.env);
@@ -172,77 +220,52 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
     return absl::NotFoundError(absl::StrCat("spawn ", spec.name, ": execve ", spec.argv[0],
                                             ": not found in PATH"));
   }
-  // Everything the child touches is prepared here: no allocation after fork.
-  std::vector<char*> argv, envp;
-  for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  int errpipe[2];
-  if (pipe2(errpipe, O_CLOEXEC) != 0) return ErrnoStatus(errno, absl::StrCat("spawn ", spec.name, ": pipe"));
-  const pid_t agent = getpid();
-  const sigset_t mask = options_.child_sigmask;
-  const sigset_t keep_ignored = options_.keep_ignored;
-  const int in_fd = spec.stdin_fd, out_fd = spec.stdout_fd, err_fd = spec.stderr_fd;
+  if (child_stack_ == nullptr) {
+    void* st = mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (st == MAP_FAILED) return ErrnoStatus(errno, absl::StrCat("spawn ", spec.name, ": mmap stack"));
+    child_stack_ = st;
+  }
+  // Everything the child touches is prepared here: no allocation after clone.
+  argv_.clear();
+  envp_.clear();
+  for (const std::string& a : spec.argv) argv_.push_back(const_cast<char*>(a.c_str()));
+  argv_.push_back(nullptr);
+  for (const std::string& e : spec.env) envp_.push_back(const_cast<char*>(e.c_str()));
+  envp_.push_back(nullptr);
+  ChildArgs args;
+  args.path = path.c_str();
+  args.argv = argv_.data();
+  args.envp = envp_.data();
+  args.agent = getpid();
+  args.mask = options_.child_sigmask;
+  args.keep_ignored = options_.keep_ignored;
+  args.in_fd = spec.stdin_fd;
+  args.out_fd = spec.stdout_fd;
+  args.err_fd = spec.stderr_fd;
+  args.err = 0;
 
-  pid_t pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    close(errpipe[0]);
-    close(errpipe[1]);
-    return ErrnoStatus(err, absl::StrCat("spawn ", spec.name, ": fork"));
-  }
-  if (pid == 0) {
-    // Child: async-signal-safe calls only.
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != agent) _exit(127);  // the agent died before prctl took effect
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGQUIT, SIGCHLD}) {
-      if (sigismember(&keep_ignored, sig) != 1) sigaction(sig, &dfl, nullptr);
-    }
-    sigprocmask(SIG_SETMASK, &mask, nullptr);
-    if (in_fd >= 0 && dup2(in_fd, 0) < 0) {
-      int e = errno;
-      (void)!write(errpipe[1], &e, sizeof(e));
-      _exit(127);
-    }
-    if (out_fd >= 0 && dup2(out_fd, 1) < 0) {
-      int e = errno;
-      (void)!write(errpipe[1], &e, sizeof(e));
-      _exit(127);
-    }
-    if (err_fd >= 0 && dup2(err_fd, 2) < 0) {
-      int e = errno;
-      (void)!write(errpipe[1], &e, sizeof(e));
-      _exit(127);
-    }
-    execve(path.c_str(), argv.data(), envp.data());
-    int e = errno;
-    (void)!write(errpipe[1], &e, sizeof(e));
-    _exit(127);
-  }
-  // Parent.
-  close(errpipe[1]);
-  if (setpgid(pid, pid) != 0 && errno != EACCES && errno != ESRCH) {
-    LogWarning("spawn ", spec.name, ": setpgid: ", std::strerror(errno));
-  }
-  TellSentinel(pid);
-  int child_errno = 0;
-  ssize_t r;
-  do {
-    r = read(errpipe[0], &child_errno, sizeof(child_errno));
-  } while (r < 0 && errno == EINTR);
-  close(errpipe[0]);
-  if (r == sizeof(child_errno)) {
+  // Every signal stays blocked from clone until the child sets its own mask: no
+  // handler of the agent may run on the child's stack in the shared memory.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  char* stack_top = static_cast<char*>(child_stack_) + kChildStackSize;
+  // CLONE_VFORK: this thread resumes once the child has exec'ed or exited, so the
+  // exec error (if any) is in args.err by then; no pipe round trip is needed.
+  const pid_t pid = clone(ChildMain, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  const int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return ErrnoStatus(clone_errno, absl::StrCat("spawn ", spec.name, ": clone"));
+  const int child_errno = *static_cast<volatile int*>(&args.err);
+  if (child_errno != 0) {
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
-    TellSentinel(-pid);
     return ErrnoStatus(child_errno, absl::StrCat("spawn ", spec.name, ": execve ", path));
   }
+  // The child is in its own group already (setpgid ran before the exec).
+  TellSentinel(pid);
   return Child{pid, pid};
 }
 

@@ -1,11 +1,15 @@
-// PosixProcessLauncher: real workers via fork + execve.
+// PosixProcessLauncher: real workers via clone(CLONE_VM | CLONE_VFORK) + execve
+// (what posix_spawn does): no page tables are copied and the agent resumes as soon
+// as the child has exec'ed, whatever the agent's size.
 //
 // Each child: setpgid(0,0) (own process group), PR_SET_PDEATHSIG(SIGKILL) and a
 // check that the agent is still its parent, default dispositions for the signals
 // the agent forwards, the signal mask restored, pipes dup2'ed onto fds 1 and 2,
-// execve. An exec error travels back over a CLOEXEC pipe and the child _exit(127)s;
-// Spawn() then reaps it and returns the error. Only async-signal-safe calls run
-// between fork and exec (everything is prepared before fork).
+// execve. The child runs on a stack of its own in the agent's memory while the
+// calling thread is suspended (every signal blocked in it meanwhile); it only
+// makes system calls through libc wrappers (everything is prepared before clone)
+// and an exec error is written into the suspended caller's frame (the child then
+// _exit(127)s): Spawn() reaps it and returns the error.
 //
 // Orphan sentinel: Create() forks a tiny process that holds the read end of a
 // pipe from the agent and learns every worker's pgid. When the agent dies (even by
@@ -16,9 +20,10 @@
 // Create() also makes the agent a child subreaper, so orphaned grandchildren are
 // re-parented to it and reaped by ReapAny().
 //
-// REQUIRES: the caller is single-threaded when calling Spawn (fork), and has
-// blocked the signals it handles (the child restores `child_sigmask`).
-// Thread safety: none.
+// REQUIRES: the caller has blocked the signals it handles (the child starts with
+// `child_sigmask`). Other threads may exist (only the calling thread is suspended
+// during a spawn; the child touches no shared state).
+// Thread safety: none (one thread calls every method).
 #ifndef FABRIC_LAUNCHER_POSIX_PROCESS_LAUNCHER_H_
 #define FABRIC_LAUNCHER_POSIX_PROCESS_LAUNCHER_H_
 
@@ -26,6 +31,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "launcher/process_launcher.h"
 
@@ -69,6 +75,8 @@ class PosixProcessLauncher final : public ProcessLauncher {
   PosixProcessLauncherOptions options_;
   pid_t sentinel_pid_ = -1;
   int sentinel_fd_ = -1;  // write end
+  void* child_stack_ = nullptr;  // mmap'ed at the first Spawn, reused by every spawn
+  std::vector<char*> argv_, envp_;  // scratch for Spawn, kept to reuse their capacity
 };
 
 }  // namespace fabric::launcher

@@ -3,6 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
@@ -101,6 +105,102 @@ TEST(PosixProcessLauncherTest, ChildGetsExactlyTheGivenEnvironment) {
   close(p[0]);
   EXPECT_EQ(out, "A=1\nB=two\n");
   EXPECT_EQ(WaitFor(*l, c.pid), ExitStatus::Exited(0));
+}
+
+// Runs `spec` with stdout on a pipe and returns what it printed.
+std::string Capture(PosixProcessLauncher& l, SpawnSpec spec, pid_t* pid) {
+  int p[2];
+  if (pipe(p) != 0) return "pipe failed";
+  spec.stdout_fd = p[1];
+  absl::StatusOr<Child> c = l.Spawn(spec);
+  close(p[1]);
+  std::string out;
+  if (c.ok()) {
+    *pid = c->pid;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(p[0], buf, sizeof(buf))) > 0) out.append(buf, n);
+  } else {
+    out = std::string(c.status().message());
+  }
+  close(p[0]);
+  return out;
+}
+
+// The field `name` of /proc/self/status as the child saw it.
+std::string StatusField(const std::string& status, const std::string& name) {
+  size_t at = status.find("\n" + name + ":\t");
+  if (at == std::string::npos) return "missing " + name;
+  at += name.size() + 3;
+  return status.substr(at, status.find('\n', at) - at);
+}
+
+TEST(PosixProcessLauncherTest, ChildGetsTheGivenMaskAndDefaultDispositions) {
+  PosixProcessLauncherOptions o;
+  sigemptyset(&o.child_sigmask);
+  sigaddset(&o.child_sigmask, SIGUSR2);  // 12 -> bit 11 -> 0x800
+  sigemptyset(&o.keep_ignored);
+  sigaddset(&o.keep_ignored, SIGHUP);  // stays ignored: bit 0 -> 0x1
+  o.subreaper = false;
+  FABRIC_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PosixProcessLauncher> l,
+                              PosixProcessLauncher::Create(o));
+  // The caller blocks and ignores more than the worker should get.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGCHLD);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
+  struct sigaction ign {}, old_pipe {}, old_hup {};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGPIPE, &ign, &old_pipe), 0);
+  ASSERT_EQ(sigaction(SIGHUP, &ign, &old_hup), 0);
+  pid_t pid = -1;
+  std::string status = Capture(*l, Spec({"/bin/cat", "/proc/self/status"}), &pid);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  sigaction(SIGPIPE, &old_pipe, nullptr);
+  sigaction(SIGHUP, &old_hup, nullptr);
+  EXPECT_EQ(StatusField(status, "SigBlk"), "0000000000000800") << status;
+  // Standard signals only (1-31): the runner may hand us ignored real-time ones.
+  const uint64_t ignored = std::stoull(StatusField(status, "SigIgn"), nullptr, 16);
+  EXPECT_EQ(ignored & 0x7fffffffu, 0x1u) << status;
+  // Its own process group, a child of this process.
+  EXPECT_EQ(StatusField(status, "PPid"), std::to_string(getpid())) << status;
+  EXPECT_EQ(StatusField(status, "NSpgid").substr(0, std::to_string(pid).size()),
+            std::to_string(pid)) << status;
+  EXPECT_EQ(WaitFor(*l, pid), ExitStatus::Exited(0));
+}
+
+TEST(PosixProcessLauncherTest, BadOutputDescriptorIsReportedAndReaped) {
+  auto l = MakeLauncher();
+  SpawnSpec s = Spec({"/bin/true"});
+  s.stdout_fd = 1000;  // not open
+  EXPECT_THAT(l->Spawn(s), StatusIs(absl::StatusCode::kInternal,
+                                    HasSubstr("Bad file descriptor")));
+  EXPECT_EQ(l->ReapAny(), std::nullopt);
+}
+
+TEST(PosixProcessLauncherTest, ManySpawnsInARowWhileAnotherThreadRuns) {
+  auto l = MakeLauncher();
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> spins{0};
+  std::thread busy([&] {
+    std::vector<std::string> churn;
+    while (!stop.load()) {  // allocates and frees while the spawns happen
+      churn.emplace_back(100, 'x');
+      if (churn.size() > 64) churn.clear();
+      spins.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 50; ++i) {
+    pid_t pid = -1;
+    SpawnSpec s = Spec({"/bin/echo", absl::StrCat("spawn-", i)});
+    EXPECT_EQ(Capture(*l, s, &pid), absl::StrCat("spawn-", i, "\n"));
+    EXPECT_EQ(WaitFor(*l, pid), ExitStatus::Exited(0));
+  }
+  EXPECT_THAT(l->Spawn(Spec({"/x/y"})), StatusIs(absl::StatusCode::kNotFound, HasSubstr("/x/y")));
+  stop = true;
+  busy.join();
+  EXPECT_GT(spins.load(), 0);
 }
 
 }  // namespace
