@@ -187,6 +187,16 @@ int Agent::RunMultiNode() {
                            "fabric-run stopped waiting for it\n"));
         }
       }
+      if (requeue_.triggered()) {
+        // --requeue-on-signal: every agent leaves the run; the one that was given the
+        // requeue action (node 0's, see slurm_launch.h) requeues the SLURM job.
+        c.Leave("its agent is requeueing the job");
+        c.Finish();
+        if (!options_.requeue) return 0;
+        absl::Status st = options_.requeue();
+        if (!st.ok()) Say(absl::StrCat("fabric-run: requeue: ", st.message(), "\n"));
+        return st.ok() ? 0 : 1;
+      }
       if (user_signal_ != 0) return interrupted(user_signal_, "and stopped every local worker");
       if (!stop_requested_) {
         switch (out.end) {

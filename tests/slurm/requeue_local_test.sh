@@ -70,6 +70,36 @@ kill -TERM "$pid"
 wait "$pid"
 [[ ! -e $DIR/scontrol.args ]] && pass "scontrol not run" || fail "scontrol ran without the flag"
 
+echo "== two agents in a (simulated) srun step, one task per node: SIGUSR1 -> node 0 requeues"
+fake_scontrol 0
+rm -f "$DIR/scontrol.args"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+step_env() {  # step_env NODE: the SLURM variables of task NODE of a 2-node, 1-task-per-node step
+  echo SLURM_JOB_ID=77 SLURM_STEP_ID=0 SLURM_PROCID=$1 SLURM_NODEID=$1 SLURM_LOCALID=0 \
+    SLURM_NTASKS=2 SLURM_NNODES=2 SLURM_STEP_NUM_NODES=2 SLURM_STEP_NUM_TASKS=2 \
+    SLURM_STEP_NODELIST=localhost,localhost SLURM_JOB_NODELIST=localhost,localhost \
+    SLURM_TASKS_PER_NODE="1(x2)" SLURM_STEP_TASKS_PER_NODE="1(x2)" MASTER_PORT=$port
+}
+mn=(--devices 2 --requeue-on-signal USR1 --grace-period 1)
+env PATH="$DIR/bin:$PATH" $(step_env 0) "$FR" "${mn[@]}" "$WH" signals >"$DIR/mn0.out" 2>&1 &
+pid0=$!
+env PATH="$DIR/bin:$PATH" $(step_env 1) "$FR" "${mn[@]}" "$WH" signals >"$DIR/mn1.out" 2>&1 &
+pid1=$!
+if wait_for 2 ready "$DIR/mn0.out" && wait_for 2 ready "$DIR/mn1.out"; then
+  kill -USR1 "$pid0" "$pid1"
+else
+  fail "multi-node workers not ready: $(cat "$DIR/mn0.out" "$DIR/mn1.out")"
+  kill -TERM "$pid0" "$pid1"
+fi
+wait "$pid0"; rc0=$?
+wait "$pid1"; rc1=$?
+cat "$DIR/mn0.out" "$DIR/mn1.out"
+expect_eq "node 0 exit status" 0 "$rc0"
+expect_eq "node 1 exit status" 0 "$rc1"
+expect_eq "scontrol ran once (node 0)" "requeue 77" "$(cat "$DIR/scontrol.args" 2>/dev/null)"
+expect_contains "node 0's worker got SIGUSR1" "got SIGUSR1" "$(cat "$DIR/mn0.out")"
+expect_contains "node 1's worker got SIGUSR1" "got SIGUSR1" "$(cat "$DIR/mn1.out")"
+
 echo "== outside a SLURM job: refused before anything starts"
 out=$(env -u SLURM_JOB_ID -u SLURM_JOBID HELPER_DIR="$DIR" "$FR" --requeue-on-signal USR1 "$WH" env 2>&1)
 rc=$?
