@@ -19,6 +19,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "rendezvous/grpc_store.h"
 #include "rendezvous/server.h"
+#include "rendezvous/sync_debug.h"
 
 namespace fabric {
 namespace bench {
@@ -131,6 +132,7 @@ int Main(int n) {
 }  // namespace fabric
 
 int main(int argc, char** argv) {
+  fabric::rendezvous::DisableMutexDeadlockDetection();
   int n = argc > 1 ? std::atoi(argv[1]) : 2000;
   return fabric::bench::Main(n);
 }

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "rendezvous/client.h"
+#include "rendezvous/sync_debug.h"
 
 namespace {
 
@@ -35,6 +36,7 @@ void PrintAssignment(const std::string& node, const fabric::rendezvous::Assignme
 
 int main(int argc, char** argv) {
   using namespace fabric::rendezvous;
+  DisableMutexDeadlockDetection();
   ClientOptions o;
   o.run_id = "test-run";
   o.advertised_address = "127.0.0.1";
