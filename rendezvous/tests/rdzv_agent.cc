@@ -6,6 +6,7 @@
 //
 // Output lines (stdout, flushed):
 //   ASSIGNED node=ID rank=R nodes=N world=W round=K master=A:P start_us=.. end_us=..
+//            join_sent_us=..  (start: main() entered; join_sent: session open, Join sent)
 //   EVENT type=round-changed round=K reason=...
 // Exit: 0 after run-succeeded or (without --wait) after the first assignment; 1 after
 // run-failed / connection-lost; 2 for bad flags; 3 when connect/join fails.
@@ -22,13 +23,15 @@ namespace {
 
 int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
+// joined_us: when the Join request was sent (after the session opened).
 void PrintAssignment(const std::string& node, const fabric::rendezvous::Assignment& a,
-                     int64_t start_us, int64_t end_us) {
+                     int64_t start_us, int64_t end_us, int64_t joined_us) {
   std::printf("ASSIGNED node=%s rank=%d nodes=%d world=%d round=%lld master=%s:%d start_us=%lld "
-              "end_us=%lld\n",
+              "end_us=%lld join_sent_us=%lld\n",
               node.c_str(), a.node_rank, a.num_nodes, a.world_size,
               static_cast<long long>(a.round), a.master_addr.c_str(), a.master_port,
-              static_cast<long long>(start_us), static_cast<long long>(end_us));
+              static_cast<long long>(start_us), static_cast<long long>(end_us),
+              static_cast<long long>(joined_us));
   std::fflush(stdout);
 }
 
@@ -36,6 +39,7 @@ void PrintAssignment(const std::string& node, const fabric::rendezvous::Assignme
 
 int main(int argc, char** argv) {
   using namespace fabric::rendezvous;
+  const int64_t start = NowUs();  // main() entered
   DisableMutexDeadlockDetection();
   ClientOptions o;
   o.run_id = "test-run";
@@ -76,7 +80,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const int64_t start = NowUs();
   auto client = RendezvousClient::Connect(o);
   if (!client.ok()) {
     std::fprintf(stderr, "rdzv_agent: %s\n", client.status().ToString().c_str());
@@ -93,7 +96,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rdzv_agent: %s\n", a.status().ToString().c_str());
     return 3;
   }
-  PrintAssignment(o.node_id, *a, start, end);
+  PrintAssignment(o.node_id, *a, start, end, connected);
   if (!wait) return 0;
   while (true) {
     auto e = (*client)->NextEvent(absl::InfiniteFuture());
@@ -109,7 +112,7 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "rdzv_agent: %s\n", again.status().ToString().c_str());
           return 3;
         }
-        PrintAssignment(o.node_id, *again, s, NowUs());
+        PrintAssignment(o.node_id, *again, s, NowUs(), s);
         break;
       }
       case EventType::kRunSucceeded:
