@@ -9,6 +9,9 @@ it connects. For ours the phases are split out too (medians over runs):
   connect: main() -> session open and Join sent (channel, TCP, HTTP/2, session), per agent
   tail:    the last Join sent -> the last assignment received: the rendezvous proper once
            every agent has asked (server round completion + delivery + wake-ups)
+Agents stay connected 1 s after their assignment (as torch_c10d_agent.py does): an agent
+exiting at once is a node loss that pushes ROUND_CHANGED / RUN_FAILED to the others while
+they are still being woken, which the timing would then include.
 Prints markdown rows.
 """
 import os
@@ -40,7 +43,8 @@ def ours(n):
             spawns.append(time.time_ns() // 1000)
             procs.append(subprocess.Popen([f"{BIN}/rendezvous/tests/rdzv_agent", "--server",
                                            f"127.0.0.1:{port}", "--node", f"n{i}", "--min", str(n),
-                                           "--max", str(n)], stdout=subprocess.PIPE, text=True))
+                                           "--max", str(n), "--linger-ms", "1000"],
+                                          stdout=subprocess.PIPE, text=True))
         starts, ends, sent = [], [], []
         for p in procs:
             out, _ = p.communicate(timeout=120)

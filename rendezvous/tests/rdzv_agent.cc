@@ -2,12 +2,14 @@
 // assignment, then (with --wait) follows the events, re-joining on round changes.
 //
 //   rdzv_agent --server H:P --node ID [--min N] [--max N] [--lws N] [--restarts N]
-//              [--token T] [--wait] [--keepalive-ms N]
+//              [--token T] [--wait] [--keepalive-ms N] [--linger-ms N]
 //
 // Output lines (stdout, flushed):
 //   ASSIGNED node=ID rank=R nodes=N world=W round=K master=A:P start_us=.. end_us=..
 //            join_sent_us=..  (start: main() entered; join_sent: session open, Join sent)
 //   EVENT type=round-changed round=K reason=...
+// --linger-ms: without --wait, stay connected this long after the assignment before
+// exiting (benchmarks: an early exit is a node loss that restarts the others' round).
 // Exit: 0 after run-succeeded or (without --wait) after the first assignment; 1 after
 // run-failed / connection-lost; 2 for bad flags; 3 when connect/join fails.
 #include <cstdio>
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
   o.advertised_address = "127.0.0.1";
   o.join_timeout = absl::Seconds(120);
   bool wait = false;
+  int linger_ms = 0;
   for (int i = 1; i < argc; ++i) {
     std::string f = argv[i];
     auto next = [&]() -> std::string {
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
     else if (f == "--port") o.master_port = num();
     else if (f == "--token") o.token = next();
     else if (f == "--keepalive-ms") o.keepalive_interval = absl::Milliseconds(num());
+    else if (f == "--linger-ms") linger_ms = num();
     else if (f == "--wait") wait = true;
     else {
       std::fprintf(stderr, "rdzv_agent: unknown flag %s\n", f.c_str());
@@ -97,7 +101,10 @@ int main(int argc, char** argv) {
     return 3;
   }
   PrintAssignment(o.node_id, *a, start, end, connected);
-  if (!wait) return 0;
+  if (!wait) {
+    if (linger_ms > 0) absl::SleepFor(absl::Milliseconds(linger_ms));
+    return 0;
+  }
   while (true) {
     auto e = (*client)->NextEvent(absl::InfiniteFuture());
     if (!e.ok()) return 1;
