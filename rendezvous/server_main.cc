@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "rendezvous/server.h"
 #include "rendezvous/server_flags.h"
+#include "rendezvous/sync_debug.h"
 
 extern char** environ;
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   fabric::SetLogPrefix("fabric-rendezvous");
+  DisableMutexDeadlockDetection();
   // Block the stop signals before gRPC starts its threads; this thread waits for them.
   sigset_t stop;
   sigemptyset(&stop);

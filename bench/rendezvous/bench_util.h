@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,36 @@ Stats Measure(int n, int warmup, Fn op) {
   s.p50_us = us[n / 2];
   s.p99_us = us[std::min(n - 1, n * 99 / 100)];
   return s;
+}
+
+inline Stats Summarize(std::vector<double> us) {
+  Stats s;
+  const int n = static_cast<int>(us.size());
+  for (double u : us) s.mean_us += u;
+  s.mean_us /= n;
+  std::sort(us.begin(), us.end());
+  s.p50_us = us[n / 2];
+  s.p99_us = us[std::min(n - 1, n * 99 / 100)];
+  return s;
+}
+
+// Runs every op of `ops` once per iteration, in turn, `warmup` untimed iterations then
+// `n` timed ones, so that each op is sampled under the same machine load (on a shared,
+// busy host a load change between two back-to-back series skews their ratio).
+inline std::vector<Stats> MeasureInterleaved(int n, int warmup,
+                                             const std::vector<std::function<void(int)>>& ops) {
+  std::vector<std::vector<double>> us(ops.size());
+  for (int i = 0; i < warmup + n; ++i) {
+    for (size_t k = 0; k < ops.size(); ++k) {
+      auto t0 = std::chrono::steady_clock::now();
+      ops[k](i);
+      auto t1 = std::chrono::steady_clock::now();
+      if (i >= warmup) us[k].push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+  }
+  std::vector<Stats> out;
+  for (auto& v : us) out.push_back(Summarize(std::move(v)));
+  return out;
 }
 
 // Blocks threads (without spinning) until Open().

@@ -3,7 +3,15 @@
 default backend, over a TCPStore). Run by bench/rendezvous/run.sh.
 
 Latency = (last agent's assignment) - (last agent's start): how long the rendezvous takes
-once everyone has arrived. Each agent's own timing starts before it connects.
+once everyone has arrived. Each agent's own timing starts when main() is entered, before
+it connects. For ours the phases are split out too (medians over runs):
+  exec:    spawn (Popen) -> main() entered, per agent, median and max over agents
+  connect: main() -> session open and Join sent (channel, TCP, HTTP/2, session), per agent
+  tail:    the last Join sent -> the last assignment received: the rendezvous proper once
+           every agent has asked (server round completion + delivery + wake-ups)
+Agents stay connected 1 s after their assignment (as torch_c10d_agent.py does): an agent
+exiting at once is a node loss that pushes ROUND_CHANGED / RUN_FAILED to the others while
+they are still being woken, which the timing would then include.
 Prints markdown rows.
 """
 import os
@@ -30,20 +38,30 @@ def ours(n):
                               stdout=subprocess.PIPE, text=True)
     port = int(server.stdout.readline())
     try:
-        procs = [subprocess.Popen([f"{BIN}/rendezvous/tests/rdzv_agent", "--server", f"127.0.0.1:{port}",
-                                   "--node", f"n{i}", "--min", str(n), "--max", str(n)],
-                                  stdout=subprocess.PIPE, text=True) for i in range(n)]
-        starts, ends = [], []
+        procs, spawns = [], []
+        for i in range(n):
+            spawns.append(time.time_ns() // 1000)
+            procs.append(subprocess.Popen([f"{BIN}/rendezvous/tests/rdzv_agent", "--server",
+                                           f"127.0.0.1:{port}", "--node", f"n{i}", "--min", str(n),
+                                           "--max", str(n), "--linger-ms", "1000"],
+                                          stdout=subprocess.PIPE, text=True))
+        starts, ends, sent = [], [], []
         for p in procs:
             out, _ = p.communicate(timeout=120)
             assert p.returncode == 0, out
             f = dict(kv.split("=", 1) for kv in out.split()[1:])
             starts.append(int(f["start_us"]))
             ends.append(int(f["end_us"]))
+            sent.append(int(f["join_sent_us"]))
     finally:
         server.terminate()
         server.wait()
-    return (max(ends) - max(starts)) / 1000.0, (max(ends) - min(starts)) / 1000.0
+    execs = [s - p for s, p in zip(starts, spawns)]
+    connects = [j - s for j, s in zip(sent, starts)]
+    phases = {"exec_med": statistics.median(execs) / 1000.0, "exec_max": max(execs) / 1000.0,
+              "connect_med": statistics.median(connects) / 1000.0,
+              "tail": (max(ends) - max(sent)) / 1000.0}
+    return (max(ends) - max(starts)) / 1000.0, (max(ends) - min(starts)) / 1000.0, phases
 
 
 def torch_c10d(n):
@@ -63,27 +81,33 @@ def torch_c10d(n):
         starts.append(int(s))
         ends.append(int(e))
     del host_store
-    return (max(ends) - max(starts)) / 1000.0, (max(ends) - min(starts)) / 1000.0
+    return (max(ends) - max(starts)) / 1000.0, (max(ends) - min(starts)) / 1000.0, {}
 
 
 def measure(fn, n, reps):
     runs = [fn(n) for _ in range(reps)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    phases = {k: statistics.median(r[2][k] for r in runs) for k in runs[0][2]}
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+            phases, [r[0] for r in runs])
 
 
 def main():
-    print("| agents | fabric-run rendezvous (ms) | torchrun c10d rendezvous (ms) | speed-up |")
-    print("|---:|---:|---:|---:|")
+    print("| agents | fabric-run rendezvous (ms, median; all runs) | torchrun c10d rendezvous (ms) "
+          "| speed-up | ours: exec med/max | ours: connect med | ours: last Join sent -> last "
+          "assignment |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in (2, 8, 32):
-        lat, span = measure(ours, n, REPS)
+        lat, span, ph, runs = measure(ours, n, REPS)
+        ours_cell = (f"{lat:.2f} ({' / '.join(f'{r:.1f}' for r in sorted(runs))}; first start to "
+                     f"last done {span:.1f})")
+        phase_cells = (f"{ph['exec_med']:.1f} / {ph['exec_max']:.1f} | {ph['connect_med']:.1f} | "
+                       f"{ph['tail']:.2f}")
         if n <= 8 and os.environ.get("SKIP_TORCH") != "1":
-            tlat, tspan = measure(torch_c10d, n, max(1, REPS // 2))
-            print(f"| {n} | {lat:.2f} (first start to last done {span:.1f}) | "
-                  f"{tlat:.1f} (first start to last done {tspan:.1f}) | {tlat / lat:.0f}x |",
-                  flush=True)
+            tlat, tspan, _, _ = measure(torch_c10d, n, max(1, REPS // 2))
+            print(f"| {n} | {ours_cell} | {tlat:.1f} (first start to last done {tspan:.1f}) | "
+                  f"{tlat / lat:.0f}x | {phase_cells} |", flush=True)
         else:
-            print(f"| {n} | {lat:.2f} (first start to last done {span:.1f}) | not run | |",
-                  flush=True)
+            print(f"| {n} | {ours_cell} | not run | | {phase_cells} |", flush=True)
 
 
 if __name__ == "__main__":

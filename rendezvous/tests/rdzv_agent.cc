@@ -2,11 +2,14 @@
 // assignment, then (with --wait) follows the events, re-joining on round changes.
 //
 //   rdzv_agent --server H:P --node ID [--min N] [--max N] [--lws N] [--restarts N]
-//              [--token T] [--wait] [--keepalive-ms N]
+//              [--token T] [--wait] [--keepalive-ms N] [--linger-ms N]
 //
 // Output lines (stdout, flushed):
 //   ASSIGNED node=ID rank=R nodes=N world=W round=K master=A:P start_us=.. end_us=..
+//            join_sent_us=..  (start: main() entered; join_sent: session open, Join sent)
 //   EVENT type=round-changed round=K reason=...
+// --linger-ms: without --wait, stay connected this long after the assignment before
+// exiting (benchmarks: an early exit is a node loss that restarts the others' round).
 // Exit: 0 after run-succeeded or (without --wait) after the first assignment; 1 after
 // run-failed / connection-lost; 2 for bad flags; 3 when connect/join fails.
 #include <cstdio>
@@ -16,18 +19,21 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "rendezvous/client.h"
+#include "rendezvous/sync_debug.h"
 
 namespace {
 
 int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
+// joined_us: when the Join request was sent (after the session opened).
 void PrintAssignment(const std::string& node, const fabric::rendezvous::Assignment& a,
-                     int64_t start_us, int64_t end_us) {
+                     int64_t start_us, int64_t end_us, int64_t joined_us) {
   std::printf("ASSIGNED node=%s rank=%d nodes=%d world=%d round=%lld master=%s:%d start_us=%lld "
-              "end_us=%lld\n",
+              "end_us=%lld join_sent_us=%lld\n",
               node.c_str(), a.node_rank, a.num_nodes, a.world_size,
               static_cast<long long>(a.round), a.master_addr.c_str(), a.master_port,
-              static_cast<long long>(start_us), static_cast<long long>(end_us));
+              static_cast<long long>(start_us), static_cast<long long>(end_us),
+              static_cast<long long>(joined_us));
   std::fflush(stdout);
 }
 
@@ -35,11 +41,14 @@ void PrintAssignment(const std::string& node, const fabric::rendezvous::Assignme
 
 int main(int argc, char** argv) {
   using namespace fabric::rendezvous;
+  const int64_t start = NowUs();  // main() entered
+  DisableMutexDeadlockDetection();
   ClientOptions o;
   o.run_id = "test-run";
   o.advertised_address = "127.0.0.1";
   o.join_timeout = absl::Seconds(120);
   bool wait = false;
+  int linger_ms = 0;
   for (int i = 1; i < argc; ++i) {
     std::string f = argv[i];
     auto next = [&]() -> std::string {
@@ -68,13 +77,13 @@ int main(int argc, char** argv) {
     else if (f == "--port") o.master_port = num();
     else if (f == "--token") o.token = next();
     else if (f == "--keepalive-ms") o.keepalive_interval = absl::Milliseconds(num());
+    else if (f == "--linger-ms") linger_ms = num();
     else if (f == "--wait") wait = true;
     else {
       std::fprintf(stderr, "rdzv_agent: unknown flag %s\n", f.c_str());
       return 2;
     }
   }
-  const int64_t start = NowUs();
   auto client = RendezvousClient::Connect(o);
   if (!client.ok()) {
     std::fprintf(stderr, "rdzv_agent: %s\n", client.status().ToString().c_str());
@@ -91,8 +100,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rdzv_agent: %s\n", a.status().ToString().c_str());
     return 3;
   }
-  PrintAssignment(o.node_id, *a, start, end);
-  if (!wait) return 0;
+  PrintAssignment(o.node_id, *a, start, end, connected);
+  if (!wait) {
+    if (linger_ms > 0) absl::SleepFor(absl::Milliseconds(linger_ms));
+    return 0;
+  }
   while (true) {
     auto e = (*client)->NextEvent(absl::InfiniteFuture());
     if (!e.ok()) return 1;
@@ -107,7 +119,7 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "rdzv_agent: %s\n", again.status().ToString().c_str());
           return 3;
         }
-        PrintAssignment(o.node_id, *again, s, NowUs());
+        PrintAssignment(o.node_id, *again, s, NowUs(), s);
         break;
       }
       case EventType::kRunSucceeded:
