@@ -11,6 +11,7 @@
 #include "common/net.h"
 #include "launcher/multinode.h"
 #include "launcher/rdzv_coordinator.h"
+#include "rendezvous/sync_debug.h"
 
 namespace fabric::launcher {
 namespace {
@@ -20,6 +21,9 @@ void Write(const std::string& text) { (void)!write(2, text.data(), text.size());
 }  // namespace
 
 int MultiNodeMain(char** /*argv*/, AgentOptions options) {
+  // Before any thread: Debian's absl runs its deadlock detector (one global lock) on
+  // every mutex, gRPC's included (see rendezvous/sync_debug.h).
+  rendezvous::DisableMutexDeadlockDetection();
   // gRPC's own log lines (e.g. the bind attempt of an agent that turns out to be a
   // client) are noise next to our messages; every error reaches us as a Status.
   setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
