@@ -1,5 +1,9 @@
 #!/usr/bin/python3
-"""Rebuilds bench/RESULTS.md from bench/results/*.md, one section per benchmark family.
+"""Rebuilds bench/RESULTS.md from each benchmark family's own results file.
+
+Families: bench/results/*.md (launcher), bench/rendezvous/results.md,
+bench/multinode/RESULTS.md, bench/train/RESULTS.md. Top-level headings of a family's
+file become second-level ones here.
 
 Each family's generator writes only its own bench/results/<family>.md (launcher,
 rendezvous, train, ...); this script concatenates them (known families first, then the
@@ -9,19 +13,46 @@ import glob
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ORDER = ["launcher", "rendezvous", "train"]
+ORDER = ["launcher", "rendezvous", "multinode", "train"]
+FAMILY_FILES = {
+    "rendezvous": os.path.join("rendezvous", "results.md"),
+    "multinode": os.path.join("multinode", "RESULTS.md"),
+    "train": os.path.join("train", "RESULTS.md"),
+}
+
+
+def family(path):
+    for name, rel in FAMILY_FILES.items():
+        if os.path.abspath(path) == os.path.join(HERE, rel):
+            return name
+    return os.path.basename(path)[:-3]
+
+
+def demote(text):
+    """Shifts headings so that the file's top level becomes "##"."""
+    lines = text.splitlines()
+    levels = [len(l) - len(l.lstrip("#")) for l in lines if l.startswith("#")]
+    shift = 2 - min(levels) if levels else 0
+    out = []
+    for line in lines:
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            line = "#" * max(1, level + shift) + line[level:]
+        out.append(line)
+    return "\n".join(out)
 
 
 def main():
     parts = sorted(glob.glob(os.path.join(HERE, "results", "*.md")))
-    rank = lambda p: (ORDER.index(os.path.basename(p)[:-3])
-                      if os.path.basename(p)[:-3] in ORDER else len(ORDER), p)
+    parts += [os.path.join(HERE, rel) for rel in FAMILY_FILES.values()
+              if os.path.exists(os.path.join(HERE, rel))]
+    rank = lambda p: (ORDER.index(family(p)) if family(p) in ORDER else len(ORDER), p)
     out = ["# Benchmark results", "",
-           "Assembled by `bench/assemble_results.py` from `bench/results/*.md`; do not edit "
-           "here, rerun the family's benchmark (see doc/bench.md).", ""]
+           "Assembled by `bench/assemble_results.py` from each family's results file; do not "
+           "edit here, rerun the family's benchmark (see doc/bench.md).", ""]
     for p in sorted(parts, key=rank):
         with open(p) as f:
-            out.append(f.read().strip())
+            out.append(demote(f.read().strip()))
         out.append("")
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(out))
