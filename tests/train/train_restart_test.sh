@@ -23,7 +23,7 @@ DIR=$(mktemp -d "${TEST_TMPDIR:-/tmp}/train_restart.XXXXXX")
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$DIR"; }
 trap cleanup EXIT
-ARGS=(--steps 40 --ckpt-every 5 --log-every 5 --d-model 32 --seq-len 16 --batch-size 4
+ARGS=(--steps 300 --ckpt-every 5 --log-every 5 --d-model 32 --seq-len 16 --batch-size 4
       --layers 1 --lr 0.01)
 
 # run_case NAME MAX_RESTARTS: runs the job, SIGKILLs rank 1 once last.ckpt exists;
@@ -41,8 +41,11 @@ run_case() {
     sleep 0.1
   done
   # Rank 1 is the worker whose environment says RANK=1 (children of the agent only).
-  for p in $(pgrep -P "$agent"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'RANK=1'; then victim=$p; fi
+  while [[ -z $victim ]] && kill -0 "$agent" 2>/dev/null && ((SECONDS < deadline)); do
+    for p in $(pgrep -P "$agent"); do
+      if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'RANK=1'; then victim=$p; fi
+    done
+    [[ -n $victim ]] || sleep 0.05
   done
   [[ -n $victim ]] && kill -KILL "$victim" || fail "$1: rank 1 not found among the agent's children"
   wait "$agent"
@@ -58,13 +61,13 @@ grep -q "root cause: rank 1 .*SIGKILL" <<<"$OUT" && pass "report names rank 1 an
   fail "no root cause naming rank 1 / SIGKILL"
 grep -q "resumed from .* at step [1-9]" <<<"$OUT" && pass "resumed from a checkpoint" ||
   fail "no 'resumed from ... at step N'"
-grep -q "done: steps=40" <<<"$OUT" && pass "finished all 40 steps" || fail "did not finish"
+grep -q "done: steps=300" <<<"$OUT" && pass "finished all 300 steps" || fail "did not finish"
 [[ -d $DIR/resume.logs/resume/attempt_1 ]] && pass "attempt_1 logs exist" || fail "no attempt_1 logs"
 
 echo "== negative control: --max-restarts 0: the same kill ends the job"
 run_case norestart 0
 [[ $RC -eq 137 ]] && pass "exit status 137 (128 + SIGKILL)" || fail "exit status $RC (want 137)"
-grep -q "done: steps=40" <<<"$OUT" && fail "finished without a restart?" || pass "did not finish"
+grep -q "done: steps=300" <<<"$OUT" && fail "finished without a restart?" || pass "did not finish"
 
 echo "$PASSES passed, $FAILURES failed"
 ((FAILURES == 0))
