@@ -44,7 +44,7 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
   w.max_restarts = plan.max_restarts;
   w.error_file = error_file;
   w.round = plan.round;
-  w.accelerator = options.accelerator;
+  if (options.accelerator_set) w.accelerator = options.accelerator;
   w.strategy = options.strategy;
   w.devices = options.devices_spec;
   w.precision = options.precision;
@@ -56,7 +56,20 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
   }
   EnvMap env = inherited;
   for (auto& [k, v] : w.ToEnvMap()) env[k] = v;
+  OverlaySlurmTask(plan, local_rank, &env);
   return env;
+}
+
+void OverlaySlurmTask(const AttemptPlan& plan, int local_rank, EnvMap* env) {
+  if (env->count("SLURM_STEP_ID") == 0 || env->count("SLURM_PROCID") == 0) return;
+  (*env)["SLURM_PROCID"] = absl::StrCat(plan.global_rank_base + local_rank);
+  (*env)["SLURM_LOCALID"] = absl::StrCat(local_rank);
+  (*env)["SLURM_NODEID"] = absl::StrCat(plan.node_rank);
+  (*env)["SLURM_NTASKS"] = absl::StrCat(plan.world_size);
+  (*env)["SLURM_NPROCS"] = absl::StrCat(plan.world_size);
+  (*env)["SLURM_NTASKS_PER_NODE"] = absl::StrCat(plan.local_world_size);
+  (*env)["SLURM_NNODES"] = absl::StrCat(plan.num_nodes);
+  (*env)["SLURM_JOB_NUM_NODES"] = absl::StrCat(plan.num_nodes);
 }
 
 std::vector<std::string> EnvToStrings(const EnvMap& env) {

@@ -47,6 +47,16 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
                          int local_rank, const std::string& error_file,
                          const EnvMap& inherited);
 
+// Under srun's task-per-node layout (`inherited` has SLURM_STEP_ID and SLURM_PROCID: this
+// agent is an srun task), a worker would otherwise inherit its agent's task variables
+// (SLURM_PROCID of the node, SLURM_NTASKS = nodes), and SLURM-aware libraries (Lightning's
+// SLURMEnvironment, submitit) would take them for its rank and world size. This rewrites
+// them to what srun would have set in the task-per-device layout: SLURM_PROCID = RANK,
+// SLURM_LOCALID = LOCAL_RANK, SLURM_NODEID = GROUP_RANK, SLURM_NTASKS = SLURM_NPROCS =
+// WORLD_SIZE, SLURM_NTASKS_PER_NODE = LOCAL_WORLD_SIZE, SLURM_NNODES =
+// SLURM_JOB_NUM_NODES = GROUP_WORLD_SIZE. No-op outside an srun step.
+void OverlaySlurmTask(const AttemptPlan& plan, int local_rank, EnvMap* env);
+
 // "KEY=VALUE" strings for execve.
 std::vector<std::string> EnvToStrings(const EnvMap& env);
 

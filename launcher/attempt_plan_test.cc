@@ -94,5 +94,40 @@ TEST(EnvToStringsTest, JoinsKeyAndValue) {
   EXPECT_THAT(EnvToStrings({{"A", "1"}, {"B", "x=y"}}), Contains("B=x=y"));
 }
 
+TEST(WorkerEnvironmentTest, SrunTaskVariablesDescribeTheWorkerNotTheAgent) {
+  // The agent is srun task 1 of 2 (one per node); its 4 workers are ranks 4-7 of 8.
+  AttemptPlan plan;
+  plan.node_rank = 1;
+  plan.num_nodes = 2;
+  plan.global_rank_base = 4;
+  plan.local_world_size = 4;
+  plan.world_size = 8;
+  const EnvMap agent = {{"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "1"}, {"SLURM_LOCALID", "0"},
+                        {"SLURM_NODEID", "1"}, {"SLURM_NTASKS", "2"}, {"SLURM_NNODES", "2"},
+                        {"SLURM_JOB_ID", "77"}};
+  EnvMap env = WorkerEnvironment(FourDevices(), plan, 3, "", agent);
+  EXPECT_EQ(env["SLURM_PROCID"], "7");
+  EXPECT_EQ(env["SLURM_LOCALID"], "3");
+  EXPECT_EQ(env["SLURM_NODEID"], "1");
+  EXPECT_EQ(env["SLURM_NTASKS"], "8");
+  EXPECT_EQ(env["SLURM_NPROCS"], "8");
+  EXPECT_EQ(env["SLURM_NTASKS_PER_NODE"], "4");
+  EXPECT_EQ(env["SLURM_NNODES"], "2");
+  EXPECT_EQ(env["SLURM_JOB_ID"], "77");  // job facts stay
+  EXPECT_EQ(env["RANK"], "7");
+}
+
+TEST(WorkerEnvironmentTest, OutsideAnSrunStepSlurmVariablesAreLeftAlone) {
+  // A batch script has SLURM_PROCID but no step: nothing is rewritten (negative control).
+  AttemptPlan plan;
+  plan.local_world_size = 4;
+  plan.world_size = 4;
+  EnvMap env = WorkerEnvironment(FourDevices(), plan, 3, "",
+                                 {{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}});
+  EXPECT_EQ(env["SLURM_PROCID"], "0");
+  EXPECT_EQ(env["SLURM_NTASKS"], "1");
+  EXPECT_EQ(env.count("SLURM_NTASKS_PER_NODE"), 0u);
+}
+
 }  // namespace
 }  // namespace fabric::launcher

@@ -85,8 +85,9 @@ const std::vector<FlagSpec>& Flags() {
        "Which global ranks' output reaches the console, e.g. 0 or 0,2-3.", {}},
       {"quiet", Kind::kBool, "", "false",
        "No worker output on the console (same as --console-ranks none).", {}},
-      {"python", Kind::kValue, "PATH", "/usr/bin/python3",
-       "Interpreter for a .py program (a name is looked up in PATH).", {}},
+      {"python", Kind::kValue, "PATH", "python3",
+       "Interpreter for a .py program (a name is looked up in PATH, so an activated\n"
+       "virtual environment's python3 is the default).", {}},
       {"standalone", Kind::kBool, "", "false",
        "Single-node job with its own rendezvous on a free local port.", {}},
       {"rdzv-endpoint", Kind::kValue, "HOST:PORT", "(none: embedded on node 0)",
@@ -435,6 +436,7 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
   } else if (accel == "auto") {
     accel = (visible && *visible > 0) ? "cuda" : "cpu";
   }
+  o->accelerator_set = raw.count("accelerator") > 0 || o->device_ids.has_value();
   o->accelerator = accel == "unset" ? "cpu" : accel;
   return absl::OkStatus();
 }

@@ -75,7 +75,8 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, DefaultsMatchLaunchOptions) {
   LaunchOptions o = Ok({"tool"});
   EXPECT_EQ(o.accelerator, "cpu");
-  EXPECT_EQ(o.strategy, "auto");
+  EXPECT_FALSE(o.accelerator_set);  // resolved to cpu, but not exported as LT_ACCELERATOR
+  EXPECT_EQ(o.strategy, "");        // not given: LT_STRATEGY is not exported
   EXPECT_EQ(o.devices, 1);
   EXPECT_FALSE(o.device_ids.has_value());
   EXPECT_EQ(o.min_nodes, 1);
@@ -84,7 +85,7 @@ TEST_F(CliTest, DefaultsMatchLaunchOptions) {
   EXPECT_EQ(o.main_address, "127.0.0.1");
   EXPECT_EQ(o.main_port, 29400);
   EXPECT_FALSE(o.main_port_set);
-  EXPECT_EQ(o.precision, "32-true");
+  EXPECT_EQ(o.precision, "");  // not given: LT_PRECISION is not exported
   EXPECT_EQ(o.max_restarts, 0);
   EXPECT_EQ(o.grace_period, absl::Seconds(30));
   EXPECT_TRUE(o.console.all);
@@ -398,6 +399,19 @@ TEST_F(CliTest, PythonScriptRunsUnderPython) {
 TEST_F(CliTest, PythonNameIsLookedUpInPath) {
   const std::string script = root_ + "/script.py";
   env_["FABRIC_PYTHON"] = "python3";
+  EXPECT_THAT(Ok({script}).exec_argv, ElementsAre(bin_ + "/python3", script));
+}
+
+TEST_F(CliTest, AcceleratorIsGivenByTheFlagTheVariableOrAGpuList) {
+  EXPECT_TRUE(Ok({"--accelerator", "cpu", "tool"}).accelerator_set);
+  EXPECT_TRUE(Ok({"--devices", "0,1", "tool"}).accelerator_set);
+  env_["FABRIC_ACCELERATOR"] = "cpu";
+  EXPECT_TRUE(Ok({"tool"}).accelerator_set);
+}
+
+TEST_F(CliTest, DefaultPythonIsPython3FromPath) {
+  // As torchrun's sys.executable would be: the python3 of the activated environment.
+  const std::string script = root_ + "/script.py";
   EXPECT_THAT(Ok({script}).exec_argv, ElementsAre(bin_ + "/python3", script));
 }
 

@@ -21,7 +21,10 @@ struct ConsoleFilter {
 struct LaunchOptions {
   // Lightning `fabric run` flags.
   std::string accelerator = "cpu";    // cpu | cuda | gpu | auto (resolved: cpu or cuda)
-  std::string strategy = "auto";      // passed to workers as LT_STRATEGY
+  // Given by the user (flag or FABRIC_ACCELERATOR), or implied by a GPU id list: only
+  // then is LT_ACCELERATOR exported (Lightning's `fabric run` rule).
+  bool accelerator_set = false;
+  std::string strategy;               // LT_STRATEGY; empty: not given, not exported
   std::string devices_spec = "1";     // as given: N, auto, or a list such as "0,2"
   int devices = 1;                    // workers per node (resolved)
   // The "given" bits: true when the user set the value (flag or FABRIC_ variable), so
@@ -38,7 +41,7 @@ struct LaunchOptions {
   std::string main_address = "127.0.0.1";
   int main_port = 29400;              // rendezvous port (the workers' MASTER_PORT is chosen)
   bool main_port_set = false;
-  std::string precision = "32-true";
+  std::string precision;              // LT_PRECISION; empty: not given, not exported
 
   // torchrun-style operational flags.
   int max_restarts = 0;
@@ -46,7 +49,7 @@ struct LaunchOptions {
   absl::Duration grace_period = absl::Seconds(30);  // SIGTERM -> SIGKILL
   std::string log_dir;                // empty: no per-rank files
   ConsoleFilter console;
-  std::string python = "/usr/bin/python3";
+  std::string python = "python3";  // looked up in PATH, as `#!/usr/bin/env python3`
   bool standalone = false;
   std::string rdzv_endpoint;          // HOST:PORT of a standalone rendezvous, empty: embedded
   // --requeue-on-signal USR1|USR2 (0: off): on this signal the agent forwards it, gives

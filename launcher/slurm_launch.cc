@@ -69,6 +69,7 @@ slurm::PlanRequest BuildPlanRequest(const LaunchOptions& o) {
   if (o.devices_set) r.devices = o.devices;
   if (o.num_nodes_set) r.num_nodes = o.min_nodes;
   r.accelerator = o.accelerator;
+  r.accelerator_given = o.accelerator_set;
   r.strategy = o.strategy;
   r.precision = o.precision;
   r.node_rank = o.node_rank;

@@ -3,30 +3,27 @@
 #include <utility>
 
 #include "ATen/ATen.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "runtime/sharding.h"
+#include "runtime/gloo_backend.h"
 #include "runtime/torch_status.h"
 #include "torch/csrc/distributed/c10d/PrefixStore.hpp"
-#include "torch/csrc/distributed/c10d/ProcessGroupGloo.hpp"
+#include "torch/csrc/distributed/c10d/ProcessGroup.hpp"
 #include "torch/csrc/distributed/c10d/TCPStore.hpp"
 
 namespace fabric::runtime {
 
 struct Communicator::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  // c10d's ProcessGroup with Gloo as the CPU backend (collectives go through c10d's
+  // dispatcher ops, as torch.distributed's do).
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
 };
 
 namespace {
 
 std::chrono::milliseconds ToMillis(absl::Duration d) {
   return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
-}
-
-bool IsLoopback(const std::string& addr) {
-  return absl::StartsWith(addr, "127.") || addr == "localhost" || addr == "::1";
 }
 
 c10d::ReduceOp ToC10d(ReduceOp op) {
@@ -67,23 +64,24 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
     so.numWorkers = options.world_size;
     so.waitWorkers = true;
     so.timeout = ToMillis(options.timeout);
+    so.useLibUV = true;  // LibTorch 2.x's store server (the default, stated)
     auto tcp = c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
     comm->impl_->store = c10::make_intrusive<c10d::PrefixStore>("fabric/gloo", tcp);
   }));
-  FABRIC_RETURN_IF_ERROR(TorchCall(rank, "create the Gloo process group", [&] {
-    auto pg_options = c10d::ProcessGroupGloo::Options::create(ToMillis(options.timeout));
-    if (!options.gloo_interface.empty()) {
-      pg_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDeviceForInterface(options.gloo_interface));
-    } else if (IsLoopback(options.master_addr)) {
-      pg_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    } else {
-      pg_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    }
-    pg_options->threads = 2;
-    comm->impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        comm->impl_->store, rank, options.world_size, pg_options);
+  GlooBackendOptions gloo;
+  gloo.rank = rank;
+  gloo.world_size = options.world_size;
+  gloo.timeout = options.timeout;
+  gloo.interface = options.gloo_interface;
+  gloo.master_addr = options.master_addr;
+  FABRIC_ASSIGN_OR_RETURN(c10::intrusive_ptr<c10d::Backend> backend,
+                          MakeGlooBackend(comm->impl_->store, gloo));
+  FABRIC_RETURN_IF_ERROR(TorchCall(rank, "create the process group", [&] {
+    auto group =
+        c10::make_intrusive<c10d::ProcessGroup>(comm->impl_->store, rank, options.world_size);
+    group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
+    comm->impl_->group = std::move(group);
   }));
   return comm;
 }
@@ -157,21 +155,12 @@ absl::StatusOr<at::Tensor> Communicator::ReduceScatter(const at::Tensor& input) 
   }
   if (world == 1) return input.clone();
   return TorchCall(rank, "reduce_scatter", [&] {
-    const int64_t n = input.numel() / world;
-    at::Tensor work = input.contiguous().clone();
-    at::Tensor incoming = at::empty({n}, input.options());
-    const int next = (rank + 1) % world;
-    const int prev = (rank + world - 1) % world;
-    for (int step = 0; step < world - 1; ++step) {
-      std::vector<at::Tensor> send{work.narrow(0, RingSendChunk(rank, world, step) * n, n)};
-      std::vector<at::Tensor> recv{incoming};
-      auto s = impl_->group->send(send, next, step);
-      auto r = impl_->group->recv(recv, prev, step);
-      r->wait();
-      s->wait();
-      work.narrow(0, RingRecvChunk(rank, world, step) * n, n).add_(incoming);
-    }
-    return work.narrow(0, rank * n, n).clone();
+    at::Tensor in = input.contiguous();
+    at::Tensor out = at::empty({input.numel() / world}, input.options());
+    c10d::ReduceScatterOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    impl_->group->_reduce_scatter_base(out, in, o)->wait();
+    return out;
   });
 }
 

@@ -1,5 +1,5 @@
-// Collective communication between the ranks of one job, over c10d's ProcessGroupGloo
-// (CPU tensors). Rank 0 hosts a c10d TCPStore at MASTER_ADDR:MASTER_PORT; every rank
+// Collective communication between the ranks of one job, over a c10d ProcessGroup with
+// ProcessGroupGloo as its CPU backend. Rank 0 hosts a c10d TCPStore at MASTER_ADDR:MASTER_PORT; every rank
 // connects to it and Gloo bootstraps its pairs through it (the same as PyTorch's
 // env:// initialisation, so it interoperates with torchrun's environment).
 //
@@ -60,10 +60,8 @@ class Communicator {
   // Into `tensor` on every rank from `root`.
   absl::Status Broadcast(at::Tensor& tensor, int root);
   absl::Status Barrier();
-  // Sum-reduce-scatter of a contiguous 1-D `input` of world_size * n elements: returns
-  // the sum over ranks of elements [rank*n, (rank+1)*n). Gloo has no reduce_scatter,
-  // so this is a ring of send/recv (world_size - 1 steps, each moving 1/world of the
-  // data), not an all-reduce.
+  // Sum-reduce-scatter of a 1-D `input` of world_size * n elements: returns the sum
+  // over ranks of elements [rank*n, (rank+1)*n) (c10d's _reduce_scatter_base).
   absl::StatusOr<at::Tensor> ReduceScatter(const at::Tensor& input);
 
   // The store (null for world_size 1), for bootstrapping other libraries (NCCL ids).

@@ -17,8 +17,11 @@ std::optional<std::string> Lookup(const EnvMap& env, const char* name) {
   return it->second;
 }
 
-// Code value vs LT_* value: they must agree when both are set. `canon` maps a spelling
-// to its canonical form so that "gpu" and "cuda", "bf16" and "bf16-mixed" agree.
+// Code value vs LT_* value, Lightning's rule (connector._argument_from_env): the
+// launcher exports LT_* only for flags the user gave; a code value equal to the default
+// (`fallback`, e.g. "auto") yields to it; any other code value must agree with it.
+// `canon` maps a spelling to its canonical form so that "gpu" and "cuda", "bf16" and
+// "bf16-mixed" agree.
 template <typename Canon>
 absl::StatusOr<std::string> Merge(const char* option, const std::optional<std::string>& code,
                                   const EnvMap& env, const char* var, Canon canon,
@@ -31,14 +34,14 @@ absl::StatusOr<std::string> Merge(const char* option, const std::optional<std::s
   if (from_env.has_value()) {
     FABRIC_ASSIGN_OR_RETURN(e, canon(*from_env, var));
   }
-  if (c.has_value() && e.has_value() && *c != *e) {
+  if (c.has_value() && e.has_value() && *c != *e && *c != fallback) {
     return absl::InvalidArgumentError(absl::StrCat(
         option, ": the program sets FabricOptions.", option, "='", *code, "' but ", var, "='",
         *from_env, "' (from the launcher's --", option,
         " flag); remove one of them or make them agree"));
   }
-  if (c.has_value()) return *c;
   if (e.has_value()) return *e;
+  if (c.has_value()) return *c;
   return fallback;
 }
 

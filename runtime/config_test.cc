@@ -70,6 +70,24 @@ TEST(ResolveConfigTest, CodeContradictingLtNamesBothValues) {
                        AllOf(HasSubstr("'ddp'"), HasSubstr("LT_STRATEGY='fsdp'"))));
 }
 
+TEST(ResolveConfigTest, CodeAtTheDefaultYieldsToLt) {
+  // As Lightning: Fabric(strategy="auto") under `--strategy fsdp` runs FSDP.
+  EnvMap env = Launched(0, 2);
+  env["LT_STRATEGY"] = "fsdp";
+  FabricOptions o;
+  o.strategy = "auto";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig(o, env, false));
+  EXPECT_EQ(c.strategy, StrategyKind::kFsdp);
+}
+
+TEST(ResolveConfigTest, CodeChoiceStandsWhenTheLauncherWasSilent) {
+  EnvMap env = Launched(0, 2);  // fabric-run without --strategy exports no LT_STRATEGY
+  FabricOptions o;
+  o.strategy = "fsdp";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig(o, env, false));
+  EXPECT_EQ(c.strategy, StrategyKind::kFsdp);
+}
+
 TEST(ResolveConfigTest, DevicesContradictingLtIsAnError) {
   EnvMap env = Launched(0, 2);
   env["LT_DEVICES"] = "2";

@@ -88,15 +88,15 @@ absl::Status Fabric::BeginForward() {
   if (module_ == nullptr) return absl::FailedPreconditionError("Forward before Setup()");
   FABRIC_RETURN_IF_ERROR(strategy_->PreForward());
   if (config_.precision == Precision::kBf16Mixed) {
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCPU, true);
   }
   return absl::OkStatus();
 }
 
 void Fabric::EndForward() {
   if (config_.precision == Precision::kBf16Mixed) {
-    at::autocast::set_cpu_enabled(false);
+    at::autocast::set_autocast_enabled(at::kCPU, false);
     at::autocast::clear_cache();
   }
 }

@@ -11,7 +11,8 @@
 namespace fabric::runtime {
 namespace {
 
-std::string KeyOf(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+// LibTorch 2.x keys optimizer state by the parameter's TensorImpl address.
+void* KeyOf(const at::Tensor& p) { return p.unsafeGetTensorImpl(); }
 
 at::Tensor StepTensor(int64_t step) { return at::scalar_tensor(step, at::kLong); }
 
@@ -60,7 +61,7 @@ absl::StatusOr<TensorMap> GetParamState(torch::optim::Optimizer& optimizer,
 absl::Status SetParamState(torch::optim::Optimizer& optimizer, const at::Tensor& param,
                            const TensorMap& state) {
   auto& states = optimizer.state();
-  const std::string key = KeyOf(param);
+  void* const key = KeyOf(param);
   if (state.empty()) {
     states.erase(key);
     return absl::OkStatus();

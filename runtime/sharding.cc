@@ -39,13 +39,6 @@ std::vector<std::vector<int>> PlanBuckets(const std::vector<int64_t>& param_byte
   return buckets;
 }
 
-namespace {
-int Mod(int a, int n) { return ((a % n) + n) % n; }
-}  // namespace
-
-int RingSendChunk(int rank, int world, int step) { return Mod(rank - step - 1, world); }
-int RingRecvChunk(int rank, int world, int step) { return Mod(rank - step - 2, world); }
-
 std::vector<int64_t> DistributedSamplerIndices(int64_t size, int world, int rank, int64_t epoch,
                                                uint64_t seed, bool shuffle, bool drop_last) {
   std::vector<int64_t> order(size);

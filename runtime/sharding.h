@@ -1,5 +1,5 @@
 // Torch-free arithmetic used by the strategies: FSDP shard layout, DDP gradient bucket
-// planning, the ring reduce-scatter schedule and the distributed sampler's indices.
+// planning and the distributed sampler's indices.
 //
 // Pure functions; thread-safe.
 #ifndef FABRIC_RUNTIME_SHARDING_H_
@@ -31,13 +31,6 @@ ShardLayout MakeShardLayout(int64_t total, int world);
 // gradients become ready in backward. Returns indices into `param_bytes`.
 std::vector<std::vector<int>> PlanBuckets(const std::vector<int64_t>& param_bytes,
                                           int64_t cap_bytes);
-
-// Ring reduce-scatter over `world` chunks: at step s (0 <= s < world - 1) rank r sends
-// chunk RingSendChunk(r, world, s) to rank r+1 and adds the chunk it receives from rank
-// r-1 into chunk RingRecvChunk(r, world, s). After world-1 steps, rank r holds the
-// full sum of chunk r.
-int RingSendChunk(int rank, int world, int step);
-int RingRecvChunk(int rank, int world, int step);
 
 // The indices of a dataset of `size` samples that rank `rank` of `world` visits in
 // `epoch`: PyTorch's DistributedSampler rule (optionally shuffled by seed + epoch; padded

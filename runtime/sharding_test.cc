@@ -42,30 +42,6 @@ TEST(PlanBucketsTest, EverythingFitsInOneBucket) {
   EXPECT_TRUE(PlanBuckets({}, 10).empty());
 }
 
-// Simulates the ring on integers: every rank ends with the full sum of its own chunk.
-TEST(RingScheduleTest, EveryRankEndsWithItsChunkReduced) {
-  for (int world : {2, 3, 4, 7}) {
-    // chunks[r][c]: rank r's value of chunk c (initially r*100 + c).
-    std::vector<std::vector<long>> chunks(world, std::vector<long>(world));
-    for (int r = 0; r < world; ++r)
-      for (int c = 0; c < world; ++c) chunks[r][c] = r * 100 + c;
-    for (int step = 0; step < world - 1; ++step) {
-      std::vector<long> sent(world);
-      for (int r = 0; r < world; ++r) sent[r] = chunks[r][RingSendChunk(r, world, step)];
-      for (int r = 0; r < world; ++r) {
-        int prev = (r + world - 1) % world;
-        EXPECT_EQ(RingSendChunk(prev, world, step), RingRecvChunk(r, world, step));
-        chunks[r][RingRecvChunk(r, world, step)] += sent[prev];
-      }
-    }
-    for (int r = 0; r < world; ++r) {
-      long expected = 0;
-      for (int q = 0; q < world; ++q) expected += q * 100 + r;
-      EXPECT_EQ(chunks[r][r], expected) << "world " << world << " rank " << r;
-    }
-  }
-}
-
 TEST(DistributedSamplerTest, RanksPartitionThePaddedDataset) {
   std::multiset<int64_t> seen;
   for (int r = 0; r < 3; ++r) {

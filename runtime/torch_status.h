@@ -2,10 +2,14 @@
 // become absl::Status. Every call into LibTorch that can throw goes through
 // TorchCall(); nothing else in the runtime catches.
 //
-// Messages read "rank 3: allreduce: <LibTorch's message without its C++ backtrace>".
-// Codes: c10::IndexError/ValueError/TypeError -> InvalidArgument, a Gloo or store
-// timeout -> DeadlineExceeded, a peer that closed its connection -> Unavailable,
-// anything else -> Internal.
+// Messages read "rank 3: allreduce: <LibTorch's message without its C++ backtrace>", on
+// one line. Codes, from LibTorch 2.11's exception types first, then the message:
+//   c10::OutOfMemoryError -> ResourceExhausted; c10::NotImplementedError -> Unimplemented;
+//   c10::IndexError/ValueError/TypeError -> InvalidArgument;
+//   any timeout (store wait, Gloo or NCCL collective) -> DeadlineExceeded;
+//   c10::DistNetworkError or a peer that closed/refused its connection -> Unavailable;
+//   c10::DistBackendError otherwise (e.g. an aborted process group) -> Aborted;
+//   anything else -> Internal.
 #ifndef FABRIC_RUNTIME_TORCH_STATUS_H_
 #define FABRIC_RUNTIME_TORCH_STATUS_H_
 

@@ -40,6 +40,42 @@ TEST(TorchCallTest, TimeoutIsDeadlineExceeded) {
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("rank 2")));
 }
 
+TEST(TorchCallTest, DistNetworkErrorIsUnavailable) {
+  absl::Status s = TorchCall(1, "connect to the store", []() -> void {
+    C10_THROW_ERROR(DistNetworkError, "failed to connect to 10.0.0.1:29500");
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable,
+                          HasSubstr("rank 1: connect to the store: failed to connect")));
+}
+
+TEST(TorchCallTest, DistStoreTimeoutIsDeadlineExceeded) {
+  absl::Status s = TorchCall(0, "store wait", []() -> void {
+    C10_THROW_ERROR(DistStoreError, "wait timeout after 1000ms, keys: /key");
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("keys: /key")));
+}
+
+TEST(TorchCallTest, DistBackendErrorIsAborted) {
+  absl::Status s = TorchCall(2, "allreduce", []() -> void {
+    C10_THROW_ERROR(DistBackendError, "process group aborted");
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kAborted, HasSubstr("rank 2: allreduce")));
+}
+
+TEST(TorchCallTest, OutOfMemoryIsResourceExhausted) {
+  absl::Status s = TorchCall(0, "forward", []() -> void {
+    C10_THROW_ERROR(OutOfMemoryError, "CUDA out of memory. Tried to allocate 2.00 GiB");
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("out of memory")));
+}
+
+TEST(TorchCallTest, MultiLineMessageBecomesOneLine) {
+  absl::Status s = TorchCall(0, "op", []() -> void {
+    throw std::runtime_error("first\nsecond\n");
+  });
+  EXPECT_EQ(s.message(), "rank 0: op: first second");
+}
+
 TEST(TorchCallTest, ValuesAndStatusesPassThrough) {
   EXPECT_EQ(TorchCall(0, "x", [] { return 7; }).value_or(0), 7);
   EXPECT_THAT(TorchCall(0, "x", [] { return absl::NotFoundError("nf"); }),

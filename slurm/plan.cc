@@ -150,7 +150,7 @@ WorkerEnv TaskWorkerEnv(const SlurmJob& job, const PlanRequest& request, const S
   env.run_id = plan.run_id;
   env.restart_count = 0;
   env.max_restarts = 0;  // srun owns the tasks; a failed step is requeued, not restarted
-  env.accelerator = request.accelerator;
+  if (request.accelerator_given) env.accelerator = request.accelerator;
   env.strategy = request.strategy;
   env.devices = absl::StrCat(plan.local_world_size);
   env.precision = request.precision;

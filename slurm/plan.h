@@ -49,8 +49,12 @@ struct PlanRequest {
   std::optional<int> devices;       // --devices N (an id list counts its ids)
   std::optional<int> num_nodes;     // --num-nodes N (a MIN:MAX range: pass nullopt)
   std::string accelerator = "cpu";  // resolved: "cpu" or "cuda"
-  std::string strategy = "auto";
-  std::string precision = "32-true";
+  // Lightning's `fabric run` rule: LT_ACCELERATOR, LT_STRATEGY and LT_PRECISION reach the
+  // workers only when the user gave the flag, so a program's own Fabric(strategy=...)
+  // stands when the command line is silent. Empty strategy/precision: not given.
+  bool accelerator_given = false;
+  std::string strategy;
+  std::string precision;
   std::optional<int> node_rank;             // --node-rank (must equal SLURM_NODEID)
   std::optional<std::string> main_address;  // --main-address (wins over the first host)
   std::optional<int> main_port;             // --main-port

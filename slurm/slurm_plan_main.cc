@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     const bool is_number = absl::SimpleAtoi(value, &number);
     if (flag == "--accelerator") {
       request.accelerator = value;
+      request.accelerator_given = true;
     } else if (!is_number) {
       return Usage(absl::StrCat(flag, " ", value, ": not a number"));
     } else if (flag == "--devices") {

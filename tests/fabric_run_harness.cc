@@ -29,6 +29,12 @@ std::string Runfile(const std::string& path) {
 std::string FabricRunPath() { return Runfile("launcher/fabric-run"); }
 std::string HelperPath() { return Runfile("tests/worker_helper"); }
 
+std::string VenvPython() {
+  const char* p = getenv("FABRIC_VENV_PYTHON");
+  if (p == nullptr || access(p, X_OK) != 0) return "";
+  return p;
+}
+
 std::string NewTempDir(const std::string& name) {
   static int counter = 0;
   const char* tmp = getenv("TEST_TMPDIR");

@@ -22,6 +22,9 @@ namespace fabric::testing {
 std::string Runfile(const std::string& path);
 std::string FabricRunPath();
 std::string HelperPath();
+// The repository's .venv/bin/python (torch 2.11, lightning), from FABRIC_VENV_PYTHON,
+// which the BUILD sets from @torch//:defs.bzl. Empty when unset or not executable.
+std::string VenvPython();
 
 // A fresh empty directory under TEST_TMPDIR.
 std::string NewTempDir(const std::string& name);

@@ -62,15 +62,30 @@ TEST(LauncherTest, EveryRankGetsTheWorkerEnvironment) {
     error_files.insert(e["TORCHELASTIC_ERROR_FILE"]);
     EXPECT_EQ(e["OMP_NUM_THREADS"], "1");
     EXPECT_EQ(e["LT_CLI_USED"], "1");
-    EXPECT_EQ(e["LT_ACCELERATOR"], "cpu");
-    EXPECT_EQ(e["LT_STRATEGY"], "auto");
+    // Flags not given are not exported, as Lightning's `fabric run` does: a program's
+    // own Fabric(strategy=...) must not meet a conflicting default.
+    EXPECT_EQ(e.count("LT_ACCELERATOR"), 0u);
+    EXPECT_EQ(e.count("LT_STRATEGY"), 0u);
     EXPECT_EQ(e["LT_DEVICES"], "4");
     EXPECT_EQ(e["LT_NUM_NODES"], "1");
-    EXPECT_EQ(e["LT_PRECISION"], "32-true");
+    EXPECT_EQ(e.count("LT_PRECISION"), 0u);
     EXPECT_EQ(e["FABRIC_TEST_INHERITED"], "yes");
     EXPECT_EQ(e.count("CUDA_VISIBLE_DEVICES"), 0u);
   }
   EXPECT_EQ(error_files.size(), 4u);  // one per rank
+}
+
+TEST(LauncherTest, GivenLightningFlagsAreExported) {
+  FabricRun run({"--devices", "2", "--accelerator", "cpu", "--strategy", "fsdp", "--precision",
+                 "bf16", HelperPath(), "env"});
+  ASSERT_EQ(run.Wait(), 0) << run.err();
+  auto env = ParseEnv(run.out());
+  ASSERT_EQ(env.size(), 2u) << run.out();
+  for (auto& [rank, e] : env) {
+    EXPECT_EQ(e["LT_ACCELERATOR"], "cpu");
+    EXPECT_EQ(e["LT_STRATEGY"], "fsdp");
+    EXPECT_EQ(e["LT_PRECISION"], "bf16-mixed");
+  }
 }
 
 TEST(LauncherTest, UserOmpNumThreadsIsKept) {

@@ -112,11 +112,13 @@ R1=$?
 echo "ok 1b: rendezvous bound to $LISTEN"
 
 # --- 2. PyTorch all-reduce across two hosts --------------------------------------
-if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+PYTHON=${FABRIC_VENV_PYTHON:-}
+[[ -n $PYTHON && -x $PYTHON ]] || fail "FABRIC_VENV_PYTHON='$PYTHON' is not an interpreter: run tools/setup.sh"
+{
   mkdir -p "$DIR/t2"
   for i in 1 2; do
     in_host n$i "$FR" --devices 2 --num-nodes 2 --node-rank $((i - 1)) --main-address n1 --main-port 29402 \
-      --python /usr/bin/python3 "$PY" >"$DIR/t2/n$i.out" 2>"$DIR/t2/n$i.err" &
+      --python "$PYTHON" "$PY" >"$DIR/t2/n$i.out" 2>"$DIR/t2/n$i.err" &
     eval "P$i=\$!"
   done
   wait $P1; R1=$?
@@ -126,10 +128,8 @@ if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; 
     grep -q "rank $r/4 local_rank $((r % 2)) sum 6" "$DIR/t2/n$((r / 2 + 1)).out" ||
       fail "pytorch rank $r: $(cat "$DIR/t2/n$((r / 2 + 1)).out")"
   done
-  echo "ok 2: PyTorch Gloo all-reduce across two hosts"
-else
-  echo "skip 2: no torch"
-fi
+  echo "ok 2: PyTorch $("$PYTHON" -c 'import torch; print(torch.__version__)') Gloo all-reduce across two hosts"
+}
 
 # --- 3. elastic 2:3, a host cut off -----------------------------------------------
 mkdir -p "$DIR/t3"

@@ -28,12 +28,12 @@ int FreePort() {
 
 std::vector<std::string> Args(int port, int node_rank, const std::string& script) {
   return {"--devices", "2", "--num-nodes", "2", "--node-rank", std::to_string(node_rank),
-          "--main-port", std::to_string(port), "--python", "/usr/bin/python3",
+          "--main-port", std::to_string(port), "--python", VenvPython(),
           Runfile(script)};
 }
 
 TEST(MultiNodePythonTest, GlooAllReduceAcrossTwoAgents) {
-  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  ASSERT_FALSE(VenvPython().empty()) << "no .venv/bin/python: run tools/setup.sh";
   const int port = FreePort();
   FabricRun a(Args(port, 0, "tests/python/allreduce.py"));
   FabricRun b(Args(port, 1, "tests/python/allreduce.py"));
@@ -48,7 +48,7 @@ TEST(MultiNodePythonTest, GlooAllReduceAcrossTwoAgents) {
 }
 
 TEST(MultiNodePythonTest, DistributedDataParallelTrainingMatchesFullBatchReference) {
-  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  ASSERT_FALSE(VenvPython().empty()) << "no .venv/bin/python: run tools/setup.sh";
   const int port = FreePort();
   FabricRun a(Args(port, 0, "tests/python/ddp_train.py"));
   FabricRun b(Args(port, 1, "tests/python/ddp_train.py"));

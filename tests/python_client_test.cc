@@ -1,7 +1,5 @@
-// Real clients: unmodified PyTorch scripts run by /usr/bin/python3 under fabric-run.
+// Real clients: unmodified PyTorch scripts run by .venv/bin/python (torch 2.11) under fabric-run.
 // (import torch takes ~1 s per process on a small machine: generous timeouts.)
-#include <unistd.h>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fabric_run_harness.h"
@@ -12,8 +10,9 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(PythonClientTest, GlooAllReduceOfFourRanksSumsToSix) {
-  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
-  FabricRun run({"--devices", "4", "--python", "/usr/bin/python3", Runfile("tests/python/allreduce.py")});
+  const std::string python = VenvPython();
+  ASSERT_FALSE(python.empty()) << "no .venv/bin/python: run tools/setup.sh";
+  FabricRun run({"--devices", "4", "--python", python, Runfile("tests/python/allreduce.py")});
   ASSERT_EQ(run.Wait(absl::Seconds(600)), 0) << run.out() << run.err();
   for (int r = 0; r < 4; ++r) {
     EXPECT_THAT(run.out(), HasSubstr("[rank " + std::to_string(r) + "]: rank " + std::to_string(r) +
@@ -23,9 +22,10 @@ TEST(PythonClientTest, GlooAllReduceOfFourRanksSumsToSix) {
 }
 
 TEST(PythonClientTest, TorchRecordErrorFileReachesTheFailureReport) {
-  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  const std::string python = VenvPython();
+  ASSERT_FALSE(python.empty()) << "no .venv/bin/python: run tools/setup.sh";
   std::string dir = NewTempDir("record");
-  FabricRun run({"--devices", "2", Runfile("tests/python/record_failure.py")},
+  FabricRun run({"--devices", "2", "--python", python, Runfile("tests/python/record_failure.py")},
                 {{"RANK0_DONE", dir + "/rank0_done"}});
   ASSERT_EQ(run.Wait(absl::Seconds(600)), 1) << run.out() << run.err();
   EXPECT_THAT(run.out(), HasSubstr("[rank 0]: rank 0 fine"));

@@ -13,6 +13,8 @@ LIB=$(find_runfile tests/slurm/cluster_lib.sh) || exit 1
 FR_BIN=$(find_runfile launcher/fabric-run) || exit 1
 WH_BIN=$(find_runfile tests/worker_helper) || exit 1
 PY_SCRIPT=$(find_runfile tests/python/allreduce.py) || exit 1
+PYTHON=${FABRIC_VENV_PYTHON:-}  # .venv/bin/python (torch 2.11), set by the BUILD
+[[ -n $PYTHON && -x $PYTHON ]] || { echo "FAIL: FABRIC_VENV_PYTHON='$PYTHON' is not an interpreter: run tools/setup.sh"; exit 1; }
 EX_TPD=$(find_runfile examples/slurm/task_per_device.sbatch) || exit 1
 EX_TPN=$(find_runfile examples/slurm/task_per_node.sbatch) || exit 1
 source "$LIB"
@@ -58,7 +60,7 @@ for r in 0 1; do
 done
 
 echo "== Gloo all-reduce (unmodified PyTorch script), one task per device on 2 nodes"
-out=$(run_srun -N2 --ntasks-per-node=2 "$FR" --python /usr/bin/python3 "$PY" 2>&1)
+out=$(run_srun -N2 --ntasks-per-node=2 "$FR" --python "$PYTHON" "$PY" 2>&1)
 rc=$?
 echo "$out" | tail -n 8
 expect_eq "exit status" 0 "$rc"
@@ -67,7 +69,7 @@ expect_eq "sums (0+1+2+3)" "rank 0/4 sum 6|rank 1/4 sum 6|rank 2/4 sum 6|rank 3/
 expect_eq "ranks that got 6" 4 "$(grep -c 'sum 6' <<<"$out")"
 
 echo "== Gloo all-reduce, one task per node (agent) on 1 node with 2 workers"
-out=$(run_srun -N1 --ntasks-per-node=1 "$FR" --devices 2 --python /usr/bin/python3 "$PY" 2>&1)
+out=$(run_srun -N1 --ntasks-per-node=1 "$FR" --devices 2 --python "$PYTHON" "$PY" 2>&1)
 rc=$?
 echo "$out" | tail -n 4
 expect_eq "exit status" 0 "$rc"

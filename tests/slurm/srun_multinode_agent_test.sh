@@ -15,6 +15,8 @@ LIB=$(find_runfile tests/slurm/cluster_lib.sh) || exit 1
 FR_BIN=$(find_runfile launcher/fabric-run) || exit 1
 WH_BIN=$(find_runfile tests/worker_helper) || exit 1
 PY_SCRIPT=$(find_runfile tests/python/allreduce.py) || exit 1
+PYTHON=${FABRIC_VENV_PYTHON:-}  # .venv/bin/python (torch 2.11), set by the BUILD
+[[ -n $PYTHON && -x $PYTHON ]] || { echo "FAIL: FABRIC_VENV_PYTHON='$PYTHON' is not an interpreter: run tools/setup.sh"; exit 1; }
 # fabric-run execs fabric-run-multinode (found beside it) for multi-node jobs.
 MN_BIN=$(find_runfile launcher/fabric-run-multinode 2>/dev/null) || MN_BIN=""
 source "$LIB"
@@ -44,7 +46,7 @@ expect_eq "one MASTER_ADDR:MASTER_PORT" 1 \
   "$(for r in 0 1 2 3; do echo "$(env_of $r MASTER_ADDR "$out"):$(env_of $r MASTER_PORT "$out")"; done | sort -u | wc -l)"
 
 echo "== Gloo all-reduce through two agents"
-out=$(run_srun -N2 --ntasks-per-node=1 "$FR" --devices 2 --python /usr/bin/python3 "$PY" 2>&1)
+out=$(run_srun -N2 --ntasks-per-node=1 "$FR" --devices 2 --python "$PYTHON" "$PY" 2>&1)
 rc=$?
 echo "$out" | tail -n 8
 expect_eq "exit status" 0 "$rc"

@@ -78,12 +78,6 @@ cc_library(name = "gmock", linkopts = ["-lgmock", "-lgtest", "-pthread"], teston
 
 cc_library(name = "gmock_main", linkopts = ["-lgmock_main", "-lgmock", "-lgtest", "-pthread"], testonly = True)
 
-cc_library(
-    name = "torch",
-    defines = ["USE_C10D_GLOO"],
-    linkopts = ["-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--as-needed", "-pthread"],
-    deps = ["@torch_api//:headers"],
-)
 
 {nccl}
 """.format(
