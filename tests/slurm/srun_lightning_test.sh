@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Real SLURM (2-node network-namespace cluster): an unmodified Lightning Fabric script
 # (tests/lightning/fabric_train.py, Fabric() without arguments) under fabric-run in both
-# srun layouts. Lightning's own environment detection must pick SLURMEnvironment and its
-# world size, global rank, local rank and node rank must equal the ones fabric-run gave
-# (RANK, LOCAL_RANK, GROUP_RANK, WORLD_SIZE); both layouts train the same 4-rank DDP job
-# and must end with identical parameters.
+# srun layouts. Lightning's own environment detection picks TorchElasticEnvironment (its
+# first choice, from fabric-run's torchrun variables), and its SLURMEnvironment, which
+# SLURM-aware code reads too, must agree: world size, global, local and node rank equal
+# the ones fabric-run gave (RANK, LOCAL_RANK, GROUP_RANK, WORLD_SIZE). Both layouts train
+# the same 4-rank DDP job and must end with identical parameters.
 #   task per device: srun -N2 --ntasks-per-node=2 fabric-run ... (fabric-run execs the script)
 #   task per node:   srun -N2 --ntasks-per-node=1 fabric-run --devices 2 ... (the agent
 #                    spawns the workers and rewrites their SLURM_* task variables,
@@ -36,19 +37,21 @@ check_lines() {
   local layout=$1 out=$2 lines
   lines=$(grep -o 'LIGHTNING env=.*' <<<"$out")
   expect_eq "$layout: ranks reporting" 4 "$(grep -c . <<<"$lines")"
-  expect_eq "$layout: Lightning's cluster environment" "SLURMEnvironment" \
+  expect_eq "$layout: Lightning's cluster environment" "TorchElasticEnvironment" \
     "$(sed -n 's/.*env=\([A-Za-z]*\) .*/\1/p' <<<"$lines" | sort -u | xargs)"
   expect_eq "$layout: global ranks" "0 1 2 3" \
     "$(sed -n 's/.* rank=\([0-9]*\) .*/\1/p' <<<"$lines" | sort -n | xargs)"
-  local line r l n w ours
+  local line r l n w ours slurm
   while read -r line; do
     w=$(sed -n 's/.* world=\([0-9]*\) .*/\1/p' <<<"$line")
     r=$(sed -n 's/.* rank=\([0-9]*\) .*/\1/p' <<<"$line")
     l=$(sed -n 's/.* local=\([0-9]*\) .*/\1/p' <<<"$line")
     n=$(sed -n 's/.* node=\([0-9]*\) .*/\1/p' <<<"$line")
-    ours=$(sed -n 's/.* ours=\(.*\)$/\1/p' <<<"$line")
+    ours=$(sed -n 's/.* ours=\([^ ]*\) .*/\1/p' <<<"$line")
+    slurm=$(sed -n 's/.* slurm=\([^ ]*\).*/\1/p' <<<"$line")
     expect_eq "$layout: rank $r: Lightning's rank/local/node/world vs fabric-run's" \
       "$ours" "$r/$l/$n/$w"
+    expect_eq "$layout: rank $r: Lightning's SLURMEnvironment vs fabric-run's" "$ours" "$slurm"
     expect_eq "$layout: rank $r: node" "$((r / 2))" "$n"
   done <<<"$lines"
 }
