@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/net.h"
 #include "common/status_macros.h"
 
@@ -49,7 +50,19 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
   w.devices = options.devices_spec;
   w.precision = options.precision;
   if (options.device_ids.has_value()) {
-    w.cuda_visible_devices = absl::StrJoin(*options.device_ids, ",");
+    // --devices 0,2 names GPUs among those this agent may use: positions in an inherited
+    // CUDA_VISIBLE_DEVICES (which may hold ids or UUIDs), else physical ids. Each worker
+    // sees exactly these, so Lightning is told their count (it indexes the visible ones).
+    std::vector<std::string> visible;
+    if (auto it = inherited.find(kEnvCudaVisibleDevices); it != inherited.end()) {
+      visible = absl::StrSplit(it->second, ',', absl::SkipWhitespace());
+    }
+    std::vector<std::string> ids;
+    for (int id : *options.device_ids) {
+      ids.push_back(id < static_cast<int>(visible.size()) ? visible[id] : absl::StrCat(id));
+    }
+    w.cuda_visible_devices = absl::StrJoin(ids, ",");
+    w.devices = absl::StrCat(ids.size());
   }
   if (plan.local_world_size > 1 && inherited.count(kEnvOmpNumThreads) == 0) {
     w.omp_num_threads = "1";

@@ -87,7 +87,26 @@ TEST(WorkerEnvironmentTest, DeviceListBecomesCudaVisibleDevices) {
   plan.world_size = 2;
   EnvMap env = WorkerEnvironment(o, plan, 1, "", {});
   EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "1,3");
-  EXPECT_EQ(env["LT_DEVICES"], "1,3");
+  // Each worker sees 2 GPUs: Lightning (which indexes visible devices) is told 2, not
+  // "1,3", which would name a device it cannot see.
+  EXPECT_EQ(env["LT_DEVICES"], "2");
+}
+
+TEST(WorkerEnvironmentTest, DeviceListIndexesAnInheritedCudaVisibleDevices) {
+  // SLURM (or the user) gave this agent GPUs 4-7; --devices 1,3 means the 2nd and 4th.
+  LaunchOptions o;
+  o.devices = 2;
+  o.devices_spec = "1,3";
+  o.device_ids = std::vector<int>{1, 3};
+  AttemptPlan plan;
+  plan.local_world_size = 2;
+  plan.world_size = 2;
+  EXPECT_EQ(WorkerEnvironment(o, plan, 0, "", {{"CUDA_VISIBLE_DEVICES", "4,5,6,7"}})
+                .at("CUDA_VISIBLE_DEVICES"),
+            "5,7");
+  EXPECT_EQ(WorkerEnvironment(o, plan, 0, "", {{"CUDA_VISIBLE_DEVICES", "GPU-a,GPU-b,GPU-c,GPU-d"}})
+                .at("CUDA_VISIBLE_DEVICES"),
+            "GPU-b,GPU-d");
 }
 
 TEST(EnvToStringsTest, JoinsKeyAndValue) {

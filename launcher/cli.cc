@@ -1,5 +1,6 @@
 #include "launcher/cli.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/lightning_choices.h"
 #include "common/status_macros.h"
 
 namespace fabric::launcher {
@@ -48,9 +50,10 @@ const std::vector<FlagSpec>& Flags() {
        "Hardware to run on. gpu = cuda. auto = cuda when CUDA_VISIBLE_DEVICES lists "
        "GPUs, else cpu. A GPU id list in --devices implies cuda.",
        {}},
-      {"strategy", Kind::kValue, "{auto,ddp,fsdp,dp,...}", "auto",
-       "Lightning strategy, passed to workers as LT_STRATEGY (ddp_spawn/ddp_fork and "
-       "deepspeed are refused).",
+      {"strategy", Kind::kValue, "{auto,ddp,fsdp,...}", "(the program's choice)",
+       "Lightning strategy, passed to workers as LT_STRATEGY when given: auto, "
+       "single_device, ddp, ddp_find_unused_parameters_{false,true}, fsdp (ddp_spawn, "
+       "ddp_fork, dp and deepspeed are refused).",
        {}},
       {"devices", Kind::kValue, "N|auto|IDS", "1",
        "Workers per node: a count, auto (1 on cpu; the GPUs in CUDA_VISIBLE_DEVICES "
@@ -64,9 +67,9 @@ const std::vector<FlagSpec>& Flags() {
        "Address of the rendezvous host (node 0).", {"master-addr"}},
       {"main-port", Kind::kValue, "PORT", "29400", "Rendezvous port on the main address.",
        {"master-port"}},
-      {"precision", Kind::kValue, "P", "32-true",
-       "32-true, 16-mixed, bf16-mixed, 16-true, bf16-true or 64-true (16, bf16, 32, 64 "
-       "are normalized as Lightning does).",
+      {"precision", Kind::kValue, "P", "(the program's choice)",
+       "32-true, 64-true, 16-true, bf16-true, 16-mixed or bf16-mixed (16, bf16, 32, 64 are "
+       "normalized as Lightning does); passed to workers as LT_PRECISION when given.",
        {}},
       {"max-restarts", Kind::kValue, "N", "0",
        "Restart the worker group up to N times after a failure.", {}},
@@ -255,6 +258,21 @@ absl::StatusOr<std::string> ParseEndpoint(const Raw& r) {
 
 // Number of GPUs CUDA_VISIBLE_DEVICES exposes, or nullopt when it is not set.
 // As in CUDA, ids after the first negative one ("-1") are ignored.
+}  // namespace
+
+int CountNvidiaGpus(const std::string& proc_dir) {
+  DIR* dir = opendir(proc_dir.c_str());
+  if (dir == nullptr) return 0;
+  int n = 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+namespace {
+
 std::optional<int> VisibleGpuCount(const EnvMap& env) {
   auto it = env.find(kEnvCudaVisibleDevices);
   if (it == env.end()) return std::nullopt;
@@ -379,8 +397,11 @@ absl::StatusOr<std::vector<int>> ParseDeviceIds(const Raw& r) {
   return ids;
 }
 
-// Resolves --accelerator and --devices together (auto depends on both).
-absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions* o) {
+// Resolves --accelerator and --devices together (auto depends on both). The GPUs a
+// worker can use: CUDA_VISIBLE_DEVICES's list when it is set, else the GPUs the NVIDIA
+// driver reports (`machine`).
+absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, const MachineFacts& machine,
+                            LaunchOptions* o) {
   // Unset: cpu, unless --devices is a GPU id list (then cuda).
   std::string accel = "unset";
   if (auto it = raw.find("accelerator"); it != raw.end()) {
@@ -391,8 +412,14 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
     }
   }
   const std::optional<int> visible = VisibleGpuCount(env);
+  const int gpus = visible.has_value() ? *visible : machine.nvidia_gpus;
+  const std::string gpus_from =
+      visible.has_value() ? absl::StrCat("the ", gpus, " that CUDA_VISIBLE_DEVICES exposes")
+                          : absl::StrCat("the ", gpus, " GPU(s) of this machine");
+  const Raw* devices_raw = nullptr;
   if (auto it = raw.find("devices"); it != raw.end()) {
     const Raw& r = it->second;
+    devices_raw = &r;
     o->devices_spec = r.value;
     if (r.value.find(',') != std::string::npos) {
       FABRIC_ASSIGN_OR_RETURN(std::vector<int> ids, ParseDeviceIds(r));
@@ -401,25 +428,17 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
                                    "on cpu give a count such as --devices ", ids.size()));
       }
       accel = "cuda";  // from auto, gpu, cuda or unset
-      if (visible && *std::max_element(ids.begin(), ids.end()) >= *visible) {
-        return Bad(r, absl::StrCat("names a GPU beyond the ", *visible,
-                                   " that CUDA_VISIBLE_DEVICES exposes (ids are 0-",
-                                   *visible - 1, ")"));
+      if (gpus > 0 && *std::max_element(ids.begin(), ids.end()) >= gpus) {
+        return Bad(r, absl::StrCat("names a GPU beyond ", gpus_from, " (ids are 0-", gpus - 1,
+                                   ")"));
       }
       o->devices = static_cast<int>(ids.size());
       o->device_ids = ids;
       o->devices_set = true;
     } else if (r.value == "auto" || r.value == "-1") {
       if (accel == "unset") accel = "cpu";
-      if (accel == "auto") accel = (visible && *visible > 0) ? "cuda" : "cpu";
-      if (accel == "cpu") {
-        o->devices = 1;
-      } else if (visible && *visible > 0) {
-        o->devices = *visible;
-      } else {
-        return Bad(r, "cannot count GPUs without CUDA_VISIBLE_DEVICES; pass the number "
-                      "of GPUs per node, e.g. --devices 8");
-      }
+      if (accel == "auto") accel = gpus > 0 ? "cuda" : "cpu";
+      o->devices = accel == "cpu" ? 1 : gpus;  // no GPU on cuda: refused below
     } else {
       FABRIC_ASSIGN_OR_RETURN(
           o->devices, ParseInt(r, 1, 1 << 16,
@@ -427,14 +446,24 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
                                "ids such as 0,2"));
       o->devices_set = true;
       if (accel == "unset") accel = "cpu";
-      if (accel == "auto") accel = (visible && *visible > 0) ? "cuda" : "cpu";
-      if (accel == "cuda" && visible && o->devices > *visible) {
-        return Bad(r, absl::StrCat("asks for more GPUs than the ", *visible,
-                                   " CUDA_VISIBLE_DEVICES exposes"));
+      if (accel == "auto") accel = gpus > 0 ? "cuda" : "cpu";
+      if (accel == "cuda" && gpus > 0 && o->devices > gpus) {
+        return Bad(r, absl::StrCat("asks for more GPUs than ", gpus_from));
       }
     }
   } else if (accel == "auto") {
-    accel = (visible && *visible > 0) ? "cuda" : "cpu";
+    accel = gpus > 0 ? "cuda" : "cpu";
+  }
+  if (accel == "cuda" && gpus == 0) {
+    // Refused before anything starts: a worker would only fail later, once per rank.
+    auto it = raw.find("accelerator");
+    const Raw& r = it != raw.end() ? it->second : *devices_raw;
+    return Bad(r, visible.has_value()
+                      ? "asks for CUDA, but CUDA_VISIBLE_DEVICES hides every GPU; set it to "
+                        "the GPUs to use, or use --accelerator cpu"
+                      : "asks for CUDA, but this machine has no NVIDIA GPU (the driver lists "
+                        "none in /proc/driver/nvidia/gpus and CUDA_VISIBLE_DEVICES is unset); "
+                        "use --accelerator cpu");
   }
   o->accelerator_set = raw.count("accelerator") > 0 || o->device_ids.has_value();
   o->accelerator = accel == "unset" ? "cpu" : accel;
@@ -444,23 +473,9 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, LaunchOptions*
 absl::Status ResolveStrategy(const RawMap& raw, LaunchOptions* o) {
   auto it = raw.find("strategy");
   if (it == raw.end()) return absl::OkStatus();
-  const Raw& r = it->second;
-  static const std::set<std::string> kKnown = {
-      "auto", "ddp", "ddp_find_unused_parameters_true",
-      "ddp_find_unused_parameters_false", "fsdp", "dp", "single_device"};
-  if (r.value == "ddp_spawn" || r.value == "ddp_fork" || r.value == "ddp_notebook" ||
-      absl::StartsWith(r.value, "ddp_spawn_")) {
-    return Bad(r, "starts its own processes, but fabric-run already starts one per "
-                  "device; use --strategy ddp");
-  }
-  if (absl::StartsWith(r.value, "deepspeed")) {
-    return Bad(r, "is not supported by fabric-run; use ddp or fsdp");
-  }
-  if (kKnown.count(r.value) == 0) {
-    return Bad(r, absl::StrCat("is not a known strategy; use one of ",
-                               absl::StrJoin(kKnown, ", ")));
-  }
-  o->strategy = r.value;
+  absl::StatusOr<std::string> s = CanonicalStrategy(it->second.value);
+  if (!s.ok()) return Bad(it->second, s.status().message());
+  o->strategy = *s;
   return absl::OkStatus();
 }
 
@@ -497,18 +512,9 @@ absl::Status ResolveNodes(const RawMap& raw, LaunchOptions* o) {
 absl::Status ResolvePrecision(const RawMap& raw, LaunchOptions* o) {
   auto it = raw.find("precision");
   if (it == raw.end()) return absl::OkStatus();
-  const Raw& r = it->second;
-  static const std::map<std::string, std::string> kAlias = {
-      {"64", "64-true"}, {"32", "32-true"}, {"16", "16-mixed"}, {"bf16", "bf16-mixed"}};
-  static const std::set<std::string> kValid = {"32-true",  "16-mixed", "bf16-mixed",
-                                               "bf16-true", "16-true", "64-true"};
-  std::string p = r.value;
-  if (auto a = kAlias.find(p); a != kAlias.end()) p = a->second;
-  if (kValid.count(p) == 0) {
-    return Bad(r, "is not a precision; use 32-true, 16-mixed, bf16-mixed, 16-true, "
-                  "bf16-true or 64-true");
-  }
-  o->precision = p;
+  absl::StatusOr<std::string> p = CanonicalPrecision(it->second.value);
+  if (!p.ok()) return Bad(it->second, p.status().message());
+  o->precision = *p;
   return absl::OkStatus();
 }
 
@@ -778,7 +784,7 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
 }  // namespace
 
 absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
-                                           const EnvMap& env) {
+                                           const EnvMap& env, const MachineFacts& machine) {
   RawMap raw = FromEnv(env);
   std::vector<std::string> program;
   FABRIC_ASSIGN_OR_RETURN(std::optional<CliResult> early, Scan(args, &raw, &program));
@@ -786,7 +792,7 @@ absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
 
   CliResult result;
   LaunchOptions& o = result.options;
-  FABRIC_RETURN_IF_ERROR(ResolveDevices(raw, env, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveDevices(raw, env, machine, &o));
   FABRIC_RETURN_IF_ERROR(ResolveStrategy(raw, &o));
   FABRIC_RETURN_IF_ERROR(ResolveNodes(raw, &o));
   FABRIC_RETURN_IF_ERROR(ResolvePrecision(raw, &o));

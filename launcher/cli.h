@@ -1,6 +1,6 @@
 // Command-line parsing for `fabric-run`: argv + environment -> LaunchOptions.
 // Pure: reads no files other than stat(2) of the program, and no getenv (the
-// environment is passed in).
+// environment and the machine's GPU count are passed in).
 #ifndef FABRIC_LAUNCHER_CLI_H_
 #define FABRIC_LAUNCHER_CLI_H_
 
@@ -20,6 +20,17 @@ struct CliResult {
   std::string text;       // the help or version text otherwise
 };
 
+// What the parser needs to know about this machine (probed by main, faked by tests).
+struct MachineFacts {
+  // GPUs the NVIDIA driver reports (CountNvidiaGpus()); consulted only when
+  // CUDA_VISIBLE_DEVICES is unset, for --accelerator auto/cuda and --devices auto.
+  int nvidia_gpus = 0;
+};
+
+// The number of GPUs the NVIDIA kernel driver lists in `proc_dir` (one entry per GPU;
+// 0 when the directory is absent: no driver, no GPU).
+int CountNvidiaGpus(const std::string& proc_dir = "/proc/driver/nvidia/gpus");
+
 // Parses `args` (argv without argv[0]). Every flag may also come from FABRIC_<FLAG>
 // in `env` (e.g. FABRIC_DEVICES, FABRIC_MAX_RESTARTS); the command line wins.
 // Everything after the program (or after `--`) is the program's, untouched.
@@ -27,10 +38,12 @@ struct CliResult {
 // Returns InvalidArgument with one line that names the flag (or variable) and what
 // was wrong, for: an unknown flag, a bad value (--devices 0, --devices abc,
 // --num-nodes 0, a port out of range, negative restarts, ...), --node-rank >=
-// nodes, a missing program, or a program that is a directory or not executable.
+// nodes, a missing program, a program that is a directory or not executable, and
+// --accelerator cuda (or a GPU id list) where no GPU is visible.
 // The caller prints it and exits with status 2.
 absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
-                                           const EnvMap& env);
+                                           const EnvMap& env,
+                                           const MachineFacts& machine = MachineFacts{});
 
 }  // namespace fabric::launcher
 

@@ -48,6 +48,7 @@ class CliTest : public ::testing::Test {
     Touch(root_ + "/local", 0755);
     Touch(root_ + "/script.py", 0644);
     env_ = {{"PATH", bin_}};
+    machine_.nvidia_gpus = 4;
   }
 
   static void Touch(const std::string& path, mode_t mode) {
@@ -56,7 +57,7 @@ class CliTest : public ::testing::Test {
   }
 
   absl::StatusOr<CliResult> Parse(std::vector<std::string> args) const {
-    return ParseCommandLine(args, env_);
+    return ParseCommandLine(args, env_, machine_);
   }
 
   // Parses a successful run and returns its options.
@@ -70,6 +71,7 @@ class CliTest : public ::testing::Test {
 
   std::string root_, bin_;
   EnvMap env_;
+  MachineFacts machine_;  // SetUp: a 4-GPU machine unless a test says otherwise
 };
 
 TEST_F(CliTest, DefaultsMatchLaunchOptions) {
@@ -130,7 +132,7 @@ TEST_F(CliTest, FlagFormsAndAliases) {
        [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
       {{"--accelerator", "cuda", "--devices", "1"},
        [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
-      {{"--accelerator", "auto"}, [](auto& o) { EXPECT_EQ(o.accelerator, "cpu"); }},
+      {{"--accelerator", "auto"}, [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
       {{"--strategy", "ddp"}, [](auto& o) { EXPECT_EQ(o.strategy, "ddp"); }},
       {{"--strategy=fsdp"}, [](auto& o) { EXPECT_EQ(o.strategy, "fsdp"); }},
       {{"--strategy", "ddp_find_unused_parameters_true"},
@@ -222,6 +224,38 @@ TEST_F(CliTest, AutoDevicesOnCudaCountsCudaVisibleDevices) {
   EXPECT_EQ(m.devices, 3);
 }
 
+TEST_F(CliTest, AutoDevicesOnCudaCountsTheDriversGpusWithoutCudaVisibleDevices) {
+  EXPECT_EQ(Ok({"--accelerator", "cuda", "--devices", "auto", "tool"}).devices, 4);
+  EXPECT_EQ(Ok({"--devices", "auto", "--accelerator", "auto", "tool"}).accelerator, "cuda");
+  EXPECT_THAT(Parse({"--accelerator", "cuda", "--devices", "5", "tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("more GPUs than the 4 GPU(s) of this machine")));
+}
+
+TEST_F(CliTest, CudaVisibleDevicesWinsOverTheDriversCount) {
+  machine_.nvidia_gpus = 0;  // e.g. a container that hides /proc/driver/nvidia
+  env_["CUDA_VISIBLE_DEVICES"] = "0,1";
+  EXPECT_EQ(Ok({"--accelerator", "cuda", "--devices", "2", "tool"}).accelerator, "cuda");
+}
+
+TEST_F(CliTest, AutoAcceleratorIsCpuWithoutGpus) {
+  machine_.nvidia_gpus = 0;
+  LaunchOptions o = Ok({"--accelerator", "auto", "--devices", "auto", "tool"});
+  EXPECT_EQ(o.accelerator, "cpu");
+  EXPECT_EQ(o.devices, 1);
+}
+
+TEST(CountNvidiaGpusTest, CountsTheDriversEntries) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/gpus.XXXXXX");
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  EXPECT_EQ(CountNvidiaGpus(dir), 0);
+  ASSERT_EQ(::mkdir((dir + "/0000:18:00.0").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((dir + "/0000:2a:00.0").c_str(), 0755), 0);
+  EXPECT_EQ(CountNvidiaGpus(dir), 2);
+  EXPECT_EQ(CountNvidiaGpus(dir + "/absent"), 0);
+}
+
 TEST_F(CliTest, AutoAcceleratorIsCpuWhenNoGpuIsVisible) {
   env_["CUDA_VISIBLE_DEVICES"] = "-1";
   LaunchOptions o = Ok({"--accelerator", "auto", "--devices", "auto", "tool"});
@@ -253,7 +287,13 @@ TEST_F(CliTest, BadInputNamesTheFlag) {
       {{"--accelerator", "cpu", "--devices", "0,1", "tool"},
        {"--devices", "needs --accelerator cuda"}},
       {{"--accelerator", "cuda", "--devices", "auto", "tool"},
-       {"--devices", "CUDA_VISIBLE_DEVICES", "--devices 8"}},
+       {"--accelerator", "no NVIDIA GPU", "use --accelerator cpu"}},
+      {{"--accelerator", "cuda", "tool"}, {"--accelerator", "no NVIDIA GPU"}},
+      {{"--devices", "0,1", "tool"}, {"--devices", "no NVIDIA GPU"}},
+      {{"--accelerator", "gpu", "tool"},
+       {"--accelerator", "CUDA_VISIBLE_DEVICES hides every GPU"},
+       {{"CUDA_VISIBLE_DEVICES", "-1"}}},
+      {{"--strategy", "dp", "tool"}, {"--strategy", "one process per device", "ddp"}},
       {{"--accelerator", "cuda", "--devices", "0,2", "tool"},
        {"--devices", "CUDA_VISIBLE_DEVICES"},
        {{"CUDA_VISIBLE_DEVICES", "0,1"}}},

@@ -45,7 +45,10 @@ int main(int argc, char** argv) {
     env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
   }
   std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<fabric::launcher::CliResult> cli = fabric::launcher::ParseCommandLine(args, env);
+  fabric::launcher::MachineFacts machine;
+  machine.nvidia_gpus = fabric::launcher::CountNvidiaGpus();
+  absl::StatusOr<fabric::launcher::CliResult> cli =
+      fabric::launcher::ParseCommandLine(args, env, machine);
   if (!cli.ok()) {
     WriteOut(2, absl::StrCat("fabric-run: ", cli.status().message(),
                              "\nfabric-run: run 'fabric-run --help' for usage\n"));

@@ -2,6 +2,7 @@
 // (tests/worker_helper). Environment, failures, restarts, output and CLI errors.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 #include <regex>
@@ -97,13 +98,27 @@ TEST(LauncherTest, UserOmpNumThreadsIsKept) {
 }
 
 TEST(LauncherTest, DeviceListSetsCudaVisibleDevices) {
-  FabricRun run({"--devices", "0,2", HelperPath(), "env"});
+  // CUDA_VISIBLE_DEVICES stands for 3 GPUs on this GPU-less machine.
+  FabricRun run({"--devices", "0,2", HelperPath(), "env"}, {{"CUDA_VISIBLE_DEVICES", "0,1,2"}});
   ASSERT_EQ(run.Wait(), 0) << run.err();
   auto env = ParseEnv(run.out());
   ASSERT_EQ(env.size(), 2u);
   EXPECT_EQ(env[0]["CUDA_VISIBLE_DEVICES"], "0,2");
   EXPECT_EQ(env[1]["CUDA_VISIBLE_DEVICES"], "0,2");
   EXPECT_EQ(env[1]["LT_ACCELERATOR"], "cuda");
+}
+
+TEST(LauncherTest, CudaWithoutAGpuIsRefusedBeforeAnythingStarts) {
+  // This machine has no GPU (skip where one exists: the refusal would not happen).
+  if (access("/proc/driver/nvidia/gpus", F_OK) == 0) GTEST_SKIP() << "this machine has a GPU";
+  std::string dir = NewTempDir("nogpu");
+  FabricRun run({"--accelerator", "cuda", "--devices", "2", HelperPath(), "env"},
+                {{"HELPER_DIR", dir}});
+  ASSERT_EQ(run.Wait(), 2) << run.err();
+  EXPECT_THAT(run.err(), HasSubstr("--accelerator: 'cuda' asks for CUDA, but this machine has "
+                                   "no NVIDIA GPU"));
+  EXPECT_EQ(Lines(run.err()).size(), 2u) << run.err();  // the error and the --help hint
+  EXPECT_EQ(run.out(), "");                              // no worker ran
 }
 
 TEST(LauncherTest, FirstFailureStopsTheGangAndNamesTheRootCause) {
