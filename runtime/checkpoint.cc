@@ -16,7 +16,8 @@ constexpr int64_t kFormat = 1;
 
 void PutAll(c10::Dict<std::string, at::Tensor>& dict, const std::string& prefix,
             const TensorMap& m) {
-  for (const auto& [k, v] : m) dict.insert(prefix + k, v.detach().contiguous());
+  // On the CPU, so that a checkpoint written from a GPU loads on any device.
+  for (const auto& [k, v] : m) dict.insert(prefix + k, v.detach().to(at::kCPU).contiguous());
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // zip format, which Python's torch.load reads too), written with WriteFileAtomically
 // so that a crash mid-save never damages the previous checkpoint at the same path.
 //
+// Every tensor is stored on the CPU (device-independent: a GPU run's checkpoint loads on
+// CPU and the reverse; loaders copy into their own devices and dtypes).
 // Keys: "format" (int64 1), "step" (int64), "world_size" (int64, the saver's),
 // "rng/cpu" (the CPU generator's state), "model/<param name>" (full, unsharded),
 // "optim/<param name>/<state key>" (see optim_state.h), "extra/<key>" (the caller's).

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/gloo_backend.h"
+#include "runtime/nccl_backend.h"
 #include "runtime/torch_status.h"
 #include "torch/csrc/distributed/c10d/PrefixStore.hpp"
 #include "torch/csrc/distributed/c10d/ProcessGroup.hpp"
@@ -66,7 +67,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
     so.timeout = ToMillis(options.timeout);
     so.useLibUV = true;  // LibTorch 2.x's store server (the default, stated)
     auto tcp = c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
-    comm->impl_->store = c10::make_intrusive<c10d::PrefixStore>("fabric/gloo", tcp);
+    comm->impl_->store = c10::make_intrusive<c10d::PrefixStore>(
+        absl::StrCat("fabric/round/", options.round), tcp);
   }));
   GlooBackendOptions gloo;
   gloo.rank = rank;
@@ -74,13 +76,36 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
   gloo.timeout = options.timeout;
   gloo.interface = options.gloo_interface;
   gloo.master_addr = options.master_addr;
-  FABRIC_ASSIGN_OR_RETURN(c10::intrusive_ptr<c10d::Backend> backend,
-                          MakeGlooBackend(comm->impl_->store, gloo));
+  FABRIC_ASSIGN_OR_RETURN(
+      c10::intrusive_ptr<c10d::Backend> gloo_backend,
+      MakeGlooBackend(c10::make_intrusive<c10d::PrefixStore>("gloo", comm->impl_->store), gloo));
+  c10::intrusive_ptr<c10d::Backend> nccl_backend;
+  const bool use_nccl = options.cuda_device >= 0 && options.cuda_backend == "nccl";
+  if (use_nccl) {
+    NcclBackendOptions nccl;
+    nccl.rank = rank;
+    nccl.world_size = options.world_size;
+    nccl.device_index = options.cuda_device;
+    nccl.timeout = options.timeout;
+    FABRIC_ASSIGN_OR_RETURN(
+        nccl_backend,
+        MakeNcclBackend(c10::make_intrusive<c10d::PrefixStore>("nccl", comm->impl_->store),
+                        nccl));
+  }
   FABRIC_RETURN_IF_ERROR(TorchCall(rank, "create the process group", [&] {
+    using Type = c10d::ProcessGroup::BackendType;
     auto group =
         c10::make_intrusive<c10d::ProcessGroup>(comm->impl_->store, rank, options.world_size);
-    group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
-    group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
+    group->setBackend(c10::DeviceType::CPU, Type::GLOO, gloo_backend);
+    if (use_nccl) {
+      group->setBackend(c10::DeviceType::CUDA, Type::NCCL, nccl_backend);
+      group->setDefaultBackend(Type::NCCL);
+    } else {
+      if (options.cuda_device >= 0) {
+        group->setBackend(c10::DeviceType::CUDA, Type::GLOO, gloo_backend);
+      }
+      group->setDefaultBackend(Type::GLOO);
+    }
     comm->impl_->group = std::move(group);
   }));
   return comm;

@@ -1,7 +1,9 @@
-// Collective communication between the ranks of one job, over a c10d ProcessGroup with
-// ProcessGroupGloo as its CPU backend. Rank 0 hosts a c10d TCPStore at MASTER_ADDR:MASTER_PORT; every rank
-// connects to it and Gloo bootstraps its pairs through it (the same as PyTorch's
-// env:// initialisation, so it interoperates with torchrun's environment).
+// Collective communication between the ranks of one job, over a c10d ProcessGroup:
+// ProcessGroupGloo for CPU tensors, and for CUDA tensors ProcessGroupNCCL (backend
+// "nccl") or Gloo again (backend "gloo": several ranks may then share one GPU). Rank 0
+// hosts a c10d TCPStore at MASTER_ADDR:MASTER_PORT; every rank connects to it and the
+// backends bootstrap through it under the prefix "fabric/round/<round>/" (the same as
+// PyTorch's env:// initialisation, so it interoperates with torchrun's environment).
 //
 // Thread safety: a Communicator is used by one thread at a time; collectives must be
 // issued in the same order on every rank (as with any c10d process group).
@@ -35,6 +37,12 @@ struct CommunicatorOptions {
   absl::Duration timeout = absl::Minutes(5);
   // GLOO_SOCKET_IFNAME: the interface Gloo binds; empty picks by master_addr.
   std::string gloo_interface;
+  // CUDA tensors: "nccl" (one rank per GPU) or "gloo"; cuda_device: this rank's GPU,
+  // -1 for a CPU-only job (then CUDA tensors are not expected).
+  std::string cuda_backend = "nccl";
+  int cuda_device = -1;
+  // The rendezvous round / restart count: every store key is under "fabric/round/<round>/".
+  int64_t round = 0;
 };
 
 class Communicator {
@@ -64,7 +72,7 @@ class Communicator {
   // over ranks of elements [rank*n, (rank+1)*n) (c10d's _reduce_scatter_base).
   absl::StatusOr<at::Tensor> ReduceScatter(const at::Tensor& input);
 
-  // The store (null for world_size 1), for bootstrapping other libraries (NCCL ids).
+  // The round's store (null for world_size 1), for bootstrapping other libraries.
   c10d::Store* store() const;
 
  private:

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/lightning_choices.h"
 #include "common/status_macros.h"
 
 namespace fabric::runtime {
@@ -53,21 +54,27 @@ absl::StatusOr<std::string> CanonAccelerator(const std::string& v, const std::st
       absl::StrCat(where, "='", v, "' is not an accelerator (cpu, cuda, gpu, auto)"));
 }
 
+// Lightning's names (common/lightning_choices.h), with where the value came from.
 absl::StatusOr<std::string> CanonStrategy(const std::string& v, const std::string& where) {
-  std::string s = absl::AsciiStrToLower(v);
-  if (s == "single_device" || s == "single") s = "single";
-  if (s == "single" || s == "ddp" || s == "fsdp" || s == "auto") return s;
-  return absl::InvalidArgumentError(
-      absl::StrCat(where, "='", v, "' is not a strategy (auto, single, ddp, fsdp)"));
+  absl::StatusOr<std::string> s = CanonicalStrategy(v);
+  if (!s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "='", v, "' ", s.status().message()));
+  }
+  return s;
 }
 
 absl::StatusOr<std::string> CanonPrecision(const std::string& v, const std::string& where) {
+  absl::StatusOr<std::string> p = CanonicalPrecision(v);
+  if (!p.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "='", v, "' ", p.status().message()));
+  }
+  return p;
+}
+
+absl::StatusOr<std::string> CanonBackend(const std::string& v, const std::string& where) {
   std::string s = absl::AsciiStrToLower(v);
-  if (s == "32" || s == "32-true") return std::string("32-true");
-  if (s == "bf16" || s == "bf16-mixed") return std::string("bf16-mixed");
-  if (s == "16" || s == "16-mixed") return std::string("16-mixed");
-  return absl::InvalidArgumentError(absl::StrCat(
-      where, "='", v, "' is not a supported precision (32-true, bf16-mixed, 16-mixed)"));
+  if (s == "nccl" || s == "gloo") return s;
+  return absl::InvalidArgumentError(absl::StrCat(where, "='", v, "' is not nccl or gloo"));
 }
 
 absl::StatusOr<std::string> CanonDevices(const std::string& v, const std::string& where) {
@@ -164,20 +171,28 @@ absl::Status FillFromSlurm(const EnvMap& env, RuntimeConfig* c) {
 std::string AcceleratorName(Accelerator a) { return a == Accelerator::kCuda ? "cuda" : "cpu"; }
 std::string StrategyName(StrategyKind s) {
   switch (s) {
-    case StrategyKind::kSingle: return "single";
+    case StrategyKind::kSingle: return "single_device";
     case StrategyKind::kDdp: return "ddp";
     case StrategyKind::kFsdp: return "fsdp";
   }
   return "?";
 }
+
+namespace {
+constexpr std::pair<Precision, const char*> kPrecisionNames[] = {
+    {Precision::k32True, "32-true"},   {Precision::k64True, "64-true"},
+    {Precision::k16True, "16-true"},   {Precision::kBf16True, "bf16-true"},
+    {Precision::k16Mixed, "16-mixed"}, {Precision::kBf16Mixed, "bf16-mixed"}};
+}  // namespace
+
 std::string PrecisionName(Precision p) {
-  switch (p) {
-    case Precision::k32True: return "32-true";
-    case Precision::kBf16Mixed: return "bf16-mixed";
-    case Precision::k16Mixed: return "16-mixed";
+  for (const auto& [value, name] : kPrecisionNames) {
+    if (value == p) return name;
   }
   return "?";
 }
+
+bool IsMixed(Precision p) { return p == Precision::k16Mixed || p == Precision::kBf16Mixed; }
 
 absl::StatusOr<std::string> FirstHostOfHostlist(const std::string& hostlist) {
   if (hostlist.empty()) return absl::InvalidArgumentError("hostlist is empty");
@@ -199,7 +214,7 @@ absl::StatusOr<std::string> FirstHostOfHostlist(const std::string& hostlist) {
 }
 
 absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const EnvMap& env,
-                                            bool cuda_available) {
+                                            int cuda_devices) {
   RuntimeConfig c;
   if (Lookup(env, kEnvRank).has_value() || Lookup(env, kEnvWorldSize).has_value()) {
     FABRIC_ASSIGN_OR_RETURN(WorkerEnv w, WorkerEnv::FromEnvMap(env));
@@ -239,13 +254,34 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
   FABRIC_ASSIGN_OR_RETURN(std::string nodes_str, Merge("num_nodes", code_nodes, env,
                                                        kEnvLtNumNodes, canon_nodes, ""));
 
-  if (accel == "auto") accel = cuda_available ? "cuda" : "cpu";
-  if (accel == "cuda" && !cuda_available) {
+  if (accel == "auto") accel = cuda_devices > 0 ? "cuda" : "cpu";
+  if (accel == "cuda" && cuda_devices == 0) {
     return absl::FailedPreconditionError(
-        "accelerator 'cuda' requested but this build/machine has no CUDA (Debian's LibTorch is "
-        "CPU-only); use --accelerator cpu");
+        "accelerator 'cuda' requested but this process sees no GPU (CUDA_VISIBLE_DEVICES, "
+        "driver); use --accelerator cpu");
   }
   c.accelerator = accel == "cuda" ? Accelerator::kCuda : Accelerator::kCpu;
+  if (c.accelerator == Accelerator::kCuda) {
+    // One GPU visible: the launcher narrowed visibility to this rank's GPU. Several:
+    // cuda:LOCAL_RANK among them (torchrun's and Lightning's rule).
+    c.device_index = cuda_devices == 1 ? 0 : c.local_rank;
+    if (c.device_index >= cuda_devices) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "LOCAL_RANK=", c.local_rank, " needs cuda:", c.local_rank, " but only ", cuda_devices,
+          " GPUs are visible; start at most ", cuda_devices, " workers on this node"));
+    }
+  }
+  std::string backend;
+  if (options.process_group_backend.has_value()) {
+    FABRIC_ASSIGN_OR_RETURN(backend, CanonBackend(*options.process_group_backend,
+                                                  "FabricOptions.process_group_backend"));
+  }
+  if (backend.empty()) backend = c.accelerator == Accelerator::kCuda ? "nccl" : "gloo";
+  if (backend == "nccl" && c.accelerator != Accelerator::kCuda) {
+    return absl::InvalidArgumentError(
+        "process_group_backend 'nccl' needs accelerator cuda; use gloo on cpu");
+  }
+  c.backend = backend;
 
   if (devices != "auto") {
     int per_node = 0;
@@ -271,23 +307,29 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
     }
   }
 
-  if (strategy == "auto") strategy = c.world_size > 1 ? "ddp" : "single";
-  if (strategy == "single" && c.world_size > 1) {
+  if (strategy == "auto") strategy = c.world_size > 1 ? "ddp" : "single_device";
+  if (strategy == "single_device" && c.world_size > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "strategy 'single' runs one process but WORLD_SIZE=", c.world_size,
+        "strategy 'single_device' runs one process but WORLD_SIZE=", c.world_size,
         "; use strategy ddp or fsdp, or launch one process"));
   }
-  c.strategy = strategy == "ddp"    ? StrategyKind::kDdp
-               : strategy == "fsdp" ? StrategyKind::kFsdp
-                                    : StrategyKind::kSingle;
+  c.strategy = strategy == "fsdp"                     ? StrategyKind::kFsdp
+               : strategy == "single_device"          ? StrategyKind::kSingle
+                                                      : StrategyKind::kDdp;
+  c.find_unused_parameters = strategy == "ddp_find_unused_parameters_true";
 
-  c.precision = precision == "bf16-mixed" ? Precision::kBf16Mixed
-                : precision == "16-mixed" ? Precision::k16Mixed
-                                          : Precision::k32True;
-  if (c.precision == Precision::k16Mixed && c.accelerator != Accelerator::kCuda) {
-    return absl::InvalidArgumentError(
-        "precision '16-mixed' (fp16 with a gradient scaler) needs CUDA; on CPU use "
-        "'bf16-mixed' or '32-true'");
+  for (const auto& [value, name] : kPrecisionNames) {
+    if (precision == name) c.precision = value;
+  }
+
+  for (const char* var : {kEnvFabricRound, kEnvRestartCount}) {
+    if (auto v = Lookup(env, var)) {
+      if (!absl::SimpleAtoi(*v, &c.round) || c.round < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "worker environment: ", var, "='", *v, "' is not a non-negative integer"));
+      }
+      break;
+    }
   }
 
   c.num_threads = options.num_threads;

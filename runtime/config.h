@@ -17,7 +17,10 @@ namespace fabric::runtime {
 
 enum class Accelerator { kCpu, kCuda };
 enum class StrategyKind { kSingle, kDdp, kFsdp };
-enum class Precision { k32True, kBf16Mixed, k16Mixed };
+// Lightning's precisions (common/lightning_choices.h has the names). "-true": the
+// module's parameters and float inputs are in that dtype; "-mixed": fp32 parameters,
+// forward under autocast to bf16/fp16 (16-mixed also scales the loss).
+enum class Precision { k32True, k64True, k16True, kBf16True, k16Mixed, kBf16Mixed };
 
 std::string AcceleratorName(Accelerator a);
 std::string StrategyName(StrategyKind s);
@@ -27,10 +30,13 @@ std::string PrecisionName(Precision p);
 // (LT_*), then to the default ("auto").
 struct FabricOptions {
   std::optional<std::string> accelerator;  // "cpu", "cuda", "gpu", "auto"
-  std::optional<std::string> strategy;     // "auto", "single", "ddp", "fsdp"
+  std::optional<std::string> strategy;     // common/lightning_choices.h: "auto", "ddp", ...
   std::optional<std::string> devices;      // "auto" or a count such as "4"
   std::optional<int> num_nodes;            // >= 1
-  std::optional<std::string> precision;    // "32-true", "bf16-mixed", "16-mixed" (+ aliases)
+  std::optional<std::string> precision;    // common/lightning_choices.h: "bf16-mixed", ...
+  // The c10d backend: "nccl" or "gloo". Unset: nccl on cuda, gloo on cpu. Gloo with
+  // cuda lets several ranks share one GPU (NCCL allows one rank per GPU).
+  std::optional<std::string> process_group_backend;
   // Threads for intra-op parallelism; 0: OMP_NUM_THREADS if set, else LibTorch's default.
   int num_threads = 0;
 };
@@ -46,8 +52,16 @@ struct RuntimeConfig {
   std::string master_addr = "127.0.0.1";
   int master_port = 0;  // 0: no launcher (a single process needs no store)
   Accelerator accelerator = Accelerator::kCpu;
+  // cuda: the device this rank uses (cuda:LOCAL_RANK among the visible GPUs, or cuda:0
+  // when only one is visible); -1 on cpu.
+  int device_index = -1;
+  std::string backend = "gloo";  // "gloo" or "nccl"
   StrategyKind strategy = StrategyKind::kSingle;
+  bool find_unused_parameters = false;  // ddp_find_unused_parameters_true
   Precision precision = Precision::k32True;
+  // The attempt/round this process belongs to (FABRIC_ROUND, else
+  // TORCHELASTIC_RESTART_COUNT, else 0): store keys are prefixed with it.
+  int64_t round = 0;
   int num_threads = 0;  // 0: leave LibTorch's default
   // Where the rank came from: "env" (fabric-run/torchrun), "slurm", or "none".
   std::string source = "none";
@@ -56,10 +70,14 @@ struct RuntimeConfig {
 // Resolves options against the environment. Returns InvalidArgument naming the
 // option and both values when code and an LT_* variable disagree, naming the variable
 // for malformed environment values, and for combinations that cannot run (the
-// single strategy with several processes, 16-mixed without CUDA, ...).
-// `cuda_available`: whether this build and machine can run CUDA.
+// single strategy with several processes, NCCL on cpu, ...); FailedPrecondition when
+// cuda is asked for but `cuda_devices` is 0, or this rank has no GPU of its own.
+// `cuda_devices`: the GPUs this process can see (0: no CUDA build or no GPU).
 absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const EnvMap& env,
-                                            bool cuda_available);
+                                            int cuda_devices);
+
+// "-mixed" precisions (autocast in forward); the others are "-true".
+bool IsMixed(Precision p);
 
 // The first host of a SLURM hostlist ("node[07-09,12]" -> "node07", "a,b" -> "a").
 // Returns InvalidArgument for an empty or malformed list.

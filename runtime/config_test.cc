@@ -1,5 +1,6 @@
 #include "runtime/config.h"
 
+#include "common/lightning_choices.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -132,18 +133,81 @@ TEST(ResolveConfigTest, SingleStrategyWithSeveralProcessesIsAnError) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("WORLD_SIZE=2")));
 }
 
-TEST(ResolveConfigTest, SixteenMixedOnCpuIsRefused) {
-  FabricOptions o;
-  o.precision = "16-mixed";
-  EXPECT_THAT(ResolveConfig(o, {}, false).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs CUDA")));
+TEST(ResolveConfigTest, EveryLightningPrecisionResolves) {
+  const std::pair<const char*, Precision> cases[] = {
+      {"32-true", Precision::k32True},     {"64-true", Precision::k64True},
+      {"16-true", Precision::k16True},     {"bf16-true", Precision::kBf16True},
+      {"16-mixed", Precision::k16Mixed},   {"bf16-mixed", Precision::kBf16Mixed},
+      {"16", Precision::k16Mixed},         {"64", Precision::k64True}};
+  for (const auto& [name, want] : cases) {
+    SCOPED_TRACE(name);
+    FabricOptions o;
+    o.precision = name;
+    FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig(o, {}, 0));  // all on cpu too
+    EXPECT_EQ(c.precision, want);
+    EXPECT_EQ(PrecisionName(c.precision), CanonicalPrecision(name).value_or("?"));
+  }
 }
 
-TEST(ResolveConfigTest, CudaWithoutCudaIsRefused) {
+TEST(ResolveConfigTest, LightningStrategyNamesResolve) {
+  EnvMap env = Launched(0, 2);
+  env["LT_STRATEGY"] = "ddp_find_unused_parameters_true";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig({}, env, 0));
+  EXPECT_EQ(c.strategy, StrategyKind::kDdp);
+  EXPECT_TRUE(c.find_unused_parameters);
+  env["LT_STRATEGY"] = "dp";
+  EXPECT_THAT(ResolveConfig({}, env, 0).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("LT_STRATEGY='dp'"), HasSubstr("use --strategy ddp"))));
+}
+
+TEST(ResolveConfigTest, CudaWithoutAGpuIsRefused) {
   FabricOptions o;
   o.accelerator = "gpu";
-  EXPECT_THAT(ResolveConfig(o, {}, false).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no CUDA")));
+  EXPECT_THAT(ResolveConfig(o, {}, 0).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("sees no GPU")));
+}
+
+TEST(ResolveConfigTest, EachRankUsesCudaLocalRankOrItsOnlyVisibleGpu) {
+  EnvMap env = Launched(1, 2);
+  env["LT_ACCELERATOR"] = "cuda";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig two, ResolveConfig({}, env, 2));
+  EXPECT_EQ(two.accelerator, Accelerator::kCuda);
+  EXPECT_EQ(two.device_index, 1);
+  EXPECT_EQ(two.backend, "nccl");
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig one, ResolveConfig({}, env, 1));  // narrowed
+  EXPECT_EQ(one.device_index, 0);
+  EnvMap third = Launched(2, 3);
+  third["LT_ACCELERATOR"] = "cuda";
+  EXPECT_THAT(ResolveConfig({}, third, 2).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("LOCAL_RANK=2"), HasSubstr("only 2 GPUs"))));
+}
+
+TEST(ResolveConfigTest, BackendFollowsTheAcceleratorUnlessChosen) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig cpu, ResolveConfig({}, Launched(0, 2), 0));
+  EXPECT_EQ(cpu.backend, "gloo");
+  EXPECT_EQ(cpu.device_index, -1);
+  FabricOptions o;
+  o.accelerator = "cuda";
+  o.process_group_backend = "gloo";  // several ranks sharing one GPU
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig shared, ResolveConfig(o, Launched(3, 4), 1));
+  EXPECT_EQ(shared.backend, "gloo");
+  EXPECT_EQ(shared.device_index, 0);
+  FabricOptions nccl_on_cpu;
+  nccl_on_cpu.process_group_backend = "nccl";
+  EXPECT_THAT(ResolveConfig(nccl_on_cpu, Launched(0, 2), 0).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs accelerator cuda")));
+}
+
+TEST(ResolveConfigTest, RoundComesFromTheLauncher) {
+  EnvMap env = Launched(0, 2);
+  env["TORCHELASTIC_RESTART_COUNT"] = "2";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig torchrun, ResolveConfig({}, env, 0));
+  EXPECT_EQ(torchrun.round, 2);
+  env["FABRIC_ROUND"] = "5";  // fabric-run's rendezvous round wins
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig ours, ResolveConfig({}, env, 0));
+  EXPECT_EQ(ours.round, 5);
 }
 
 TEST(ResolveConfigTest, OmpNumThreadsIsRespected) {

@@ -1,5 +1,6 @@
 // DDP (and single-process) strategy: see strategy.h.
 #include <cmath>
+#include <map>
 
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
@@ -31,22 +32,28 @@ class DdpStrategy : public Strategy {
     for (auto& b : module_->buffers()) all.push_back(b);
     all.insert(all.begin(), params_.begin(), params_.end());
     buckets_ = PlanBuckets(bytes, options_.bucket_cap_bytes);
-    // Rank 0's initial values everywhere, in one flattened broadcast.
+    // Rank 0's initial values everywhere: one flattened broadcast per dtype (buffers may
+    // be integers; "-true" precisions make parameters double or half).
     if (comm_->world_size() > 1 && !all.empty()) {
-      FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(comm_->rank(), "flatten parameters", [&] {
-        std::vector<at::Tensor> views;
-        for (auto& t : all) views.push_back(t.detach().reshape({-1}).to(at::kFloat));
-        return at::cat(views);
-      }));
-      FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
-      FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "copy broadcast parameters", [&] {
-        torch::NoGradGuard no_grad;
-        int64_t off = 0;
-        for (auto& t : all) {
-          t.copy_(flat.narrow(0, off, t.numel()).view(t.sizes()));
-          off += t.numel();
-        }
-      }));
+      std::map<at::ScalarType, std::vector<at::Tensor>> by_dtype;
+      for (auto& t : all) by_dtype[t.scalar_type()].push_back(t);
+      for (auto& [dtype, group] : by_dtype) {
+        FABRIC_ASSIGN_OR_RETURN(at::Tensor flat,
+                                TorchCall(comm_->rank(), "flatten parameters", [&] {
+          std::vector<at::Tensor> views;
+          for (auto& t : group) views.push_back(t.detach().reshape({-1}));
+          return at::cat(views);
+        }));
+        FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
+        FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "copy broadcast parameters", [&] {
+          torch::NoGradGuard no_grad;
+          int64_t off = 0;
+          for (auto& t : group) {
+            t.copy_(flat.narrow(0, off, t.numel()).view(t.sizes()));
+            off += t.numel();
+          }
+        }));
+      }
     }
     return params_;
   }
@@ -93,12 +100,14 @@ class DdpStrategy : public Strategy {
 
   absl::StatusOr<double> ClipGradNorm(double max_norm) override {
     return TorchCall(comm_->rank(), "clip gradients", [&] {
-      double sumsq = 0;
+      // One host synchronisation for the whole norm (not one per parameter).
+      std::vector<at::Tensor> norms;
       for (auto& p : params_) {
-        if (p.grad().defined()) sumsq += p.grad().pow(2).sum().item<double>();
+        if (p.grad().defined()) norms.push_back(p.grad().norm(2).to(at::kDouble));
       }
-      double norm = std::sqrt(sumsq);
-      double coef = max_norm / (norm + 1e-6);
+      if (norms.empty()) return 0.0;
+      const double norm = at::stack(norms).norm(2).item<double>();
+      const double coef = max_norm / (norm + 1e-6);
       if (coef < 1.0) {
         for (auto& p : params_) {
           if (p.grad().defined()) p.mutable_grad().mul_(coef);

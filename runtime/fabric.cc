@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <mutex>
 
-#include "ATen/autocast_mode.h"
+#include "ATen/DeviceAccelerator.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/sharding.h"
@@ -26,10 +26,28 @@ EnvMap Fabric::ProcessEnv() {
   return env;
 }
 
+namespace {
+
+// GPUs this process can use: 0 without a CUDA LibTorch, a driver or a device.
+int CudaDeviceCount() {
+  try {
+    return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+Fabric::Fabric(const RuntimeConfig& config) : config_(config) {
+  if (config_.accelerator == Accelerator::kCuda) {
+    device_ = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(config_.device_index));
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& options,
                                                        const EnvMap& env) {
-  FABRIC_ASSIGN_OR_RETURN(RuntimeConfig config,
-                          ResolveConfig(options, env, torch::cuda::is_available()));
+  FABRIC_ASSIGN_OR_RETURN(RuntimeConfig config, ResolveConfig(options, env, CudaDeviceCount()));
   return std::unique_ptr<Fabric>(new Fabric(config));
 }
 
@@ -41,11 +59,10 @@ Fabric::~Fabric() = default;
 
 absl::Status Fabric::Launch(absl::Duration timeout) {
   if (launched_) return absl::FailedPreconditionError("Fabric::Launch called twice");
-  if (config_.accelerator == Accelerator::kCuda) {
-    // The NCCL communicator (nccl_comm.h) needs a CUDA build of LibTorch to hand it
-    // device tensors; Debian's LibTorch is CPU-only.
-    return absl::UnimplementedError(
-        "accelerator cuda: this LibTorch build has no CUDA tensors; use --accelerator cpu");
+  if (device_.is_cuda()) {
+    FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, absl::StrCat("select ", device_.str()), [&] {
+      at::accelerator::setDeviceIndex(device_.index());
+    }));
   }
   if (config_.num_threads > 0) {
     FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, "set_num_threads",
@@ -58,13 +75,20 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
   co.master_port = config_.master_port;
   co.timeout = timeout;
   if (const char* ifname = getenv("GLOO_SOCKET_IFNAME")) co.gloo_interface = ifname;
+  co.cuda_backend = config_.backend;
+  co.cuda_device = device_.is_cuda() ? device_.index() : -1;
+  co.round = config_.round;
   FABRIC_ASSIGN_OR_RETURN(comm_, Communicator::Create(co));
   if (config_.strategy == StrategyKind::kFsdp) {
     strategy_ = MakeFsdpStrategy(comm_.get());
   } else {
     strategy_ = MakeDdpStrategy(comm_.get(), DdpOptions{});
   }
-  if (config_.precision == Precision::k16Mixed) scaler_ = std::make_unique<GradScaler>();
+  if (config_.precision == Precision::k16Mixed) {
+    FABRIC_ASSIGN_OR_RETURN(scaler_, TorchCall(config_.rank, "create the gradient scaler", [&] {
+      return std::make_unique<GradScaler>(device_, scaler_options_);
+    }));
+  }
   launched_ = true;
   return absl::OkStatus();
 }
@@ -74,6 +98,8 @@ absl::Status Fabric::Setup(std::shared_ptr<torch::nn::Module> module,
   if (!launched_) return absl::FailedPreconditionError("Fabric::Setup before Launch()");
   if (module_ != nullptr) return absl::FailedPreconditionError("Fabric::Setup called twice");
   if (module == nullptr) return absl::InvalidArgumentError("Fabric::Setup: null module");
+  FABRIC_RETURN_IF_ERROR(TorchCall(rank(), absl::StrCat("move the module to ", device_.str()),
+                                   [&] { module->to(device_, ParamDtype(config_.precision)); }));
   FABRIC_ASSIGN_OR_RETURN(std::vector<at::Tensor> params, strategy_->Setup(module));
   module_ = std::move(module);
   FABRIC_ASSIGN_OR_RETURN(optimizer_,
@@ -86,19 +112,23 @@ absl::Status Fabric::Setup(std::shared_ptr<torch::nn::Module> module,
 
 absl::Status Fabric::BeginForward() {
   if (module_ == nullptr) return absl::FailedPreconditionError("Forward before Setup()");
-  FABRIC_RETURN_IF_ERROR(strategy_->PreForward());
-  if (config_.precision == Precision::kBf16Mixed) {
-    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCPU, true);
-  }
-  return absl::OkStatus();
+  return strategy_->PreForward();
 }
 
-void Fabric::EndForward() {
-  if (config_.precision == Precision::kBf16Mixed) {
-    at::autocast::set_autocast_enabled(at::kCPU, false);
-    at::autocast::clear_cache();
+absl::StatusOr<at::Tensor> Fabric::ToDevice(const at::Tensor& tensor) const {
+  return TorchCall(rank(), absl::StrCat("move a tensor to ", device_.str()), [&] {
+    return ConvertInput(tensor.to(device_), config_.precision);
+  });
+}
+
+double Fabric::LossScale() const { return scaler_ == nullptr ? 1.0 : scaler_->scale(); }
+
+std::vector<at::Tensor> Fabric::TrainableParams() const {
+  std::vector<at::Tensor> params;
+  for (auto& g : optimizer_->param_groups()) {
+    params.insert(params.end(), g.params().begin(), g.params().end());
   }
+  return params;
 }
 
 absl::Status Fabric::Backward(const at::Tensor& loss) {
@@ -116,23 +146,26 @@ absl::Status Fabric::Backward(const at::Tensor& loss) {
 absl::Status Fabric::Step() {
   if (optimizer_ == nullptr) return absl::FailedPreconditionError("Step before Setup()");
   bool skip = false;
+  at::Tensor found_inf;
   if (scaler_ != nullptr) {
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor inf, TorchCall(rank(), "unscale gradients", [&] {
-      std::vector<at::Tensor> params;
-      for (auto& g : optimizer_->param_groups()) {
-        params.insert(params.end(), g.params().begin(), g.params().end());
-      }
-      return at::scalar_tensor(scaler_->Unscale(params) ? 1.0 : 0.0).reshape({1});
+    // Unscaled already when ClipGradients came first; every rank skips together.
+    FABRIC_ASSIGN_OR_RETURN(found_inf, TorchCall(rank(), "unscale gradients", [&] {
+      scaler_->Unscale(TrainableParams());
+      return scaler_->found_inf().clone();
     }));
-    FABRIC_RETURN_IF_ERROR(comm_->AllReduce(inf, ReduceOp::kMax));
-    skip = inf.item<double>() > 0;
-    scaler_->Update(skip);
+    FABRIC_RETURN_IF_ERROR(comm_->AllReduce(found_inf, ReduceOp::kMax));
+    FABRIC_ASSIGN_OR_RETURN(skip, TorchCall(rank(), "read the inf flag",
+                                            [&] { return found_inf.item<float>() > 0; }));
   }
   if (!skip) {
     FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "optimizer step", [&] {
       torch::NoGradGuard no_grad;
       optimizer_->step();
     }));
+  }
+  if (scaler_ != nullptr) {
+    FABRIC_RETURN_IF_ERROR(
+        TorchCall(rank(), "update the loss scale", [&] { scaler_->Update(found_inf); }));
   }
   FABRIC_RETURN_IF_ERROR(strategy_->PostStep());
   return strategy_->ZeroGrad();
@@ -148,6 +181,10 @@ absl::StatusOr<double> Fabric::ClipGradients(double max_norm) {
   if (!(max_norm > 0)) {
     return absl::InvalidArgumentError(absl::StrCat("ClipGradients: max_norm=", max_norm,
                                                    " must be positive"));
+  }
+  if (scaler_ != nullptr) {  // clip the true gradients, not the scaled ones
+    FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "unscale gradients",
+                                     [&] { scaler_->Unscale(TrainableParams()); }));
   }
   return strategy_->ClipGradNorm(max_norm);
 }
@@ -226,7 +263,7 @@ absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
   return out;
 }
 
-void Fabric::SeedEverything(uint64_t seed) { torch::manual_seed(seed); }
+void Fabric::SeedEverything(uint64_t seed) { torch::manual_seed(seed); }  // CPU and CUDA
 
 void Fabric::Print(absl::string_view line) const {
   if (!IsGlobalZero()) return;

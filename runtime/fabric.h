@@ -15,6 +15,12 @@
 // store address and (LT_*) accelerator, strategy, devices, nodes and precision; an
 // option set in code that contradicts LT_* is an InvalidArgument naming both values.
 //
+// Devices: on cuda each rank uses cuda:LOCAL_RANK among its visible GPUs (cuda:0 when
+// the launcher narrowed CUDA_VISIBLE_DEVICES to one). Setup moves the module there (in
+// the precision's parameter dtype); batches go there with ToDevice; Forward runs under
+// the precision's autocast. Collectives: NCCL for CUDA tensors (Gloo when chosen), Gloo
+// for CPU tensors. Checkpoints are device-independent.
+//
 // Every fallible call returns absl::Status; LibTorch exceptions are converted in
 // torch_status.h. Thread safety: a Fabric is driven by one thread; collective calls
 // (everything that communicates: Setup, Backward, collectives, Save, Load, ...) must
@@ -35,6 +41,7 @@
 #include "runtime/communicator.h"
 #include "runtime/config.h"
 #include "runtime/grad_scaler.h"
+#include "runtime/precision.h"
 #include "runtime/strategy.h"
 #include "runtime/torch_status.h"
 
@@ -74,15 +81,33 @@ class Fabric {
   absl::Status Setup(std::shared_ptr<torch::nn::Module> module, const OptimizerFactory& factory);
 
   // Runs `f` (the forward pass, usually with the loss) in the precision's autocast
-  // scope after the strategy's pre-forward (FSDP: gathers the parameters).
+  // scope after the strategy's pre-forward (FSDP: gathers the parameters). A tensor
+  // result comes back in float32 (Lightning's rule for every precision).
   template <typename F>
   auto Forward(F&& f) -> absl::StatusOr<std::invoke_result_t<F>> {
     absl::Status pre = BeginForward();
     if (!pre.ok()) return pre;
-    auto out = TorchCall(rank(), "forward", std::forward<F>(f));
-    EndForward();
+    auto out = TorchCall(rank(), "forward", [&] {
+      AutocastScope autocast(config_.precision, device_.type());
+      if constexpr (std::is_same_v<std::invoke_result_t<F>, at::Tensor>) {
+        return ConvertOutput(std::forward<F>(f)());
+      } else {
+        return std::forward<F>(f)();
+      }
+    });
     return out;
   }
+
+  // `tensor` on this rank's device; floating-point tensors also in the parameters'
+  // dtype under a "-true" precision (so 16-true models get float16 inputs).
+  absl::StatusOr<at::Tensor> ToDevice(const at::Tensor& tensor) const;
+  // cpu, or cuda:<index> (valid after Create).
+  at::Device device() const { return device_; }
+
+  // Loss scaling for 16-mixed. REQUIRES: before Launch.
+  void SetGradScalerOptions(const GradScalerOptions& options) { scaler_options_ = options; }
+  // The current loss scale (16-mixed), else 1.
+  double LossScale() const;
 
   // loss.backward(), then gradient synchronisation unless inside NoBackwardSync.
   absl::Status Backward(const at::Tensor& loss);
@@ -120,7 +145,8 @@ class Fabric {
   // saver's world size and strategy), restores the RNG state; returns step and extra.
   absl::StatusOr<TrainState> Load(const std::string& path);
 
-  // Seeds LibTorch's CPU generator (the same seed on every rank, as Lightning does).
+  // Seeds LibTorch's CPU and CUDA generators (the same seed on every rank, as Lightning
+  // does).
   void SeedEverything(uint64_t seed);
   // Writes one line to stdout on rank 0 only.
   void Print(absl::string_view line) const;
@@ -145,15 +171,17 @@ class Fabric {
   Communicator* communicator() const { return comm_.get(); }
 
  private:
-  explicit Fabric(const RuntimeConfig& config) : config_(config) {}
+  explicit Fabric(const RuntimeConfig& config);
   absl::Status BeginForward();
-  void EndForward();
+  std::vector<at::Tensor> TrainableParams() const;
 
   RuntimeConfig config_;
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<Strategy> strategy_;
   std::shared_ptr<torch::nn::Module> module_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  at::Device device_ = at::kCPU;
+  GradScalerOptions scaler_options_;
   std::unique_ptr<GradScaler> scaler_;  // 16-mixed only
   int no_sync_depth_ = 0;
   bool launched_ = false;

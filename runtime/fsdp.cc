@@ -43,15 +43,21 @@ class FsdpStrategy : public Strategy {
       info.numel = item.value().numel();
       info.offset = offset;
       offset += info.numel;
-      if (item.value().scalar_type() != at::kFloat) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("fsdp: parameter '", info.name, "' is not float32"));
+      if (!params_.empty() &&
+          (item.value().scalar_type() != params_[0].param.scalar_type() ||
+           item.value().device() != params_[0].param.device())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "fsdp: parameter '", info.name, "' is ", item.value().toString(), " but '",
+            params_[0].name, "' is ", params_[0].param.toString(),
+            "; one flat shard needs one dtype and device"));
       }
       params_.push_back(std::move(info));
     }
+    if (params_.empty()) return absl::InvalidArgumentError("fsdp: the module has no parameters");
+    flat_options_ = params_[0].param.options().requires_grad(false);
     layout_ = MakeShardLayout(offset, comm_->world_size());
     FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(rank_, "flatten parameters", [&] {
-      at::Tensor f = at::zeros({layout_.padded}, at::kFloat);
+      at::Tensor f = at::zeros({layout_.padded}, flat_options_);
       for (auto& p : params_) f.narrow(0, p.offset, p.numel).copy_(p.param.detach().reshape({-1}));
       return f;
     }));
@@ -79,7 +85,7 @@ class FsdpStrategy : public Strategy {
   absl::Status PostBackward(bool sync) override {
     if (!sync) return absl::OkStatus();  // full gradients accumulate until the next sync
     FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(rank_, "flatten gradients", [&] {
-      at::Tensor f = at::zeros({layout_.padded}, at::kFloat);
+      at::Tensor f = at::zeros({layout_.padded}, flat_options_);
       for (auto& p : params_) {
         if (p.param.grad().defined()) {
           f.narrow(0, p.offset, p.numel).copy_(p.param.grad().reshape({-1}));
@@ -113,7 +119,7 @@ class FsdpStrategy : public Strategy {
   absl::StatusOr<double> ClipGradNorm(double max_norm) override {
     if (!shard_.grad().defined()) return 0.0;
     FABRIC_ASSIGN_OR_RETURN(at::Tensor sumsq, TorchCall(rank_, "gradient norm", [&] {
-      return shard_.grad().pow(2).sum().reshape({1});
+      return shard_.grad().to(at::kFloat).pow(2).sum().reshape({1});
     }));
     FABRIC_RETURN_IF_ERROR(comm_->AllReduce(sumsq, ReduceOp::kSum));
     return TorchCall(rank_, "clip gradients", [&] {
@@ -188,7 +194,7 @@ class FsdpStrategy : public Strategy {
   absl::Status FreeFullParams() {
     return TorchCall(rank_, "free full parameters", [&] {
       for (auto& p : params_) {
-        p.param.set_data(at::empty({0}, at::kFloat));
+        p.param.set_data(at::empty({0}, flat_options_));
         p.param.mutable_grad() = at::Tensor();
       }
       materialized_ = false;
@@ -214,7 +220,7 @@ class FsdpStrategy : public Strategy {
   // This rank's slice of the flat tensor assembled from "<name><suffix>" entries.
   absl::StatusOr<at::Tensor> ShardOf(const TensorMap& state, const std::string& suffix) {
     return TorchCall(rank_, "reshard", [&]() -> absl::StatusOr<at::Tensor> {
-      at::Tensor flat = at::zeros({layout_.padded}, at::kFloat);
+      at::Tensor flat = at::zeros({layout_.padded}, flat_options_);
       for (auto& p : params_) {
         auto it = state.find(p.name + suffix);
         if (it == state.end()) {
@@ -237,6 +243,7 @@ class FsdpStrategy : public Strategy {
   std::shared_ptr<torch::nn::Module> module_;
   std::vector<ParamInfo> params_;
   ShardLayout layout_;
+  at::TensorOptions flat_options_;  // the parameters' dtype and device
   at::Tensor shard_;  // leaf, requires grad; what the optimizer steps
   bool materialized_ = false;
 };

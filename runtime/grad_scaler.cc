@@ -1,33 +1,53 @@
 #include "runtime/grad_scaler.h"
 
+#include <map>
+
 #include "ATen/ATen.h"
 
 namespace fabric::runtime {
 
-at::Tensor GradScaler::Scale(const at::Tensor& loss) const { return loss.mul(scale_); }
-
-bool GradScaler::Unscale(const std::vector<at::Tensor>& params) const {
-  bool found_inf = false;
-  const double inv = 1.0 / scale_;
-  for (const auto& p : params) {
-    at::Tensor g = p.grad();
-    if (!g.defined()) continue;
-    g.mul_(inv);
-    if (!at::isfinite(g).all().item<bool>()) found_inf = true;
-  }
-  return found_inf;
+GradScaler::GradScaler(at::Device device, const GradScalerOptions& options)
+    : options_(options) {
+  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+  scale_ = at::full({1}, options.init_scale, f32);
+  growth_tracker_ = at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(device));
+  found_inf_ = at::zeros({1}, f32);
 }
 
-void GradScaler::Update(bool found_inf) {
-  if (found_inf) {
-    scale_ *= options_.backoff_factor;
-    clean_steps_ = 0;
-    return;
+at::Tensor GradScaler::Scale(const at::Tensor& loss) const {
+  return loss * scale_.to(loss.device());
+}
+
+void GradScaler::Unscale(const std::vector<at::Tensor>& params) {
+  if (unscaled_) return;
+  unscaled_ = true;
+  found_inf_.zero_();
+  const at::Tensor inv_scale = scale_.reciprocal();
+  // The fused kernel takes gradients of one dtype and device at a time.
+  std::map<std::pair<at::ScalarType, std::string>, std::vector<at::Tensor>> groups;
+  for (const at::Tensor& p : params) {
+    const at::Tensor& g = p.grad();
+    if (g.defined()) groups[{g.scalar_type(), g.device().str()}].push_back(g);
   }
-  if (++clean_steps_ >= options_.growth_interval) {
-    scale_ *= options_.growth_factor;
-    clean_steps_ = 0;
+  for (auto& [key, grads] : groups) {
+    const at::Device device = grads[0].device();
+    if (device == found_inf_.device()) {
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, inv_scale);
+    } else {  // e.g. a CPU-offloaded shard
+      at::Tensor found = at::zeros({1}, found_inf_.options().device(device));
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, found, inv_scale.to(device));
+      found_inf_.add_(found.to(found_inf_.device()));
+    }
   }
 }
+
+void GradScaler::Update(const at::Tensor& found_inf) {
+  at::_amp_update_scale_(scale_, growth_tracker_, found_inf.to(scale_.device()),
+                         options_.growth_factor, options_.backoff_factor,
+                         options_.growth_interval);
+  unscaled_ = false;
+}
+
+double GradScaler::scale() const { return scale_.item<double>(); }
 
 }  // namespace fabric::runtime

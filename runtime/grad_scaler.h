@@ -1,16 +1,21 @@
-// Dynamic loss scaling for 16-mixed precision (torch.cuda.amp.GradScaler's rule): the
-// loss is multiplied by `scale` before backward; before the optimizer step gradients
-// are divided by it; a step whose gradients hold inf/nan is skipped and the scale
-// backs off; after `growth_interval` clean steps the scale grows.
+// Dynamic loss scaling for 16-mixed precision (torch.amp.GradScaler's rule): the loss
+// is multiplied by the scale before backward; before the optimizer step (or gradient
+// clipping, whichever comes first) gradients are divided by it once; a step whose
+// gradients hold inf/nan on any rank is skipped and the scale backs off; after
+// `growth_interval` clean steps in a row the scale grows.
 //
-// Device-agnostic tensor math (Fabric enables it only for 16-mixed on CUDA). May throw
-// LibTorch errors: call it inside TorchCall. Not thread-safe.
+// The scale, the growth tracker and the inf flag are tensors on the training device,
+// updated by LibTorch's fused AMP kernels (_amp_foreach_non_finite_check_and_unscale_,
+// _amp_update_scale_, on CPU and CUDA): unscaling costs no host synchronisation.
+//
+// May throw LibTorch errors: call it inside TorchCall. Not thread-safe.
 #ifndef FABRIC_RUNTIME_GRAD_SCALER_H_
 #define FABRIC_RUNTIME_GRAD_SCALER_H_
 
 #include <vector>
 
 #include "ATen/core/Tensor.h"
+#include "c10/core/Device.h"
 
 namespace fabric::runtime {
 
@@ -23,20 +28,28 @@ struct GradScalerOptions {
 
 class GradScaler {
  public:
-  explicit GradScaler(const GradScalerOptions& options = {})
-      : options_(options), scale_(options.init_scale) {}
+  explicit GradScaler(at::Device device, const GradScalerOptions& options = {});
 
+  // loss * scale.
   at::Tensor Scale(const at::Tensor& loss) const;
-  // Divides every defined gradient by the scale; returns true when any is inf or nan.
-  bool Unscale(const std::vector<at::Tensor>& params) const;
-  // After a step (found_inf: the step was skipped).
-  void Update(bool found_inf);
-  double scale() const { return scale_; }
+  // Divides every defined gradient of `params` by the scale, once per step (later calls
+  // before Update do nothing), and records whether any was inf or nan in found_inf().
+  void Unscale(const std::vector<at::Tensor>& params);
+  bool unscaled() const { return unscaled_; }
+  // A 1-element float tensor on the device: > 0 when this rank's gradients were not
+  // finite. The caller max-reduces it over the ranks before Update.
+  const at::Tensor& found_inf() const { return found_inf_; }
+  // After the step (skipped when found_inf > 0): backs off or grows the scale, and
+  // starts the next step's unscale.
+  void Update(const at::Tensor& found_inf);
+  double scale() const;
 
  private:
   GradScalerOptions options_;
-  double scale_;
-  int clean_steps_ = 0;
+  at::Tensor scale_;           // float32 [1]
+  at::Tensor growth_tracker_;  // int32 [1]: clean steps in a row
+  at::Tensor found_inf_;       // float32 [1]
+  bool unscaled_ = false;
 };
 
 }  // namespace fabric::runtime

@@ -26,13 +26,21 @@ void AdamLikeGet(const State& s, TensorMap* out) {
   if (s.max_exp_avg_sq().defined()) (*out)["max_exp_avg_sq"] = s.max_exp_avg_sq();
 }
 
+// A state tensor as the optimizer needs it: a copy on the parameter's device, in its
+// dtype (as torch.optim.Optimizer.load_state_dict casts), whatever the saver used.
+at::Tensor Like(const at::Tensor& saved, const at::Tensor& param) {
+  return saved.to(param.options(), /*non_blocking=*/false, /*copy=*/true);
+}
+
 template <typename State>
-std::unique_ptr<State> AdamLikeMake(const TensorMap& in) {
+std::unique_ptr<State> AdamLikeMake(const TensorMap& in, const at::Tensor& param) {
   auto s = std::make_unique<State>();
   if (auto it = in.find("step"); it != in.end()) s->step(it->second.item<int64_t>());
-  if (auto it = in.find("exp_avg"); it != in.end()) s->exp_avg(it->second.clone());
-  if (auto it = in.find("exp_avg_sq"); it != in.end()) s->exp_avg_sq(it->second.clone());
-  if (auto it = in.find("max_exp_avg_sq"); it != in.end()) s->max_exp_avg_sq(it->second.clone());
+  if (auto it = in.find("exp_avg"); it != in.end()) s->exp_avg(Like(it->second, param));
+  if (auto it = in.find("exp_avg_sq"); it != in.end()) s->exp_avg_sq(Like(it->second, param));
+  if (auto it = in.find("max_exp_avg_sq"); it != in.end()) {
+    s->max_exp_avg_sq(Like(it->second, param));
+  }
   return s;
 }
 
@@ -74,13 +82,13 @@ absl::Status SetParamState(torch::optim::Optimizer& optimizer, const at::Tensor&
     }
   }
   if (dynamic_cast<torch::optim::AdamW*>(&optimizer) != nullptr) {
-    states[key] = AdamLikeMake<torch::optim::AdamWParamState>(state);
+    states[key] = AdamLikeMake<torch::optim::AdamWParamState>(state, param);
   } else if (dynamic_cast<torch::optim::Adam*>(&optimizer) != nullptr) {
-    states[key] = AdamLikeMake<torch::optim::AdamParamState>(state);
+    states[key] = AdamLikeMake<torch::optim::AdamParamState>(state, param);
   } else if (dynamic_cast<torch::optim::SGD*>(&optimizer) != nullptr) {
     auto s = std::make_unique<torch::optim::SGDParamState>();
     if (auto it = state.find("momentum_buffer"); it != state.end()) {
-      s->momentum_buffer(it->second.clone());
+      s->momentum_buffer(Like(it->second, param));
     }
     states[key] = std::move(s);
   } else {

@@ -41,11 +41,11 @@ TEST(EnvErrorsTest, BadPrecisionIsAClearError) {
   EXPECT_THAT(results[0].output, HasSubstr("LT_PRECISION='fp4'"));
 }
 
-TEST(EnvErrorsTest, SixteenMixedOnCpuIsRefused) {
-  JobSpec spec{WorkerBinary(), {"start"}, 1, {{"LT_PRECISION", "16-mixed"}}};
+TEST(EnvErrorsTest, CudaWithoutAGpuIsAClearError) {
+  JobSpec spec{WorkerBinary(), {"start"}, 1, {{"LT_ACCELERATOR", "cuda"}, {"CUDA_VISIBLE_DEVICES", ""}}};
   FABRIC_ASSERT_OK_AND_ASSIGN(auto results, RunRanks(spec));
   EXPECT_EQ(results[0].exit_code, 3);
-  EXPECT_THAT(results[0].output, HasSubstr("needs CUDA"));
+  EXPECT_THAT(results[0].output, HasSubstr("sees no GPU"));
 }
 
 TEST(EnvErrorsTest, MissingRankZeroTimesOutWithAClearError) {

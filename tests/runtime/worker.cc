@@ -11,8 +11,13 @@
 //   crash_save path=PATH              saves, then dies inside the second save
 //   check_ckpt path=PATH              loads, prints "STEP <n>"
 //   conflict strategy=..              FabricOptions vs LT_*: prints "ERROR ..." exit 3
-//   bf16                              autocast compute, fp32 master weights
+//   die_mid_collective victim=R after=N timeout_s=T
+//                                     rank R SIGKILLs itself mid-loop; survivors print
+//                                     "SURVIVOR ..." with how long the error took, exit 5
+//   precision p=NAME strategy=.. steps=N [init_scale=S growth_interval=K]
+//                                     trains in that precision, prints PRECISION/SCALES
 //   absent_rank0                      rank 0 never starts the store: rank 1's Launch fails
+#include <signal.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -24,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "runtime/fabric.h"
 #include "torch/torch.h"
@@ -255,33 +261,92 @@ absl::Status CheckCkpt(const Args& a) {
   return absl::OkStatus();
 }
 
-absl::Status Bf16(const Args& a) {
+// Trains the MLP for `steps` in precision `p` with the given strategy, on this rank's
+// slice of the same global batches as every other test, with batches through ToDevice.
+// Prints "PRECISION <p> param=<dtype> compute=<dtype> loss=<dtype> first=<l> last=<l>
+// scale=<s> skipped=<n>" and "SCALES <scale after each step>"; a step counts as skipped
+// when the optimizer left every parameter unchanged (16-mixed on inf/nan).
+absl::Status PrecisionRun(const Args& a) {
   FabricOptions o;
-  o.precision = "bf16-mixed";
+  o.precision = Get(a, "p", "32-true");
+  if (a.count("strategy")) o.strategy = a.at("strategy");
   FABRIC_ASSIGN_OR_RETURN(auto f, Fabric::Create(o));
-  FABRIC_RETURN_IF_ERROR(f->Launch());
+  if (a.count("init_scale")) {
+    GradScalerOptions so;
+    absl::SimpleAtod(a.at("init_scale"), &so.init_scale);
+    so.growth_interval = GetInt(a, "growth_interval", 2000);
+    f->SetGradScalerOptions(so);
+  }
+  FABRIC_RETURN_IF_ERROR(f->Launch(absl::Seconds(60)));
   torch::manual_seed(3);
   Mlp model;
   FABRIC_RETURN_IF_ERROR(
-      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer("adam", p); }));
-  auto [x, y] = GlobalBatch(0);
+      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer("sgd", p); }));
+  const int steps = GetInt(a, "steps", 20);
   double first = 0, last = 0;
-  at::ScalarType out_type = at::kFloat;
-  for (int s = 0; s < 30; ++s) {
+  int skipped = 0;
+  at::ScalarType compute = at::kFloat, loss_type = at::kFloat, param = at::kFloat;
+  std::string scales;
+  for (int s = 0; s < steps; ++s) {
+    auto [x_cpu, y_cpu] = LocalBatch(s % 4, f->rank(), f->world_size());
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor x, f->ToDevice(x_cpu));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor y, f->ToDevice(y_cpu));
     FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, f->Forward([&] {
       at::Tensor out = model->forward(x);
-      out_type = out.scalar_type();
-      return torch::mse_loss(out.to(at::kFloat), y);
+      compute = out.scalar_type();
+      return torch::mse_loss(out, y.to(out.scalar_type()));
     }));
+    loss_type = loss.scalar_type();
     FABRIC_RETURN_IF_ERROR(f->Backward(loss));
+    FABRIC_ASSIGN_OR_RETURN(TensorMap before, f->ModelStateDict());
+    for (auto& [name, t] : before) t = t.clone();  // the state dict aliases the parameters
     FABRIC_RETURN_IF_ERROR(f->Step());
-    (s == 0 ? first : last) = loss.item<double>();
+    FABRIC_ASSIGN_OR_RETURN(TensorMap after, f->ModelStateDict());
+    bool unchanged = true;
+    for (auto& [name, t] : before) unchanged = unchanged && at::equal(t.cpu(), after[name].cpu());
+    skipped += unchanged ? 1 : 0;
+    absl::StrAppend(&scales, " ", f->LossScale());
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor mean, f->AllReduce(loss.detach().to(at::kDouble).cpu(),
+                                                          ReduceOp::kMean));
+    (s == 0 ? first : last) = mean.item<double>();
   }
-  std::printf("BF16 compute=%s master=%s first=%.4f last=%.4f\n", c10::toString(out_type),
-              c10::toString(model->fc1->weight.scalar_type()), first, last);
-  if (out_type != at::kBFloat16) return Fail("forward did not run in bf16");
-  if (model->fc1->weight.scalar_type() != at::kFloat) return Fail("master weights not fp32");
-  if (!(last < first)) return Fail("loss did not decrease");
+  param = model->fc1->weight.scalar_type();
+  std::printf("PRECISION %s param=%s compute=%s loss=%s first=%.6f last=%.6f scale=%g skipped=%d\n",
+              PrecisionName(f->config().precision).c_str(), c10::toString(param),
+              c10::toString(compute), c10::toString(loss_type), first, last, f->LossScale(),
+              skipped);
+  std::printf("SCALES%s\n", scales.c_str());
+  return absl::OkStatus();
+}
+
+// All ranks all-reduce in a loop; rank `victim` SIGKILLs itself after `after` rounds
+// (between two collectives, so its peers are inside or entering one). A survivor prints
+// "SURVIVOR rank=R ms=<from the victim's death to the error> code=<status code> <message>"
+// and exits 5; finishing `rounds` without an error exits 0 (a failed test).
+absl::Status DieMidCollective(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  const int victim = GetInt(a, "victim", f->world_size() - 1);
+  const int after = GetInt(a, "after", 20);
+  const int rounds = GetInt(a, "rounds", 100000);
+  at::Tensor t = at::ones({1 << 16});
+  absl::Time last_ok = absl::Now();
+  for (int i = 0; i < rounds; ++i) {
+    if (f->rank() == victim && i == after) {
+      std::printf("VICTIM rank=%d dies\n", f->rank());
+      std::fflush(stdout);
+      kill(getpid(), SIGKILL);
+    }
+    absl::StatusOr<at::Tensor> r = f->AllReduce(t, ReduceOp::kSum);
+    if (!r.ok()) {
+      std::printf("SURVIVOR rank=%d ms=%lld code=%s %s\n", f->rank(),
+                  static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - last_ok)),
+                  absl::StatusCodeToString(r.status().code()).c_str(),
+                  std::string(r.status().message()).c_str());
+      std::fflush(stdout);
+      _exit(5);
+    }
+    last_ok = absl::Now();
+  }
   return absl::OkStatus();
 }
 
@@ -291,7 +356,8 @@ absl::Status Run(const std::string& mode, const Args& a) {
   if (mode == "train") return Train(a);
   if (mode == "crash_save") return CrashSave(a);
   if (mode == "check_ckpt") return CheckCkpt(a);
-  if (mode == "bf16") return Bf16(a);
+  if (mode == "precision") return PrecisionRun(a);
+  if (mode == "die_mid_collective") return DieMidCollective(a);
   if (mode == "conflict" || mode == "start") {
     absl::StatusOr<std::unique_ptr<Fabric>> f = Start(a);
     if (!f.ok()) {

@@ -59,10 +59,6 @@ def _system_libs_impl(rctx):
         ["grpc++_unsecure", "protobuf"],
         extra = ["-lupb", "-lre2", "-lcares", "-laddress_sorting", "-lz"],
     )
-    cuda_home = rctx.os.environ.get("CUDA_HOME", "/usr/local/cuda")
-    has_nccl = rctx.path(cuda_home + "/include/nccl.h").exists
-    if has_nccl:
-        rctx.symlink(cuda_home, "cuda")
     rctx.file("BUILD.bazel", """
 package(default_visibility = ["//visibility:public"])
 
@@ -78,35 +74,13 @@ cc_library(name = "gmock", linkopts = ["-lgmock", "-lgtest", "-pthread"], teston
 
 cc_library(name = "gmock_main", linkopts = ["-lgmock_main", "-lgmock", "-lgtest", "-pthread"], testonly = True)
 
-
-{nccl}
 """.format(
         absl = _quote(absl),
         grpc = _quote(grpc),
-        nccl = _NCCL_BUILD.format(cuda = cuda_home) if has_nccl else _NO_NCCL_BUILD,
     ))
-    rctx.file("defs.bzl", "HAS_NCCL = %s\n" % ("True" if has_nccl else "False"))
-
-_NCCL_BUILD = """
-# CUDA + NCCL found under $CUDA_HOME: the NCCL targets build.
-cc_library(
-    name = "nccl",
-    hdrs = glob(["cuda/include/**"]),
-    includes = ["cuda/include"],
-    linkopts = ["-L{cuda}/lib64", "-Wl,-rpath,{cuda}/lib64", "-lnccl", "-lcudart"],
-)
-"""
-
-_NO_NCCL_BUILD = """
-# No CUDA/NCCL on this machine: NCCL targets are incompatible and skipped by //... .
-cc_library(
-    name = "nccl",
-    target_compatible_with = ["@platforms//:incompatible"],
-)
-"""
 
 system_libs = repository_rule(
     implementation = _system_libs_impl,
-    environ = ["CUDA_HOME", "PKG_CONFIG_PATH"],
+    environ = ["PKG_CONFIG_PATH"],
     local = True,
 )
