@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Rebuilds bench/RESULTS.md from each benchmark family's own results file.
 
 Families: bench/results/*.md (launcher), bench/rendezvous/results.md,
@@ -7,7 +7,9 @@ file become second-level ones here.
 
 Each family's generator writes only its own bench/results/<family>.md (launcher,
 rendezvous, train, ...); this script concatenates them (known families first, then the
-rest alphabetically), so no generator overwrites another's section.
+rest alphabetically), so no generator overwrites another's section. Earlier runs against
+peers that are gone (Debian's torchrun 1.13) stay in bench/history/, linked at the end and
+never mixed into the current tables.
 """
 import glob
 import os
@@ -53,6 +55,14 @@ def main():
     for p in sorted(parts, key=rank):
         with open(p) as f:
             out.append(demote(f.read().strip()))
+        out.append("")
+    history = sorted(glob.glob(os.path.join(HERE, "history", "*", "*.md")))
+    if history:
+        out += ["## History", "",
+                "Superseded runs, kept as they were (not comparable with the tables above: "
+                "other peers or versions); bench/history/README.md says what each holds:", ""]
+        out += ["- [%s](%s)" % (os.path.relpath(p, HERE), os.path.relpath(p, HERE))
+                for p in history]
         out.append("")
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(out))

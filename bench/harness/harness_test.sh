@@ -4,6 +4,11 @@
 set -euo pipefail
 H=bench/harness
 W=bench/workers
+# The Python worker runs on the repository's .venv/bin/python, as in the benchmarks: under
+# Bazel FABRIC_VENV_PYTHON (from the BUILD: @torch's VENV_PYTHON, the workspace's .venv);
+# run by hand, the .venv of the repository this script's real file is in.
+PYTHON=${FABRIC_VENV_PYTHON:-$(dirname "$(readlink -f "$0")")/../../.venv/bin/python}
+[[ -x $PYTHON ]] || { echo "FAIL: no Python interpreter at $PYTHON: run tools/setup.sh" >&2; exit 1; }
 tmp=$(mktemp -d "${TEST_TMPDIR:-/tmp}/harness.XXXXXX")
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -30,14 +35,14 @@ if $H/spawn_baseline --fork-wait 1 /nonexistent/worker 2>/dev/null; then
   fail "fork-wait must report an exec failure"
 fi
 
-# 2. The same with python3 -S workers.
+# 2. The same with python -S workers.
 export BENCH_RECORDS=$tmp/python
-out=$($H/timed_run -- $H/spawn_baseline 2 /usr/bin/python3 -S $W/bench_worker.py print)
+out=$($H/timed_run -- $H/spawn_baseline 2 "$PYTHON" -S $W/bench_worker.py print)
 [[ $(grep -c '^line ' <<<"$out") == 2 ]] || fail "python: want 2 line records: $out"
 [[ $(grep -c "^start " "$BENCH_RECORDS") == 2 ]] || fail "python: want 2 starts"
 
 # 3. fail-once on attempt 0: a start, then a fail record, exit status 1 passed up.
-for w in "$W/bench_worker" "/usr/bin/python3 -S $W/bench_worker.py"; do
+for w in "$W/bench_worker" "$PYTHON -S $W/bench_worker.py"; do
   export BENCH_RECORDS=$tmp/fail.$RANDOM
   out=$($H/timed_run -- $H/spawn_baseline 1 $w fail-once 1)
   grep -q '^exit [0-9]* 1$' <<<"$out" || fail "$w fail-once: want exit 1: $out"

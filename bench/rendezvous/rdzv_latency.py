@@ -1,6 +1,7 @@
 """Rendezvous latency with N agents as separate processes: fabric-run's gRPC rendezvous
 (rdzv_agent against fabric-rendezvous) and PyTorch's c10d dynamic rendezvous (torchrun's
-default backend, over a TCPStore). Run by bench/rendezvous/run.sh.
+default backend, over a TCPStore; torch 2.11 from the repository's .venv, which runs this
+script and every torch agent). Run by bench/rendezvous/run.sh.
 
 Latency = (last agent's assignment) - (last agent's start): how long the rendezvous takes
 once everyone has arrived. Each agent's own timing starts when main() is entered, before
@@ -23,6 +24,9 @@ import time
 
 BIN = sys.argv[1]  # bazel-bin
 REPS = int(os.environ.get("REPS", "5"))
+AGENTS = [int(n) for n in os.environ.get("AGENTS", "2 8 32").split()]
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = os.path.join(os.path.dirname(os.path.dirname(HERE)), ".venv", "bin", "python")
 
 
 def free_port():
@@ -68,9 +72,8 @@ def torch_c10d(n):
     from torch.distributed import TCPStore
     port = free_port()
     host_store = TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False)
-    here = os.path.dirname(os.path.abspath(__file__))
     run_id = f"bench{time.time_ns()}"
-    procs = [subprocess.Popen(["/usr/bin/python3", f"{here}/torch_c10d_agent.py",
+    procs = [subprocess.Popen([PYTHON, f"{HERE}/torch_c10d_agent.py",
                                f"127.0.0.1:{port}", run_id, str(n)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
     starts, ends = [], []
@@ -92,11 +95,21 @@ def measure(fn, n, reps):
 
 
 def main():
+    # The driver imports torch (the TCPStore host): it too must be .venv's Python.
+    if not os.access(PYTHON, os.X_OK):
+        sys.exit(".venv/bin/python is missing: run `bash tools/setup.sh`")
+    venv = os.path.dirname(os.path.dirname(PYTHON))
+    if os.path.realpath(sys.prefix) != os.path.realpath(venv):
+        os.execv(PYTHON, [PYTHON, os.path.abspath(__file__)] + sys.argv[1:])
+    import torch
+    print(f"torch c10d rendezvous: torch {torch.__version__} from the repository's .venv "
+          "(torchrun's default backend, DynamicRendezvousHandler over a TCPStore).")
+    print()
     print("| agents | fabric-run rendezvous (ms, median; all runs) | torchrun c10d rendezvous (ms) "
           "| speed-up | ours: exec med/max | ours: connect med | ours: last Join sent -> last "
           "assignment |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    for n in (2, 8, 32):
+    for n in AGENTS:
         lat, span, ph, runs = measure(ours, n, REPS)
         ours_cell = (f"{lat:.2f} ({' / '.join(f'{r:.1f}' for r in sorted(runs))}; first start to "
                      f"last done {span:.1f})")

@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# Runs the rendezvous benchmarks and writes bench/rendezvous/results.md.
-#   bench/rendezvous/run.sh            (REPS=5 by default; SKIP_TORCH=1 skips torchrun's c10d)
-# Needs /usr/bin/python3 with Debian's torch for the torchrun comparison.
+# Runs the rendezvous benchmarks and writes bench/rendezvous/results.md (then reassembles
+# bench/RESULTS.md).
+#   bench/rendezvous/run.sh            (REPS=5 by default; SKIP_TORCH=1 skips torch's c10d)
+# The torch side (the c10d rendezvous agents, tcpstore_bench's TCPStore) is torch 2.11 from
+# the repository's .venv (tools/setup.sh makes it). Settings, from the environment:
+#   BIN_DIR=DIR        binaries already built with -c opt, laid out as bazel-bin (no Bazel)
+#   OUT=FILE           write the results there instead (bench/RESULTS.md is then left alone)
+#   AGENTS="2 8 32"    section 1's agent counts (torch's c10d only up to 8)
+#   SCALE_AGENTS="1000 4000 16000"   section 2's simulated agents; STORE_OPS=2000 (section 3)
 set -euo pipefail
+BIN_DIR=${BIN_DIR:+$(realpath "$BIN_DIR")}
+OUT=${OUT:+$(realpath -m "$OUT")}
 cd "$(dirname "$0")/../.."
-bazel build -c opt //rendezvous:fabric-rendezvous //rendezvous/tests:rdzv_agent \
-  //bench/rendezvous:store_bench //bench/rendezvous:tcpstore_bench //bench/rendezvous:scale_bench \
-  //bench/rendezvous:floor_server
-BIN=$(bazel info -c opt bazel-bin)
-OUT=bench/rendezvous/results.md
+PYTHON=.venv/bin/python
+[[ -x $PYTHON ]] || { echo ".venv/bin/python is missing: run \`bash tools/setup.sh\`" >&2; exit 1; }
+if [[ -n ${BIN_DIR:-} ]]; then
+  BIN=$BIN_DIR
+else
+  bazel build -c opt //rendezvous:fabric-rendezvous //rendezvous/tests:rdzv_agent \
+    //bench/rendezvous:store_bench //bench/rendezvous:tcpstore_bench \
+    //bench/rendezvous:scale_bench //bench/rendezvous:floor_server
+  BIN=$(bazel info -c opt bazel-bin)
+fi
+DEFAULT_OUT=$PWD/bench/rendezvous/results.md
+OUT=${OUT:-$DEFAULT_OUT}
+SCALE_AGENTS=${SCALE_AGENTS:-1000 4000 16000}
+STORE_OPS=${STORE_OPS:-2000}
 TMP=$(mktemp)
 trap 'rm -f "$TMP"' EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -43,10 +60,12 @@ scale_row() {
   echo "## Rendezvous ($(nproc) cores, $(date -u '+%F %H:%M UTC'), load average at start: $(load))"
   echo
   echo "Command: \`bench/rendezvous/run.sh\` (REPS=${REPS:-5}, binaries built with -c opt)."
+  echo "torch $("$PYTHON" -c 'import torch; print(torch.__version__)') from .venv: the c10d rendezvous and"
+  echo "tcpstore_bench's TCPStore. Earlier figures with torch 1.13: bench/history/torch-1.13/rendezvous.md."
   echo
   echo "### 1. Rendezvous latency, N agents as separate processes (median of ${REPS:-5})"
   echo
-  /usr/bin/python3 bench/rendezvous/rdzv_latency.py "$BIN"
+  "$PYTHON" bench/rendezvous/rdzv_latency.py "$BIN"
   echo
   echo "Load average after section 1: $(load)"
   echo
@@ -57,7 +76,7 @@ scale_row() {
   echo
   echo "| server | agents | all sessions open (ms) | all joined (ms) | last Join sent -> last assignment (ms) | server CPU (s) | server RSS per agent (bytes) | load after |"
   echo "|---|---:|---:|---:|---:|---:|---:|---|"
-  for N in 1000 4000 16000; do
+  for N in $SCALE_AGENTS; do
     scale_row floor "$N"
     scale_row ours "$N"
     scale_row ours "$N" --sessions
@@ -65,9 +84,10 @@ scale_row() {
   echo
   echo "### 3. Store operations (loopback)"
   echo
-  "$BIN/bench/rendezvous/store_bench" 2000
+  "$BIN/bench/rendezvous/store_bench" "$STORE_OPS"
   echo
-  "$BIN/bench/rendezvous/tcpstore_bench" 2000
+  "$BIN/bench/rendezvous/tcpstore_bench" "$STORE_OPS"
   echo
   echo "Load average at the end: $(load)"
 } | tee "$OUT"
+if [[ $OUT == "$DEFAULT_OUT" ]]; then "$PYTHON" bench/assemble_results.py; fi

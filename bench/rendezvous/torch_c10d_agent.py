@@ -1,8 +1,11 @@
-"""One torchrun-style agent: PyTorch's c10d dynamic rendezvous over a TCPStore.
+"""One torchrun-style agent: PyTorch's c10d dynamic rendezvous over a TCPStore (torch 2.x,
+the repository's .venv).
 
 Usage: torch_c10d_agent.py HOST:PORT RUN_ID NUM_NODES
 Prints one line: start_us end_us rank world (the timing covers backend + handler
-creation and next_rendezvous(), not `import torch`).
+creation and next_rendezvous(), not `import torch`). In torch 2.x next_rendezvous()
+returns a RendezvousInfo and, as under torchrun, also starts rank 0's shared TCPStore
+server for the workers: part of what a torchrun agent does before it starts them.
 """
 import sys
 import time
@@ -20,9 +23,9 @@ def main():
         is_host=False, join_timeout=120)
     backend, store = create_backend(params)
     handler = create_handler(store, backend, params)
-    _, rank, world = handler.next_rendezvous()
+    info = handler.next_rendezvous()
     end = time.time_ns() // 1000
-    print(start, end, rank, world, flush=True)
+    print(start, end, info.rank, info.world_size, flush=True)
     time.sleep(1.0)  # let the others finish before this node's keep-alives stop
 
 

@@ -3,7 +3,7 @@ side-by-side step-time benchmark. Same shapes as examples/train (vocab 256, d_mo
 2 layers, 4 heads, ff 128, seq 64, per-rank batch 8), AdamW, grad-norm clip 1.0.
 
 Run with the launcher's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT):
-  bench/train/launch_local.sh 2 /usr/bin/python3 bench/train/ddp_reference.py --steps 60
+  bench/train/launch_local.sh 2 .venv/bin/python bench/train/ddp_reference.py --steps 60
 """
 import argparse
 import math

@@ -6,7 +6,9 @@
 #   bench/train/launch_local.sh 2 bazel-bin/examples/train/train --steps 100
 set -uo pipefail
 n="$1"; shift
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python="$(cd "$(dirname "$0")/../.." && pwd)/.venv/bin/python"  # the repository's .venv
+[[ -x $python ]] || { echo ".venv/bin/python is missing: run \`bash tools/setup.sh\`" >&2; exit 1; }
+port=$("$python" -S -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 pids=()
 for ((r = 0; r < n; r++)); do
   RANK=$r LOCAL_RANK=$r WORLD_SIZE=$n LOCAL_WORLD_SIZE=$n GROUP_RANK=0 \

@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Step time of the example trainer (C++ fabric::runtime DDP) against the same model in
-# Python PyTorch DDP (/usr/bin/python3, Debian's torch, Gloo), same per-rank batch, same
-# threads (OMP_NUM_THREADS=1 per worker), same shapes; scaling over 1, 2, 4 workers;
-# FSDP's training-state bytes per rank against DDP's. Writes a markdown table to
-# bench/train/RESULTS.md (and stdout).
+# Step time of the example trainer (C++ fabric::runtime DDP, LibTorch from .venv's torch
+# wheel) against the same model in Python PyTorch DDP (torch 2.11 from the repository's
+# .venv, Gloo), same per-rank batch, same threads (OMP_NUM_THREADS=1 per worker), same
+# shapes; scaling over 1, 2, 4 workers; FSDP's training-state bytes per rank against DDP's.
+# Writes a markdown table to bench/train/RESULTS.md (and stdout), then reassembles
+# bench/RESULTS.md.
 #   bench/train/run.sh [steps]
+# BIN_DIR=DIR: the trainer already built with -c opt at DIR/examples/train/train (no Bazel);
+# OUT=FILE: write the table there instead (bench/RESULTS.md is then left alone).
 set -euo pipefail
+BIN_DIR=${BIN_DIR:+$(realpath "$BIN_DIR")}
+OUT=${OUT:+$(realpath -m "$OUT")}
 cd "$(dirname "$0")/../.."
+python=.venv/bin/python
+[[ -x $python ]] || { echo ".venv/bin/python is missing: run \`bash tools/setup.sh\`" >&2; exit 1; }
 steps="${1:-40}"
-out=bench/train/RESULTS.md
-bazel build -c opt //examples/train:train >/dev/null 2>&1 || bazel build -c opt //examples/train:train
-train="$(bazel info -c opt bazel-bin 2>/dev/null)/examples/train/train"
+default_out=$PWD/bench/train/RESULTS.md
+out=${OUT:-$default_out}
+if [[ -n ${BIN_DIR:-} ]]; then
+  train=$BIN_DIR/examples/train/train
+else
+  bazel build -c opt //examples/train:train >/dev/null 2>&1 || bazel build -c opt //examples/train:train
+  train="$(bazel info -c opt bazel-bin 2>/dev/null)/examples/train/train"
+fi
+[[ -x $train ]] || { echo "missing $train: bazel build -c opt //examples/train:train" >&2; exit 1; }
 export OMP_NUM_THREADS=1
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | tail -1; }
 
@@ -20,7 +33,7 @@ run_cpp() {  # world strategy -> "ms bytes loss"
   echo "$(echo "$log" | field mean_step_ms) $(echo "$log" | field state_bytes_per_rank) $(echo "$log" | field final_loss)"
 }
 run_py() {  # world -> "ms loss"
-  local log; log=$(bench/train/launch_local.sh "$1" /usr/bin/python3 bench/train/ddp_reference.py \
+  local log; log=$(bench/train/launch_local.sh "$1" "$python" bench/train/ddp_reference.py \
     --steps "$steps" 2>&1 | grep '^done:')
   echo "$(echo "$log" | field mean_step_ms) $(echo "$log" | field final_loss)"
 }
@@ -32,7 +45,9 @@ run_py() {  # world -> "ms loss"
   echo "per-rank batch 8; AdamW; grad clip 1.0; Gloo on CPU; OMP_NUM_THREADS=1 per worker;"
   echo "$steps steps, mean of steps 6..$steps measured on rank 0. Machine: $(nproc --all) cores"
   echo "($(uptime | sed 's/.*load average/load average/')) at $(date -u +%FT%TZ)."
-  echo "C++ built with -c opt. Workers started by bench/train/launch_local.sh (same env as torchrun)."
+  echo "C++ built with -c opt; Python DDP on torch $("$python" -c 'import torch; print(torch.__version__)') (the repository's .venv)."
+  echo "Workers started by bench/train/launch_local.sh (same env as torchrun)."
+  echo "Earlier figures against torch 1.13: bench/history/torch-1.13/train.md."
   echo
   echo "| workers | C++ DDP ms/step | Python DDP ms/step | C++/Python | C++ scaling (samples/s) | Python scaling (samples/s) |"
   echo "|---|---|---|---|---|---|"
@@ -61,3 +76,4 @@ for w in 2 4; do
   ratio=$(awk -v a="$fbytes" -v b="${ddp_bytes[$w]}" 'BEGIN{printf "%.3f", a/b}')
   echo "| $w | ${ddp_bytes[$w]} | $fbytes | $ratio | $fms |" | tee -a "$out"
 done
+if [[ $out == "$default_out" ]]; then "$python" bench/assemble_results.py; fi

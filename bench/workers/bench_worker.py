@@ -1,4 +1,6 @@
-"""The Python twin of bench_worker.cc, run as `python3 -S bench_worker.py MODE [ARG]`.
+"""The Python twin of bench_worker.cc, run by the repository's .venv/bin/python as
+`python -S bench_worker.py MODE [ARG]`, or as `python -u bench_worker.py ...` (how torchrun
+and Lightning's `fabric run` start a script, site-packages imported).
 
 Same modes and record format (see bench_worker.cc); imports only os, sys and time
 (built in or frozen), so with -S it measures Python's own start-up, not site-packages.
