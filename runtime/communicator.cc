@@ -49,7 +49,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
                                                    " of world size ", options.world_size));
   }
   std::unique_ptr<Communicator> comm(new Communicator(options));
-  if (options.world_size == 1) return comm;
+  if (options.world_size == 1 && !options.group_for_one_rank) return comm;
   if (options.master_port < 1 || options.master_port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
         "communicator: MASTER_PORT=", options.master_port, " is not a port (1-65535)"));
@@ -113,8 +113,13 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
 
 c10d::Store* Communicator::store() const { return impl_->store.get(); }
 
+std::string Communicator::BackendName(c10::DeviceType device_type) const {
+  if (impl_->group == nullptr) return "local";
+  return impl_->group->getBackend(device_type)->getBackendName();
+}
+
 absl::Status Communicator::AllReduce(std::vector<at::Tensor>& tensors, ReduceOp op) {
-  if (options_.world_size == 1 || tensors.empty()) return absl::OkStatus();
+  if (impl_->group == nullptr || tensors.empty()) return absl::OkStatus();
   return TorchCall(options_.rank, "allreduce", [&] {
     c10d::AllreduceOptions o;
     o.reduceOp = ToC10d(op);
@@ -137,7 +142,7 @@ absl::Status Communicator::AllReduce(at::Tensor& tensor, ReduceOp op) {
 }
 
 absl::StatusOr<std::vector<at::Tensor>> Communicator::AllGather(const at::Tensor& tensor) {
-  if (options_.world_size == 1) return std::vector<at::Tensor>{tensor.clone()};
+  if (impl_->group == nullptr) return std::vector<at::Tensor>{tensor.clone()};
   return TorchCall(options_.rank, "allgather", [&] {
     std::vector<at::Tensor> in{tensor.contiguous()};
     std::vector<std::vector<at::Tensor>> out(1);
@@ -153,7 +158,7 @@ absl::Status Communicator::Broadcast(at::Tensor& tensor, int root) {
                                                    root, " is not a rank of ",
                                                    options_.world_size));
   }
-  if (options_.world_size == 1) return absl::OkStatus();
+  if (impl_->group == nullptr) return absl::OkStatus();
   return TorchCall(options_.rank, "broadcast", [&] {
     // Gloo needs a contiguous tensor; broadcast a contiguous copy when needed.
     at::Tensor buf = tensor.is_contiguous() ? tensor : tensor.contiguous();
@@ -166,7 +171,7 @@ absl::Status Communicator::Broadcast(at::Tensor& tensor, int root) {
 }
 
 absl::Status Communicator::Barrier() {
-  if (options_.world_size == 1) return absl::OkStatus();
+  if (impl_->group == nullptr) return absl::OkStatus();
   return TorchCall(options_.rank, "barrier", [&] { impl_->group->barrier()->wait(); });
 }
 
@@ -178,7 +183,7 @@ absl::StatusOr<at::Tensor> Communicator::ReduceScatter(const at::Tensor& input) 
         "rank ", rank, ": reduce_scatter: input must be 1-D with a multiple of ", world,
         " elements, got ", input.numel()));
   }
-  if (world == 1) return input.clone();
+  if (impl_->group == nullptr) return input.clone();
   return TorchCall(rank, "reduce_scatter", [&] {
     at::Tensor in = input.contiguous();
     at::Tensor out = at::empty({input.numel() / world}, input.options());

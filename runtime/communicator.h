@@ -43,12 +43,16 @@ struct CommunicatorOptions {
   int cuda_device = -1;
   // The rendezvous round / restart count: every store key is under "fabric/round/<round>/".
   int64_t round = 0;
+  // Create the store and process group for world_size 1 too (a check of the backends;
+  // normally one rank talks to nobody and every collective is local).
+  bool group_for_one_rank = false;
 };
 
 class Communicator {
  public:
-  // Connects to (rank 0: hosts) the store and creates the Gloo process group. With
-  // world_size 1 no store or group is created and every collective is local.
+  // Connects to (rank 0: hosts) the store and creates the process group. With
+  // world_size 1 no store or group is created (unless group_for_one_rank) and every
+  // collective is local.
   // Returns DeadlineExceeded when the other ranks do not arrive within the timeout,
   // Unavailable when the store cannot be reached, InvalidArgument for bad options.
   static absl::StatusOr<std::unique_ptr<Communicator>> Create(const CommunicatorOptions& options);
@@ -72,8 +76,11 @@ class Communicator {
   // over ranks of elements [rank*n, (rank+1)*n) (c10d's _reduce_scatter_base).
   absl::StatusOr<at::Tensor> ReduceScatter(const at::Tensor& input);
 
-  // The round's store (null for world_size 1), for bootstrapping other libraries.
+  // The round's store (null without a process group), for bootstrapping other libraries.
   c10d::Store* store() const;
+  // The c10d backend that serves tensors of `device_type` ("gloo", "nccl"), or "local"
+  // without a process group.
+  std::string BackendName(c10::DeviceType device_type) const;
 
  private:
   struct Impl;  // c10d's intrusive pointers, kept out of this header

@@ -121,6 +121,11 @@ absl::StatusOr<at::Tensor> Fabric::ToDevice(const at::Tensor& tensor) const {
   });
 }
 
+absl::Status Fabric::Synchronize() const {
+  if (!device_.is_cuda()) return absl::OkStatus();
+  return TorchCall(rank(), "synchronize", [&] { at::accelerator::synchronizeDevice(device_.index()); });
+}
+
 double Fabric::LossScale() const { return scaler_ == nullptr ? 1.0 : scaler_->scale(); }
 
 std::vector<at::Tensor> Fabric::TrainableParams() const {

@@ -104,6 +104,10 @@ class Fabric {
   // cpu, or cuda:<index> (valid after Create).
   at::Device device() const { return device_; }
 
+  // Waits until this rank's device has finished the work queued so far (cuda; nothing on
+  // cpu): for timing steps.
+  absl::Status Synchronize() const;
+
   // Loss scaling for 16-mixed. REQUIRES: before Launch.
   void SetGradScalerOptions(const GradScalerOptions& options) { scaler_options_ = options; }
   // The current loss scale (16-mixed), else 1.

@@ -31,7 +31,7 @@ class TinyLm(nn.Module):
 
     def forward(self, tokens):
         s = tokens.size(1)
-        h = self.tok(tokens) + self.pos(torch.arange(s)).unsqueeze(0)
+        h = self.tok(tokens) + self.pos(torch.arange(s, device=tokens.device)).unsqueeze(0)
         h = h.transpose(0, 1)
         for b in self.blocks:
             h = b(h, src_mask=self.mask[:s, :s])

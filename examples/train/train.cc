@@ -47,14 +47,17 @@ struct TinyLmImpl : torch::nn::Module {
     norm = register_module("norm", torch::nn::LayerNorm(
                                        torch::nn::LayerNormOptions({o.d_model})));
     head = register_module("head", torch::nn::Linear(o.d_model, o.vocab));
-    causal_mask = torch::triu(
-        torch::full({o.seq_len, o.seq_len}, -std::numeric_limits<float>::infinity()), 1);
+    // A buffer, so that Setup moves it to the device with the parameters.
+    causal_mask = register_buffer(
+        "causal_mask",
+        torch::triu(
+            torch::full({o.seq_len, o.seq_len}, -std::numeric_limits<float>::infinity()), 1));
   }
 
   // tokens: [batch, seq] int64 -> logits [batch, seq, vocab] (float32).
   at::Tensor forward(const at::Tensor& tokens) {
     const int64_t s = tokens.size(1);
-    at::Tensor h = tok(tokens) + pos(torch::arange(s, at::kLong)).unsqueeze(0);
+    at::Tensor h = tok(tokens) + pos(torch::arange(s, tokens.options())).unsqueeze(0);
     h = h.transpose(0, 1);  // the C++ encoder layer is sequence-first
     at::Tensor mask = causal_mask.narrow(0, 0, s).narrow(1, 0, s);
     for (auto& b : blocks) h = b->forward(h, mask);
@@ -89,8 +92,8 @@ absl::Status Train(const TrainOptions& o) {
   FABRIC_RETURN_IF_ERROR(fabric->Launch());
   const auto& cfg = fabric->config();
   fabric->Print(absl::StrFormat(
-      "train: world=%d strategy=%s precision=%s threads=%d batch=%d seq=%d steps=%d",
-      fabric->world_size(), runtime::StrategyName(cfg.strategy),
+      "train: world=%d device=%s strategy=%s precision=%s threads=%d batch=%d seq=%d steps=%d",
+      fabric->world_size(), fabric->device().str(), runtime::StrategyName(cfg.strategy),
       runtime::PrecisionName(cfg.precision), at::get_num_threads(), o.batch_size, o.seq_len,
       o.steps));
   fabric->SeedEverything(o.seed);
@@ -135,7 +138,9 @@ absl::Status Train(const TrainOptions& o) {
     for (int i = 0; i < o.batch_size; ++i) {
       MakeSample(o, indices[first + i], &buf[static_cast<size_t>(i) * (o.seq_len + 1)]);
     }
-    at::Tensor seqs = torch::from_blob(buf.data(), {o.batch_size, o.seq_len + 1}, at::kLong);
+    FABRIC_ASSIGN_OR_RETURN(
+        at::Tensor seqs,
+        fabric->ToDevice(torch::from_blob(buf.data(), {o.batch_size, o.seq_len + 1}, at::kLong)));
     at::Tensor x = seqs.narrow(1, 0, o.seq_len), y = seqs.narrow(1, 1, o.seq_len);
     FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, fabric->Forward([&] {
       at::Tensor logits = model->forward(x);
@@ -146,6 +151,7 @@ absl::Status Train(const TrainOptions& o) {
     FABRIC_RETURN_IF_ERROR(fabric->ClipGradients(1.0).status());
     if (step + 1 == o.steps) memory = fabric->Memory();  // with gradients, before the step
     FABRIC_RETURN_IF_ERROR(fabric->Step());
+    FABRIC_RETURN_IF_ERROR(fabric->Synchronize());  // time the device's work, not its queueing
     auto t1 = std::chrono::steady_clock::now();
     if (step - start_step >= o.warmup_steps) {
       timed_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();

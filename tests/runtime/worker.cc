@@ -93,7 +93,9 @@ absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
                                  MemoryStats* before_step = nullptr) {
   double local = 0;
   for (int m = 0; m < accum; ++m) {
-    auto [x, y] = LocalBatch(step * accum + m, f.rank(), f.world_size());
+    auto [x_cpu, y_cpu] = LocalBatch(step * accum + m, f.rank(), f.world_size());
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor x, f.ToDevice(x_cpu));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor y, f.ToDevice(y_cpu));
     std::optional<Fabric::NoSyncGuard> no_sync;
     if (m + 1 < accum) no_sync.emplace(&f);
     FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, f.Forward([&] {
@@ -109,9 +111,17 @@ absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
   return mean.item<double>();
 }
 
-absl::StatusOr<std::unique_ptr<Fabric>> Start(const Args& a) {
+// FabricOptions from the scenario's arguments: strategy=, accelerator=, backend=.
+FabricOptions OptionsFrom(const Args& a) {
   FabricOptions o;
   if (a.count("strategy")) o.strategy = a.at("strategy");
+  if (a.count("accelerator")) o.accelerator = a.at("accelerator");
+  if (a.count("backend")) o.process_group_backend = a.at("backend");
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<Fabric>> Start(const Args& a) {
+  FabricOptions o = OptionsFrom(a);
   FABRIC_ASSIGN_OR_RETURN(auto f, Fabric::Create(o));
   FABRIC_RETURN_IF_ERROR(f->Launch(absl::Seconds(GetInt(a, "timeout_s", 60))));
   return f;
@@ -170,15 +180,17 @@ absl::Status Equivalence(const Args& a) {
               (long long)m.optimizer_state_bytes, (long long)m.total());
   FABRIC_ASSIGN_OR_RETURN(TensorMap state, f->ModelStateDict());
 
-  // The reference: one process, rank 0's initialisation, the concatenated batches.
+  // The reference: one process, rank 0's initialisation, the concatenated batches, on
+  // the same device.
   torch::manual_seed(100);
   Mlp ref;
+  ref->to(f->device());
   auto opt = MakeOptimizer(optim, ref->parameters());
   for (int s = 0; s < steps; ++s) {
     opt->zero_grad();
     for (int m = 0; m < accum; ++m) {
       auto [x, y] = GlobalBatch(s * accum + m);
-      torch::mse_loss(ref->forward(x), y).backward();
+      torch::mse_loss(ref->forward(x.to(f->device())), y.to(f->device())).backward();
     }
     opt->step();
   }
@@ -267,9 +279,8 @@ absl::Status CheckCkpt(const Args& a) {
 // scale=<s> skipped=<n>" and "SCALES <scale after each step>"; a step counts as skipped
 // when the optimizer left every parameter unchanged (16-mixed on inf/nan).
 absl::Status PrecisionRun(const Args& a) {
-  FabricOptions o;
+  FabricOptions o = OptionsFrom(a);
   o.precision = Get(a, "p", "32-true");
-  if (a.count("strategy")) o.strategy = a.at("strategy");
   FABRIC_ASSIGN_OR_RETURN(auto f, Fabric::Create(o));
   if (a.count("init_scale")) {
     GradScalerOptions so;
@@ -311,8 +322,10 @@ absl::Status PrecisionRun(const Args& a) {
     (s == 0 ? first : last) = mean.item<double>();
   }
   param = model->fc1->weight.scalar_type();
-  std::printf("PRECISION %s param=%s compute=%s loss=%s first=%.6f last=%.6f scale=%g skipped=%d\n",
-              PrecisionName(f->config().precision).c_str(), c10::toString(param),
+  std::printf("PRECISION %s device=%s param=%s compute=%s loss=%s first=%.6f last=%.6f scale=%g "
+              "skipped=%d\n",
+              PrecisionName(f->config().precision).c_str(), f->device().str().c_str(),
+              c10::toString(param),
               c10::toString(compute), c10::toString(loss_type), first, last, f->LossScale(),
               skipped);
   std::printf("SCALES%s\n", scales.c_str());

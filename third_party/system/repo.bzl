@@ -28,7 +28,8 @@ def _pkg_config_libs(rctx, modules):
     return [f for f in r.stdout.strip().split(" ") if f]
 
 # Libraries linked from their static archives, so that fabric-run's start-up does not pay
-# the dynamic loader for ~50 shared objects (absl alone is 46): measured in bench/.
+# the dynamic loader for ~50 shared objects (absl alone is 46): measured in bench/. zlib
+# (gRPC's) too, so the binaries need only libc and libm (tests/portability_test.sh).
 _STATIC_PREFIXES = ["absl_", "grpc", "gpr", "upb", "re2", "cares", "address_sorting", "protobuf"]
 _LIB_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]
 
@@ -37,7 +38,7 @@ def _prefer_static(rctx, flags):
     for f in flags:
         if f.startswith("-l") and not f.startswith("-l:"):
             name = f[2:]
-            if any([name.startswith(p) for p in _STATIC_PREFIXES]):
+            if name == "z" or any([name.startswith(p) for p in _STATIC_PREFIXES]):
                 if any([rctx.path("%s/lib%s.a" % (d, name)).exists for d in _LIB_DIRS]):
                     f = "-l:lib%s.a" % name
         out.append(f)
