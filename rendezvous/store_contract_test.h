@@ -159,7 +159,9 @@ TEST_P(StoreContractTest, BarrierOfEightParties) {
     threads.emplace_back([&] {
       absl::StatusOr<int64_t> n = store_->Add("barrier/arrived", 1);
       ASSERT_THAT(n, IsOk());
-      if (*n == kParties) ASSERT_THAT(store_->Set("barrier/done", "1"), IsOk());
+      if (*n == kParties) {
+        ASSERT_THAT(store_->Set("barrier/done", "1"), IsOk());
+      }
       ASSERT_THAT(store_->Wait({"barrier/done"}, In(absl::Seconds(30))), IsOk());
       passed.fetch_add(1);
     });

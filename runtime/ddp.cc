@@ -1,10 +1,10 @@
 // DDP (and single-process) strategy: see strategy.h.
 #include <cmath>
-#include <map>
 
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "runtime/module_sync.h"
 #include "runtime/sharding.h"
 #include "runtime/strategy.h"
 #include "runtime/torch_status.h"
@@ -32,29 +32,9 @@ class DdpStrategy : public Strategy {
     for (auto& b : module_->buffers()) all.push_back(b);
     all.insert(all.begin(), params_.begin(), params_.end());
     buckets_ = PlanBuckets(bytes, options_.bucket_cap_bytes);
-    // Rank 0's initial values everywhere: one flattened broadcast per dtype (buffers may
-    // be integers; "-true" precisions make parameters double or half).
-    if (comm_->world_size() > 1 && !all.empty()) {
-      std::map<at::ScalarType, std::vector<at::Tensor>> by_dtype;
-      for (auto& t : all) by_dtype[t.scalar_type()].push_back(t);
-      for (auto& [dtype, group] : by_dtype) {
-        FABRIC_ASSIGN_OR_RETURN(at::Tensor flat,
-                                TorchCall(comm_->rank(), "flatten parameters", [&] {
-          std::vector<at::Tensor> views;
-          for (auto& t : group) views.push_back(t.detach().reshape({-1}));
-          return at::cat(views);
-        }));
-        FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
-        FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "copy broadcast parameters", [&] {
-          torch::NoGradGuard no_grad;
-          int64_t off = 0;
-          for (auto& t : group) {
-            t.copy_(flat.narrow(0, off, t.numel()).view(t.sizes()));
-            off += t.numel();
-          }
-        }));
-      }
-    }
+    // Rank 0's initial values everywhere (buffers may be integers; "-true" precisions
+    // make parameters double or half: each keeps its dtype).
+    FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, all));
     return params_;
   }
 
@@ -136,26 +116,11 @@ class DdpStrategy : public Strategy {
 
   absl::Status LoadFullModelState(const TensorMap& state) override {
     return TorchCall(comm_->rank(), "load model state", [&]() -> absl::Status {
-      torch::NoGradGuard no_grad;
-      auto load = [&](const std::string& name, at::Tensor t) -> absl::Status {
-        auto it = state.find(name);
-        if (it == state.end()) {
-          return absl::NotFoundError(absl::StrCat("checkpoint has no tensor for parameter '",
-                                                  name, "'"));
-        }
-        if (it->second.sizes() != t.sizes()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "checkpoint tensor '", name, "' has shape ", c10::str(it->second.sizes()),
-              " but the model's is ", c10::str(t.sizes())));
-        }
-        t.copy_(it->second);
-        return absl::OkStatus();
-      };
       for (auto& item : module_->named_parameters()) {
-        FABRIC_RETURN_IF_ERROR(load(item.key(), item.value()));
+        FABRIC_RETURN_IF_ERROR(CopyNamed(state, item.key(), item.value()));
       }
       for (auto& item : module_->named_buffers()) {
-        FABRIC_RETURN_IF_ERROR(load(item.key(), item.value()));
+        FABRIC_RETURN_IF_ERROR(CopyNamed(state, item.key(), item.value()));
       }
       return absl::OkStatus();
     });

@@ -135,12 +135,23 @@ TEST(FabricTest, SaveAndLoadRoundTripsExtraStateAndStep) {
   EXPECT_TRUE(at::equal(lin->weight, saved));
 }
 
-TEST(FabricTest, FsdpRefusesModulesWithBuffers) {
+TEST(FabricTest, FsdpKeepsBuffersWholeAndInTheStateDict) {
   FabricOptions o;
   o.strategy = "fsdp";
   auto f = Launched(o);
-  EXPECT_THAT(f->Setup(torch::nn::BatchNorm1d(4).ptr(), Sgd),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("buffers")));
+  torch::nn::BatchNorm1d bn(4);
+  ASSERT_THAT(f->Setup(bn.ptr(), Sgd), IsOk());
+  FABRIC_ASSERT_OK_AND_ASSIGN(at::Tensor loss, f->Forward([&] {
+    return bn->forward(at::randn({8, 4}) + 3.0).pow(2).sum();
+  }));
+  ASSERT_THAT(f->Backward(loss), IsOk());
+  ASSERT_THAT(f->Step(), IsOk());
+  FABRIC_ASSERT_OK_AND_ASSIGN(TensorMap state, f->ModelStateDict());
+  for (const char* name : {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}) {
+    EXPECT_EQ(state.count(name), 1u) << name;
+  }
+  EXPECT_GT(state.at("running_mean").mean().item<double>(), 0.1);  // updated by the forward
+  EXPECT_EQ(state.at("num_batches_tracked").item<int64_t>(), 1);
 }
 
 TEST(FabricTest, UnsupportedOptimizerStateCannotBeSaved) {

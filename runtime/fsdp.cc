@@ -5,6 +5,7 @@
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "runtime/module_sync.h"
 #include "runtime/sharding.h"
 #include "runtime/strategy.h"
 #include "runtime/torch_status.h"
@@ -30,10 +31,11 @@ class FsdpStrategy : public Strategy {
   absl::StatusOr<std::vector<at::Tensor>> Setup(
       std::shared_ptr<torch::nn::Module> module) override {
     module_ = std::move(module);
-    if (!module_->buffers().empty()) {
-      return absl::UnimplementedError(
-          "fsdp: modules with buffers are not supported yet; use strategy ddp");
-    }
+    // Buffers (running statistics, masks) are small and not sharded: every rank keeps
+    // the full tensor, rank 0's at setup.
+    std::vector<at::Tensor> buffers;
+    for (auto& b : module_->buffers()) buffers.push_back(b);
+    FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, buffers));
     int64_t offset = 0;
     for (auto& item : module_->named_parameters()) {
       ParamInfo info;
@@ -144,10 +146,18 @@ class FsdpStrategy : public Strategy {
 
   absl::StatusOr<TensorMap> FullModelState() override {
     FABRIC_ASSIGN_OR_RETURN(at::Tensor full, GatherFlat(shard_.detach()));
-    return Split(full, "");
+    FABRIC_ASSIGN_OR_RETURN(TensorMap out, Split(full, ""));
+    for (auto& item : module_->named_buffers()) out[item.key()] = item.value().detach();
+    return out;
   }
 
   absl::Status LoadFullModelState(const TensorMap& state) override {
+    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "load buffers", [&]() -> absl::Status {
+      for (auto& item : module_->named_buffers()) {
+        FABRIC_RETURN_IF_ERROR(CopyNamed(state, item.key(), item.value()));
+      }
+      return absl::OkStatus();
+    }));
     FABRIC_ASSIGN_OR_RETURN(at::Tensor mine, ShardOf(state, ""));
     FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "load model shard", [&] {
       torch::NoGradGuard no_grad;

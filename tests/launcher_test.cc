@@ -225,7 +225,7 @@ TEST(LauncherTest, ManyLinesFromManyWorkersAreNeverCutOrMixed) {
   int bad = 0;
   for (const std::string& line : Lines(run.out())) {
     std::smatch m;
-    if (!std::regex_match(line, m, re) || m[1] != m[2] || m[4].length() != pad.size()) {
+    if (!std::regex_match(line, m, re) || m[1] != m[2] || static_cast<size_t>(m[4].length()) != pad.size()) {
       if (++bad < 5) ADD_FAILURE() << "cut or mixed line: " << line.substr(0, 200);
       continue;
     }

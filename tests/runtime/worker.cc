@@ -44,9 +44,13 @@ struct MlpImpl : torch::nn::Module {
   MlpImpl() {
     fc1 = register_module("fc1", torch::nn::Linear(8, 16));
     fc2 = register_module("fc2", torch::nn::Linear(16, 4));
+    // A buffer drawn from the (rank-dependent) seed: only rank 0's broadcast at Setup
+    // makes the ranks agree with the reference.
+    in_scale = register_buffer("in_scale", torch::rand({8}) + 0.5);
   }
-  at::Tensor forward(const at::Tensor& x) { return fc2(torch::tanh(fc1(x))); }
+  at::Tensor forward(const at::Tensor& x) { return fc2(torch::tanh(fc1(x * in_scale))); }
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  at::Tensor in_scale;
 };
 TORCH_MODULE(Mlp);
 
