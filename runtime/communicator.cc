@@ -113,6 +113,12 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
 
 c10d::Store* Communicator::store() const { return impl_->store.get(); }
 
+c10::intrusive_ptr<c10d::ProcessGroup> Communicator::group() const { return impl_->group; }
+
+uint64_t Communicator::SequenceNumber() const {
+  return impl_->group == nullptr ? 0 : impl_->group->getSequenceNumberForGroup();
+}
+
 std::string Communicator::BackendName(c10::DeviceType device_type) const {
   if (impl_->group == nullptr) return "local";
   return impl_->group->getBackend(device_type)->getBackendName();

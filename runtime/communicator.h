@@ -19,8 +19,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ATen/core/Tensor.h"
+#include "c10/util/intrusive_ptr.h"
 
 namespace c10d {
+class ProcessGroup;
 class Store;
 }  // namespace c10d
 
@@ -78,6 +80,12 @@ class Communicator {
 
   // The round's store (null without a process group), for bootstrapping other libraries.
   c10d::Store* store() const;
+  // The c10d process group (null without one), for c10d components that take one
+  // (the DDP Reducer).
+  c10::intrusive_ptr<c10d::ProcessGroup> group() const;
+  // Collectives this rank has issued on the default backend so far (c10d's own
+  // sequence number; 0 without a process group): what tests count.
+  uint64_t SequenceNumber() const;
   // The c10d backend that serves tensors of `device_type` ("gloo", "nccl"), or "local"
   // without a process group.
   std::string BackendName(c10::DeviceType device_type) const;

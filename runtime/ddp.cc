@@ -1,14 +1,18 @@
 // DDP (and single-process) strategy: see strategy.h.
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <unordered_map>
 
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/module_sync.h"
-#include "runtime/sharding.h"
 #include "runtime/strategy.h"
 #include "runtime/torch_status.h"
 #include "torch/autograd.h"
+#include "torch/csrc/distributed/c10d/ProcessGroup.hpp"
+#include "torch/csrc/distributed/c10d/reducer.hpp"
 
 namespace fabric::runtime {
 namespace {
@@ -19,53 +23,83 @@ class DdpStrategy : public Strategy {
  public:
   DdpStrategy(Communicator* comm, const DdpOptions& options) : comm_(comm), options_(options) {}
 
+  ~DdpStrategy() override {
+    // The reducer's autograd hooks hold raw pointers into it: remove them first.
+    if (reducer_ != nullptr) {
+      try {
+        reducer_->remove_autograd_hooks();
+      } catch (...) {
+      }
+    }
+  }
+
   absl::StatusOr<std::vector<at::Tensor>> Setup(
       std::shared_ptr<torch::nn::Module> module) override {
     module_ = std::move(module);
     std::vector<at::Tensor> all;
-    std::vector<int64_t> bytes;
     for (auto& item : module_->named_parameters()) {
+      all.push_back(item.value());
+      // Frozen parameters are neither synchronised nor handed to the optimizer.
+      if (!item.value().requires_grad()) continue;
       names_.push_back(item.key());
       params_.push_back(item.value());
-      bytes.push_back(NBytes(item.value()));
     }
-    for (auto& b : module_->buffers()) all.push_back(b);
-    all.insert(all.begin(), params_.begin(), params_.end());
-    buckets_ = PlanBuckets(bytes, options_.bucket_cap_bytes);
+    for (auto& b : module_->buffers()) {
+      all.push_back(b);
+      buffers_.push_back(b);
+    }
     // Rank 0's initial values everywhere (buffers may be integers; "-true" precisions
     // make parameters double or half: each keeps its dtype).
     FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, all));
+    if (comm_->world_size() > 1 && !params_.empty()) {
+      FABRIC_RETURN_IF_ERROR(MakeReducer());
+    }
     return params_;
   }
 
-  absl::Status PreForward() override { return absl::OkStatus(); }
+  absl::Status PreForward(bool sync) override {
+    if (reducer_ == nullptr) return absl::OkStatus();
+    // As torch's DDP (broadcast_buffers): buffers (running statistics) follow rank 0
+    // before a forward that follows a synced one.
+    if (sync_buffers_next_) FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, buffers_));
+    if (!sync || !at::GradMode::is_enabled()) return absl::OkStatus();
+    return TorchCall(comm_->rank(), "ddp: prepare for forward", [&] {
+      // After the first iteration the reducer re-buckets by the order in which the
+      // gradients actually arrived (bucket_cap_bytes), as torch's DDP does.
+      reducer_->rebuild_buckets();
+      reducer_->prepare_for_forward();
+    });
+  }
+
+  absl::Status PostForward(const std::vector<at::Tensor>& outputs, bool sync) override {
+    sync_buffers_next_ = sync && at::GradMode::is_enabled();
+    if (reducer_ == nullptr || !sync || !at::GradMode::is_enabled()) return absl::OkStatus();
+    return TorchCall(comm_->rank(), "ddp: prepare for backward", [&] {
+      // With find_unused_parameters the reducer walks the graph from the outputs and
+      // marks the parameters that got no gradient ready at once.
+      reducer_->prepare_for_backward(options_.find_unused_parameters
+                                         ? outputs
+                                         : std::vector<at::Tensor>{});
+    });
+  }
 
   absl::Status PostBackward(bool sync) override {
-    if (!sync || comm_->world_size() == 1) return absl::OkStatus();
-    std::vector<at::Tensor> flats;
-    FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "flatten gradient buckets", [&] {
-      for (const auto& bucket : buckets_) {
-        std::vector<at::Tensor> views;
-        for (int i : bucket) {
-          at::Tensor& p = params_[i];
-          if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-          views.push_back(p.grad().reshape({-1}));
-        }
-        flats.push_back(at::cat(views));
+    // The reducer all-reduced each bucket from autograd hooks while backward ran and
+    // wrote the averaged gradients back when it finished: nothing is left to do but
+    // to name a parameter that got no gradient (the reducer would only fail, cryptically,
+    // at the next iteration).
+    if (reducer_ == nullptr || !sync || options_.find_unused_parameters) {
+      return absl::OkStatus();
+    }
+    for (size_t i = 0; i < params_.size(); ++i) {
+      if (!params_[i].grad().defined()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "rank ", comm_->rank(), ": ddp: parameter '", names_[i],
+            "' got no gradient in this backward; use strategy "
+            "ddp_find_unused_parameters_true, or freeze it (requires_grad false)"));
       }
-    }));
-    FABRIC_RETURN_IF_ERROR(comm_->AllReduce(flats, ReduceOp::kSum));
-    return TorchCall(comm_->rank(), "unflatten gradient buckets", [&] {
-      const double inv = 1.0 / comm_->world_size();
-      for (size_t b = 0; b < buckets_.size(); ++b) {
-        int64_t off = 0;
-        for (int i : buckets_[b]) {
-          at::Tensor g = params_[i].mutable_grad();
-          g.copy_(flats[b].narrow(0, off, g.numel()).view(g.sizes())).mul_(inv);
-          off += g.numel();
-        }
-      }
-    });
+    }
+    return absl::OkStatus();
   }
 
   absl::Status PostStep() override { return absl::OkStatus(); }
@@ -152,12 +186,42 @@ class DdpStrategy : public Strategy {
   }
 
  private:
+  // torch's DDP construction: one bucket for the first iteration (the gradients' order
+  // is unknown), then rebuild_buckets() re-plans with bucket_cap_bytes and a 1 MB first
+  // bucket from the order observed; buckets listed in reverse parameter order.
+  absl::Status MakeReducer() {
+    return TorchCall(comm_->rank(), "ddp: create the reducer", [&] {
+      c10::intrusive_ptr<c10d::ProcessGroup> group = comm_->group();
+      c10d::verify_params_across_processes(group, params_, std::nullopt);
+      const std::vector<bool> sparse(params_.size(), false);
+      const std::vector<size_t> limits =
+          options_.find_unused_parameters
+              ? std::vector<size_t>{static_cast<size_t>(kFirstBucketBytes),
+                                    static_cast<size_t>(options_.bucket_cap_bytes)}
+              : std::vector<size_t>{std::numeric_limits<size_t>::max()};
+      auto [buckets, per_bucket_limits] =
+          c10d::compute_bucket_assignment_by_size(params_, limits, sparse);
+      std::reverse(buckets.begin(), buckets.end());
+      std::unordered_map<size_t, std::string> names;
+      for (size_t i = 0; i < names_.size(); ++i) names[i] = names_[i];
+      reducer_ = std::make_unique<c10d::Reducer>(
+          params_, std::move(buckets), group, sparse, options_.bucket_cap_bytes,
+          options_.find_unused_parameters, /*gradient_as_bucket_view=*/false, std::move(names),
+          kFirstBucketBytes, /*skip_all_reduce_unused_params=*/false,
+          /*use_python_reducer=*/false, /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
+    });
+  }
+
+  static constexpr int64_t kFirstBucketBytes = 1 << 20;  // torch's _DEFAULT_FIRST_BUCKET_BYTES
+
   Communicator* comm_;
   DdpOptions options_;
   std::shared_ptr<torch::nn::Module> module_;
-  std::vector<std::string> names_;
-  std::vector<at::Tensor> params_;
-  std::vector<std::vector<int>> buckets_;
+  std::vector<std::string> names_;  // of params_
+  std::vector<at::Tensor> params_;  // the trainable ones
+  std::vector<at::Tensor> buffers_;
+  std::unique_ptr<c10d::Reducer> reducer_;  // world_size > 1 only
+  bool sync_buffers_next_ = true;
 };
 
 }  // namespace

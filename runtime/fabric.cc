@@ -82,7 +82,9 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
   if (config_.strategy == StrategyKind::kFsdp) {
     strategy_ = MakeFsdpStrategy(comm_.get());
   } else {
-    strategy_ = MakeDdpStrategy(comm_.get(), DdpOptions{});
+    DdpOptions ddp;
+    ddp.find_unused_parameters = config_.find_unused_parameters;
+    strategy_ = MakeDdpStrategy(comm_.get(), ddp);
   }
   if (config_.precision == Precision::k16Mixed) {
     FABRIC_ASSIGN_OR_RETURN(scaler_, TorchCall(config_.rank, "create the gradient scaler", [&] {
@@ -112,7 +114,11 @@ absl::Status Fabric::Setup(std::shared_ptr<torch::nn::Module> module,
 
 absl::Status Fabric::BeginForward() {
   if (module_ == nullptr) return absl::FailedPreconditionError("Forward before Setup()");
-  return strategy_->PreForward();
+  return strategy_->PreForward(no_sync_depth_ == 0);
+}
+
+absl::Status Fabric::EndForward(const std::vector<at::Tensor>& outputs) {
+  return strategy_->PostForward(outputs, no_sync_depth_ == 0);
 }
 
 absl::StatusOr<at::Tensor> Fabric::ToDevice(const at::Tensor& tensor) const {

@@ -95,6 +95,11 @@ class Fabric {
         return std::forward<F>(f)();
       }
     });
+    if (!out.ok()) return out;
+    std::vector<at::Tensor> outputs;
+    if constexpr (std::is_same_v<std::invoke_result_t<F>, at::Tensor>) outputs.push_back(*out);
+    absl::Status post = EndForward(outputs);
+    if (!post.ok()) return post;
     return out;
   }
 
@@ -177,6 +182,7 @@ class Fabric {
  private:
   explicit Fabric(const RuntimeConfig& config);
   absl::Status BeginForward();
+  absl::Status EndForward(const std::vector<at::Tensor>& outputs);
   std::vector<at::Tensor> TrainableParams() const;
 
   RuntimeConfig config_;

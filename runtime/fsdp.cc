@@ -72,7 +72,11 @@ class FsdpStrategy : public Strategy {
     return std::vector<at::Tensor>{shard_};
   }
 
-  absl::Status PreForward() override {
+  absl::Status PostForward(const std::vector<at::Tensor>&, bool) override {
+    return absl::OkStatus();
+  }
+
+  absl::Status PreForward(bool) override {
     if (materialized_) return absl::OkStatus();
     FABRIC_ASSIGN_OR_RETURN(std::vector<at::Tensor> parts, comm_->AllGather(shard_.detach()));
     return TorchCall(rank_, "materialize parameters", [&] {

@@ -1,9 +1,11 @@
 // How a model's parameters, gradients and optimizer state are placed across ranks.
 //
 //  - DDP (also "single" with one rank): every rank holds the full model; parameters
-//    and buffers are broadcast from rank 0 at setup; after backward, gradients are
-//    all-reduced in flattened buckets (bucket_cap_bytes, filled in reverse parameter
-//    order) and averaged.
+//    and buffers are broadcast from rank 0 at setup (buffers again before each
+//    forward); c10d's Reducer, the engine under torch's DistributedDataParallel,
+//    all-reduces gradient buckets from autograd hooks while backward still runs
+//    (bucket_cap_bytes after the first iteration) and averages them. Frozen parameters
+//    (requires_grad false) are left out.
 //  - FSDP: the parameters are flattened into one buffer (padded to a multiple of the
 //    world size); each rank keeps 1/W of it as the tensor its optimizer updates, so
 //    the parameter, gradient and optimizer-state memory held between steps is 1/W.
@@ -50,8 +52,13 @@ class Strategy {
   // (DDP: the module's parameters; FSDP: the local flat shard).
   virtual absl::StatusOr<std::vector<at::Tensor>> Setup(
       std::shared_ptr<torch::nn::Module> module) = 0;
-  // Before each forward (FSDP: gathers the full parameters when they were freed).
-  virtual absl::Status PreForward() = 0;
+  // Before each forward (DDP: buffers from rank 0, the reducer readied; FSDP: gathers
+  // the full parameters when they were freed). `sync` false inside a no-backward-sync
+  // scope.
+  virtual absl::Status PreForward(bool sync) = 0;
+  // After each forward, with the tensors it returned (DDP: the reducer learns which
+  // parameters will get gradients).
+  virtual absl::Status PostForward(const std::vector<at::Tensor>& outputs, bool sync) = 0;
   // After loss.backward(). `sync` false inside a no-backward-sync scope: gradients
   // accumulate locally and are synchronised by the next synced backward.
   virtual absl::Status PostBackward(bool sync) = 0;
@@ -72,7 +79,10 @@ class Strategy {
 };
 
 struct DdpOptions {
-  int64_t bucket_cap_bytes = 25 << 20;
+  int64_t bucket_cap_bytes = 25 << 20;  // torch's default, 25 MB
+  // Parameters may get no gradient in an iteration (ddp_find_unused_parameters_true).
+  // Off: such a parameter is an error naming it.
+  bool find_unused_parameters = false;
 };
 
 // `comm` must outlive the strategy.

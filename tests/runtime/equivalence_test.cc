@@ -80,5 +80,47 @@ TEST(EquivalenceTest, FsdpMatchesDdpAndHoldsAQuarterOfTheMemory) {
   }
 }
 
+std::vector<std::string> UnusedLines(const std::string& strategy) {
+  JobSpec spec{WorkerBinary(), {"unused", "strategy=" + strategy}, 2};
+  absl::StatusOr<std::vector<RankResult>> results = RunRanks(spec);
+  EXPECT_TRUE(results.ok()) << results.status();
+  std::vector<std::string> lines;
+  if (!results.ok()) return lines;
+  for (const auto& r : *results) {
+    EXPECT_EQ(r.exit_code, 0) << Describe(*results);
+    for (auto& l : LinesWithPrefix(r.output, "UNUSED ")) lines.push_back(l);
+  }
+  return lines;
+}
+
+TEST(UnusedParametersTest, DdpNamesAParameterWithoutGradient) {
+  for (const std::string& l : UnusedLines("ddp")) {
+    EXPECT_THAT(l, ::testing::HasSubstr("parameter 'unused.weight' got no gradient"));
+    EXPECT_THAT(l, ::testing::HasSubstr("ddp_find_unused_parameters_true"));
+  }
+}
+
+TEST(UnusedParametersTest, FindUnusedParametersTrainsAndFrozenOnesStayOut) {
+  std::vector<std::string> lines = UnusedLines("ddp_find_unused_parameters_true");
+  ASSERT_EQ(lines.size(), 2u);
+  // used.{weight,bias} and unused.{weight,bias}; frozen.* never reach the optimizer.
+  for (const std::string& l : lines) EXPECT_EQ(l, "ok trained=4");
+}
+
+// DDP's gradient sync is c10d's Reducer: inside NoBackwardSync no collective at all is
+// issued (counted by c10d's own sequence number), and the synced backward issues some.
+TEST(NoBackwardSyncTest, DdpIssuesNoCollectiveInsideTheScope) {
+  JobSpec spec{WorkerBinary(), {"count_collectives", "strategy=ddp", "accum=3"}, 2};
+  FABRIC_ASSERT_OK_AND_ASSIGN(auto results, RunRanks(spec));
+  for (const auto& r : results) {
+    ASSERT_EQ(r.exit_code, 0) << Describe(results);
+    std::vector<std::string> lines = LinesWithPrefix(r.output, "COLLECTIVES ");
+    ASSERT_EQ(lines.size(), 1u) << Describe(results);
+    EXPECT_THAT(lines[0], ::testing::HasSubstr("no_sync=0 "));
+    // Negative control: the same counter sees the synced backward's all-reduce.
+    EXPECT_THAT(lines[0], ::testing::Not(::testing::HasSubstr("synced=0")));
+  }
+}
+
 }  // namespace
 }  // namespace fabric::testing

@@ -11,6 +11,10 @@
 //   crash_save path=PATH              saves, then dies inside the second save
 //   check_ckpt path=PATH              loads, prints "STEP <n>"
 //   conflict strategy=..              FabricOptions vs LT_*: prints "ERROR ..." exit 3
+//   unused strategy=ddp|ddp_find_unused_parameters_true
+//                                     a parameter the forward never uses, one frozen
+//   count_collectives strategy=.. accum=K
+//                                     c10d collectives inside / outside NoBackwardSync
 //   die_mid_collective victim=R after=N timeout_s=T
 //                                     rank R SIGKILLs itself mid-loop; survivors print
 //                                     "SURVIVOR ..." with how long the error took, exit 5
@@ -367,6 +371,77 @@ absl::Status DieMidCollective(const Args& a) {
   return absl::OkStatus();
 }
 
+// Counts the collectives c10d issues during the backward passes of one optimizer step of
+// `accum` micro-batches (the gradient synchronisation): prints "COLLECTIVES
+// no_sync=<n inside NoBackwardSync> synced=<n in the last, synced backward>". DDP must
+// issue none inside the no-sync scope.
+absl::Status CountCollectives(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  torch::manual_seed(100);
+  Mlp model;
+  FABRIC_RETURN_IF_ERROR(
+      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer("sgd", p); }));
+  const int accum = GetInt(a, "accum", 3);
+  uint64_t no_sync = 0, synced = 0;
+  for (int m = 0; m < accum; ++m) {
+    auto [x_cpu, y_cpu] = LocalBatch(m, f->rank(), f->world_size());
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor x, f->ToDevice(x_cpu));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor y, f->ToDevice(y_cpu));
+    std::optional<Fabric::NoSyncGuard> guard;
+    if (m + 1 < accum) guard.emplace(f.get());
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor loss,
+                            f->Forward([&] { return torch::mse_loss(model->forward(x), y); }));
+    const uint64_t before = f->communicator()->SequenceNumber();  // the gradient sync only
+    FABRIC_RETURN_IF_ERROR(f->Backward(loss));
+    const uint64_t issued = f->communicator()->SequenceNumber() - before;
+    (m + 1 < accum ? no_sync : synced) += issued;
+  }
+  FABRIC_RETURN_IF_ERROR(f->Step());
+  std::printf("COLLECTIVES rank=%d no_sync=%llu synced=%llu\n", f->rank(),
+              static_cast<unsigned long long>(no_sync), static_cast<unsigned long long>(synced));
+  return absl::OkStatus();
+}
+
+// A module with a parameter the forward never uses (and a frozen one): two DDP steps.
+// Prints "UNUSED ok trained=<optimizer's parameter count>" or "UNUSED error <message>".
+struct WithUnusedImpl : torch::nn::Module {
+  WithUnusedImpl() {
+    used = register_module("used", torch::nn::Linear(8, 4));
+    unused = register_module("unused", torch::nn::Linear(8, 4));
+    frozen = register_module("frozen", torch::nn::Linear(8, 8));
+    for (auto& p : frozen->parameters()) p.set_requires_grad(false);
+  }
+  at::Tensor forward(const at::Tensor& x) { return used(frozen(x)); }
+  torch::nn::Linear used{nullptr}, unused{nullptr}, frozen{nullptr};
+};
+TORCH_MODULE(WithUnused);
+
+absl::Status Unused(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  torch::manual_seed(5);
+  WithUnused model;
+  size_t trained = 0;
+  FABRIC_RETURN_IF_ERROR(f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) {
+    trained = p.size();
+    return MakeOptimizer("sgd", p);
+  }));
+  for (int s = 0; s < 2; ++s) {
+    auto [x, y] = LocalBatch(s, f->rank(), f->world_size());
+    absl::Status st = [&]() -> absl::Status {
+      FABRIC_ASSIGN_OR_RETURN(at::Tensor loss,
+                              f->Forward([&] { return torch::mse_loss(model->forward(x), y); }));
+      FABRIC_RETURN_IF_ERROR(f->Backward(loss));
+      return f->Step();
+    }();
+    if (!st.ok()) {
+      std::printf("UNUSED error %s\n", std::string(st.message()).c_str());
+      return absl::OkStatus();
+    }
+  }
+  std::printf("UNUSED ok trained=%zu\n", trained);
+  return absl::OkStatus();
+}
+
 absl::Status Run(const std::string& mode, const Args& a) {
   if (mode == "collectives") return Collectives(a);
   if (mode == "equiv") return Equivalence(a);
@@ -375,6 +450,8 @@ absl::Status Run(const std::string& mode, const Args& a) {
   if (mode == "check_ckpt") return CheckCkpt(a);
   if (mode == "precision") return PrecisionRun(a);
   if (mode == "die_mid_collective") return DieMidCollective(a);
+  if (mode == "count_collectives") return CountCollectives(a);
+  if (mode == "unused") return Unused(a);
   if (mode == "conflict" || mode == "start") {
     absl::StatusOr<std::unique_ptr<Fabric>> f = Start(a);
     if (!f.ok()) {
