@@ -15,7 +15,6 @@ PACKAGES=(
   libgloo-dev               # headers only: ProcessGroupGloo.hpp includes them, the wheel has none
   python3 python3-venv
   iproute2 procps psmisc
-  python3-matplotlib
   slurm-wlm munge
 )
 missing=()
