@@ -13,11 +13,20 @@
 #define FABRIC_STATUS_CONCAT_INNER_(a, b) a##b
 #define FABRIC_STATUS_CONCAT_(a, b) FABRIC_STATUS_CONCAT_INNER_(a, b)
 
-// Evaluates `expr` (an absl::Status); returns it from the enclosing function if not OK.
-#define FABRIC_RETURN_IF_ERROR(expr)                              \
-  do {                                                            \
-    ::absl::Status fabric_status_ = (expr);                       \
-    if (!fabric_status_.ok()) return fabric_status_;              \
+namespace fabric::status_internal {
+inline const ::absl::Status& AsStatus(const ::absl::Status& s) { return s; }
+template <typename T>
+const ::absl::Status& AsStatus(const ::absl::StatusOr<T>& s) {
+  return s.status();
+}
+}  // namespace fabric::status_internal
+
+// Evaluates `expr` (an absl::Status, or a StatusOr whose value is not needed); returns
+// its status from the enclosing function if not OK.
+#define FABRIC_RETURN_IF_ERROR(expr)                                                  \
+  do {                                                                                \
+    ::absl::Status fabric_status_ = ::fabric::status_internal::AsStatus((expr));      \
+    if (!fabric_status_.ok()) return fabric_status_;                                  \
   } while (0)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status, otherwise

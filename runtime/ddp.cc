@@ -33,7 +33,7 @@ class DdpStrategy : public Strategy {
     }
   }
 
-  absl::StatusOr<std::vector<at::Tensor>> Setup(
+  absl::StatusOr<std::vector<NamedTensor>> Setup(
       std::shared_ptr<torch::nn::Module> module) override {
     module_ = std::move(module);
     std::vector<at::Tensor> all;
@@ -54,7 +54,9 @@ class DdpStrategy : public Strategy {
     if (comm_->world_size() > 1 && !params_.empty()) {
       FABRIC_RETURN_IF_ERROR(MakeReducer());
     }
-    return params_;
+    std::vector<NamedTensor> out;
+    for (size_t i = 0; i < params_.size(); ++i) out.push_back({names_[i], params_[i]});
+    return out;
   }
 
   absl::Status PreForward(bool sync) override {
@@ -91,13 +93,23 @@ class DdpStrategy : public Strategy {
     if (reducer_ == nullptr || !sync || options_.find_unused_parameters) {
       return absl::OkStatus();
     }
+    // A model none of whose parameters got a gradient took no part in this backward (a
+    // GAN's discriminator during the generator's step): fine, as in torch. Some but not
+    // all: the unused-parameter error.
+    size_t missing = params_.size();
+    int with_grad = 0;
     for (size_t i = 0; i < params_.size(); ++i) {
-      if (!params_[i].grad().defined()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "rank ", comm_->rank(), ": ddp: parameter '", names_[i],
-            "' got no gradient in this backward; use strategy "
-            "ddp_find_unused_parameters_true, or freeze it (requires_grad false)"));
+      if (params_[i].grad().defined()) {
+        ++with_grad;
+      } else if (missing == params_.size()) {
+        missing = i;
       }
+    }
+    if (with_grad > 0 && missing < params_.size()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rank ", comm_->rank(), ": ddp: parameter '", names_[missing],
+          "' got no gradient in this backward; use strategy "
+          "ddp_find_unused_parameters_true, or freeze it (requires_grad false)"));
     }
     return absl::OkStatus();
   }

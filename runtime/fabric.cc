@@ -28,6 +28,27 @@ EnvMap Fabric::ProcessEnv() {
 
 namespace {
 
+// Checkpoint names: the first model's tensors under their own names, the n-th's under
+// "model<n>:" (fabric.h, Save).
+std::string ModelPrefix(int index) {
+  return index == 0 ? "" : absl::StrCat("model", index, ":");
+}
+
+// The tensors of model `index` in `all`, with its prefix removed.
+TensorMap Unprefixed(const TensorMap& all, int index) {
+  const std::string prefix = ModelPrefix(index);
+  TensorMap out;
+  for (const auto& [k, v] : all) {
+    if (prefix.empty()) {
+      if (k.rfind("model", 0) == 0 && k.find(':') != std::string::npos) continue;
+      out[k] = v;
+    } else if (k.compare(0, prefix.size(), prefix) == 0) {
+      out[k.substr(prefix.size())] = v;
+    }
+  }
+  return out;
+}
+
 // GPUs this process can use: 0 without a CUDA LibTorch, a driver or a device.
 int CudaDeviceCount() {
   try {
@@ -79,13 +100,6 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
   co.cuda_device = device_.is_cuda() ? device_.index() : -1;
   co.round = config_.round;
   FABRIC_ASSIGN_OR_RETURN(comm_, Communicator::Create(co));
-  if (config_.strategy == StrategyKind::kFsdp) {
-    strategy_ = MakeFsdpStrategy(comm_.get());
-  } else {
-    DdpOptions ddp;
-    ddp.find_unused_parameters = config_.find_unused_parameters;
-    strategy_ = MakeDdpStrategy(comm_.get(), ddp);
-  }
   if (config_.precision == Precision::k16Mixed) {
     FABRIC_ASSIGN_OR_RETURN(scaler_, TorchCall(config_.rank, "create the gradient scaler", [&] {
       return std::make_unique<GradScaler>(device_, scaler_options_);
@@ -95,30 +109,77 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-absl::Status Fabric::Setup(std::shared_ptr<torch::nn::Module> module,
-                           const OptimizerFactory& factory) {
+absl::StatusOr<Fabric::Model*> Fabric::Setup(std::shared_ptr<torch::nn::Module> module,
+                                             const OptimizerFactory& factory) {
+  return SetupNamed(std::move(module), [&](std::vector<NamedTensor> named) {
+    std::vector<at::Tensor> params;
+    for (NamedTensor& n : named) params.push_back(std::move(n.tensor));
+    return factory(std::move(params));
+  });
+}
+
+absl::StatusOr<Fabric::Model*> Fabric::Setup(std::shared_ptr<torch::nn::Module> module,
+                                             const NamedOptimizerFactory& factory) {
+  return SetupNamed(std::move(module), factory);
+}
+
+absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Module> module,
+                                                  const NamedOptimizerFactory& factory) {
   if (!launched_) return absl::FailedPreconditionError("Fabric::Setup before Launch()");
-  if (module_ != nullptr) return absl::FailedPreconditionError("Fabric::Setup called twice");
   if (module == nullptr) return absl::InvalidArgumentError("Fabric::Setup: null module");
+  for (const auto& m : models_) {
+    if (m->module_ == module) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Fabric::Setup: this module was set up already (model ", m->index_, ")"));
+    }
+  }
   FABRIC_RETURN_IF_ERROR(TorchCall(rank(), absl::StrCat("move the module to ", device_.str()),
                                    [&] { module->to(device_, ParamDtype(config_.precision)); }));
-  FABRIC_ASSIGN_OR_RETURN(std::vector<at::Tensor> params, strategy_->Setup(module));
-  module_ = std::move(module);
-  FABRIC_ASSIGN_OR_RETURN(optimizer_,
-                          TorchCall(rank(), "create optimizer", [&] { return factory(params); }));
-  if (optimizer_ == nullptr) {
+  auto model = std::make_unique<Model>();
+  model->index_ = static_cast<int>(models_.size());
+  model->module_ = std::move(module);
+  if (config_.strategy == StrategyKind::kFsdp) {
+    model->strategy_ = MakeFsdpStrategy(comm_.get());
+  } else {
+    DdpOptions ddp;
+    ddp.find_unused_parameters = config_.find_unused_parameters;
+    model->strategy_ = MakeDdpStrategy(comm_.get(), ddp);
+  }
+  FABRIC_ASSIGN_OR_RETURN(std::vector<NamedTensor> params,
+                          model->strategy_->Setup(model->module_));
+  FABRIC_ASSIGN_OR_RETURN(model->optimizer_, TorchCall(rank(), "create optimizer", [&] {
+    return factory(std::move(params));
+  }));
+  if (model->optimizer_ == nullptr) {
     return absl::InvalidArgumentError("Fabric::Setup: the optimizer factory returned null");
+  }
+  models_.push_back(std::move(model));
+  return models_.back().get();
+}
+
+std::vector<Fabric::Model*> Fabric::AllModels() const {
+  std::vector<Model*> out;
+  for (const auto& m : models_) out.push_back(m.get());
+  return out;
+}
+
+torch::optim::Optimizer* Fabric::optimizer() const {
+  return models_.empty() ? nullptr : models_[0]->optimizer_.get();
+}
+
+absl::Status Fabric::BeginForward(const std::vector<Model*>& models) {
+  if (models_.empty()) return absl::FailedPreconditionError("Forward before Setup()");
+  for (Model* m : models) {
+    FABRIC_RETURN_IF_ERROR(m->strategy_->PreForward(Syncs(*m)));
+    m->in_backward_ = true;
   }
   return absl::OkStatus();
 }
 
-absl::Status Fabric::BeginForward() {
-  if (module_ == nullptr) return absl::FailedPreconditionError("Forward before Setup()");
-  return strategy_->PreForward(no_sync_depth_ == 0);
-}
-
-absl::Status Fabric::EndForward(const std::vector<at::Tensor>& outputs) {
-  return strategy_->PostForward(outputs, no_sync_depth_ == 0);
+absl::Status Fabric::EndForward(const std::vector<Model*>& models,
+                                const std::vector<at::Tensor>& outputs) {
+  for (Model* m : models) FABRIC_RETURN_IF_ERROR(m->strategy_->PostForward(outputs, Syncs(*m)));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<at::Tensor> Fabric::ToDevice(const at::Tensor& tensor) const {
@@ -134,16 +195,8 @@ absl::Status Fabric::Synchronize() const {
 
 double Fabric::LossScale() const { return scaler_ == nullptr ? 1.0 : scaler_->scale(); }
 
-std::vector<at::Tensor> Fabric::TrainableParams() const {
-  std::vector<at::Tensor> params;
-  for (auto& g : optimizer_->param_groups()) {
-    params.insert(params.end(), g.params().begin(), g.params().end());
-  }
-  return params;
-}
-
 absl::Status Fabric::Backward(const at::Tensor& loss) {
-  if (module_ == nullptr) return absl::FailedPreconditionError("Backward before Setup()");
+  if (models_.empty()) return absl::FailedPreconditionError("Backward before Setup()");
   FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "backward", [&] {
     if (scaler_ != nullptr) {
       scaler_->Scale(loss).backward();
@@ -151,19 +204,34 @@ absl::Status Fabric::Backward(const at::Tensor& loss) {
       loss.backward();
     }
   }));
-  return strategy_->PostBackward(no_sync_depth_ == 0);
+  for (const auto& m : models_) {
+    if (!m->in_backward_) continue;
+    m->in_backward_ = false;
+    FABRIC_RETURN_IF_ERROR(m->strategy_->PostBackward(Syncs(*m)));
+  }
+  return absl::OkStatus();
 }
 
-absl::Status Fabric::Step() {
-  if (optimizer_ == nullptr) return absl::FailedPreconditionError("Step before Setup()");
+absl::Status Fabric::UnscaleOnce(Model& model) {
+  if (scaler_ == nullptr || model.found_inf_.defined()) return absl::OkStatus();
+  return TorchCall(rank(), "unscale gradients", [&] {
+    std::vector<at::Tensor> params;
+    for (auto& g : model.optimizer_->param_groups()) {
+      params.insert(params.end(), g.params().begin(), g.params().end());
+    }
+    model.found_inf_ = scaler_->Unscale(params);
+  });
+}
+
+absl::Status Fabric::Step(Model* model) {
+  if (model == nullptr) return absl::InvalidArgumentError("Fabric::Step: null model");
   bool skip = false;
   at::Tensor found_inf;
   if (scaler_ != nullptr) {
     // Unscaled already when ClipGradients came first; every rank skips together.
-    FABRIC_ASSIGN_OR_RETURN(found_inf, TorchCall(rank(), "unscale gradients", [&] {
-      scaler_->Unscale(TrainableParams());
-      return scaler_->found_inf().clone();
-    }));
+    FABRIC_RETURN_IF_ERROR(UnscaleOnce(*model));
+    found_inf = model->found_inf_;
+    model->found_inf_ = at::Tensor();
     FABRIC_RETURN_IF_ERROR(comm_->AllReduce(found_inf, ReduceOp::kMax));
     FABRIC_ASSIGN_OR_RETURN(skip, TorchCall(rank(), "read the inf flag",
                                             [&] { return found_inf.item<float>() > 0; }));
@@ -171,33 +239,48 @@ absl::Status Fabric::Step() {
   if (!skip) {
     FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "optimizer step", [&] {
       torch::NoGradGuard no_grad;
-      optimizer_->step();
+      model->optimizer_->step();
     }));
   }
   if (scaler_ != nullptr) {
     FABRIC_RETURN_IF_ERROR(
         TorchCall(rank(), "update the loss scale", [&] { scaler_->Update(found_inf); }));
   }
-  FABRIC_RETURN_IF_ERROR(strategy_->PostStep());
-  return strategy_->ZeroGrad();
+  FABRIC_RETURN_IF_ERROR(model->strategy_->PostStep());
+  return model->strategy_->ZeroGrad();
+}
+
+absl::Status Fabric::Step() {
+  if (models_.empty()) return absl::FailedPreconditionError("Step before Setup()");
+  for (const auto& m : models_) FABRIC_RETURN_IF_ERROR(Step(m.get()));
+  return absl::OkStatus();
 }
 
 absl::Status Fabric::ZeroGrad() {
-  if (strategy_ == nullptr || module_ == nullptr) return absl::OkStatus();
-  return strategy_->ZeroGrad();
+  for (const auto& m : models_) {
+    m->found_inf_ = at::Tensor();
+    FABRIC_RETURN_IF_ERROR(m->strategy_->ZeroGrad());
+  }
+  return absl::OkStatus();
 }
 
-absl::StatusOr<double> Fabric::ClipGradients(double max_norm) {
-  if (module_ == nullptr) return absl::FailedPreconditionError("ClipGradients before Setup()");
+absl::StatusOr<double> Fabric::ClipGradients(Model* model, double max_norm) {
+  if (model == nullptr) return absl::InvalidArgumentError("ClipGradients: null model");
   if (!(max_norm > 0)) {
     return absl::InvalidArgumentError(absl::StrCat("ClipGradients: max_norm=", max_norm,
                                                    " must be positive"));
   }
-  if (scaler_ != nullptr) {  // clip the true gradients, not the scaled ones
-    FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "unscale gradients",
-                                     [&] { scaler_->Unscale(TrainableParams()); }));
+  FABRIC_RETURN_IF_ERROR(UnscaleOnce(*model));  // clip the true gradients, not the scaled
+  return model->strategy_->ClipGradNorm(max_norm);
+}
+
+absl::StatusOr<double> Fabric::ClipGradients(double max_norm) {
+  if (models_.empty()) return absl::FailedPreconditionError("ClipGradients before Setup()");
+  if (models_.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ClipGradients: ", models_.size(), " models are set up; pass the one to clip"));
   }
-  return strategy_->ClipGradNorm(max_norm);
+  return ClipGradients(models_[0].get(), max_norm);
 }
 
 absl::StatusOr<at::Tensor> Fabric::AllReduce(const at::Tensor& tensor, ReduceOp op) {
@@ -229,13 +312,19 @@ absl::Status Fabric::Barrier() {
 
 absl::Status Fabric::Save(const std::string& path, const TrainState& state,
                           const AtomicWriteOptions& write_options) {
-  if (optimizer_ == nullptr) return absl::FailedPreconditionError("Save before Setup()");
+  if (models_.empty()) return absl::FailedPreconditionError("Save before Setup()");
   CheckpointData data;
   data.step = state.step;
   data.world_size = world_size();
   data.extra = state.extra;
-  FABRIC_ASSIGN_OR_RETURN(data.model, strategy_->FullModelState());
-  FABRIC_ASSIGN_OR_RETURN(data.optimizer, strategy_->FullOptimizerState(*optimizer_));
+  for (const auto& m : models_) {
+    const std::string prefix = ModelPrefix(m->index_);
+    FABRIC_ASSIGN_OR_RETURN(TensorMap model_state, m->strategy_->FullModelState());
+    FABRIC_ASSIGN_OR_RETURN(TensorMap optim_state,
+                            m->strategy_->FullOptimizerState(*m->optimizer_));
+    for (auto& [k, v] : model_state) data.model[prefix + k] = v;
+    for (auto& [k, v] : optim_state) data.optimizer[prefix + k] = v;
+  }
   absl::Status written = absl::OkStatus();
   if (IsGlobalZero()) {
     FABRIC_ASSIGN_OR_RETURN(data.rng_state, TorchCall(rank(), "read RNG state", [] {
@@ -257,10 +346,14 @@ absl::Status Fabric::Save(const std::string& path, const TrainState& state,
 }
 
 absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
-  if (optimizer_ == nullptr) return absl::FailedPreconditionError("Load before Setup()");
+  if (models_.empty()) return absl::FailedPreconditionError("Load before Setup()");
   FABRIC_ASSIGN_OR_RETURN(CheckpointData data, ReadCheckpoint(path, rank()));
-  FABRIC_RETURN_IF_ERROR(strategy_->LoadFullModelState(data.model));
-  FABRIC_RETURN_IF_ERROR(strategy_->LoadFullOptimizerState(*optimizer_, data.optimizer));
+  for (const auto& m : models_) {
+    FABRIC_RETURN_IF_ERROR(
+        m->strategy_->LoadFullModelState(Unprefixed(data.model, m->index_)));
+    FABRIC_RETURN_IF_ERROR(m->strategy_->LoadFullOptimizerState(
+        *m->optimizer_, Unprefixed(data.optimizer, m->index_)));
+  }
   if (data.rng_state.defined()) {
     FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore RNG state", [&] {
       auto gen = at::detail::getDefaultCPUGenerator();
@@ -289,16 +382,20 @@ std::vector<int64_t> Fabric::DistributedIndices(int64_t dataset_size, int64_t ep
                                    /*drop_last=*/false);
 }
 
-absl::StatusOr<TensorMap> Fabric::ModelStateDict() {
-  if (strategy_ == nullptr || module_ == nullptr) {
-    return absl::FailedPreconditionError("ModelStateDict before Setup()");
-  }
-  return strategy_->FullModelState();
+absl::StatusOr<TensorMap> Fabric::ModelStateDict(Model* model) {
+  if (models_.empty()) return absl::FailedPreconditionError("ModelStateDict before Setup()");
+  return (model == nullptr ? models_[0].get() : model)->strategy_->FullModelState();
 }
 
 MemoryStats Fabric::Memory() {
-  if (strategy_ == nullptr || optimizer_ == nullptr) return MemoryStats{};
-  return strategy_->Memory(*optimizer_);
+  MemoryStats total;
+  for (const auto& m : models_) {
+    MemoryStats s = m->strategy_->Memory(*m->optimizer_);
+    total.param_bytes += s.param_bytes;
+    total.grad_bytes += s.grad_bytes;
+    total.optimizer_state_bytes += s.optimizer_state_bytes;
+  }
+  return total;
 }
 
 }  // namespace fabric::runtime

@@ -2,7 +2,7 @@
 //
 //   FABRIC_ASSIGN_OR_RETURN(auto fabric, Fabric::Create(options));  // reads the environment
 //   FABRIC_RETURN_IF_ERROR(fabric->Launch());                         // process group
-//   FABRIC_RETURN_IF_ERROR(fabric->Setup(model, [](auto params) {
+//   FABRIC_RETURN_IF_ERROR(fabric->Setup(model, [](std::vector<at::Tensor> params) {
 //     return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(1e-3));
 //   }));
 //   for (...) {
@@ -47,12 +47,16 @@
 
 namespace fabric::runtime {
 
-// Builds the optimizer over the tensors the strategy says it must update (the model's
-// parameters, or the local FSDP shard).
+// Builds the optimizer over the tensors the strategy says it must update: the module's
+// trainable parameters (frozen ones are left out), or under FSDP the local flat shard
+// (named "_flat_param"). The named form allows parameter groups (no weight decay on
+// biases).
 using OptimizerFactory =
     std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<at::Tensor> params)>;
+using NamedOptimizerFactory = std::function<std::unique_ptr<torch::optim::Optimizer>(
+    std::vector<NamedTensor> params)>;
 
-// What Save writes beyond model and optimizer, and Load returns.
+// What Save writes beyond models and optimizers, and Load returns.
 struct TrainState {
   int64_t step = 0;
   TensorMap extra;
@@ -60,6 +64,28 @@ struct TrainState {
 
 class Fabric {
  public:
+  // A module set up with its optimizer: what Setup returns. A program may set up
+  // several (a GAN's generator and discriminator; a teacher and a student); each has its
+  // own strategy state, optimizer and no-sync scope. Owned by the Fabric: valid while
+  // it lives. Not thread-safe.
+  class Model {
+   public:
+    torch::nn::Module& module() const { return *module_; }
+    torch::optim::Optimizer& optimizer() const { return *optimizer_; }
+    // 0 for the first model set up, 1 for the next, ...
+    int index() const { return index_; }
+
+   private:
+    friend class Fabric;
+    int index_ = 0;
+    std::shared_ptr<torch::nn::Module> module_;
+    std::unique_ptr<Strategy> strategy_;
+    std::unique_ptr<torch::optim::Optimizer> optimizer_;
+    int no_sync_depth_ = 0;
+    bool in_backward_ = false;  // took part in a Forward since the last Backward
+    at::Tensor found_inf_;      // 16-mixed: defined once this step's gradients are unscaled
+  };
+
   // Resolves options against `env` (see config.h). No I/O.
   static absl::StatusOr<std::unique_ptr<Fabric>> Create(const FabricOptions& options,
                                                         const EnvMap& env);
@@ -76,16 +102,27 @@ class Fabric {
   // every rank). REQUIRES: called once, before anything below.
   absl::Status Launch(absl::Duration timeout = absl::Minutes(5));
 
-  // Takes `module` (DDP: rank 0's parameters everywhere; FSDP: sharded) and builds its
-  // optimizer. REQUIRES: Launch() succeeded; called once.
-  absl::Status Setup(std::shared_ptr<torch::nn::Module> module, const OptimizerFactory& factory);
+  // Moves `module` to device() in the precision's dtype, hands it to the strategy (DDP:
+  // rank 0's parameters everywhere; FSDP: sharded) and builds its optimizer. May be
+  // called several times, once per module. REQUIRES: Launch() succeeded.
+  absl::StatusOr<Model*> Setup(std::shared_ptr<torch::nn::Module> module,
+                               const OptimizerFactory& factory);
+  absl::StatusOr<Model*> Setup(std::shared_ptr<torch::nn::Module> module,
+                               const NamedOptimizerFactory& factory);
 
   // Runs `f` (the forward pass, usually with the loss) in the precision's autocast
-  // scope after the strategy's pre-forward (FSDP: gathers the parameters). A tensor
-  // result comes back in float32 (Lightning's rule for every precision).
+  // scope, after the strategies' pre-forward (DDP: the reducer readied; FSDP: gathers
+  // the parameters) of `models` (every model set up, when not given): the ones whose
+  // modules `f` runs. A tensor result comes back in float32 (Lightning's rule for every
+  // precision).
   template <typename F>
   auto Forward(F&& f) -> absl::StatusOr<std::invoke_result_t<F>> {
-    absl::Status pre = BeginForward();
+    return Forward(AllModels(), std::forward<F>(f));
+  }
+  template <typename F>
+  auto Forward(const std::vector<Model*>& models, F&& f)
+      -> absl::StatusOr<std::invoke_result_t<F>> {
+    absl::Status pre = BeginForward(models);
     if (!pre.ok()) return pre;
     auto out = TorchCall(rank(), "forward", [&] {
       AutocastScope autocast(config_.precision, device_.type());
@@ -98,7 +135,7 @@ class Fabric {
     if (!out.ok()) return out;
     std::vector<at::Tensor> outputs;
     if constexpr (std::is_same_v<std::invoke_result_t<F>, at::Tensor>) outputs.push_back(*out);
-    absl::Status post = EndForward(outputs);
+    absl::Status post = EndForward(models, outputs);
     if (!post.ok()) return post;
     return out;
   }
@@ -118,39 +155,51 @@ class Fabric {
   // The current loss scale (16-mixed), else 1.
   double LossScale() const;
 
-  // loss.backward(), then gradient synchronisation unless inside NoBackwardSync.
+  // loss.backward() (scaled under 16-mixed), then each model that took part in a
+  // Forward since the last Backward synchronises its gradients unless it is inside a
+  // NoBackwardSync scope (DDP's reducer already did while backward ran).
   absl::Status Backward(const at::Tensor& loss);
-  // optimizer.step() (skipped by the 16-mixed scaler on inf/nan), then zero_grad.
+  // The model's optimizer.step() (skipped, on every rank, by the 16-mixed scaler when
+  // any rank's gradients are not finite), then zero_grad. Without a model: every
+  // model's, in Setup order.
+  absl::Status Step(Model* model);
   absl::Status Step();
   absl::Status ZeroGrad();
-  // Clips the global gradient 2-norm; returns the norm before clipping.
+  // Clips the model's global gradient 2-norm (unscaling first under 16-mixed); returns
+  // the norm before clipping. Without a model: REQUIRES exactly one model set up.
+  absl::StatusOr<double> ClipGradients(Model* model, double max_norm);
   absl::StatusOr<double> ClipGradients(double max_norm);
 
   // RAII scope for gradient accumulation: backward inside it skips the gradient
-  // all-reduce; the next Backward outside syncs the accumulated gradients.
+  // synchronisation (of `model`, or of every model); the next Backward outside syncs
+  // the accumulated gradients.
   class NoSyncGuard {
    public:
-    explicit NoSyncGuard(Fabric* fabric) : fabric_(fabric) { fabric_->no_sync_depth_++; }
-    ~NoSyncGuard() { fabric_->no_sync_depth_--; }
+    explicit NoSyncGuard(int* depth) : depth_(depth) { ++*depth_; }
+    explicit NoSyncGuard(Fabric* fabric) : NoSyncGuard(&fabric->no_sync_depth_) {}
+    ~NoSyncGuard() { --*depth_; }
     NoSyncGuard(const NoSyncGuard&) = delete;
     NoSyncGuard& operator=(const NoSyncGuard&) = delete;
 
    private:
-    Fabric* fabric_;
+    int* depth_;
   };
-  NoSyncGuard NoBackwardSync() { return NoSyncGuard(this); }
+  NoSyncGuard NoBackwardSync() { return NoSyncGuard(&no_sync_depth_); }
+  NoSyncGuard NoBackwardSync(Model* model) { return NoSyncGuard(&model->no_sync_depth_); }
 
-  // Collectives (CPU tensors). AllGather returns [world_size, ...] stacked.
+  // Collectives (any device's tensors). AllGather returns [world_size, ...] stacked.
   absl::StatusOr<at::Tensor> AllReduce(const at::Tensor& tensor, ReduceOp op = ReduceOp::kMean);
   absl::StatusOr<at::Tensor> AllGather(const at::Tensor& tensor);
   absl::StatusOr<at::Tensor> Broadcast(const at::Tensor& tensor, int src = 0);
   absl::Status Barrier();
 
-  // Collective. Rank 0 writes model (full, unsharded), optimizer state, step, RNG state
-  // and `state.extra` atomically to `path`; every rank returns after the file exists.
+  // Collective. Rank 0 writes every model (full, unsharded) and optimizer state, step,
+  // RNG state and `state.extra` atomically to `path`; every rank returns after the file
+  // exists. The first model's tensors are named as its parameters ("fc1.weight"), the
+  // n-th's (n >= 1) "model<n>:<name>".
   absl::Status Save(const std::string& path, const TrainState& state,
                     const AtomicWriteOptions& write_options = {});
-  // Every rank reads `path` (a shared filesystem), loads what its strategy holds (any
+  // Every rank reads `path` (a shared filesystem), loads what its strategies hold (any
   // saver's world size and strategy), restores the RNG state; returns step and extra.
   absl::StatusOr<TrainState> Load(const std::string& path);
 
@@ -164,10 +213,11 @@ class Fabric {
   std::vector<int64_t> DistributedIndices(int64_t dataset_size, int64_t epoch, bool shuffle,
                                           uint64_t seed = 0) const;
 
-  // Collective: the full (unsharded) parameters by name, on every rank.
-  absl::StatusOr<TensorMap> ModelStateDict();
+  // Collective: the full (unsharded) parameters and buffers by name, on every rank, of
+  // `model` (the first one when not given).
+  absl::StatusOr<TensorMap> ModelStateDict(Model* model = nullptr);
 
-  // Bytes of parameters, gradients and optimizer state this rank holds now.
+  // Bytes of parameters, gradients and optimizer state this rank holds now (all models).
   MemoryStats Memory();
 
   bool IsGlobalZero() const { return config_.rank == 0; }
@@ -176,20 +226,28 @@ class Fabric {
   int local_rank() const { return config_.local_rank; }
   int node_rank() const { return config_.node_rank; }
   const RuntimeConfig& config() const { return config_; }
-  torch::optim::Optimizer* optimizer() const { return optimizer_.get(); }
+  // The first model's optimizer (null before Setup).
+  torch::optim::Optimizer* optimizer() const;
+  const std::vector<std::unique_ptr<Model>>& models() const { return models_; }
   Communicator* communicator() const { return comm_.get(); }
 
  private:
   explicit Fabric(const RuntimeConfig& config);
-  absl::Status BeginForward();
-  absl::Status EndForward(const std::vector<at::Tensor>& outputs);
-  std::vector<at::Tensor> TrainableParams() const;
+  std::vector<Model*> AllModels() const;
+  absl::StatusOr<Model*> SetupNamed(std::shared_ptr<torch::nn::Module> module,
+                                    const NamedOptimizerFactory& factory);
+  absl::Status BeginForward(const std::vector<Model*>& models);
+  absl::Status EndForward(const std::vector<Model*>& models,
+                          const std::vector<at::Tensor>& outputs);
+  bool Syncs(const Model& model) const {
+    return no_sync_depth_ == 0 && model.no_sync_depth_ == 0;
+  }
+  // 16-mixed: unscales the model's gradients once per step; its found_inf_ is then set.
+  absl::Status UnscaleOnce(Model& model);
 
   RuntimeConfig config_;
   std::unique_ptr<Communicator> comm_;
-  std::unique_ptr<Strategy> strategy_;
-  std::shared_ptr<torch::nn::Module> module_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<std::unique_ptr<Model>> models_;
   at::Device device_ = at::kCPU;
   GradScalerOptions scaler_options_;
   std::unique_ptr<GradScaler> scaler_;  // 16-mixed only

@@ -70,6 +70,66 @@ TEST(FabricTest, NullOptimizerAndBadClipAreInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_norm")));
 }
 
+TEST(FabricTest, SeveralModulesMaySetUpButEachOnce) {
+  auto f = Launched();
+  torch::nn::Linear g(2, 2), d(2, 1);
+  FABRIC_ASSERT_OK_AND_ASSIGN(Fabric::Model * gm, f->Setup(g.ptr(), Sgd));
+  FABRIC_ASSERT_OK_AND_ASSIGN(Fabric::Model * dm, f->Setup(d.ptr(), Sgd));
+  EXPECT_EQ(gm->index(), 0);
+  EXPECT_EQ(dm->index(), 1);
+  EXPECT_EQ(&dm->module(), d.ptr().get());
+  EXPECT_THAT(f->Setup(g.ptr(), Sgd).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("set up already")));
+  // Which model to clip is ambiguous with two.
+  EXPECT_THAT(f->ClipGradients(1.0).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("2 models")));
+}
+
+TEST(FabricTest, TwoModelsSaveAndLoadUnderTheirOwnNames) {
+  std::string path = TempDir() + "/two.ckpt";
+  torch::nn::Linear g(2, 2), d(2, 1);
+  {
+    auto f = Launched();
+    ASSERT_THAT(f->Setup(g.ptr(), Sgd), IsOk());
+    ASSERT_THAT(f->Setup(d.ptr(), Sgd), IsOk());
+    ASSERT_THAT(f->Save(path, {}), IsOk());
+  }
+  FABRIC_ASSERT_OK_AND_ASSIGN(CheckpointData data, ReadCheckpoint(path, 0));
+  EXPECT_EQ(data.model.count("weight"), 1u);
+  EXPECT_EQ(data.model.count("model1:weight"), 1u);
+  EXPECT_EQ(data.model.at("model1:weight").size(0), 1);
+  torch::nn::Linear g2(2, 2), d2(2, 1);
+  auto f = Launched();
+  ASSERT_THAT(f->Setup(g2.ptr(), Sgd), IsOk());
+  ASSERT_THAT(f->Setup(d2.ptr(), Sgd), IsOk());
+  ASSERT_THAT(f->Load(path), IsOk());
+  EXPECT_TRUE(at::equal(g2->weight, g->weight));
+  EXPECT_TRUE(at::equal(d2->weight, d->weight));
+}
+
+TEST(FabricTest, NamedFactorySeesParameterNamesForParameterGroups) {
+  auto f = Launched();
+  torch::nn::Linear lin(3, 2);
+  std::vector<std::string> names;
+  ASSERT_THAT(f->Setup(lin.ptr(),
+                       [&](std::vector<NamedTensor> params) {
+                         std::vector<at::Tensor> decay, no_decay;
+                         for (auto& p : params) {
+                           names.push_back(p.name);
+                           (p.name == "bias" ? no_decay : decay).push_back(p.tensor);
+                         }
+                         std::vector<torch::optim::OptimizerParamGroup> groups;
+                         groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                                        torch::optim::AdamWOptions(0.1).weight_decay(0.1)));
+                         groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
+                                                           torch::optim::AdamWOptions(0.1).weight_decay(0)));
+                         return std::make_unique<torch::optim::AdamW>(groups);
+                       }),
+              IsOk());
+  EXPECT_THAT(names, ::testing::ElementsAre("weight", "bias"));
+  EXPECT_EQ(f->optimizer()->param_groups().size(), 2u);
+}
+
 TEST(FabricTest, ClipGradientsBoundsTheNorm) {
   auto f = Launched();
   torch::nn::Linear lin(4, 4);

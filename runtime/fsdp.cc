@@ -28,16 +28,22 @@ class FsdpStrategy : public Strategy {
  public:
   explicit FsdpStrategy(Communicator* comm) : comm_(comm), rank_(comm->rank()) {}
 
-  absl::StatusOr<std::vector<at::Tensor>> Setup(
+  absl::StatusOr<std::vector<NamedTensor>> Setup(
       std::shared_ptr<torch::nn::Module> module) override {
     module_ = std::move(module);
     // Buffers (running statistics, masks) are small and not sharded: every rank keeps
     // the full tensor, rank 0's at setup.
-    std::vector<at::Tensor> buffers;
-    for (auto& b : module_->buffers()) buffers.push_back(b);
-    FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, buffers));
+    // Frozen parameters likewise: they are neither sharded, synchronised nor trained.
+    std::vector<at::Tensor> whole;
+    for (auto& item : module_->named_buffers()) whole_.push_back({item.key(), item.value()});
+    for (auto& item : module_->named_parameters()) {
+      if (!item.value().requires_grad()) whole_.push_back({item.key(), item.value()});
+    }
+    for (auto& w : whole_) whole.push_back(w.tensor);
+    FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, whole));
     int64_t offset = 0;
     for (auto& item : module_->named_parameters()) {
+      if (!item.value().requires_grad()) continue;
       ParamInfo info;
       info.name = item.key();
       info.param = item.value();
@@ -55,7 +61,9 @@ class FsdpStrategy : public Strategy {
       }
       params_.push_back(std::move(info));
     }
-    if (params_.empty()) return absl::InvalidArgumentError("fsdp: the module has no parameters");
+    if (params_.empty()) {
+      return absl::InvalidArgumentError("fsdp: the module has no trainable parameters");
+    }
     flat_options_ = params_[0].param.options().requires_grad(false);
     layout_ = MakeShardLayout(offset, comm_->world_size());
     FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(rank_, "flatten parameters", [&] {
@@ -69,7 +77,7 @@ class FsdpStrategy : public Strategy {
       shard_.set_requires_grad(true);
     }));
     FABRIC_RETURN_IF_ERROR(FreeFullParams());
-    return std::vector<at::Tensor>{shard_};
+    return std::vector<NamedTensor>{{"_flat_param", shard_}};
   }
 
   absl::Status PostForward(const std::vector<at::Tensor>&, bool) override {
@@ -151,15 +159,13 @@ class FsdpStrategy : public Strategy {
   absl::StatusOr<TensorMap> FullModelState() override {
     FABRIC_ASSIGN_OR_RETURN(at::Tensor full, GatherFlat(shard_.detach()));
     FABRIC_ASSIGN_OR_RETURN(TensorMap out, Split(full, ""));
-    for (auto& item : module_->named_buffers()) out[item.key()] = item.value().detach();
+    for (auto& w : whole_) out[w.name] = w.tensor.detach();
     return out;
   }
 
   absl::Status LoadFullModelState(const TensorMap& state) override {
     FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "load buffers", [&]() -> absl::Status {
-      for (auto& item : module_->named_buffers()) {
-        FABRIC_RETURN_IF_ERROR(CopyNamed(state, item.key(), item.value()));
-      }
+      for (auto& w : whole_) FABRIC_RETURN_IF_ERROR(CopyNamed(state, w.name, w.tensor));
       return absl::OkStatus();
     }));
     FABRIC_ASSIGN_OR_RETURN(at::Tensor mine, ShardOf(state, ""));
@@ -255,7 +261,8 @@ class FsdpStrategy : public Strategy {
   Communicator* comm_;
   int rank_;
   std::shared_ptr<torch::nn::Module> module_;
-  std::vector<ParamInfo> params_;
+  std::vector<ParamInfo> params_;   // the trainable parameters, sharded
+  std::vector<NamedTensor> whole_;  // buffers and frozen parameters, whole on every rank
   ShardLayout layout_;
   at::TensorOptions flat_options_;  // the parameters' dtype and device
   at::Tensor shard_;  // leaf, requires grad; what the optimizer steps

@@ -11,17 +11,14 @@ GradScaler::GradScaler(at::Device device, const GradScalerOptions& options)
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
   scale_ = at::full({1}, options.init_scale, f32);
   growth_tracker_ = at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(device));
-  found_inf_ = at::zeros({1}, f32);
 }
 
 at::Tensor GradScaler::Scale(const at::Tensor& loss) const {
   return loss * scale_.to(loss.device());
 }
 
-void GradScaler::Unscale(const std::vector<at::Tensor>& params) {
-  if (unscaled_) return;
-  unscaled_ = true;
-  found_inf_.zero_();
+at::Tensor GradScaler::Unscale(const std::vector<at::Tensor>& params) const {
+  at::Tensor found_inf = at::zeros({1}, scale_.options());
   const at::Tensor inv_scale = scale_.reciprocal();
   // The fused kernel takes gradients of one dtype and device at a time.
   std::map<std::pair<at::ScalarType, std::string>, std::vector<at::Tensor>> groups;
@@ -31,21 +28,21 @@ void GradScaler::Unscale(const std::vector<at::Tensor>& params) {
   }
   for (auto& [key, grads] : groups) {
     const at::Device device = grads[0].device();
-    if (device == found_inf_.device()) {
-      at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, inv_scale);
+    if (device == found_inf.device()) {
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, inv_scale);
     } else {  // e.g. a CPU-offloaded shard
-      at::Tensor found = at::zeros({1}, found_inf_.options().device(device));
+      at::Tensor found = at::zeros({1}, found_inf.options().device(device));
       at::_amp_foreach_non_finite_check_and_unscale_(grads, found, inv_scale.to(device));
-      found_inf_.add_(found.to(found_inf_.device()));
+      found_inf.add_(found.to(found_inf.device()));
     }
   }
+  return found_inf;
 }
 
 void GradScaler::Update(const at::Tensor& found_inf) {
   at::_amp_update_scale_(scale_, growth_tracker_, found_inf.to(scale_.device()),
                          options_.growth_factor, options_.backoff_factor,
                          options_.growth_interval);
-  unscaled_ = false;
 }
 
 double GradScaler::scale() const { return scale_.item<double>(); }

@@ -1,8 +1,9 @@
 // Dynamic loss scaling for 16-mixed precision (torch.amp.GradScaler's rule): the loss
-// is multiplied by the scale before backward; before the optimizer step (or gradient
-// clipping, whichever comes first) gradients are divided by it once; a step whose
-// gradients hold inf/nan on any rank is skipped and the scale backs off; after
-// `growth_interval` clean steps in a row the scale grows.
+// is multiplied by the scale before backward; before an optimizer's step (or gradient
+// clipping, whichever comes first) its gradients are divided by it once (the caller
+// keeps track of "once"); a step whose gradients hold inf/nan on any rank is skipped
+// and the scale backs off; after `growth_interval` clean steps in a row it grows. One
+// scaler serves every optimizer, updated after each step (as Lightning's plugin does).
 //
 // The scale, the growth tracker and the inf flag are tensors on the training device,
 // updated by LibTorch's fused AMP kernels (_amp_foreach_non_finite_check_and_unscale_,
@@ -32,15 +33,11 @@ class GradScaler {
 
   // loss * scale.
   at::Tensor Scale(const at::Tensor& loss) const;
-  // Divides every defined gradient of `params` by the scale, once per step (later calls
-  // before Update do nothing), and records whether any was inf or nan in found_inf().
-  void Unscale(const std::vector<at::Tensor>& params);
-  bool unscaled() const { return unscaled_; }
-  // A 1-element float tensor on the device: > 0 when this rank's gradients were not
-  // finite. The caller max-reduces it over the ranks before Update.
-  const at::Tensor& found_inf() const { return found_inf_; }
-  // After the step (skipped when found_inf > 0): backs off or grows the scale, and
-  // starts the next step's unscale.
+  // Divides every defined gradient of `params` by the scale. Returns a 1-element float
+  // tensor on the device, > 0 when any of them was inf or nan (the caller max-reduces
+  // it over the ranks before the step and Update).
+  at::Tensor Unscale(const std::vector<at::Tensor>& params) const;
+  // After a step (skipped when found_inf > 0): backs off or grows the scale.
   void Update(const at::Tensor& found_inf);
   double scale() const;
 
@@ -48,8 +45,6 @@ class GradScaler {
   GradScalerOptions options_;
   at::Tensor scale_;           // float32 [1]
   at::Tensor growth_tracker_;  // int32 [1]: clean steps in a row
-  at::Tensor found_inf_;       // float32 [1]
-  bool unscaled_ = false;
 };
 
 }  // namespace fabric::runtime

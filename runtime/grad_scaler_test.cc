@@ -21,15 +21,11 @@ GradScalerOptions Options(double init, int growth_interval = 2000) {
   return o;
 }
 
-TEST(GradScalerTest, ScalesLossAndUnscalesGradientsOnce) {
+TEST(GradScalerTest, ScalesLossAndUnscalesGradients) {
   GradScaler s(at::kCPU, Options(8.0));
   EXPECT_DOUBLE_EQ(s.Scale(at::scalar_tensor(2.0)).item<double>(), 16.0);
   at::Tensor p = ParamWithGrad(at::full({3}, 16.0));
-  s.Unscale({p});
-  EXPECT_TRUE(s.unscaled());
-  EXPECT_EQ(s.found_inf().item<float>(), 0.0f);
-  EXPECT_TRUE(at::allclose(p.grad(), at::full({3}, 2.0)));
-  s.Unscale({p});  // e.g. clip_gradients, then step: divided once only
+  EXPECT_EQ(s.Unscale({p}).item<float>(), 0.0f);
   EXPECT_TRUE(at::allclose(p.grad(), at::full({3}, 2.0)));
 }
 
@@ -46,19 +42,17 @@ TEST(GradScalerTest, InfIsFoundAndTheScaleBacksOff) {
   GradScaler s(at::kCPU, Options(8.0));
   at::Tensor g = at::ones({2});
   g[1] = std::numeric_limits<float>::infinity();
-  s.Unscale({ParamWithGrad(g)});
-  EXPECT_GT(s.found_inf().item<float>(), 0.0f);
-  s.Update(s.found_inf());
+  const at::Tensor found = s.Unscale({ParamWithGrad(g)});
+  EXPECT_GT(found.item<float>(), 0.0f);
+  s.Update(found);
   EXPECT_DOUBLE_EQ(s.scale(), 4.0);
-  EXPECT_FALSE(s.unscaled());
 }
 
 TEST(GradScalerTest, NanIsFoundToo) {
   GradScaler s(at::kCPU, Options(8.0));
   at::Tensor g = at::ones({2});
   g[0] = std::numeric_limits<float>::quiet_NaN();
-  s.Unscale({ParamWithGrad(g)});
-  EXPECT_GT(s.found_inf().item<float>(), 0.0f);
+  EXPECT_GT(s.Unscale({ParamWithGrad(g)}).item<float>(), 0.0f);
 }
 
 TEST(GradScalerTest, GrowsAfterACleanIntervalAndAnInfRestartsTheCount) {

@@ -44,13 +44,20 @@ struct MemoryStats {
   int64_t total() const { return param_bytes + grad_bytes + optimizer_state_bytes; }
 };
 
+// A parameter (or, under FSDP, the local flat shard) with its name.
+struct NamedTensor {
+  std::string name;
+  at::Tensor tensor;
+};
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
 
   // Takes over `module`'s parameters. Returns the tensors the optimizer must update
-  // (DDP: the module's parameters; FSDP: the local flat shard).
-  virtual absl::StatusOr<std::vector<at::Tensor>> Setup(
+  // (DDP: the module's trainable parameters by name; FSDP: the local flat shard,
+  // "_flat_param").
+  virtual absl::StatusOr<std::vector<NamedTensor>> Setup(
       std::shared_ptr<torch::nn::Module> module) = 0;
   // Before each forward (DDP: buffers from rank 0, the reducer readied; FSDP: gathers
   // the full parameters when they were freed). `sync` false inside a no-backward-sync

@@ -2,6 +2,7 @@
 // (each worker computes the reference itself and fails when any parameter differs by
 // more than 1e-5), FSDP against DDP, and FSDP's memory against DDP's.
 #include <cstdlib>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -79,6 +80,29 @@ TEST(EquivalenceTest, FsdpMatchesDdpAndHoldsAQuarterOfTheMemory) {
     EXPECT_GE(f, d / 4) << "rank " << r;
   }
 }
+
+class TwoModelsTest : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(TwoModelsTest, TwoModelsWithAFrozenLayerMatchOneProcess) {
+  const auto& [strategy, world] = GetParam();
+  JobSpec spec{WorkerBinary(), {"two_models", "strategy=" + strategy, "steps=3"}, world};
+  FABRIC_ASSERT_OK_AND_ASSIGN(auto results, RunRanks(spec));
+  for (const auto& r : results) {
+    EXPECT_EQ(r.exit_code, 0) << Describe(results);
+    std::vector<std::string> lines = LinesWithPrefix(r.output, "TWO ");
+    ASSERT_EQ(lines.size(), 1u) << Describe(results);
+    // The frozen fc1 never reaches the optimizer (DDP names each parameter; FSDP hands
+    // over its flat shard of the trainable ones).
+    EXPECT_THAT(lines[0], ::testing::HasSubstr(strategy == "fsdp" ? "names=_flat_param "
+                                                                   : "names=fc2.weight,fc2.bias "));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    StrategiesAndWorlds, TwoModelsTest,
+    ::testing::Values(std::make_tuple("ddp", 1), std::make_tuple("ddp", 2),
+                      std::make_tuple("ddp", 4), std::make_tuple("fsdp", 2),
+                      std::make_tuple("fsdp", 4)));
 
 std::vector<std::string> UnusedLines(const std::string& strategy) {
   JobSpec spec{WorkerBinary(), {"unused", "strategy=" + strategy}, 2};

@@ -11,6 +11,8 @@
 //   crash_save path=PATH              saves, then dies inside the second save
 //   check_ckpt path=PATH              loads, prints "STEP <n>"
 //   conflict strategy=..              FabricOptions vs LT_*: prints "ERROR ..." exit 3
+//   two_models strategy=.. steps=N    two models on one Fabric (body with a frozen layer,
+//                                     head on its detached output) vs one process
 //   unused strategy=ddp|ddp_find_unused_parameters_true
 //                                     a parameter the forward never uses, one frozen
 //   count_collectives strategy=.. accum=K
@@ -442,6 +444,89 @@ absl::Status Unused(const Args& a) {
   return absl::OkStatus();
 }
 
+// Two models set up on one Fabric (the head learns from the body's detached outputs,
+// as a GAN's or a teacher/student's second model does), the body's fc1 frozen, against
+// one process training the same pair on the concatenated batches. Prints
+// "TWO rank=R names=<the body's optimizer parameter names> maxdiff=<d>"; fails above 1e-5.
+absl::Status TwoModels(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  const int steps = GetInt(a, "steps", 3);
+  auto freeze = [](Mlp& m) {
+    for (auto& p : m->fc1->parameters()) p.set_requires_grad(false);
+  };
+  torch::manual_seed(100 + f->rank());  // rank-dependent: Setup must broadcast rank 0's
+  Mlp body;
+  freeze(body);
+  torch::nn::Linear head(4, 1);
+  std::string names;
+  FABRIC_ASSIGN_OR_RETURN(Fabric::Model * mb,
+                          f->Setup(body.ptr(), [&](std::vector<NamedTensor> named) {
+    std::vector<at::Tensor> params;
+    for (auto& n : named) {
+      absl::StrAppend(&names, names.empty() ? "" : ",", n.name);
+      params.push_back(n.tensor);
+    }
+    return MakeOptimizer("sgd", params);
+  }));
+  FABRIC_ASSIGN_OR_RETURN(Fabric::Model * mh, f->Setup(head.ptr(), [&](std::vector<at::Tensor> p) {
+    return MakeOptimizer("adam", p);
+  }));
+  for (int s = 0; s < steps; ++s) {
+    auto [x_cpu, y_cpu] = LocalBatch(s, f->rank(), f->world_size());
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor x, f->ToDevice(x_cpu));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor y, f->ToDevice(y_cpu));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, f->Forward({mb}, [&] {
+      return torch::mse_loss(body->forward(x), y);
+    }));
+    FABRIC_RETURN_IF_ERROR(f->Backward(loss));
+    FABRIC_RETURN_IF_ERROR(f->Step(mb));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor head_loss, f->Forward({mb, mh}, [&] {
+      return head->forward(body->forward(x).detach()).pow(2).mean();
+    }));
+    FABRIC_RETURN_IF_ERROR(f->Backward(head_loss));
+    FABRIC_RETURN_IF_ERROR(f->Step(mh));
+  }
+  FABRIC_ASSIGN_OR_RETURN(TensorMap body_state, f->ModelStateDict(mb));
+  FABRIC_ASSIGN_OR_RETURN(TensorMap head_state, f->ModelStateDict(mh));
+
+  torch::manual_seed(100);
+  Mlp ref_body;
+  freeze(ref_body);
+  torch::nn::Linear ref_head(4, 1);
+  ref_body->to(f->device());
+  ref_head->to(f->device());
+  std::vector<at::Tensor> trainable;
+  for (auto& p : ref_body->parameters()) {
+    if (p.requires_grad()) trainable.push_back(p);
+  }
+  auto opt_b = MakeOptimizer("sgd", trainable);
+  auto opt_h = MakeOptimizer("adam", ref_head->parameters());
+  for (int s = 0; s < steps; ++s) {
+    auto [x_cpu, y_cpu] = GlobalBatch(s);
+    at::Tensor x = x_cpu.to(f->device()), y = y_cpu.to(f->device());
+    torch::mse_loss(ref_body->forward(x), y).backward();
+    opt_b->step();
+    opt_b->zero_grad();
+    ref_head->forward(ref_body->forward(x).detach()).pow(2).mean().backward();
+    opt_h->step();
+    opt_h->zero_grad();
+  }
+  double max_diff = 0;
+  auto compare = [&](const TensorMap& state, torch::nn::Module& ref) -> absl::Status {
+    for (auto& item : ref.named_parameters()) {
+      auto it = state.find(item.key());
+      if (it == state.end()) return Fail("missing " + item.key());
+      max_diff = std::max(max_diff, (it->second - item.value()).abs().max().item<double>());
+    }
+    return absl::OkStatus();
+  };
+  FABRIC_RETURN_IF_ERROR(compare(body_state, *ref_body));
+  FABRIC_RETURN_IF_ERROR(compare(head_state, *ref_head));
+  std::printf("TWO rank=%d names=%s maxdiff=%.3g\n", f->rank(), names.c_str(), max_diff);
+  if (max_diff > 1e-5) return Fail(absl::StrCat("two models differ by ", max_diff));
+  return absl::OkStatus();
+}
+
 absl::Status Run(const std::string& mode, const Args& a) {
   if (mode == "collectives") return Collectives(a);
   if (mode == "equiv") return Equivalence(a);
@@ -452,6 +537,7 @@ absl::Status Run(const std::string& mode, const Args& a) {
   if (mode == "die_mid_collective") return DieMidCollective(a);
   if (mode == "count_collectives") return CountCollectives(a);
   if (mode == "unused") return Unused(a);
+  if (mode == "two_models") return TwoModels(a);
   if (mode == "conflict" || mode == "start") {
     absl::StatusOr<std::unique_ptr<Fabric>> f = Start(a);
     if (!f.ok()) {
