@@ -78,6 +78,34 @@ class Communicator {
   // over ranks of elements [rank*n, (rank+1)*n) (c10d's _reduce_scatter_base).
   absl::StatusOr<at::Tensor> ReduceScatter(const at::Tensor& input);
 
+  // A collective that was started and runs in the background (c10d's Work): Wait()
+  // finishes it; its output tensor is valid only after that. Destroying an unfinished
+  // one waits for it.
+  class Pending {
+   public:
+    ~Pending();
+    Pending(const Pending&) = delete;
+    Pending& operator=(const Pending&) = delete;
+    // Returns the collective's error (DeadlineExceeded after the timeout, ...).
+    absl::Status Wait();
+
+   private:
+    friend class Communicator;
+    struct Impl;
+    Pending(int rank, const char* op, std::unique_ptr<Impl> impl);
+    int rank_;
+    const char* op_;
+    std::unique_ptr<Impl> impl_;
+  };
+  // Starts output[0:n] = the sum over ranks of input[rank*n, (rank+1)*n), for a 1-D
+  // contiguous `input` of world_size * n elements and a 1-D `output` of n, same dtype and
+  // device. `input` may be overwritten (over Gloo it is all-reduced in place).
+  absl::StatusOr<std::unique_ptr<Pending>> StartReduceScatter(const at::Tensor& input,
+                                                              at::Tensor output);
+  // Starts `output` (world_size * n elements) = every rank's 1-D `input` (n), in rank order.
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllGather(const at::Tensor& input,
+                                                          at::Tensor output);
+
   // The round's store (null without a process group), for bootstrapping other libraries.
   c10d::Store* store() const;
   // The c10d process group (null without one), for c10d components that take one

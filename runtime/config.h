@@ -7,8 +7,10 @@
 #ifndef FABRIC_RUNTIME_CONFIG_H_
 #define FABRIC_RUNTIME_CONFIG_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/worker_env.h"
@@ -39,6 +41,11 @@ struct FabricOptions {
   std::optional<std::string> process_group_backend;
   // Threads for intra-op parallelism; 0: OMP_NUM_THREADS if set, else LibTorch's default.
   int num_threads = 0;
+  // FSDP's auto-wrap policy (runtime/strategy.h FsdpOptions): submodules whose type name
+  // contains one of these, or holding at least this many trainable parameters (0: off),
+  // are sharded units of their own. Neither: the whole module is one unit.
+  std::vector<std::string> fsdp_unit_types;
+  int64_t fsdp_unit_min_params = 0;
 };
 
 // Where this process stands and what it runs, fully resolved.
@@ -63,6 +70,8 @@ struct RuntimeConfig {
   // TORCHELASTIC_RESTART_COUNT, else 0): store keys are prefixed with it.
   int64_t round = 0;
   int num_threads = 0;  // 0: leave LibTorch's default
+  std::vector<std::string> fsdp_unit_types;  // FabricOptions' auto-wrap policy
+  int64_t fsdp_unit_min_params = 0;
   // Where the rank came from: "env" (fabric-run/torchrun), "slurm", or "none".
   std::string source = "none";
 };

@@ -139,7 +139,10 @@ absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Mod
   model->index_ = static_cast<int>(models_.size());
   model->module_ = std::move(module);
   if (config_.strategy == StrategyKind::kFsdp) {
-    model->strategy_ = MakeFsdpStrategy(comm_.get());
+    FsdpOptions fsdp;
+    fsdp.unit_types = config_.fsdp_unit_types;
+    fsdp.unit_min_params = config_.fsdp_unit_min_params;
+    model->strategy_ = MakeFsdpStrategy(comm_.get(), fsdp);
   } else {
     DdpOptions ddp;
     ddp.find_unused_parameters = config_.find_unused_parameters;

@@ -1,8 +1,11 @@
 // FSDP strategy (fully sharded parameters, gradients and optimizer state): see
-// strategy.h. One flat parameter per model ("FULL_SHARD" of the whole module).
+// strategy.h. The module's trainable parameters are grouped into units by the auto-wrap
+// policy (FsdpOptions); each unit is one flat buffer sharded 1/W per rank.
 #include <cmath>
+#include <deque>
 
 #include "ATen/ATen.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/module_sync.h"
@@ -10,6 +13,9 @@
 #include "runtime/strategy.h"
 #include "runtime/torch_status.h"
 #include "torch/autograd.h"
+#include "torch/csrc/autograd/function_hook.h"
+#include "torch/csrc/autograd/variable.h"
+#include "torch/utils.h"
 
 namespace fabric::runtime {
 namespace {
@@ -18,22 +24,59 @@ int64_t NBytes(const at::Tensor& t) { return t.defined() ? t.numel() * t.element
 
 struct ParamInfo {
   std::string name;
-  at::Tensor param;  // the module's parameter (its data is freed between steps)
+  at::Tensor param;  // the module's parameter (its data is freed between uses)
   std::vector<int64_t> shape;
-  int64_t offset = 0;
+  int64_t offset = 0;  // within its unit's flat buffer
   int64_t numel = 0;
+};
+
+// A group of parameters sharded together: one all-gather before forward, one
+// reduce-scatter of its gradients as soon as all of them have arrived in backward.
+struct Unit {
+  std::string name;  // the submodule's path; "" for the root (what no unit claimed)
+  std::vector<ParamInfo> params;
+  ShardLayout layout;
+  at::Tensor shard;  // leaf, requires grad: what the optimizer steps
+
+  // Backward (reset by Finish): gradients arrived, and the running reduce-scatter.
+  int ready = 0;
+  at::Tensor flat_grad;  // the full gradients, flattened, while reduce-scattering
+  at::Tensor grad_shard;
+  std::unique_ptr<Communicator::Pending> pending;
+};
+
+class FsdpStrategy;
+
+// Runs after a parameter's gradient was accumulated (autograd's post-accumulate hook):
+// hands it to its unit, which launches the unit's reduce-scatter once all arrived.
+class GradReadyHook : public torch::autograd::PostAccumulateGradHook {
+ public:
+  GradReadyHook(FsdpStrategy* strategy, size_t unit, size_t param)
+      : strategy_(strategy), unit_(unit), param_(param) {}
+  void operator()(const torch::autograd::Variable& tensor) override;
+
+ private:
+  FsdpStrategy* strategy_;
+  size_t unit_;
+  size_t param_;
 };
 
 class FsdpStrategy : public Strategy {
  public:
-  explicit FsdpStrategy(Communicator* comm) : comm_(comm), rank_(comm->rank()) {}
+  FsdpStrategy(Communicator* comm, const FsdpOptions& options)
+      : comm_(comm), rank_(comm->rank()), options_(options) {}
+
+  ~FsdpStrategy() override {
+    for (Unit& u : units_) {
+      for (ParamInfo& p : u.params) torch::autograd::impl::set_post_acc_grad_hooks(p.param, nullptr);
+    }
+  }
 
   absl::StatusOr<std::vector<NamedTensor>> Setup(
       std::shared_ptr<torch::nn::Module> module) override {
     module_ = std::move(module);
-    // Buffers (running statistics, masks) are small and not sharded: every rank keeps
-    // the full tensor, rank 0's at setup.
-    // Frozen parameters likewise: they are neither sharded, synchronised nor trained.
+    // Buffers (running statistics, masks) and frozen parameters are small or untrained:
+    // every rank keeps them whole, rank 0's at setup.
     std::vector<at::Tensor> whole;
     for (auto& item : module_->named_buffers()) whole_.push_back({item.key(), item.value()});
     for (auto& item : module_->named_parameters()) {
@@ -41,83 +84,107 @@ class FsdpStrategy : public Strategy {
     }
     for (auto& w : whole_) whole.push_back(w.tensor);
     FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, whole));
-    int64_t offset = 0;
-    for (auto& item : module_->named_parameters()) {
-      if (!item.value().requires_grad()) continue;
-      ParamInfo info;
-      info.name = item.key();
-      info.param = item.value();
-      info.shape = item.value().sizes().vec();
-      info.numel = item.value().numel();
-      info.offset = offset;
-      offset += info.numel;
-      if (!params_.empty() &&
-          (item.value().scalar_type() != params_[0].param.scalar_type() ||
-           item.value().device() != params_[0].param.device())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "fsdp: parameter '", info.name, "' is ", item.value().toString(), " but '",
-            params_[0].name, "' is ", params_[0].param.toString(),
-            "; one flat shard needs one dtype and device"));
+    FABRIC_RETURN_IF_ERROR(PlanUnits());
+    std::vector<NamedTensor> out;
+    for (size_t u = 0; u < units_.size(); ++u) {
+      FABRIC_RETURN_IF_ERROR(ShardUnit(units_[u]));
+      out.push_back({units_[u].name.empty() ? "_flat_param"
+                                            : units_[u].name + "._flat_param",
+                     units_[u].shard});
+      for (size_t i = 0; i < units_[u].params.size(); ++i) {
+        torch::autograd::impl::set_post_acc_grad_hooks(
+            units_[u].params[i].param, std::make_unique<GradReadyHook>(this, u, i));
       }
-      params_.push_back(std::move(info));
     }
-    if (params_.empty()) {
-      return absl::InvalidArgumentError("fsdp: the module has no trainable parameters");
-    }
-    flat_options_ = params_[0].param.options().requires_grad(false);
-    layout_ = MakeShardLayout(offset, comm_->world_size());
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(rank_, "flatten parameters", [&] {
-      at::Tensor f = at::zeros({layout_.padded}, flat_options_);
-      for (auto& p : params_) f.narrow(0, p.offset, p.numel).copy_(p.param.detach().reshape({-1}));
-      return f;
-    }));
-    FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
-    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "shard parameters", [&] {
-      shard_ = flat.narrow(0, layout_.Begin(rank_), layout_.shard_size).clone();
-      shard_.set_requires_grad(true);
-    }));
     FABRIC_RETURN_IF_ERROR(FreeFullParams());
-    return std::vector<NamedTensor>{{"_flat_param", shard_}};
+    return out;
+  }
+
+  absl::Status PreForward(bool sync) override {
+    reduce_in_backward_ = sync;
+    if (materialized_) return absl::OkStatus();
+    // Prefetch: up to kMaxInFlight units' all-gathers run ahead of the one being
+    // unpacked (the backend's staging buffers for every unit at once would cost a
+    // model's worth of memory).
+    std::vector<at::Tensor> fulls(units_.size());
+    std::vector<std::unique_ptr<Communicator::Pending>> gathers(units_.size());
+    auto start = [&](size_t k) -> absl::Status {
+      if (k >= units_.size()) return absl::OkStatus();
+      Unit& u = units_[k];
+      FABRIC_ASSIGN_OR_RETURN(fulls[k], TorchCall(rank_, "allocate a unit", [&] {
+        return at::empty({u.layout.padded}, u.shard.options().requires_grad(false));
+      }));
+      FABRIC_ASSIGN_OR_RETURN(gathers[k], comm_->StartAllGather(u.shard.detach(), fulls[k]));
+      return absl::OkStatus();
+    };
+    for (size_t k = 0; k < kMaxInFlight; ++k) FABRIC_RETURN_IF_ERROR(start(k));
+    for (size_t k = 0; k < units_.size(); ++k) {
+      FABRIC_RETURN_IF_ERROR(start(k + kMaxInFlight));
+      FABRIC_RETURN_IF_ERROR(gathers[k]->Wait());
+      gathers[k].reset();
+      FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "materialize parameters", [&] {
+        for (ParamInfo& p : units_[k].params) {
+          p.param.set_data(fulls[k].narrow(0, p.offset, p.numel).view(p.shape));
+        }
+      }));
+      fulls[k] = at::Tensor();
+    }
+    materialized_ = true;
+    return absl::OkStatus();
   }
 
   absl::Status PostForward(const std::vector<at::Tensor>&, bool) override {
     return absl::OkStatus();
   }
 
-  absl::Status PreForward(bool) override {
-    if (materialized_) return absl::OkStatus();
-    FABRIC_ASSIGN_OR_RETURN(std::vector<at::Tensor> parts, comm_->AllGather(shard_.detach()));
-    return TorchCall(rank_, "materialize parameters", [&] {
-      at::Tensor full = at::cat(parts);
-      for (auto& p : params_) {
-        p.param.set_data(full.narrow(0, p.offset, p.numel).view(p.shape));
-      }
-      materialized_ = true;
-    });
+  // Called by GradReadyHook inside backward; throws (a c10::Error, which backward turns
+  // into its own exception and Fabric::Backward into a Status) when a collective fails.
+  void OnGradReady(size_t unit, size_t param) {
+    if (!reduce_in_backward_) return;  // no-sync: the full gradients accumulate
+    Unit& u = units_[unit];
+    ParamInfo& p = u.params[param];
+    if (!u.flat_grad.defined()) u.flat_grad = at::zeros({u.layout.padded}, u.shard.options().requires_grad(false));
+    u.flat_grad.narrow(0, p.offset, p.numel).copy_(p.param.grad().reshape({-1}));
+    p.param.mutable_grad() = at::Tensor();  // the unit holds it now: freed
+    if (++u.ready < static_cast<int>(u.params.size())) return;
+    // Every gradient of the unit is here: its backward is over. Reduce-scatter now, while
+    // the rest of backward runs, and free the unit's full parameters. At most
+    // kMaxInFlight flattened gradients wait for their reduce-scatter: beyond that the
+    // oldest is finished first, so a slow network bounds memory, not backward's speed.
+    absl::Status s = LaunchReduceScatter(u);
+    TORCH_CHECK(s.ok(), s.ToString());
+    in_flight_.push_back(unit);
+    for (ParamInfo& q : u.params) q.param.set_data(at::empty({0}, u.shard.options().requires_grad(false)));
+    while (in_flight_.size() > kMaxInFlight) {
+      s = FinishOldest();
+      TORCH_CHECK(s.ok(), s.ToString());
+    }
   }
 
   absl::Status PostBackward(bool sync) override {
     if (!sync) return absl::OkStatus();  // full gradients accumulate until the next sync
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(rank_, "flatten gradients", [&] {
-      at::Tensor f = at::zeros({layout_.padded}, flat_options_);
-      for (auto& p : params_) {
-        if (p.param.grad().defined()) {
-          f.narrow(0, p.offset, p.numel).copy_(p.param.grad().reshape({-1}));
-        }
+    for (Unit& u : units_) {
+      if (u.pending == nullptr) {
+        // Some parameter of the unit got no gradient in this backward (or the hooks were
+        // off for an accumulation): reduce what there is, zeros for the rest.
+        FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "flatten gradients", [&] {
+          if (!u.flat_grad.defined()) {
+            u.flat_grad = at::zeros({u.layout.padded}, u.shard.options().requires_grad(false));
+          }
+          for (ParamInfo& p : u.params) {
+            if (p.param.grad().defined()) {
+              u.flat_grad.narrow(0, p.offset, p.numel).copy_(p.param.grad().reshape({-1}));
+            }
+          }
+        }));
+        FABRIC_RETURN_IF_ERROR(LaunchReduceScatter(u));
+        in_flight_.push_back(&u - units_.data());
       }
-      return f;
-    }));
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor mine, comm_->ReduceScatter(flat));
-    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "accumulate gradient shard", [&] {
-      mine.div_(comm_->world_size());
-      if (shard_.grad().defined()) {
-        shard_.mutable_grad().add_(mine);
-      } else {
-        shard_.mutable_grad() = mine;
-      }
-    }));
-    // The full parameters are not needed again before the next forward, which
-    // gathers them from the (possibly updated) shards.
+    }
+    while (!in_flight_.empty()) FABRIC_RETURN_IF_ERROR(FinishOldest());
+    for (Unit& u : units_) u.ready = 0;
+    // The full parameters are not needed again before the next forward, which gathers
+    // them from the (possibly updated) shards.
     return FreeFullParams();
   }
 
@@ -125,40 +192,55 @@ class FsdpStrategy : public Strategy {
 
   absl::Status ZeroGrad() override {
     return TorchCall(rank_, "zero_grad", [&] {
-      shard_.mutable_grad() = at::Tensor();
-      for (auto& p : params_) p.param.mutable_grad() = at::Tensor();
+      for (Unit& u : units_) {
+        u.shard.mutable_grad() = at::Tensor();
+        for (ParamInfo& p : u.params) p.param.mutable_grad() = at::Tensor();
+      }
     });
   }
 
   absl::StatusOr<double> ClipGradNorm(double max_norm) override {
-    if (!shard_.grad().defined()) return 0.0;
     FABRIC_ASSIGN_OR_RETURN(at::Tensor sumsq, TorchCall(rank_, "gradient norm", [&] {
-      return shard_.grad().to(at::kFloat).pow(2).sum().reshape({1});
+      at::Tensor total = at::zeros({1}, units_[0].shard.options().dtype(at::kFloat).requires_grad(false));
+      for (Unit& u : units_) {
+        if (u.shard.grad().defined()) total.add_(u.shard.grad().to(at::kFloat).pow(2).sum());
+      }
+      return total;
     }));
     FABRIC_RETURN_IF_ERROR(comm_->AllReduce(sumsq, ReduceOp::kSum));
     return TorchCall(rank_, "clip gradients", [&] {
       double norm = std::sqrt(sumsq.item<double>());
       double coef = max_norm / (norm + 1e-6);
-      if (coef < 1.0) shard_.mutable_grad().mul_(coef);
+      if (coef < 1.0) {
+        for (Unit& u : units_) {
+          if (u.shard.grad().defined()) u.shard.mutable_grad().mul_(coef);
+        }
+      }
       return norm;
     });
   }
 
   MemoryStats Memory(torch::optim::Optimizer& optimizer) override {
     MemoryStats m;
-    m.param_bytes = NBytes(shard_);
-    m.grad_bytes = NBytes(shard_.grad());
-    for (auto& p : params_) {
-      if (materialized_) m.param_bytes += NBytes(p.param);
-      m.grad_bytes += NBytes(p.param.grad());
+    for (Unit& u : units_) {
+      m.param_bytes += NBytes(u.shard);
+      m.grad_bytes += NBytes(u.shard.grad());
+      for (ParamInfo& p : u.params) {
+        if (materialized_) m.param_bytes += NBytes(p.param);
+        m.grad_bytes += NBytes(p.param.grad());
+      }
     }
     m.optimizer_state_bytes = OptimizerStateBytes(optimizer);
     return m;
   }
 
   absl::StatusOr<TensorMap> FullModelState() override {
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor full, GatherFlat(shard_.detach()));
-    FABRIC_ASSIGN_OR_RETURN(TensorMap out, Split(full, ""));
+    TensorMap out;
+    for (Unit& u : units_) {
+      FABRIC_ASSIGN_OR_RETURN(at::Tensor full, GatherFlat(u, u.shard.detach()));
+      FABRIC_ASSIGN_OR_RETURN(TensorMap part, Split(u, full, ""));
+      out.insert(part.begin(), part.end());
+    }
     for (auto& w : whole_) out[w.name] = w.tensor.detach();
     return out;
   }
@@ -168,80 +250,197 @@ class FsdpStrategy : public Strategy {
       for (auto& w : whole_) FABRIC_RETURN_IF_ERROR(CopyNamed(state, w.name, w.tensor));
       return absl::OkStatus();
     }));
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor mine, ShardOf(state, ""));
-    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "load model shard", [&] {
-      torch::NoGradGuard no_grad;
-      shard_.copy_(mine);
-    }));
+    for (Unit& u : units_) {
+      FABRIC_ASSIGN_OR_RETURN(at::Tensor mine, ShardOf(u, state, ""));
+      FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "load model shard", [&] {
+        torch::NoGradGuard no_grad;
+        u.shard.copy_(mine);
+      }));
+    }
     return FreeFullParams();
   }
 
   absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer) override {
-    FABRIC_ASSIGN_OR_RETURN(TensorMap shard_state, GetParamState(optimizer, shard_));
     TensorMap out;
-    for (auto& [key, t] : shard_state) {
-      if (key == "step") {
-        for (auto& p : params_) out[absl::StrCat(p.name, "/step")] = t;
-        continue;
+    for (Unit& u : units_) {
+      FABRIC_ASSIGN_OR_RETURN(TensorMap shard_state, GetParamState(optimizer, u.shard));
+      for (auto& [key, t] : shard_state) {
+        if (key == "step") {
+          for (auto& p : u.params) out[absl::StrCat(p.name, "/step")] = t;
+          continue;
+        }
+        FABRIC_ASSIGN_OR_RETURN(at::Tensor full, GatherFlat(u, t));
+        FABRIC_ASSIGN_OR_RETURN(TensorMap pieces, Split(u, full, "/" + key));
+        out.insert(pieces.begin(), pieces.end());
       }
-      FABRIC_ASSIGN_OR_RETURN(at::Tensor full, GatherFlat(t));
-      FABRIC_ASSIGN_OR_RETURN(TensorMap pieces, Split(full, "/" + key));
-      out.insert(pieces.begin(), pieces.end());
     }
     return out;
   }
 
   absl::Status LoadFullOptimizerState(torch::optim::Optimizer& optimizer,
                                       const TensorMap& state) override {
-    if (params_.empty()) return absl::OkStatus();
-    // The keys present for the first parameter are the keys of the whole state.
-    TensorMap s;
-    const std::string prefix = params_[0].name + "/";
-    for (auto it = state.lower_bound(prefix);
-         it != state.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      const std::string key = it->first.substr(prefix.size());
-      if (key == "step") {
-        s["step"] = it->second;
-        continue;
+    for (Unit& u : units_) {
+      // The keys present for the unit's first parameter are the keys of its state.
+      TensorMap s;
+      const std::string prefix = u.params[0].name + "/";
+      for (auto it = state.lower_bound(prefix);
+           it != state.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+        const std::string key = it->first.substr(prefix.size());
+        if (key == "step") {
+          s["step"] = it->second;
+          continue;
+        }
+        FABRIC_ASSIGN_OR_RETURN(s[key], ShardOf(u, state, "/" + key));
       }
-      FABRIC_ASSIGN_OR_RETURN(s[key], ShardOf(state, "/" + key));
+      FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "load optimizer shard",
+                                       [&] { return SetParamState(optimizer, u.shard, s); }));
     }
-    return TorchCall(rank_, "load optimizer shard",
-                     [&] { return SetParamState(optimizer, shard_, s); });
+    return absl::OkStatus();
   }
 
  private:
+  // The auto-wrap policy: a submodule whose type name contains one of unit_types, or
+  // with at least unit_min_params trainable parameters, is a unit unless an enclosing
+  // one is already; its parameters are those not claimed by a unit inside it. What no
+  // unit claims forms the root unit.
+  absl::Status PlanUnits() {
+    std::vector<std::string> unit_paths;
+    for (const auto& item : module_->named_modules("", /*include_self=*/false)) {
+      const std::string& path = item.key();
+      bool inside = false;
+      for (const std::string& u : unit_paths) inside |= absl::StartsWith(path, u + ".");
+      if (inside) continue;
+      bool match = false;
+      for (const std::string& t : options_.unit_types) {
+        match |= absl::StrContains(item.value()->name(), t);
+      }
+      if (!match && options_.unit_min_params > 0) {
+        int64_t n = 0;
+        for (auto& p : item.value()->parameters()) n += p.requires_grad() ? p.numel() : 0;
+        match = n >= options_.unit_min_params;
+      }
+      if (match) unit_paths.push_back(path);
+    }
+    Unit root;
+    std::vector<Unit> units(unit_paths.size());
+    for (size_t k = 0; k < unit_paths.size(); ++k) units[k].name = unit_paths[k];
+    for (auto& item : module_->named_parameters()) {
+      if (!item.value().requires_grad()) continue;
+      Unit* owner = &root;
+      for (size_t k = 0; k < unit_paths.size(); ++k) {
+        if (absl::StartsWith(item.key(), unit_paths[k] + ".")) owner = &units[k];
+      }
+      ParamInfo info;
+      info.name = item.key();
+      info.param = item.value();
+      info.shape = item.value().sizes().vec();
+      info.numel = item.value().numel();
+      if (!owner->params.empty() &&
+          (item.value().scalar_type() != owner->params[0].param.scalar_type() ||
+           item.value().device() != owner->params[0].param.device())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "fsdp: parameter '", info.name, "' is ", item.value().toString(), " but '",
+            owner->params[0].name, "' of the same unit is ", owner->params[0].param.toString(),
+            "; one flat shard needs one dtype and device (make it a unit of its own)"));
+      }
+      owner->params.push_back(std::move(info));
+    }
+    for (Unit& u : units) {
+      if (!u.params.empty()) units_.push_back(std::move(u));
+    }
+    if (!root.params.empty()) units_.push_back(std::move(root));
+    if (units_.empty()) {
+      return absl::InvalidArgumentError("fsdp: the module has no trainable parameters");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ShardUnit(Unit& u) {
+    int64_t offset = 0;
+    for (ParamInfo& p : u.params) {
+      p.offset = offset;
+      offset += p.numel;
+    }
+    u.layout = MakeShardLayout(offset, comm_->world_size());
+    const auto options = u.params[0].param.options().requires_grad(false);
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(rank_, "flatten parameters", [&] {
+      at::Tensor f = at::zeros({u.layout.padded}, options);
+      for (ParamInfo& p : u.params) {
+        f.narrow(0, p.offset, p.numel).copy_(p.param.detach().reshape({-1}));
+      }
+      return f;
+    }));
+    FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
+    return TorchCall(rank_, "shard parameters", [&] {
+      u.shard = flat.narrow(0, u.layout.Begin(rank_), u.layout.shard_size).clone();
+      u.shard.set_requires_grad(true);
+    });
+  }
+
+  // Waits for the oldest running reduce-scatter and adds its result to the unit's shard
+  // gradient (averaged), freeing the unit's flattened full gradients.
+  absl::Status FinishOldest() {
+    Unit& u = units_[in_flight_.front()];
+    in_flight_.pop_front();
+    FABRIC_RETURN_IF_ERROR(u.pending->Wait());
+    return TorchCall(rank_, "accumulate gradient shard", [&] {
+      u.grad_shard.div_(comm_->world_size());
+      if (u.shard.grad().defined()) {
+        u.shard.mutable_grad().add_(u.grad_shard);
+      } else {
+        u.shard.mutable_grad() = u.grad_shard;
+      }
+      u.pending.reset();
+      u.grad_shard = at::Tensor();
+      u.flat_grad = at::Tensor();
+    });
+  }
+
+  absl::Status LaunchReduceScatter(Unit& u) {
+    FABRIC_ASSIGN_OR_RETURN(u.grad_shard, TorchCall(rank_, "allocate a gradient shard", [&] {
+      return at::empty({u.layout.shard_size}, u.flat_grad.options());
+    }));
+    FABRIC_ASSIGN_OR_RETURN(u.pending, comm_->StartReduceScatter(u.flat_grad, u.grad_shard));
+    return absl::OkStatus();
+  }
+
   absl::Status FreeFullParams() {
     return TorchCall(rank_, "free full parameters", [&] {
-      for (auto& p : params_) {
-        p.param.set_data(at::empty({0}, flat_options_));
-        p.param.mutable_grad() = at::Tensor();
+      for (Unit& u : units_) {
+        for (ParamInfo& p : u.params) {
+          p.param.set_data(at::empty({0}, u.shard.options().requires_grad(false)));
+          p.param.mutable_grad() = at::Tensor();
+        }
       }
       materialized_ = false;
     });
   }
 
-  absl::StatusOr<at::Tensor> GatherFlat(const at::Tensor& local) {
-    FABRIC_ASSIGN_OR_RETURN(std::vector<at::Tensor> parts, comm_->AllGather(local));
-    return TorchCall(rank_, "concatenate shards", [&] { return at::cat(parts); });
+  absl::StatusOr<at::Tensor> GatherFlat(Unit& u, const at::Tensor& local) {
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor full, TorchCall(rank_, "allocate a unit", [&] {
+      return at::empty({u.layout.padded}, local.options().requires_grad(false));
+    }));
+    FABRIC_ASSIGN_OR_RETURN(auto g, comm_->StartAllGather(local.detach(), full));
+    FABRIC_RETURN_IF_ERROR(g->Wait());
+    return full;
   }
 
-  // Named views of a full flat tensor: "<name><suffix>".
-  absl::StatusOr<TensorMap> Split(const at::Tensor& full, const std::string& suffix) {
+  // Named views of a unit's full flat tensor: "<name><suffix>".
+  absl::StatusOr<TensorMap> Split(Unit& u, const at::Tensor& full, const std::string& suffix) {
     return TorchCall(rank_, "split flat tensor", [&] {
       TensorMap out;
-      for (auto& p : params_) {
+      for (auto& p : u.params) {
         out[p.name + suffix] = full.narrow(0, p.offset, p.numel).view(p.shape).clone();
       }
       return out;
     });
   }
 
-  // This rank's slice of the flat tensor assembled from "<name><suffix>" entries.
-  absl::StatusOr<at::Tensor> ShardOf(const TensorMap& state, const std::string& suffix) {
+  // This rank's slice of the unit's flat tensor assembled from "<name><suffix>" entries.
+  absl::StatusOr<at::Tensor> ShardOf(Unit& u, const TensorMap& state, const std::string& suffix) {
     return TorchCall(rank_, "reshard", [&]() -> absl::StatusOr<at::Tensor> {
-      at::Tensor flat = at::zeros({layout_.padded}, flat_options_);
-      for (auto& p : params_) {
+      at::Tensor flat = at::zeros({u.layout.padded}, u.shard.options().requires_grad(false));
+      for (auto& p : u.params) {
         auto it = state.find(p.name + suffix);
         if (it == state.end()) {
           return absl::NotFoundError(
@@ -254,25 +453,30 @@ class FsdpStrategy : public Strategy {
         }
         flat.narrow(0, p.offset, p.numel).copy_(it->second.reshape({-1}));
       }
-      return flat.narrow(0, layout_.Begin(rank_), layout_.shard_size).clone();
+      return flat.narrow(0, u.layout.Begin(rank_), u.layout.shard_size).clone();
     });
   }
 
   Communicator* comm_;
   int rank_;
+  FsdpOptions options_;
   std::shared_ptr<torch::nn::Module> module_;
-  std::vector<ParamInfo> params_;   // the trainable parameters, sharded
-  std::vector<NamedTensor> whole_;  // buffers and frozen parameters, whole on every rank
-  ShardLayout layout_;
-  at::TensorOptions flat_options_;  // the parameters' dtype and device
-  at::Tensor shard_;  // leaf, requires grad; what the optimizer steps
+  std::vector<Unit> units_;          // the trainable parameters, sharded per unit
+  std::vector<NamedTensor> whole_;   // buffers and frozen parameters, whole on every rank
+  static constexpr size_t kMaxInFlight = 2;
+  std::deque<size_t> in_flight_;     // units whose reduce-scatter runs, oldest first
   bool materialized_ = false;
+  bool reduce_in_backward_ = true;   // false inside a no-backward-sync scope
 };
+
+void GradReadyHook::operator()(const torch::autograd::Variable&) {
+  strategy_->OnGradReady(unit_, param_);
+}
 
 }  // namespace
 
-std::unique_ptr<Strategy> MakeFsdpStrategy(Communicator* comm) {
-  return std::make_unique<FsdpStrategy>(comm);
+std::unique_ptr<Strategy> MakeFsdpStrategy(Communicator* comm, const FsdpOptions& options) {
+  return std::make_unique<FsdpStrategy>(comm, options);
 }
 
 }  // namespace fabric::runtime

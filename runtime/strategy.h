@@ -6,13 +6,20 @@
 //    all-reduces gradient buckets from autograd hooks while backward still runs
 //    (bucket_cap_bytes after the first iteration) and averages them. Frozen parameters
 //    (requires_grad false) are left out.
-//  - FSDP: the parameters are flattened into one buffer (padded to a multiple of the
-//    world size); each rank keeps 1/W of it as the tensor its optimizer updates, so
-//    the parameter, gradient and optimizer-state memory held between steps is 1/W.
-//    Before forward the full parameters are all-gathered into the module; after a
-//    synced backward the full gradients are reduce-scattered (ring send/recv) into
-//    the local shard, and the full gradients and parameters are freed (the next
-//    forward gathers them again); after the optimizer step they are freed too.
+//  - FSDP: the trainable parameters are grouped into units by an auto-wrap policy
+//    (FsdpOptions: each transformer layer, or each submodule of at least N parameters;
+//    what no unit claims is the root unit). Each unit is one flat buffer (padded to a
+//    multiple of W) of which each rank keeps 1/W as the tensor its optimizer updates,
+//    so parameter and optimizer-state memory between steps is 1/W. Before forward
+//    every unit's all-gather is started at once (the later ones run while the earlier
+//    ones are unpacked) and the module's parameters become views of the full buffers.
+//    In backward, autograd's post-accumulate hooks hand each gradient to its unit,
+//    which frees it; once a unit's last gradient arrived, its reduce-scatter starts
+//    (overlapping the rest of backward) and its full parameters are freed, so at most
+//    the gradients of the units still in backward are alive at once. Buffers and frozen
+//    parameters stay whole on every rank. LibTorch's C++ modules have no forward hooks,
+//    so a unit cannot be gathered just before its own forward: all units are gathered
+//    before the forward pass.
 //
 // The full (unsharded) state is exchanged in a strategy-independent form: parameters
 // by their module names, optimizer state as "<name>/<key>" (see optim_state.h), so a
@@ -92,9 +99,18 @@ struct DdpOptions {
   bool find_unused_parameters = false;
 };
 
+// FSDP's auto-wrap policy (which submodules are units of their own).
+struct FsdpOptions {
+  // Submodules whose type name (Module::name(), e.g.
+  // "torch::nn::TransformerEncoderLayerImpl") contains one of these.
+  std::vector<std::string> unit_types;
+  // Submodules holding at least this many trainable parameters (0: off).
+  int64_t unit_min_params = 0;
+};
+
 // `comm` must outlive the strategy.
 std::unique_ptr<Strategy> MakeDdpStrategy(Communicator* comm, const DdpOptions& options);
-std::unique_ptr<Strategy> MakeFsdpStrategy(Communicator* comm);
+std::unique_ptr<Strategy> MakeFsdpStrategy(Communicator* comm, const FsdpOptions& options = {});
 
 }  // namespace fabric::runtime
 

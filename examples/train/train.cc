@@ -13,11 +13,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "ATen/DeviceAccelerator.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
@@ -75,6 +77,26 @@ TORCH_MODULE(TinyLm);
 
 constexpr int64_t kDatasetSize = 1 << 16;
 
+// The kernel's high-water mark of this process's resident memory (VmHWM), in MB.
+double PeakRssMb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+  }
+  return 0;
+}
+
+// The CUDA caching allocator's peak of allocated bytes on `device`, in MB (0 on cpu).
+double PeakDeviceMb(const at::Device& device) {
+  if (!device.is_cuda()) return 0;
+  const auto stats = at::accelerator::getDeviceStats(device.index());
+  return static_cast<double>(
+             stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+                 .peak) /
+         (1 << 20);
+}
+
 // Sample `index` of the synthetic dataset: seq_len + 1 tokens.
 void MakeSample(const TrainOptions& o, int64_t index, int64_t* out) {
   std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(index));
@@ -88,6 +110,7 @@ absl::Status Train(const TrainOptions& o) {
   fo.strategy = o.strategy;
   fo.precision = o.precision;
   fo.accelerator = o.accelerator;
+  if (!o.fsdp_units.empty()) fo.fsdp_unit_types = {o.fsdp_units};
   FABRIC_ASSIGN_OR_RETURN(auto fabric, Fabric::Create(fo));
   FABRIC_RETURN_IF_ERROR(fabric->Launch());
   const auto& cfg = fabric->config();
@@ -169,10 +192,11 @@ absl::Status Train(const TrainOptions& o) {
   const runtime::MemoryStats& m = memory;
   fabric->Print(absl::StrFormat(
       "done: steps=%d final_loss=%.4f mean_step_ms=%.2f timed_steps=%d "
-      "state_bytes_per_rank=%lld (params %lld, grads %lld, optimizer %lld)",
+      "state_bytes_per_rank=%lld (params %lld, grads %lld, optimizer %lld) "
+      "peak_rss_mb=%.1f peak_device_mb=%.1f",
       o.steps, last_loss, timed_steps > 0 ? timed_ms / timed_steps : 0.0, timed_steps,
       (long long)m.total(), (long long)m.param_bytes, (long long)m.grad_bytes,
-      (long long)m.optimizer_state_bytes));
+      (long long)m.optimizer_state_bytes, PeakRssMb(), PeakDeviceMb(fabric->device())));
   return absl::OkStatus();
 }
 

@@ -10,8 +10,9 @@
 namespace fabric::examples {
 
 std::string TrainUsage() {
-  return "usage: train [--strategy ddp|fsdp|single] [--precision 32-true|bf16-mixed]\n"
-         "             [--accelerator cpu] [--steps N] [--batch-size N] [--seq-len N]\n"
+  return "usage: train [--strategy ddp|fsdp|single_device|...] [--precision 32-true|bf16-mixed|...]\n"
+         "             [--accelerator cpu|cuda] [--fsdp-units TYPE] [--steps N] [--batch-size N]\n"
+         "             [--seq-len N]\n"
          "             [--vocab N] [--d-model N] [--layers N] [--heads N] [--lr X] [--seed N]\n"
          "             [--ckpt-dir DIR] [--ckpt-every N] [--log-every N] [--warmup-steps N]\n"
          "             [--crash-at-step N] [--crash-rank N]\n"
@@ -56,6 +57,10 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
       {"warmup-steps", any_int(&o.warmup_steps)},
       {"crash-at-step", any_int(&o.crash_at_step)},
       {"crash-rank", any_int(&o.crash_rank)},
+      {"fsdp-units", [&o](const std::string& v) {
+         o.fsdp_units = v;
+         return !v.empty();
+       }},
   };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -34,6 +34,8 @@ struct TrainOptions {
   // crash_rank exits with status 1 just before this step. -1: never.
   int crash_at_step = -1;
   int crash_rank = 0;
+  // FSDP auto-wrap: each submodule whose type name contains this is a unit ("" : one).
+  std::string fsdp_units;
 };
 
 // Parses --name=value / --name value flags (argv[0] skipped). InvalidArgument names

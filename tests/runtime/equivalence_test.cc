@@ -15,11 +15,13 @@ namespace fabric::testing {
 namespace {
 
 std::vector<RankResult> RunEquiv(const std::string& strategy, const std::string& optim,
-                                 int accum, int world = 4) {
+                                 int accum, int world = 4,
+                                 std::vector<std::string> extra = {}) {
   JobSpec spec{WorkerBinary(),
                {"equiv", "strategy=" + strategy, "optim=" + optim, "steps=4",
                 "accum=" + std::to_string(accum)},
                world};
+  spec.args.insert(spec.args.end(), extra.begin(), extra.end());
   auto results = RunRanks(spec);
   EXPECT_TRUE(results.ok()) << results.status();
   if (!results.ok()) return {};
@@ -58,6 +60,24 @@ TEST(EquivalenceTest, FsdpSgdMatchesOneProcess) { RunEquiv("fsdp", "sgd", 1); }
 TEST(EquivalenceTest, FsdpAccumulationMatchesOnThreeRanksWithPadding) {
   // 212 parameters over 3 ranks: shards of 71, the last one padded by 1.
   RunEquiv("fsdp", "adam", 2, /*world=*/3);
+}
+
+TEST(EquivalenceTest, FsdpWithAUnitPerLayerMatchesOneProcess) {
+  // fc1 and fc2 (both Linear) become units of their own, reduce-scattered from backward
+  // hooks as their gradients complete; with accumulation and on 3 ranks (padding).
+  auto tensors = [](const std::vector<RankResult>& results) {
+    return results.empty() ? std::vector<std::string>{}
+                           : LinesWithPrefix(results[0].output, "OPTIM_TENSORS ");
+  };
+  EXPECT_THAT(tensors(RunEquiv("fsdp", "adam", 1, 4, {"units=Linear"})),
+              ::testing::ElementsAre("2"));  // one flat shard per unit
+  EXPECT_THAT(tensors(RunEquiv("fsdp", "sgd", 2, 3, {"units=Linear"})),
+              ::testing::ElementsAre("2"));
+  // By size: fc1 (144 parameters) is a unit, fc2 (68) stays in the root unit.
+  EXPECT_THAT(tensors(RunEquiv("fsdp", "adam", 1, 2, {"unit_min_params=100"})),
+              ::testing::ElementsAre("2"));
+  // Negative control: no policy, one unit.
+  EXPECT_THAT(tensors(RunEquiv("fsdp", "adam", 1, 2)), ::testing::ElementsAre("1"));
 }
 
 TEST(EquivalenceTest, FsdpMatchesDdpAndHoldsAQuarterOfTheMemory) {

@@ -35,6 +35,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "runtime/fabric.h"
@@ -121,12 +122,15 @@ absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
   return mean.item<double>();
 }
 
-// FabricOptions from the scenario's arguments: strategy=, accelerator=, backend=.
+// FabricOptions from the scenario's arguments: strategy=, accelerator=, backend=,
+// units=<type,type> and unit_min_params=N (FSDP's auto-wrap policy).
 FabricOptions OptionsFrom(const Args& a) {
   FabricOptions o;
   if (a.count("strategy")) o.strategy = a.at("strategy");
   if (a.count("accelerator")) o.accelerator = a.at("accelerator");
   if (a.count("backend")) o.process_group_backend = a.at("backend");
+  if (a.count("units")) o.fsdp_unit_types = absl::StrSplit(a.at("units"), ',');
+  o.fsdp_unit_min_params = GetInt(a, "unit_min_params", 0);
   return o;
 }
 
@@ -185,6 +189,7 @@ absl::Status Equivalence(const Args& a) {
     FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum, &m));
     f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
   }
+  std::printf("OPTIM_TENSORS %zu\n", f->optimizer()->param_groups()[0].params().size());
   std::printf("MEMORY rank=%d params=%lld grads=%lld optim=%lld total=%lld\n", f->rank(),
               (long long)m.param_bytes, (long long)m.grad_bytes,
               (long long)m.optimizer_state_bytes, (long long)m.total());
