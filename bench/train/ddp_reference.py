@@ -1,5 +1,5 @@
-"""The example trainer's model and step in Python PyTorch DDP (Gloo, CPU), for the
-side-by-side step-time benchmark. Same shapes as examples/train (vocab 256, d_model 64,
+"""The example trainer's model and step in Python PyTorch DDP, or FSDP2 (`fully_shard` on
+each transformer layer, then the root), on Gloo/CPU, for the side-by-side benchmark. Same shapes as examples/train (vocab 256, d_model 64,
 2 layers, 4 heads, ff 128, seq 64, per-rank batch 8), AdamW, grad-norm clip 1.0.
 
 Run with the launcher's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT):
@@ -8,6 +8,7 @@ Run with the launcher's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)
 import argparse
 import math
 import os
+import resource
 import time
 
 import torch
@@ -48,13 +49,20 @@ def main():
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--warmup-steps", type=int, default=5)
+    p.add_argument("--strategy", choices=["ddp", "fsdp2"], default="ddp")
     a = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     dist.init_process_group("gloo", init_method="env://")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(1234)
     model = TinyLm(a.vocab, a.d_model, a.layers, a.heads, a.seq_len)
-    ddp = DDP(model) if world > 1 else model
+    if a.strategy == "fsdp2":
+        from torch.distributed.fsdp import fully_shard
+        for block in model.blocks:
+            fully_shard(block)
+        ddp = fully_shard(model)
+    else:
+        ddp = DDP(model) if world > 1 else model
     opt = torch.optim.AdamW(ddp.parameters(), lr=3e-3, weight_decay=0.0)
     gen = torch.Generator().manual_seed(rank)
     timed, n, loss = 0.0, 0, None
@@ -75,8 +83,9 @@ def main():
             timed += (t1 - t0) * 1000
             n += 1
     if rank == 0:
-        print(f"done: steps={a.steps} final_loss={loss.item():.4f} mean_step_ms={timed / n:.2f} "
-              f"timed_steps={n}", flush=True)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # VmHWM, kB
+        print(f"done: steps={a.steps} final_loss={loss.item():.4f} mean_step_ms={timed / max(n, 1):.2f} "
+              f"timed_steps={n} peak_rss_mb={peak_mb:.1f}", flush=True)
     dist.destroy_process_group()
 
 

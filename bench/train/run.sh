@@ -2,7 +2,9 @@
 # Step time of the example trainer (C++ fabric::runtime DDP, LibTorch from .venv's torch
 # wheel) against the same model in Python PyTorch DDP (torch 2.11 from the repository's
 # .venv, Gloo), same per-rank batch, same threads (OMP_NUM_THREADS=1 per worker), same
-# shapes; scaling over 1, 2, 4 workers; FSDP's training-state bytes per rank against DDP's.
+# shapes; scaling over 1, 2, 4 workers; FSDP's training-state bytes per rank against DDP's;
+# peak memory per rank measured by the kernel (VmHWM) and step time for C++ DDP/FSDP and
+# Python DDP/FSDP2 on an 8 x 1024 model, with a plot (memory.svg beside the table).
 # Writes a markdown table to bench/train/RESULTS.md (and stdout), then reassembles
 # bench/RESULTS.md.
 #   bench/train/run.sh [steps]
@@ -27,15 +29,17 @@ fi
 export OMP_NUM_THREADS=1
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | tail -1; }
 
-run_cpp() {  # world strategy -> "ms bytes loss"
-  local log; log=$(bench/train/launch_local.sh "$1" "$train" --steps "$steps" --strategy "$2" \
-    --log-every 1000 2>&1 | grep '^done:')
-  echo "$(echo "$log" | field mean_step_ms) $(echo "$log" | field state_bytes_per_rank) $(echo "$log" | field final_loss)"
+run_cpp() {  # world strategy [trainer flags...] -> "ms bytes loss peak_rss_mb"
+  local w=$1 s=$2; shift 2
+  local log; log=$(bench/train/launch_local.sh "$w" "$train" --steps "$steps" --strategy "$s" \
+    --log-every 1000 "$@" 2>&1 | grep '^done:')
+  echo "$(echo "$log" | field mean_step_ms) $(echo "$log" | field state_bytes_per_rank) $(echo "$log" | field final_loss) $(echo "$log" | field peak_rss_mb)"
 }
-run_py() {  # world -> "ms loss"
-  local log; log=$(bench/train/launch_local.sh "$1" "$python" bench/train/ddp_reference.py \
-    --steps "$steps" 2>&1 | grep '^done:')
-  echo "$(echo "$log" | field mean_step_ms) $(echo "$log" | field final_loss)"
+run_py() {  # world [reference flags...] -> "ms loss peak_rss_mb"
+  local w=$1; shift
+  local log; log=$(bench/train/launch_local.sh "$w" "$python" bench/train/ddp_reference.py \
+    --steps "$steps" "$@" 2>&1 | grep '^done:')
+  echo "$(echo "$log" | field mean_step_ms) $(echo "$log" | field final_loss) $(echo "$log" | field peak_rss_mb)"
 }
 
 {
@@ -76,4 +80,39 @@ for w in 2 4; do
   ratio=$(awk -v a="$fbytes" -v b="${ddp_bytes[$w]}" 'BEGIN{printf "%.3f", a/b}')
   echo "| $w | ${ddp_bytes[$w]} | $fbytes | $ratio | $fms |" | tee -a "$out"
 done
+
+# Peak memory measured by the kernel (VmHWM of rank 0; Python: ru_maxrss), on a model whose
+# parameters, gradients and optimizer state dominate: the issue's 8 layers of width 1024.
+big=(--d-model 1024 --layers 8 --heads 8 --seq-len 16 --batch-size 2 --warmup-steps 1)
+mem_steps=${MEM_STEPS:-4}
+{
+  echo
+  echo "### Peak memory per rank (kernel's VmHWM) and step time: d_model 1024, 8 layers, 8 heads"
+  echo
+  echo "seq 16, per-rank batch 2, AdamW, $mem_steps steps (the first not timed); C++ FSDP with one unit per"
+  echo "TransformerEncoderLayer (\`--fsdp-units TransformerEncoderLayer\`), Python FSDP2 with \`fully_shard\`"
+  echo "on each layer and the root. Peak MB includes each runtime's own baseline (LibTorch's"
+  echo "libraries; Python's interpreter and torch import), so compare FSDP/DDP within a column"
+  echo "pair. Targets: C++ FSDP <= 0.6x C++ DDP at 4 workers; C++ FSDP step <= 1.1x FSDP2."
+  echo
+  echo "| workers | C++ DDP MB | C++ FSDP MB | C++ FSDP/DDP | Python DDP MB | Python FSDP2 MB | FSDP2/DDP | C++ DDP ms | C++ FSDP ms | Python DDP ms | Python FSDP2 ms | C++ FSDP / FSDP2 step |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+} | tee -a "$out"
+csv=$PWD/bench/out/train_memory.csv
+mkdir -p "$(dirname "$csv")"
+echo "workers,cpp_ddp,cpp_fsdp,py_ddp,py_fsdp2" > "$csv"
+for w in 2 4; do
+  read -r cdms _ _ cdmb <<<"$(steps=$mem_steps run_cpp "$w" ddp "${big[@]}")"
+  read -r cfms _ _ cfmb <<<"$(steps=$mem_steps run_cpp "$w" fsdp "${big[@]}" --fsdp-units TransformerEncoderLayer)"
+  read -r pdms _ pdmb <<<"$(steps=$mem_steps run_py "$w" "${big[@]}" --strategy ddp)"
+  read -r pfms _ pfmb <<<"$(steps=$mem_steps run_py "$w" "${big[@]}" --strategy fsdp2)"
+  cr=$(awk -v a="$cfmb" -v b="$cdmb" 'BEGIN{printf "%.2fx", a/b}')
+  pr=$(awk -v a="$pfmb" -v b="$pdmb" 'BEGIN{printf "%.2fx", a/b}')
+  sr=$(awk -v a="$cfms" -v b="$pfms" 'BEGIN{printf "%.2fx", a/b}')
+  echo "| $w | $cdmb | $cfmb | $cr | $pdmb | $pfmb | $pr | $cdms | $cfms | $pdms | $pfms | $sr |" | tee -a "$out"
+  echo "$w,$cdmb,$cfmb,$pdmb,$pfmb" >> "$csv"
+done
+"$python" bench/train/plot_memory.py "$csv" "$(dirname "$out")/memory.svg"
+echo | tee -a "$out"
+echo "![peak memory per rank](memory.svg)" | tee -a "$out"
 if [[ $out == "$default_out" ]]; then "$python" bench/assemble_results.py; fi
