@@ -11,6 +11,9 @@
 //   crash_save path=PATH              saves, then dies inside the second save
 //   check_ckpt path=PATH              loads, prints "STEP <n>"
 //   conflict strategy=..              FabricOptions vs LT_*: prints "ERROR ..." exit 3
+//   parity strategy=.. init=PATH ref=PATH steps=N
+//                                     from torch_reference.py's initial weights, the same
+//                                     steps; compared with torch's own DDP/FSDP2 result
 //   two_models strategy=.. steps=N    two models on one Fabric (body with a frozen layer,
 //                                     head on its detached output) vs one process
 //   unused strategy=ddp|ddp_find_unused_parameters_true
@@ -532,6 +535,33 @@ absl::Status TwoModels(const Args& a) {
   return absl::OkStatus();
 }
 
+// Parity with torch's own DDP/FSDP2: loads the initial weights torch_reference.py wrote
+// (init=PATH), trains `steps` like the reference (SGD momentum 0.9, the same batches), and
+// compares every tensor with the reference's final checkpoint (ref=PATH). Prints
+// "PARITY rank=R maxdiff=<d>"; fails above 1e-5.
+absl::Status Parity(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  Mlp model;
+  FABRIC_RETURN_IF_ERROR(
+      f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer("sgd", p); }));
+  FABRIC_RETURN_IF_ERROR(f->Load(Get(a, "init", "")).status());
+  for (int s = 0; s < GetInt(a, "steps", 4); ++s) {
+    FABRIC_RETURN_IF_ERROR(TrainStep(*f, model, s, 1).status());
+  }
+  FABRIC_ASSIGN_OR_RETURN(TensorMap state, f->ModelStateDict());
+  FABRIC_ASSIGN_OR_RETURN(CheckpointData ref, ReadCheckpoint(Get(a, "ref", ""), f->rank()));
+  double max_diff = 0;
+  for (const auto& [name, t] : ref.model) {
+    auto it = state.find(name);
+    if (it == state.end()) return Fail("the runtime's model has no '" + name + "'");
+    max_diff = std::max(max_diff, (it->second.cpu() - t).abs().max().item<double>());
+  }
+  if (ref.model.size() != state.size()) return Fail("different tensor sets");
+  std::printf("PARITY rank=%d tensors=%zu maxdiff=%.3g\n", f->rank(), ref.model.size(), max_diff);
+  if (max_diff > 1e-5) return Fail(absl::StrCat("differs from torch's own by ", max_diff));
+  return absl::OkStatus();
+}
+
 absl::Status Run(const std::string& mode, const Args& a) {
   if (mode == "collectives") return Collectives(a);
   if (mode == "equiv") return Equivalence(a);
@@ -543,6 +573,7 @@ absl::Status Run(const std::string& mode, const Args& a) {
   if (mode == "count_collectives") return CountCollectives(a);
   if (mode == "unused") return Unused(a);
   if (mode == "two_models") return TwoModels(a);
+  if (mode == "parity") return Parity(a);
   if (mode == "conflict" || mode == "start") {
     absl::StatusOr<std::unique_ptr<Fabric>> f = Start(a);
     if (!f.ok()) {
