@@ -89,4 +89,44 @@ absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path, int rank)
   });
 }
 
+absl::Status WriteTensorFile(const std::string& path, const TensorMap& tensors, int rank,
+                             const AtomicWriteOptions& write_options) {
+  FABRIC_ASSIGN_OR_RETURN(std::vector<char> bytes,
+                          TorchCall(rank, absl::StrCat("serialize ", path), [&] {
+    c10::Dict<std::string, at::Tensor> dict;
+    dict.insert("format", at::scalar_tensor(kFormat, at::kLong));
+    PutAll(dict, "", tensors);
+    return torch::jit::pickle_save(c10::IValue(dict));
+  }));
+  absl::Status s = WriteFileAtomically(path, absl::string_view(bytes.data(), bytes.size()),
+                                       write_options);
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("rank ", rank, ": save ", path, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TensorMap> ReadTensorFile(const std::string& path, int rank) {
+  absl::StatusOr<std::string> raw = ReadWholeFile(path);
+  if (!raw.ok()) {
+    return absl::Status(raw.status().code(),
+                        absl::StrCat("rank ", rank, ": load ", path, ": ", raw.status().message()));
+  }
+  absl::StatusOr<c10::IValue> value = TorchCall(rank, absl::StrCat("load ", path), [&] {
+    return torch::jit::pickle_load(std::vector<char>(raw->begin(), raw->end()));
+  });
+  if (!value.ok() || !value->isGenericDict()) {
+    return absl::DataLossError(absl::StrCat("rank ", rank, ": load ", path,
+                                            " is not a fabric-run tensor file"));
+  }
+  return TorchCall(rank, absl::StrCat("read ", path), [&]() -> absl::StatusOr<TensorMap> {
+    TensorMap out;
+    for (const auto& entry : value->toGenericDict()) {
+      const std::string key = entry.key().toStringRef();
+      if (key != "format") out[key] = entry.value().toTensor();
+    }
+    return out;
+  });
+}
+
 }  // namespace fabric::runtime

@@ -38,6 +38,12 @@ absl::Status WriteCheckpoint(const std::string& path, const CheckpointData& data
 // (truncated, another format).
 absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path, int rank);
 
+// A flat dict of tensors (one rank's file of a sharded checkpoint), on the CPU, written
+// atomically; keys as given. ReadTensorFile: NotFound / DataLoss as ReadCheckpoint.
+absl::Status WriteTensorFile(const std::string& path, const TensorMap& tensors, int rank,
+                             const AtomicWriteOptions& write_options = {});
+absl::StatusOr<TensorMap> ReadTensorFile(const std::string& path, int rank);
+
 }  // namespace fabric::runtime
 
 #endif  // FABRIC_RUNTIME_CHECKPOINT_H_

@@ -181,6 +181,16 @@ class DdpStrategy : public Strategy {
     return out;
   }
 
+  absl::StatusOr<TensorMap> LocalShardState(torch::optim::Optimizer& optimizer) override {
+    // Replicated: every rank's file holds the whole state (a loader reads rank 0's).
+    FABRIC_ASSIGN_OR_RETURN(TensorMap model, FullModelState());
+    FABRIC_ASSIGN_OR_RETURN(TensorMap optim, FullOptimizerState(optimizer));
+    TensorMap out;
+    for (auto& [k, v] : model) out["model/" + k] = v;
+    for (auto& [k, v] : optim) out["optim/" + k] = v;
+    return out;
+  }
+
   absl::Status LoadFullOptimizerState(torch::optim::Optimizer& optimizer,
                                       const TensorMap& state) override {
     return TorchCall(comm_->rank(), "load optimizer state", [&]() -> absl::Status {

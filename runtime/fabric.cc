@@ -1,13 +1,18 @@
 #include "runtime/fabric.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "ATen/DeviceAccelerator.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "runtime/sharded_state.h"
 #include "runtime/sharding.h"
 #include "torch/cuda.h"
 #include "torch/torch.h"
@@ -47,6 +52,25 @@ TensorMap Unprefixed(const TensorMap& all, int index) {
     }
   }
   return out;
+}
+
+// Removes dir's "step-*" subdirectories other than `keep` (older sharded checkpoints).
+void RemoveOtherStepDirs(const std::string& dir, const std::string& keep) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind("step-", 0) != 0 || name == keep) continue;
+    const std::string sub = dir + "/" + name;
+    if (DIR* s = opendir(sub.c_str())) {
+      while (dirent* f = readdir(s)) {
+        if (f->d_name[0] != '.') unlink((sub + "/" + f->d_name).c_str());
+      }
+      closedir(s);
+    }
+    rmdir(sub.c_str());
+  }
+  closedir(d);
 }
 
 // GPUs this process can use: 0 without a CUDA LibTorch, a driver or a device.
@@ -348,9 +372,89 @@ absl::Status Fabric::Save(const std::string& path, const TrainState& state,
   return absl::OkStatus();
 }
 
+absl::Status Fabric::SaveSharded(const std::string& dir, const TrainState& state) {
+  if (models_.empty()) return absl::FailedPreconditionError("SaveSharded before Setup()");
+  const std::string step_dir = absl::StrCat(dir, "/step-", state.step);
+  // Every rank writes its own file; then everyone learns whether all did.
+  absl::Status written = [&]() -> absl::Status {
+    if (IsGlobalZero()) {
+      for (const std::string& d : {dir, step_dir}) {
+        if (mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "rank 0: save ", d, ": mkdir: ", std::strerror(errno)));
+        }
+      }
+    }
+    FABRIC_RETURN_IF_ERROR(comm_->Barrier());  // the directory exists for everyone
+    TensorMap mine;
+    for (const auto& m : models_) {
+      FABRIC_ASSIGN_OR_RETURN(TensorMap local, m->strategy_->LocalShardState(*m->optimizer_));
+      for (auto& [k, v] : local) mine[ModelPrefix(m->index_) + k] = v;
+    }
+    return WriteTensorFile(absl::StrCat(step_dir, "/rank", rank(), ".ckpt"), mine, rank());
+  }();
+  at::Tensor failures = at::scalar_tensor(written.ok() ? 0 : 1, at::kInt).reshape({1});
+  FABRIC_RETURN_IF_ERROR(comm_->AllReduce(failures, ReduceOp::kSum));
+  if (!written.ok()) return written;
+  if (failures.item<int>() != 0) {
+    return absl::AbortedError(absl::StrCat("rank ", rank(), ": save ", step_dir, ": ",
+                                           failures.item<int>(), " rank(s) failed to write"));
+  }
+  if (IsGlobalZero()) {
+    CheckpointData meta;
+    meta.step = state.step;
+    meta.world_size = world_size();
+    meta.extra = state.extra;
+    FABRIC_ASSIGN_OR_RETURN(meta.rng_state, TorchCall(rank(), "read RNG state", [] {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      return gen.get_state();
+    }));
+    written = WriteCheckpoint(step_dir + "/meta.ckpt", meta, rank());
+    if (written.ok()) {
+      written = WriteFileAtomically(dir + "/latest", absl::StrCat("step-", state.step, "\n"));
+    }
+    if (written.ok()) RemoveOtherStepDirs(dir, absl::StrCat("step-", state.step));
+  }
+  at::Tensor flag = at::scalar_tensor(written.ok() ? 0 : 1, at::kInt).reshape({1});
+  FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flag, 0));
+  if (!written.ok()) return written;
+  if (flag.item<int>() != 0) {
+    return absl::AbortedError(absl::StrCat("rank ", rank(), ": save ", dir,
+                                           ": rank 0 failed to finish the checkpoint"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CheckpointData> Fabric::ReadSharded(const std::string& dir) {
+  FABRIC_ASSIGN_OR_RETURN(std::string latest, ReadWholeFile(dir + "/latest"));
+  while (!latest.empty() && (latest.back() == '\n' || latest.back() == ' ')) latest.pop_back();
+  const std::string step_dir = dir + "/" + latest;
+  FABRIC_ASSIGN_OR_RETURN(CheckpointData data, ReadCheckpoint(step_dir + "/meta.ckpt", rank()));
+  std::vector<TensorMap> ranks;
+  for (int64_t r = 0; r < data.world_size; ++r) {
+    FABRIC_ASSIGN_OR_RETURN(TensorMap m,
+                            ReadTensorFile(absl::StrCat(step_dir, "/rank", r, ".ckpt"), rank()));
+    ranks.push_back(std::move(m));
+  }
+  // Each model's keys carry its prefix (model<n>:); assemble every model's part.
+  for (const auto& model : models_) {
+    const std::string prefix = ModelPrefix(model->index_);
+    std::vector<TensorMap> part(ranks.size());
+    for (size_t r = 0; r < ranks.size(); ++r) part[r] = Unprefixed(ranks[r], model->index_);
+    FABRIC_ASSIGN_OR_RETURN(FullState full, AssembleFullState(part));
+    for (auto& [k, v] : full.model) data.model[prefix + k] = v;
+    for (auto& [k, v] : full.optimizer) data.optimizer[prefix + k] = v;
+  }
+  return data;
+}
+
 absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
   if (models_.empty()) return absl::FailedPreconditionError("Load before Setup()");
-  FABRIC_ASSIGN_OR_RETURN(CheckpointData data, ReadCheckpoint(path, rank()));
+  struct stat st{};
+  const bool sharded = stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  FABRIC_ASSIGN_OR_RETURN(CheckpointData data,
+                          sharded ? ReadSharded(path) : ReadCheckpoint(path, rank()));
   for (const auto& m : models_) {
     FABRIC_RETURN_IF_ERROR(
         m->strategy_->LoadFullModelState(Unprefixed(data.model, m->index_)));

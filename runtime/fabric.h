@@ -199,7 +199,13 @@ class Fabric {
   // n-th's (n >= 1) "model<n>:<name>".
   absl::Status Save(const std::string& path, const TrainState& state,
                     const AtomicWriteOptions& write_options = {});
-  // Every rank reads `path` (a shared filesystem), loads what its strategies hold (any
+  // Collective, without gathering: every rank writes what it holds (FSDP: its shards) to
+  // `dir`/step-<n>/rank<r>.ckpt, rank 0 then step-<n>/meta.ckpt (step, RNG state, extra)
+  // and atomically `dir`/latest naming it, and removes older step directories. A crash
+  // mid-save leaves `latest` on the previous complete one.
+  absl::Status SaveSharded(const std::string& dir, const TrainState& state);
+  // Every rank reads `path` (a shared filesystem): a file written by Save, or a directory
+  // written by SaveSharded (every rank file of it); loads what its strategies hold (any
   // saver's world size and strategy), restores the RNG state; returns step and extra.
   absl::StatusOr<TrainState> Load(const std::string& path);
 
@@ -242,6 +248,8 @@ class Fabric {
   bool Syncs(const Model& model) const {
     return no_sync_depth_ == 0 && model.no_sync_depth_ == 0;
   }
+  // A SaveSharded directory read back: meta plus every model's assembled full state.
+  absl::StatusOr<CheckpointData> ReadSharded(const std::string& dir);
   // 16-mixed: unscales the model's gradients once per step; its found_inf_ is then set.
   absl::Status UnscaleOnce(Model& model);
 

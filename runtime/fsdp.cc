@@ -277,6 +277,26 @@ class FsdpStrategy : public Strategy {
     return out;
   }
 
+  absl::StatusOr<TensorMap> LocalShardState(torch::optim::Optimizer& optimizer) override {
+    TensorMap out;
+    for (auto& w : whole_) out["model/" + w.name] = w.tensor.detach();
+    for (Unit& u : units_) {
+      const std::string base = absl::StrCat("fsdp/", u.name.empty() ? "_root" : u.name, "/");
+      out[base + "layout"] = at::tensor(std::vector<int64_t>{u.layout.total, u.layout.padded,
+                                                             u.layout.shard_size, u.layout.world},
+                                        at::kLong);
+      for (ParamInfo& p : u.params) {
+        std::vector<int64_t> place{p.offset, p.numel};
+        place.insert(place.end(), p.shape.begin(), p.shape.end());
+        out[base + "param/" + p.name] = at::tensor(place, at::kLong);
+      }
+      out[base + "flat"] = u.shard.detach();
+      FABRIC_ASSIGN_OR_RETURN(TensorMap state, GetParamState(optimizer, u.shard));
+      for (auto& [key, t] : state) out[base + "optim/" + key] = t;
+    }
+    return out;
+  }
+
   absl::Status LoadFullOptimizerState(torch::optim::Optimizer& optimizer,
                                       const TensorMap& state) override {
     for (Unit& u : units_) {

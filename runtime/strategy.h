@@ -90,6 +90,10 @@ class Strategy {
   virtual absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer) = 0;
   virtual absl::Status LoadFullOptimizerState(torch::optim::Optimizer& optimizer,
                                               const TensorMap& state) = 0;
+
+  // What this rank holds, for a sharded checkpoint (runtime/sharded_state.h's keys); no
+  // communication.
+  virtual absl::StatusOr<TensorMap> LocalShardState(torch::optim::Optimizer& optimizer) = 0;
 };
 
 struct DdpOptions {

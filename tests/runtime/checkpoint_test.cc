@@ -48,11 +48,13 @@ std::vector<RankResult> Run(int world, std::vector<std::string> args) {
 }
 
 void SaveOnFourResumeOn(const std::string& save_strategy, const std::string& load_strategy,
-                        int resume_world) {
-  std::string path = TmpDir() + "/last.ckpt";
-  auto full = Run(4, {"strategy=" + save_strategy, "steps=5", "save_at=3", "save=" + path});
+                        int resume_world, bool sharded = false) {
+  std::string path = TmpDir() + (sharded ? "/sharded" : "/last.ckpt");
+  auto full = Run(4, {"strategy=" + save_strategy, "steps=5", "save_at=3", "save=" + path,
+                      sharded ? "sharded=1" : "sharded=0", "units=Linear"});
   ASSERT_FALSE(full.empty());
-  auto resumed = Run(resume_world, {"strategy=" + load_strategy, "steps=5", "resume=" + path});
+  auto resumed = Run(resume_world, {"strategy=" + load_strategy, "steps=5", "resume=" + path,
+                                    "units=Linear"});
   ASSERT_FALSE(resumed.empty());
   EXPECT_THAT(resumed[0].output, ::testing::HasSubstr("RESUMED 3"));
   auto a = Losses(full[0]), b = Losses(resumed[0]);
@@ -70,6 +72,21 @@ TEST(CheckpointTest, DdpSavedOnFourResumesOnOne) { SaveOnFourResumeOn("ddp", "si
 TEST(CheckpointTest, FsdpSavedOnFourResumesOnTwo) { SaveOnFourResumeOn("fsdp", "fsdp", 2); }
 TEST(CheckpointTest, FsdpSavedOnFourResumesOnOneWithDdp) {
   SaveOnFourResumeOn("fsdp", "ddp", 1);
+}
+
+// Sharded: each of the 4 FSDP ranks writes only its shards (no gathering); the files
+// reassemble on 2 FSDP ranks, on 1, and into DDP.
+TEST(CheckpointTest, FsdpShardedSavedOnFourResumesOnTwo) {
+  SaveOnFourResumeOn("fsdp", "fsdp", 2, /*sharded=*/true);
+}
+TEST(CheckpointTest, FsdpShardedSavedOnFourResumesOnOne) {
+  SaveOnFourResumeOn("fsdp", "fsdp", 1, /*sharded=*/true);
+}
+TEST(CheckpointTest, FsdpShardedSavedOnFourResumesOnTwoWithDdp) {
+  SaveOnFourResumeOn("fsdp", "ddp", 2, /*sharded=*/true);
+}
+TEST(CheckpointTest, DdpShardedSavedOnFourResumesOnTwoWithFsdp) {
+  SaveOnFourResumeOn("ddp", "fsdp", 2, /*sharded=*/true);
 }
 
 TEST(CheckpointTest, CrashMidSaveKeepsTheLastGoodCheckpoint) {

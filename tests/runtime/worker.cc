@@ -6,7 +6,7 @@
 //   equiv strategy=ddp|fsdp optim=sgd|adam steps=N accum=K
 //                                     trains and compares with a single process on the
 //                                     concatenated batch (max |diff| <= 1e-5)
-//   train strategy=.. steps=N save=PATH save_at=S resume=PATH
+//   train strategy=.. steps=N save=PATH save_at=S [sharded=1] resume=PATH
 //                                     prints "LOSS <step> <value>" and "RNG <value>"
 //   crash_save path=PATH              saves, then dies inside the second save
 //   check_ckpt path=PATH              loads, prints "STEP <n>"
@@ -246,7 +246,11 @@ absl::Status Train(const Args& a) {
   const int steps = GetInt(a, "steps", 4), save_at = GetInt(a, "save_at", -1);
   for (int s = start; s < steps; ++s) {
     if (s == save_at) {
-      FABRIC_RETURN_IF_ERROR(f->Save(a.at("save"), TrainState{s, {}}));
+      if (GetInt(a, "sharded", 0) != 0) {
+        FABRIC_RETURN_IF_ERROR(f->SaveSharded(a.at("save"), TrainState{s, {}}));
+      } else {
+        FABRIC_RETURN_IF_ERROR(f->Save(a.at("save"), TrainState{s, {}}));
+      }
       f->Print(absl::StrFormat("RNG %.9g", torch::rand({1}).item<double>()));
     }
     FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, 1));
