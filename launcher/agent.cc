@@ -69,8 +69,13 @@ std::string NewRunId() {
   return id;
 }
 
-bool ConsoleWants(const ConsoleFilter& f, int rank) {
+bool ConsoleWants(const ConsoleFilter& f, int rank, int local_rank) {
   if (f.quiet) return false;
+  if (f.local_ranks.has_value() &&
+      std::find(f.local_ranks->begin(), f.local_ranks->end(), local_rank) ==
+          f.local_ranks->end()) {
+    return false;
+  }
   if (f.all) return true;
   return std::find(f.ranks.begin(), f.ranks.end(), rank) != f.ranks.end();
 }
@@ -80,7 +85,9 @@ bool ConsoleWants(const ConsoleFilter& f, int rank) {
 sigset_t AgentSignals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&set, sig);
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+    sigaddset(&set, sig);
+  }
   return set;
 }
 
@@ -92,7 +99,7 @@ void BlockAgentSignals(sigset_t* old) {
 sigset_t IgnoredSignals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
     struct sigaction sa;
     if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) sigaddset(&set, sig);
   }
@@ -303,7 +310,7 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     if (lo.log_dir.empty()) scratch_files_.push_back(error_file);
     WorkerOutputOptions wo;
     wo.prefix = RankPrefix(rank, plan.node_rank, plan.num_nodes);
-    wo.to_console = ConsoleWants(lo.console, rank);
+    wo.to_console = ConsoleWants(lo.console, rank, local);
     wo.console_stdout = options_.console_stdout;
     wo.console_stderr = options_.console_stderr;
     if (!lo.log_dir.empty()) {

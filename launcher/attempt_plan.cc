@@ -49,6 +49,7 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
   w.strategy = options.strategy;
   w.devices = options.devices_spec;
   w.precision = options.precision;
+  w.role_name = options.role;
   if (options.device_ids.has_value()) {
     // --devices 0,2 names GPUs among those this agent may use: positions in an inherited
     // CUDA_VISIBLE_DEVICES (which may hold ids or UUIDs), else physical ids. Each worker
@@ -70,6 +71,17 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
   EnvMap env = inherited;
   for (auto& [k, v] : w.ToEnvMap()) env[k] = v;
   OverlaySlurmTask(plan, local_rank, &env);
+  if (options.virtual_local_rank) {
+    // torchrun's --virtual-local-rank: each worker sees only its own GPU, as device 0.
+    env[kEnvLocalRank] = "0";
+    std::vector<std::string> visible;
+    if (auto it = env.find(kEnvCudaVisibleDevices); it != env.end()) {
+      visible = absl::StrSplit(it->second, ',', absl::SkipWhitespace());
+    }
+    env[kEnvCudaVisibleDevices] = local_rank < static_cast<int>(visible.size())
+                                      ? visible[local_rank]
+                                      : absl::StrCat(local_rank);
+  }
   return env;
 }
 

@@ -148,5 +148,19 @@ TEST(WorkerEnvironmentTest, OutsideAnSrunStepSlurmVariablesAreLeftAlone) {
   EXPECT_EQ(env.count("SLURM_NTASKS_PER_NODE"), 0u);
 }
 
+TEST(WorkerEnvironmentTest, TorchrunRoleAndVirtualLocalRank) {
+  LaunchOptions o = FourDevices();
+  o.role = "trainer";
+  o.virtual_local_rank = true;
+  AttemptPlan plan;
+  plan.local_world_size = 4;
+  plan.world_size = 4;
+  EnvMap env = WorkerEnvironment(o, plan, 2, "", {{"CUDA_VISIBLE_DEVICES", "4,5,6,7"}});
+  EXPECT_EQ(env["ROLE_NAME"], "trainer");
+  EXPECT_EQ(env["RANK"], "2");
+  EXPECT_EQ(env["LOCAL_RANK"], "0");              // every worker is local rank 0 ...
+  EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "6");    // ... and sees only its own GPU
+}
+
 }  // namespace
 }  // namespace fabric::launcher

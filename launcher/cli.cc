@@ -25,6 +25,8 @@
 #include "absl/time/time.h"
 #include "common/lightning_choices.h"
 #include "common/status_macros.h"
+#include "launcher/cli_values.h"
+#include "launcher/torchrun_flags.h"
 
 namespace fabric::launcher {
 namespace {
@@ -109,6 +111,45 @@ const std::vector<FlagSpec>& Flags() {
        "After min nodes joined, how long to wait for more (elastic).", {}},
       {"keepalive-timeout", Kind::kValue, "DURATION", "5s",
        "A node that misses heartbeats this long is considered dead.", {}},
+      // torchrun's own flags (launcher/torchrun_flags.h; PET_<FLAG> variables too).
+      {"role", Kind::kValue, "NAME", "default", "torchrun's --role: the workers' ROLE_NAME.", {}},
+      {"rdzv-backend", Kind::kValue, "c10d|static", "static",
+       "torchrun's rendezvous backend: both mean fabric-run's own rendezvous (etcd is "
+       "refused).", {}},
+      {"rdzv-conf", Kind::kValue, "K=V,...", "(none)",
+       "torchrun's rendezvous settings: join_timeout, last_call_timeout, "
+       "keep_alive_interval, keep_alive_max_attempt map onto fabric-run's timeouts.", {}},
+      {"monitor-interval", Kind::kValue, "SECONDS", "0.1",
+       "Accepted for torchrun; fabric-run sees worker exits at once instead of polling.", {}},
+      {"start-method", Kind::kValue, "spawn|fork|forkserver", "spawn",
+       "Accepted for torchrun; every worker is a fresh process.", {}},
+      {"event-log-handler", Kind::kValue, "null", "null",
+       "Accepted for torchrun when null.", {}},
+      {"module", Kind::kBool, "", "false",
+       "torchrun's -m: run PROGRAM as a Python module (python -m PROGRAM).", {}},
+      {"no-python", Kind::kBool, "", "false",
+       "torchrun's --no-python: run PROGRAM itself, even a .py file.", {}},
+      {"run-path", Kind::kBool, "", "false", "torchrun's --run-path: refused (no interpreter).",
+       {}},
+      {"redirects", Kind::kValue, "N|LR:N,...", "0",
+       "torchrun's -r: ranks whose output goes only to --log-dir's files.", {}},
+      {"tee", Kind::kValue, "N|LR:N,...", "0",
+       "torchrun's -t: output to the console and the files (fabric-run's default).", {}},
+      {"local-ranks-filter", Kind::kValue, "LOCAL_RANKS", "(all)",
+       "torchrun's filter: only these local ranks reach the console.", {}},
+      {"duplicate-stdout-filters", Kind::kValue, "LIST", "(none)", "torchrun's: refused.", {}},
+      {"duplicate-stderr-filters", Kind::kValue, "LIST", "(none)", "torchrun's: refused.", {}},
+      {"local-addr", Kind::kValue, "HOST", "(none)", "torchrun's: refused.", {}},
+      {"logs-specs", Kind::kValue, "NAME", "(none)", "torchrun's: refused.", {}},
+      {"numa-binding", Kind::kValue, "MODE", "(none)", "torchrun's: refused.", {}},
+      {"signals-to-handle", Kind::kValue, "SIGNALS", "SIGTERM,SIGINT,SIGHUP,SIGQUIT",
+       "torchrun's: accepted for the signals fabric-run always relays (TERM, INT, HUP, "
+       "QUIT, USR1, USR2).", {}},
+      {"virtual-local-rank", Kind::kBool, "", "false",
+       "torchrun's: every worker sees LOCAL_RANK=0 and only its own GPU.", {}},
+      {"dry-run", Kind::kBool, "", "false",
+       "Print the plan (every setting and where it came from, each worker's command and "
+       "environment on this node) and exit 0 without starting anything.", {}},
       {"help", Kind::kAction, "", "", "Print this help and exit.", {}},
       {"version", Kind::kAction, "", "", "Print the version and exit.", {}},
   };
@@ -169,95 +210,6 @@ absl::Status UnknownFlag(const std::string& typed) {
                    " (put the program's own flags after the program or after --)"));
 }
 
-// One flag's value as given, and where it came from (for messages).
-struct Raw {
-  std::string value;
-  std::string source;  // "--devices", "--nproc_per_node" or "FABRIC_DEVICES"
-  bool from_cli = false;
-};
-using RawMap = std::map<std::string, Raw>;
-
-absl::Status Bad(const Raw& r, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(r.source, ": '", r.value, "' ", what));
-}
-
-absl::StatusOr<int> ParseInt(const Raw& r, int min, int max, absl::string_view fix) {
-  int v = 0;
-  if (!absl::SimpleAtoi(r.value, &v)) {
-    return Bad(r, absl::StrCat("is not a whole number; ", fix));
-  }
-  if (v < min || v > max) {
-    return Bad(r, absl::StrCat("is out of range; ", fix));
-  }
-  return v;
-}
-
-absl::StatusOr<bool> ParseBool(const Raw& r) {
-  std::string v = absl::AsciiStrToLower(r.value);
-  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
-  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
-  return Bad(r, "is not a boolean; use true or false");
-}
-
-// Seconds ("30", "2.5") or an absl duration with unit ("500ms", "30s", "2m").
-absl::StatusOr<absl::Duration> ParseDurationValue(const Raw& r, bool allow_zero) {
-  std::string s(absl::StripAsciiWhitespace(r.value));
-  absl::Duration d;
-  double secs = 0;
-  bool ok = false;
-  if (absl::SimpleAtod(s, &secs)) {
-    ok = std::isfinite(secs) && std::fabs(secs) < 1e9;
-    d = absl::Seconds(secs);
-  } else if (!s.empty() && absl::ParseDuration(s, &d)) {
-    ok = d != absl::InfiniteDuration() && d != -absl::InfiniteDuration();
-  }
-  if (!ok) {
-    return Bad(r, "is not a duration; use seconds (30, 2.5) or a unit (500ms, 30s, 2m)");
-  }
-  if (d < absl::ZeroDuration()) return Bad(r, "must not be negative");
-  if (!allow_zero && d == absl::ZeroDuration()) return Bad(r, "must be more than 0");
-  return d;
-}
-
-absl::StatusOr<int> ParsePort(const Raw& r, absl::string_view port) {
-  int v = 0;
-  if (!absl::SimpleAtoi(port, &v) || v < 1 || v > 65535) {
-    return Bad(r, absl::StrCat("has port '", port, "' out of range; use a port in 1-65535"));
-  }
-  return v;
-}
-
-// HOST:PORT or [IPV6]:PORT; returns it normalized.
-absl::StatusOr<std::string> ParseEndpoint(const Raw& r) {
-  const std::string& v = r.value;
-  std::string host, port;
-  if (absl::StartsWith(v, "[")) {
-    size_t close = v.find(']');
-    if (close == std::string::npos || close + 1 >= v.size() || v[close + 1] != ':') {
-      return Bad(r, "is not [IPV6]:PORT");
-    }
-    host = v.substr(0, close + 1);
-    port = v.substr(close + 2);
-    if (host.size() <= 2) return Bad(r, "has an empty host; use HOST:PORT");
-  } else {
-    size_t colon = v.rfind(':');
-    if (colon == std::string::npos) {
-      return Bad(r, "has no port; use HOST:PORT such as node0:29400");
-    }
-    host = v.substr(0, colon);
-    port = v.substr(colon + 1);
-    if (host.empty()) return Bad(r, "has an empty host; use HOST:PORT");
-    if (host.find(':') != std::string::npos) {
-      return Bad(r, "looks like an IPv6 address; bracket it: [::1]:29400");
-    }
-  }
-  FABRIC_ASSIGN_OR_RETURN(int p, ParsePort(r, port));
-  return absl::StrCat(host, ":", p);
-}
-
-// Number of GPUs CUDA_VISIBLE_DEVICES exposes, or nullopt when it is not set.
-// As in CUDA, ids after the first negative one ("-1") are ignored.
 }  // namespace
 
 int CountNvidiaGpus(const std::string& proc_dir) {
@@ -333,6 +285,25 @@ absl::StatusOr<std::optional<CliResult>> Scan(const std::vector<std::string>& ar
       program->assign(args.begin() + i, args.end());
       return std::nullopt;
     }
+    // torchrun's short flags: -m, -r N / -rN, -t N / -tN.
+    if (a == "-m") {
+      (*raw)["module"] = Raw{"true", a, true};
+      continue;
+    }
+    if (absl::StartsWith(a, "-r") || absl::StartsWith(a, "-t")) {
+      if (!absl::StartsWith(a, "--")) {
+        const std::string name = a[1] == 'r' ? "redirects" : "tee";
+        std::string value = a.substr(2);
+        if (value.empty()) {
+          if (i + 1 >= args.size()) {
+            return absl::InvalidArgumentError(absl::StrCat(a, ": missing value; expected N"));
+          }
+          value = args[++i];
+        }
+        (*raw)[name] = Raw{value, a.substr(0, 2), true};
+        continue;
+      }
+    }
     if (!absl::StartsWith(a, "--")) return UnknownFlag(a);
     size_t eq = a.find('=');
     std::string typed = a.substr(0, eq);
@@ -366,16 +337,43 @@ absl::StatusOr<std::optional<CliResult>> Scan(const std::vector<std::string>& ar
   return std::nullopt;
 }
 
-// Flag values from FABRIC_<FLAG>; empty variables count as unset.
+// torchrun's names for a flag (the flag itself and its aliases) that torchrun reads from
+// PET_<NAME>: every torchrun flag.
+bool IsTorchrunName(const std::string& dashed) {
+  static const auto* const kNames = new std::set<std::string>{
+      "nnodes", "nproc-per-node", "rdzv-backend", "rdzv-endpoint", "rdzv-id", "rdzv-conf",
+      "standalone", "max-restarts", "monitor-interval", "start-method", "event-log-handler",
+      "role", "module", "no-python", "run-path", "log-dir", "redirects", "tee",
+      "local-ranks-filter", "duplicate-stdout-filters", "duplicate-stderr-filters", "node-rank",
+      "master-addr", "master-port", "local-addr", "logs-specs", "numa-binding",
+      "signals-to-handle", "virtual-local-rank"};
+  return kNames->count(dashed) > 0;
+}
+
+// Flag values from the environment; empty variables count as unset. FABRIC_<FLAG> wins
+// over torchrun's PET_<FLAG> (its own spelling, e.g. PET_NPROC_PER_NODE for --devices).
 RawMap FromEnv(const EnvMap& env) {
   RawMap raw;
   for (const FlagSpec& f : Flags()) {
     if (f.kind == Kind::kAction) continue;
-    std::string var = EnvName(f.name);
-    auto it = env.find(var);
-    if (it == env.end()) continue;
-    std::string v(absl::StripAsciiWhitespace(it->second));
-    if (!v.empty()) raw[f.name] = Raw{v, var, false};
+    std::vector<std::string> vars = {EnvName(f.name)};
+    std::vector<std::string> names = {f.name};
+    names.insert(names.end(), f.aliases.begin(), f.aliases.end());
+    for (const std::string& n : names) {
+      if (!IsTorchrunName(n)) continue;
+      std::string var = "PET_" + n;
+      std::replace(var.begin(), var.end(), '-', '_');
+      vars.push_back(absl::AsciiStrToUpper(var));
+    }
+    for (const std::string& var : vars) {
+      auto it = env.find(var);
+      if (it == env.end()) continue;
+      std::string v(absl::StripAsciiWhitespace(it->second));
+      if (!v.empty()) {
+        raw[f.name] = Raw{v, var, false};
+        break;
+      }
+    }
   }
   return raw;
 }
@@ -434,6 +432,16 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, const MachineF
       }
       o->devices = static_cast<int>(ids.size());
       o->device_ids = ids;
+      o->devices_set = true;
+    } else if ((r.value == "cpu" || r.value == "gpu" || r.value == "auto") &&
+               r.source != "--devices" && r.source != "FABRIC_DEVICES") {
+      // torchrun's spelling (--nproc-per-node, PET_NPROC_PER_NODE), torchrun's meaning:
+      // cpu = a worker per CPU; gpu = per GPU; auto = per GPU if any, else per CPU.
+      const bool gpu = r.value == "gpu" || (r.value == "auto" && gpus > 0);
+      if (gpu && accel == "cpu") return Bad(r, "asks for GPUs, but --accelerator is cpu");
+      if (!gpu && accel == "cuda") return Bad(r, "asks for CPUs, but --accelerator is cuda");
+      accel = gpu ? "cuda" : "cpu";
+      o->devices = gpu ? gpus : machine.cpus;  // no GPU on cuda: refused below
       o->devices_set = true;
     } else if (r.value == "auto" || r.value == "-1") {
       if (accel == "unset") accel = "cpu";
@@ -645,7 +653,13 @@ absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env,
         "(see fabric-run --help)");
   }
   const std::string& prog = program[0];
-  if (absl::EndsWith(prog, ".py")) {
+  if (o->python_module) {  // python -m PROGRAM ARGS (torchrun's -m)
+    std::string what = "--python";
+    if (auto it = raw.find("python"); it != raw.end()) what = it->second.source;
+    FABRIC_ASSIGN_OR_RETURN(o->python, ResolveExecutable(o->python, what, env));
+    o->exec_argv = {o->python, "-m"};
+    o->exec_argv.insert(o->exec_argv.end(), program.begin(), program.end());
+  } else if (absl::EndsWith(prog, ".py") && !o->no_python) {
     struct stat st;
     if (::stat(prog.c_str(), &st) != 0) {
       return absl::InvalidArgumentError(
@@ -800,6 +814,11 @@ absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
   FABRIC_RETURN_IF_ERROR(ResolveRest(raw, &o));
   FABRIC_RETURN_IF_ERROR(ResolveConsole(raw, &o));
   FABRIC_RETURN_IF_ERROR(ResolveRunId(raw, env, &o));
+  FABRIC_RETURN_IF_ERROR(ResolveTorchrunFlags(raw, &o));
+  if (auto it = raw.find("dry-run"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o.dry_run, ParseBool(it->second));
+  }
+  for (const auto& [name, r] : raw) o.sources[name] = r.source;
   FABRIC_RETURN_IF_ERROR(ResolveProgram(raw, env, std::move(program), &o));
   return result;
 }

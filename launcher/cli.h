@@ -25,6 +25,8 @@ struct MachineFacts {
   // GPUs the NVIDIA driver reports (CountNvidiaGpus()); consulted only when
   // CUDA_VISIBLE_DEVICES is unset, for --accelerator auto/cuda and --devices auto.
   int nvidia_gpus = 0;
+  // CPUs this process may run on (torchrun's --nproc-per-node cpu / auto without GPUs).
+  int cpus = 1;
 };
 
 // The number of GPUs the NVIDIA kernel driver lists in `proc_dir` (one entry per GPU;

@@ -449,6 +449,96 @@ TEST_F(CliTest, AcceleratorIsGivenByTheFlagTheVariableOrAGpuList) {
   EXPECT_TRUE(Ok({"tool"}).accelerator_set);
 }
 
+TEST_F(CliTest, TorchrunOnlyFlagsAreHonoured) {
+  const std::string script = root_ + "/script.py";
+  LaunchOptions o = Ok({"--role", "trainer", "--monitor-interval", "5", "--start-method", "fork",
+                        "--rdzv-backend", "c10d", "--rdzv-conf",
+                        "join_timeout=30,last_call_timeout=2,keep_alive_interval=3,"
+                        "keep_alive_max_attempt=4,is_host=1",
+                        "--event-log-handler", "null", "--signals-to-handle", "SIGTERM,USR1",
+                        "--local-ranks-filter", "0", "--virtual-local-rank", "tool"});
+  EXPECT_EQ(o.role, "trainer");
+  EXPECT_EQ(o.join_timeout, absl::Seconds(30));
+  EXPECT_EQ(o.last_call_timeout, absl::Seconds(2));
+  EXPECT_EQ(o.keepalive_timeout, absl::Seconds(12));
+  ASSERT_TRUE(o.console.local_ranks.has_value());
+  EXPECT_THAT(*o.console.local_ranks, ElementsAre(0));
+  EXPECT_TRUE(o.virtual_local_rank);
+  // fabric-run's own flag wins over --rdzv-conf's key.
+  EXPECT_EQ(Ok({"--join-timeout", "5s", "--rdzv-conf", "join_timeout=30", "tool"}).join_timeout,
+            absl::Seconds(5));
+}
+
+TEST_F(CliTest, TorchrunModuleAndNoPython) {
+  const std::string script = root_ + "/script.py";
+  EXPECT_THAT(Ok({"-m", "pkg.train", "--lr", "1"}).exec_argv,
+              ElementsAre(bin_ + "/python3", "-m", "pkg.train", "--lr", "1"));
+  EXPECT_THAT(Ok({"--module", "pkg.train"}).exec_argv,
+              ElementsAre(bin_ + "/python3", "-m", "pkg.train"));
+  Touch(root_ + "/exe.py", 0755);
+  EXPECT_THAT(Ok({"--no-python", root_ + "/exe.py"}).exec_argv, ElementsAre(root_ + "/exe.py"));
+  EXPECT_THAT(Parse({"-m", "--no-python", "x"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("give one of them")));
+}
+
+TEST_F(CliTest, TorchrunRedirectsHideRanksFromTheConsoleAndNeedALogDir) {
+  EXPECT_THAT(Parse({"-r", "3", "tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--log-dir")));
+  LaunchOptions all = Ok({"--devices", "2", "-r3", "--log-dir", root_, "tool"});
+  ASSERT_TRUE(all.console.local_ranks.has_value());
+  EXPECT_TRUE(all.console.local_ranks->empty());
+  LaunchOptions one = Ok({"--devices", "2", "--redirects", "0:3", "--log-dir", root_, "tool"});
+  EXPECT_THAT(*one.console.local_ranks, ElementsAre(1));
+  LaunchOptions teed = Ok({"--devices", "2", "-r", "3", "-t", "3", "--log-dir", root_, "tool"});
+  EXPECT_FALSE(teed.console.local_ranks.has_value());  // tee: console and files
+}
+
+TEST_F(CliTest, TorchrunFlagsFabricRunCannotHonourAreRefusedWithTheReason) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--run-path", "tool"}, "drop --run-path"},
+      {{"--rdzv-backend", "etcd-v2", "tool"}, "use --rdzv-backend c10d"},
+      {{"--rdzv-conf", "bogus=1", "tool"}, "unknown key 'bogus'"},
+      {{"--event-log-handler", "console", "tool"}, "use null"},
+      {{"--duplicate-stdout-filters", "a,b", "tool"}, "grep"},
+      {{"--logs-specs", "x", "tool"}, "--log-dir"},
+      {{"--numa-binding", "node", "tool"}, "numactl"},
+      {{"--local-addr", "10.0.0.2", "tool"}, "drop it"},
+      {{"--signals-to-handle", "SIGSEGV", "tool"}, "does not relay"},
+      {{"--start-method", "thread", "tool"}, "spawn, fork or forkserver"},
+  };
+  for (const auto& [args, why] : cases) {
+    SCOPED_TRACE(args[0]);
+    EXPECT_THAT(Parse(args), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      AllOf(HasSubstr(args[0]), HasSubstr(why))));
+  }
+}
+
+TEST_F(CliTest, PetVariablesAreTorchrunsAndLoseToFabricVariablesAndFlags) {
+  env_["PET_NPROC_PER_NODE"] = "3";
+  env_["PET_MAX_RESTARTS"] = "2";
+  env_["PET_ROLE"] = "pet";
+  LaunchOptions pet = Ok({"tool"});
+  EXPECT_EQ(pet.devices, 3);
+  EXPECT_EQ(pet.max_restarts, 2);
+  EXPECT_EQ(pet.role, "pet");
+  EXPECT_EQ(pet.sources.at("devices"), "PET_NPROC_PER_NODE");
+  env_["FABRIC_DEVICES"] = "2";
+  EXPECT_EQ(Ok({"tool"}).devices, 2);                         // FABRIC_ beats PET_
+  EXPECT_EQ(Ok({"--nproc-per-node", "1", "tool"}).devices, 1);  // the command line beats both
+}
+
+TEST_F(CliTest, TorchrunSpellingOfNprocPerNodeHasTorchrunsMeaning) {
+  machine_.cpus = 6;
+  machine_.nvidia_gpus = 0;
+  EXPECT_EQ(Ok({"--nproc-per-node", "cpu", "tool"}).devices, 6);
+  EXPECT_EQ(Ok({"--nproc_per_node", "auto", "tool"}).devices, 6);  // no GPU: per CPU
+  EXPECT_EQ(Ok({"--devices", "auto", "tool"}).devices, 1);         // Lightning's auto
+  machine_.nvidia_gpus = 4;
+  LaunchOptions gpu = Ok({"--nproc-per-node", "gpu", "tool"});
+  EXPECT_EQ(gpu.devices, 4);
+  EXPECT_EQ(gpu.accelerator, "cuda");
+}
+
 TEST_F(CliTest, DefaultPythonIsPython3FromPath) {
   // As torchrun's sys.executable would be: the python3 of the activated environment.
   const std::string script = root_ + "/script.py";

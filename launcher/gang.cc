@@ -11,6 +11,7 @@ SignalAction ClassifySignal(int sig) {
     case SIGINT:
     case SIGTERM:
     case SIGHUP:
+    case SIGQUIT:
       return SignalAction::kStopGang;
     case SIGUSR1:
     case SIGUSR2:

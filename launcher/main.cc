@@ -1,6 +1,7 @@
 // fabric-run: the per-node agent binary. Parses the command line (cli.h) and runs
 // the job (agent.h). Exit status: the job's (0, the root cause's code, 128 +
 // signal), 2 for a bad command line (nothing is spawned), 1 for a setup error.
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "common/worker_env.h"
 #include "launcher/agent.h"
 #include "launcher/cli.h"
+#include "launcher/dry_run.h"
 #include "launcher/slurm_launch.h"
 #include "launcher/multinode.h"
 
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   fabric::launcher::MachineFacts machine;
   machine.nvidia_gpus = fabric::launcher::CountNvidiaGpus();
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) machine.cpus = CPU_COUNT(&cpus);
   absl::StatusOr<fabric::launcher::CliResult> cli =
       fabric::launcher::ParseCommandLine(args, env, machine);
   if (!cli.ok()) {
@@ -56,6 +60,10 @@ int main(int argc, char** argv) {
   }
   if (cli->action != fabric::launcher::CliResult::Action::kRun) {
     WriteOut(1, cli->text);
+    return 0;
+  }
+  if (cli->options.dry_run) {
+    WriteOut(1, fabric::launcher::DescribePlan(cli->options, env));
     return 0;
   }
   fabric::launcher::AgentOptions options;

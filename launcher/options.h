@@ -3,6 +3,7 @@
 #ifndef FABRIC_LAUNCHER_OPTIONS_H_
 #define FABRIC_LAUNCHER_OPTIONS_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@ struct ConsoleFilter {
   bool all = true;          // every rank
   std::vector<int> ranks;   // when !all: only these global ranks
   bool quiet = false;       // no worker output on the console at all
+  // torchrun's --local-ranks-filter / --redirects: when set, only these local ranks
+  // (on every node) reach the console, in addition to the filters above.
+  std::optional<std::vector<int>> local_ranks;
 };
 
 struct LaunchOptions {
@@ -50,6 +54,17 @@ struct LaunchOptions {
   std::string log_dir;                // empty: no per-rank files
   ConsoleFilter console;
   std::string python = "python3";  // looked up in PATH, as `#!/usr/bin/env python3`
+  // torchrun's spellings (launcher/torchrun_flags.h).
+  std::string role = "default";       // --role: ROLE_NAME
+  bool python_module = false;         // -m/--module: python -m PROGRAM
+  bool no_python = false;             // --no-python: exec PROGRAM even if it ends in .py
+  bool virtual_local_rank = false;    // --virtual-local-rank: LOCAL_RANK=0, one GPU each
+  // --dry-run: print the plan (settings, where each came from, the workers' environment)
+  // and exit 0, starting nothing.
+  bool dry_run = false;
+  // Where each given setting came from: flag name -> "--devices", "FABRIC_DEVICES",
+  // "PET_NPROC_PER_NODE" (settings not listed are defaults).
+  std::map<std::string, std::string> sources;
   bool standalone = false;
   std::string rdzv_endpoint;          // HOST:PORT of a standalone rendezvous, empty: embedded
   // --requeue-on-signal USR1|USR2 (0: off): on this signal the agent forwards it, gives

@@ -35,11 +35,16 @@ TEST_P(SignalTest, StopSignalIsForwardedAndExitStatusIs128PlusSignal) {
   for (pid_t p : pids) ASSERT_TRUE(Alive(p));  // negative control
   kill(run.pid(), sig);
   ASSERT_EQ(run.Wait(), 128 + sig) << run.err();
-  EXPECT_THAT(run.err(), HasSubstr(absl::StrCat("received ", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP")));
+  EXPECT_THAT(run.err(), HasSubstr(absl::StrCat(
+                             "received ", sig == SIGINT    ? "SIGINT"
+                                          : sig == SIGTERM ? "SIGTERM"
+                                          : sig == SIGQUIT ? "SIGQUIT"
+                                                           : "SIGHUP")));
   for (pid_t p : pids) EXPECT_TRUE(WaitGone(p, absl::Seconds(10)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Stop, SignalTest, ::testing::Values(SIGINT, SIGTERM, SIGHUP));
+// SIGQUIT too: torchrun's default --signals-to-handle includes it.
+INSTANTIATE_TEST_SUITE_P(Stop, SignalTest, ::testing::Values(SIGINT, SIGTERM, SIGHUP, SIGQUIT));
 
 TEST(LauncherSignalTest, SigtermEscalatesToSigkillAfterTheGracePeriod) {
   std::string dir = NewTempDir("esc");

@@ -1,0 +1,62 @@
+#include "launcher/dry_run.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "launcher/attempt_plan.h"
+
+namespace fabric::launcher {
+namespace {
+
+std::string Source(const LaunchOptions& o, const std::string& flag) {
+  auto it = o.sources.find(flag);
+  return it == o.sources.end() ? "default" : it->second;
+}
+
+}  // namespace
+
+std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
+  std::string s = "fabric-run: dry run: nothing is started\n";
+  auto line = [&](const std::string& flag, const std::string& value) {
+    absl::StrAppend(&s, "  ", flag, " = ", value, "  (", Source(o, flag), ")\n");
+  };
+  line("accelerator", o.accelerator);
+  line("devices", absl::StrCat(o.devices));
+  line("num-nodes", o.min_nodes == o.max_nodes ? absl::StrCat(o.min_nodes)
+                                               : absl::StrCat(o.min_nodes, ":", o.max_nodes));
+  line("node-rank", o.node_rank ? absl::StrCat(*o.node_rank)
+                   : o.max_nodes == 1 ? "0" : "(assigned by the rendezvous)");
+  line("main-address", o.main_address);
+  line("main-port", absl::StrCat(o.main_port));
+  line("rdzv-endpoint", o.rdzv_endpoint.empty() ? "(embedded in node 0)" : o.rdzv_endpoint);
+  line("strategy", o.strategy.empty() ? "(the program's choice)" : o.strategy);
+  line("precision", o.precision.empty() ? "(the program's choice)" : o.precision);
+  line("max-restarts", absl::StrCat(o.max_restarts));
+  line("run-id", o.run_id.empty() ? "(generated)" : o.run_id);
+  line("role", o.role);
+  line("log-dir", o.log_dir.empty() ? "(none)" : o.log_dir);
+  absl::StrAppend(&s, "  command: ", absl::StrJoin(o.exec_argv, " "), "\n");
+  AttemptPlan plan;
+  plan.run_id = o.run_id.empty() ? "(generated)" : o.run_id;
+  plan.max_restarts = o.max_restarts;
+  plan.node_rank = o.node_rank.value_or(0);
+  plan.num_nodes = o.max_nodes;
+  plan.local_world_size = o.devices;
+  plan.world_size = o.devices * o.max_nodes;
+  plan.global_rank_base = plan.node_rank * o.devices;
+  plan.master_addr = o.max_nodes > 1 ? "(node 0's address)" : "127.0.0.1";
+  for (int lr = 0; lr < o.devices; ++lr) {
+    EnvMap env = WorkerEnvironment(o, plan, lr, "(per-rank error file)", inherited);
+    absl::StrAppend(&s, "  worker ", lr, ":");
+    for (const char* k : {kEnvRank, kEnvLocalRank, kEnvWorldSize, kEnvLocalWorldSize,
+                          kEnvGroupRank, kEnvGroupWorldSize, kEnvRoleName, kEnvMasterAddr,
+                          kEnvRunId, kEnvCudaVisibleDevices, kEnvOmpNumThreads, kEnvLtAccelerator,
+                          kEnvLtStrategy, kEnvLtDevices, kEnvLtNumNodes, kEnvLtPrecision}) {
+      auto it = env.find(k);
+      if (it != env.end()) absl::StrAppend(&s, " ", k, "=", it->second);
+    }
+    absl::StrAppend(&s, " MASTER_PORT=(a free port, chosen at run time)\n");
+  }
+  return s;
+}
+
+}  // namespace fabric::launcher
