@@ -32,6 +32,10 @@ inline constexpr char kEnvRestartCount[] = "TORCHELASTIC_RESTART_COUNT";
 inline constexpr char kEnvMaxRestarts[] = "TORCHELASTIC_MAX_RESTARTS";
 inline constexpr char kEnvErrorFile[] = "TORCHELASTIC_ERROR_FILE";
 inline constexpr char kEnvOmpNumThreads[] = "OMP_NUM_THREADS";
+// torchrun sets both; a worker's torch reads them (the elastic error handler's signal
+// list; NCCL's watchdog tearing a failed communicator down).
+inline constexpr char kEnvSignalsToHandle[] = "TORCHELASTIC_SIGNALS_TO_HANDLE";
+inline constexpr char kEnvNcclAsyncErrorHandling[] = "TORCH_NCCL_ASYNC_ERROR_HANDLING";
 inline constexpr char kEnvCudaVisibleDevices[] = "CUDA_VISIBLE_DEVICES";
 inline constexpr char kEnvLtCliUsed[] = "LT_CLI_USED";
 inline constexpr char kEnvLtAccelerator[] = "LT_ACCELERATOR";

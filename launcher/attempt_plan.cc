@@ -70,6 +70,9 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
   }
   EnvMap env = inherited;
   for (auto& [k, v] : w.ToEnvMap()) env[k] = v;
+  // As torchrun: the signal list always, NCCL's async error handling unless inherited.
+  env[kEnvSignalsToHandle] = options.signals_to_handle;
+  env.emplace(kEnvNcclAsyncErrorHandling, "1");
   OverlaySlurmTask(plan, local_rank, &env);
   if (options.virtual_local_rank) {
     // torchrun's --virtual-local-rank: each worker sees only its own GPU, as device 0.

@@ -56,6 +56,8 @@ TEST(WorkerEnvironmentTest, SetsTorchrunAndLightningVariables) {
   EXPECT_EQ(env["TORCHELASTIC_MAX_RESTARTS"], "2");
   EXPECT_EQ(env["TORCHELASTIC_ERROR_FILE"], "/tmp/e.json");
   EXPECT_EQ(env["OMP_NUM_THREADS"], "1");
+  EXPECT_EQ(env["TORCHELASTIC_SIGNALS_TO_HANDLE"], "SIGTERM,SIGINT,SIGHUP,SIGQUIT");
+  EXPECT_EQ(env["TORCH_NCCL_ASYNC_ERROR_HANDLING"], "1");
   EXPECT_EQ(env["LT_CLI_USED"], "1");
   EXPECT_EQ(env["LT_DEVICES"], "4");
   EXPECT_EQ(env.count("CUDA_VISIBLE_DEVICES"), 0u);
@@ -65,8 +67,10 @@ TEST(WorkerEnvironmentTest, UserOmpNumThreadsWins) {
   AttemptPlan plan;
   plan.local_world_size = 4;
   plan.world_size = 4;
-  EnvMap env = WorkerEnvironment(FourDevices(), plan, 0, "", {{"OMP_NUM_THREADS", "8"}});
+  EnvMap env = WorkerEnvironment(FourDevices(), plan, 0, "",
+                                 {{"OMP_NUM_THREADS", "8"}, {"TORCH_NCCL_ASYNC_ERROR_HANDLING", "3"}});
   EXPECT_EQ(env["OMP_NUM_THREADS"], "8");
+  EXPECT_EQ(env["TORCH_NCCL_ASYNC_ERROR_HANDLING"], "3");  // inherited wins, as in torchrun
   EXPECT_EQ(env.count("TORCHELASTIC_ERROR_FILE"), 0u);
 }
 

@@ -26,6 +26,7 @@
 #include "common/lightning_choices.h"
 #include "common/status_macros.h"
 #include "launcher/cli_values.h"
+#include "launcher/kubernetes.h"
 #include "launcher/torchrun_flags.h"
 
 namespace fabric::launcher {
@@ -797,15 +798,36 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
 
 }  // namespace
 
+Personality PersonalityFor(const std::string& argv0) {
+  const size_t slash = argv0.rfind('/');
+  const std::string base = slash == std::string::npos ? argv0 : argv0.substr(slash + 1);
+  return base == "torchrun" ? Personality::kTorchrun : Personality::kFabricRun;
+}
+
 absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
-                                           const EnvMap& env, const MachineFacts& machine) {
+                                           const EnvMap& env, const MachineFacts& machine,
+                                           Personality personality) {
+  const bool torchrun = personality == Personality::kTorchrun;
   RawMap raw = FromEnv(env);
   std::vector<std::string> program;
   FABRIC_ASSIGN_OR_RETURN(std::optional<CliResult> early, Scan(args, &raw, &program));
-  if (early) return *std::move(early);
+  if (early) {
+    if (torchrun && early->action == CliResult::Action::kHelp) {
+      early->text = absl::StrCat(
+          "torchrun: this is fabric-run installed as torchrun (torchrun's flags and PET_* "
+          "variables keep their meaning; --master-port defaults to 29500).\n\n",
+          early->text);
+    }
+    if (torchrun && early->action == CliResult::Action::kVersion) {
+      absl::StrAppend(&early->text, " (installed as torchrun)");
+    }
+    return *std::move(early);
+  }
+  AddKubernetesSettings(env, &raw);
 
   CliResult result;
   LaunchOptions& o = result.options;
+  if (torchrun) o.main_port = 29500;  // torchrun's --master-port default
   FABRIC_RETURN_IF_ERROR(ResolveDevices(raw, env, machine, &o));
   FABRIC_RETURN_IF_ERROR(ResolveStrategy(raw, &o));
   FABRIC_RETURN_IF_ERROR(ResolveNodes(raw, &o));

@@ -29,12 +29,23 @@ struct MachineFacts {
   int cpus = 1;
 };
 
+// Which command the user typed: fabric-run, or fabric-run installed (linked) as
+// `torchrun` (tools/install.sh --torchrun), so that scripts calling torchrun need no
+// change. As torchrun, the differences from fabric-run are torchrun's defaults: the
+// rendezvous port (--master-port) is 29500, and help and version say so.
+enum class Personality { kFabricRun, kTorchrun };
+
+// The personality for argv[0]: kTorchrun when its last path component is "torchrun".
+Personality PersonalityFor(const std::string& argv0);
+
 // The number of GPUs the NVIDIA kernel driver lists in `proc_dir` (one entry per GPU;
 // 0 when the directory is absent: no driver, no GPU).
 int CountNvidiaGpus(const std::string& proc_dir = "/proc/driver/nvidia/gpus");
 
 // Parses `args` (argv without argv[0]). Every flag may also come from FABRIC_<FLAG>
-// in `env` (e.g. FABRIC_DEVICES, FABRIC_MAX_RESTARTS); the command line wins.
+// in `env` (e.g. FABRIC_DEVICES, FABRIC_MAX_RESTARTS), torchrun's flags also from
+// PET_<FLAG>, and inside a Kubernetes pod some from the operator's variables
+// (launcher/kubernetes.h); the command line wins, then FABRIC_, PET_, Kubernetes.
 // Everything after the program (or after `--`) is the program's, untouched.
 //
 // Returns InvalidArgument with one line that names the flag (or variable) and what
@@ -45,7 +56,8 @@ int CountNvidiaGpus(const std::string& proc_dir = "/proc/driver/nvidia/gpus");
 // The caller prints it and exits with status 2.
 absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
                                            const EnvMap& env,
-                                           const MachineFacts& machine = MachineFacts{});
+                                           const MachineFacts& machine = MachineFacts{},
+                                           Personality personality = Personality::kFabricRun);
 
 }  // namespace fabric::launcher
 

@@ -527,6 +527,91 @@ TEST_F(CliTest, PetVariablesAreTorchrunsAndLoseToFabricVariablesAndFlags) {
   EXPECT_EQ(Ok({"--nproc-per-node", "1", "tool"}).devices, 1);  // the command line beats both
 }
 
+// A Kubeflow PyTorchJob pod: the operator's MASTER_ADDR/MASTER_PORT fill in the
+// rendezvous address below every other source; its RANK and WORLD_SIZE are not read.
+TEST_F(CliTest, KubernetesPodSettingsComeBelowFlagsFabricAndPetVariables) {
+  env_["MASTER_ADDR"] = "job-master-0";
+  env_["MASTER_PORT"] = "23456";
+  env_["RANK"] = "1";
+  env_["WORLD_SIZE"] = "8";
+  env_["PET_NNODES"] = "2";
+  env_["PET_NODE_RANK"] = "1";
+  env_["PET_NPROC_PER_NODE"] = "4";
+  // Outside a pod (no KUBERNETES_SERVICE_HOST): torchrun's rule, MASTER_* are not read.
+  LaunchOptions outside = Ok({"tool"});
+  EXPECT_EQ(outside.main_address, "127.0.0.1");
+  EXPECT_EQ(outside.grace_period, absl::Seconds(30));
+  env_["KUBERNETES_SERVICE_HOST"] = "10.96.0.1";
+  LaunchOptions pod = Ok({"tool"});
+  EXPECT_EQ(pod.main_address, "job-master-0");
+  EXPECT_EQ(pod.main_port, 23456);
+  EXPECT_EQ(pod.sources.at("main-address"), "Kubernetes MASTER_ADDR");
+  EXPECT_EQ(pod.sources.at("main-port"), "Kubernetes MASTER_PORT");
+  EXPECT_EQ(pod.node_rank, 1);
+  EXPECT_EQ(pod.min_nodes, 2);
+  EXPECT_EQ(pod.devices, 4);
+  EXPECT_EQ(pod.grace_period, absl::Seconds(20));  // inside the pod's 30 s
+  EXPECT_EQ(pod.sources.at("grace-period"), "Kubernetes pod");
+  EXPECT_EQ(Ok({"--master-addr", "n0", "tool"}).main_address, "n0");
+  EXPECT_EQ(Ok({"--grace-period", "5s", "tool"}).grace_period, absl::Seconds(5));
+  env_["PET_MASTER_ADDR"] = "pet-host";
+  EXPECT_EQ(Ok({"tool"}).main_address, "pet-host");
+  env_.erase("PET_MASTER_ADDR");
+  // An elastic PyTorchJob names the rendezvous with PET_RDZV_ENDPOINT: MASTER_* stay out.
+  env_["PET_RDZV_ENDPOINT"] = "job-worker-0:29400";
+  LaunchOptions elastic = Ok({"tool"});
+  EXPECT_EQ(elastic.rdzv_endpoint, "job-worker-0:29400");
+  EXPECT_EQ(elastic.sources.count("main-address"), 0u);
+}
+
+// A Kubeflow Trainer TrainJob (JobSet) pod: PET_* as torchrun reads them, and the
+// Indexed Job's JOB_COMPLETION_INDEX as the node rank when PET_NODE_RANK is absent.
+TEST_F(CliTest, KubernetesIndexedJobPodTakesItsNodeRankFromTheCompletionIndex) {
+  env_["KUBERNETES_SERVICE_HOST"] = "10.96.0.1";
+  env_["PET_MASTER_ADDR"] = "train-node-0-0.train";
+  env_["PET_MASTER_PORT"] = "29400";
+  env_["PET_NNODES"] = "3";
+  env_["JOB_COMPLETION_INDEX"] = "2";
+  LaunchOptions o = Ok({"tool"});
+  EXPECT_EQ(o.node_rank, 2);
+  EXPECT_EQ(o.sources.at("node-rank"), "Kubernetes JOB_COMPLETION_INDEX");
+  EXPECT_EQ(o.main_address, "train-node-0-0.train");
+  env_["PET_NODE_RANK"] = "0";
+  EXPECT_EQ(Ok({"tool"}).node_rank, 0);
+  env_.erase("PET_NODE_RANK");
+  env_["JOB_COMPLETION_INDEX"] = "3";  // beyond 3 nodes: named in the error
+  EXPECT_THAT(Parse({"tool"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("JOB_COMPLETION_INDEX")));
+  env_.erase("PET_NNODES");  // one node: the index is not a node rank
+  EXPECT_FALSE(Ok({"tool"}).node_rank.has_value());
+}
+
+TEST_F(CliTest, InstalledAsTorchrunKeepsTorchrunsDefaults) {
+  EXPECT_EQ(PersonalityFor("/usr/local/bin/torchrun"), Personality::kTorchrun);
+  EXPECT_EQ(PersonalityFor("torchrun"), Personality::kTorchrun);
+  EXPECT_EQ(PersonalityFor("/opt/fabric-run"), Personality::kFabricRun);
+  EXPECT_EQ(PersonalityFor("/opt/torchrun-old"), Personality::kFabricRun);
+  auto parse = [&](std::vector<std::string> args) {
+    return ParseCommandLine(args, env_, machine_, Personality::kTorchrun);
+  };
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, parse({"--nproc-per-node", "2", "tool"}));
+  EXPECT_EQ(r.options.main_port, 29500);  // torchrun's --master-port default
+  EXPECT_EQ(r.options.devices, 2);
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult given, parse({"--master-port", "1234", "tool"}));
+  EXPECT_EQ(given.options.main_port, 1234);
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult v, parse({"--version"}));
+  EXPECT_EQ(v.text, "fabric-run 0.1.0 (installed as torchrun)");
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult h, parse({"--help"}));
+  EXPECT_THAT(h.text, HasSubstr("fabric-run installed as torchrun"));
+  EXPECT_EQ(Ok({"tool"}).main_port, 29400);  // negative control: fabric-run's own default
+}
+
+TEST_F(CliTest, SignalsToHandleIsPassedOnAsTorchrunDoes) {
+  EXPECT_EQ(Ok({"tool"}).signals_to_handle, "SIGTERM,SIGINT,SIGHUP,SIGQUIT");
+  EXPECT_EQ(Ok({"--signals-to-handle", "term,SIGUSR1", "tool"}).signals_to_handle,
+            "SIGTERM,SIGUSR1");
+}
+
 TEST_F(CliTest, TorchrunSpellingOfNprocPerNodeHasTorchrunsMeaning) {
   machine_.cpus = 6;
   machine_.nvidia_gpus = 0;
@@ -676,7 +761,7 @@ TEST_F(CliTest, HelpListsEveryFlagWithItsVariable) {
 TEST_F(CliTest, Version) {
   FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, Parse({"--version"}));
   EXPECT_EQ(r.action, CliResult::Action::kVersion);
-  EXPECT_EQ(r.text, "fabric-run 0.1.0");
+  EXPECT_EQ(r.text, "fabric-run 0.1.0");  // main() adds the newline
 }
 
 TEST_F(CliTest, HelpAfterProgramBelongsToTheProgram) {

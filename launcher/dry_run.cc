@@ -31,6 +31,8 @@ std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
   line("strategy", o.strategy.empty() ? "(the program's choice)" : o.strategy);
   line("precision", o.precision.empty() ? "(the program's choice)" : o.precision);
   line("max-restarts", absl::StrCat(o.max_restarts));
+  line("grace-period", absl::FormatDuration(o.grace_period));
+  line("join-timeout", absl::FormatDuration(o.join_timeout));
   line("run-id", o.run_id.empty() ? "(generated)" : o.run_id);
   line("role", o.role);
   line("log-dir", o.log_dir.empty() ? "(none)" : o.log_dir);
@@ -49,7 +51,8 @@ std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
     absl::StrAppend(&s, "  worker ", lr, ":");
     for (const char* k : {kEnvRank, kEnvLocalRank, kEnvWorldSize, kEnvLocalWorldSize,
                           kEnvGroupRank, kEnvGroupWorldSize, kEnvRoleName, kEnvMasterAddr,
-                          kEnvRunId, kEnvCudaVisibleDevices, kEnvOmpNumThreads, kEnvLtAccelerator,
+                          kEnvRunId, kEnvCudaVisibleDevices, kEnvOmpNumThreads,
+                          kEnvSignalsToHandle, kEnvNcclAsyncErrorHandling, kEnvLtAccelerator,
                           kEnvLtStrategy, kEnvLtDevices, kEnvLtNumNodes, kEnvLtPrecision}) {
       auto it = env.find(k);
       if (it != env.end()) absl::StrAppend(&s, " ", k, "=", it->second);

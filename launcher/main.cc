@@ -52,14 +52,17 @@ int main(int argc, char** argv) {
   cpu_set_t cpus;
   if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) machine.cpus = CPU_COUNT(&cpus);
   absl::StatusOr<fabric::launcher::CliResult> cli =
-      fabric::launcher::ParseCommandLine(args, env, machine);
+      fabric::launcher::ParseCommandLine(args, env, machine,
+                                         fabric::launcher::PersonalityFor(argv[0]));
   if (!cli.ok()) {
     WriteOut(2, absl::StrCat("fabric-run: ", cli.status().message(),
                              "\nfabric-run: run 'fabric-run --help' for usage\n"));
     return 2;
   }
   if (cli->action != fabric::launcher::CliResult::Action::kRun) {
-    WriteOut(1, cli->text);
+    WriteOut(1, cli->action == fabric::launcher::CliResult::Action::kVersion
+                    ? cli->text + "\n"
+                    : cli->text);
     return 0;
   }
   if (cli->options.dry_run) {

@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "common/endpoint.h"
 #include "common/logging.h"
 #include "common/net.h"
 
@@ -19,85 +21,6 @@ namespace {
 
 namespace rdzv = ::fabric::rendezvous;
 using Kind = CoordinatorEvent::Kind;
-
-// Splits "host:port" / "[v6]:port".
-bool SplitHostPort(const std::string& endpoint, std::string* host, std::string* port) {
-  size_t colon = endpoint.rfind(':');
-  if (colon == std::string::npos) return false;
-  *host = endpoint.substr(0, colon);
-  *port = endpoint.substr(colon + 1);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  return !host->empty() && !port->empty();
-}
-
-bool IsWildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
-
-// The local address this host uses to reach host:port (a connected UDP socket sends
-// nothing); the host name when that fails.
-std::string LocalAddressToward(const std::string& host, const std::string& port) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
-    return LocalHostname();
-  }
-  std::string out;
-  for (addrinfo* ai = res; ai != nullptr && out.empty(); ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    sockaddr_storage local{};
-    socklen_t len = sizeof(local);
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
-      char buf[INET6_ADDRSTRLEN] = {};
-      const void* a = local.ss_family == AF_INET
-                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr)
-                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr);
-      if (inet_ntop(local.ss_family, a, buf, sizeof(buf)) != nullptr) out = buf;
-    }
-    close(fd);
-  }
-  freeaddrinfo(res);
-  return out.empty() ? LocalHostname() : out;
-}
-
-// True once a TCP connection to host:port succeeds, trying with backoff until
-// `deadline`. gRPC's channel, when its first connect is refused (the host agent not
-// listening yet), took ~5 s to recover here; connecting only once the port accepts
-// avoids that.
-bool WaitForListener(const std::string& host, const std::string& port, absl::Time deadline) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  absl::Duration backoff = absl::Milliseconds(5);
-  for (;;) {
-    addrinfo* res = nullptr;
-    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) == 0) {
-      for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) continue;
-        bool ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-        if (!ok && errno == EINPROGRESS) {
-          pollfd p{fd, POLLOUT, 0};
-          int err = 0;
-          socklen_t len = sizeof(err);
-          ok = poll(&p, 1, 1000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-               err == 0;
-        }
-        close(fd);
-        if (ok) {
-          freeaddrinfo(res);
-          return true;
-        }
-      }
-      freeaddrinfo(res);
-    }
-    if (absl::Now() + backoff >= deadline) return false;
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Milliseconds(200));
-  }
-}
 
 }  // namespace
 
@@ -146,47 +69,60 @@ RdzvCoordinator::~RdzvCoordinator() {
 
 absl::Status RdzvCoordinator::Start() {
   const LaunchOptions& lo = options_.launch;
-  std::string host, port;
-  if (!lo.rdzv_endpoint.empty()) {
-    server_address_ = lo.rdzv_endpoint;
-    if (!SplitHostPort(lo.rdzv_endpoint, &host, &port)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--rdzv-endpoint '", lo.rdzv_endpoint, "' is not HOST:PORT"));
-    }
-    advertised_ = LocalAddressToward(host, port);
-  } else {
-    host = lo.main_address;
-    port = absl::StrCat(lo.main_port);
-    const bool must_host = lo.node_rank.has_value() && *lo.node_rank == 0;
-    const bool may_host = !lo.node_rank.has_value() || must_host;
-    if (may_host) {
-      rdzv::ServerOptions so;
-      so.host = lo.main_address;
-      so.port = lo.main_port;
-      so.token = options_.token;
-      so.run_id = options_.run_id;
-      so.keepalive_timeout = lo.keepalive_timeout;
-      so.last_call_timeout = lo.last_call_timeout;
-      so.join_timeout = lo.join_timeout;
-      absl::StatusOr<std::unique_ptr<rdzv::RendezvousServer>> server =
-          rdzv::RendezvousServer::Create(so);
-      if (!server.ok()) return server.status();
-      absl::StatusOr<int> bound = (*server)->Start();
-      if (bound.ok()) {
-        server_ = std::move(*server);
-      } else if (must_host) {
-        return absl::UnavailableError(absl::StrCat(
-            "--node-rank 0 hosts the rendezvous, but it cannot listen on ",
-            rdzv::JoinHostPort(lo.main_address, lo.main_port),
-            " (port in use, or not an address of this host); pick a free --main-port or this "
-            "host's address for --main-address"));
-      }
-    }
-    const std::string dial = IsWildcard(lo.main_address) ? "127.0.0.1" : lo.main_address;
-    server_address_ = rdzv::JoinHostPort(dial, lo.main_port);
-    advertised_ = hosting() && !IsWildcard(lo.main_address) ? lo.main_address
-                                                            : LocalAddressToward(dial, port);
+  // Where the rendezvous is: --main-address:--main-port, or torchrun's c10d spelling
+  // --rdzv-endpoint HOST:PORT.
+  const bool endpoint = !lo.rdzv_endpoint.empty();
+  std::string host = lo.main_address;
+  std::string port = absl::StrCat(lo.main_port);
+  if (endpoint && !SplitHostPort(lo.rdzv_endpoint, &host, &port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rdzv-endpoint '", lo.rdzv_endpoint, "' is not HOST:PORT"));
   }
+  int port_number = 0;
+  if (!absl::SimpleAtoi(port, &port_number)) {
+    return absl::InvalidArgumentError(absl::StrCat("rendezvous port '", port, "' is not a number"));
+  }
+  // Who hosts it. --main-address: node rank 0 must; with no node rank, whoever binds
+  // the address first. --rdzv-endpoint (torchrun's c10d rule): the agent on the
+  // endpoint's host may, unless something (fabric-rendezvous, another agent of this
+  // host) already listens there; then it joins as a client.
+  const bool must_host = !endpoint && lo.node_rank.has_value() && *lo.node_rank == 0;
+  const bool may_host = (!lo.node_rank.has_value() || *lo.node_rank == 0) &&
+                        (!endpoint || IsThisHost(host));
+  std::string bind_host = host;
+  if (may_host && !IsWildcard(host) && !Resolves(host) && IsThisHost(host)) {
+    // This machine's own name, not in DNS yet (a Kubernetes pod's record appears after
+    // the pod starts): listen on every interface; the others retry until it resolves.
+    LogInfo(host, " names this host but does not resolve yet; the rendezvous listens on "
+                  "every interface");
+    bind_host = "0.0.0.0";
+  }
+  if (may_host) {
+    rdzv::ServerOptions so;
+    so.host = bind_host;
+    so.port = port_number;
+    so.token = options_.token;
+    so.run_id = options_.run_id;
+    so.keepalive_timeout = lo.keepalive_timeout;
+    so.last_call_timeout = lo.last_call_timeout;
+    so.join_timeout = lo.join_timeout;
+    absl::StatusOr<std::unique_ptr<rdzv::RendezvousServer>> server =
+        rdzv::RendezvousServer::Create(so);
+    if (!server.ok()) return server.status();
+    absl::StatusOr<int> bound = (*server)->Start();
+    if (bound.ok()) {
+      server_ = std::move(*server);
+    } else if (must_host) {
+      return absl::UnavailableError(absl::StrCat(
+          "--node-rank 0 hosts the rendezvous, but it cannot listen on ",
+          rdzv::JoinHostPort(host, port_number),
+          " (port in use, or not an address of this host); pick a free --main-port or this "
+          "host's address for --main-address"));
+    }
+  }
+  const std::string dial = IsWildcard(bind_host) ? "127.0.0.1" : host;
+  server_address_ = rdzv::JoinHostPort(dial, port_number);
+  advertised_ = hosting() && !IsWildcard(bind_host) ? host : LocalAddressToward(dial, port);
   if (hosting()) {
     LogInfo("hosting the rendezvous on ", server_address_, " (run ", options_.run_id, ")");
   }
@@ -347,8 +283,14 @@ bool RdzvCoordinator::EnsureConnected() {
       absl::StrCat("0 of ", lo.min_nodes == lo.max_nodes ? "" : "at least ", lo.min_nodes,
                    " nodes known to have joined: this node never got in");
   std::string host, port;
+  const absl::Time join_start = absl::Now();
+  auto progress = [&](absl::string_view why, absl::Duration waited) {
+    LogInfo("waiting for the rendezvous at ", server_address_, ": ", why, " (",
+            absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))), " of --join-timeout ",
+            absl::FormatDuration(lo.join_timeout), ")");
+  };
   if (SplitHostPort(server_address_, &host, &port) &&
-      !WaitForListener(host, port, absl::Now() + lo.join_timeout)) {
+      !WaitForListener(host, port, join_start + lo.join_timeout, progress)) {
     CoordinatorEvent e;
     e.kind = Kind::kFatal;
     e.message = absl::StrCat(

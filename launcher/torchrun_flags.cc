@@ -218,6 +218,7 @@ absl::Status ResolveTorchrunFlags(const RawMap& raw, LaunchOptions* o) {
   if (const Raw* r = Find(raw, "signals-to-handle")) {
     static const std::set<std::string> kHandled = {"SIGTERM", "SIGINT", "SIGHUP",
                                                    "SIGQUIT", "SIGUSR1", "SIGUSR2"};
+    std::vector<std::string> given;
     for (absl::string_view s : absl::StrSplit(r->value, ',', absl::SkipEmpty())) {
       std::string sig = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(s));
       if (!absl::StartsWith(sig, "SIG")) sig = "SIG" + sig;
@@ -225,7 +226,9 @@ absl::Status ResolveTorchrunFlags(const RawMap& raw, LaunchOptions* o) {
         return Bad(*r, absl::StrCat("names ", sig, ", which fabric-run does not relay; it "
                                     "always handles ", absl::StrJoin(kHandled, ",")));
       }
+      given.push_back(sig);
     }
+    o->signals_to_handle = absl::StrJoin(given, ",");
   }
   return ResolveConsole(raw, o);
 }
