@@ -1,0 +1,156 @@
+"""torchrun 2.11 as the oracle: the same command lines under torchrun and under fabric-run
+installed as `torchrun` (tools/install.sh --torchrun) give every worker the same
+torchrun-defined variables, or differ only as doc/cli.md lists (env_compare.DOCUMENTED).
+
+Run by parity_test.sh with .venv/bin/python. Real processes on loopback: torchrun's
+agents and ours, two agents for the two-node cases. Also installs into a temporary
+prefix and runs a two-node job from there (fabric-run execs fabric-run-multinode from its
+own directory), with a negative control: a prefix without fabric-run-multinode fails
+with one line naming it.
+"""
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import env_compare
+
+INSTALL = os.environ["FABRIC_INSTALL"]
+DUMP = os.environ["FABRIC_DUMP_ENV"]
+VENV_BIN = os.path.dirname(sys.executable)
+TORCHRUN = os.path.join(VENV_BIN, "torchrun")
+TIMEOUT = 120
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(extra):
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith(("LT_", "FABRIC_", "SLURM_", "PET_", "TORCHELASTIC_", "KUBERNETES_"))
+         and k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
+                       "OMP_NUM_THREADS", "JOB_COMPLETION_INDEX")}
+    e["PATH"] = VENV_BIN + os.pathsep + e.get("PATH", "/usr/bin:/bin")
+    e.update(extra)
+    return e
+
+
+def launch(launcher, nodes):
+    """nodes: [(args, env)] one agent each, started together; returns their joined output."""
+    procs = [subprocess.Popen([launcher] + args + [DUMP], env=clean_env(env),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for args, env in nodes]
+    outs = []
+    for p in procs:
+        out, _ = p.communicate(timeout=TIMEOUT)
+        if p.returncode != 0:
+            for q in procs:
+                q.kill()
+            raise AssertionError(f"{launcher} exited {p.returncode}:\n{out}")
+        outs.append(out)
+    return "\n".join(outs)
+
+
+class Parity(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="parity.")
+        cls.prefix = os.path.join(cls.tmp, "prefix")
+        subprocess.run([INSTALL, "--prefix", cls.prefix, "--torchrun"], check=True,
+                       capture_output=True, text=True)
+        cls.ours = os.path.join(cls.prefix, "bin", "torchrun")
+        cls.fabric_run = os.path.join(cls.prefix, "bin", "fabric-run")
+        cls.tables = io.StringIO()
+
+    @classmethod
+    def tearDownClass(cls):
+        print(cls.tables.getvalue())
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def same(self, label, nodes, ours_nodes=None, ours_launcher=None):
+        want = env_compare.parse(launch(TORCHRUN, nodes))
+        got = env_compare.parse(launch(ours_launcher or self.ours, ours_nodes or nodes))
+        bad = env_compare.compare(label, want, got, out=self.tables)
+        self.assertEqual(bad, 0, self.tables.getvalue())
+        return want, got
+
+    def test_single_node(self):
+        self.same("single", [(["--nproc-per-node", "2"], {})])
+
+    def test_standalone(self):
+        self.same("standalone", [(["--standalone", "--nproc-per-node", "2"], {})])
+
+    def test_two_nodes_static(self):
+        nodes = lambda p: [(["--nnodes", "2", "--nproc-per-node", "2", "--node-rank", str(r),
+                             "--master-addr", "127.0.0.1", "--master-port", str(p)], {})
+                           for r in (0, 1)]
+        self.same("static", nodes(free_port()), nodes(free_port()))
+
+    def test_two_nodes_c10d(self):
+        nodes = lambda p: [(["--nnodes", "2", "--nproc-per-node", "2", "--rdzv-backend", "c10d",
+                             "--rdzv-endpoint", f"127.0.0.1:{p}", "--rdzv-id", "job7"], {})
+                           for _ in (0, 1)]
+        self.same("c10d", nodes(free_port()), nodes(free_port()))
+
+    def test_elastic_range(self):
+        nodes = lambda p: [(["--nnodes", "1:2", "--nproc-per-node", "2", "--rdzv-backend", "c10d",
+                             "--rdzv-endpoint", f"127.0.0.1:{p}", "--rdzv-id", "el",
+                             "--rdzv-conf", "last_call_timeout=5"], {})
+                           for _ in (0, 1)]
+        self.same("elastic", nodes(free_port()), nodes(free_port()))
+
+    def test_pet_variables(self):
+        nodes = lambda p: [([], {"PET_NNODES": "2", "PET_NPROC_PER_NODE": "2",
+                                 "PET_NODE_RANK": str(r), "PET_MASTER_ADDR": "127.0.0.1",
+                                 "PET_MASTER_PORT": str(p), "PET_MAX_RESTARTS": "1"})
+                           for r in (0, 1)]
+        self.same("PET_*", nodes(free_port()), nodes(free_port()))
+
+    def test_pytorchjob_pod(self):
+        # A Kubeflow PyTorchJob pod's environment (per-pod RANK, WORLD_SIZE counting
+        # processes) with the command line its examples use; the pod's RANK/WORLD_SIZE
+        # must not reach the workers. fabric-run also runs it with no flags at all.
+        def pod(r, p):
+            return {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "MASTER_ADDR": "localhost",
+                    "MASTER_PORT": str(p), "RANK": str(r), "WORLD_SIZE": "4",
+                    "PET_NNODES": "2", "PET_NPROC_PER_NODE": "2", "PET_NODE_RANK": str(r),
+                    "PYTHONUNBUFFERED": "0"}
+        nodes = lambda p: [(["--master-addr", "localhost", "--master-port", str(p)], pod(r, p))
+                           for r in (0, 1)]
+        want, got = self.same("PyTorchJob", nodes(free_port()), nodes(free_port()))
+        self.assertEqual(sorted(got), [0, 1, 2, 3])
+        p = free_port()
+        bare = env_compare.parse(launch(self.fabric_run, [([], pod(r, p)) for r in (0, 1)]))
+        bad = env_compare.compare("PyTorchJob, no flags", want, bare, out=self.tables)
+        self.assertEqual(bad, 0, self.tables.getvalue())
+
+    def test_comparison_catches_a_difference(self):
+        # Negative control: a run with another world size must be reported.
+        want = env_compare.parse(launch(TORCHRUN, [(["--nproc-per-node", "2"], {})]))
+        got = env_compare.parse(launch(self.ours, [(["--nproc-per-node", "2",
+                                                     "--role", "trainer"], {})]))
+        self.assertGreater(env_compare.compare("negative control", want, got, out=io.StringIO()), 0)
+
+    def test_installed_prefix_runs_two_nodes_and_names_a_missing_half(self):
+        p = free_port()
+        out = launch(self.fabric_run, [(["--num-nodes", "2", "--devices", "1", "--node-rank",
+                                         str(r), "--main-port", str(p)], {}) for r in (0, 1)])
+        self.assertEqual(sorted(env_compare.parse(out)), [0, 1])
+        broken = os.path.join(self.tmp, "broken")
+        os.makedirs(broken)
+        shutil.copy(self.fabric_run, broken)
+        r = subprocess.run([os.path.join(broken, "fabric-run"), "--num-nodes", "2", DUMP],
+                           env=clean_env({}), capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("fabric-run-multinode", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
