@@ -285,7 +285,7 @@ bool RdzvCoordinator::EnsureConnected() {
   std::string host, port;
   const absl::Time join_start = absl::Now();
   auto progress = [&](absl::string_view why, absl::Duration waited) {
-    LogInfo("waiting for the rendezvous at ", server_address_, ": ", why, " (",
+    LogWarning("waiting for the rendezvous at ", server_address_, ": ", why, " (",
             absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))), " of --join-timeout ",
             absl::FormatDuration(lo.join_timeout), ")");
   };

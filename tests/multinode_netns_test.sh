@@ -1,9 +1,6 @@
 #!/usr/bin/env bash
-# Multi-host fabric-run in network namespaces this test creates: hosts n1..n3, each
-# with its own hostname, address (a private /24 that exists only in these namespaces)
-# and /etc/hosts, joined by a bridge in a private switch namespace (the recipe of
-# tests/slurm/cluster_lib.sh). Needs root; names carry this shell's pid; the EXIT
-# trap kills what runs in the namespaces and deletes them.
+# Multi-host fabric-run in network namespaces this test creates (tests/netns_lib.sh):
+# hosts n1..n3, each with its own hostname, address and /etc/hosts. Needs root.
 #
 #  1. 2 hosts x 2 workers, embedded rendezvous on n1 (--main-address n1): ranks,
 #     GROUP_RANK, WORLD_SIZE=4 and MASTER_ADDR/PORT agree; the rendezvous listens on
@@ -20,52 +17,15 @@ PY=$RUNFILES/tests/python/allreduce.py
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 0; }
 command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 0; }
 
-ID="mn$$$(printf %04x $((RANDOM)))"
-DIR=$(mktemp -d "${TEST_TMPDIR:-/tmp}/mnnetns.XXXXXX")
-SUBNET="10.$((100 + $$ % 100)).$(( ($$ / 100) % 250 + 1))"
-NAMESPACES=()
+source "$RUNFILES/tests/netns_lib.sh"
 FAILS=0
-
-cleanup() {
-  for ns in "${NAMESPACES[@]}"; do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-  done
-  sleep 0.2
-  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
-
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+in_host() { netns_in_host "$@"; }
 
-in_host() {  # in_host HOST command... (exec: `in_host ... &` then $! is the program)
-  local host=$1
-  shift
-  exec nsenter --net="/run/netns/${ID}-${host}" unshare --uts --mount \
-    sh -c 'hostname "$0"; mount --bind "$1" /etc/hosts; shift; exec "$@"' \
-    "$host" "$DIR/hosts" "$@"
-}
-
-make_network() {
-  local sw="${ID}-sw" i host
-  ip netns add "$sw" && NAMESPACES+=("$sw") || return 1
-  ip -n "$sw" link set lo up
-  ip -n "$sw" link add br0 type bridge
-  ip -n "$sw" link set br0 up
-  { echo "127.0.0.1 localhost"; for i in 1 2 3; do echo "$SUBNET.$i n$i"; done; } >"$DIR/hosts"
-  for i in 1 2 3; do
-    host=n$i
-    ip netns add "${ID}-${host}" && NAMESPACES+=("${ID}-${host}") || return 1
-    ip -n "$sw" link add "p$i" type veth peer name eth0 netns "${ID}-${host}" || return 1
-    ip -n "$sw" link set "p$i" master br0 up
-    ip -n "${ID}-${host}" link set lo up
-    ip -n "${ID}-${host}" addr add "$SUBNET.$i/24" dev eth0
-    ip -n "${ID}-${host}" link set eth0 up
-  done
-}
-
-make_network || { echo "FAIL: could not build the namespaces"; exit 1; }
+netns_up n1 n2 n3 || { echo "FAIL: could not build the namespaces"; exit 1; }
+ID=$NETNS_ID
+DIR=$NETNS_DIR
+SUBNET=$NETNS_SUBNET
 
 # --- 1. two hosts, env and bind address -------------------------------------------
 mkdir -p "$DIR/t1"
