@@ -646,7 +646,10 @@ absl::StatusOr<std::string> ResolveExecutable(const std::string& name,
   return name;
 }
 
-absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env,
+// The program: `python [-u] -m PROGRAM` (-m), `python [-u] PROGRAM` (a .py file, or as
+// torchrun any program unless --no-python), else PROGRAM itself. As torchrun, Python
+// runs unbuffered (-u), as torchrun starts it.
+absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env, bool torchrun,
                             std::vector<std::string> program, LaunchOptions* o) {
   if (program.empty()) {
     return absl::InvalidArgumentError(
@@ -654,31 +657,30 @@ absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env,
         "(see fabric-run --help)");
   }
   const std::string& prog = program[0];
-  if (o->python_module) {  // python -m PROGRAM ARGS (torchrun's -m)
+  const bool script = !o->python_module && !o->no_python &&
+                      (torchrun || absl::EndsWith(prog, ".py"));
+  if (o->python_module || script) {
+    if (script) {
+      struct stat st;
+      if (::stat(prog.c_str(), &st) != 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("program: script '", prog, "' does not exist; check the path"));
+      }
+      if (S_ISDIR(st.st_mode)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("program: '", prog, "' is a directory, not a Python script"));
+      }
+      if (::access(prog.c_str(), R_OK) != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "program: script '", prog, "' is not readable; check its permissions"));
+      }
+    }
     std::string what = "--python";
     if (auto it = raw.find("python"); it != raw.end()) what = it->second.source;
     FABRIC_ASSIGN_OR_RETURN(o->python, ResolveExecutable(o->python, what, env));
-    o->exec_argv = {o->python, "-m"};
-    o->exec_argv.insert(o->exec_argv.end(), program.begin(), program.end());
-  } else if (absl::EndsWith(prog, ".py") && !o->no_python) {
-    struct stat st;
-    if (::stat(prog.c_str(), &st) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("program: script '", prog, "' does not exist; check the path"));
-    }
-    if (S_ISDIR(st.st_mode)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("program: '", prog, "' is a directory, not a Python script"));
-    }
-    if (::access(prog.c_str(), R_OK) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("program: script '", prog, "' is not readable; check its permissions"));
-    }
-    std::string python = o->python;
-    std::string what = "--python";
-    if (auto it = raw.find("python"); it != raw.end()) what = it->second.source;
-    FABRIC_ASSIGN_OR_RETURN(o->python, ResolveExecutable(python, what, env));
     o->exec_argv = {o->python};
+    if (torchrun) o->exec_argv.push_back("-u");
+    if (o->python_module) o->exec_argv.push_back("-m");
     o->exec_argv.insert(o->exec_argv.end(), program.begin(), program.end());
   } else {
     o->exec_argv = program;
@@ -841,7 +843,7 @@ absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
     FABRIC_ASSIGN_OR_RETURN(o.dry_run, ParseBool(it->second));
   }
   for (const auto& [name, r] : raw) o.sources[name] = r.source;
-  FABRIC_RETURN_IF_ERROR(ResolveProgram(raw, env, std::move(program), &o));
+  FABRIC_RETURN_IF_ERROR(ResolveProgram(raw, env, torchrun, std::move(program), &o));
   return result;
 }
 

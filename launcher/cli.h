@@ -31,8 +31,10 @@ struct MachineFacts {
 
 // Which command the user typed: fabric-run, or fabric-run installed (linked) as
 // `torchrun` (tools/install.sh --torchrun), so that scripts calling torchrun need no
-// change. As torchrun, the differences from fabric-run are torchrun's defaults: the
-// rendezvous port (--master-port) is 29500, and help and version say so.
+// change. As torchrun, the differences from fabric-run are torchrun's: every PROGRAM
+// runs as `python -u PROGRAM` unless --no-python (fabric-run: only a .py file, without
+// -u), the rendezvous port (--master-port) defaults to 29500, and help and version say
+// so.
 enum class Personality { kFabricRun, kTorchrun };
 
 // The personality for argv[0]: kTorchrun when its last path component is "torchrun".

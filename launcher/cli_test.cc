@@ -591,19 +591,34 @@ TEST_F(CliTest, InstalledAsTorchrunKeepsTorchrunsDefaults) {
   EXPECT_EQ(PersonalityFor("torchrun"), Personality::kTorchrun);
   EXPECT_EQ(PersonalityFor("/opt/fabric-run"), Personality::kFabricRun);
   EXPECT_EQ(PersonalityFor("/opt/torchrun-old"), Personality::kFabricRun);
+  char cwd[4096];
+  ASSERT_NE(::getcwd(cwd, sizeof(cwd)), nullptr);
+  ASSERT_EQ(::chdir(root_.c_str()), 0);  // torchrun's scripts are paths: ./local, ./script.py
   auto parse = [&](std::vector<std::string> args) {
     return ParseCommandLine(args, env_, machine_, Personality::kTorchrun);
   };
-  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, parse({"--nproc-per-node", "2", "tool"}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, parse({"--nproc-per-node", "2", "local"}));
   EXPECT_EQ(r.options.main_port, 29500);  // torchrun's --master-port default
   EXPECT_EQ(r.options.devices, 2);
-  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult given, parse({"--master-port", "1234", "tool"}));
+  // torchrun runs every program under python -u, unless --no-python.
+  EXPECT_THAT(r.options.exec_argv, ElementsAre(bin_ + "/python3", "-u", "local"));
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult py, parse({"script.py", "--lr", "1"}));
+  EXPECT_THAT(py.options.exec_argv, ElementsAre(bin_ + "/python3", "-u", "script.py", "--lr", "1"));
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult mod, parse({"-m", "pkg.train"}));
+  EXPECT_THAT(mod.options.exec_argv, ElementsAre(bin_ + "/python3", "-u", "-m", "pkg.train"));
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult native, parse({"--no-python", "tool"}));
+  EXPECT_THAT(native.options.exec_argv, ElementsAre(bin_ + "/tool"));
+  EXPECT_THAT(parse({"missing_script"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not exist")));
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult given, parse({"--master-port", "1234", "local"}));
   EXPECT_EQ(given.options.main_port, 1234);
   FABRIC_ASSERT_OK_AND_ASSIGN(CliResult v, parse({"--version"}));
   EXPECT_EQ(v.text, "fabric-run 0.1.0 (installed as torchrun)");
   FABRIC_ASSERT_OK_AND_ASSIGN(CliResult h, parse({"--help"}));
   EXPECT_THAT(h.text, HasSubstr("fabric-run installed as torchrun"));
   EXPECT_EQ(Ok({"tool"}).main_port, 29400);  // negative control: fabric-run's own default
+  EXPECT_THAT(Ok({"./local"}).exec_argv, ElementsAre("./local"));  // native as fabric-run
+  ASSERT_EQ(::chdir(cwd), 0);
 }
 
 TEST_F(CliTest, SignalsToHandleIsPassedOnAsTorchrunDoes) {

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "launcher/attempt_plan.h"
+#include "launcher/slurm_launch.h"
+#include "slurm/plan.h"
 
 namespace fabric::launcher {
 namespace {
@@ -60,6 +62,31 @@ std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
     absl::StrAppend(&s, " MASTER_PORT=(a free port, chosen at run time)\n");
   }
   return s;
+}
+
+absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options,
+                                           const EnvMap& inherited) {
+  absl::StatusOr<SlurmDecision> d = DecideSlurmLaunch(options, inherited);
+  if (!d.ok()) return d.status();
+  if (d->plan.layout == slurm::Layout::kNotSlurm) return DescribePlan(options, inherited);
+  std::string slurm = absl::StrCat("  SLURM: ", slurm::DescribePlan(d->plan), "\n");
+  if (d->action == SlurmDecision::Action::kExec) {
+    absl::StrAppend(&slurm, "  this srun task is one worker; it execs: ",
+                    absl::StrJoin(d->exec_argv, " "), "\n  with");
+    for (const char* k : {kEnvRank, kEnvLocalRank, kEnvWorldSize, kEnvGroupRank,
+                          kEnvMasterAddr, kEnvMasterPort}) {
+      auto it = d->exec_env.find(k);
+      if (it != d->exec_env.end()) absl::StrAppend(&slurm, " ", k, "=", it->second);
+    }
+    absl::StrAppend(&slurm, "\n");
+    return absl::StrCat(DescribePlan(options, inherited), slurm);
+  }
+  LaunchOptions shown = d->launch;
+  for (const char* flag : {"devices", "num-nodes", "node-rank", "main-address", "main-port",
+                           "run-id"}) {
+    if (options.sources.count(flag) == 0) shown.sources[flag] = "SLURM";
+  }
+  return absl::StrCat(DescribePlan(shown, inherited), slurm);
 }
 
 }  // namespace fabric::launcher

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "common/worker_env.h"
 #include "launcher/options.h"
 
@@ -15,6 +16,13 @@ namespace fabric::launcher {
 // rank, so this node is shown as node rank --node-rank, or 0, with MASTER_PORT chosen
 // at run time). Pure.
 std::string DescribePlan(const LaunchOptions& options, const EnvMap& inherited);
+
+// The whole dry run: under SLURM (an srun step) the plan's values fill in what was not
+// given (their source shown as SLURM) and the SLURM plan is described; in srun's
+// task-per-device layout, the program this task would exec and its ranks. Returns the
+// plan's error (request vs allocation) as fabric-run would report it. Pure.
+absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options,
+                                           const EnvMap& inherited);
 
 }  // namespace fabric::launcher
 

@@ -66,7 +66,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cli->options.dry_run) {
-    WriteOut(1, fabric::launcher::DescribePlan(cli->options, env));
+    absl::StatusOr<std::string> plan = fabric::launcher::DescribeLaunch(cli->options, env);
+    if (!plan.ok()) {
+      WriteOut(2, absl::StrCat("fabric-run: ", plan.status().message(), "\n"));
+      return 2;
+    }
+    WriteOut(1, *plan);
     return 0;
   }
   fabric::launcher::AgentOptions options;
