@@ -770,7 +770,19 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("log-dir"); it != raw.end()) o->log_dir = it->second.value;
   if (auto it = raw.find("python"); it != raw.end()) o->python = it->second.value;
   if (auto it = raw.find("rdzv-endpoint"); it != raw.end()) {
-    FABRIC_ASSIGN_OR_RETURN(o->rdzv_endpoint, ParseEndpoint(it->second));
+    const Raw& r = it->second;
+    FABRIC_ASSIGN_OR_RETURN(o->rdzv_endpoint, ParseEndpoint(r, /*default_port=*/29400));
+    const bool any_port = absl::EndsWith(o->rdzv_endpoint, ":0");
+    const std::string host = o->rdzv_endpoint.substr(0, o->rdzv_endpoint.rfind(':'));
+    const bool loopback = host == "localhost" || absl::StartsWith(host, "127.") ||
+                          host == "[::1]";
+    if (any_port && o->max_nodes > 1) {
+      return Bad(r, "has port 0 (any free port), which the other nodes cannot know; give "
+                    "the port every node uses, e.g. HOST:29400");
+    }
+    // One node on this machine needs no rendezvous (torchtitan's localhost:0, the
+    // examples' localhost:29400): nothing to listen on, no port another job can share.
+    if (o->max_nodes == 1 && (any_port || loopback)) o->rdzv_endpoint.clear();
   }
   if (auto it = raw.find("rdzv-token"); it != raw.end()) o->rdzv_token = it->second.value;
   if (auto it = raw.find("rdzv-token-file"); it != raw.end()) {

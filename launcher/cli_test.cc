@@ -172,7 +172,7 @@ TEST_F(CliTest, FlagFormsAndAliases) {
       {{"--standalone=false"}, [](auto& o) { EXPECT_FALSE(o.standalone); }},
       {{"--rdzv-endpoint", "node0:29500"},
        [](auto& o) { EXPECT_EQ(o.rdzv_endpoint, "node0:29500"); }},
-      {{"--rdzv_endpoint=[::1]:80"},
+      {{"--num-nodes", "2", "--rdzv_endpoint=[::1]:80"},
        [](auto& o) { EXPECT_EQ(o.rdzv_endpoint, "[::1]:80"); }},
       {{"--quiet"},
        [](auto& o) { EXPECT_TRUE(o.console.quiet); EXPECT_FALSE(o.console.all); }},
@@ -328,9 +328,10 @@ TEST_F(CliTest, BadInputNamesTheFlag) {
       {{"--join-timeout", "0", "tool"}, {"--join-timeout", "more than 0"}},
       {{"--keepalive-timeout", "0s", "tool"}, {"--keepalive-timeout", "more than 0"}},
       {{"--last-call-timeout", "x", "tool"}, {"--last-call-timeout", "'x'"}},
-      {{"--rdzv-endpoint", "node0", "tool"}, {"--rdzv-endpoint", "HOST:PORT"}},
+      // torchrun's meaning: "node0" is node0:29400 (TorchrunEndpointsOfOneNodeNeedNoRendezvous).
+      {{"--num-nodes", "2", "--rdzv-endpoint", "node0:0", "tool"}, {"--rdzv-endpoint", "cannot know"}},
       {{"--rdzv-endpoint", ":29400", "tool"}, {"--rdzv-endpoint", "empty host"}},
-      {{"--rdzv-endpoint", "node0:0", "tool"}, {"--rdzv-endpoint", "1-65535"}},
+      {{"--rdzv-endpoint", "node0:-1", "tool"}, {"--rdzv-endpoint", "1-65535"}},
       {{"--rdzv-endpoint", "node0:99999", "tool"}, {"--rdzv-endpoint", "1-65535"}},
       {{"--rdzv-endpoint", "::1:80", "tool"}, {"--rdzv-endpoint", "[::1]"}},
       {{"--rdzv-endpoint", "[::1]", "tool"}, {"--rdzv-endpoint", "[IPV6]:PORT"}},
@@ -621,6 +622,29 @@ TEST_F(CliTest, InstalledAsTorchrunKeepsTorchrunsDefaults) {
   ASSERT_EQ(::chdir(cwd), 0);
 }
 
+// Command lines from well-known projects' READMEs and scripts, with torchrun's meaning.
+TEST_F(CliTest, TorchrunEndpointsOfOneNodeNeedNoRendezvous) {
+  // torchtitan's run_train.sh: any port on localhost, one node.
+  LaunchOptions titan = Ok({"--nproc_per_node=8", "--rdzv_backend", "c10d",
+                            "--rdzv_endpoint=localhost:0", "--local-ranks-filter", "0",
+                            "--role", "rank", "--tee", "3", "tool"});
+  EXPECT_EQ(titan.rdzv_endpoint, "");
+  EXPECT_EQ(titan.devices, 8);
+  // PyTorch's elastic DDP example on one node.
+  EXPECT_EQ(Ok({"--nnodes=1", "--nproc_per_node=4", "--rdzv_id=100", "--rdzv_backend=c10d",
+                "--rdzv_endpoint=localhost:29400", "tool"})
+                .rdzv_endpoint,
+            "");
+  // Several nodes keep the endpoint; a host without a port gets c10d's 29400.
+  EXPECT_EQ(Ok({"--nnodes=2", "--rdzv_endpoint=node0", "tool"}).rdzv_endpoint, "node0:29400");
+  EXPECT_EQ(Ok({"--nnodes=1:4", "--rdzv_endpoint=localhost:29400", "tool"}).rdzv_endpoint,
+            "localhost:29400");
+  EXPECT_EQ(Ok({"--nnodes=1", "--rdzv_endpoint=node0:29400", "tool"}).rdzv_endpoint,
+            "node0:29400");  // maybe a fabric-rendezvous server elsewhere: kept
+  EXPECT_THAT(Parse({"--nnodes=2", "--rdzv_endpoint=node0:0", "tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cannot know")));
+}
+
 TEST_F(CliTest, SignalsToHandleIsPassedOnAsTorchrunDoes) {
   EXPECT_EQ(Ok({"tool"}).signals_to_handle, "SIGTERM,SIGINT,SIGHUP,SIGQUIT");
   EXPECT_EQ(Ok({"--signals-to-handle", "term,SIGUSR1", "tool"}).signals_to_handle,
@@ -715,7 +739,7 @@ TEST_F(CliTest, BadEnvironmentValueNamesTheVariable) {
       {"FABRIC_DEVICES", "abc"},         {"FABRIC_NUM_NODES", "0"},
       {"FABRIC_MAX_RESTARTS", "-3"},     {"FABRIC_GRACE_PERIOD", "later"},
       {"FABRIC_MAIN_PORT", "70000"},     {"FABRIC_STANDALONE", "perhaps"},
-      {"FABRIC_RDZV_ENDPOINT", "nohost"}, {"FABRIC_ACCELERATOR", "mps"},
+      {"FABRIC_RDZV_ENDPOINT", "nohost:x"}, {"FABRIC_ACCELERATOR", "mps"},
       {"FABRIC_NODE_RANK", "4"},         {"FABRIC_JOIN_TIMEOUT", "0"},
   };
   for (const auto& [var, value] : cases) {

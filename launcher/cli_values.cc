@@ -61,7 +61,7 @@ absl::StatusOr<int> ParsePort(const Raw& r, absl::string_view port) {
   return v;
 }
 
-absl::StatusOr<std::string> ParseEndpoint(const Raw& r) {
+absl::StatusOr<std::string> ParseEndpoint(const Raw& r, int default_port) {
   const std::string& v = r.value;
   std::string host, port;
   if (absl::StartsWith(v, "[")) {
@@ -74,16 +74,17 @@ absl::StatusOr<std::string> ParseEndpoint(const Raw& r) {
     if (host.size() <= 2) return Bad(r, "has an empty host; use HOST:PORT");
   } else {
     size_t colon = v.rfind(':');
-    if (colon == std::string::npos) {
+    if (colon == std::string::npos && default_port == 0) {
       return Bad(r, "has no port; use HOST:PORT such as node0:29400");
     }
     host = v.substr(0, colon);
-    port = v.substr(colon + 1);
+    port = colon == std::string::npos ? absl::StrCat(default_port) : v.substr(colon + 1);
     if (host.empty()) return Bad(r, "has an empty host; use HOST:PORT");
     if (host.find(':') != std::string::npos) {
       return Bad(r, "looks like an IPv6 address; bracket it: [::1]:29400");
     }
   }
+  if (port == "0") return absl::StrCat(host, ":0");  // "any port": the caller decides
   FABRIC_ASSIGN_OR_RETURN(int p, ParsePort(r, port));
   return absl::StrCat(host, ":", p);
 }

@@ -28,8 +28,11 @@ absl::StatusOr<bool> ParseBool(const Raw& r);
 // Seconds ("30", "2.5") or an absl duration with unit ("500ms", "30s", "2m").
 absl::StatusOr<absl::Duration> ParseDurationValue(const Raw& r, bool allow_zero);
 absl::StatusOr<int> ParsePort(const Raw& r, absl::string_view port);
-// HOST:PORT or [IPV6]:PORT; returns it normalized.
-absl::StatusOr<std::string> ParseEndpoint(const Raw& r);
+// HOST:PORT or [IPV6]:PORT; returns it normalized. A HOST without a port gets
+// `default_port` (torchrun's c10d default is 29400; 0: a port is required). Port 0 is
+// returned as is ("any port", torchrun's localhost:0): the caller decides whether it
+// can mean anything.
+absl::StatusOr<std::string> ParseEndpoint(const Raw& r, int default_port = 0);
 
 }  // namespace fabric::launcher
 

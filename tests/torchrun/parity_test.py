@@ -42,9 +42,9 @@ def clean_env(extra):
     return e
 
 
-def launch(launcher, nodes):
+def launch(launcher, nodes, program=(DUMP,), cwd=None):
     """nodes: [(args, env)] one agent each, started together; returns their joined output."""
-    procs = [subprocess.Popen([launcher] + args + [DUMP], env=clean_env(env),
+    procs = [subprocess.Popen([launcher] + args + list(program), env=clean_env(env), cwd=cwd,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for args, env in nodes]
     outs = []
@@ -130,6 +130,34 @@ class Parity(unittest.TestCase):
         bare = env_compare.parse(launch(self.fabric_run, [([], pod(r, p)) for r in (0, 1)]))
         bad = env_compare.compare("PyTorchJob, no flags", want, bare, out=self.tables)
         self.assertEqual(bad, 0, self.tables.getvalue())
+
+    def test_command_lines_from_project_readmes(self):
+        # As a new user would: the torchrun lines of well-known projects, with their
+        # training script replaced by the environment dump (same path shapes: a script with
+        # its config argument, a module run with -m).
+        proj = os.path.join(self.tmp, "proj")
+        os.makedirs(os.path.join(proj, "torchtitan"), exist_ok=True)
+        shutil.copy(DUMP, os.path.join(proj, "train.py"))
+        shutil.copy(DUMP, os.path.join(proj, "torchtitan", "train.py"))
+        open(os.path.join(proj, "torchtitan", "__init__.py"), "w").close()
+        lines = {
+            # nanoGPT: single node
+            "nanoGPT": ["--standalone", "--nproc_per_node=2", "train.py", "config/x.py"],
+            # torchtitan's run_train.sh
+            "torchtitan": ["--nproc_per_node=2", "--rdzv_backend", "c10d",
+                           "--rdzv_endpoint=localhost:0", "--local-ranks-filter", "0",
+                           "--role", "rank", "--tee", "3", "-m", "torchtitan.train",
+                           "--job.config_file", "x.toml"],
+            # PyTorch examples, distributed/ddp-tutorial-series and elastic DDP
+            "pytorch-examples": ["--nnodes=1", "--nproc_per_node=2", "--rdzv_id=100",
+                                 "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:29400",
+                                 "train.py", "50", "10"],
+        }
+        for name, argv in lines.items():
+            want = env_compare.parse(launch(TORCHRUN, [(argv, {})], program=(), cwd=proj))
+            got = env_compare.parse(launch(self.ours, [(argv, {})], program=(), cwd=proj))
+            self.assertEqual(env_compare.compare(name, want, got, out=self.tables), 0,
+                             self.tables.getvalue())
 
     def test_comparison_catches_a_difference(self):
         # Negative control: a run with another world size must be reported.
