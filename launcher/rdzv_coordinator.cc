@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -446,16 +447,30 @@ void RdzvCoordinator::Finish() {
     client = client_.get();
     lost = server_lost_;
     for (const std::string& id : last_members_) {
-      if (id != options_.node_id) others.push_back(absl::StrCat("fabric/exit/", id));
+      if (id != options_.node_id) others.push_back(id);
     }
   }
   if (client != nullptr && !lost) {
     if (server_ != nullptr) {
-      // Keep serving until every other node confirmed it saw the end (bounded: a lost
-      // node never confirms).
-      if (!others.empty()) {
-        absl::Status w = client->store()->Wait(others, absl::Now() + options_.exit_barrier_timeout);
+      // Keep serving until every other node that is still connected confirmed it saw
+      // the end; a node whose session closed (died, or confirmed and left) is not waited
+      // for. Bounded: a hung node never confirms.
+      const absl::Time deadline = absl::Now() + options_.exit_barrier_timeout;
+      for (;;) {
+        const std::vector<std::string> connected = server_->ConnectedNodes();
+        std::vector<std::string> keys;
+        for (const std::string& id : others) {
+          if (std::find(connected.begin(), connected.end(), id) != connected.end()) {
+            keys.push_back(absl::StrCat("fabric/exit/", id));
+          }
+        }
+        if (keys.empty()) break;
+        const absl::Time now = absl::Now();
+        if (now >= deadline) break;
+        absl::Status w =
+            client->store()->Wait(keys, std::min(deadline, now + absl::Milliseconds(10)));
         LogDebug("exit barrier: ", w.ToString());
+        if (w.ok()) break;
       }
     } else {
       absl::Status w = client->store()->Set(absl::StrCat("fabric/exit/", options_.node_id), "1");

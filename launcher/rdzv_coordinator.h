@@ -41,8 +41,9 @@ struct RdzvCoordinatorOptions {
   std::string run_id;
   std::string token;     // empty: no auth
   std::string node_id;   // unique per agent: hostname:pid
-  // The rendezvous host, after the others saw the run's end, waits at most this long
-  // for them to confirm before it stops serving.
+  // The rendezvous host, after the run's end, keeps serving until every other node that
+  // is still connected confirmed it saw the end, at most this long; a node whose session
+  // closed (it died, or confirmed and left) is not waited for.
   absl::Duration exit_barrier_timeout = absl::Seconds(3);
 };
 

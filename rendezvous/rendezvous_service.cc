@@ -477,6 +477,11 @@ RunStatus RendezvousService::GetRunStatus() {
   return state_.Status();
 }
 
+std::vector<std::string> RendezvousService::ConnectedNodes() {
+  absl::MutexLock lock(&mu_);
+  return state_.ConnectedNodes();
+}
+
 void RendezvousService::Shutdown() {
   std::vector<JoinReactor*> joins;
   {

@@ -63,6 +63,7 @@ class RendezvousService final : public fabric::v1::Rendezvous::CallbackService {
   // Ends every pending Join and session with UNAVAILABLE so that the server can stop.
   void Shutdown();
   RunStatus GetRunStatus();
+  std::vector<std::string> ConnectedNodes();
 
  private:
   class JoinReactor;

@@ -61,6 +61,8 @@ class RendezvousServer {
   // "host:port" as clients should dial it.
   std::string address() const;
   RunStatus Status() { return service_->GetRunStatus(); }
+  // The nodes with an open session now (see RendezvousState::ConnectedNodes).
+  std::vector<std::string> ConnectedNodes() { return service_->ConnectedNodes(); }
 
  private:
   explicit RendezvousServer(const ServerOptions& options);

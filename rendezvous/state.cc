@@ -538,6 +538,14 @@ void RendezvousState::Tick(absl::Time now, std::vector<Effect>* effects) {
   for (const auto& [id, why] : lost) NodeLost(id, why, now, effects);
 }
 
+std::vector<std::string> RendezvousState::ConnectedNodes() const {
+  std::vector<std::string> out;
+  for (const auto& [id, live] : live_) {
+    if (live.session_id != 0) out.push_back(id);
+  }
+  return out;
+}
+
 RunStatus RendezvousState::Status() const {
   RunStatus s;
   s.run_id = run_id_;

@@ -107,6 +107,8 @@ class RendezvousState {
   absl::Status CheckFence(const std::string& run_id, int64_t round) const;
 
   RunStatus Status() const;
+  // The nodes whose session stream is open now (a lost or departed node is not).
+  std::vector<std::string> ConnectedNodes() const;
   int64_t round() const { return round_; }
   const std::string& run_id() const { return run_id_; }
   Phase phase() const { return phase_; }
