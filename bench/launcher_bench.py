@@ -60,6 +60,9 @@ class Paths:
         # Made by bench/relink_fabric_run.sh (an experiment: the same objects, linked
         # fully statically), when present.
         self.fabric_run_static = os.path.join(HERE, "out/variants/fabric-run-static")
+        # fabric-run's main without the rendezvous (gRPC) linked in: what one binary
+        # costs at start-up (//bench/harness:fabric-run-nogrpc).
+        self.fabric_run_nogrpc = os.path.join(b, "bench/harness/fabric-run-nogrpc")
         self.timed_run = os.path.join(b, "bench/harness/timed_run")
         self.spawn_baseline = os.path.join(b, "bench/harness/spawn_baseline")
         self.native_worker = os.path.join(b, "bench/workers/bench_worker")
@@ -84,11 +87,12 @@ LAUNCHERS = {
     "baseline-fork": "spawn baseline, fork + wait for exec",
     "fabric-run": "fabric-run",
     "fabric-run-static": "fabric-run relinked static (experiment)",
+    "fabric-run-nogrpc": "fabric-run without the rendezvous linked (one-binary cost)",
     "torchrun": "torchrun",
     "lightning": "`fabric run`",
 }
 PEERS = ("torchrun", "lightning")
-SIDE = ("baseline-fork", "fabric-run-static")  # side experiments: native workers only
+SIDE = ("baseline-fork", "fabric-run-static", "fabric-run-nogrpc")  # side experiments: native workers only
 
 # The same bench_worker under every launcher. "python" is exactly how torchrun and
 # Lightning's `fabric run` start a script (`sys.executable -u SCRIPT`, site-packages
@@ -125,8 +129,8 @@ def launcher_argv(paths, launcher, n, worker, max_restarts, scratch):
     if launcher == "baseline-fork":
         return [paths.spawn_baseline, "--fork-wait", str(n)] + worker
     if launcher.startswith("fabric-run"):
-        binary = paths.fabric_run_static if launcher == "fabric-run-static" else \
-            paths.fabric_run
+        binary = {"fabric-run-static": paths.fabric_run_static,
+                  "fabric-run-nogrpc": paths.fabric_run_nogrpc}.get(launcher, paths.fabric_run)
         return [binary, "--devices", str(n), "--max-restarts", str(max_restarts),
                 "--grace-period", "5s", "--"] + worker
     if launcher == "torchrun":
@@ -216,6 +220,7 @@ def expect(cond, what, text):
 
 
 STARTUP_CMDS = ["fabric-run --version", "fabric-run --version, relinked static (experiment)",
+                "fabric-run --version, without the rendezvous linked (one-binary cost)",
                 "bench_worker noop (exec floor)", "python -S (noop worker)",
                 "python -u (noop worker, site imported)", "spawn_baseline 1 noop"]
 
@@ -224,6 +229,8 @@ def bench_startup(paths, case, scratch, records):
     argv = {"fabric-run --version": [paths.fabric_run, "--version"],
             "fabric-run --version, relinked static (experiment)":
                 [paths.fabric_run_static, "--version"],
+            "fabric-run --version, without the rendezvous linked (one-binary cost)":
+                [paths.fabric_run_nogrpc, "--version"],
             "bench_worker noop (exec floor)": [paths.native_worker, "noop"],
             "python -S (noop worker)": worker_argv(paths, "python-S", ["noop"]),
             "python -u (noop worker, site imported)": worker_argv(paths, "python", ["noop"]),
@@ -384,6 +391,8 @@ def plan(quick, launchers, reps_override=None, peer_reps_override=None):
     cmds = [c for c in STARTUP_CMDS
             if not (c.startswith("fabric-run --version, relinked") and
                     "fabric-run-static" not in launchers) and
+            not (c.startswith("fabric-run --version, without") and
+                 "fabric-run-nogrpc" not in launchers) and
             not (c == "fabric-run --version" and "fabric-run" not in launchers)]
     for cmd in cmds:
         out.append(("startup", {"cmd": cmd}, fr))
@@ -611,6 +620,22 @@ def write_noop(w, S, samples, launchers):
                   ratio(st.get("torchrun"), fr), ratio(st.get("lightning"), fr),
                   ratio(st.get("torchrun"), base), ratio(st.get("lightning"), base)))
     w("")
+    if "fabric-run-nogrpc" in nl:
+        w("One binary: `fabric-run` links the rendezvous (gRPC) and starts it only for a "
+          "multi-node job; `fabric-run-nogrpc` is the same main without it. What linking it "
+          "in costs a single-node job (ratio of medians, native workers):")
+        w("")
+        w("| | fabric-run | without the rendezvous | ratio |")
+        w("|---|---|---|---|")
+        v = S("startup", "wall", cmd="fabric-run --version")
+        vn = S("startup", "wall", cmd="fabric-run --version, without the rendezvous linked "
+               "(one-binary cost)")
+        w("| `--version` | %s | %s | %s |" % (fmt(v), fmt(vn), ratio(v, vn)))
+        for n in NOOP:
+            a = S("noop", "wall", launcher="fabric-run", kind="native", n=n)
+            b = S("noop", "wall", launcher="fabric-run-nogrpc", kind="native", n=n)
+            w("| no-op, %d workers | %s | %s | %s |" % (n, fmt(a), fmt(b), ratio(a, b)))
+        w("")
     w("Target: the no-op job >= 100x faster under fabric-run than under each peer, at "
       "every size (ratio of medians, peer / fabric-run, with the worker kind both ran). "
       "Where it is not met, \"peer / baseline\" is the ratio the spawn baseline itself "
@@ -828,6 +853,8 @@ def main():
         launchers.append("fabric-run")
         if os.access(paths.fabric_run_static, os.X_OK):
             launchers.append("fabric-run-static")
+        if os.access(paths.fabric_run_nogrpc, os.X_OK):
+            launchers.append("fabric-run-nogrpc")
     if not args.no_torchrun:
         launchers.append("torchrun")
     if not args.no_lightning:

@@ -17,7 +17,9 @@ if [[ -n ${BIN_DIR:-} ]]; then
   bin_dir=$BIN_DIR
 else
   targets=(//bench/harness:timed_run //bench/harness:spawn_baseline //bench/workers:bench_worker)
-  if [[ " $* " != *" --no-fabric "* ]]; then targets+=(//launcher:fabric-run); fi
+  if [[ " $* " != *" --no-fabric "* ]]; then
+    targets+=(//launcher:fabric-run //bench/harness:fabric-run-nogrpc)
+  fi
   bazel build -c opt "${targets[@]}"
   bin_dir=$(bazel info -c opt bazel-bin 2>/dev/null)
   # The relinked-static experiment (optional: the benchmark runs without it).

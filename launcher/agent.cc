@@ -133,7 +133,7 @@ std::optional<int64_t> ReadCgroupOomKillsAt(const std::string& proc_cgroup,
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   if (options.launch.max_nodes > 1 && options.coordinator == nullptr) {
     return absl::FailedPreconditionError(
-        "--num-nodes > 1 needs the multi-node rendezvous (fabric-run-multinode); "
+        "--num-nodes > 1 needs the multi-node rendezvous (MultiNodeMain); "
         "run one node (--num-nodes 1)");
   }
   if (options.launch.exec_argv.empty()) {

@@ -1,9 +1,9 @@
 // The multi-node entry point of fabric-run's main().
 //
-// Single-node start-up must not pay for gRPC, so there are two binaries built from
-// the same main.cc: `fabric-run` (no gRPC; MultiNodeMain execs the sibling) and
-// `fabric-run-multinode` (links the rendezvous; MultiNodeMain runs the agent with a
-// RdzvCoordinator). See doc/multinode.md.
+// fabric-run links it from multinode_agent.cc (the agent with a RdzvCoordinator, gRPC);
+// a single-node job never calls it, so gRPC is never initialized there. The benchmark
+// variant //bench/harness:fabric-run-nogrpc links a stub instead, to measure what the
+// linked-in rendezvous costs at start-up (doc/bench.md). See doc/multinode.md.
 #ifndef FABRIC_LAUNCHER_MULTINODE_H_
 #define FABRIC_LAUNCHER_MULTINODE_H_
 

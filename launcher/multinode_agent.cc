@@ -1,4 +1,4 @@
-// MultiNodeMain for `fabric-run-multinode`: the agent with a RdzvCoordinator.
+// MultiNodeMain for fabric-run: the agent with a RdzvCoordinator.
 #include <unistd.h>
 
 #include <cstdlib>

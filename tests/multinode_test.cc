@@ -1,5 +1,5 @@
 // Multi-node integration tests on loopback: several real fabric-run agents (separate
-// processes, each exec'ing fabric-run-multinode) form one job through the rendezvous
+// processes) form one job through the rendezvous
 // embedded in one of them, or a standalone fabric-rendezvous. Workers are
 // tests/worker_helper; every test checks that no worker of any attempt is left.
 #include <netinet/in.h>

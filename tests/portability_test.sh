@@ -4,7 +4,7 @@
 # (Ubuntu 22.04, RHEL 9 run 2.34/2.35), whatever glibc built it.
 set -uo pipefail
 fail=0
-for rel in launcher/fabric-run launcher/fabric-run-multinode; do
+for rel in launcher/fabric-run; do
   bin=""
   for p in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/$rel" "$(dirname "$0")/../bazel-bin/$rel"; do
     [[ -x $p ]] && { bin=$p; break; }

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Installs fabric-run into PREFIX/bin:
 #   fabric-run            the agent
-#   fabric-run-multinode  its multi-node half (fabric-run execs it from its own directory)
 #   fabric-rendezvous     the standalone rendezvous server
 #   torchrun -> fabric-run   with --torchrun: scripts that call torchrun run fabric-run,
 #                            with torchrun's flags, PET_* variables and defaults
@@ -35,12 +34,11 @@ find_binary() {  # the binary's path in this script's runfiles
   return 1
 }
 FR=$(find_binary launcher/fabric-run)
-FRM=$(find_binary launcher/fabric-run-multinode)
 FRZ=$(find_binary rendezvous/fabric-rendezvous)
 
 mkdir -p "$PREFIX/bin"
-install -m 755 "$FR" "$FRM" "$FRZ" "$PREFIX/bin/"
-echo "installed fabric-run, fabric-run-multinode, fabric-rendezvous in $PREFIX/bin"
+install -m 755 "$FR" "$FRZ" "$PREFIX/bin/"
+echo "installed fabric-run, fabric-rendezvous in $PREFIX/bin"
 if ((TORCHRUN)); then
   ln -sfn fabric-run "$PREFIX/bin/torchrun"
   echo "installed $PREFIX/bin/torchrun -> fabric-run (put $PREFIX/bin before a Python torchrun in PATH)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Multi-node benchmarks on loopback; writes a markdown table.
 
-  bazel build -c opt //launcher:fabric-run //launcher:fabric-run-multinode //tests:worker_helper
+  bazel build -c opt //launcher:fabric-run //tests:worker_helper
   .venv/bin/python bench/multinode/multinode_bench.py [--bin-dir bazel-bin]
       [--out bench/multinode/RESULTS.md]
 
@@ -25,9 +25,8 @@ and this script re-executes itself under it.
    --main-port). Workers: /bin/true (fabric-run, torchrun --no-python), and the Python
    no-op worker bench/workers/bench_worker.py as `python -u` under all three (the only
    kind `fabric run` runs). Cases are interleaved run by run.
-3. Single-node start-up with and without gRPC linked: `fabric-run --version` and a
-   2-worker no-op job, fabric-run vs fabric-run-multinode (same main, rendezvous
-   linked), interleaved.
+(What the linked-in rendezvous costs a single-node start is measured by
+bench/launcher_bench.py against //bench/harness:fabric-run-nogrpc.)
 """
 import argparse
 import os
@@ -156,16 +155,6 @@ def jobs_interleaved(cases):
     return times
 
 
-def interleaved(cmds, runs):
-    times = {k: [] for k in cmds}
-    for _ in range(runs):
-        for k, c in cmds.items():
-            t0 = time.perf_counter()
-            subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-            times[k].append((time.perf_counter() - t0) * 1000)
-    return times
-
-
 def row(name, xs):
     return "| %s | %d | %.1f | %.1f | %.1f |" % (name, len(xs), statistics.median(xs), min(xs),
                                                 max(xs))
@@ -181,12 +170,10 @@ def versions():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin-dir", default=os.path.join(ROOT, "bazel-bin"),
-                    help="where Bazel put launcher/fabric-run, launcher/fabric-run-multinode "
-                         "and tests/worker_helper")
+                    help="where Bazel put launcher/fabric-run and tests/worker_helper")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/multinode/RESULTS.md"))
     ap.add_argument("--runs", type=int, default=10,
-                    help="runs of each fabric-run measurement (the peers: a third, >= 3; "
-                         "section 3: 5x)")
+                    help="runs of each fabric-run measurement (the peers: a third, >= 3)")
     ap.add_argument("--peer-runs", type=int, default=0,
                     help="runs of each torchrun / `fabric run` job (default: runs / 3, >= 3)")
     ap.add_argument("--no-torchrun", action="store_true")
@@ -195,12 +182,11 @@ def main():
     use_venv()
     b = os.path.abspath(args.bin_dir)
     fr = os.path.join(b, "launcher/fabric-run")
-    frm = os.path.join(b, "launcher/fabric-run-multinode")
     helper = os.path.join(b, "tests/worker_helper")
-    for p in (fr, frm, helper):
+    for p in (fr, helper):
         if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build //launcher:fabric-run //launcher:fabric-run-multinode "
-                     "//tests:worker_helper, or pass --bin-dir" % p)
+            sys.exit("missing %s: build //launcher:fabric-run //tests:worker_helper, or pass "
+                     "--bin-dir" % p)
     torch_version, lightning_version = versions()
     peer_runs = args.peer_runs or max(3, args.runs // 3)
     lines = ["# Multi-node benchmarks (loopback, %s, %d CPUs, load %.1f)" %
@@ -243,15 +229,6 @@ def main():
         lines.append(row("%s, 2 nodes x 2 workers `%s`, start to both exited" %
                          (launcher, "python -u bench_worker.py noop" if worker == "python -u"
                           else worker), xs))
-
-    cmds = {
-        "fabric-run --version (no gRPC)": [fr, "--version"],
-        "fabric-run-multinode --version (gRPC linked)": [frm, "--version"],
-        "fabric-run 2-worker no-op (no gRPC)": [fr, "--devices", "2", "/bin/true"],
-        "fabric-run-multinode 2-worker no-op (gRPC linked)": [frm, "--devices", "2", "/bin/true"],
-    }
-    for k, v in interleaved(cmds, args.runs * 5).items():
-        lines.append(row(k, v))
 
     # The 2-node job side by side: peer / fabric-run, ratio of medians, same workers.
     lines += ["", "2-node job (section 2 above), side by side: median ms, and how many times "

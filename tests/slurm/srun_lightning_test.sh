@@ -17,13 +17,12 @@ source "$HERE/test_lib.sh"
 LIB=$(find_runfile tests/slurm/cluster_lib.sh) || exit 1
 FR_BIN=$(find_runfile launcher/fabric-run) || exit 1
 SCRIPT_SRC=$(find_runfile tests/lightning/fabric_train.py) || exit 1
-MN_BIN=$(find_runfile launcher/fabric-run-multinode 2>/dev/null) || MN_BIN=""
 PYTHON=${FABRIC_VENV_PYTHON:-}  # .venv/bin/python (torch 2.11, lightning), set by the BUILD
 [[ -n $PYTHON && -x $PYTHON ]] || { echo "FAIL: FABRIC_VENV_PYTHON='$PYTHON' is not an interpreter: run tools/setup.sh"; exit 1; }
 source "$LIB"
 
 cluster_up 2 4
-FR=$(cl_install "$FR_BIN" "$SCRIPT_SRC" ${MN_BIN:+"$MN_BIN"}) || exit 1
+FR=$(cl_install "$FR_BIN" "$SCRIPT_SRC") || exit 1
 SCRIPT=$CL_DIR/bin/fabric_train.py
 cd "$CL_DIR" || exit 1
 run_srun() {

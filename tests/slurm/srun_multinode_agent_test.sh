@@ -17,12 +17,10 @@ WH_BIN=$(find_runfile tests/worker_helper) || exit 1
 PY_SCRIPT=$(find_runfile tests/python/allreduce.py) || exit 1
 PYTHON=${FABRIC_VENV_PYTHON:-}  # .venv/bin/python (torch 2.11), set by the BUILD
 [[ -n $PYTHON && -x $PYTHON ]] || { echo "FAIL: FABRIC_VENV_PYTHON='$PYTHON' is not an interpreter: run tools/setup.sh"; exit 1; }
-# fabric-run execs fabric-run-multinode (found beside it) for multi-node jobs.
-MN_BIN=$(find_runfile launcher/fabric-run-multinode 2>/dev/null) || MN_BIN=""
 source "$LIB"
 
 cluster_up 2 4
-FR=$(cl_install "$FR_BIN" "$WH_BIN" "$PY_SCRIPT" ${MN_BIN:+"$MN_BIN"}) || exit 1
+FR=$(cl_install "$FR_BIN" "$WH_BIN" "$PY_SCRIPT") || exit 1
 WH=$CL_DIR/bin/worker_helper
 PY=$CL_DIR/bin/allreduce.py
 cd "$CL_DIR" || exit 1

@@ -12,7 +12,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/test_lib.sh"
 LIB=$(find_runfile tests/slurm/cluster_lib.sh) || exit 1
 FR_BIN=$(find_runfile launcher/fabric-run) || exit 1
-MN_BIN=$(find_runfile launcher/fabric-run-multinode) || exit 1
 DUMP_SRC=$(find_runfile tests/torchrun/dump_env.py) || exit 1
 COMPARE_SRC=$(find_runfile tests/torchrun/env_compare.py) || exit 1
 PYTHON=${FABRIC_VENV_PYTHON:-}
@@ -21,10 +20,8 @@ VENV_BIN=$(dirname "$PYTHON")
 source "$LIB"
 
 cluster_up 2 4
-cl_install "$FR_BIN" "$MN_BIN" "$DUMP_SRC" "$COMPARE_SRC" >/dev/null || exit 1
-mkdir -p "$CL_DIR/ours" && ln -sf ../bin/fabric-run "$CL_DIR/ours/torchrun" &&
-  cp -L "$MN_BIN" "$CL_DIR/ours/" && cp -L "$FR_BIN" "$CL_DIR/bin/fabric-run" || exit 1
-# fabric-run execs fabric-run-multinode from its own (resolved) directory: bin/.
+cl_install "$FR_BIN" "$DUMP_SRC" "$COMPARE_SRC" >/dev/null || exit 1
+mkdir -p "$CL_DIR/ours" && ln -sf ../bin/fabric-run "$CL_DIR/ours/torchrun" || exit 1
 cd "$CL_DIR" || exit 1
 
 run_launcher() {  # LAUNCHER OUT: the SLURM command line above with this torchrun

@@ -4,9 +4,7 @@ torchrun-defined variables, or differ only as doc/cli.md lists (env_compare.DOCU
 
 Run by parity_test.sh with .venv/bin/python. Real processes on loopback: torchrun's
 agents and ours, two agents for the two-node cases. Also installs into a temporary
-prefix and runs a two-node job from there (fabric-run execs fabric-run-multinode from its
-own directory), with a negative control: a prefix without fabric-run-multinode fails
-with one line naming it.
+prefix and runs a two-node job from there, and from a lone copy of the binary.
 """
 import io
 import os
@@ -166,19 +164,18 @@ class Parity(unittest.TestCase):
                                                      "--role", "trainer"], {})]))
         self.assertGreater(env_compare.compare("negative control", want, got, out=io.StringIO()), 0)
 
-    def test_installed_prefix_runs_two_nodes_and_names_a_missing_half(self):
-        p = free_port()
-        out = launch(self.fabric_run, [(["--num-nodes", "2", "--devices", "1", "--node-rank",
-                                         str(r), "--main-port", str(p)], {}) for r in (0, 1)])
-        self.assertEqual(sorted(env_compare.parse(out)), [0, 1])
-        broken = os.path.join(self.tmp, "broken")
-        os.makedirs(broken)
-        shutil.copy(self.fabric_run, broken)
-        r = subprocess.run([os.path.join(broken, "fabric-run"), "--num-nodes", "2", DUMP],
-                           env=clean_env({}), capture_output=True, text=True, timeout=TIMEOUT)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("fabric-run-multinode", r.stderr)
-
+    def test_installed_prefix_and_a_lone_copy_run_two_nodes(self):
+        # One binary: the installed fabric-run, and a copy of it alone in an empty
+        # directory (as a user would scp it), both run a 2-node job.
+        lone = os.path.join(self.tmp, "lone")
+        os.makedirs(lone)
+        shutil.copy(self.fabric_run, lone)
+        self.assertEqual(os.listdir(lone), ["fabric-run"])
+        for binary in (self.fabric_run, os.path.join(lone, "fabric-run")):
+            p = free_port()
+            out = launch(binary, [(["--num-nodes", "2", "--devices", "1", "--node-rank",
+                                    str(r), "--main-port", str(p)], {}) for r in (0, 1)])
+            self.assertEqual(sorted(env_compare.parse(out)), [0, 1], out)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
