@@ -21,6 +21,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "launcher/failure_report.h"
+#include "launcher/stack_summary.h"
 #include "launcher/restart_policy.h"
 
 namespace fabric::launcher {
@@ -28,6 +29,8 @@ namespace {
 
 constexpr uint64_t kSignalTag = ~uint64_t{0};
 constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
+constexpr uint64_t kTimerFifoTag = ~uint64_t{0} - 3;  // torch's file-timer FIFO (hang_watch.h)
+constexpr size_t kReportTailLines = 10;  // stderr lines quoted in the failure report
 constexpr uint64_t kCoordinatorTag = ~uint64_t{0} - 2;
 
 absl::Status Errno(const std::string& what) {
@@ -147,7 +150,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
 absl::Status Agent::Init() {
   signal(SIGPIPE, SIG_IGN);  // a closed console must not kill the agent (workers reset it)
   run_id_ = options_.launch.run_id.empty() ? NewRunId() : options_.launch.run_id;
-  if (options_.launch.log_dir.empty()) {
+  {  // always: the hang watch's FIFO and heartbeat files live here (and error files
+     // when there is no --log-dir)
     auto tmp = options_.inherited_env.find("TMPDIR");
     std::string templ = absl::StrCat(
         tmp != options_.inherited_env.end() && !tmp->second.empty() ? tmp->second : "/tmp",
@@ -180,6 +184,13 @@ absl::Status Agent::Init() {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev) != 0) return Errno("epoll_ctl");
   ev.data.u64 = kTimerTag;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) return Errno("epoll_ctl");
+  FABRIC_ASSIGN_OR_RETURN(
+      hang_watch_, HangWatch::Create(scratch_dir_, options_.launch.hang_timeout, clock_,
+                                     [this](const std::string& s) { Say(s); }));
+  ev.data.u64 = kTimerFifoTag;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, hang_watch_->fifo_fd(), &ev) != 0) {
+    return Errno("epoll_ctl");
+  }
   if (options_.coordinator != nullptr) {
     ev.data.u64 = kCoordinatorTag;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, options_.coordinator->event_fd(), &ev) != 0) {
@@ -190,6 +201,7 @@ absl::Status Agent::Init() {
 }
 
 Agent::~Agent() {
+  hang_watch_.reset();  // its files first: the directory is removed below
   for (const std::string& f : scratch_files_) unlink(f.c_str());
   if (!scratch_dir_.empty()) rmdir(scratch_dir_.c_str());
   for (int fd : {stdin_fd_, signal_fd_, timer_fd_, epoll_fd_}) {
@@ -274,7 +286,13 @@ void Agent::Report(const AttemptPlan& plan, const AttemptResult& result, bool re
   in.oom_kills_before = oom_before;
   in.oom_kills_after = ReadCgroupOomKills();
   in.error_file_message = ParseErrorFileMessage(ReadSmallFile(result.error_files[root.local_rank]));
-  in.stderr_tail = result.stderr_tails[root.local_rank];
+  const std::vector<std::string>& tail = result.stderr_tails[root.local_rank];
+  in.stderr_tail.assign(tail.size() > kReportTailLines ? tail.end() - kReportTailLines : tail.begin(),
+                        tail.end());
+  if (auto it = result.hang_reasons.find(root.local_rank); it != result.hang_reasons.end()) {
+    in.hang_reason = it->second;
+    in.hang_stack = SummarizeStack(LastStackDump(tail));
+  }
   in.stderr_log_path = result.stderr_logs[root.local_rank];
   for (const WorkerState& w : out.workers) {
     if (w.local_rank == root.local_rank || !w.status.has_value()) continue;
@@ -313,6 +331,9 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     wo.to_console = ConsoleWants(lo.console, rank, local);
     wo.console_stdout = options_.console_stdout;
     wo.console_stderr = options_.console_stderr;
+    // Enough for a hung rank's stack dump (launcher/stack_summary.h); the report quotes
+    // only the last kReportTailLines.
+    wo.tail_lines = 80;
     if (!lo.log_dir.empty()) {
       wo.stdout_log = absl::StrCat(base, ".stdout.log");
       wo.stderr_log = absl::StrCat(base, ".stderr.log");
@@ -344,7 +365,9 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     }
     w.spec.name = absl::StrCat("rank ", rank);
     w.spec.argv = lo.exec_argv;
-    w.spec.env = EnvToStrings(WorkerEnvironment(lo, plan, local, error_file, options_.inherited_env));
+    EnvMap env = WorkerEnvironment(lo, plan, local, error_file, options_.inherited_env);
+    hang_watch_->AddWorkerEnv(plan.restart_count, local, rank, &env);
+    w.spec.env = EnvToStrings(env);
     w.spec.stdin_fd = stdin_fd_;
     w.spec.stdout_fd = write_fds[2 * local];
     w.spec.stderr_fd = write_fds[2 * local + 1];
@@ -353,6 +376,15 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
   Gang gang(launcher_.get(), clock_, lo.grace_period);
   (void)gang.Start(std::move(workers));  // a spawn error is part of the outcome
   close_all(write_fds);
+  {
+    std::vector<pid_t> pids;
+    std::vector<int> ranks;
+    for (const WorkerState& w : gang.workers()) {
+      pids.push_back(w.pid);
+      ranks.push_back(w.global_rank);
+    }
+    hang_watch_->StartAttempt(std::move(pids), std::move(ranks));
+  }
   for (size_t i = 0; i < read_fds.size(); ++i) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -361,6 +393,12 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
   }
   Supervise(gang, outputs, read_fds);
   result.outcome = gang.outcome();
+  for (const WorkerState& w : result.outcome.workers) {
+    if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
+      result.hang_reasons[w.local_rank] = *why;
+    }
+  }
+  hang_watch_->EndAttempt();
   for (const auto& o : outputs) result.stderr_tails.push_back(o->StderrTail());
   return result;
 }
@@ -399,6 +437,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
     }
     std::optional<absl::Time> next = gang.deadline();
     if (requeue_.deadline() && (!next || *requeue_.deadline() < *next)) next = requeue_.deadline();
+    if (auto h = hang_watch_->NextDeadline(); h && (!next || *h < *next)) next = h;
     if (drain_deadline && (!next || *drain_deadline < *next)) next = drain_deadline;
     ArmTimer(next);
     epoll_event events[16];
@@ -416,6 +455,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
           const int sig = static_cast<int>(si.ssi_signo);
           if (sig == SIGCHLD) {
             while (std::optional<Reaped> r = launcher_->ReapAny()) {
+              hang_watch_->OnWorkerExit(r->pid);
               const bool was_stopping = gang.stopping();
               if (gang.OnExit(r->pid, r->status) && !was_stopping && gang.stopping()) {
                 MaybeReportEarly(gang, r->pid, r->status, outputs);
@@ -444,7 +484,10 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
         uint64_t expirations;
         (void)!read(timer_fd_, &expirations, sizeof(expirations));
         gang.OnTimer();
+        hang_watch_->OnTimer();
         if (requeue_.StopDue(clock_->TimeNow()) && !gang.stopping()) gang.OnSignal(SIGTERM);
+      } else if (tag == kTimerFifoTag) {
+        hang_watch_->OnFifoReadable();
       } else if (tag == kCoordinatorTag) {
         OnCoordinatorEvents(gang);
       } else if (tag < pipe_fds.size() && pipe_fds[tag] >= 0) {

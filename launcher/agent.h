@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "launcher/attempt_plan.h"
 #include "launcher/coordinator.h"
 #include "launcher/gang.h"
+#include "launcher/hang_watch.h"
 #include "launcher/options.h"
 #include "launcher/posix_process_launcher.h"
 #include "launcher/requeue_trigger.h"
@@ -83,6 +85,7 @@ class Agent {
     std::vector<std::vector<std::string>> stderr_tails;  // by local rank
     std::vector<std::string> stderr_logs;                // by local rank
     std::vector<std::string> error_files;                // by local rank
+    std::map<int, std::string> hang_reasons;             // local rank -> why stopped
   };
 
   explicit Agent(AgentOptions options)
@@ -127,6 +130,7 @@ class Agent {
   bool stop_requested_ = false;   // the gang is stopping for a coordinator event
   bool failure_reported_ = false; // this attempt's root cause went to the coordinator
   int user_signal_ = 0;           // a stop signal the agent received during the attempt
+  std::unique_ptr<HangWatch> hang_watch_;  // file timers and heartbeats (hang_watch.h)
 };
 
 // Reads the oom_kill count of the caller's memory cgroup (v2 memory.events or v1

@@ -15,6 +15,7 @@
 #include "common/logging.h"
 #include "launcher/agent.h"
 #include "launcher/failure_report.h"
+#include "launcher/stack_summary.h"
 
 namespace fabric::launcher {
 namespace {
@@ -119,8 +120,15 @@ void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
     f.local_rank = w.local_rank;
     f.status = status;
     if (static_cast<size_t>(w.local_rank) < outputs.size()) {
-      for (const std::string& line : outputs[w.local_rank]->StderrTail()) {
-        absl::StrAppend(&f.stderr_tail, line, "\n");
+      const std::vector<std::string> tail = outputs[w.local_rank]->StderrTail();
+      for (size_t i = tail.size() > 10 ? tail.size() - 10 : 0; i < tail.size(); ++i) {
+        absl::StrAppend(&f.stderr_tail, tail[i], "\n");
+      }
+      if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
+        const std::string where =
+            SummarizeStack(LastStackDump(outputs[w.local_rank]->StderrTail()));
+        f.message = absl::StrCat("hung: ", *why, "; where: ",
+                                 where.empty() ? "(it printed no stack)" : where);
       }
     }
     failure_reported_ = true;

@@ -112,6 +112,10 @@ const std::vector<FlagSpec>& Flags() {
        "After min nodes joined, how long to wait for more (elastic).", {}},
       {"keepalive-timeout", Kind::kValue, "DURATION", "5s",
        "A node that misses heartbeats this long is considered dead.", {}},
+      {"hang-timeout", Kind::kValue, "DURATION", "0 (off)",
+       "A worker that beat (the C++ runtime on every step and collective; Python: "
+       "fabric_heartbeat.beat()) and then not for this long is hung: its stack is "
+       "captured (SIGABRT), it is killed, and the gang restarts or fails.", {}},
       // torchrun's own flags (launcher/torchrun_flags.h; PET_<FLAG> variables too).
       {"role", Kind::kValue, "NAME", "default", "torchrun's --role: the workers' ROLE_NAME.", {}},
       {"rdzv-backend", Kind::kValue, "c10d|static", "static",
@@ -536,7 +540,8 @@ absl::Status ResolveTimes(const RawMap& raw, LaunchOptions* o) {
   for (const Item& item : {Item{"grace-period", &o->grace_period, true},
                            Item{"join-timeout", &o->join_timeout, false},
                            Item{"last-call-timeout", &o->last_call_timeout, true},
-                           Item{"keepalive-timeout", &o->keepalive_timeout, false}}) {
+                           Item{"keepalive-timeout", &o->keepalive_timeout, false},
+                           Item{"hang-timeout", &o->hang_timeout, true}}) {
     if (auto it = raw.find(item.flag); it != raw.end()) {
       FABRIC_ASSIGN_OR_RETURN(*item.out, ParseDurationValue(it->second, item.allow_zero));
     }

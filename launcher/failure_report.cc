@@ -68,7 +68,14 @@ std::string FormatFailureReport(const FailureReportInput& in) {
                   in.node_rank, ", local rank ", in.local_rank, ", pid ", in.pid, ") ",
                   in.status.signal != 0 ? "was killed by " : "exited with ",
                   in.status.Describe(), "\n");
-  absl::StrAppend(&out, OomHint(in));
+  if (!in.hang_reason.empty()) {
+    absl::StrAppend(&out, "fabric-run:   rank ", in.global_rank, " was hung: ", in.hang_reason,
+                    "; fabric-run stopped it\n");
+    absl::StrAppend(&out, "fabric-run:   where: ",
+                    in.hang_stack.empty() ? "(it printed no stack)" : in.hang_stack, "\n");
+  } else {
+    absl::StrAppend(&out, OomHint(in));
+  }
   if (!in.error_file_message.empty()) {
     absl::StrAppend(&out, "fabric-run:   error file: ");
     bool first = true;

@@ -38,6 +38,10 @@ struct FailureReportInput {
   std::optional<int64_t> oom_kills_before;
   std::optional<int64_t> oom_kills_after;
   std::string error_file_message;        // from TORCHELASTIC_ERROR_FILE; may be empty
+  // Set when fabric-run's watchdog stopped the rank as hung (launcher/watchdog.h): why,
+  // and where it was (launcher/stack_summary.h; empty when it printed no stack).
+  std::string hang_reason;
+  std::string hang_stack;
   std::vector<std::string> stderr_tail;  // last lines of the rank's stderr
   std::string stderr_log_path;           // empty when there are no log files
   std::vector<OtherRankEnd> others;      // the other local ranks, in rank order

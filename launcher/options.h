@@ -78,6 +78,8 @@ struct LaunchOptions {
   absl::Duration join_timeout = absl::Seconds(600);
   absl::Duration last_call_timeout = absl::Seconds(1);
   absl::Duration keepalive_timeout = absl::Seconds(5);
+  // --hang-timeout: a worker whose heartbeat stops this long is hung (zero: off).
+  absl::Duration hang_timeout = absl::ZeroDuration();
 
   // The program and its arguments, untouched. program_argv[0] is what the user typed.
   std::vector<std::string> program_argv;

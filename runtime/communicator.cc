@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/gloo_backend.h"
+#include "runtime/heartbeat.h"
 #include "runtime/nccl_backend.h"
 #include "runtime/torch_status.h"
 #include "torch/csrc/distributed/c10d/PrefixStore.hpp"
@@ -130,6 +131,7 @@ Communicator::Pending::~Pending() {
 }
 
 absl::Status Communicator::Pending::Wait() {
+  const BeatScope beat;  // a rank blocked here stops beating (runtime/heartbeat.h)
   if (impl_->waited) return absl::OkStatus();
   impl_->waited = true;
   if (impl_->work == nullptr) return absl::OkStatus();
@@ -207,6 +209,7 @@ std::string Communicator::BackendName(c10::DeviceType device_type) const {
 }
 
 absl::Status Communicator::AllReduce(std::vector<at::Tensor>& tensors, ReduceOp op) {
+  const BeatScope beat;  // a rank blocked here stops beating (runtime/heartbeat.h)
   if (impl_->group == nullptr || tensors.empty()) return absl::OkStatus();
   return TorchCall(options_.rank, "allreduce", [&] {
     c10d::AllreduceOptions o;
@@ -230,6 +233,7 @@ absl::Status Communicator::AllReduce(at::Tensor& tensor, ReduceOp op) {
 }
 
 absl::StatusOr<std::vector<at::Tensor>> Communicator::AllGather(const at::Tensor& tensor) {
+  const BeatScope beat;  // a rank blocked here stops beating (runtime/heartbeat.h)
   if (impl_->group == nullptr) return std::vector<at::Tensor>{tensor.clone()};
   return TorchCall(options_.rank, "allgather", [&] {
     std::vector<at::Tensor> in{tensor.contiguous()};
@@ -241,6 +245,7 @@ absl::StatusOr<std::vector<at::Tensor>> Communicator::AllGather(const at::Tensor
 }
 
 absl::Status Communicator::Broadcast(at::Tensor& tensor, int root) {
+  const BeatScope beat;  // a rank blocked here stops beating (runtime/heartbeat.h)
   if (root < 0 || root >= options_.world_size) {
     return absl::InvalidArgumentError(absl::StrCat("rank ", options_.rank, ": broadcast: root ",
                                                    root, " is not a rank of ",
@@ -259,11 +264,13 @@ absl::Status Communicator::Broadcast(at::Tensor& tensor, int root) {
 }
 
 absl::Status Communicator::Barrier() {
+  const BeatScope beat;  // a rank blocked here stops beating (runtime/heartbeat.h)
   if (impl_->group == nullptr) return absl::OkStatus();
   return TorchCall(options_.rank, "barrier", [&] { impl_->group->barrier()->wait(); });
 }
 
 absl::StatusOr<at::Tensor> Communicator::ReduceScatter(const at::Tensor& input) {
+  const BeatScope beat;  // a rank blocked here stops beating (runtime/heartbeat.h)
   const int world = options_.world_size;
   const int rank = options_.rank;
   if (input.dim() != 1 || input.numel() % world != 0) {

@@ -12,6 +12,7 @@
 #include "ATen/DeviceAccelerator.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "runtime/heartbeat.h"
 #include "runtime/sharded_state.h"
 #include "runtime/sharding.h"
 #include "torch/cuda.h"
@@ -104,6 +105,8 @@ Fabric::~Fabric() = default;
 
 absl::Status Fabric::Launch(absl::Duration timeout) {
   if (launched_) return absl::FailedPreconditionError("Fabric::Launch called twice");
+  InstallHangStackHandler();  // under fabric-run: a hung rank's stack on SIGABRT
+  Beat();
   if (device_.is_cuda()) {
     FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, absl::StrCat("select ", device_.str()), [&] {
       at::accelerator::setDeviceIndex(device_.index());
@@ -252,6 +255,7 @@ absl::Status Fabric::UnscaleOnce(Model& model) {
 
 absl::Status Fabric::Step(Model* model) {
   if (model == nullptr) return absl::InvalidArgumentError("Fabric::Step: null model");
+  Beat();  // every optimizer step (runtime/heartbeat.h)
   bool skip = false;
   at::Tensor found_inf;
   if (scaler_ != nullptr) {

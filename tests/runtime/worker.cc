@@ -42,6 +42,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "runtime/fabric.h"
+#include "runtime/heartbeat.h"
 #include "torch/torch.h"
 #include "ATen/CPUGeneratorImpl.h"
 
@@ -385,6 +386,33 @@ absl::Status DieMidCollective(const Args& a) {
   return absl::OkStatus();
 }
 
+// Hang detection (fabric-run --hang-timeout): every rank all-reduces `rounds` times; on
+// the first attempt (TORCHELASTIC_RESTART_COUNT=0) rank `victim` stops taking part after
+// `after` rounds but stays alive and beating, so the other ranks block inside the
+// all-reduce and stop beating. Prints "HANG_DONE rank=<r> restart=<n>" at the end.
+absl::Status HangInCollective(const Args& a) {
+  FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
+  const int victim = GetInt(a, "victim", f->world_size() - 1);
+  const int after = GetInt(a, "after", 3);
+  const int rounds = GetInt(a, "rounds", 6);
+  const char* restart = getenv("TORCHELASTIC_RESTART_COUNT");
+  const bool first = restart == nullptr || std::string(restart) == "0";
+  at::Tensor t = at::ones({16});
+  for (int i = 0; i < rounds; ++i) {
+    if (first && f->rank() == victim && i == after) {
+      std::printf("VICTIM rank=%d leaves the collectives\n", f->rank());
+      std::fflush(stdout);
+      for (;;) {
+        fabric::runtime::Beat();
+        usleep(200 * 1000);
+      }
+    }
+    FABRIC_RETURN_IF_ERROR(f->AllReduce(t, ReduceOp::kSum).status());
+  }
+  std::printf("HANG_DONE rank=%d restart=%s\n", f->rank(), restart == nullptr ? "0" : restart);
+  return absl::OkStatus();
+}
+
 // Counts the collectives c10d issues during the backward passes of one optimizer step of
 // `accum` micro-batches (the gradient synchronisation): prints "COLLECTIVES
 // no_sync=<n inside NoBackwardSync> synced=<n in the last, synced backward>". DDP must
@@ -574,6 +602,7 @@ absl::Status Run(const std::string& mode, const Args& a) {
   if (mode == "check_ckpt") return CheckCkpt(a);
   if (mode == "precision") return PrecisionRun(a);
   if (mode == "die_mid_collective") return DieMidCollective(a);
+  if (mode == "hang_in_collective") return HangInCollective(a);
   if (mode == "count_collectives") return CountCollectives(a);
   if (mode == "unused") return Unused(a);
   if (mode == "two_models") return TwoModels(a);

@@ -61,6 +61,10 @@ DOCUMENTED = {
                             "equal when --rdzv-id is given; otherwise fabric-run generates one"),
     "TORCHELASTIC_ERROR_FILE": (lambda t, o: bool(o),
                                 "set on both; fabric-run's files are in its own directory"),
+    "TORCHELASTIC_ENABLE_FILE_TIMER": (lambda t, o: o == "1",
+                                       "fabric-run always serves torch's file timer"),
+    "TORCHELASTIC_TIMER_FILE": (lambda t, o: bool(o),
+                                "fabric-run always serves torch's file timer (its FIFO)"),
 }
 
 

@@ -1,0 +1,199 @@
+#include "launcher/hang_watch.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/logging.h"
+
+namespace fabric::launcher {
+namespace {
+
+// The Python helper, written to the agent's directory and put on PYTHONPATH.
+constexpr char kHelper[] = R"py("""Heartbeats for fabric-run --hang-timeout (written by fabric-run).
+
+    import fabric_heartbeat
+    fabric_heartbeat.beat()   # e.g. once per training step and around collectives
+
+A worker that beat once and then not for --hang-timeout is stopped as hung, after its
+stack was printed. Without fabric-run (FABRIC_HEARTBEAT_FILE unset) beat() does nothing.
+"""
+import mmap
+import os
+import struct
+
+_map = None
+
+
+def beat():
+    global _map
+    if _map is None:
+        path = os.environ.get("FABRIC_HEARTBEAT_FILE")
+        if not path:
+            return
+        with open(path, "r+b") as f:
+            _map = mmap.mmap(f.fileno(), 8)
+    struct.pack_into("<Q", _map, 0, struct.unpack_from("<Q", _map, 0)[0] + 1)
+)py";
+
+absl::Status WriteFile(const std::string& path, absl::string_view data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("create ", path, ": ", std::strerror(errno)));
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  close(fd);
+  if (!ok) return absl::InternalError(absl::StrCat("write ", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HangWatch>> HangWatch::Create(
+    const std::string& dir, absl::Duration hang_timeout, Clock* clock,
+    std::function<void(const std::string&)> say) {
+  std::unique_ptr<HangWatch> w(new HangWatch(dir, hang_timeout, clock, std::move(say)));
+  w->fifo_path_ = absl::StrCat(dir, "/timer.fifo");
+  unlink(w->fifo_path_.c_str());
+  if (mkfifo(w->fifo_path_.c_str(), 0600) != 0) {
+    return absl::InternalError(absl::StrCat("mkfifo ", w->fifo_path_, ": ", std::strerror(errno)));
+  }
+  w->fifo_read_ = open(w->fifo_path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  w->fifo_keep_ = open(w->fifo_path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (w->fifo_read_ < 0 || w->fifo_keep_ < 0) {
+    return absl::InternalError(absl::StrCat("open ", w->fifo_path_, ": ", std::strerror(errno)));
+  }
+  w->helper_path_ = absl::StrCat(dir, "/fabric_heartbeat.py");
+  if (absl::Status st = WriteFile(w->helper_path_, kHelper); !st.ok()) return st;
+  return w;
+}
+
+HangWatch::~HangWatch() {
+  EndAttempt();
+  for (int fd : {fifo_read_, fifo_keep_}) {
+    if (fd >= 0) close(fd);
+  }
+  if (!fifo_path_.empty()) unlink(fifo_path_.c_str());
+  if (!helper_path_.empty()) unlink(helper_path_.c_str());
+}
+
+void HangWatch::AddWorkerEnv(int restart, int local_rank, int /*global_rank*/, EnvMap* env) {
+  (*env)[kEnvEnableFileTimer] = "1";
+  (*env)[kEnvTimerFile] = fifo_path_;
+  const std::string beat = absl::StrCat(dir_, "/attempt_", restart, "_rank_", local_rank, ".beat");
+  if (WriteFile(beat, std::string(8, '\0')).ok()) {
+    (*env)[kEnvHeartbeatFile] = beat;
+    if (static_cast<int>(beat_paths_.size()) <= local_rank) beat_paths_.resize(local_rank + 1);
+    beat_paths_[local_rank] = beat;
+  }
+  env->emplace("PYTHONFAULTHANDLER", "1");  // a Python worker's stack on SIGABRT
+  auto it = env->find("PYTHONPATH");
+  (*env)["PYTHONPATH"] = it == env->end() || it->second.empty()
+                             ? dir_
+                             : absl::StrCat(it->second, ":", dir_);  // last: never shadows
+}
+
+void HangWatch::StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ranks) {
+  pids_ = std::move(pids);
+  global_ranks_ = std::move(global_ranks);
+  reasons_.clear();
+  kills_.clear();
+  watchdog_ = std::make_unique<Watchdog>(hang_timeout_, pids_, clock_->TimeNow());
+  beat_fds_.assign(pids_.size(), -1);
+  for (size_t i = 0; i < pids_.size() && i < beat_paths_.size(); ++i) {
+    if (!beat_paths_[i].empty()) beat_fds_[i] = open(beat_paths_[i].c_str(), O_RDONLY | O_CLOEXEC);
+  }
+}
+
+void HangWatch::EndAttempt() {
+  for (int& fd : beat_fds_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  for (const std::string& p : beat_paths_) {
+    if (!p.empty()) unlink(p.c_str());
+  }
+  beat_paths_.clear();
+  watchdog_.reset();
+}
+
+void HangWatch::OnFifoReadable() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fifo_read_, buf, sizeof(buf));
+    if (n <= 0) break;
+    partial_.append(buf, static_cast<size_t>(n));
+  }
+  size_t nl;
+  while ((nl = partial_.find('\n')) != std::string::npos) {
+    const std::string line = partial_.substr(0, nl);
+    partial_.erase(0, nl + 1);
+    if (line.empty()) continue;
+    absl::StatusOr<FileTimerRequest> r = ParseFileTimerRequest(line);
+    if (!r.ok()) {
+      LogWarning("ignoring a line of ", fifo_path_, ": ", r.status().message());
+      continue;
+    }
+    if (watchdog_ != nullptr) watchdog_->OnTimerRequest(*r, clock_->TimeNow());
+  }
+  if (partial_.size() > (1 << 16)) partial_.clear();  // no newline in 64 KiB: garbage
+}
+
+void HangWatch::OnWorkerExit(pid_t pid) {
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    if (pids_[i] == pid && watchdog_ != nullptr) watchdog_->Forget(static_cast<int>(i));
+  }
+  for (auto it = kills_.begin(); it != kills_.end();) {
+    it = it->pid == pid ? kills_.erase(it) : std::next(it);
+  }
+}
+
+std::optional<absl::Time> HangWatch::NextDeadline() const {
+  std::optional<absl::Time> next;
+  if (watchdog_ != nullptr) next = watchdog_->NextCheck(clock_->TimeNow());
+  for (const PendingKill& k : kills_) {
+    if (!next || k.at < *next) next = k.at;
+  }
+  return next;
+}
+
+void HangWatch::OnTimer() {
+  if (watchdog_ == nullptr) return;
+  const absl::Time now = clock_->TimeNow();
+  for (size_t i = 0; i < beat_fds_.size(); ++i) {
+    unsigned char b[8];
+    if (beat_fds_[i] < 0 || pread(beat_fds_[i], b, 8, 0) != 8) continue;
+    uint64_t counter = 0;
+    for (int k = 7; k >= 0; --k) counter = (counter << 8) | b[k];
+    watchdog_->OnHeartbeat(static_cast<int>(i), counter, now);
+  }
+  for (const Hang& h : watchdog_->Expired(now)) {
+    const int rank = h.local_rank < static_cast<int>(global_ranks_.size())
+                         ? global_ranks_[h.local_rank]
+                         : h.local_rank;
+    reasons_[h.local_rank] = h.reason;
+    say_(absl::StrCat("fabric-run: rank ", rank, " (pid ", h.pid, ") is hung: ", h.reason,
+                      "; capturing its stack (SIGABRT), then stopping it\n"));
+    kill(h.pid, SIGABRT);
+    kills_.push_back(PendingKill{h.pid, h.signal, now + capture_time_});
+  }
+  for (auto it = kills_.begin(); it != kills_.end();) {
+    if (it->at <= now) {
+      kill(it->pid, it->signal);
+      it = kills_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+const std::string* HangWatch::HangReason(int local_rank) const {
+  auto it = reasons_.find(local_rank);
+  return it == reasons_.end() ? nullptr : &it->second;
+}
+
+}  // namespace fabric::launcher

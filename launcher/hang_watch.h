@@ -1,0 +1,97 @@
+// HangWatch: the agent's I/O around the Watchdog (launcher/watchdog.h). It serves
+// torch's file-timer FIFO, gives every worker a heartbeat file and the Python helper
+// module, samples the heartbeats, and stops a hung worker: SIGABRT first, so that it
+// prints where it is (Python's faulthandler, which the workers get enabled, or the C++
+// runtime's handler), then the stop signal (SIGKILL unless its timer named another)
+// `capture_time` later if it is still alive.
+//
+// Files, all in the agent's private directory `dir`:
+//   timer.fifo               TORCHELASTIC_TIMER_FILE (TORCHELASTIC_ENABLE_FILE_TIMER=1)
+//   fabric_heartbeat.py      on the workers' PYTHONPATH: `import fabric_heartbeat;
+//                            fabric_heartbeat.beat()`
+//   attempt_<n>_rank_<r>.beat  FABRIC_HEARTBEAT_FILE: 8 bytes, a little-endian counter
+//                            the worker increments (never read back by the worker)
+// Thread safety: single-threaded, on the agent's loop.
+#ifndef FABRIC_LAUNCHER_HANG_WATCH_H_
+#define FABRIC_LAUNCHER_HANG_WATCH_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/worker_env.h"
+#include "launcher/watchdog.h"
+
+namespace fabric::launcher {
+
+inline constexpr char kEnvEnableFileTimer[] = "TORCHELASTIC_ENABLE_FILE_TIMER";
+inline constexpr char kEnvTimerFile[] = "TORCHELASTIC_TIMER_FILE";
+inline constexpr char kEnvHeartbeatFile[] = "FABRIC_HEARTBEAT_FILE";
+
+class HangWatch {
+ public:
+  // `say` prints one agent line (e.g. "rank 3 is hung: ...").
+  static absl::StatusOr<std::unique_ptr<HangWatch>> Create(
+      const std::string& dir, absl::Duration hang_timeout, Clock* clock,
+      std::function<void(const std::string&)> say);
+  ~HangWatch();
+
+  // The FIFO's read end, for the agent's epoll set.
+  int fifo_fd() const { return fifo_read_; }
+
+  // Adds the variables above to a worker's environment (creating its heartbeat file).
+  void AddWorkerEnv(int restart, int local_rank, int global_rank, EnvMap* env);
+  // The attempt's workers started: `pids` by local rank (-1: not started).
+  void StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ranks);
+  // The attempt ended: its heartbeat files are removed.
+  void EndAttempt();
+
+  void OnFifoReadable();
+  void OnWorkerExit(pid_t pid);
+  // When OnTimer() must run next.
+  std::optional<absl::Time> NextDeadline() const;
+  void OnTimer();
+
+  // Why this attempt's worker was stopped as hung; nullptr when it was not.
+  const std::string* HangReason(int local_rank) const;
+
+ private:
+  struct PendingKill {
+    pid_t pid;
+    int signal;
+    absl::Time at;
+  };
+  HangWatch(std::string dir, absl::Duration hang_timeout, Clock* clock,
+            std::function<void(const std::string&)> say)
+      : dir_(std::move(dir)), hang_timeout_(hang_timeout), clock_(clock), say_(std::move(say)) {}
+
+  std::string dir_;
+  absl::Duration hang_timeout_;
+  Clock* clock_;
+  std::function<void(const std::string&)> say_;
+  std::string fifo_path_;
+  std::string helper_path_;
+  int fifo_read_ = -1;
+  int fifo_keep_ = -1;  // a writer of our own: the read end never sees EOF
+  std::string partial_;  // an incomplete line from the FIFO
+  std::unique_ptr<Watchdog> watchdog_;
+  std::vector<pid_t> pids_;
+  std::vector<int> global_ranks_;
+  std::vector<std::string> beat_paths_;  // this attempt's, by local rank
+  std::vector<int> beat_fds_;
+  std::vector<PendingKill> kills_;
+  std::map<int, std::string> reasons_;  // local rank -> why it was stopped
+  absl::Duration capture_time_ = absl::Seconds(1);
+};
+
+}  // namespace fabric::launcher
+
+#endif  // FABRIC_LAUNCHER_HANG_WATCH_H_
