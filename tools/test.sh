@@ -9,6 +9,14 @@ trap 'rm -f "$log"' EXIT
 rc=0
 if (($#)); then targets=("$@"); else targets=(//...); fi
 bazel test "${targets[@]}" 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+if ((!$#)); then
+  # The C++ unit and in-process integration tests of the launcher, rendezvous, SLURM
+  # planning and common code again under AddressSanitizer + UBSan (doc/build.md).
+  asan_rc=0
+  bazel test --config=asan --build_tests_only //common/... //launcher/... //rendezvous/... \
+    //slurm/... 2>&1 | tee -a "$log" || asan_rc=${PIPESTATUS[0]}
+  ((rc != 0)) || rc=$asan_rc
+fi
 bazel shutdown >/dev/null 2>&1 || true
 # One plain summary line, counted from Bazel's per-target results.
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
