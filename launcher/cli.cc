@@ -823,9 +823,39 @@ Personality PersonalityFor(const std::string& argv0) {
   return base == "torchrun" ? Personality::kTorchrun : Personality::kFabricRun;
 }
 
+namespace {
+
+// An error message stays one line whatever the user typed: control characters in echoed
+// flags, values and paths are written as \xNN (other bytes, e.g. UTF-8 names, stay).
+absl::Status OneLine(const absl::Status& st) {
+  std::string out;
+  for (unsigned char c : st.message()) {
+    if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return absl::Status(st.code(), out);
+}
+
+absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvMap& env,
+                                const MachineFacts& machine, Personality personality);
+
+}  // namespace
+
 absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
                                            const EnvMap& env, const MachineFacts& machine,
                                            Personality personality) {
+  absl::StatusOr<CliResult> r = Parse(args, env, machine, personality);
+  if (!r.ok()) return OneLine(r.status());
+  return r;
+}
+
+namespace {
+
+absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvMap& env,
+                                const MachineFacts& machine, Personality personality) {
   const bool torchrun = personality == Personality::kTorchrun;
   RawMap raw = FromEnv(env);
   std::vector<std::string> program;
@@ -863,5 +893,7 @@ absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
   FABRIC_RETURN_IF_ERROR(ResolveProgram(raw, env, torchrun, std::move(program), &o));
   return result;
 }
+
+}  // namespace
 
 }  // namespace fabric::launcher

@@ -645,6 +645,15 @@ TEST_F(CliTest, TorchrunEndpointsOfOneNodeNeedNoRendezvous) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cannot know")));
 }
 
+// Found by parsers_fuzz_test: what the user typed is echoed, and must not break the line.
+TEST_F(CliTest, ErrorsStayOneLineWhateverWasTyped) {
+  absl::StatusOr<CliResult> r = Parse({"--devices", "2\nrm -rf /", "tool"});
+  ASSERT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'2\\x0arm -rf /'")));
+  EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("\n")));
+  EXPECT_THAT(Parse({"--d\x01" "evices", "tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--d\\x01evices")));
+}
+
 TEST_F(CliTest, SignalsToHandleIsPassedOnAsTorchrunDoes) {
   EXPECT_EQ(Ok({"tool"}).signals_to_handle, "SIGTERM,SIGINT,SIGHUP,SIGQUIT");
   EXPECT_EQ(Ok({"--signals-to-handle", "term,SIGUSR1", "tool"}).signals_to_handle,
