@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
+#include "common/run_id.h"
 #include "common/status_macros.h"
 #include "launcher/failure_report.h"
 #include "launcher/stack_summary.h"
@@ -59,17 +60,6 @@ absl::Status MakeDirs(const std::string& path) {
     }
   }
   return absl::OkStatus();
-}
-
-std::string NewRunId() {
-  unsigned char bytes[6] = {};
-  if (getrandom(bytes, sizeof(bytes), 0) != sizeof(bytes)) {
-    uint64_t v = static_cast<uint64_t>(getpid()) ^ absl::ToUnixNanos(absl::Now());
-    std::memcpy(bytes, &v, sizeof(bytes));
-  }
-  std::string id = "fr-";
-  for (unsigned char b : bytes) absl::StrAppend(&id, absl::Hex(b, absl::kZeroPad2));
-  return id;
 }
 
 bool ConsoleWants(const ConsoleFilter& f, int rank, int local_rank) {
@@ -149,7 +139,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
 
 absl::Status Agent::Init() {
   signal(SIGPIPE, SIG_IGN);  // a closed console must not kill the agent (workers reset it)
-  run_id_ = options_.launch.run_id.empty() ? NewRunId() : options_.launch.run_id;
+  run_id_ = options_.launch.run_id.empty() ? LocalRunId(getpid(), absl::Now())
+                                          : options_.launch.run_id;
   {  // always: the hang watch's FIFO and heartbeat files live here (and error files
      // when there is no --log-dir)
     auto tmp = options_.inherited_env.find("TMPDIR");

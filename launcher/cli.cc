@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/lightning_choices.h"
+#include "common/run_id.h"
 #include "common/status_macros.h"
 #include "launcher/cli_values.h"
 #include "launcher/kubernetes.h"
@@ -77,7 +78,7 @@ const std::vector<FlagSpec>& Flags() {
       {"max-restarts", Kind::kValue, "N", "0",
        "Restart the worker group up to N times after a failure.", {}},
       {"run-id", Kind::kValue, "ID", "(generated)",
-       "Job id shared by all nodes ([A-Za-z0-9._-]). Generated: slurm-<job>[-<step>] "
+       "Job id shared by all nodes ([A-Za-z0-9._-]). Generated: slurm-<job>.<step> "
        "under SLURM; fabric-<pid>-<hex> on one node; derived from the rendezvous "
        "address on several.",
        {"rdzv-id"}},
@@ -695,47 +696,32 @@ absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env, bool torchrun,
   return absl::OkStatus();
 }
 
-uint64_t Fnv1a(absl::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 absl::Status ResolveRunId(const RawMap& raw, const EnvMap& env, LaunchOptions* o) {
   if (auto it = raw.find("run-id"); it != raw.end()) {
     const Raw& r = it->second;
-    if (r.value.size() > 128 ||
-        !std::all_of(r.value.begin(), r.value.end(), [](char c) {
-          return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
-        })) {
+    if (!IsValidRunId(r.value)) {
       return Bad(r, "is not a valid run id; use up to 128 of [A-Za-z0-9._-]");
     }
     o->run_id = r.value;
     o->run_id_set = true;
     return absl::OkStatus();
   }
+  // The forms are common/run_id.h's.
   auto job = env.find("SLURM_JOB_ID");
-  if (job != env.end() && !job->second.empty() &&
-      std::all_of(job->second.begin(), job->second.end(), absl::ascii_isalnum)) {
-    o->run_id = absl::StrCat("slurm-", job->second);
+  int64_t job_id = 0, step_id = 0;
+  if (job != env.end() && absl::SimpleAtoi(job->second, &job_id) && job_id >= 0) {
     auto step = env.find("SLURM_STEP_ID");
-    if (step != env.end() && !step->second.empty() &&
-        std::all_of(step->second.begin(), step->second.end(), absl::ascii_isdigit)) {
-      absl::StrAppend(&o->run_id, "-", step->second);
+    if (step == env.end() || !absl::SimpleAtoi(step->second, &step_id) || step_id < 0) {
+      step_id = 0;
     }
+    o->run_id = SlurmRunId(job_id, step_id);
   } else if (o->max_nodes == 1 && o->rdzv_endpoint.empty()) {
-    // One node: unique per invocation.
-    const uint64_t h = Fnv1a(absl::StrCat(::getpid(), "/", absl::ToUnixNanos(absl::Now())));
-    o->run_id = absl::StrCat("fabric-", ::getpid(), "-", absl::Hex(h & 0xffffffffu));
+    o->run_id = LocalRunId(::getpid(), absl::Now());  // one node: unique per invocation
   } else {
     // Several nodes must agree without talking: derive it from what they share.
-    const std::string where =
-        o->rdzv_endpoint.empty() ? absl::StrCat(o->main_address, ":", o->main_port)
-                                 : o->rdzv_endpoint;
-    o->run_id = absl::StrCat("fabric-", absl::Hex(Fnv1a(where) & 0xffffffffu));
+    o->run_id = SharedRunId(o->rdzv_endpoint.empty()
+                                ? absl::StrCat(o->main_address, ":", o->main_port)
+                                : o->rdzv_endpoint);
   }
   return absl::OkStatus();
 }

@@ -780,7 +780,7 @@ TEST_F(CliTest, GeneratedRunIdAgreesAcrossNodes) {
 TEST_F(CliTest, GeneratedRunIdUnderSlurmUsesJobAndStep) {
   env_["SLURM_JOB_ID"] = "4242";
   env_["SLURM_STEP_ID"] = "3";
-  EXPECT_EQ(Ok({"tool"}).run_id, "slurm-4242-3");
+  EXPECT_EQ(Ok({"tool"}).run_id, "slurm-4242.3");  // common/run_id.h: the plan's form
 }
 
 TEST_F(CliTest, HelpListsEveryFlagWithItsVariable) {

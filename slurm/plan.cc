@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/run_id.h"
 #include "common/status_macros.h"
 #include "slurm/hostlist.h"
 
@@ -207,9 +208,8 @@ void FillCommon(const SlurmJob& job, const PlanRequest& request, SlurmPlan* plan
     plan->main_port = DeriveMainPort(job.job_id, job.step_id.value_or(0));
     plan->port_source = PortSource::kDerived;
   }
-  plan->run_id = request.run_id.empty()
-                     ? absl::StrCat("slurm-", job.job_id, ".", job.step_id.value_or(0))
-                     : request.run_id;
+  plan->run_id = request.run_id.empty() ? SlurmRunId(job.job_id, job.step_id.value_or(0))
+                                        : request.run_id;
 }
 
 }  // namespace
