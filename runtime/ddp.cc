@@ -153,8 +153,9 @@ class DdpStrategy : public Strategy {
     return m;
   }
 
-  absl::StatusOr<TensorMap> FullModelState() override {
+  absl::StatusOr<TensorMap> FullModelState(FullStateOn on) override {
     TensorMap out;
+    if (on == FullStateOn::kRankZero && comm_->rank() != 0) return out;
     for (auto& item : module_->named_parameters()) out[item.key()] = item.value().detach();
     for (auto& item : module_->named_buffers()) out[item.key()] = item.value().detach();
     return out;
@@ -172,8 +173,10 @@ class DdpStrategy : public Strategy {
     });
   }
 
-  absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer) override {
+  absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer,
+                                               FullStateOn on) override {
     TensorMap out;
+    if (on == FullStateOn::kRankZero && comm_->rank() != 0) return out;
     for (size_t i = 0; i < params_.size(); ++i) {
       FABRIC_ASSIGN_OR_RETURN(TensorMap s, GetParamState(optimizer, params_[i]));
       for (auto& [key, t] : s) out[absl::StrCat(names_[i], "/", key)] = t;
@@ -183,8 +186,8 @@ class DdpStrategy : public Strategy {
 
   absl::StatusOr<TensorMap> LocalShardState(torch::optim::Optimizer& optimizer) override {
     // Replicated: every rank's file holds the whole state (a loader reads rank 0's).
-    FABRIC_ASSIGN_OR_RETURN(TensorMap model, FullModelState());
-    FABRIC_ASSIGN_OR_RETURN(TensorMap optim, FullOptimizerState(optimizer));
+    FABRIC_ASSIGN_OR_RETURN(TensorMap model, FullModelState(FullStateOn::kEveryRank));
+    FABRIC_ASSIGN_OR_RETURN(TensorMap optim, FullOptimizerState(optimizer, FullStateOn::kEveryRank));
     TensorMap out;
     for (auto& [k, v] : model) out["model/" + k] = v;
     for (auto& [k, v] : optim) out["optim/" + k] = v;

@@ -350,9 +350,11 @@ absl::Status Fabric::Save(const std::string& path, const TrainState& state,
   data.extra = state.extra;
   for (const auto& m : models_) {
     const std::string prefix = ModelPrefix(m->index_);
-    FABRIC_ASSIGN_OR_RETURN(TensorMap model_state, m->strategy_->FullModelState());
+    // Gathered on rank 0 only: the others hold one FSDP unit at a time.
+    FABRIC_ASSIGN_OR_RETURN(TensorMap model_state,
+                            m->strategy_->FullModelState(FullStateOn::kRankZero));
     FABRIC_ASSIGN_OR_RETURN(TensorMap optim_state,
-                            m->strategy_->FullOptimizerState(*m->optimizer_));
+                            m->strategy_->FullOptimizerState(*m->optimizer_, FullStateOn::kRankZero));
     for (auto& [k, v] : model_state) data.model[prefix + k] = v;
     for (auto& [k, v] : optim_state) data.optimizer[prefix + k] = v;
   }
@@ -493,9 +495,11 @@ std::vector<int64_t> Fabric::DistributedIndices(int64_t dataset_size, int64_t ep
                                    /*drop_last=*/false);
 }
 
-absl::StatusOr<TensorMap> Fabric::ModelStateDict(Model* model) {
+absl::StatusOr<TensorMap> Fabric::ModelStateDict(Model* model, bool rank_zero_only) {
   if (models_.empty()) return absl::FailedPreconditionError("ModelStateDict before Setup()");
-  return (model == nullptr ? models_[0].get() : model)->strategy_->FullModelState();
+  return (model == nullptr ? models_[0].get() : model)
+      ->strategy_->FullModelState(rank_zero_only ? FullStateOn::kRankZero
+                                                 : FullStateOn::kEveryRank);
 }
 
 MemoryStats Fabric::Memory() {

@@ -219,9 +219,10 @@ class Fabric {
   std::vector<int64_t> DistributedIndices(int64_t dataset_size, int64_t epoch, bool shuffle,
                                           uint64_t seed = 0) const;
 
-  // Collective: the full (unsharded) parameters and buffers by name, on every rank, of
-  // `model` (the first one when not given).
-  absl::StatusOr<TensorMap> ModelStateDict(Model* model = nullptr);
+  // Collective: the full (unsharded) parameters and buffers by name of `model` (the first
+  // one when not given), on every rank; with `rank_zero_only`, on rank 0 only (the others
+  // get an empty map and hold one FSDP unit at a time, as Save() does).
+  absl::StatusOr<TensorMap> ModelStateDict(Model* model = nullptr, bool rank_zero_only = false);
 
   // Bytes of parameters, gradients and optimizer state this rank holds now (all models).
   MemoryStats Memory();

@@ -234,14 +234,19 @@ class FsdpStrategy : public Strategy {
     return m;
   }
 
-  absl::StatusOr<TensorMap> FullModelState() override {
+  absl::StatusOr<TensorMap> FullModelState(FullStateOn on) override {
+    const bool keep = on == FullStateOn::kEveryRank || rank_ == 0;
     TensorMap out;
     for (Unit& u : units_) {
+      // One unit at a time; a rank that keeps nothing frees it before the next.
       FABRIC_ASSIGN_OR_RETURN(at::Tensor full, GatherFlat(u, u.shard.detach()));
+      if (!keep) continue;
       FABRIC_ASSIGN_OR_RETURN(TensorMap part, Split(u, full, ""));
       out.insert(part.begin(), part.end());
     }
-    for (auto& w : whole_) out[w.name] = w.tensor.detach();
+    if (keep) {
+      for (auto& w : whole_) out[w.name] = w.tensor.detach();
+    }
     return out;
   }
 
@@ -260,16 +265,21 @@ class FsdpStrategy : public Strategy {
     return FreeFullParams();
   }
 
-  absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer) override {
+  absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer,
+                                               FullStateOn on) override {
+    const bool keep = on == FullStateOn::kEveryRank || rank_ == 0;
     TensorMap out;
     for (Unit& u : units_) {
       FABRIC_ASSIGN_OR_RETURN(TensorMap shard_state, GetParamState(optimizer, u.shard));
       for (auto& [key, t] : shard_state) {
         if (key == "step") {
-          for (auto& p : u.params) out[absl::StrCat(p.name, "/step")] = t;
+          if (keep) {
+            for (auto& p : u.params) out[absl::StrCat(p.name, "/step")] = t;
+          }
           continue;
         }
         FABRIC_ASSIGN_OR_RETURN(at::Tensor full, GatherFlat(u, t));
+        if (!keep) continue;
         FABRIC_ASSIGN_OR_RETURN(TensorMap pieces, Split(u, full, "/" + key));
         out.insert(pieces.begin(), pieces.end());
       }

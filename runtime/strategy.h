@@ -57,6 +57,9 @@ struct NamedTensor {
   at::Tensor tensor;
 };
 
+// Where a full (unsharded) state is materialized.
+enum class FullStateOn { kEveryRank, kRankZero };
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
@@ -84,10 +87,13 @@ class Strategy {
   virtual absl::StatusOr<double> ClipGradNorm(double max_norm) = 0;
   virtual MemoryStats Memory(torch::optim::Optimizer& optimizer) = 0;
 
-  // Collective: every rank calls; every rank gets the full tensors.
-  virtual absl::StatusOr<TensorMap> FullModelState() = 0;
+  // Collective: every rank calls. kEveryRank: every rank gets the full tensors;
+  // kRankZero: rank 0 gets them and the others an empty map, holding at most one FSDP
+  // unit's full tensors at a time (a full checkpoint costs the other ranks no memory).
+  virtual absl::StatusOr<TensorMap> FullModelState(FullStateOn on) = 0;
   virtual absl::Status LoadFullModelState(const TensorMap& state) = 0;
-  virtual absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer) = 0;
+  virtual absl::StatusOr<TensorMap> FullOptimizerState(torch::optim::Optimizer& optimizer,
+                                                       FullStateOn on) = 0;
   virtual absl::Status LoadFullOptimizerState(torch::optim::Optimizer& optimizer,
                                               const TensorMap& state) = 0;
 

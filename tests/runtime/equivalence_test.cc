@@ -28,6 +28,13 @@ std::vector<RankResult> RunEquiv(const std::string& strategy, const std::string&
   for (const auto& r : *results) {
     EXPECT_EQ(r.exit_code, 0) << Describe(*results);
     EXPECT_EQ(LinesWithPrefix(r.output, "MAXDIFF").size(), 1u) << Describe(*results);
+    // A full state gathered on rank 0 only: rank 0 has all of it, the others nothing.
+    auto z = LinesWithPrefix(r.output, "RANK0_ONLY ");
+    EXPECT_EQ(z.size(), 1u) << Describe(*results);
+    if (z.size() != 1) continue;
+    EXPECT_THAT(z[0], ::testing::HasSubstr("same=1")) << z[0];
+    if (r.rank != 0) EXPECT_THAT(z[0], ::testing::HasSubstr("entries=0 ")) << z[0];
+    if (r.rank == 0) EXPECT_THAT(z[0], ::testing::Not(::testing::HasSubstr("entries=0 "))) << z[0];
   }
   return *results;
 }

@@ -198,6 +198,15 @@ absl::Status Equivalence(const Args& a) {
               (long long)m.param_bytes, (long long)m.grad_bytes,
               (long long)m.optimizer_state_bytes, (long long)m.total());
   FABRIC_ASSIGN_OR_RETURN(TensorMap state, f->ModelStateDict());
+  // The same gathered on rank 0 only (what Save() does): rank 0 gets every tensor, equal
+  // to the every-rank state; the others nothing.
+  FABRIC_ASSIGN_OR_RETURN(TensorMap rank0, f->ModelStateDict(nullptr, /*rank_zero_only=*/true));
+  bool same = f->IsGlobalZero() ? rank0.size() == state.size() : rank0.empty();
+  for (const auto& [k, v] : rank0) {
+    auto it = state.find(k);
+    same = same && it != state.end() && at::equal(v, it->second);
+  }
+  std::printf("RANK0_ONLY rank=%d entries=%zu same=%d\n", f->rank(), rank0.size(), same ? 1 : 0);
 
   // The reference: one process, rank 0's initialisation, the concatenated batches, on
   // the same device.
