@@ -54,7 +54,14 @@ run_signal_case() {
   before=$(job_processes)
   expect_contains "$name: the check sees the workers (negative control)" worker_helper "$before"
   cl_client scancel --signal=USR1 "$job"
-  wait_for "$workers" 'got SIGUSR1' "$out" || true
+  # Distinct ranks, not lines: under the agent a worker may get USR1 twice (from SLURM,
+  # which signals every process of the step, and forwarded by the agent), so a line
+  # count could be met by one rank's two lines before another rank's arrives.
+  local deadline=$((SECONDS + 60))
+  until (($(sed -n 's/.*rank \([0-9]*\) got SIGUSR1.*/\1/p' "$out" | sort -u | wc -l) >= workers)); do
+    ((SECONDS < deadline)) || break
+    sleep 0.2
+  done
   expect_eq "$name: ranks that got SIGUSR1" "$(seq 0 $((workers - 1)) | xargs)" \
     "$(sed -n 's/.*rank \([0-9]*\) got SIGUSR1.*/\1/p' "$out" | sort -un | xargs)"
   expect_eq "$name: still running after SIGUSR1" 1 "$(kill -0 $srun_pid 2>/dev/null && echo 1)"
