@@ -31,7 +31,6 @@ namespace {
 constexpr uint64_t kSignalTag = ~uint64_t{0};
 constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
 constexpr uint64_t kTimerFifoTag = ~uint64_t{0} - 3;  // torch's file-timer FIFO (hang_watch.h)
-constexpr size_t kReportTailLines = 10;  // stderr lines quoted in the failure report
 constexpr uint64_t kCoordinatorTag = ~uint64_t{0} - 2;
 
 absl::Status Errno(const std::string& what) {
@@ -357,7 +356,7 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     w.spec.name = absl::StrCat("rank ", rank);
     w.spec.argv = lo.exec_argv;
     EnvMap env = WorkerEnvironment(lo, plan, local, error_file, options_.inherited_env);
-    hang_watch_->AddWorkerEnv(plan.restart_count, local, rank, &env);
+    hang_watch_->AddWorkerEnv(plan.restart_count, local, &env);
     w.spec.env = EnvToStrings(env);
     w.spec.stdin_fd = stdin_fd_;
     w.spec.stdout_fd = write_fds[2 * local];

@@ -111,6 +111,8 @@ class Agent {
   void Report(const AttemptPlan& plan, const AttemptResult& result, bool restarting,
               std::optional<int64_t> oom_before);
   void Say(const std::string& text);  // one write(2) to the console's stderr
+  // Stderr lines a failure report quotes (the agent keeps more, for a hung rank's stack).
+  static constexpr size_t kReportTailLines = 10;
 
   AgentOptions options_;
   RequeueTrigger requeue_;

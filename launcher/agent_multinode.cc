@@ -121,7 +121,8 @@ void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
     f.status = status;
     if (static_cast<size_t>(w.local_rank) < outputs.size()) {
       const std::vector<std::string> tail = outputs[w.local_rank]->StderrTail();
-      for (size_t i = tail.size() > 10 ? tail.size() - 10 : 0; i < tail.size(); ++i) {
+      for (size_t i = tail.size() > kReportTailLines ? tail.size() - kReportTailLines : 0;
+           i < tail.size(); ++i) {
         absl::StrAppend(&f.stderr_tail, tail[i], "\n");
       }
       if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {

@@ -81,7 +81,7 @@ HangWatch::~HangWatch() {
   if (!helper_path_.empty()) unlink(helper_path_.c_str());
 }
 
-void HangWatch::AddWorkerEnv(int restart, int local_rank, int /*global_rank*/, EnvMap* env) {
+void HangWatch::AddWorkerEnv(int restart, int local_rank, EnvMap* env) {
   (*env)[kEnvEnableFileTimer] = "1";
   (*env)[kEnvTimerFile] = fifo_path_;
   const std::string beat = absl::StrCat(dir_, "/attempt_", restart, "_rank_", local_rank, ".beat");

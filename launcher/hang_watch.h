@@ -48,7 +48,7 @@ class HangWatch {
   int fifo_fd() const { return fifo_read_; }
 
   // Adds the variables above to a worker's environment (creating its heartbeat file).
-  void AddWorkerEnv(int restart, int local_rank, int global_rank, EnvMap* env);
+  void AddWorkerEnv(int restart, int local_rank, EnvMap* env);
   // The attempt's workers started: `pids` by local rank (-1: not started).
   void StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ranks);
   // The attempt ended: its heartbeat files are removed.
