@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/munge.h"
+#include "common/munge_daemon.h"
 #include "common/net.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
@@ -239,6 +241,59 @@ TEST_F(ClientTest, JoinWithLostResponseGetsTheSameAssignment) {
   EXPECT_EQ(faults.injected(), 1);
   EXPECT_EQ(as.round, 1) << "a replayed join must not start a new round";
   EXPECT_EQ(server_->Status().round, 1);
+}
+
+// A SLURM job with no token: the server accepts the munge credentials of its own uid
+// made for its run, with a real munged; a credential from another cluster's key, one
+// for another run, a token and no credential at all are refused.
+TEST_F(ClientTest, MungeCredentialsOfThisClusterAndRunAreAccepted) {
+  MungeDaemon cluster, other;
+  ASSERT_THAT(cluster.Start(), IsOk());
+  ASSERT_THAT(other.Start(), IsOk());
+  ServerOptions o;
+  o.munge = true;
+  o.munge_socket = cluster.socket();
+  o.run_id = "job";
+  StartServer(o);
+
+  EXPECT_THAT(RendezvousClient::Connect(Options("a")),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no munge credential")));
+  token_ = "a-shared-token";
+  EXPECT_THAT(RendezvousClient::Connect(Options("a")),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no munge credential")));
+  FABRIC_ASSERT_OK_AND_ASSIGN(token_, MungeEncode(other.socket(), "job", 600));
+  EXPECT_THAT(RendezvousClient::Connect(Options("a")),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("not accepted")));
+  FABRIC_ASSERT_OK_AND_ASSIGN(token_, MungeEncode(cluster.socket(), "another-run", 600));
+  EXPECT_THAT(RendezvousClient::Connect(Options("a")),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("another-run")));
+
+  // One credential per agent, presented on every call (munged decodes it once).
+  FABRIC_ASSERT_OK_AND_ASSIGN(token_, MungeEncode(cluster.socket(), "job", 600));
+  auto a = MustConnect(Options("a"));
+  FABRIC_ASSERT_OK_AND_ASSIGN(token_, MungeEncode(cluster.socket(), "job", 600));
+  auto b = MustConnect(Options("b"));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::vector<Assignment> as = JoinAll({a.get(), b.get()});
+  EXPECT_EQ(as[0].world_size, 4);
+  EXPECT_THAT(a->store()->Set("k", "v"), IsOk());
+  FABRIC_ASSERT_OK_AND_ASSIGN(std::string v, b->store()->Get("k", absl::Now() + absl::Seconds(10)));
+  EXPECT_EQ(v, "v");
+}
+
+// A request over the server's size limit is refused with RESOURCE_EXHAUSTED and the
+// server keeps serving the calls of a normal size.
+TEST_F(ClientTest, OversizedRequestIsRefusedAndTheServerKeepsServing) {
+  StartServer();
+  auto a = MustConnect(Options("a", 1, 1));
+  ASSERT_NE(a, nullptr);
+  ASSERT_THAT(a->Join(), IsOk());
+  const std::string huge(kMaxRequestBytes + 1, 'x');
+  EXPECT_THAT(a->store()->Set("big", huge), StatusIs(absl::StatusCode::kResourceExhausted, ::testing::_));
+  EXPECT_THAT(a->store()->Set("small", "ok"), IsOk());
+  FABRIC_ASSERT_OK_AND_ASSIGN(std::string v, a->store()->Get("small", absl::Now() + absl::Seconds(10)));
+  EXPECT_EQ(v, "ok");
 }
 
 TEST_F(ClientTest, MissingOrWrongTokenIsUnauthenticated) {

@@ -55,7 +55,7 @@ class RendezvousService::SessionReactor final
     : public grpc::ServerBidiReactor<v1::SessionRequest, v1::Event> {
  public:
   SessionReactor(RendezvousService* service, grpc::CallbackServerContext* ctx)
-      : service_(service), auth_(CheckToken(*ctx, service->options_.token)) {
+      : service_(service), auth_(service->auth_.Check(*ctx)) {
     StartRead(&request_);
   }
 
@@ -167,7 +167,7 @@ class RendezvousService::SessionReactor final
 };
 
 RendezvousService::RendezvousService(const ServiceOptions& options, Clock* clock)
-    : options_(options), clock_(clock), state_(options.state) {}
+    : options_(options), clock_(clock), auth_(options.auth), state_(options.state) {}
 
 RendezvousService::~RendezvousService() = default;
 
@@ -217,7 +217,7 @@ grpc::ServerUnaryReactor* RendezvousService::Join(grpc::CallbackServerContext* c
                                                   v1::JoinResponse* response) {
   const std::string key = ReplayCache::Key(request->header());
   auto* reactor = new JoinReactor(this, request->header().node_id(), key, response);
-  absl::Status s = CheckToken(*ctx, options_.token);
+  absl::Status s = auth_.Check(*ctx);
   if (s.ok()) s = CheckVersion(request->header());
   if (!s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
@@ -336,7 +336,7 @@ void RendezvousService::UnregisterSession(SessionReactor* session) {
 
 absl::Status RendezvousService::CheckCall(const grpc::ServerContextBase& ctx,
                                           const v1::Header& header) {
-  if (auto s = CheckToken(ctx, options_.token); !s.ok()) return s;
+  if (auto s = auth_.Check(ctx); !s.ok()) return s;
   if (auto s = CheckVersion(header); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   return state_.CheckFence(header.run_id(), header.round());
@@ -347,7 +347,7 @@ grpc::ServerUnaryReactor* RendezvousService::ReportFailure(
     v1::ReportFailureResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   const std::string key = ReplayCache::Key(request->header());
-  absl::Status s = CheckToken(*ctx, options_.token);
+  absl::Status s = auth_.Check(*ctx);
   if (s.ok()) s = CheckVersion(request->header());
   if (!s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
@@ -390,7 +390,7 @@ grpc::ServerUnaryReactor* RendezvousService::ReportSuccess(
     grpc::CallbackServerContext* ctx, const v1::ReportSuccessRequest* request,
     v1::ReportSuccessResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  absl::Status s = CheckToken(*ctx, options_.token);
+  absl::Status s = auth_.Check(*ctx);
   if (s.ok()) s = CheckVersion(request->header());
   if (!s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
@@ -421,7 +421,7 @@ grpc::ServerUnaryReactor* RendezvousService::Leave(grpc::CallbackServerContext* 
                                                    const v1::LeaveRequest* request,
                                                    v1::LeaveResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  absl::Status s = CheckToken(*ctx, options_.token);
+  absl::Status s = auth_.Check(*ctx);
   if (s.ok()) s = CheckVersion(request->header());
   std::vector<Effect> effects;
   std::vector<JoinCompletion> joins;
@@ -450,7 +450,7 @@ grpc::ServerUnaryReactor* RendezvousService::Status(grpc::CallbackServerContext*
                                                     const v1::StatusRequest* request,
                                                     v1::StatusResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  absl::Status s = CheckToken(*ctx, options_.token);
+  absl::Status s = auth_.Check(*ctx);
   if (s.ok()) s = CheckVersion(request->header());
   if (s.ok()) {
     absl::MutexLock lock(&mu_);

@@ -25,7 +25,7 @@ namespace rendezvous {
 
 struct ServiceOptions {
   StateOptions state;
-  std::string token;  // empty: auth off
+  AuthOptions auth;  // who may call (off by default)
   // How often agents should send keep-alives (told to them when their session opens).
   absl::Duration keepalive_interval = absl::Seconds(1);
 };
@@ -88,6 +88,7 @@ class RendezvousService final : public fabric::v1::Rendezvous::CallbackService {
   const ServiceOptions options_;
   Clock* const clock_;
   ReplayCache replay_;
+  CallAuthenticator auth_;
 
   absl::Mutex mu_;
   RendezvousState state_ ABSL_GUARDED_BY(mu_);

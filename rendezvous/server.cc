@@ -1,5 +1,7 @@
 #include "rendezvous/server.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -35,7 +37,11 @@ absl::StatusOr<std::unique_ptr<RendezvousServer>> RendezvousServer::Create(
 RendezvousServer::RendezvousServer(const ServerOptions& options)
     : options_(options), clock_(options.clock ? options.clock : Clock::RealClock()) {
   ServiceOptions so;
-  so.token = options.token;
+  so.auth.token = options.token;
+  so.auth.munge = options.munge;
+  so.auth.munge_socket = options.munge_socket;
+  so.auth.uid = getuid();
+  so.auth.run_id = options.run_id;
   so.state.run_id = options.run_id;
   so.state.keepalive_timeout = options.keepalive_timeout;
   so.state.last_call_timeout = options.last_call_timeout;
@@ -61,6 +67,7 @@ absl::StatusOr<int> RendezvousServer::Start() {
   builder.RegisterService(store_service_.get());
   // Port reuse would let two servers share a port: refuse instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || selected == 0) {
     server_.reset();

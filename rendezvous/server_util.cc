@@ -1,21 +1,13 @@
 #include "rendezvous/server_util.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "rendezvous/types.h"
 
 namespace fabric {
 namespace rendezvous {
 
-absl::Status CheckToken(const grpc::ServerContextBase& ctx, const std::string& token) {
-  if (token.empty()) return absl::OkStatus();
-  const auto& md = ctx.client_metadata();
-  auto it = md.find(kTokenMetadataKey);
-  if (it == md.end()) {
-    return absl::UnauthenticatedError(
-        "the rendezvous requires a token and this call carried none; pass the server's "
-        "token with --rdzv-token, FABRIC_RDZV_TOKEN or a token file");
-  }
-  const std::string got(it->second.data(), it->second.size());
+absl::Status CheckToken(const std::string& got, const std::string& token) {
   // Compare every byte so that the time taken does not reveal the matching prefix.
   unsigned diff = got.size() != token.size();
   for (size_t i = 0; i < got.size() && i < token.size(); ++i) diff |= got[i] ^ token[i];
@@ -24,6 +16,62 @@ absl::Status CheckToken(const grpc::ServerContextBase& ctx, const std::string& t
         "wrong rendezvous token: this call's token does not match the server's; give every "
         "node the same --rdzv-token / FABRIC_RDZV_TOKEN");
   }
+  return absl::OkStatus();
+}
+
+CallAuthenticator::CallAuthenticator(AuthOptions options) : options_(std::move(options)) {}
+
+absl::Status CallAuthenticator::Check(const grpc::ServerContextBase& ctx) {
+  if (!enabled()) return absl::OkStatus();
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(kTokenMetadataKey);
+  if (it == md.end()) return CheckPresented(nullptr);
+  const std::string got(it->second.data(), it->second.size());
+  return CheckPresented(&got);
+}
+
+absl::Status CallAuthenticator::CheckPresented(const std::string* presented) {
+  if (!options_.munge) {
+    if (options_.token.empty()) return absl::OkStatus();
+    if (presented == nullptr) {
+      return absl::UnauthenticatedError(
+          "the rendezvous requires a token and this call carried none; pass the server's "
+          "token with --rdzv-token, FABRIC_RDZV_TOKEN or a token file");
+    }
+    return CheckToken(*presented, options_.token);
+  }
+  if (presented == nullptr || !absl::StartsWith(*presented, "MUNGE:")) {
+    return absl::UnauthenticatedError(
+        "the rendezvous authenticates with munge (a SLURM job with no token) and this call "
+        "carried no munge credential; start every agent of the job the same way (under "
+        "srun), or give all of them one --rdzv-token");
+  }
+  return CheckMunge(*presented);
+}
+
+absl::Status CallAuthenticator::CheckMunge(const std::string& credential) {
+  absl::MutexLock lock(&mu_);
+  if (verified_.contains(credential)) return absl::OkStatus();
+  absl::StatusOr<MungeIdentity> id =
+      options_.decode ? options_.decode(credential)
+                      : MungeDecode(options_.munge_socket, credential);
+  if (!id.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("munge credential not accepted: ", id.status().message()));
+  }
+  if (id->uid != options_.uid) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "munge credential of uid ", id->uid, ", but this rendezvous serves uid ", options_.uid,
+        "'s job only"));
+  }
+  if (!options_.run_id.empty() && id->payload != options_.run_id) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "munge credential made for run '", id->payload, "', but this rendezvous serves run '",
+        options_.run_id, "'"));
+  }
+  constexpr size_t kMaxVerified = 65536;
+  if (verified_.size() >= kMaxVerified) verified_.clear();
+  verified_.insert(credential);
   return absl::OkStatus();
 }
 
