@@ -86,6 +86,19 @@ bool IsThisHost(const std::string& host) {
   return local;
 }
 
+bool IsLoopbackHost(const std::string& host) {
+  if (absl::EqualsIgnoreCase(host, "localhost")) return true;
+  if (host.empty() || IsWildcard(host)) return false;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return false;
+  bool all = true;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) all &= IsLoopback(ai->ai_addr);
+  freeaddrinfo(res);
+  return all;
+}
+
 bool Resolves(const std::string& host) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;

@@ -26,6 +26,11 @@ bool IsWildcard(const std::string& host);
 // resolve yet still recognizes itself.
 bool IsThisHost(const std::string& host);
 
+// True when `host` is "localhost" or resolves only to loopback addresses (127/8, ::1):
+// a server bound there cannot be reached from another machine. A name that does not
+// resolve, and the wildcard, are not loopback.
+bool IsLoopbackHost(const std::string& host);
+
 // True when getaddrinfo resolves `host` now.
 bool Resolves(const std::string& host);
 

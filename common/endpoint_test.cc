@@ -43,6 +43,20 @@ TEST(EndpointTest, RecognizesThisHost) {
   EXPECT_FALSE(IsThisHost(""));
 }
 
+TEST(EndpointTest, LoopbackHostsAreOnlyTheLoopbackOnes) {
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.3.4.5"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  // Reachable from elsewhere, or unknown: not loopback.
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("::"));
+  EXPECT_FALSE(IsLoopbackHost("192.0.2.1"));
+  EXPECT_FALSE(IsLoopbackHost("10.1.2.3"));
+  EXPECT_FALSE(IsLoopbackHost("no-such-host.invalid"));
+  EXPECT_FALSE(IsLoopbackHost(""));
+}
+
 TEST(EndpointTest, WaitForListenerConnectsToAListeningPort) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);

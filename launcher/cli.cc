@@ -103,10 +103,14 @@ const std::vector<FlagSpec>& Flags() {
        "In a SLURM job: on this signal (SLURM's --signal warning) forward it, give the "
        "workers the grace period to exit, stop them, run scontrol requeue and exit 0.",
        {}},
-      {"rdzv-token", Kind::kValue, "TOKEN", "(none: no auth)",
-       "Shared secret every agent and the rendezvous must present (FABRIC_RDZV_TOKEN).", {}},
+      {"rdzv-token", Kind::kValue, "TOKEN", "(none)",
+       "Shared secret every agent and the rendezvous must present (FABRIC_RDZV_TOKEN); "
+       "hidden from ps. Without one, a rendezvous reachable from other machines needs "
+       "SLURM (munge) or --rdzv-insecure.", {}},
       {"rdzv-token-file", Kind::kValue, "FILE", "(none)",
-       "Read the rendezvous token from FILE (keeps it out of ps).", {}},
+       "Read the rendezvous token from FILE.", {}},
+      {"rdzv-insecure", Kind::kBool, "", "false",
+       "Accept a rendezvous reachable from other machines with no authentication.", {}},
       {"join-timeout", Kind::kValue, "DURATION", "600s",
        "How long to wait for the nodes to join.", {}},
       {"last-call-timeout", Kind::kValue, "DURATION", "1s",
@@ -778,6 +782,9 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("rdzv-token"); it != raw.end()) o->rdzv_token = it->second.value;
   if (auto it = raw.find("rdzv-token-file"); it != raw.end()) {
     o->rdzv_token_file = it->second.value;
+  }
+  if (auto it = raw.find("rdzv-insecure"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->rdzv_insecure, ParseBool(it->second));
   }
   if (auto it = raw.find("standalone"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->standalone, ParseBool(it->second));

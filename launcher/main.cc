@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/hide_args.h"
 #include "common/worker_env.h"
 #include "launcher/agent.h"
 #include "launcher/cli.h"
@@ -59,6 +60,9 @@ int main(int argc, char** argv) {
                              "\nfabric-run: run 'fabric-run --help' for usage\n"));
     return 2;
   }
+  // The token's value out of ps (the launcher's own flags only, not the program's).
+  fabric::HideArgValues(argv, argc - 1 - static_cast<int>(cli->options.program_argv.size()),
+                        {"--rdzv-token"});
   if (cli->action != fabric::launcher::CliResult::Action::kRun) {
     WriteOut(1, cli->action == fabric::launcher::CliResult::Action::kVersion
                     ? cli->text + "\n"

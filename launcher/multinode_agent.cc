@@ -2,14 +2,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/net.h"
+#include "launcher/cli.h"
 #include "launcher/multinode.h"
+#include "launcher/rdzv_auth.h"
 #include "launcher/rdzv_coordinator.h"
 #include "rendezvous/sync_debug.h"
 
@@ -20,7 +19,7 @@ void Write(const std::string& text) { (void)!write(2, text.data(), text.size());
 
 }  // namespace
 
-int MultiNodeMain(char** /*argv*/, AgentOptions options) {
+int MultiNodeMain(char** argv, AgentOptions options) {
   // Before any thread: Debian's absl runs its deadlock detector (one global lock) on
   // every mutex, gRPC's included (see rendezvous/sync_debug.h).
   rendezvous::DisableMutexDeadlockDetection();
@@ -30,18 +29,16 @@ int MultiNodeMain(char** /*argv*/, AgentOptions options) {
   RdzvCoordinatorOptions co;
   co.launch = options.launch;
   co.run_id = options.launch.run_id;
-  co.token = options.launch.rdzv_token;
-  if (co.token.empty() && !options.launch.rdzv_token_file.empty()) {
-    std::ifstream in(options.launch.rdzv_token_file);
-    std::stringstream ss;
-    if (in) ss << in.rdbuf();
-    co.token = std::string(absl::StripAsciiWhitespace(ss.str()));
-    if (co.token.empty()) {
-      Write(absl::StrCat("fabric-run: --rdzv-token-file: cannot read a token from '",
-                         options.launch.rdzv_token_file, "'\n"));
-      return 2;
-    }
+  absl::StatusOr<RdzvAuth> auth = ResolveRdzvAuth(
+      options.launch, PersonalityFor(argv[0]) == Personality::kTorchrun, options.inherited_env);
+  if (!auth.ok()) {
+    Write(absl::StrCat("fabric-run: ", auth.status().message(), "\n"));
+    return 2;
   }
+  if (!auth->warning.empty()) Write(absl::StrCat("fabric-run: warning: ", auth->warning, "\n"));
+  co.token = auth->presented;
+  co.munge = auth->mode == RdzvAuthMode::kMunge;
+  co.munge_socket = auth->munge_socket;
   co.node_id = absl::StrCat(LocalHostname(), ":", getpid());
   absl::StatusOr<std::unique_ptr<RdzvCoordinator>> coordinator = RdzvCoordinator::Create(co);
   if (!coordinator.ok()) {

@@ -75,6 +75,9 @@ struct LaunchOptions {
   int requeue_signal = 0;
   std::string rdzv_token;             // shared secret of the rendezvous (empty: no auth)
   std::string rdzv_token_file;        // a file holding it (read by the multi-node agent)
+  // --rdzv-insecure: serve or join a rendezvous reachable from other machines with no
+  // authentication (launcher/rdzv_auth.h).
+  bool rdzv_insecure = false;
   absl::Duration join_timeout = absl::Seconds(600);
   absl::Duration last_call_timeout = absl::Seconds(1);
   absl::Duration keepalive_timeout = absl::Seconds(5);

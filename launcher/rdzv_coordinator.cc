@@ -102,7 +102,9 @@ absl::Status RdzvCoordinator::Start() {
     rdzv::ServerOptions so;
     so.host = bind_host;
     so.port = port_number;
-    so.token = options_.token;
+    so.token = options_.munge ? "" : options_.token;
+    so.munge = options_.munge;
+    so.munge_socket = options_.munge_socket;
     so.run_id = options_.run_id;
     so.keepalive_timeout = lo.keepalive_timeout;
     so.last_call_timeout = lo.last_call_timeout;

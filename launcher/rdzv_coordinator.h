@@ -39,7 +39,11 @@ namespace fabric::launcher {
 struct RdzvCoordinatorOptions {
   LaunchOptions launch;  // nodes, node rank, addresses, timeouts, restarts, devices
   std::string run_id;
-  std::string token;     // empty: no auth
+  // What this agent presents: a token, or (munge) its MUNGE credential. Empty: none.
+  std::string token;
+  // The embedded server requires MUNGE credentials instead of `token` (rdzv_auth.h).
+  bool munge = false;
+  std::string munge_socket;
   std::string node_id;   // unique per agent: hostname:pid
   // The rendezvous host, after the run's end, keeps serving until every other node that
   // is still connected confirmed it saw the end, at most this long; a node whose session

@@ -6,17 +6,23 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/endpoint.h"
+#include "common/munge.h"
 
 namespace fabric {
 namespace rendezvous {
 
 const char kServerUsage[] =
-    "usage: fabric-rendezvous [--host ADDR] [--port N] [--token T | --token-file F]\n"
+    "usage: fabric-rendezvous [--host ADDR] [--port N]\n"
+    "                         [--token T | --token-file F | --munge | --insecure]\n"
     "                         [--run-id ID] [--keepalive-timeout DUR]\n"
     "                         [--last-call-timeout DUR] [--join-timeout DUR]\n"
     "Serves the fabric-run rendezvous on ADDR:N (default 127.0.0.1:29400; --port 0 picks a\n"
     "free port). The bound port is printed on stdout as the first line. DUR: 500ms, 5s, 10m.\n"
-    "The token may also come from FABRIC_RDZV_TOKEN.\n";
+    "The token may also come from FABRIC_RDZV_TOKEN. --munge: accept the MUNGE credentials\n"
+    "of this uid made for --run-id (what agents in a SLURM job with no token present; the\n"
+    "socket from FABRIC_MUNGE_SOCKET or slurm.conf's AuthInfo). An ADDR other machines can\n"
+    "reach needs one of --token, --token-file, --munge, or --insecure to accept anyone.\n";
 
 namespace {
 
@@ -36,6 +42,7 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
   ServerOptions o;
   o.port = 29400;
   std::string token_flag, token_file;
+  bool insecure = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -45,6 +52,10 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
       value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
       has_value = true;
+    }
+    if (flag == "--munge" || flag == "--insecure") {
+      (flag == "--munge" ? o.munge : insecure) = true;
+      continue;
     }
     static const char* kKnown[] = {"--host", "--port", "--token", "--token-file", "--run-id",
                                    "--keepalive-timeout", "--last-call-timeout",
@@ -97,6 +108,24 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
     }
   } else if (auto it = env.find("FABRIC_RDZV_TOKEN"); it != env.end()) {
     o.token = it->second;
+  }
+  if (o.munge) {
+    if (!o.token.empty()) {
+      return absl::InvalidArgumentError("--munge and a token exclude each other; pick one");
+    }
+    if (o.run_id.empty()) {
+      return absl::InvalidArgumentError(
+          "--munge needs --run-id (the agents' run id, e.g. slurm-<job>.<step>): a "
+          "credential is accepted only for its run");
+    }
+    o.munge_socket = MungeSocketFor(env);
+  }
+  if (o.token.empty() && !o.munge && !insecure && !IsLoopbackHost(o.host)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--host ", o.host,
+        " is reachable from other machines and no token was given: anyone could join; "
+        "pass --token-file FILE (or FABRIC_RDZV_TOKEN), --munge under SLURM, or --insecure "
+        "to accept it"));
   }
   if (o.keepalive_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--keepalive-timeout: must be > 0");

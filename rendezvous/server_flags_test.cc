@@ -11,6 +11,7 @@ namespace fabric {
 namespace rendezvous {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 TEST(ServerFlagsTest, DefaultsAndValues) {
@@ -19,7 +20,7 @@ TEST(ServerFlagsTest, DefaultsAndValues) {
   EXPECT_EQ(o.port, 29400);
   EXPECT_TRUE(o.token.empty());
   FABRIC_ASSERT_OK_AND_ASSIGN(
-      o, ParseServerFlags({"--host", "0.0.0.0", "--port=0", "--keepalive-timeout", "750ms",
+      o, ParseServerFlags({"--host", "0.0.0.0", "--insecure", "--port=0", "--keepalive-timeout", "750ms",
                            "--last-call-timeout=2s", "--join-timeout", "1m", "--run-id", "r"},
                           {}));
   EXPECT_EQ(o.host, "0.0.0.0");
@@ -40,6 +41,28 @@ TEST(ServerFlagsTest, TokenPrecedenceFlagThenFileThenEnv) {
   EXPECT_EQ(o.token, "from-file");
   FABRIC_ASSERT_OK_AND_ASSIGN(o, ParseServerFlags({"--token", "flag", "--token-file", file}, env));
   EXPECT_EQ(o.token, "flag");
+}
+
+TEST(ServerFlagsTest, AHostOthersCanReachNeedsAuthOrInsecure) {
+  EXPECT_THAT(ParseServerFlags({"--host", "0.0.0.0"}, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("0.0.0.0"), HasSubstr("--insecure"),
+                             HasSubstr("--token-file"), HasSubstr("--munge"))));
+  EXPECT_THAT(ParseServerFlags({"--host", "192.0.2.1"}, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("192.0.2.1")));
+  FABRIC_ASSERT_OK_AND_ASSIGN(ServerOptions o, ParseServerFlags({"--host", "localhost"}, {}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(o, ParseServerFlags({"--host", "0.0.0.0", "--token", "t"}, {}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(
+      o, ParseServerFlags({"--host", "0.0.0.0"}, {{"FABRIC_RDZV_TOKEN", "t"}}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(
+      o, ParseServerFlags({"--host", "0.0.0.0", "--munge", "--run-id", "slurm-3.0"},
+                          {{"FABRIC_MUNGE_SOCKET", "/run/m.sock"}}));
+  EXPECT_TRUE(o.munge);
+  EXPECT_EQ(o.munge_socket, "/run/m.sock");
+  EXPECT_THAT(ParseServerFlags({"--munge"}, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--run-id")));
+  EXPECT_THAT(ParseServerFlags({"--munge", "--run-id", "r", "--token", "t"}, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exclude")));
 }
 
 TEST(ServerFlagsTest, BadInputNamesTheFlag) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/hide_args.h"
 #include "common/logging.h"
 #include "rendezvous/server.h"
 #include "rendezvous/server_flags.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
     const char* eq = std::strchr(*e, '=');
     if (eq != nullptr) env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
   }
+  fabric::HideArgValues(argv, argc - 1, {"--token"});  // out of ps
   absl::StatusOr<ServerOptions> options = ParseServerFlags(args, env);
   if (options.status().code() == absl::StatusCode::kNotFound) {
     std::fputs(kServerUsage, stdout);
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
   }
   std::printf("%d\n", *port);
   std::fflush(stdout);
-  fabric::LogInfo("serving on ", (*server)->address(), options->token.empty() ? "" : " (token required)");
+  fabric::LogInfo("serving on ", (*server)->address(), options->munge ? " (munge credentials required)"
+                      : options->token.empty() ? "" : " (token required)");
   int sig = 0;
   sigwait(&stop, &sig);
   fabric::LogInfo("received ", strsignal(sig), "; shutting down");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <iostream>
@@ -25,6 +26,7 @@ namespace fabric::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -154,6 +156,11 @@ TEST_F(MultiNodeTest, WrongTokenIsRefused) {
   ASSERT_TRUE(rb.has_value());
   EXPECT_NE(*rb, 0);
   EXPECT_THAT(b->err(), HasSubstr("token"));
+  // The token is not in ps: /proc/PID/cmdline shows the flag, not its value.
+  std::ifstream in(absl::StrCat("/proc/", a->pid(), "/cmdline"));
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(cmdline, HasSubstr("--rdzv-token")) << "negative control: the agent's cmdline";
+  EXPECT_THAT(cmdline, Not(HasSubstr("right")));
   kill(a->pid(), SIGTERM);
   EXPECT_TRUE(a->Wait(absl::Seconds(60)).has_value());
 }
