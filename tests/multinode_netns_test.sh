@@ -8,6 +8,10 @@
 #  2. An unmodified PyTorch all-reduce (Gloo over the namespaces' network), 2 hosts.
 #  3. Elastic 2:3 on 3 hosts: n3's link goes down mid-run; the others detect it
 #     within the keep-alive timeout and finish with a world of 4.
+#  0. Auth off loopback: with no token (and no SLURM), both agents refuse before
+#     starting anything, in one line naming the fixes; an agent of another host with
+#     no token cannot join a job that has one. Jobs 1-2 use a token (environment,
+#     file), job 3 --rdzv-insecure.
 set -u
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
 RUNFILES=${TEST_SRCDIR:-$PWD/..}/${TEST_WORKSPACE:-fabric_run}
@@ -26,6 +30,27 @@ netns_up n1 n2 n3 || { echo "FAIL: could not build the namespaces"; exit 1; }
 ID=$NETNS_ID
 DIR=$NETNS_DIR
 SUBNET=$NETNS_SUBNET
+
+# --- 0. no token off loopback: refused, nothing started -----------------------------
+mkdir -p "$DIR/t0"
+for i in 1 2; do
+  in_host n$i env -u FABRIC_RDZV_TOKEN HELPER_DIR="$DIR/t0" "$FR" --devices 1 --num-nodes 2 \
+    --node-rank $((i - 1)) --main-address n1 --main-port 29409 "$HELPER" env \
+    >"$DIR/t0/n$i.out" 2>"$DIR/t0/n$i.err" &
+  eval "P$i=\$!"
+done
+wait $P1; R1=$?
+wait $P2; R2=$?
+[[ $R1 == 2 && $R2 == 2 ]] || fail "no token off loopback: exit $R1/$R2, want 2/2"
+for i in 1 2; do
+  [[ $(wc -l <"$DIR/t0/n$i.err") == 1 ]] || fail "n$i: want one line: $(cat "$DIR/t0/n$i.err")"
+  grep -q "rendezvous at n1:29409 is reachable from other machines.*--rdzv-token-file.*--rdzv-insecure" \
+    "$DIR/t0/n$i.err" || fail "n$i's refusal: $(cat "$DIR/t0/n$i.err")"
+done
+[[ -z $(cat "$DIR"/t0/*.out) ]] || fail "a worker ran: $(cat "$DIR"/t0/*.out)"
+echo "ok 0: no token off loopback refused: $(cat "$DIR/t0/n1.err")"
+
+export FABRIC_RDZV_TOKEN="netns-$RANDOM$RANDOM"  # jobs 1 and 1b: every agent, from the environment
 
 # --- 1. two hosts, env and bind address -------------------------------------------
 mkdir -p "$DIR/t1"
@@ -66,10 +91,20 @@ done
 # gRPC may use a dual-stack socket: the v4-mapped form is the same single address.
 [[ $LISTEN == "$SUBNET.1:29400" || $LISTEN == "[::ffff:$SUBNET.1]:29400" ]] ||
   fail "rendezvous listens on '$LISTEN', want $SUBNET.1:29400 (not a wildcard)"
+# An agent of another host without the token (insecure on its side) cannot get in.
+(in_host n3 env -u FABRIC_RDZV_TOKEN HELPER_DIR="$DIR/t1b" "$FR" --devices 1 --num-nodes 2 \
+  --node-rank 1 --main-address n1 --rdzv-insecure --join-timeout 20s "$HELPER" env \
+  >"$DIR/t1b/intruder.out" 2>"$DIR/t1b/intruder.err")
+RI=$?
+[[ $RI != 0 ]] || fail "an agent without the token joined"
+grep -q "requires a token" "$DIR/t1b/intruder.err" || fail "intruder: $(cat "$DIR/t1b/intruder.err")"
+[[ ! -s "$DIR/t1b/intruder.out" ]] || fail "the intruder ran a worker: $(cat "$DIR/t1b/intruder.out")"
 kill -TERM $P1; wait $P1
 R1=$?
 [[ $R1 == 143 ]] || fail "SIGTERM to the joining agent: exit $R1, want 143"
-echo "ok 1b: rendezvous bound to $LISTEN"
+echo "ok 1b: rendezvous bound to $LISTEN; an agent without the token was refused (exit $RI)"
+unset FABRIC_RDZV_TOKEN
+echo "netns-file-token" >"$DIR/token"
 
 # --- 2. PyTorch all-reduce across two hosts --------------------------------------
 PYTHON=${FABRIC_VENV_PYTHON:-}
@@ -78,7 +113,7 @@ PYTHON=${FABRIC_VENV_PYTHON:-}
   mkdir -p "$DIR/t2"
   for i in 1 2; do
     in_host n$i "$FR" --devices 2 --num-nodes 2 --node-rank $((i - 1)) --main-address n1 --main-port 29402 \
-      --python "$PYTHON" "$PY" >"$DIR/t2/n$i.out" 2>"$DIR/t2/n$i.err" &
+      --rdzv-token-file "$DIR/token" --python "$PYTHON" "$PY" >"$DIR/t2/n$i.out" 2>"$DIR/t2/n$i.err" &
     eval "P$i=\$!"
   done
   wait $P1; R1=$?
@@ -95,7 +130,7 @@ PYTHON=${FABRIC_VENV_PYTHON:-}
 mkdir -p "$DIR/t3"
 for i in 1 2 3; do
   in_host n$i env HELPER_DIR="$DIR/t3" "$FR" --devices 2 --num-nodes 2:3 \
-    --main-address n1 --main-port 29401 --keepalive-timeout 2s --last-call-timeout 5s \
+    --main-address n1 --main-port 29401 --keepalive-timeout 2s --last-call-timeout 5s --rdzv-insecure \
     --grace-period 2s "$HELPER" world_is 4 >"$DIR/t3/n$i.out" 2>"$DIR/t3/n$i.err" &
   eval "P$i=\$!"
   sleep 0.2  # n1 first: it hosts the rendezvous (it binds n1's address)
