@@ -3,7 +3,9 @@
 # (tests/netns_lib.sh) with the environment a training operator gives it, and its own
 # /etc/hosts in which the other pods' DNS records appear late (appended after start, as
 # a headless service's records appear after the pods start). No flags at all: the
-# operator's variables are the whole configuration. Needs root.
+# operator's variables are the whole configuration, plus FABRIC_RDZV_TOKEN (a Secret
+# exposed as an environment variable: the rendezvous is reachable from other pods, so
+# fabric-run requires a token). Needs root.
 #
 #  1. Kubeflow PyTorchJob (master + worker pod): MASTER_ADDR/MASTER_PORT, a per-pod RANK
 #     and WORLD_SIZE counting processes, PET_NNODES, PET_NPROC_PER_NODE, PET_NODE_RANK.
@@ -36,7 +38,8 @@ DIR=$NETNS_DIR
 for p in "${PODS[@]}"; do
   printf '127.0.0.1 localhost\n%s %s\n' "$(netns_addr "$p")" "$p" >"$DIR/hosts.$p"
 done
-POD_ENV=(KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 PYTHONUNBUFFERED=0)
+POD_ENV=(KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 PYTHONUNBUFFERED=0
+         FABRIC_RDZV_TOKEN="k8s-secret-$RANDOM$RANDOM")
 
 # check_ranks T WORLD: every rank 0..WORLD-1 printed RANK and WORLD_SIZE once, dense.
 check_ranks() {
