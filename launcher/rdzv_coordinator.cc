@@ -127,7 +127,8 @@ absl::Status RdzvCoordinator::Start() {
   server_address_ = rdzv::JoinHostPort(dial, port_number);
   advertised_ = hosting() && !IsWildcard(bind_host) ? host : LocalAddressToward(dial, port);
   if (hosting()) {
-    LogInfo("hosting the rendezvous on ", server_address_, " (run ", options_.run_id, ")");
+    LogInfo("hosting the rendezvous on ", server_address_, " (run ", options_.run_id, ", auth ",
+            options_.munge ? "munge" : options_.token.empty() ? "none" : "token", ")");
   }
   worker_ = std::thread([this] { WorkerLoop(); });
   watchdog_ = std::thread([this] { WatchdogLoop(); });

@@ -28,10 +28,13 @@ run_srun() { cl_client timeout 180 srun --immediate=30 "$@"; }
 env_of() { sed -n "s/^\\[node [0-9]* rank [0-9]*\\]: ENV $1 $2=//p" <<<"$3" | head -n1; }
 
 echo "== srun -N2 --ntasks-per-node=1 fabric-run --devices 2 worker_helper env"
-out=$(run_srun -N2 --ntasks-per-node=1 "$FR" --devices 2 "$WH" env 2>&1)
+out=$(run_srun -N2 --ntasks-per-node=1 --export=ALL,FABRIC_LOG_LEVEL=info "$FR" --devices 2 "$WH" env 2>&1)
 rc=$?
 grep -v ' ENV ' <<<"$out"
 expect_eq "exit status" 0 "$rc"
+# No token given: the rendezvous (on n1, reachable from n2) authenticated with munge.
+expect_eq "rendezvous hosted with munge auth" 1 \
+  "$(grep -c 'hosting the rendezvous on n1:[0-9]* (run slurm-[0-9.]*, auth munge)' <<<"$out")"
 expect_eq "ranks" "0 1 2 3" \
   "$(sed -n 's/^\[node [0-9]* rank [0-9]*\]: ENV \([0-9]*\) RANK=.*/\1/p' <<<"$out" | sort -n | xargs)"
 for r in 0 1 2 3; do
