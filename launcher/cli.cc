@@ -869,6 +869,7 @@ absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvM
 
   CliResult result;
   LaunchOptions& o = result.options;
+  o.torchrun = torchrun;
   if (torchrun) o.main_port = 29500;  // torchrun's --master-port default
   FABRIC_RETURN_IF_ERROR(ResolveDevices(raw, env, machine, &o));
   FABRIC_RETURN_IF_ERROR(ResolveStrategy(raw, &o));

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "launcher/attempt_plan.h"
+#include "launcher/rdzv_auth.h"
 #include "launcher/slurm_launch.h"
 #include "slurm/plan.h"
 
@@ -15,6 +16,16 @@ std::string Source(const LaunchOptions& o, const std::string& flag) {
 }
 
 }  // namespace
+
+// The rendezvous' authentication, as the run would decide it (without asking munge for a
+// credential); the run's refusal as the error.
+absl::StatusOr<std::string> DescribeAuth(const LaunchOptions& o, const EnvMap& inherited) {
+  const bool has_token = !o.rdzv_token.empty() || !o.rdzv_token_file.empty();
+  absl::StatusOr<RdzvAuthDecision> d =
+      DecideRdzvAuth(RdzvAuthFactsFor(o, has_token, inherited));
+  if (!d.ok()) return d.status();
+  return std::string(RdzvAuthModeName(d->mode));
+}
 
 std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
   std::string s = "fabric-run: dry run: nothing is started\n";
@@ -68,7 +79,12 @@ absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options,
                                            const EnvMap& inherited) {
   absl::StatusOr<SlurmDecision> d = DecideSlurmLaunch(options, inherited);
   if (!d.ok()) return d.status();
-  if (d->plan.layout == slurm::Layout::kNotSlurm) return DescribePlan(options, inherited);
+  if (d->plan.layout == slurm::Layout::kNotSlurm) {
+    if (!IsMultiNode(options)) return DescribePlan(options, inherited);
+    absl::StatusOr<std::string> auth = DescribeAuth(options, inherited);
+    if (!auth.ok()) return auth.status();
+    return absl::StrCat(DescribePlan(options, inherited), "  rendezvous auth: ", *auth, "\n");
+  }
   std::string slurm = absl::StrCat("  SLURM: ", slurm::DescribePlan(d->plan), "\n");
   if (d->action == SlurmDecision::Action::kExec) {
     absl::StrAppend(&slurm, "  this srun task is one worker; it execs: ",
@@ -85,6 +101,11 @@ absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options,
   for (const char* flag : {"devices", "num-nodes", "node-rank", "main-address", "main-port",
                            "run-id"}) {
     if (options.sources.count(flag) == 0) shown.sources[flag] = "SLURM";
+  }
+  if (IsMultiNode(shown)) {
+    absl::StatusOr<std::string> auth = DescribeAuth(shown, inherited);
+    if (!auth.ok()) return auth.status();
+    absl::StrAppend(&slurm, "  rendezvous auth: ", *auth, "\n");
   }
   return absl::StrCat(DescribePlan(shown, inherited), slurm);
 }

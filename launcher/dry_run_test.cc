@@ -56,6 +56,35 @@ TEST(DryRunTest, SlurmFillsInWhatWasNotGiven) {
   EXPECT_THAT(text, HasSubstr("run-id = slurm-77"));
   EXPECT_THAT(text, HasSubstr("worker 1: RANK=3 LOCAL_RANK=1 WORLD_SIZE=4"));
   EXPECT_THAT(text, HasSubstr("SLURM: layout=task-per-node"));
+  EXPECT_THAT(text, HasSubstr("rendezvous auth: munge"));
+}
+
+TEST(DryRunTest, RendezvousAuthIsTheRunsDecision) {
+  const EnvMap env = {{"PATH", "/bin:/usr/bin"}};
+  FABRIC_ASSERT_OK_AND_ASSIGN(
+      std::string text, DescribeLaunch(Parse({"--num-nodes", "2", "/bin/true"}, env), env));
+  EXPECT_THAT(text, HasSubstr("rendezvous auth: none"));  // 127.0.0.1
+  FABRIC_ASSERT_OK_AND_ASSIGN(
+      text, DescribeLaunch(Parse({"--num-nodes", "2", "--main-address", "192.0.2.1",
+                                  "--rdzv-token", "t", "/bin/true"},
+                                 env),
+                           env));
+  EXPECT_THAT(text, HasSubstr("rendezvous auth: token"));
+  EXPECT_THAT(text, Not(HasSubstr("  rdzv-token")));
+  EXPECT_THAT(DescribeLaunch(Parse({"--num-nodes", "2", "--main-address", "192.0.2.1",
+                                    "/bin/true"},
+                                   env),
+                             env),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("--rdzv-insecure")));
+  FABRIC_ASSERT_OK_AND_ASSIGN(
+      text, DescribeLaunch(Parse({"--num-nodes", "2", "--main-address", "192.0.2.1",
+                                  "--rdzv-insecure", "/bin/true"},
+                                 env),
+                           env));
+  EXPECT_THAT(text, HasSubstr("rendezvous auth: none"));
+  // One node: no rendezvous, no line.
+  FABRIC_ASSERT_OK_AND_ASSIGN(text, DescribeLaunch(Parse({"/bin/true"}, env), env));
+  EXPECT_THAT(text, Not(HasSubstr("rendezvous auth")));
 }
 
 TEST(DryRunTest, SlurmMismatchIsTheRunsError) {

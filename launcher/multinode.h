@@ -12,12 +12,6 @@
 
 namespace fabric::launcher {
 
-// True when `options` need the rendezvous: more than one node allowed, or a
-// standalone rendezvous endpoint given.
-inline bool IsMultiNode(const LaunchOptions& options) {
-  return options.max_nodes > 1 || !options.rdzv_endpoint.empty();
-}
-
 // Runs the multi-node job described by `options` (fabric-run's argv is `argv`) and
 // returns (or exits with) fabric-run's exit status. REQUIRES: main() blocked the
 // agent's signals (options.worker_sigmask holds the original mask).

@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/net.h"
-#include "launcher/cli.h"
 #include "launcher/multinode.h"
 #include "launcher/rdzv_auth.h"
 #include "launcher/rdzv_coordinator.h"
@@ -19,7 +18,7 @@ void Write(const std::string& text) { (void)!write(2, text.data(), text.size());
 
 }  // namespace
 
-int MultiNodeMain(char** argv, AgentOptions options) {
+int MultiNodeMain(char** /*argv*/, AgentOptions options) {
   // Before any thread: Debian's absl runs its deadlock detector (one global lock) on
   // every mutex, gRPC's included (see rendezvous/sync_debug.h).
   rendezvous::DisableMutexDeadlockDetection();
@@ -29,8 +28,7 @@ int MultiNodeMain(char** argv, AgentOptions options) {
   RdzvCoordinatorOptions co;
   co.launch = options.launch;
   co.run_id = options.launch.run_id;
-  absl::StatusOr<RdzvAuth> auth = ResolveRdzvAuth(
-      options.launch, PersonalityFor(argv[0]) == Personality::kTorchrun, options.inherited_env);
+  absl::StatusOr<RdzvAuth> auth = ResolveRdzvAuth(options.launch, options.inherited_env);
   if (!auth.ok()) {
     Write(absl::StrCat("fabric-run: ", auth.status().message(), "\n"));
     return 2;

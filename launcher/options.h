@@ -78,6 +78,8 @@ struct LaunchOptions {
   // --rdzv-insecure: serve or join a rendezvous reachable from other machines with no
   // authentication (launcher/rdzv_auth.h).
   bool rdzv_insecure = false;
+  // Started under the name torchrun (cli.h Personality::kTorchrun).
+  bool torchrun = false;
   absl::Duration join_timeout = absl::Seconds(600);
   absl::Duration last_call_timeout = absl::Seconds(1);
   absl::Duration keepalive_timeout = absl::Seconds(5);
@@ -90,6 +92,12 @@ struct LaunchOptions {
   // argv[0] resolved to a path.
   std::vector<std::string> exec_argv;
 };
+
+// True when `options` need the rendezvous: more than one node allowed, or a
+// standalone rendezvous endpoint given.
+inline bool IsMultiNode(const LaunchOptions& options) {
+  return options.max_nodes > 1 || !options.rdzv_endpoint.empty();
+}
 
 }  // namespace fabric::launcher
 

@@ -48,8 +48,35 @@ std::string RendezvousEndpoint(const LaunchOptions& launch) {
   return absl::StrCat(launch.main_address, ":", launch.main_port);
 }
 
-absl::StatusOr<RdzvAuth> ResolveRdzvAuth(const LaunchOptions& launch, bool torchrun,
+RdzvAuthFacts RdzvAuthFactsFor(const LaunchOptions& launch, bool has_token,
+                               const std::map<std::string, std::string>& env) {
+  RdzvAuthFacts facts;
+  facts.endpoint = RendezvousEndpoint(launch);
+  std::string host, port;
+  facts.has_token = has_token;
+  facts.loopback = SplitHostPort(facts.endpoint, &host, &port) && IsLoopbackHost(host);
+  facts.insecure = launch.rdzv_insecure;
+  auto job = env.find("SLURM_JOB_ID");
+  facts.under_slurm = job != env.end() && !job->second.empty();
+  facts.torchrun = launch.torchrun;
+  return facts;
+}
+
+const char* RdzvAuthModeName(RdzvAuthMode mode) {
+  switch (mode) {
+    case RdzvAuthMode::kToken:
+      return "token";
+    case RdzvAuthMode::kMunge:
+      return "munge";
+    case RdzvAuthMode::kNone:
+      break;
+  }
+  return "none";
+}
+
+absl::StatusOr<RdzvAuth> ResolveRdzvAuth(const LaunchOptions& launch,
                                          const std::map<std::string, std::string>& env) {
+  const bool torchrun = launch.torchrun;
   RdzvAuth auth;
   auth.presented = launch.rdzv_token;
   if (auth.presented.empty() && !launch.rdzv_token_file.empty()) {
@@ -63,15 +90,7 @@ absl::StatusOr<RdzvAuth> ResolveRdzvAuth(const LaunchOptions& launch, bool torch
                        launch.rdzv_token_file, "'"));
     }
   }
-  RdzvAuthFacts facts;
-  facts.endpoint = RendezvousEndpoint(launch);
-  std::string host, port;
-  facts.has_token = !auth.presented.empty();
-  facts.loopback = SplitHostPort(facts.endpoint, &host, &port) && IsLoopbackHost(host);
-  facts.insecure = launch.rdzv_insecure;
-  auto job = env.find("SLURM_JOB_ID");
-  facts.under_slurm = job != env.end() && !job->second.empty();
-  facts.torchrun = torchrun;
+  const RdzvAuthFacts facts = RdzvAuthFactsFor(launch, !auth.presented.empty(), env);
   absl::StatusOr<RdzvAuthDecision> d = DecideRdzvAuth(facts);
   if (!d.ok()) return d.status();
   auth.mode = d->mode;

@@ -48,11 +48,18 @@ struct RdzvAuth {
   std::string warning;
 };
 
+// The facts for `launch` (a DNS lookup of the rendezvous host); `has_token` as known.
+RdzvAuthFacts RdzvAuthFactsFor(const LaunchOptions& launch, bool has_token,
+                               const std::map<std::string, std::string>& env);
+
+// "none", "token", "munge".
+const char* RdzvAuthModeName(RdzvAuthMode mode);
+
 // Decides and fetches the credential: reads --rdzv-token-file, asks munge for a
 // credential for the run id. FAILED_PRECONDITION with one line on refusal, an unreadable
-// token file, or munge failing in a SLURM job (unless started as torchrun: then none,
-// with a warning).
-absl::StatusOr<RdzvAuth> ResolveRdzvAuth(const LaunchOptions& launch, bool torchrun,
+// token file, or munge failing in a SLURM job (unless launch.torchrun: then none, with a
+// warning).
+absl::StatusOr<RdzvAuth> ResolveRdzvAuth(const LaunchOptions& launch,
                                          const std::map<std::string, std::string>& env);
 
 // The rendezvous host:port an agent of `launch` dials (or serves): --rdzv-endpoint or

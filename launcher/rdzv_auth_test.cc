@@ -84,11 +84,11 @@ LaunchOptions Launch(const std::string& address) {
 }
 
 TEST(ResolveRdzvAuthTest, LoopbackAndTokensNeedNoMunge) {
-  FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(Launch("127.0.0.1"), false, {}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(Launch("127.0.0.1"), {}));
   EXPECT_EQ(a.mode, RdzvAuthMode::kNone);
   LaunchOptions t = Launch("192.0.2.1");
   t.rdzv_token = "s3cret";
-  FABRIC_ASSERT_OK_AND_ASSIGN(a, ResolveRdzvAuth(t, false, {}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(a, ResolveRdzvAuth(t, {}));
   EXPECT_EQ(a.mode, RdzvAuthMode::kToken);
   EXPECT_EQ(a.presented, "s3cret");
 
@@ -96,23 +96,23 @@ TEST(ResolveRdzvAuthTest, LoopbackAndTokensNeedNoMunge) {
   std::ofstream(file) << "  from-file\n";
   t.rdzv_token.clear();
   t.rdzv_token_file = file;
-  FABRIC_ASSERT_OK_AND_ASSIGN(a, ResolveRdzvAuth(t, false, {}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(a, ResolveRdzvAuth(t, {}));
   EXPECT_EQ(a.presented, "from-file");
   t.rdzv_token_file = ::testing::TempDir() + "/no-such-token";
-  EXPECT_THAT(ResolveRdzvAuth(t, false, {}),
+  EXPECT_THAT(ResolveRdzvAuth(t, {}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no-such-token")));
 }
 
 TEST(ResolveRdzvAuthTest, AnOpenEndpointIsRefusedUnlessInsecure) {
   LaunchOptions o = Launch("192.0.2.1");
-  EXPECT_THAT(ResolveRdzvAuth(o, false, {}),
+  EXPECT_THAT(ResolveRdzvAuth(o, {}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("192.0.2.1:29400")));
   o.rdzv_endpoint = "rdzv.example.invalid:1234";
-  EXPECT_THAT(ResolveRdzvAuth(o, false, {}),
+  EXPECT_THAT(ResolveRdzvAuth(o, {}),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("rdzv.example.invalid:1234")));
   o.rdzv_insecure = true;
-  FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(o, false, {}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(o, {}));
   EXPECT_EQ(a.mode, RdzvAuthMode::kNone);
   EXPECT_THAT(a.warning, IsEmpty());
 }
@@ -122,7 +122,7 @@ TEST(ResolveRdzvAuthTest, SlurmJobGetsAMungeCredentialForItsRun) {
   ASSERT_THAT(munged.Start(), IsOk());
   const std::map<std::string, std::string> env = {{"SLURM_JOB_ID", "9"},
                                                   {"FABRIC_MUNGE_SOCKET", munged.socket()}};
-  FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(Launch("192.0.2.1"), false, env));
+  FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(Launch("192.0.2.1"), env));
   EXPECT_EQ(a.mode, RdzvAuthMode::kMunge);
   EXPECT_EQ(a.munge_socket, munged.socket());
   FABRIC_ASSERT_OK_AND_ASSIGN(MungeIdentity id, MungeDecode(munged.socket(), a.presented));
@@ -133,10 +133,12 @@ TEST(ResolveRdzvAuthTest, SlurmJobGetsAMungeCredentialForItsRun) {
 TEST(ResolveRdzvAuthTest, BrokenMungeInASlurmJobIsAClearErrorOrATorchrunWarning) {
   const std::map<std::string, std::string> env = {
       {"SLURM_JOB_ID", "9"}, {"FABRIC_MUNGE_SOCKET", "/nonexistent/munge.socket"}};
-  EXPECT_THAT(ResolveRdzvAuth(Launch("192.0.2.1"), false, env),
+  EXPECT_THAT(ResolveRdzvAuth(Launch("192.0.2.1"), env),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr("munge"), HasSubstr("--rdzv-insecure"))));
-  FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(Launch("192.0.2.1"), true, env));
+  LaunchOptions as_torchrun = Launch("192.0.2.1");
+  as_torchrun.torchrun = true;
+  FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(as_torchrun, env));
   EXPECT_EQ(a.mode, RdzvAuthMode::kNone);
   EXPECT_THAT(a.warning, HasSubstr("unauthenticated"));
 }
