@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/lightning_choices.h"
+#include "common/one_line.h"
 #include "common/run_id.h"
 #include "common/status_macros.h"
 #include "launcher/cli_values.h"
@@ -817,20 +818,6 @@ Personality PersonalityFor(const std::string& argv0) {
 }
 
 namespace {
-
-// An error message stays one line whatever the user typed: control characters in echoed
-// flags, values and paths are written as \xNN (other bytes, e.g. UTF-8 names, stay).
-absl::Status OneLine(const absl::Status& st) {
-  std::string out;
-  for (unsigned char c : st.message()) {
-    if (c < 0x20 || c == 0x7f) {
-      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return absl::Status(st.code(), out);
-}
 
 absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvMap& env,
                                 const MachineFacts& machine, Personality personality);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/one_line.h"
 
 namespace fabric::slurm {
 namespace {
@@ -20,7 +21,8 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 absl::Status HostlistError(absl::string_view input, size_t pos, absl::string_view problem) {
   return absl::InvalidArgumentError(
-      absl::StrFormat("invalid hostlist \"%s\": %s at position %d", input, problem, pos));
+      OneLineText(absl::StrFormat("invalid hostlist \"%s\": %s at position %d", input,
+                                  problem, pos)));
 }
 
 std::string Pad(int64_t value, size_t width) {
@@ -183,7 +185,7 @@ absl::StatusOr<std::string> CompressHostlist(const std::vector<std::string>& hos
       return absl::InvalidArgumentError(absl::StrFormat(
           "cannot compress host %d \"%s\": a host name must be non-empty and free of "
           "'[', ']', ',' and whitespace",
-          i, h));
+          i, OneLineText(h)));
     }
   }
   std::vector<std::string> elements;
@@ -229,9 +231,9 @@ absl::StatusOr<std::string> CompressHostlist(const std::vector<std::string>& hos
 
 absl::StatusOr<std::vector<int>> DecodeTasksPerNode(absl::string_view spec) {
   auto error = [spec](size_t pos, absl::string_view problem) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "invalid tasks-per-node \"%s\": %s at position %d (expected e.g. \"2(x3),1\")", spec,
-        problem, pos));
+    return absl::InvalidArgumentError(OneLineText(absl::StrFormat(
+        "invalid tasks-per-node \"%s\": %s at position %d (expected e.g. \"2(x3),1\")",
+        spec, problem, pos)));
   };
   if (spec.empty()) return error(0, "empty value");
   std::vector<int> counts;
