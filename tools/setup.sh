@@ -16,6 +16,7 @@ PACKAGES=(
   python3 python3-venv
   iproute2 procps psmisc
   slurm-wlm munge
+  clang libclang-rt-14-dev  # libFuzzer targets (tools/fuzz.sh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

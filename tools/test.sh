@@ -16,6 +16,11 @@ if ((!$#)); then
   bazel test --config=asan --build_tests_only //common/... //launcher/... //rendezvous/... \
     //slurm/... 2>&1 | tee -a "$log" || asan_rc=${PIPESTATUS[0]}
   ((rc != 0)) || rc=$asan_rc
+  # The libFuzzer targets, 20 s each on their corpora (clang; tools/fuzz.sh). Their
+  # corpora were also replayed above by the *_fuzzer_corpus_test targets.
+  fuzz_rc=0
+  bash tools/fuzz.sh 20 2>&1 | tee -a "$log" || fuzz_rc=${PIPESTATUS[0]}
+  ((rc != 0)) || rc=$fuzz_rc
 fi
 bazel shutdown >/dev/null 2>&1 || true
 # One plain summary line, counted from Bazel's per-target results.

@@ -22,5 +22,6 @@ def fabric_fuzz_target(name, srcs, deps, corpus):
         srcs = srcs,
         deps = deps,
         linkopts = ["-fsanitize=fuzzer"],
+        testonly = True,
         tags = ["manual"],
     )
