@@ -324,6 +324,7 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     // Enough for a hung rank's stack dump (launcher/stack_summary.h); the report quotes
     // only the last kReportTailLines.
     wo.tail_lines = 80;
+    wo.log_warning_said = &log_warning_said_;
     if (!lo.log_dir.empty()) {
       wo.stdout_log = absl::StrCat(base, ".stdout.log");
       wo.stderr_log = absl::StrCat(base, ".stderr.log");

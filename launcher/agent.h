@@ -128,6 +128,7 @@ class Agent {
   // Multi-node state (unused on a single node).
   AttemptPlan current_plan_;
   std::vector<std::string> current_error_files_;  // by local rank
+  bool log_warning_said_ = false;  // one "cannot write the log file" warning per agent
   std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
   bool stop_requested_ = false;   // the gang is stopping for a coordinator event
   bool failure_reported_ = false; // this attempt's root cause went to the coordinator

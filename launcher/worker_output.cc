@@ -11,13 +11,17 @@
 namespace fabric::launcher {
 namespace {
 
-void WriteAll(int fd, absl::string_view data) {
+// 0, or the errno of the write that failed (a short write counts as ENOSPC). Never
+// blocks the agent beyond the write itself.
+int WriteAll(int fd, absl::string_view data) {
   while (!data.empty()) {
     ssize_t n = write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // console gone (EPIPE) or file error: drop, never block the agent
+    if (n < 0) return errno;
+    if (n == 0) return ENOSPC;
     data.remove_prefix(static_cast<size_t>(n));
   }
+  return 0;
 }
 
 }  // namespace
@@ -56,10 +60,27 @@ WorkerOutput::~WorkerOutput() {
 
 void WorkerOutput::OnData(Stream stream, absl::string_view data) {
   int s = static_cast<int>(stream);
-  if (log_fds_[s] >= 0) WriteAll(log_fds_[s], data);
+  if (log_fds_[s] >= 0) WriteLog(s, data);
   std::vector<std::string> lines;
   splitters_[s].Feed(data, &lines);
   Emit(stream, lines);
+}
+
+void WorkerOutput::WriteLog(int s, absl::string_view data) {
+  const int err = WriteAll(log_fds_[s], data);
+  if (err == 0) return;
+  close(log_fds_[s]);
+  log_fds_[s] = -1;
+  bool* said = options_.log_warning_said != nullptr ? options_.log_warning_said : &warned_;
+  if (*said) return;
+  *said = true;
+  const std::string& path = s == 0 ? options_.stdout_log : options_.stderr_log;
+  // The console is the one place left to say it (a console that is gone drops it too).
+  (void)WriteAll(options_.console_stderr,
+                 absl::StrCat("fabric-run: warning: cannot write the log file ", path, ": ",
+                              std::strerror(err),
+                              "; the workers keep running and their output still reaches "
+                              "the console; later log-file errors are not reported\n"));
 }
 
 void WorkerOutput::OnEof(Stream stream) {
@@ -80,7 +101,9 @@ void WorkerOutput::Emit(Stream stream, const std::vector<std::string>& lines) {
   if (!options_.to_console) return;
   std::string out;
   AppendPrefixed(options_.prefix, lines, &out);
-  WriteAll(stream == Stream::kStdout ? options_.console_stdout : options_.console_stderr, out);
+  // A console that is gone (EPIPE, closed) drops the output: never block the agent.
+  (void)WriteAll(stream == Stream::kStdout ? options_.console_stdout : options_.console_stderr,
+                 out);
 }
 
 }  // namespace fabric::launcher

@@ -26,6 +26,11 @@ struct WorkerOutputOptions {
   std::string stdout_log;    // empty: no file
   std::string stderr_log;    // empty: no file
   size_t tail_lines = 10;
+  // A log file that cannot be written (disk full, I/O error) is closed and one warning
+  // naming it and the error goes to console_stderr; the output still reaches the
+  // console. When set, *log_warning_said (shared by every worker of the agent, outliving
+  // them) keeps that to one warning per agent.
+  bool* log_warning_said = nullptr;
 };
 
 enum class Stream { kStdout = 0, kStderr = 1 };
@@ -55,11 +60,13 @@ class WorkerOutput {
  private:
   explicit WorkerOutput(const WorkerOutputOptions& options) : options_(options) {}
   void Emit(Stream stream, const std::vector<std::string>& lines);
+  void WriteLog(int s, absl::string_view data);
 
   WorkerOutputOptions options_;
   LineSplitter splitters_[2];
   int log_fds_[2] = {-1, -1};
   std::deque<std::string> tail_;
+  bool warned_ = false;  // when options_.log_warning_said is null
 };
 
 }  // namespace fabric::launcher

@@ -111,5 +111,40 @@ TEST_F(WorkerOutputTest, UnwritableLogFileIsAnError) {
   Console(err_);
 }
 
+// A full disk (/dev/full: every write fails with ENOSPC): the output still reaches the
+// console, and one warning names the file and the error, once for all workers sharing
+// the flag.
+TEST_F(WorkerOutputTest, AFullDiskGivesOneWarningAndTheConsoleKeepsEverything) {
+  bool said = false;
+  WorkerOutputOptions a = Options();
+  a.stdout_log = "/dev/full";
+  a.stderr_log = "/dev/full";
+  a.log_warning_said = &said;
+  WorkerOutputOptions b = a;
+  b.prefix = "[rank 2]: ";
+  {
+    FABRIC_ASSERT_OK_AND_ASSIGN(auto wa, WorkerOutput::Create(a));
+    FABRIC_ASSERT_OK_AND_ASSIGN(auto wb, WorkerOutput::Create(b));
+    for (int i = 0; i < 3; ++i) {
+      wa->OnData(Stream::kStdout, "out\n");
+      wa->OnData(Stream::kStderr, "err\n");
+      wb->OnData(Stream::kStdout, "out\n");
+    }
+  }
+  EXPECT_TRUE(said);
+  EXPECT_EQ(Console(out_), "[rank 1]: out\n[rank 2]: out\n[rank 1]: out\n"
+                           "[rank 2]: out\n[rank 1]: out\n[rank 2]: out\n");
+  const std::string err = Console(err_);
+  EXPECT_THAT(err, ::testing::HasSubstr(
+                       "fabric-run: warning: cannot write the log file /dev/full: No space "
+                       "left on device; the workers keep running"));
+  size_t warnings = 0;
+  for (size_t at = err.find("warning"); at != std::string::npos; at = err.find("warning", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 1u) << err;
+  EXPECT_THAT(err, ::testing::HasSubstr("[rank 1]: err\n[rank 1]: err\n[rank 1]: err\n"));
+}
+
 }  // namespace
 }  // namespace fabric::launcher
