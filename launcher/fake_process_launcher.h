@@ -26,6 +26,11 @@ class FakeProcessLauncher final : public ProcessLauncher {
   absl::Status SignalGroup(pid_t pgid, int sig) override;
   void ReleaseGroup(pid_t pgid) override { released_.push_back(pgid); }
   std::optional<Reaped> ReapAny() override;
+  int KillAdopted() override {
+    ++kill_adopted_calls_;
+    return 0;
+  }
+  int kill_adopted_calls() const { return kill_adopted_calls_; }
 
   // The next Spawn() whose spec.name equals `name` fails with `status`.
   void FailSpawnOf(const std::string& name, absl::Status status) {
@@ -42,6 +47,7 @@ class FakeProcessLauncher final : public ProcessLauncher {
 
  private:
   pid_t next_pid_ = 1000;
+  int kill_adopted_calls_ = 0;
   std::vector<SpawnSpec> spawned_;
   std::vector<pid_t> pids_;
   std::vector<Signal> signals_;

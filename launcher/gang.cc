@@ -53,7 +53,11 @@ bool Gang::OnExit(pid_t pid, ExitStatus status) {
       root_index_ = static_cast<int>(i);
       BeginStop(SIGTERM);
     }
-    if (finished()) deadline_.reset();
+    if (finished()) {
+      deadline_.reset();
+      // What the workers left outside their process groups (setsid) dies with them.
+      launcher_->KillAdopted();
+    }
     return true;
   }
   return false;

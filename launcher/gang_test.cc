@@ -44,6 +44,7 @@ TEST_F(GangTest, AllWorkersSucceedingEndsSucceededWithoutSignals) {
   EXPECT_EQ(gang_.outcome().end, GangEnd::kSucceeded);
   EXPECT_THAT(launcher_.signals(), IsEmpty());
   EXPECT_EQ(launcher_.released().size(), 3u);
+  EXPECT_EQ(launcher_.kill_adopted_calls(), 1) << "what the workers left behind is killed once";
 }
 
 TEST_F(GangTest, FirstFailureStopsEveryLiveWorkerWithSigterm) {

@@ -16,11 +16,24 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
 
 namespace fabric::launcher {
 namespace {
+
+// A /proc file's contents ("" when it cannot be read: the process is gone).
+std::string ReadProcFile(const std::string& path) {
+  std::string out;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
 
 constexpr int kMaxSentinelGroups = 4096;
 constexpr size_t kChildStackSize = 64 * 1024;  // the spawned child's stack until execve
@@ -308,6 +321,41 @@ std::optional<Reaped> PosixProcessLauncher::ReapAny() {
     }
     return Reaped{pid, ExitStatus::FromWaitStatus(st)};
   }
+}
+
+int PosixProcessLauncher::KillAdopted() {
+  const pid_t self = getpid();
+  int killed = 0;
+  // Killing one may orphan its own children to us: a few passes until none is left.
+  for (int pass = 0; pass < 20; ++pass) {
+    int found = 0;
+    DIR* proc = opendir("/proc");
+    if (proc == nullptr) return killed;
+    while (dirent* e = readdir(proc)) {
+      pid_t pid = 0;
+      if (!absl::SimpleAtoi(e->d_name, &pid) || pid == sentinel_pid_) continue;
+      // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and ')'.
+      const std::string stat = ReadProcFile(absl::StrCat("/proc/", pid, "/stat"));
+      const size_t close_paren = stat.rfind(')');
+      if (close_paren == std::string::npos) continue;
+      std::vector<absl::string_view> f =
+          absl::StrSplit(absl::string_view(stat).substr(close_paren + 2), ' ');
+      pid_t ppid = 0, pgrp = 0;
+      if (f.size() < 3 || f[0] == "Z" || !absl::SimpleAtoi(f[1], &ppid) || ppid != self ||
+          !absl::SimpleAtoi(f[2], &pgrp)) {
+        continue;
+      }
+      if (pgrp == pid && pgrp != getpgrp()) kill(-pgrp, SIGKILL);
+      kill(pid, SIGKILL);
+      ++found;
+    }
+    closedir(proc);
+    if (found == 0) break;
+    killed += found;
+    usleep(2000);  // let them exit, so that their children reach us
+  }
+  if (killed > 0) LogWarning("killed ", killed, " process(es) left behind by exited workers");
+  return killed;
 }
 
 }  // namespace fabric::launcher

@@ -63,6 +63,7 @@ class PosixProcessLauncher final : public ProcessLauncher {
   absl::Status SignalGroup(pid_t pgid, int sig) override;
   void ReleaseGroup(pid_t pgid) override;
   std::optional<Reaped> ReapAny() override;
+  int KillAdopted() override;
 
   pid_t sentinel_pid() const { return sentinel_pid_; }
 

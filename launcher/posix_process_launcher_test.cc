@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +54,37 @@ TEST(PosixProcessLauncherTest, SpawnsInItsOwnProcessGroupAndReapsExitCode) {
   EXPECT_EQ(c.pgid, c.pid);
   EXPECT_NE(c.pgid, getpgrp());
   EXPECT_EQ(WaitFor(*l, c.pid), ExitStatus::Exited(7));
+}
+
+// A worker's setsid'd grandchild outlives it and is adopted by the (subreaper) agent:
+// KillAdopted kills it and what it started in its own group; with nothing adopted it
+// kills nothing (negative control).
+TEST(PosixProcessLauncherTest, KillAdoptedKillsWhatWorkersLeftBehind) {
+  PosixProcessLauncherOptions o;
+  sigemptyset(&o.child_sigmask);
+  sigemptyset(&o.keep_ignored);
+  o.subreaper = true;
+  o.orphan_sentinel = false;
+  FABRIC_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PosixProcessLauncher> l,
+                              PosixProcessLauncher::Create(o));
+  EXPECT_EQ(l->KillAdopted(), 0);
+  const std::string file = ::testing::TempDir() + "/adopted.pid";
+  FABRIC_ASSERT_OK_AND_ASSIGN(
+      Child c, l->Spawn(Spec({"sh", "-c",
+                              "setsid sh -c 'sleep 300 & wait' & echo $! > " + file +
+                                  "; sleep 0.3; exit 0"})));
+  EXPECT_EQ(WaitFor(*l, c.pid), ExitStatus::Exited(0));
+  std::ifstream in(file);
+  pid_t adopted = 0;
+  ASSERT_TRUE(in >> adopted);
+  ASSERT_EQ(kill(adopted, 0), 0) << "the setsid'd grandchild should still run";
+  EXPECT_GE(l->KillAdopted(), 1);
+  EXPECT_EQ(WaitFor(*l, adopted), ExitStatus::Signaled(SIGKILL));
+  // Its own child (sleep, same group) died with the group and reached us too.
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(l->KillAdopted(), 0);
+  while (l->ReapAny().has_value()) {
+  }
 }
 
 TEST(PosixProcessLauncherTest, MissingProgramNamesRankAndPath) {

@@ -58,6 +58,12 @@ class ProcessLauncher {
   // Reaps one exited child (any child, grandchildren adopted as subreaper
   // included) without blocking. Returns nullopt when none is ready.
   virtual std::optional<Reaped> ReapAny() = 0;
+
+  // Kills (SIGKILL, with their process groups) the processes this agent adopted as
+  // subreaper: descendants of workers that left their worker's process group (setsid,
+  // setpgid) and outlived it. Call when every worker of an attempt has exited. Returns
+  // how many it killed.
+  virtual int KillAdopted() = 0;
 };
 
 }  // namespace fabric::launcher

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
     if (eq != nullptr) env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
   }
   fabric::HideArgValues(argv, argc - 1, {"--token"});  // out of ps
+  // gRPC's own log lines (e.g. a failed bind, which we report in one line) are noise.
+  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
   absl::StatusOr<ServerOptions> options = ParseServerFlags(args, env);
   if (options.status().code() == absl::StatusCode::kNotFound) {
     std::fputs(kServerUsage, stdout);
