@@ -8,4 +8,7 @@ FABRIC_RUN_LINKOPTS = [
     "-l:libstdc++.a",
     "-Wl,--no-whole-archive",
     "-static-libgcc",
+    # Not position-independent: the static gRPC, OpenSSL and absl carry ~38k relative
+    # relocations that a PIE must apply (and page in) at every start.
+    "-no-pie",
 ]

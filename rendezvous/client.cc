@@ -28,7 +28,7 @@ absl::StatusOr<std::unique_ptr<RendezvousClient>> RendezvousClient::Connect(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   auto channel = grpc::CreateCustomChannel(options.server_address,
-                                           grpc::InsecureChannelCredentials(), args);
+                                           ChannelCredentialsFor(options.tls), args);
   std::unique_ptr<RendezvousClient> client(new RendezvousClient(options, std::move(channel)));
   absl::Status s = client->OpenSession(absl::Now() + options.join_timeout);
   if (!s.ok()) return s;

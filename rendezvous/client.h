@@ -37,6 +37,7 @@
 #include "proto/rendezvous.grpc.pb.h"
 #include "rendezvous/fault_injector.h"
 #include "rendezvous/grpc_store.h"
+#include "rendezvous/tls.h"
 #include "rendezvous/rpc_util.h"
 #include "rendezvous/types.h"
 
@@ -55,6 +56,7 @@ struct ClientOptions {
   int max_nodes = 1;
   int max_restarts = 0;
   std::string token;  // when the server has auth on
+  TlsConfig tls;      // disabled: plaintext
   // Connect retries until this long has passed; Join waits this long for its round.
   absl::Duration join_timeout = absl::Seconds(600);
   // Deadline of the short calls (report, leave, status, store writes), retries included.

@@ -2,6 +2,7 @@
 // process; rendezvous/tests/ has the multi-process variants).
 #include "rendezvous/client.h"
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "common/munge.h"
 #include "common/munge_daemon.h"
 #include "common/net.h"
+#include "common/test_ca.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -21,6 +23,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kGenerous = absl::Seconds(30);
 
@@ -49,6 +52,7 @@ class ClientTest : public ::testing::Test {
     o.max_restarts = max_restarts;
     o.join_timeout = kGenerous;
     o.token = token_;
+    o.tls = tls_;
     return o;
   }
   std::unique_ptr<RendezvousClient> MustConnect(const ClientOptions& o) {
@@ -80,6 +84,7 @@ class ClientTest : public ::testing::Test {
   }
 
   std::string token_;
+  TlsConfig tls_;
   std::unique_ptr<RendezvousServer> server_;
 };
 
@@ -294,6 +299,56 @@ TEST_F(ClientTest, OversizedRequestIsRefusedAndTheServerKeepsServing) {
   EXPECT_THAT(a->store()->Set("small", "ok"), IsOk());
   FABRIC_ASSERT_OK_AND_ASSIGN(std::string v, a->store()->Get("small", absl::Now() + absl::Seconds(10)));
   EXPECT_EQ(v, "ok");
+}
+
+// TLS with a CA made at test time: a client that trusts the CA joins; a plaintext
+// client and one trusting another CA cannot; with client certificates required, a
+// client without one (or with another CA's) is refused.
+TEST_F(ClientTest, TlsServerAndClientCertificates) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(TestCa ca, TestCa::Create());
+  FABRIC_ASSERT_OK_AND_ASSIGN(TestCa other, TestCa::Create());
+  FABRIC_ASSERT_OK_AND_ASSIGN(TestCert server_cert,
+                              ca.Issue("server", {"DNS:localhost", "IP:127.0.0.1"}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(TestCert client_cert, ca.Issue("client", {"DNS:agent"}));
+  FABRIC_ASSERT_OK_AND_ASSIGN(TestCert stranger, other.Issue("stranger", {"DNS:agent"}));
+  ServerOptions o;
+  FABRIC_ASSERT_OK_AND_ASSIGN(
+      o.tls, LoadTls({ca.ca_cert(), server_cert.cert, server_cert.key, /*require=*/true}));
+  StartServer(o);
+  auto connect = [&](const TlsFiles& files) {
+    absl::StatusOr<TlsConfig> tls = LoadTls(files);
+    EXPECT_THAT(tls, IsOk());
+    tls_ = tls.ok() ? *tls : TlsConfig{};
+    ClientOptions c = Options("a", 1, 1);
+    c.join_timeout = absl::Seconds(3);
+    return RendezvousClient::Connect(c);
+  };
+  EXPECT_THAT(connect({}), Not(IsOk())) << "plaintext to a TLS server";
+  EXPECT_THAT(connect({other.ca_cert(), client_cert.cert, client_cert.key}), Not(IsOk()))
+      << "a client that does not trust the server's CA";
+  EXPECT_THAT(connect({ca.ca_cert()}), Not(IsOk())) << "no client certificate";
+  EXPECT_THAT(connect({ca.ca_cert(), stranger.cert, stranger.key}), Not(IsOk()))
+      << "a client certificate of another CA";
+  absl::StatusOr<std::unique_ptr<RendezvousClient>> a =
+      connect({ca.ca_cert(), client_cert.cert, client_cert.key});
+  ASSERT_THAT(a, IsOk());
+  EXPECT_THAT((*a)->Join(), IsOk());
+  EXPECT_THAT((*a)->store()->Set("k", "v"), IsOk());
+}
+
+TEST(TlsTest, LoadTlsNamesWhatIsMissingOrWrong) {
+  EXPECT_FALSE(LoadTls({}).value().enabled());
+  EXPECT_THAT(LoadTls({"/nonexistent/ca.pem"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("/nonexistent/ca.pem")));
+  FABRIC_ASSERT_OK_AND_ASSIGN(TestCa ca, TestCa::Create());
+  EXPECT_THAT(LoadTls({"", ca.ca_cert(), ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("give both")));
+  EXPECT_THAT(LoadTls({"", "", "", /*require=*/true}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("CA")));
+  const std::string not_pem = ca.dir() + "/ca.srl.txt";
+  { std::ofstream(not_pem) << "hello"; }
+  EXPECT_THAT(LoadTls({not_pem}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a PEM")));
 }
 
 TEST_F(ClientTest, MissingOrWrongTokenIsUnauthenticated) {

@@ -23,7 +23,7 @@ GrpcStore::GrpcStore(std::shared_ptr<grpc::Channel> channel, const GrpcStoreOpti
 std::unique_ptr<GrpcStore> GrpcStore::Connect(const std::string& address,
                                               const GrpcStoreOptions& options) {
   return std::make_unique<GrpcStore>(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), options);
+      grpc::CreateChannel(address, ChannelCredentialsFor(options.tls)), options);
 }
 
 void GrpcStore::FillHeader(v1::Header* header) const {

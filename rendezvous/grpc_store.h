@@ -15,6 +15,7 @@
 #include "rendezvous/fault_injector.h"
 #include "rendezvous/rpc_util.h"
 #include "rendezvous/store.h"
+#include "rendezvous/tls.h"
 
 namespace fabric {
 namespace rendezvous {
@@ -23,6 +24,7 @@ struct GrpcStoreOptions {
   std::string run_id;
   std::string node_id;
   std::string token;
+  TlsConfig tls;  // Connect(): disabled means plaintext
   // The round the calls are fenced on; 0 = unfenced (keys carry the round instead).
   int64_t round = 0;
   // Deadline of calls that do not wait (Set, Add, ...), retries included.

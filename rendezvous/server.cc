@@ -31,6 +31,10 @@ absl::StatusOr<std::unique_ptr<RendezvousServer>> RendezvousServer::Create(
         "rendezvous server: keepalive, join and tick durations must be > 0 and the last-call "
         "window >= 0");
   }
+  if (options.tls.enabled() && (options.tls.cert_pem.empty() || options.tls.key_pem.empty())) {
+    return absl::InvalidArgumentError(
+        "rendezvous server: TLS needs the server's certificate and key");
+  }
   return std::unique_ptr<RendezvousServer>(new RendezvousServer(options));
 }
 
@@ -62,7 +66,7 @@ absl::StatusOr<int> RendezvousServer::Start() {
   const std::string addr = JoinHostPort(options_.host, options_.port);
   grpc::ServerBuilder builder;
   int selected = 0;
-  builder.AddListeningPort(addr, grpc::InsecureServerCredentials(), &selected);
+  builder.AddListeningPort(addr, ServerCredentialsFor(options_.tls), &selected);
   builder.RegisterService(service_.get());
   builder.RegisterService(store_service_.get());
   // Port reuse would let two servers share a port: refuse instead.

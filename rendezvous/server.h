@@ -23,6 +23,7 @@
 #include "rendezvous/memory_store.h"
 #include "rendezvous/rendezvous_service.h"
 #include "rendezvous/store_service.h"
+#include "rendezvous/tls.h"
 #include "rendezvous/types.h"
 
 namespace fabric {
@@ -42,6 +43,7 @@ struct ServerOptions {
   // present one made by this server's uid for run_id (server_util.h AuthOptions).
   bool munge = false;
   std::string munge_socket;  // empty: munge's default socket
+  TlsConfig tls;  // disabled: plaintext (tls.h)
   std::string run_id;  // empty: adopt the first caller's
   absl::Duration keepalive_timeout = absl::Seconds(5);
   // Interval told to agents; zero means keepalive_timeout / 5.

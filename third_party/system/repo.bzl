@@ -29,8 +29,10 @@ def _pkg_config_libs(rctx, modules):
 
 # Libraries linked from their static archives, so that fabric-run's start-up does not pay
 # the dynamic loader for ~50 shared objects (absl alone is 46): measured in bench/. zlib
-# (gRPC's) too, so the binaries need only libc and libm (tests/portability_test.sh).
-_STATIC_PREFIXES = ["absl_", "grpc", "gpr", "upb", "re2", "cares", "address_sorting", "protobuf"]
+# (gRPC's) and OpenSSL (gRPC's TLS, rendezvous/tls.h) too, so the binaries need only libc
+# and libm (tests/portability_test.sh).
+_STATIC_PREFIXES = ["absl_", "grpc", "gpr", "upb", "re2", "cares", "address_sorting", "protobuf",
+                    "ssl", "crypto"]
 _LIB_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]
 
 def _prefer_static(rctx, flags):
@@ -46,7 +48,7 @@ def _prefer_static(rctx, flags):
 
 def _static_libs(rctx, modules, extra = []):
     # --static lists the private dependencies too; archives resolve in a group.
-    # `extra`: dependencies Debian's .pc files omit (grpc_unsecure.pc lacks upb, re2...).
+    # `extra`: dependencies Debian's .pc files omit (grpc.pc lacks upb, re2...).
     flags = _prefer_static(rctx, _pkg_config_libs(rctx, ["--static"] + modules) + extra)
     return ["-Wl,--start-group"] + flags + ["-Wl,--end-group"]
 
@@ -57,7 +59,7 @@ def _system_libs_impl(rctx):
     absl = _static_libs(rctx, _ABSL_MODULES)
     grpc = _static_libs(
         rctx,
-        ["grpc++_unsecure", "protobuf"],
+        ["grpc++", "protobuf"],
         extra = ["-lupb", "-lre2", "-lcares", "-laddress_sorting", "-lz"],
     )
     rctx.file("BUILD.bazel", """
