@@ -112,6 +112,16 @@ const std::vector<FlagSpec>& Flags() {
        "Read the rendezvous token from FILE.", {}},
       {"rdzv-insecure", Kind::kBool, "", "false",
        "Accept a rendezvous reachable from other machines with no authentication.", {}},
+      {"rdzv-tls-ca", Kind::kValue, "FILE", "(none: plaintext)",
+       "TLS to the rendezvous: the PEM CA that signed the rendezvous server's certificate.",
+       {}},
+      {"rdzv-tls-cert", Kind::kValue, "FILE", "(none)",
+       "This agent's PEM certificate: served when it hosts the rendezvous, presented to it "
+       "otherwise.", {}},
+      {"rdzv-tls-key", Kind::kValue, "FILE", "(none)", "The key of --rdzv-tls-cert.", {}},
+      {"rdzv-tls-client-auth", Kind::kBool, "", "false",
+       "The rendezvous requires client certificates signed by --rdzv-tls-ca (mutual TLS; "
+       "then no token is needed).", {}},
       {"join-timeout", Kind::kValue, "DURATION", "600s",
        "How long to wait for the nodes to join.", {}},
       {"last-call-timeout", Kind::kValue, "DURATION", "1s",
@@ -786,6 +796,12 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   }
   if (auto it = raw.find("rdzv-insecure"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->rdzv_insecure, ParseBool(it->second));
+  }
+  if (auto it = raw.find("rdzv-tls-ca"); it != raw.end()) o->rdzv_tls_ca = it->second.value;
+  if (auto it = raw.find("rdzv-tls-cert"); it != raw.end()) o->rdzv_tls_cert = it->second.value;
+  if (auto it = raw.find("rdzv-tls-key"); it != raw.end()) o->rdzv_tls_key = it->second.value;
+  if (auto it = raw.find("rdzv-tls-client-auth"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->rdzv_tls_client_auth, ParseBool(it->second));
   }
   if (auto it = raw.find("standalone"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->standalone, ParseBool(it->second));

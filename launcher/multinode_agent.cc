@@ -10,6 +10,7 @@
 #include "launcher/rdzv_auth.h"
 #include "launcher/rdzv_coordinator.h"
 #include "rendezvous/sync_debug.h"
+#include "rendezvous/tls.h"
 
 namespace fabric::launcher {
 namespace {
@@ -34,6 +35,19 @@ int MultiNodeMain(char** /*argv*/, AgentOptions options) {
     return 2;
   }
   if (!auth->warning.empty()) Write(absl::StrCat("fabric-run: warning: ", auth->warning, "\n"));
+  absl::StatusOr<rendezvous::TlsConfig> tls = rendezvous::LoadTls(
+      {options.launch.rdzv_tls_ca, options.launch.rdzv_tls_cert, options.launch.rdzv_tls_key,
+       options.launch.rdzv_tls_client_auth});
+  if (!tls.ok()) {
+    Write(absl::StrCat("fabric-run: --rdzv-tls-*: ", tls.status().message(), "\n"));
+    return 2;
+  }
+  if (tls->require_client_cert && tls->cert_pem.empty()) {
+    Write("fabric-run: --rdzv-tls-client-auth: every agent presents a certificate: give "
+          "this one --rdzv-tls-cert and --rdzv-tls-key\n");
+    return 2;
+  }
+  co.tls = *tls;
   co.token = auth->presented;
   co.munge = auth->mode == RdzvAuthMode::kMunge;
   co.munge_socket = auth->munge_socket;

@@ -78,6 +78,13 @@ struct LaunchOptions {
   // --rdzv-insecure: serve or join a rendezvous reachable from other machines with no
   // authentication (launcher/rdzv_auth.h).
   bool rdzv_insecure = false;
+  // TLS to the rendezvous (rendezvous/tls.h): the CA every agent verifies the server
+  // with; this agent's certificate and key (served when it hosts, presented as a client
+  // certificate otherwise); client certificates required (mutual TLS authenticates).
+  std::string rdzv_tls_ca;
+  std::string rdzv_tls_cert;
+  std::string rdzv_tls_key;
+  bool rdzv_tls_client_auth = false;
   // Started under the name torchrun (cli.h Personality::kTorchrun).
   bool torchrun = false;
   absl::Duration join_timeout = absl::Seconds(600);

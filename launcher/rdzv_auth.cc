@@ -22,6 +22,8 @@ absl::StatusOr<RdzvAuthDecision> DecideRdzvAuth(const RdzvAuthFacts& f) {
   RdzvAuthDecision d;
   if (f.has_token) {
     d.mode = RdzvAuthMode::kToken;
+  } else if (f.mutual_tls) {
+    d.mode = RdzvAuthMode::kMutualTls;
   } else if (f.loopback || f.insecure) {
     d.mode = RdzvAuthMode::kNone;
   } else if (f.under_slurm) {
@@ -37,8 +39,8 @@ absl::StatusOr<RdzvAuthDecision> DecideRdzvAuth(const RdzvAuthFacts& f) {
         "the rendezvous at ", f.endpoint,
         " is reachable from other machines and no token was given: anyone could join the "
         "job; give every node the same secret with --rdzv-token-file FILE (or "
-        "FABRIC_RDZV_TOKEN), run under SLURM (munge authenticates), or pass "
-        "--rdzv-insecure to accept it"));
+        "FABRIC_RDZV_TOKEN), use mutual TLS (--rdzv-tls-client-auth), run under SLURM "
+        "(munge authenticates), or pass --rdzv-insecure to accept it"));
   }
   return d;
 }
@@ -56,6 +58,7 @@ RdzvAuthFacts RdzvAuthFactsFor(const LaunchOptions& launch, bool has_token,
   facts.has_token = has_token;
   facts.loopback = SplitHostPort(facts.endpoint, &host, &port) && IsLoopbackHost(host);
   facts.insecure = launch.rdzv_insecure;
+  facts.mutual_tls = launch.rdzv_tls_client_auth;
   auto job = env.find("SLURM_JOB_ID");
   facts.under_slurm = job != env.end() && !job->second.empty();
   facts.torchrun = launch.torchrun;
@@ -68,6 +71,8 @@ const char* RdzvAuthModeName(RdzvAuthMode mode) {
       return "token";
     case RdzvAuthMode::kMunge:
       return "munge";
+    case RdzvAuthMode::kMutualTls:
+      return "mutual-tls";
     case RdzvAuthMode::kNone:
       break;
   }

@@ -1,6 +1,7 @@
 // How a multi-node agent authenticates to the rendezvous (doc/reliability.md "The
 // control plane"). In order:
 //   a token (--rdzv-token, --rdzv-token-file, FABRIC_RDZV_TOKEN): that token;
+//   mutual TLS (--rdzv-tls-client-auth): the client certificates;
 //   a rendezvous on loopback: none (no other machine can reach it);
 //   --rdzv-insecure (FABRIC_RDZV_INSECURE=1): none, by the user's choice;
 //   a SLURM job: MUNGE credentials (SLURM's own: the same key and uid on every node),
@@ -20,10 +21,11 @@
 
 namespace fabric::launcher {
 
-enum class RdzvAuthMode { kNone, kToken, kMunge };
+enum class RdzvAuthMode { kNone, kToken, kMunge, kMutualTls };
 
 struct RdzvAuthFacts {
   bool has_token = false;
+  bool mutual_tls = false;   // --rdzv-tls-client-auth
   bool insecure = false;     // --rdzv-insecure
   bool loopback = false;     // the rendezvous host is loopback only
   bool under_slurm = false;  // SLURM_JOB_ID is set
@@ -52,7 +54,7 @@ struct RdzvAuth {
 RdzvAuthFacts RdzvAuthFactsFor(const LaunchOptions& launch, bool has_token,
                                const std::map<std::string, std::string>& env);
 
-// "none", "token", "munge".
+// "none", "token", "munge", "mutual-tls".
 const char* RdzvAuthModeName(RdzvAuthMode mode);
 
 // Decides and fetches the credential: reads --rdzv-token-file, asks munge for a

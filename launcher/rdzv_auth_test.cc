@@ -37,10 +37,18 @@ TEST(DecideRdzvAuthTest, Table) {
     f.endpoint = "10.0.0.1:29400";
     return f;
   };
+  auto Mtls = [](RdzvAuthFacts f) {
+    f.mutual_tls = true;
+    return f;
+  };
   const Row rows[] = {
       {"token everywhere", F(true, false, false, false, false), true, RdzvAuthMode::kToken, false},
       {"token beats munge", F(true, false, false, true, false), true, RdzvAuthMode::kToken, false},
       {"token on loopback", F(true, false, true, false, false), true, RdzvAuthMode::kToken, false},
+      {"mutual tls off loopback", Mtls(F(false, false, false, false, false)), true,
+       RdzvAuthMode::kMutualTls, false},
+      {"mutual tls under slurm", Mtls(F(false, false, false, true, false)), true,
+       RdzvAuthMode::kMutualTls, false},
       {"loopback needs none", F(false, false, true, false, false), true, RdzvAuthMode::kNone,
        false},
       {"loopback under slurm", F(false, false, true, true, false), true, RdzvAuthMode::kNone,

@@ -98,13 +98,20 @@ absl::Status RdzvCoordinator::Start() {
                   "every interface");
     bind_host = "0.0.0.0";
   }
-  if (may_host) {
+  const bool tls_without_cert = options_.tls.enabled() && options_.tls.cert_pem.empty();
+  if (must_host && tls_without_cert) {
+    return absl::InvalidArgumentError(
+        "--node-rank 0 hosts the rendezvous and TLS is on (--rdzv-tls-ca): it needs its "
+        "certificate and key, --rdzv-tls-cert and --rdzv-tls-key");
+  }
+  if (may_host && !tls_without_cert) {
     rdzv::ServerOptions so;
     so.host = bind_host;
     so.port = port_number;
     so.token = options_.munge ? "" : options_.token;
     so.munge = options_.munge;
     so.munge_socket = options_.munge_socket;
+    so.tls = options_.tls;
     so.run_id = options_.run_id;
     so.keepalive_timeout = lo.keepalive_timeout;
     so.last_call_timeout = lo.last_call_timeout;
@@ -128,7 +135,11 @@ absl::Status RdzvCoordinator::Start() {
   advertised_ = hosting() && !IsWildcard(bind_host) ? host : LocalAddressToward(dial, port);
   if (hosting()) {
     LogInfo("hosting the rendezvous on ", server_address_, " (run ", options_.run_id, ", auth ",
-            options_.munge ? "munge" : options_.token.empty() ? "none" : "token", ")");
+            options_.munge                          ? "munge"
+            : options_.tls.require_client_cert ? "mutual-tls"
+            : options_.token.empty()          ? "none"
+                                              : "token",
+            options_.tls.enabled() ? ", TLS" : "", ")");
   }
   worker_ = std::thread([this] { WorkerLoop(); });
   watchdog_ = std::thread([this] { WatchdogLoop(); });
@@ -281,6 +292,7 @@ bool RdzvCoordinator::EnsureConnected() {
   co.max_nodes = lo.max_nodes;
   co.max_restarts = lo.max_restarts;
   co.token = options_.token;
+  co.tls = options_.tls;
   co.join_timeout = lo.join_timeout;
   co.rpc_timeout = lo.keepalive_timeout;
   const std::string nodes =

@@ -32,6 +32,7 @@
 #include "launcher/options.h"
 #include "rendezvous/client.h"
 #include "rendezvous/server.h"
+#include "rendezvous/tls.h"
 #include "rendezvous/types.h"
 
 namespace fabric::launcher {
@@ -44,6 +45,8 @@ struct RdzvCoordinatorOptions {
   // The embedded server requires MUNGE credentials instead of `token` (rdzv_auth.h).
   bool munge = false;
   std::string munge_socket;
+  // TLS of the embedded server (needs cert and key) and of this agent's client.
+  rendezvous::TlsConfig tls;
   std::string node_id;   // unique per agent: hostname:pid
   // The rendezvous host, after the run's end, keeps serving until every other node that
   // is still connected confirmed it saw the end, at most this long; a node whose session

@@ -15,6 +15,7 @@ namespace rendezvous {
 const char kServerUsage[] =
     "usage: fabric-rendezvous [--host ADDR] [--port N]\n"
     "                         [--token T | --token-file F | --munge | --insecure]\n"
+    "                         [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]\n"
     "                         [--run-id ID] [--keepalive-timeout DUR]\n"
     "                         [--last-call-timeout DUR] [--join-timeout DUR]\n"
     "Serves the fabric-run rendezvous on ADDR:N (default 127.0.0.1:29400; --port 0 picks a\n"
@@ -22,7 +23,9 @@ const char kServerUsage[] =
     "The token may also come from FABRIC_RDZV_TOKEN. --munge: accept the MUNGE credentials\n"
     "of this uid made for --run-id (what agents in a SLURM job with no token present; the\n"
     "socket from FABRIC_MUNGE_SOCKET or slurm.conf's AuthInfo). An ADDR other machines can\n"
-    "reach needs one of --token, --token-file, --munge, or --insecure to accept anyone.\n";
+    "reach needs one of --token, --token-file, --munge, --tls-client-ca (agents present\n"
+    "certificates that CA signed), or --insecure to accept anyone. --tls-cert/--tls-key:\n"
+    "serve TLS (agents pass --rdzv-tls-ca).\n";
 
 namespace {
 
@@ -43,6 +46,7 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
   o.port = 29400;
   std::string token_flag, token_file;
   bool insecure = false;
+  TlsFiles tls;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -57,9 +61,10 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
       (flag == "--munge" ? o.munge : insecure) = true;
       continue;
     }
-    static const char* kKnown[] = {"--host", "--port", "--token", "--token-file", "--run-id",
-                                   "--keepalive-timeout", "--last-call-timeout",
-                                   "--join-timeout"};
+    static const char* kKnown[] = {"--host",        "--port",        "--token",
+                                   "--token-file",  "--run-id",      "--keepalive-timeout",
+                                   "--last-call-timeout", "--join-timeout", "--tls-cert",
+                                   "--tls-key",     "--tls-client-ca"};
     bool known = false;
     for (const char* k : kKnown) known |= flag == k;
     if (!known) {
@@ -82,6 +87,13 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
       token_flag = value;
     } else if (flag == "--token-file") {
       token_file = value;
+    } else if (flag == "--tls-cert") {
+      tls.cert = value;
+    } else if (flag == "--tls-key") {
+      tls.key = value;
+    } else if (flag == "--tls-client-ca") {
+      tls.ca = value;
+      tls.require_client_cert = true;
     } else if (flag == "--run-id") {
       o.run_id = value;
     } else if (flag == "--keepalive-timeout") {
@@ -109,6 +121,14 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
   } else if (auto it = env.find("FABRIC_RDZV_TOKEN"); it != env.end()) {
     o.token = it->second;
   }
+  if (!tls.cert.empty() || !tls.key.empty() || !tls.ca.empty()) {
+    absl::StatusOr<TlsConfig> loaded = LoadTls(tls);
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->cert_pem.empty()) {
+      return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key too");
+    }
+    o.tls = *loaded;
+  }
   if (o.munge) {
     if (!o.token.empty()) {
       return absl::InvalidArgumentError("--munge and a token exclude each other; pick one");
@@ -120,12 +140,13 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
     }
     o.munge_socket = MungeSocketFor(env);
   }
-  if (o.token.empty() && !o.munge && !insecure && !IsLoopbackHost(o.host)) {
+  if (o.token.empty() && !o.munge && !o.tls.require_client_cert && !insecure &&
+      !IsLoopbackHost(o.host)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--host ", o.host,
         " is reachable from other machines and no token was given: anyone could join; "
-        "pass --token-file FILE (or FABRIC_RDZV_TOKEN), --munge under SLURM, or --insecure "
-        "to accept it"));
+        "pass --token-file FILE (or FABRIC_RDZV_TOKEN), --munge under SLURM, "
+        "--tls-client-ca for client certificates, or --insecure to accept it"));
   }
   if (o.keepalive_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--keepalive-timeout: must be > 0");

@@ -8,6 +8,7 @@
 #  2. An unmodified PyTorch all-reduce (Gloo over the namespaces' network), 2 hosts.
 #  3. Elastic 2:3 on 3 hosts: n3's link goes down mid-run; the others detect it
 #     within the keep-alive timeout and finish with a world of 4.
+#  4. Mutual TLS across hosts with a CA made here, no token.
 #  0. Auth off loopback: with no token (and no SLURM), both agents refuse before
 #     starting anything, in one line naming the fixes; an agent of another host with
 #     no token cannot join a job that has one. Jobs 1-2 use a token (environment,
@@ -150,6 +151,35 @@ grep -q "lost" "$DIR/t3/n1.err" || fail "n1 did not report the lost node: $(cat 
 (( END - START < 60 )) || fail "took $((END - START)) s to go on without n3"
 kill -KILL $P3 2>/dev/null; wait $P3 2>/dev/null
 echo "ok 3: elastic job went on without n3 after $((END - START)) s"
+
+# --- 4. mutual TLS across hosts, no token -------------------------------------------
+# A CA made here; n1's certificate names n1 (what the agents dial). The client
+# certificates authenticate: no token needed off loopback.
+mkdir -p "$DIR/t4" && cd "$DIR/t4" || exit 1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key \
+  -out ca.crt -days 1 -subj /CN=netns-ca 2>/dev/null
+for n in n1 n2; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $n.key -out $n.csr \
+    -subj /CN=$n 2>/dev/null
+  echo "subjectAltName=DNS:$n" >$n.ext
+  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 1 \
+    -extfile $n.ext 2>/dev/null
+done
+cd - >/dev/null || exit 1
+for i in 1 2; do
+  in_host n$i env HELPER_DIR="$DIR/t4" FABRIC_LOG_LEVEL=info "$FR" --devices 1 --num-nodes 2 \
+    --node-rank $((i - 1)) --main-address n1 --main-port 29404 --rdzv-tls-ca "$DIR/t4/ca.crt" \
+    --rdzv-tls-cert "$DIR/t4/n$i.crt" --rdzv-tls-key "$DIR/t4/n$i.key" --rdzv-tls-client-auth \
+    "$HELPER" env >"$DIR/t4/n$i.out" 2>"$DIR/t4/n$i.err" &
+  eval "P$i=\$!"
+done
+wait $P1; R1=$?
+wait $P2; R2=$?
+[[ $R1 == 0 && $R2 == 0 ]] || fail "mutual TLS: exit $R1/$R2: $(cat "$DIR"/t4/n*.err)"
+grep -q "hosting the rendezvous on n1:29404 (run .*, auth mutual-tls, TLS)" "$DIR/t4/n1.err" ||
+  fail "mutual TLS: n1 did not host with mutual-tls: $(cat "$DIR/t4/n1.err")"
+[[ $(cat "$DIR"/t4/n*.out | grep -c ' WORLD_SIZE=2$') == 2 ]] || fail "mutual TLS: not 2 ranks"
+echo "ok 4: mutual TLS across two hosts, no token"
 
 if ((FAILS > 0)); then
   echo "$FAILS failure(s)"

@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/status_matchers.h"
+#include "common/test_ca.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fabric_run_harness.h"
@@ -163,6 +165,44 @@ TEST_F(MultiNodeTest, WrongTokenIsRefused) {
   EXPECT_THAT(cmdline, Not(HasSubstr("right")));
   kill(a->pid(), SIGTERM);
   EXPECT_TRUE(a->Wait(absl::Seconds(60)).has_value());
+}
+
+// Mutual TLS with a CA made at test time: two agents with certificates form the job
+// (the host serves TLS, both present client certificates); an agent with no certificate,
+// and one speaking plaintext, cannot join a job that is waiting for its second node.
+TEST_F(MultiNodeTest, MutualTlsJobAndAgentsWithoutCertificatesRefused) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(TestCa ca, TestCa::Create());
+  FABRIC_ASSERT_OK_AND_ASSIGN(TestCert cert, ca.Issue("node", {"DNS:localhost", "IP:127.0.0.1"}));
+  const std::vector<std::string> tls = {"--rdzv-tls-ca", ca.ca_cert(), "--rdzv-tls-cert",
+                                        cert.cert, "--rdzv-tls-key", cert.key,
+                                        "--rdzv-tls-client-auth"};
+  std::vector<std::string> flags = {"--num-nodes", "2"};
+  flags.insert(flags.end(), tls.begin(), tls.end());
+  auto a = Agent(flags, {"env"});
+  auto b = Agent(flags, {"env"});
+  EXPECT_EQ(a->Wait(), 0) << a->err();
+  EXPECT_EQ(b->Wait(), 0) << b->err();
+  CheckTwoNodeEnv(*a, *b);
+
+  // A host waiting for its second node; then two who may not join.
+  std::vector<std::string> host = {"--num-nodes", "2", "--node-rank", "0", "--join-timeout",
+                                   "30s"};
+  host.insert(host.end(), tls.begin(), tls.end());
+  auto waiting = Agent(host, {"env"});
+  auto no_cert = Agent({"--num-nodes", "2", "--node-rank", "1", "--join-timeout", "5s",
+                        "--rdzv-tls-ca", ca.ca_cert()},
+                       {"env"});
+  auto plaintext = Agent({"--num-nodes", "2", "--node-rank", "1", "--join-timeout", "5s"},
+                         {"env"});
+  std::optional<int> r1 = no_cert->Wait(absl::Seconds(60));
+  std::optional<int> r2 = plaintext->Wait(absl::Seconds(60));
+  ASSERT_TRUE(r1.has_value() && r2.has_value());
+  EXPECT_NE(*r1, 0) << no_cert->err();
+  EXPECT_NE(*r2, 0) << plaintext->err();
+  EXPECT_THAT(no_cert->out(), Not(HasSubstr("ENV"))) << "a worker started";
+  EXPECT_THAT(plaintext->out(), Not(HasSubstr("ENV"))) << "a worker started";
+  kill(waiting->pid(), SIGTERM);
+  EXPECT_TRUE(waiting->Wait(absl::Seconds(60)).has_value());
 }
 
 TEST_F(MultiNodeTest, TokenFromAFileAndAnUnreadableTokenFile) {
