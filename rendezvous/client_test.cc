@@ -399,6 +399,29 @@ TEST_F(ClientTest, MismatchedRunIdIsRefused) {
                        AllOf(HasSubstr("'other-job'"), HasSubstr("'job'"))));
 }
 
+// One run's keys are invisible to another run on the same server: the store refuses a
+// caller of another run id.
+TEST_F(ClientTest, AnotherRunCannotReadOrWriteTheStore) {
+  ServerOptions o;
+  o.run_id = "job";
+  StartServer(o);
+  auto a = MustConnect(Options("a", 1, 1));
+  ASSERT_NE(a, nullptr);
+  ASSERT_THAT(a->Join(), IsOk());
+  ASSERT_THAT(a->store()->Set("secret", "v"), IsOk());
+  GrpcStoreOptions so;
+  so.run_id = "other-job";
+  so.node_id = "intruder";
+  auto other = GrpcStore::Connect(server_->address(), so);
+  EXPECT_THAT(other->Get("secret", absl::Now() + absl::Seconds(5)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("other-job")));
+  EXPECT_THAT(other->Set("secret", "overwritten"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("other-job")));
+  FABRIC_ASSERT_OK_AND_ASSIGN(std::string v,
+                              a->store()->Get("secret", absl::Now() + absl::Seconds(5)));
+  EXPECT_EQ(v, "v");
+}
+
 TEST_F(ClientTest, ConnectRetriesUntilTheServerComesUp) {
   FABRIC_ASSERT_OK_AND_ASSIGN(int port, PickFreePort());
   ClientOptions o;

@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class StateTest : public ::testing::Test {
  protected:
@@ -464,6 +465,33 @@ TEST_F(StateTest, StaleRoundIsAborted) {
               StatusIs(absl::StatusCode::kAborted, HasSubstr("current round is 1")));
   EXPECT_THAT(state_->ReportSuccess("a", 4, clock_.TimeNow(), &effects_),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("stale round 4")));
+}
+
+// A caller that is not a member (an unknown node id, e.g. a stray agent of another job
+// that got past auth) cannot fail, finish or shrink the round.
+TEST_F(StateTest, UnknownNodeCannotChangeMembership) {
+  Init(2, 2, 1);
+  JoinLive("a");
+  JoinLive("b");
+  MustAssign("a");
+  MustAssign("b");
+  const RunStatus before = state_->Status();
+  WorkerFailure f;
+  f.node_id = "stranger";
+  f.exit_code = 1;
+  EXPECT_THAT(state_->ReportFailure("stranger", before.round, f, clock_.TimeNow(), &effects_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a member")));
+  EXPECT_THAT(state_->ReportSuccess("stranger", before.round, clock_.TimeNow(), &effects_),
+              Not(IsOk()));
+  state_->Leave("stranger", "mischief", clock_.TimeNow(), &effects_);
+  state_->CloseSession("a", /*session_id=*/sessions_["a"] + 1000, clock_.TimeNow(), &effects_);
+  const RunStatus after = state_->Status();
+  EXPECT_EQ(after.round, before.round);
+  EXPECT_EQ(after.phase, before.phase);
+  EXPECT_EQ(after.restart_count, before.restart_count);
+  ASSERT_EQ(after.members.size(), 2u);
+  EXPECT_EQ(after.members[0].node_id, "a");
+  EXPECT_EQ(after.members[1].node_id, "b");
 }
 
 TEST_F(StateTest, RunSucceedsWhenEveryNodeReportsSuccess) {
