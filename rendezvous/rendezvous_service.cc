@@ -342,13 +342,13 @@ absl::Status RendezvousService::CheckCall(const grpc::ServerContextBase& ctx,
   return state_.CheckFence(header.run_id(), header.round());
 }
 
-grpc::ServerUnaryReactor* RendezvousService::ReportFailure(
-    grpc::CallbackServerContext* ctx, const v1::ReportFailureRequest* request,
-    v1::ReportFailureResponse* response) {
+grpc::ServerUnaryReactor* RendezvousService::MutatingCall(
+    grpc::CallbackServerContext* ctx, const v1::Header& header,
+    google::protobuf::MessageLite* response, bool replayable, const MutateFn& mutate) {
   auto* reactor = ctx->DefaultReactor();
-  const std::string key = ReplayCache::Key(request->header());
+  const std::string key = replayable ? ReplayCache::Key(header) : "";
   absl::Status s = auth_.Check(*ctx);
-  if (s.ok()) s = CheckVersion(request->header());
+  if (s.ok()) s = CheckVersion(header);
   if (!s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
@@ -362,22 +362,8 @@ grpc::ServerUnaryReactor* RendezvousService::ReportFailure(
   std::vector<JoinCompletion> joins;
   {
     absl::MutexLock lock(&mu_);
-    s = state_.CheckFence(request->header().run_id(), 0);
-    if (s.ok()) {
-      WorkerFailure failure = FromProto(request->failure());
-      failure.node_id = request->header().node_id();
-      absl::StatusOr<FailureReportResult> r =
-          state_.ReportFailure(request->header().node_id(), request->header().round(), failure,
-                               clock_->TimeNow(), &effects);
-      s = r.status();
-      if (r.ok()) {
-        response->mutable_header()->set_round(r->round);
-        response->set_run_failed(r->run_failed);
-        response->set_restarts_left(r->restarts_left);
-      }
-    }
-    response->mutable_header()->set_run_id(RunId());
-    response->mutable_header()->set_protocol_version(kProtocolVersion);
+    s = state_.CheckFence(header.run_id(), 0);
+    if (s.ok()) s = mutate(&effects);
     TakeJoinsLocked(&effects, &joins);
   }
   replay_.Insert(key, {s, response->SerializeAsString()});
@@ -386,64 +372,58 @@ grpc::ServerUnaryReactor* RendezvousService::ReportFailure(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* RendezvousService::ReportFailure(
+    grpc::CallbackServerContext* ctx, const v1::ReportFailureRequest* request,
+    v1::ReportFailureResponse* response) {
+  const v1::Header& h = request->header();
+  return MutatingCall(ctx, h, response, /*replayable=*/true,
+                      [&](std::vector<Effect>* effects) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    WorkerFailure failure = FromProto(request->failure());
+    failure.node_id = h.node_id();
+    absl::StatusOr<FailureReportResult> r =
+        state_.ReportFailure(h.node_id(), h.round(), failure, clock_->TimeNow(), effects);
+    if (r.ok()) {
+      response->mutable_header()->set_round(r->round);
+      response->set_run_failed(r->run_failed);
+      response->set_restarts_left(r->restarts_left);
+    }
+    response->mutable_header()->set_run_id(RunId());
+    response->mutable_header()->set_protocol_version(kProtocolVersion);
+    return r.status();
+  });
+}
+
 grpc::ServerUnaryReactor* RendezvousService::ReportSuccess(
     grpc::CallbackServerContext* ctx, const v1::ReportSuccessRequest* request,
     v1::ReportSuccessResponse* response) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status s = auth_.Check(*ctx);
-  if (s.ok()) s = CheckVersion(request->header());
-  if (!s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
-  std::vector<Effect> effects;
-  std::vector<JoinCompletion> joins;
-  {
-    absl::MutexLock lock(&mu_);
-    s = state_.CheckFence(request->header().run_id(), 0);
-    if (s.ok()) {
-      // Naturally idempotent: success is a set membership.
-      absl::StatusOr<bool> r = state_.ReportSuccess(
-          request->header().node_id(), request->header().round(), clock_->TimeNow(), &effects);
-      s = r.status();
-      if (r.ok()) response->set_run_succeeded(*r);
-    }
+  const v1::Header& h = request->header();
+  // Naturally idempotent: success is a set membership.
+  return MutatingCall(ctx, h, response, /*replayable=*/false,
+                      [&](std::vector<Effect>* effects) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    absl::StatusOr<bool> r =
+        state_.ReportSuccess(h.node_id(), h.round(), clock_->TimeNow(), effects);
+    if (r.ok()) response->set_run_succeeded(*r);
     response->mutable_header()->set_run_id(RunId());
     response->mutable_header()->set_round(state_.round());
-    TakeJoinsLocked(&effects, &joins);
-  }
-  reactor->Finish(ToGrpcStatus(s));
-  Deliver(std::move(joins), effects);
-  return reactor;
+    return r.status();
+  });
 }
 
 grpc::ServerUnaryReactor* RendezvousService::Leave(grpc::CallbackServerContext* ctx,
                                                    const v1::LeaveRequest* request,
                                                    v1::LeaveResponse* response) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status s = auth_.Check(*ctx);
-  if (s.ok()) s = CheckVersion(request->header());
-  std::vector<Effect> effects;
-  std::vector<JoinCompletion> joins;
-  if (s.ok()) {
-    absl::MutexLock lock(&mu_);
-    s = state_.CheckFence(request->header().run_id(), 0);
-    // Naturally idempotent: leaving twice finds the node gone.
-    if (s.ok()) {
-      state_.Leave(request->header().node_id(), request->reason(), clock_->TimeNow(),
-                   &effects);
-      auto it = pending_joins_.find(request->header().node_id());
-      if (it != pending_joins_.end()) {
-        effects.push_back(Effect{Effect::Kind::kCompleteJoin, request->header().node_id(),
-                                 absl::CancelledError("the node left"), {}});
-      }
+  const v1::Header& h = request->header();
+  // Naturally idempotent: leaving twice finds the node gone.
+  return MutatingCall(ctx, h, response, /*replayable=*/false,
+                      [&](std::vector<Effect>* effects) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    state_.Leave(h.node_id(), request->reason(), clock_->TimeNow(), effects);
+    if (pending_joins_.count(h.node_id()) != 0) {
+      effects->push_back(Effect{Effect::Kind::kCompleteJoin, h.node_id(),
+                                absl::CancelledError("the node left"), {}});
     }
     response->mutable_header()->set_round(state_.round());
-    TakeJoinsLocked(&effects, &joins);
-  }
-  reactor->Finish(ToGrpcStatus(s));
-  Deliver(std::move(joins), effects);
-  return reactor;
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* RendezvousService::Status(grpc::CallbackServerContext* ctx,

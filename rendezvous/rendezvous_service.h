@@ -9,6 +9,7 @@
 #ifndef FABRIC_RENDEZVOUS_RENDEZVOUS_SERVICE_H_
 #define FABRIC_RENDEZVOUS_RENDEZVOUS_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -77,6 +78,17 @@ class RendezvousService final : public fabric::v1::Rendezvous::CallbackService {
   // Completes `joins` and pushes the remaining (event) effects. Call without mu_.
   void Deliver(std::vector<JoinCompletion> joins, const std::vector<Effect>& effects);
   void PushTo(const std::string& node_id, const fabric::v1::Event& event);
+
+  // The steps every mutating unary call shares: authenticate, check the protocol
+  // version, answer a retry from the replay cache (replayable calls), run `mutate` under
+  // the state lock once the run id is fenced, remember the outcome, finish the call and
+  // deliver the effects (completed joins, pushed events). `mutate` fills `response` and
+  // returns the call's status.
+  using MutateFn = std::function<absl::Status(std::vector<Effect>* effects)>;
+  grpc::ServerUnaryReactor* MutatingCall(grpc::CallbackServerContext* ctx,
+                                         const fabric::v1::Header& header,
+                                         google::protobuf::MessageLite* response,
+                                         bool replayable, const MutateFn& mutate);
 
   void OnJoinCancelled(JoinReactor* reactor);
   absl::Status OnSessionHello(SessionReactor* session, const fabric::v1::Header& header);
