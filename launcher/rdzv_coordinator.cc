@@ -465,31 +465,23 @@ void RdzvCoordinator::Finish() {
       if (id != options_.node_id) others.push_back(id);
     }
   }
-  if (client != nullptr && !lost) {
-    if (server_ != nullptr) {
-      // Keep serving until every other node that is still connected confirmed it saw
-      // the end; a node whose session closed (died, or confirmed and left) is not waited
-      // for. Bounded: a hung node never confirms.
-      const absl::Time deadline = absl::Now() + options_.exit_barrier_timeout;
-      for (;;) {
-        const std::vector<std::string> connected = server_->ConnectedNodes();
-        std::vector<std::string> keys;
-        for (const std::string& id : others) {
-          if (std::find(connected.begin(), connected.end(), id) != connected.end()) {
-            keys.push_back(absl::StrCat("fabric/exit/", id));
-          }
-        }
-        if (keys.empty()) break;
-        const absl::Time now = absl::Now();
-        if (now >= deadline) break;
-        absl::Status w =
-            client->store()->Wait(keys, std::min(deadline, now + absl::Milliseconds(10)));
-        LogDebug("exit barrier: ", w.ToString());
-        if (w.ok()) break;
+  if (client != nullptr && !lost && server_ != nullptr) {
+    // The exit barrier: keep serving until every other node has closed its session. A
+    // node closes it in Finish, after it saw the run's end on that session, or by dying;
+    // so nobody still waiting for the end finds the rendezvous gone. Bounded: a hung node
+    // never closes.
+    const absl::Time deadline = absl::Now() + options_.exit_barrier_timeout;
+    for (;;) {
+      const std::vector<std::string> connected = server_->ConnectedNodes();
+      const bool waiting = std::any_of(others.begin(), others.end(), [&](const std::string& id) {
+        return std::find(connected.begin(), connected.end(), id) != connected.end();
+      });
+      if (!waiting) break;
+      if (absl::Now() >= deadline) {
+        LogDebug("exit barrier: gave up after ", absl::FormatDuration(options_.exit_barrier_timeout));
+        break;
       }
-    } else {
-      absl::Status w = client->store()->Set(absl::StrCat("fabric/exit/", options_.node_id), "1");
-      LogDebug("exit ack: ", w.ToString());
+      absl::SleepFor(absl::Milliseconds(2));
     }
   }
   if (client != nullptr) client->Close();

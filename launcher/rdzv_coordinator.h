@@ -48,9 +48,9 @@ struct RdzvCoordinatorOptions {
   // TLS of the embedded server (needs cert and key) and of this agent's client.
   rendezvous::TlsConfig tls;
   std::string node_id;   // unique per agent: hostname:pid
-  // The rendezvous host, after the run's end, keeps serving until every other node that
-  // is still connected confirmed it saw the end, at most this long; a node whose session
-  // closed (it died, or confirmed and left) is not waited for.
+  // The rendezvous host, after the run's end, keeps serving until every other node has
+  // closed its session (which a node does once it saw the end, or by dying), at most
+  // this long.
   absl::Duration exit_barrier_timeout = absl::Seconds(3);
 };
 
