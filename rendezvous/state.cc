@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "rendezvous/rank_assignment.h"
 #include "absl/strings/str_join.h"
 
 namespace fabric {
@@ -182,47 +183,16 @@ void RendezvousState::MaybeComplete(absl::Time now, std::vector<Effect>* effects
 }
 
 void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects) {
-  // Choose who takes part: previous members first (by old rank), then join order.
-  std::vector<const Waiter*> order;
-  for (const auto& [id, w] : waiting_) order.push_back(&w);
-  auto key = [&](const Waiter* w) {
-    auto it = last_rank_.find(w->request.node_id);
-    return std::make_tuple(it == last_rank_.end() ? 1 : 0,
-                           it == last_rank_.end() ? 0 : it->second, w->seq);
-  };
-  std::sort(order.begin(), order.end(),
-            [&](const Waiter* a, const Waiter* b) { return key(a) < key(b); });
-  const int n = std::min<int>(static_cast<int>(order.size()), max_nodes_);
-  order.resize(n);
-
-  // Ranks: requested ranks, then a kept previous rank, then join order fills the gaps.
+  std::vector<RankCandidate> candidates;
+  for (const auto& [id, w] : waiting_) {
+    RankCandidate c{id, w.request.requested_node_rank, std::nullopt, w.seq};
+    if (auto it = last_rank_.find(id); it != last_rank_.end()) c.previous_rank = it->second;
+    candidates.push_back(std::move(c));
+  }
+  const std::vector<std::string> by_rank = AssignNodeRanks(candidates, max_nodes_);
+  const int n = static_cast<int>(by_rank.size());
   std::vector<const Waiter*> slot(n, nullptr);
-  std::vector<const Waiter*> rest;
-  for (const Waiter* w : order) {
-    int r = w->request.requested_node_rank;
-    if (r >= 0 && r < n && slot[r] == nullptr) {
-      slot[r] = w;
-    } else {
-      rest.push_back(w);
-    }
-  }
-  std::vector<const Waiter*> unplaced;
-  for (const Waiter* w : rest) {
-    auto it = last_rank_.find(w->request.node_id);
-    if (w->request.requested_node_rank < 0 && it != last_rank_.end() && it->second < n &&
-        slot[it->second] == nullptr) {
-      slot[it->second] = w;
-    } else {
-      unplaced.push_back(w);
-    }
-  }
-  std::sort(unplaced.begin(), unplaced.end(), [](const Waiter* a, const Waiter* b) {
-    return std::tie(a->seq, a->request.node_id) < std::tie(b->seq, b->request.node_id);
-  });
-  size_t next = 0;
-  for (int r = 0; r < n; ++r) {
-    if (slot[r] == nullptr) slot[r] = unplaced[next++];
-  }
+  for (int r = 0; r < n; ++r) slot[r] = &waiting_.at(by_rank[r]);
 
   members_.clear();
   member_ids_.clear();
