@@ -1,3 +1,8 @@
+// Agent (agent.h): one file over 500 lines because it is the single-node event loop
+// (Run/Supervise over epoll: signalfd, worker pipes, timers, the hang watch) and the
+// attempt set-up it drives (RunAttempt: log files, environment, spawn); the multi-node
+// loop is agent_multinode.cc, pure decisions live in restart_policy, gang, attempt_plan,
+// failure_report. Splitting the loop from the attempt set-up would split one state.
 #include "launcher/agent.h"
 
 #include <fcntl.h>

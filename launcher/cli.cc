@@ -1,3 +1,7 @@
+// ParseCommandLine (cli.h): one file over 500 lines because it is the one table of
+// flags and the one resolution order (flag > FABRIC_ > PET_ > Kubernetes > default) for
+// every setting; value parsers are in cli_values, torchrun's spellings in torchrun_flags,
+// Kubernetes' variables in kubernetes.
 #include "launcher/cli.h"
 
 #include <dirent.h>

@@ -1,3 +1,5 @@
+// ParseCommandLine's tests: one file over 500 lines because they test the one table of
+// flags and its resolution order (one fixture: environment, machine facts).
 #include "launcher/cli.h"
 
 #include <signal.h>

@@ -1,3 +1,7 @@
+// RdzvCoordinator (rdzv_coordinator.h): one file over 500 lines because it is one
+// object with one worker thread: hosting decision (Start), the connect/join/report task
+// queue, pushed session events, the watchdog and the exit barrier all share its mutex
+// and event queue. Socket helpers are in common/endpoint, auth in rdzv_auth.
 #include "launcher/rdzv_coordinator.h"
 
 #include <netdb.h>

@@ -1,5 +1,6 @@
 // RendezvousClient against a real RendezvousServer on 127.0.0.1 port 0 (threads in one
 // process; rendezvous/tests/ has the multi-process variants).
+// (One file over 500 lines: the client's behaviours against one real server fixture.)
 #include "rendezvous/client.h"
 
 #include <fstream>

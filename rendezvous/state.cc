@@ -1,3 +1,7 @@
+// RendezvousState (state.h): one file over 500 lines because it is one state machine;
+// every transition (join, session, failure, success, leave, tick) updates the same
+// per-node containers, and splitting them would spread one invariant over files. Pure
+// pieces are apart: rank assignment (rank_assignment.h), types and conversion.
 #include "rendezvous/state.h"
 
 #include <algorithm>

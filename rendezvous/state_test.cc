@@ -1,3 +1,5 @@
+// RendezvousState's tests: one file over 500 lines because they share one fixture (a
+// fake clock, effects, helpers to join and assign) and cover one state machine.
 #include "rendezvous/state.h"
 
 #include <map>

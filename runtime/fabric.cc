@@ -1,3 +1,6 @@
+// Fabric (fabric.h): one file over 500 lines because it is the API object users call
+// (setup, backward, collectives, no-sync, clipping, checkpoints) delegating to the
+// strategy, precision and checkpoint parts; each method is short.
 #include "runtime/fabric.h"
 
 #include <dirent.h>

@@ -1,6 +1,8 @@
 // FSDP strategy (fully sharded parameters, gradients and optimizer state): see
 // strategy.h. The module's trainable parameters are grouped into units by the auto-wrap
 // policy (FsdpOptions); each unit is one flat buffer sharded 1/W per rank.
+// (One file over 500 lines: one Strategy whose units, hooks and state dicts share the
+// flat-shard layout.)
 #include <cmath>
 #include <deque>
 

@@ -26,6 +26,8 @@
 //   precision p=NAME strategy=.. steps=N [init_scale=S growth_interval=K]
 //                                     trains in that precision, prints PRECISION/SCALES
 //   absent_rank0                      rank 0 never starts the store: rank 1's Launch fails
+// (One file over 500 lines: every scenario of the multi-rank runtime tests lives in this
+// one worker binary, so that one build serves them all.)
 #include <signal.h>
 #include <unistd.h>
 
