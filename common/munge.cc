@@ -1,7 +1,5 @@
 #include "common/munge.h"
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/file_util.h"
 #include "common/subprocess.h"
 
 namespace fabric {
@@ -126,11 +125,7 @@ std::string MungeSocketFor(const std::map<std::string, std::string>& env) {
   }
   std::string conf = "/etc/slurm/slurm.conf";
   if (auto it = env.find("SLURM_CONF"); it != env.end() && !it->second.empty()) conf = it->second;
-  std::ifstream in(conf);
-  if (!in) return "";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return MungeSocketFromSlurmConf(ss.str());
+  return MungeSocketFromSlurmConf(ReadFile(conf).value_or(""));
 }
 
 }  // namespace fabric

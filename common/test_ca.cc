@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,6 +23,23 @@ absl::Status Openssl(std::vector<std::string> args) {
 }
 
 }  // namespace
+
+TestCa::~TestCa() {
+  if (!dir_.empty()) (void)RunCommand({"rm", "-rf", dir_}, "", absl::Seconds(10));
+}
+
+TestCa::TestCa(TestCa&& other) noexcept { *this = std::move(other); }
+
+TestCa& TestCa::operator=(TestCa&& other) noexcept {
+  if (this != &other) {
+    if (!dir_.empty()) (void)RunCommand({"rm", "-rf", dir_}, "", absl::Seconds(10));
+    dir_ = std::move(other.dir_);
+    ca_cert_ = std::move(other.ca_cert_);
+    ca_key_ = std::move(other.ca_key_);
+    other.dir_.clear();
+  }
+  return *this;
+}
 
 absl::StatusOr<TestCa> TestCa::Create() {
   char tmpl[] = "/tmp/fabric-ca-XXXXXX";

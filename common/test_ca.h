@@ -20,6 +20,13 @@ struct TestCert {
 
 class TestCa {
  public:
+  // Removes its directory (keys, certificates). Move-only: one owner of the directory.
+  ~TestCa();
+  TestCa(TestCa&& other) noexcept;
+  TestCa& operator=(TestCa&& other) noexcept;
+  TestCa(const TestCa&) = delete;
+  TestCa& operator=(const TestCa&) = delete;
+
   // A new CA (its own key) in a new directory under /tmp.
   static absl::StatusOr<TestCa> Create();
   // A certificate named `name` (its CN and file names) with these subjectAltNames.
@@ -29,6 +36,7 @@ class TestCa {
   const std::string& dir() const { return dir_; }
 
  private:
+  TestCa() = default;
   std::string dir_;
   std::string ca_cert_;
   std::string ca_key_;

@@ -16,13 +16,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/file_util.h"
 #include "common/logging.h"
 #include "common/run_id.h"
 #include "common/status_macros.h"
@@ -42,13 +41,7 @@ absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return "";
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string ReadSmallFile(const std::string& path) { return ReadFile(path).value_or(""); }
 
 absl::Status MakeDirs(const std::string& path) {
   std::string cur;

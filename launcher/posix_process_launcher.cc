@@ -18,22 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/file_util.h"
 #include "common/logging.h"
 
 namespace fabric::launcher {
 namespace {
-
-// A /proc file's contents ("" when it cannot be read: the process is gone).
-std::string ReadProcFile(const std::string& path) {
-  std::string out;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char buf[1024];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
 
 constexpr int kMaxSentinelGroups = 4096;
 constexpr size_t kChildStackSize = 64 * 1024;  // the spawned child's stack until execve
@@ -331,7 +320,7 @@ static std::vector<pid_t> OwnChildren() {
   if (tasks == nullptr) return out;
   while (dirent* t = readdir(tasks)) {
     if (t->d_name[0] == '.') continue;
-    const std::string list = ReadProcFile(absl::StrCat("/proc/self/task/", t->d_name, "/children"));
+    const std::string list = ReadFile(absl::StrCat("/proc/self/task/", t->d_name, "/children")).value_or("");
     for (absl::string_view field : absl::StrSplit(list, ' ', absl::SkipEmpty())) {
       pid_t pid = 0;
       if (absl::SimpleAtoi(field, &pid)) out.push_back(pid);
@@ -349,7 +338,7 @@ int PosixProcessLauncher::KillAdopted() {
     for (pid_t pid : OwnChildren()) {
       if (pid == sentinel_pid_) continue;
       // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and ')'.
-      const std::string stat = ReadProcFile(absl::StrCat("/proc/", pid, "/stat"));
+      const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat")).value_or("");
       const size_t close_paren = stat.rfind(')');
       if (close_paren == std::string::npos || close_paren + 2 >= stat.size()) continue;
       std::vector<absl::string_view> f =

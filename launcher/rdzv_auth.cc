@@ -1,11 +1,8 @@
 #include "launcher/rdzv_auth.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/endpoint.h"
+#include "common/file_util.h"
 #include "common/munge.h"
 
 namespace fabric::launcher {
@@ -85,15 +82,10 @@ absl::StatusOr<RdzvAuth> ResolveRdzvAuth(const LaunchOptions& launch,
   RdzvAuth auth;
   auth.presented = launch.rdzv_token;
   if (auth.presented.empty() && !launch.rdzv_token_file.empty()) {
-    std::ifstream in(launch.rdzv_token_file);
-    std::stringstream ss;
-    if (in) ss << in.rdbuf();
-    auth.presented = std::string(absl::StripAsciiWhitespace(ss.str()));
-    if (auth.presented.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--rdzv-token-file: cannot read a token from '",
-                       launch.rdzv_token_file, "'"));
-    }
+    absl::StatusOr<std::string> token =
+        ReadTokenFile(launch.rdzv_token_file, "--rdzv-token-file");
+    if (!token.ok()) return absl::FailedPreconditionError(token.status().message());
+    auth.presented = *token;
   }
   const RdzvAuthFacts facts = RdzvAuthFactsFor(launch, !auth.presented.empty(), env);
   absl::StatusOr<RdzvAuthDecision> d = DecideRdzvAuth(facts);

@@ -1,12 +1,11 @@
 #include "rendezvous/server_flags.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/endpoint.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
 #include "common/munge.h"
 
 namespace fabric {
@@ -107,17 +106,7 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
   if (!token_flag.empty()) {
     o.token = token_flag;
   } else if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token-file: cannot read '", token_file, "'"));
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    o.token = std::string(absl::StripAsciiWhitespace(ss.str()));
-    if (o.token.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("--token-file: '", token_file, "' is empty"));
-    }
+    FABRIC_ASSIGN_OR_RETURN(o.token, ReadTokenFile(token_file, "--token-file"));
   } else if (auto it = env.find("FABRIC_RDZV_TOKEN"); it != env.end()) {
     o.token = it->second;
   }

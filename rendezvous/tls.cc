@@ -1,10 +1,11 @@
 #include "rendezvous/tls.h"
 
-#include <fstream>
-#include <sstream>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 
 namespace fabric {
 namespace rendezvous {
@@ -12,11 +13,9 @@ namespace {
 
 absl::Status ReadPem(const std::string& path, const char* what, std::string* out) {
   if (path.empty()) return absl::OkStatus();
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read '", path, "'"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
+  std::optional<std::string> text = ReadFile(path);
+  if (!text) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read '", path, "'"));
+  *out = std::move(*text);
   if (!absl::StrContains(*out, "-----BEGIN ")) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": '", path, "' is not a PEM file"));
   }
