@@ -50,6 +50,7 @@ int MultiNodeMain(char** /*argv*/, AgentOptions options) {
   co.tls = *tls;
   co.token = auth->presented;
   co.munge = auth->mode == RdzvAuthMode::kMunge;
+  co.auth_name = RdzvAuthModeName(auth->mode);
   co.munge_socket = auth->munge_socket;
   co.node_id = absl::StrCat(LocalHostname(), ":", getpid());
   absl::StatusOr<std::unique_ptr<RdzvCoordinator>> coordinator = RdzvCoordinator::Create(co);

@@ -139,11 +139,7 @@ absl::Status RdzvCoordinator::Start() {
   advertised_ = hosting() && !IsWildcard(bind_host) ? host : LocalAddressToward(dial, port);
   if (hosting()) {
     LogInfo("hosting the rendezvous on ", server_address_, " (run ", options_.run_id, ", auth ",
-            options_.munge                          ? "munge"
-            : options_.tls.require_client_cert ? "mutual-tls"
-            : options_.token.empty()          ? "none"
-                                              : "token",
-            options_.tls.enabled() ? ", TLS" : "", ")");
+            options_.auth_name, options_.tls.enabled() ? ", TLS" : "", ")");
   }
   worker_ = std::thread([this] { WorkerLoop(); });
   watchdog_ = std::thread([this] { WatchdogLoop(); });

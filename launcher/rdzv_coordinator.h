@@ -45,6 +45,8 @@ struct RdzvCoordinatorOptions {
   // The embedded server requires MUNGE credentials instead of `token` (rdzv_auth.h).
   bool munge = false;
   std::string munge_socket;
+  // The authentication decided for the run (rdzv_auth.h RdzvAuthModeName), for messages.
+  std::string auth_name = "none";
   // TLS of the embedded server (needs cert and key) and of this agent's client.
   rendezvous::TlsConfig tls;
   std::string node_id;   // unique per agent: hostname:pid
