@@ -65,7 +65,21 @@ def _system_libs_impl(rctx):
     rctx.file("BUILD.bazel", """
 package(default_visibility = ["//visibility:public"])
 
-cc_library(name = "absl", linkopts = {absl} + ["-pthread"])
+# --config=tsan: absl's synchronization objects built with ThreadSanitizer come first
+# (third_party/absl_tsan), so TSan sees absl::Mutex; Debian's archives supply the rest.
+config_setting(name = "tsan", define_values = {{"fabric_tsan": "1"}})
+
+cc_library(
+    name = "absl",
+    linkopts = {absl} + ["-pthread"],
+    deps = select({{
+        ":tsan": [
+            "@absl_sync_src//:synchronization",
+            "@//third_party/absl_tsan:tsan_suppressions",
+        ],
+        "//conditions:default": [],
+    }}),
+)
 
 cc_library(name = "grpc", linkopts = {grpc} + ["-pthread"])
 
