@@ -1,8 +1,8 @@
-// Agent (agent.h): one file over 500 lines because it is the single-node event loop
-// (Run/Supervise over epoll: signalfd, worker pipes, timers, the hang watch) and the
-// attempt set-up it drives (RunAttempt: log files, environment, spawn); the multi-node
-// loop is agent_multinode.cc, pure decisions live in restart_policy, gang, attempt_plan,
-// failure_report. Splitting the loop from the attempt set-up would split one state.
+// Agent (agent.h): set-up (Create/Init: scratch directory, process launcher, signalfd,
+// timerfd, epoll, hang watch, the coordinator), one attempt (RunAttempt: log files,
+// environment, spawn), its supervision (Supervise over epoll) and the failure report.
+// The loop over attempts is agent_loop.cc; pure decisions live in gang, attempt_plan,
+// failure_report and local_coordinator.
 #include "launcher/agent.h"
 
 #include <fcntl.h>
@@ -27,15 +27,10 @@
 #include "common/status_macros.h"
 #include "launcher/failure_report.h"
 #include "launcher/stack_summary.h"
-#include "launcher/restart_policy.h"
 
 namespace fabric::launcher {
 namespace {
 
-constexpr uint64_t kSignalTag = ~uint64_t{0};
-constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
-constexpr uint64_t kTimerFifoTag = ~uint64_t{0} - 3;  // torch's file-timer FIFO (hang_watch.h)
-constexpr uint64_t kCoordinatorTag = ~uint64_t{0} - 2;
 
 absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
@@ -72,54 +67,6 @@ bool ConsoleWants(const ConsoleFilter& f, int rank, int local_rank) {
 
 }  // namespace
 
-sigset_t AgentSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
-    sigaddset(&set, sig);
-  }
-  return set;
-}
-
-void BlockAgentSignals(sigset_t* old) {
-  sigset_t set = AgentSignals();
-  pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-sigset_t IgnoredSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
-    struct sigaction sa;
-    if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) sigaddset(&set, sig);
-  }
-  return set;
-}
-
-std::optional<int64_t> ReadCgroupOomKills() {
-  return ReadCgroupOomKillsAt(ReadSmallFile("/proc/self/cgroup"), "/sys/fs/cgroup");
-}
-
-std::optional<int64_t> ReadCgroupOomKillsAt(const std::string& proc_cgroup,
-                                            const std::string& root) {
-  for (absl::string_view line : absl::StrSplit(proc_cgroup, '\n')) {
-    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
-    if (f.size() != 3) continue;
-    std::vector<std::string> paths;
-    if (f[0] == "0" && f[1].empty()) {  // v2 (unified), alone or in hybrid mode
-      paths = {absl::StrCat(root, f[2], "/memory.events"),
-               absl::StrCat(root, "/unified", f[2], "/memory.events")};
-    } else if (absl::c_linear_search(absl::StrSplit(f[1], ','), "memory")) {  // v1
-      paths = {absl::StrCat(root, "/memory", f[2], "/memory.oom_control")};
-    }
-    for (const std::string& path : paths) {
-      std::optional<int64_t> n = ParseOomKillCount(ReadSmallFile(path));
-      if (n.has_value()) return n;
-    }
-  }
-  return std::nullopt;
-}
-
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   if (options.launch.max_nodes > 1 && options.coordinator == nullptr) {
     return absl::FailedPreconditionError(
@@ -147,12 +94,24 @@ absl::Status Agent::Init() {
     if (mkdtemp(templ.data()) == nullptr) return Errno(absl::StrCat("mkdtemp ", templ));
     scratch_dir_ = templ;
   }
-  // The sentinel is forked first, before this agent holds any other descriptor.
-  PosixProcessLauncherOptions lo;
-  lo.remove_on_agent_death = scratch_dir_;
-  lo.child_sigmask = options_.worker_sigmask;
-  lo.keep_ignored = options_.ignored_at_start;
-  FABRIC_ASSIGN_OR_RETURN(launcher_, PosixProcessLauncher::Create(lo));
+  if (options_.process_launcher != nullptr) {
+    launcher_ = options_.process_launcher;
+  } else {
+    // The sentinel is forked first, before this agent holds any other descriptor.
+    PosixProcessLauncherOptions lo;
+    lo.remove_on_agent_death = scratch_dir_;
+    lo.child_sigmask = options_.worker_sigmask;
+    lo.keep_ignored = options_.ignored_at_start;
+    FABRIC_ASSIGN_OR_RETURN(owned_launcher_, PosixProcessLauncher::Create(lo));
+    launcher_ = owned_launcher_.get();
+  }
+  if (options_.clock != nullptr) clock_ = options_.clock;
+  coordinator_ = options_.coordinator;
+  if (coordinator_ == nullptr) {
+    FABRIC_ASSIGN_OR_RETURN(local_coordinator_,
+                            LocalCoordinator::Create(options_.launch, run_id_));
+    coordinator_ = local_coordinator_.get();
+  }
   // Workers lead their own (background) process groups: one reading the terminal
   // would be stopped by SIGTTIN and hang the job. They read /dev/null instead.
   if (isatty(0)) {
@@ -179,11 +138,9 @@ absl::Status Agent::Init() {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, hang_watch_->fifo_fd(), &ev) != 0) {
     return Errno("epoll_ctl");
   }
-  if (options_.coordinator != nullptr) {
-    ev.data.u64 = kCoordinatorTag;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, options_.coordinator->event_fd(), &ev) != 0) {
-      return Errno("epoll_ctl");
-    }
+  ev.data.u64 = kCoordinatorTag;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, coordinator_->event_fd(), &ev) != 0) {
+    return Errno("epoll_ctl");
   }
   return absl::OkStatus();
 }
@@ -204,56 +161,6 @@ void Agent::Say(const std::string& text) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     data.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-int Agent::Run() {
-  if (options_.coordinator != nullptr) return RunMultiNode();
-  const LaunchOptions& lo = options_.launch;
-  std::set<int> used_ports;
-  for (int restart = 0;; ++restart) {
-    absl::StatusOr<AttemptPlan> plan = PlanLocalAttempt(lo, run_id_, restart, used_ports);
-    if (!plan.ok()) {
-      Say(absl::StrCat("fabric-run: planning attempt ", restart, ": ", plan.status().message(), "\n"));
-      return 1;
-    }
-    used_ports.insert(plan->master_port);
-    std::optional<int64_t> oom_before = ReadCgroupOomKills();
-    absl::StatusOr<AttemptResult> result = RunAttempt(*plan);
-    if (!result.ok()) {
-      Say(absl::StrCat("fabric-run: ", result.status().message(), "\n"));
-      return 1;
-    }
-    const GangOutcome& out = result->outcome;
-    for (const WorkerState& w : out.workers) {
-      if (w.abandoned) {
-        Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", w.pid,
-                         ") did not die after SIGKILL (stuck in the kernel, state D?); "
-                         "fabric-run stopped waiting for it\n"));
-      }
-    }
-    if (requeue_.triggered()) {  // --requeue-on-signal: no restart, requeue the job
-      absl::Status st = options_.requeue ? options_.requeue()
-                                         : absl::FailedPreconditionError("no requeue action");
-      if (!st.ok()) Say(absl::StrCat("fabric-run: requeue: ", st.message(), "\n"));
-      return st.ok() ? 0 : 1;
-    }
-    AttemptDecision d = DecideAfterAttempt(out, restart, lo.max_restarts);
-    switch (out.end) {
-      case GangEnd::kSucceeded:
-        break;
-      case GangEnd::kWorkerFailed:
-        Report(*plan, *result, d.restart, oom_before);
-        break;
-      case GangEnd::kSpawnFailed:
-        Say(absl::StrCat("fabric-run: ", out.spawn_error.message(), "\n"));
-        break;
-      case GangEnd::kInterrupted:
-        Say(absl::StrCat("fabric-run: received ", SignalName(out.interrupt_signal),
-                         ": every worker was stopped; exiting with status ", d.exit_code, "\n"));
-        break;
-    }
-    if (!d.restart) return d.exit_code;
   }
 }
 
@@ -362,7 +269,7 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) 
     w.spec.stderr_fd = write_fds[2 * local + 1];
     workers.push_back(std::move(w));
   }
-  Gang gang(launcher_.get(), clock_, lo.grace_period);
+  Gang gang(launcher_, clock_, lo.grace_period);
   (void)gang.Start(std::move(workers));  // a spawn error is part of the outcome
   close_all(write_fds);
   {

@@ -1,11 +1,14 @@
-// Agent: runs one job on this node. Plans each attempt (PlanLocalAttempt for a
-// single node), starts the gang of local workers, supervises it on one thread with
-// an epoll loop over a signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGUSR1,
-// SIGUSR2), the workers' output pipes and a timerfd for the grace deadline,
-// restarts the gang while --max-restarts allows, and prints the failure report.
+// Agent: runs one job on this node in one loop (agent_loop.cc), whatever the node
+// count. Attempts come from a Coordinator: the rendezvous for a multi-node job, a
+// LocalCoordinator (plans, restart budget) for one node. The agent starts each attempt's
+// gang of local workers, supervises it on one thread with an epoll loop over a signalfd
+// (SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), the workers' output
+// pipes, a timerfd (grace deadline, hang watch), torch's file-timer FIFO and the
+// coordinator's event fd; reports each outcome to the coordinator and prints the failure
+// report. Clock and process launcher are injectable (AgentOptions).
 //
-// REQUIRES: BlockAgentSignals() was called before any thread started (main()'s
-// first statement), so that the signals reach the signalfd only.
+// REQUIRES: BlockAgentSignals() (agent_signals.h) was called before any thread started
+// (main()'s first statement), so that the signals reach the signalfd only.
 // Thread safety: single-threaded; one Agent per process.
 #ifndef FABRIC_LAUNCHER_AGENT_H_
 #define FABRIC_LAUNCHER_AGENT_H_
@@ -22,25 +25,19 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/worker_env.h"
+#include "launcher/agent_signals.h"
 #include "launcher/attempt_plan.h"
+#include "launcher/cgroup_oom.h"
 #include "launcher/coordinator.h"
 #include "launcher/gang.h"
 #include "launcher/hang_watch.h"
+#include "launcher/local_coordinator.h"
 #include "launcher/options.h"
 #include "launcher/posix_process_launcher.h"
 #include "launcher/requeue_trigger.h"
 #include "launcher/worker_output.h"
 
 namespace fabric::launcher {
-
-// The signals the agent handles on its loop.
-sigset_t AgentSignals();
-// Blocks AgentSignals() in the calling thread; stores the previous mask in `old`.
-void BlockAgentSignals(sigset_t* old);
-// The forwardable signals (INT, TERM, HUP, USR1, USR2) whose disposition is
-// SIG_IGN in this process now (e.g. SIGHUP under nohup, SIGINT for `cmd &` in a
-// script). Call before anything changes dispositions.
-sigset_t IgnoredSignals();
 
 struct AgentOptions {
   LaunchOptions launch;
@@ -58,9 +55,14 @@ struct AgentOptions {
   // signal, Run() calls this instead of restarting and returns 0 (1 when it fails or
   // is unset). Set by ApplySlurm (launcher/slurm_launch.h): scontrol requeue.
   std::function<absl::Status()> requeue;
-  // Multi-node: the rendezvous side (rdzv_coordinator.h); not owned, must outlive
-  // the agent. Null: a single-node job (no rendezvous at all).
+  // Where attempts come from: the rendezvous for a multi-node job (rdzv_coordinator.h).
+  // Not owned, must outlive the agent. Null: a single-node job; the agent makes its own
+  // LocalCoordinator (no rendezvous at all).
   Coordinator* coordinator = nullptr;
+  // Seams for tests; not owned, must outlive the agent. Null: the real clock, and a
+  // PosixProcessLauncher with its orphan sentinel and subreaper.
+  Clock* clock = nullptr;
+  ProcessLauncher* process_launcher = nullptr;
 };
 
 class Agent {
@@ -92,8 +94,6 @@ class Agent {
       : options_(std::move(options)),
         requeue_(options_.launch.requeue_signal, options_.launch.grace_period) {}
   absl::Status Init();
-  // Multi-node (agent_multinode.cc): attempts come from the coordinator.
-  int RunMultiNode();
   // Waits for the next coordinator event, handling signals meanwhile. False when a
   // stop signal (INT, TERM, HUP) arrived instead; *sig is then that signal.
   bool WaitCoordinator(CoordinatorEvent* event, int* sig);
@@ -111,13 +111,21 @@ class Agent {
   void Report(const AttemptPlan& plan, const AttemptResult& result, bool restarting,
               std::optional<int64_t> oom_before);
   void Say(const std::string& text);  // one write(2) to the console's stderr
+  // The epoll set's tags: worker pipes are 0..2n-1 (stdout, stderr of each local rank).
+  static constexpr uint64_t kSignalTag = ~uint64_t{0};
+  static constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
+  static constexpr uint64_t kCoordinatorTag = ~uint64_t{0} - 2;
+  static constexpr uint64_t kTimerFifoTag = ~uint64_t{0} - 3;  // torch's file timer (hang_watch.h)
   // Stderr lines a failure report quotes (the agent keeps more, for a hung rank's stack).
   static constexpr size_t kReportTailLines = 10;
 
   AgentOptions options_;
   RequeueTrigger requeue_;
   Clock* clock_ = Clock::RealClock();
-  std::unique_ptr<PosixProcessLauncher> launcher_;
+  std::unique_ptr<PosixProcessLauncher> owned_launcher_;  // unless one was injected
+  ProcessLauncher* launcher_ = nullptr;
+  std::unique_ptr<LocalCoordinator> local_coordinator_;   // a single-node job's
+  Coordinator* coordinator_ = nullptr;                    // options_.coordinator or that
   std::string run_id_;
   std::string scratch_dir_;                // for error files when there is no log dir
   std::vector<std::string> scratch_files_;
@@ -125,7 +133,7 @@ class Agent {
   int signal_fd_ = -1;
   int timer_fd_ = -1;
   int epoll_fd_ = -1;
-  // Multi-node state (unused on a single node).
+  // The attempt being run.
   AttemptPlan current_plan_;
   std::vector<std::string> current_error_files_;  // by local rank
   bool log_warning_said_ = false;  // one "cannot write the log file" warning per agent
@@ -135,13 +143,6 @@ class Agent {
   int user_signal_ = 0;           // a stop signal the agent received during the attempt
   std::unique_ptr<HangWatch> hang_watch_;  // file timers and heartbeats (hang_watch.h)
 };
-
-// Reads the oom_kill count of the caller's memory cgroup (v2 memory.events or v1
-// memory.oom_control). nullopt when unreadable.
-std::optional<int64_t> ReadCgroupOomKills();
-// The same, for a /proc/<pid>/cgroup text and a cgroup mount root (a test seam).
-std::optional<int64_t> ReadCgroupOomKillsAt(const std::string& proc_cgroup,
-                                            const std::string& cgroup_root);
 
 }  // namespace fabric::launcher
 

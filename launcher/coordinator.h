@@ -44,6 +44,10 @@ struct LocalFailure {
   ExitStatus status;
   std::string message;      // e.g. the torchelastic error file's message
   std::string stderr_tail;  // last lines of that rank's stderr
+  // False when running the attempt again would fail the same way (a worker could not be
+  // spawned): a single node's coordinator does not restart for it. The rendezvous decides
+  // for every node and does not read it.
+  bool retryable = true;
 };
 
 class Coordinator {

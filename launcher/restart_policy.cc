@@ -10,15 +10,22 @@ AttemptDecision DecideAfterAttempt(const GangOutcome& outcome, int restart_count
     case GangEnd::kInterrupted:
       return {false, 128 + outcome.interrupt_signal};
     case GangEnd::kSpawnFailed:
-      return {false, outcome.spawn_error.code() == absl::StatusCode::kNotFound ? 127 : 126};
+      return DecideAfterFailure(
+          ExitStatus::Exited(outcome.spawn_error.code() == absl::StatusCode::kNotFound ? 127
+                                                                                       : 126),
+          /*retryable=*/false, restart_count, max_restarts);
     case GangEnd::kWorkerFailed:
-      if (restart_count < max_restarts) return {true, 0};
-      {
-        int code = outcome.root_status.ShellCode();
-        return {false, code == 0 ? 1 : code};
-      }
+      return DecideAfterFailure(outcome.root_status, /*retryable=*/true, restart_count,
+                                max_restarts);
   }
   return {false, 1};
+}
+
+AttemptDecision DecideAfterFailure(ExitStatus status, bool retryable, int restart_count,
+                                   int max_restarts) {
+  if (retryable && restart_count < max_restarts) return {true, 0};
+  const int code = status.ShellCode();
+  return {false, code == 0 ? 1 : code};
 }
 
 }  // namespace fabric::launcher

@@ -3,6 +3,7 @@
 #ifndef FABRIC_LAUNCHER_RESTART_POLICY_H_
 #define FABRIC_LAUNCHER_RESTART_POLICY_H_
 
+#include "launcher/exit_status.h"
 #include "launcher/gang.h"
 
 namespace fabric::launcher {
@@ -20,6 +21,12 @@ struct AttemptDecision {
 //  - a worker failed: restart while restart_count < max_restarts, else exit with
 //    the root cause's status (its exit code, or 128 + its signal).
 AttemptDecision DecideAfterAttempt(const GangOutcome& outcome, int restart_count,
+                                   int max_restarts);
+
+// The failure part of the above, for a single node's coordinator (local_coordinator.h),
+// which hears of a failure as its status: restart while `retryable` and restart_count <
+// max_restarts, else exit with `status`'s shell code (1 when that is 0).
+AttemptDecision DecideAfterFailure(ExitStatus status, bool retryable, int restart_count,
                                    int max_restarts);
 
 }  // namespace fabric::launcher

@@ -1,9 +1,10 @@
-// The multi-node side of Agent: attempts come from a Coordinator (the rendezvous),
-// whose events are bridged into the agent's epoll loop through its event_fd().
+// The agent's one loop (Agent::Run), for one node and for many: attempts come from a
+// Coordinator (a LocalCoordinator on a single node, the rendezvous otherwise), whose
+// events are bridged into the agent's epoll loop through its event_fd().
 //
-//   join -> kPlan -> run the gang (a round change or the run's end pushed meanwhile
-//   stops it: SIGTERM, grace, SIGKILL) -> report the outcome -> wait for what the
-//   rendezvous decides: a new round (join again), or the run's end (exit).
+//   ask for a plan -> kPlan -> run the gang (a round change or the run's end pushed
+//   meanwhile stops it: SIGTERM, grace, SIGKILL) -> report the outcome -> wait for what
+//   the coordinator decides: a new round (ask again), or the run's end (exit).
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -15,14 +16,12 @@
 #include "common/logging.h"
 #include "launcher/agent.h"
 #include "launcher/failure_report.h"
+#include "launcher/restart_policy.h"
 #include "launcher/stack_summary.h"
 
 namespace fabric::launcher {
 namespace {
 
-constexpr uint64_t kSignalTag = ~uint64_t{0};
-constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
-constexpr uint64_t kCoordinatorTag = ~uint64_t{0} - 2;
 
 using Kind = CoordinatorEvent::Kind;
 
@@ -71,7 +70,7 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
     for (int e = 0; e < n; ++e) {
       const uint64_t tag = events[e].data.u64;
       if (tag == kCoordinatorTag) {
-        for (CoordinatorEvent& x : options_.coordinator->TakeEvents()) {
+        for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
           pending_.push_back(std::move(x));
         }
       } else if (tag == kSignalTag) {
@@ -90,13 +89,15 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
       } else if (tag == kTimerTag) {
         uint64_t expirations;
         (void)!read(timer_fd_, &expirations, sizeof(expirations));
+      } else if (tag == kTimerFifoTag) {
+        hang_watch_->OnFifoReadable();  // a late write of the last attempt's workers
       }
     }
   }
 }
 
 void Agent::OnCoordinatorEvents(Gang& gang) {
-  for (CoordinatorEvent& x : options_.coordinator->TakeEvents()) {
+  for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
     const bool stop = StopsRound(x, current_plan_.round);
     if (stop && !stop_requested_ && !gang.finished() && !gang.stopping()) {
       stop_requested_ = true;
@@ -109,7 +110,7 @@ void Agent::OnCoordinatorEvents(Gang& gang) {
 
 void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
                              const std::vector<std::unique_ptr<WorkerOutput>>& outputs) {
-  if (options_.coordinator == nullptr || stop_requested_ || user_signal_ != 0 ||
+  if (stop_requested_ || user_signal_ != 0 ||
       failure_reported_ || status.success()) {
     return;
   }
@@ -133,7 +134,7 @@ void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
       }
     }
     failure_reported_ = true;
-    options_.coordinator->ReportFailure(current_plan_, f);
+    coordinator_->ReportFailure(current_plan_, f);
     return;
   }
 }
@@ -141,26 +142,32 @@ void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
 int Agent::Terminal(const CoordinatorEvent& event) {
   switch (event.kind) {
     case Kind::kRunSucceeded:
-      options_.coordinator->Finish();
+      coordinator_->Finish();
       return 0;
     case Kind::kRunFailed:
       Say(event.message);
-      options_.coordinator->Finish();
+      coordinator_->Finish();
       return event.exit_code;
     default:
       Say(absl::StrCat("fabric-run: ", event.message, "\n"));
-      options_.coordinator->Finish();
+      coordinator_->Finish();
       return event.exit_code != 0 ? event.exit_code : 1;
   }
 }
 
-int Agent::RunMultiNode() {
-  Coordinator& c = *options_.coordinator;
+int Agent::Run() {
+  Coordinator& c = *coordinator_;
+  const bool one_node = local_coordinator_ != nullptr;
   CoordinatorEvent ev;
   int sig = 0;
   auto interrupted = [&](int s, const char* when) {
-    Say(absl::StrCat("fabric-run: received ", SignalName(s), " ", when,
-                     "; leaving the job (exit status ", 128 + s, ")\n"));
+    if (one_node) {
+      Say(absl::StrCat("fabric-run: received ", SignalName(s),
+                       ": every worker was stopped; exiting with status ", 128 + s, "\n"));
+    } else {
+      Say(absl::StrCat("fabric-run: received ", SignalName(s), " ", when,
+                       "; leaving the job (exit status ", 128 + s, ")\n"));
+    }
     c.Leave(absl::StrCat("its agent received ", SignalName(s)));
     c.Finish();
     return 128 + s;
@@ -201,8 +208,9 @@ int Agent::RunMultiNode() {
         // requeue action (node 0's, see slurm_launch.h) requeues the SLURM job.
         c.Leave("its agent is requeueing the job");
         c.Finish();
-        if (!options_.requeue) return 0;
-        absl::Status st = options_.requeue();
+        absl::Status st = options_.requeue
+                              ? options_.requeue()
+                              : absl::FailedPreconditionError("no requeue action");
         if (!st.ok()) Say(absl::StrCat("fabric-run: requeue: ", st.message(), "\n"));
         return st.ok() ? 0 : 1;
       }
@@ -230,8 +238,10 @@ int Agent::RunMultiNode() {
             Say(absl::StrCat("fabric-run: ", out.spawn_error.message(), "\n"));
             LocalFailure f;
             f.global_rank = plan.global_rank_base;
-            f.status = ExitStatus::Exited(127);
+            f.status = ExitStatus::Exited(
+                DecideAfterAttempt(out, plan.restart_count, plan.max_restarts).exit_code);
             f.message = std::string(out.spawn_error.message());
+            f.retryable = false;  // the same exec would fail again
             c.ReportFailure(plan, f);
             break;
           }

@@ -1,0 +1,182 @@
+// Agent::Run's one loop on a single node with fakes only: a scripted ProcessLauncher
+// (no process is started; an "exit" is queued and SIGCHLD raised, which the blocked
+// signal mask turns into a signalfd event exactly as a real child's would) and the
+// agent's own LocalCoordinator. Covers: success, restarts within the budget then the
+// root cause's status, no restart for a spawn error, a stop signal forwarded to every
+// worker group, and the report naming the root cause.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "launcher/agent.h"
+#include "launcher/process_launcher.h"
+
+namespace fabric::launcher {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Workers "exit" as a script says: `on_spawn(spawn index, spec)` returns the status the
+// worker exits with at once, or nullopt to keep it running until it is signalled (then
+// it dies of that signal). Every queued exit raises SIGCHLD.
+class ScriptedLauncher final : public ProcessLauncher {
+ public:
+  std::function<std::optional<ExitStatus>(int, const SpawnSpec&)> on_spawn;
+  std::function<absl::Status(const SpawnSpec&)> spawn_error;  // optional
+
+  absl::StatusOr<Child> Spawn(const SpawnSpec& spec) override {
+    if (spawn_error) {
+      absl::Status st = spawn_error(spec);
+      if (!st.ok()) return st;
+    }
+    const pid_t pid = next_pid_++;
+    specs[pid] = spec;
+    const int index = spawns++;
+    if (std::optional<ExitStatus> st = on_spawn(index, spec)) QueueExit(pid, *st);
+    return Child{pid, pid};
+  }
+  absl::Status SignalGroup(pid_t pgid, int sig) override {
+    signals.push_back({pgid, sig});
+    if (!Exited(pgid)) QueueExit(pgid, ExitStatus::Signaled(sig));
+    return absl::OkStatus();
+  }
+  void ReleaseGroup(pid_t) override {}
+  std::optional<Reaped> ReapAny() override {
+    if (exits_.empty()) return std::nullopt;
+    Reaped r = exits_.front();
+    exits_.erase(exits_.begin());
+    return r;
+  }
+  int KillAdopted() override { return 0; }
+
+  int spawns = 0;
+  std::map<pid_t, SpawnSpec> specs;
+  std::vector<std::pair<pid_t, int>> signals;
+
+ private:
+  bool Exited(pid_t pid) const { return exited_.count(pid) != 0; }
+  void QueueExit(pid_t pid, ExitStatus st) {
+    exited_[pid] = true;
+    exits_.push_back(Reaped{pid, st});
+    raise(SIGCHLD);
+  }
+  pid_t next_pid_ = 50000;
+  std::map<pid_t, bool> exited_;
+  std::vector<Reaped> exits_;
+};
+
+std::string Env(const SpawnSpec& spec, const std::string& key) {
+  for (const std::string& kv : spec.env) {
+    if (kv.rfind(key + "=", 0) == 0) return kv.substr(key.size() + 1);
+  }
+  return "";
+}
+
+class AgentLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sigset_t old;
+    BlockAgentSignals(&old);
+    err_path_ = std::string(std::getenv("TEST_TMPDIR")) + "/" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".err";
+  }
+  int Run(int devices, int max_restarts) {
+    AgentOptions o;
+    o.launch.devices = devices;
+    o.launch.max_restarts = max_restarts;
+    o.launch.grace_period = absl::Seconds(5);
+    o.launch.exec_argv = {"/nonexistent/train"};  // never exec'd: the launcher is a fake
+    o.inherited_env = {{"PATH", "/usr/bin:/bin"}};
+    sigemptyset(&o.worker_sigmask);
+    sigemptyset(&o.ignored_at_start);
+    const int fd = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    o.console_stdout = fd;
+    o.console_stderr = fd;
+    o.process_launcher = &launcher_;
+    o.drain_timeout = absl::Milliseconds(100);
+    auto agent = Agent::Create(std::move(o));
+    EXPECT_TRUE(agent.ok()) << agent.status();
+    const int code = agent.ok() ? (*agent)->Run() : -1;
+    close(fd);
+    return code;
+  }
+  std::string Err() {
+    std::ifstream f(err_path_);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+  ScriptedLauncher launcher_;
+  std::string err_path_;
+};
+
+TEST_F(AgentLoopTest, EveryWorkerSucceedsExitZeroOneAttempt) {
+  launcher_.on_spawn = [](int, const SpawnSpec&) { return ExitStatus::Exited(0); };
+  EXPECT_EQ(Run(/*devices=*/3, /*max_restarts=*/2), 0) << Err();
+  EXPECT_EQ(launcher_.spawns, 3);
+  std::vector<std::string> ranks;
+  for (const auto& [pid, spec] : launcher_.specs) ranks.push_back(Env(spec, "RANK"));
+  EXPECT_THAT(ranks, ::testing::ElementsAre("0", "1", "2"));
+  EXPECT_THAT(Err(), Not(HasSubstr("failed")));
+}
+
+TEST_F(AgentLoopTest, FailuresRestartTheGangUntilTheBudgetIsSpentThenExitWithTheRootCause) {
+  // Rank 1 always exits 7; rank 0 runs until it is stopped.
+  launcher_.on_spawn = [](int, const SpawnSpec& spec) -> std::optional<ExitStatus> {
+    if (Env(spec, "LOCAL_RANK") == "1") return ExitStatus::Exited(7);
+    return std::nullopt;
+  };
+  EXPECT_EQ(Run(2, /*max_restarts=*/2), 7) << Err();
+  EXPECT_EQ(launcher_.spawns, 6);  // three attempts of two workers
+  std::vector<std::string> restarts;
+  for (const auto& [pid, spec] : launcher_.specs) {
+    if (Env(spec, "LOCAL_RANK") == "0") restarts.push_back(Env(spec, "TORCHELASTIC_RESTART_COUNT"));
+  }
+  EXPECT_THAT(restarts, ::testing::ElementsAre("0", "1", "2"));
+  // Rank 0 of every attempt was asked to stop (SIGTERM to its group).
+  int sigterms = 0;
+  for (const auto& [pgid, sig] : launcher_.signals) sigterms += sig == SIGTERM;
+  EXPECT_EQ(sigterms, 3);
+  const std::string err = Err();
+  EXPECT_THAT(err, HasSubstr("attempt 3 of at most 3"));
+  EXPECT_THAT(err, HasSubstr("exited with exit code 7"));
+  EXPECT_THAT(err, HasSubstr("root cause: rank 1 (node 0, local rank 1, pid "));
+}
+
+TEST_F(AgentLoopTest, ASpawnErrorIsNotRetried) {
+  launcher_.on_spawn = [](int, const SpawnSpec&) { return ExitStatus::Exited(0); };
+  launcher_.spawn_error = [](const SpawnSpec& spec) {
+    return spec.name == "rank 1" ? absl::NotFoundError("spawn rank 1: execve /nonexistent/train: "
+                                                       "No such file or directory")
+                                 : absl::OkStatus();
+  };
+  EXPECT_EQ(Run(2, /*max_restarts=*/3), 127) << Err();
+  EXPECT_EQ(launcher_.spawns, 1);  // rank 0 of the only attempt
+  EXPECT_THAT(Err(), HasSubstr("No such file or directory"));
+}
+
+TEST_F(AgentLoopTest, AStopSignalIsForwardedToEveryWorkerAndTheAgentExits128PlusIt) {
+  // Workers run until signalled; the second spawn is when the "user" presses Ctrl-C.
+  launcher_.on_spawn = [](int index, const SpawnSpec&) -> std::optional<ExitStatus> {
+    if (index == 1) raise(SIGINT);
+    return std::nullopt;
+  };
+  EXPECT_EQ(Run(2, /*max_restarts=*/3), 128 + SIGINT) << Err();
+  EXPECT_EQ(launcher_.spawns, 2);  // no restart after an interrupt
+  int sigints = 0;
+  for (const auto& [pgid, sig] : launcher_.signals) sigints += sig == SIGINT;
+  EXPECT_EQ(sigints, 2);
+  EXPECT_THAT(Err(), HasSubstr("received SIGINT"));
+}
+
+}  // namespace
+}  // namespace fabric::launcher
