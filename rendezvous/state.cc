@@ -1,15 +1,17 @@
-// RendezvousState (state.h): one file over 500 lines because it is one state machine;
-// every transition (join, session, failure, success, leave, tick) updates the same
-// per-node containers, and splitting them would spread one invariant over files. Pure
-// pieces are apart: rank assignment (rank_assignment.h), types and conversion.
+// RendezvousState (state.h), its transitions: one file over 500 lines because it is one
+// state machine; every transition (join, session, failure, success, leave, tick) moves the
+// same node records between roles, and splitting them would spread one invariant over
+// files. Apart: the record bookkeeping and self-check (state_records.cc), the pure rank
+// assignment (rank_assignment.h), types and conversion.
 #include "rendezvous/state.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "rendezvous/rank_assignment.h"
 #include "absl/strings/str_join.h"
+#include "rendezvous/rank_assignment.h"
 
 namespace fabric {
 namespace rendezvous {
@@ -60,14 +62,6 @@ absl::Status RendezvousState::CheckConfig(const JoinRequest& r) const {
   return absl::OkStatus();
 }
 
-bool RendezvousState::IsMember(const std::string& node_id) const {
-  return member_ids_.contains(node_id);
-}
-
-int RendezvousState::AliveCount() const {
-  return static_cast<int>(members_.size() + waiting_.size() + expected_.size());
-}
-
 absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
                                    std::vector<Effect>* effects) {
   if (r.protocol_version != kProtocolVersion) {
@@ -107,8 +101,9 @@ absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
         absl::StrCat("run '", run_id_, "' has already succeeded"));
   }
   if (r.requested_node_rank >= 0) {
-    for (const auto& [id, other] : requests_) {
-      if (id != r.node_id && other.requested_node_rank == r.requested_node_rank) {
+    // Only members, waiting and expected nodes hold a join (SetRole).
+    for (const auto& [id, other] : nodes_) {
+      if (id != r.node_id && other.request.requested_node_rank == r.requested_node_rank) {
         return absl::AlreadyExistsError(absl::StrCat(
             "duplicate node rank: node '", r.node_id, "' requests node rank ",
             r.requested_node_rank, " which node '", id,
@@ -124,12 +119,11 @@ absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
     max_restarts_ = r.max_restarts;
     config_source_ = r.node_id;
   }
-  Liveness& live = live_[r.node_id];
-  if (live.session_id == 0) live.last_seen = now;
-  requests_[r.node_id] = r;
+  NodeRecord& node = Track(r.node_id);
+  if (node.session_id == 0) node.last_seen = now;
 
   if (phase_ == Phase::kRunning) {
-    if (IsMember(r.node_id)) {
+    if (node.role == Role::kMember) {  // BumpRound makes it kExpected
       BumpRound(absl::StrCat("node '", r.node_id, "' re-joined while round ", round_,
                              " was running"),
                 nullptr, now, effects);
@@ -147,29 +141,30 @@ absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
     }
   }
   if (phase_ == Phase::kForming && forming_since_ == absl::InfinitePast()) forming_since_ = now;
-  expected_.erase(r.node_id);
-  auto it = waiting_.find(r.node_id);
-  if (it == waiting_.end()) {
-    waiting_[r.node_id] = Waiter{r, next_seq_++};
-  } else {
-    it->second.request = r;  // a retried join keeps its place in line
+  if (node.role != Role::kWaiting) {  // a retried join keeps its place in line
+    SetRole(node, Role::kWaiting);
+    node.join_seq = next_seq_++;
   }
+  node.request = r;
   MaybeComplete(now, effects);
   return absl::OkStatus();
 }
 
 void RendezvousState::WithdrawJoin(const std::string& node_id, absl::Time now,
                                    std::vector<Effect>* effects) {
-  if (waiting_.erase(node_id) == 0) return;
-  requests_.erase(node_id);
-  auto it = live_.find(node_id);
-  if (it != live_.end() && it->second.session_id == 0) live_.erase(it);
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end() || it->second.role != Role::kWaiting) return;
+  if (it->second.session_id == 0) {
+    Depart(it);
+  } else {
+    SetRole(it->second, Role::kIdle);
+  }
   MaybeComplete(now, effects);
 }
 
 void RendezvousState::MaybeComplete(absl::Time now, std::vector<Effect>* effects) {
   if (phase_ != Phase::kForming) return;
-  const int n = static_cast<int>(waiting_.size());
+  const int n = RoleCount(Role::kWaiting);
   if (n >= max_nodes_ && n > 0) {
     CompleteRound(now, effects);
     return;
@@ -179,7 +174,7 @@ void RendezvousState::MaybeComplete(absl::Time now, std::vector<Effect>* effects
     return;
   }
   // min <= n < max: wait for every previous member to come back, then a last call.
-  if (!expected_.empty()) return;
+  if (RoleCount(Role::kExpected) > 0) return;
   if (last_call_deadline_ == absl::InfiniteFuture()) {
     last_call_deadline_ = now + options_.last_call_timeout;
   }
@@ -188,51 +183,53 @@ void RendezvousState::MaybeComplete(absl::Time now, std::vector<Effect>* effects
 
 void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects) {
   std::vector<RankCandidate> candidates;
-  for (const auto& [id, w] : waiting_) {
-    RankCandidate c{id, w.request.requested_node_rank, std::nullopt, w.seq};
-    if (auto it = last_rank_.find(id); it != last_rank_.end()) c.previous_rank = it->second;
-    candidates.push_back(std::move(c));
+  for (const auto& [id, node] : nodes_) {
+    if (node.role != Role::kWaiting) continue;
+    candidates.push_back(
+        RankCandidate{id, node.request.requested_node_rank, node.last_rank, node.join_seq});
   }
   const std::vector<std::string> by_rank = AssignNodeRanks(candidates, max_nodes_);
   const int n = static_cast<int>(by_rank.size());
-  std::vector<const Waiter*> slot(n, nullptr);
-  for (int r = 0; r < n; ++r) slot[r] = &waiting_.at(by_rank[r]);
 
+  // The last round's ranks are forgotten: its members that never came back are dropped
+  // (departed ones entirely).
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    NodeRecord& node = it->second;
+    node.last_rank.reset();
+    if (node.role == Role::kExpected) SetRole(node, Role::kIdle);
+    it = node.role == Role::kDeparted ? Forget(it) : std::next(it);
+  }
   members_.clear();
-  member_ids_.clear();
-  last_rank_.clear();
   int base = 0;
   for (int r = 0; r < n; ++r) {
-    const JoinRequest& req = slot[r]->request;
-    members_.push_back(Member{req.node_id, r, req.address, req.local_world_size, base});
-    member_ids_.insert(req.node_id);
+    NodeRecord& node = nodes_.at(by_rank[r]);
+    SetRole(node, Role::kMember);
+    node.last_rank = r;
+    node.member_since = now;
+    if (node.session_id == 0) node.last_seen = now;
+    const JoinRequest& req = node.request;
+    members_.push_back(Member{by_rank[r], r, req.address, req.local_world_size, base});
     base += req.local_world_size;
-    last_rank_[req.node_id] = r;
   }
   Assignment common;
   common.round = round_;
   common.num_nodes = n;
   common.world_size = base;
-  common.master_addr = slot[0]->request.address;
-  common.master_port = slot[0]->request.master_port;
+  common.master_addr = members_[0].address;
+  common.master_port = nodes_.at(by_rank[0]).request.master_port;
   common.restart_count = restart_count_;
   common.max_restarts = max_restarts_;
   if (n <= options_.max_members_in_assignment) common.members = members_;
 
-  std::vector<std::string> selected;
-  for (const Member& m : members_) selected.push_back(m.node_id);
   for (const Member& m : members_) {
     Assignment a = common;
     a.node_rank = m.node_rank;
     a.global_rank_base = m.global_rank_base;
     a.local_world_size = m.local_world_size;
-    Liveness& live = live_[m.node_id];
-    live.member_since = now;
-    if (live.session_id == 0) live.last_seen = now;
     effects->push_back(CompleteJoin(m.node_id, std::move(a)));
   }
-  for (const std::string& id : selected) waiting_.erase(id);
-  for (const auto& [id, w] : waiting_) {
+  for (const auto& [id, node] : nodes_) {
+    if (node.role != Role::kWaiting) continue;
     Event standby;
     standby.type = EventType::kStandby;
     standby.round = round_;
@@ -240,9 +237,6 @@ void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects
                                   "); waiting as a spare for the next round");
     effects->push_back(Push(id, standby));
   }
-  for (const auto& [id, old_rank] : expected_) requests_.erase(id);
-  expected_.clear();
-  succeeded_.clear();
   phase_ = Phase::kRunning;
   ever_completed_ = true;
   forming_since_ = absl::InfinitePast();
@@ -251,8 +245,8 @@ void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects
 
 void RendezvousState::PushToAll(const Event& event, const std::string& skip_node,
                                 std::vector<Effect>* effects) {
-  for (const auto& [id, live] : live_) {
-    if (id != skip_node) effects->push_back(Push(id, event));
+  for (const auto& [id, node] : nodes_) {
+    if (node.role != Role::kDeparted && id != skip_node) effects->push_back(Push(id, event));
   }
 }
 
@@ -268,12 +262,10 @@ void RendezvousState::BumpRound(const std::string& reason, const WorkerFailure* 
     event.root_cause = *cause;
   }
   for (const Member& m : members_) {
-    expected_[m.node_id] = m.node_rank;
+    SetRole(nodes_.at(m.node_id), Role::kExpected);  // keeps its join and last rank
     effects->push_back(Push(m.node_id, event));
   }
   members_.clear();
-  member_ids_.clear();
-  succeeded_.clear();
   ++round_;
   phase_ = Phase::kForming;
   forming_since_ = now;
@@ -296,33 +288,34 @@ void RendezvousState::FailRun(const std::string& reason, const WorkerFailure* ca
   event.root_cause = root_cause_;
   event.restart_count = restart_count_;
   PushToAll(event, "", effects);
-  for (const auto& [id, w] : waiting_) {
-    effects->push_back(CompleteJoin(id, absl::FailedPreconditionError(
-                                            absl::StrCat("run '", run_id_, "' failed: ", reason))));
+  for (auto& [id, node] : nodes_) {
+    if (node.role == Role::kWaiting) {
+      effects->push_back(CompleteJoin(id, absl::FailedPreconditionError(absl::StrCat(
+                                              "run '", run_id_, "' failed: ", reason))));
+    }
+    if (node.role != Role::kDeparted) SetRole(node, Role::kIdle);
   }
-  waiting_.clear();
-  expected_.clear();
   members_.clear();
-  member_ids_.clear();
 }
 
 void RendezvousState::NodeLost(const std::string& node_id, const std::string& why,
                                absl::Time now, std::vector<Effect>* effects) {
-  live_.erase(node_id);
-  requests_.erase(node_id);
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end() || it->second.role == Role::kDeparted) return;
+  const Role role = it->second.role;
+  const int rank = it->second.last_rank.value_or(-1);
+  Depart(it);  // after a finished run, members_ keeps listing a lost member
   if (phase_ == Phase::kFailed || phase_ == Phase::kSucceeded) return;
   const std::string what = absl::StrCat("node '", node_id, "' lost: ", why);
-  if (waiting_.erase(node_id) > 0) {
+  if (role == Role::kWaiting) {
     // Not UNAVAILABLE: the caller must not retry the join of a node the run lost.
     effects->push_back(CompleteJoin(node_id, absl::FailedPreconditionError(what)));
-  } else if (expected_.erase(node_id) > 0) {
+  } else if (role == Role::kExpected) {
     // Already counted out of the running round; fall through to the min check.
-  } else if (IsMember(node_id)) {
-    int rank = last_rank_.count(node_id) ? last_rank_[node_id] : -1;
+  } else if (role == Role::kMember) {
     members_.erase(std::remove_if(members_.begin(), members_.end(),
                                   [&](const Member& m) { return m.node_id == node_id; }),
                    members_.end());
-    member_ids_.erase(node_id);
     const std::string reason = absl::StrCat(what, " (node rank ", rank, ")");
     if (AliveCount() < min_nodes_) {
       FailRun(absl::StrCat(reason, "; ", AliveCount(), " node(s) left, below min_nodes=",
@@ -332,7 +325,7 @@ void RendezvousState::NodeLost(const std::string& node_id, const std::string& wh
     }
     BumpRound(reason, nullptr, now, effects);
   } else {
-    return;  // a session that never joined
+    return;  // kIdle: in no round
   }
   if (ever_completed_ && phase_ == Phase::kForming && AliveCount() < min_nodes_) {
     FailRun(absl::StrCat(what, "; ", AliveCount(), " node(s) left, below min_nodes=",
@@ -349,9 +342,9 @@ absl::StatusOr<int64_t> RendezvousState::OpenSession(const std::string& run_id,
   if (node_id.empty()) return absl::InvalidArgumentError("session: empty node id");
   if (auto s = CheckRunId(run_id); !s.ok()) return s;
   if (run_id_.empty()) run_id_ = run_id;
-  Liveness& live = live_[node_id];
-  live.session_id = next_session_++;
-  live.last_seen = now;
+  NodeRecord& node = Track(node_id);
+  node.session_id = next_session_++;
+  node.last_seen = now;
   if (phase_ == Phase::kFailed || phase_ == Phase::kSucceeded) {
     Event event;
     event.type = phase_ == Phase::kFailed ? EventType::kRunFailed : EventType::kRunSucceeded;
@@ -362,18 +355,16 @@ absl::StatusOr<int64_t> RendezvousState::OpenSession(const std::string& run_id,
     event.restart_count = restart_count_;
     effects->push_back(Push(node_id, event));
   }
-  return live.session_id;
+  return node.session_id;
 }
 
 void RendezvousState::KeepAlive(const std::string& node_id, int64_t session_id, absl::Time now) {
-  auto it = live_.find(node_id);
-  if (it != live_.end() && it->second.session_id == session_id) it->second.last_seen = now;
+  if (NodeRecord* node = FindSession(node_id, session_id)) node->last_seen = now;
 }
 
 void RendezvousState::CloseSession(const std::string& node_id, int64_t session_id,
                                    absl::Time now, std::vector<Effect>* effects) {
-  auto it = live_.find(node_id);
-  if (it == live_.end() || it->second.session_id != session_id) return;
+  if (FindSession(node_id, session_id) == nullptr) return;
   NodeLost(node_id, "its session stream closed (agent exited or connection broken)", now,
            effects);
 }
@@ -434,12 +425,16 @@ absl::StatusOr<bool> RendezvousState::ReportSuccess(const std::string& node_id, 
     return absl::FailedPreconditionError(absl::StrCat("run '", run_id_, "' is ",
                                                       PhaseName(phase_), ": ", failure_reason_));
   }
-  if (!IsMember(node_id)) {
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end() || it->second.role != Role::kMember) {
     return absl::FailedPreconditionError(
         absl::StrCat("node '", node_id, "' is not a member of round ", round_));
   }
-  succeeded_[node_id] = true;
-  if (succeeded_.size() < members_.size()) return false;
+  if (!it->second.succeeded) {
+    it->second.succeeded = true;
+    ++succeeded_count_;
+  }
+  if (succeeded_count_ < static_cast<int>(members_.size())) return false;
   phase_ = Phase::kSucceeded;
   Event event;
   event.type = EventType::kRunSucceeded;
@@ -447,11 +442,12 @@ absl::StatusOr<bool> RendezvousState::ReportSuccess(const std::string& node_id, 
   event.reason = absl::StrCat("all ", members_.size(), " nodes succeeded in round ", round_);
   event.restart_count = restart_count_;
   PushToAll(event, "", effects);
-  for (const auto& [id, w] : waiting_) {
+  for (auto& [id, node] : nodes_) {
+    if (node.role != Role::kWaiting) continue;
     effects->push_back(CompleteJoin(
         id, absl::FailedPreconditionError(absl::StrCat("run '", run_id_, "' has succeeded"))));
+    SetRole(node, Role::kIdle);
   }
-  waiting_.clear();
   return true;
 }
 
@@ -462,31 +458,28 @@ void RendezvousState::Leave(const std::string& node_id, const std::string& reaso
 }
 
 void RendezvousState::Tick(absl::Time now, std::vector<Effect>* effects) {
-  if (phase_ == Phase::kForming && (!waiting_.empty() || !expected_.empty()) &&
+  const int expected = RoleCount(Role::kExpected);
+  if (phase_ == Phase::kForming && (RoleCount(Role::kWaiting) > 0 || expected > 0) &&
       now - forming_since_ >= options_.join_timeout) {
-    const int n = static_cast<int>(waiting_.size());
+    const int n = RoleCount(Role::kWaiting);
     if (n >= min_nodes_ && n > 0) {
       CompleteRound(now, effects);  // previous members that never came back are dropped
     } else {
-      std::vector<std::string> ids;
-      for (const auto& [id, w] : waiting_) ids.push_back(id);
+      const std::vector<std::string> ids = NodesIn(Role::kWaiting);
       std::string msg = absl::StrCat(
           "rendezvous timed out after ", absl::FormatDuration(options_.join_timeout), ": ", n,
           "/", min_nodes_, " nodes joined round ", round_, " (", absl::StrJoin(ids, ", "),
           "); min_nodes=", min_nodes_, ", max_nodes=", max_nodes_);
-      if (!expected_.empty()) {
-        std::vector<std::string> missing;
-        for (const auto& [id, r] : expected_) missing.push_back(id);
-        absl::StrAppend(&msg, "; missing ", absl::StrJoin(missing, ", "));
+      if (expected > 0) {
+        absl::StrAppend(&msg, "; missing ", absl::StrJoin(NodesIn(Role::kExpected), ", "));
       }
       if (ever_completed_) {
         FailRun(msg, nullptr, effects);
       } else {
         for (const std::string& id : ids) {
           effects->push_back(CompleteJoin(id, absl::DeadlineExceededError(msg)));
-          requests_.erase(id);
+          SetRole(nodes_.at(id), Role::kIdle);
         }
-        waiting_.clear();
         configured_ = false;  // nothing ran yet: the next attempt starts afresh
         forming_since_ = absl::InfinitePast();
       }
@@ -498,26 +491,19 @@ void RendezvousState::Tick(absl::Time now, std::vector<Effect>* effects) {
   if (now - last_liveness_scan_ < options_.keepalive_timeout / 20) return;
   last_liveness_scan_ = now;
   std::vector<std::pair<std::string, std::string>> lost;
-  for (const auto& [id, live] : live_) {
-    if (live.session_id != 0 && now - live.last_seen > options_.keepalive_timeout) {
+  for (const auto& [id, node] : nodes_) {
+    if (node.role == Role::kDeparted) continue;
+    if (node.session_id != 0 && now - node.last_seen > options_.keepalive_timeout) {
       lost.emplace_back(id, absl::StrCat("no keep-alive for ",
-                                         absl::FormatDuration(now - live.last_seen),
+                                         absl::FormatDuration(now - node.last_seen),
                                          " (keepalive timeout ",
                                          absl::FormatDuration(options_.keepalive_timeout), ")"));
-    } else if (live.session_id == 0 && IsMember(id) &&
-               now - live.member_since > options_.keepalive_timeout) {
+    } else if (node.session_id == 0 && node.role == Role::kMember &&
+               now - node.member_since > options_.keepalive_timeout) {
       lost.emplace_back(id, "it never opened its session stream");
     }
   }
   for (const auto& [id, why] : lost) NodeLost(id, why, now, effects);
-}
-
-std::vector<std::string> RendezvousState::ConnectedNodes() const {
-  std::vector<std::string> out;
-  for (const auto& [id, live] : live_) {
-    if (live.session_id != 0) out.push_back(id);
-  }
-  return out;
 }
 
 RunStatus RendezvousState::Status() const {
@@ -526,7 +512,7 @@ RunStatus RendezvousState::Status() const {
   s.phase = phase_;
   s.round = round_;
   s.members = members_;
-  for (const auto& [id, w] : waiting_) s.waiting.push_back(id);
+  s.waiting = NodesIn(Role::kWaiting);
   s.restart_count = restart_count_;
   s.max_restarts = max_restarts_;
   s.min_nodes = min_nodes_;

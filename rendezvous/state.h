@@ -4,19 +4,32 @@
 // Effects (complete a pending Join, push an event to a node's session) that the gRPC
 // adapter delivers. See doc/rendezvous.md for the protocol.
 //
+// Every node the state knows has exactly one NodeRecord (in nodes_, by node id), and the
+// record's role says where the node stands, so no node is in two roles by construction:
+//   kMember    in the running round (members_ lists them by node rank);
+//   kWaiting   joined the round being formed, or waits as a spare while one runs;
+//   kExpected  a member of the interrupted round that has not re-joined yet;
+//   kIdle      known but in no round: a session only, a join withdrawn or timed out, a
+//              previous member the next round went on without, any node of a failed run;
+//   kDeparted  lost, left, or withdrew with no session open: it gets no events, and its
+//              record is kept only while it holds a rank of the last completed round
+//              (so that a node that comes back keeps its rank).
+// The record holds every per-node fact (last join, join order, last rank, success in the
+// running round, session and liveness times). Besides nodes_, only derived views are kept:
+// members_ (the running round's assignment, by node rank) and the counts of records per
+// role and of members that succeeded. Roles change only through SetRole, which keeps the
+// counts (state_records.cc); CheckRecords() checks the views against the records.
+//
 // Thread safety: none; the owner serialises calls (RendezvousService holds a mutex).
 #ifndef FABRIC_RENDEZVOUS_STATE_H_
 #define FABRIC_RENDEZVOUS_STATE_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -112,21 +125,44 @@ class RendezvousState {
   int64_t round() const { return round_; }
   const std::string& run_id() const { return run_id_; }
   Phase phase() const { return phase_; }
+  // For tests and the fuzzer: "" when the node records agree with the views derived from
+  // them (members_, the counts), else what disagrees. O(known nodes).
+  std::string CheckRecords() const;
 
  private:
-  struct Waiter {
-    JoinRequest request;
-    int64_t seq = 0;  // join order
-  };
-  struct Liveness {
-    int64_t session_id = 0;  // 0: no open session
+  enum class Role { kMember, kWaiting, kExpected, kIdle, kDeparted };
+  static constexpr int kNumRoles = 5;
+  // Everything known about one node (see the top of this file for the roles).
+  struct NodeRecord {
+    Role role = Role::kIdle;
+    JoinRequest request;           // its last join; empty unless member, waiting or expected
+    int64_t join_seq = 0;          // join order while waiting (a retried join keeps it)
+    std::optional<int> last_rank;  // its node rank in the last completed round
+    bool succeeded = false;        // a member whose workers all succeeded in this round
+    int64_t session_id = 0;        // 0: no open session
     absl::Time last_seen;
     absl::Time member_since;  // when it became a member of the running round
   };
+  using NodeMap = std::map<std::string, NodeRecord>;
 
   absl::Status CheckRunId(const std::string& run_id) const;
   absl::Status CheckConfig(const JoinRequest& request) const;
   bool IsMember(const std::string& node_id) const;
+  // The record of `node_id`, made if new; a departed node comes back as kIdle with fresh
+  // liveness (it keeps its last rank).
+  NodeRecord& Track(const std::string& node_id);
+  // The only way a role changes (keeps the counts). Leaving kMember forgets success;
+  // becoming kIdle or kDeparted forgets the join.
+  void SetRole(NodeRecord& node, Role role);
+  // Marks the node departed (no session); drops its record unless it holds a last rank.
+  // `it` is invalid afterwards.
+  void Depart(NodeMap::iterator it);
+  // Drops the record; returns the next one.
+  NodeMap::iterator Forget(NodeMap::iterator it);
+  int RoleCount(Role role) const { return role_count_[static_cast<int>(role)]; }
+  // The record of `node_id` if `session_id` is its open session (or 0 and it has none);
+  // nullptr for an unknown or departed node.
+  NodeRecord* FindSession(const std::string& node_id, int64_t session_id);
   void MaybeComplete(absl::Time now, std::vector<Effect>* effects);
   void CompleteRound(absl::Time now, std::vector<Effect>* effects);
   // Ends the running round (or the forming one) and starts round_+1: every other
@@ -137,7 +173,10 @@ class RendezvousState {
                std::vector<Effect>* effects);
   void NodeLost(const std::string& node_id, const std::string& why, absl::Time now,
                 std::vector<Effect>* effects);
+  // Pushes `event` to every node that is not departed, by node id.
   void PushToAll(const Event& event, const std::string& skip_node, std::vector<Effect>* effects);
+  // The ids of the nodes in `role`, by node id. O(known nodes).
+  std::vector<std::string> NodesIn(Role role) const;
   int AliveCount() const;
 
   StateOptions options_;
@@ -154,15 +193,15 @@ class RendezvousState {
   bool has_root_cause_ = false;
   WorkerFailure root_cause_;
 
-  std::vector<Member> members_;                  // the running round, by node rank
-  absl::flat_hash_set<std::string> member_ids_;  // the node ids of members_ (O(1) lookups)
+  // Every node known, by node id (the order of every fan-out of events and errors).
+  NodeMap nodes_;
+  // The running round's assignment, by node rank: exactly the kMember records while the
+  // run is forming or running; once it has succeeded, the final round (a member lost
+  // after that stays listed).
+  std::vector<Member> members_;
+  int role_count_[kNumRoles] = {};  // records per role
+  int succeeded_count_ = 0;         // kMember records with succeeded set
   absl::Time last_liveness_scan_ = absl::InfinitePast();
-  std::map<std::string, Waiter> waiting_;        // joiners of the next round and spares
-  std::map<std::string, JoinRequest> requests_;  // last join of every member / waiter
-  std::map<std::string, int> expected_;          // previous members not yet re-joined -> old rank
-  std::map<std::string, int> last_rank_;         // node id -> rank in the last completed round
-  std::map<std::string, bool> succeeded_;        // members done in the running round
-  std::map<std::string, Liveness> live_;         // every node we know of
   absl::Time forming_since_ = absl::InfinitePast();
   absl::Time last_call_deadline_ = absl::InfiniteFuture();
   int64_t next_seq_ = 1;

@@ -101,6 +101,7 @@ std::string StateDriver::Check(const std::vector<Effect>& effects) {
   for (const std::string& w : s.waiting) {
     if (members.count(w) != 0) return w + " is a member and waiting" + where;
   }
+  if (const std::string bad = state_.CheckRecords(); !bad.empty()) return bad + where;
   if (s.phase == Phase::kRunning &&
       (s.members.empty() || static_cast<int>(s.members.size()) > max_)) {
     return absl::StrCat("a running round of ", s.members.size(), " members", where);

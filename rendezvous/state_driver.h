@@ -5,7 +5,10 @@
 //    global rank bases are the prefix sums of their local world sizes;
 //  - rounds never go back; a finished run never becomes unfinished; restarts spent never
 //    decrease and never exceed the budget;
-//  - no node is both a member and waiting;
+//  - no node is both a member and waiting (the state keeps one record with one role per
+//    node, so this holds by construction; checked here through Status());
+//  - the node records agree with the views the state derives from them: the running
+//    round's member list, the counts per role and of successes (CheckRecords());
 //  - a running round has between 1 and max_nodes members;
 //  - every successful Join completion agrees with the others of its round (round, node
 //    count, world size, master address) and no two nodes get one node rank in a round.

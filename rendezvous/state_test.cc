@@ -303,6 +303,26 @@ TEST_F(StateTest, RejoinAfterRestartKeepsNodeRanks) {
   EXPECT_EQ(b.restart_count, 1);
 }
 
+TEST_F(StateTest, LostNodeThatComesBackKeepsItsNodeRank) {
+  Init(2, 4);
+  JoinLive("a");
+  JoinLive("b");
+  JoinLive("c");
+  Advance(absl::Seconds(3));  // last call
+  for (const char* n : {"a", "b", "c"}) MustAssign(n);
+  state_->CloseSession("b", sessions_["b"], clock_.TimeNow(), &effects_);
+  ASSERT_EQ(state_->round(), 2);
+  // A new node joins before b comes back: b still gets its old rank, z the free one.
+  JoinLive("z");
+  JoinLive("b");
+  ASSERT_THAT(Join("a"), IsOk());
+  ASSERT_THAT(Join("c"), IsOk());
+  EXPECT_EQ(MustAssign("a").node_rank, 0);
+  EXPECT_EQ(MustAssign("b").node_rank, 1);
+  EXPECT_EQ(MustAssign("c").node_rank, 2);
+  EXPECT_EQ(MustAssign("z").node_rank, 3);
+}
+
 TEST_F(StateTest, ConfigMismatchNamesBothValues) {
   Init(2, 2);
   JoinLive("a");
