@@ -248,7 +248,7 @@ int Agent::Run() {
         }
       }
     }
-    // What the rendezvous decides next: a newer round, or the end of the run.
+    // What the coordinator decides next: a newer round, or the end of the run.
     for (;;) {
       if (!WaitCoordinator(&ev, &sig)) return interrupted(sig, "while waiting for the other nodes");
       if (ev.kind == Kind::kPlan) continue;
