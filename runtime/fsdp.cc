@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "runtime/fsdp_unit.h"
 #include "runtime/module_sync.h"
 #include "runtime/sharding.h"
 #include "runtime/strategy.h"
@@ -36,9 +37,16 @@ struct ParamInfo {
 // reduce-scatter of its gradients as soon as all of them have arrived in backward.
 struct Unit {
   std::string name;  // the submodule's path; "" for the root (what no unit claimed)
+  const torch::nn::Module* module = nullptr;  // that submodule (null for the root)
   std::vector<ParamInfo> params;
   ShardLayout layout;
   at::Tensor shard;  // leaf, requires grad: what the optimizer steps
+  // The full flat parameters. Its storage is allocated only while gathered (freed by
+  // shrinking it to 0 bytes, so the views autograd saved in forward stay valid and see
+  // the data again once a backward gather refills the same storage).
+  at::Tensor full;
+  bool gathered = false;
+  bool jit = false;  // its forward ran through RunUnit: gathered there, not before forward
 
   // Backward (reset by Finish): gradients arrived, and the running reduce-scatter.
   int ready = 0;
@@ -63,12 +71,27 @@ class GradReadyHook : public torch::autograd::PostAccumulateGradHook {
   size_t param_;
 };
 
-class FsdpStrategy : public Strategy {
+// Frees / allocates a tensor's storage in place (same StorageImpl, so views stay views).
+void FreeStorage(const at::Tensor& t) {
+  c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+  s->set_data_ptr_noswap(at::DataPtr(nullptr, s->device()));
+  s->set_nbytes(0);
+}
+void AllocStorage(const at::Tensor& t) {
+  c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+  const size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
+  if (s->nbytes() == nbytes) return;
+  s->set_data_ptr_noswap(s->allocator()->allocate(nbytes));
+  s->set_nbytes(nbytes);
+}
+
+class FsdpStrategy : public Strategy, public UnitRunner {
  public:
   FsdpStrategy(Communicator* comm, const FsdpOptions& options)
       : comm_(comm), rank_(comm->rank()), options_(options) {}
 
   ~FsdpStrategy() override {
+    DeactivateUnitRunner(this);
     for (Unit& u : units_) {
       for (ParamInfo& p : u.params) torch::autograd::impl::set_post_acc_grad_hooks(p.param, nullptr);
     }
@@ -104,38 +127,53 @@ class FsdpStrategy : public Strategy {
 
   absl::Status PreForward(bool sync) override {
     reduce_in_backward_ = sync;
-    if (materialized_) return absl::OkStatus();
-    // Prefetch: up to kMaxInFlight units' all-gathers run ahead of the one being
-    // unpacked (the backend's staging buffers for every unit at once would cost a
-    // model's worth of memory).
-    std::vector<at::Tensor> fulls(units_.size());
-    std::vector<std::unique_ptr<Communicator::Pending>> gathers(units_.size());
-    auto start = [&](size_t k) -> absl::Status {
-      if (k >= units_.size()) return absl::OkStatus();
-      Unit& u = units_[k];
-      FABRIC_ASSIGN_OR_RETURN(fulls[k], TorchCall(rank_, "allocate a unit", [&] {
-        return at::empty({u.layout.padded}, u.shard.options().requires_grad(false));
-      }));
-      FABRIC_ASSIGN_OR_RETURN(gathers[k], comm_->StartAllGather(u.shard.detach(), fulls[k]));
+    ActivateUnitRunner(this);  // RunUnit finds this model's units until PostForward
+    // The units not gathered just in time (RunUnit) are gathered now. Prefetch: up to
+    // kMaxInFlight all-gathers run ahead of the one being waited for (the backend's
+    // staging buffers for every unit at once would cost a model's worth of memory).
+    std::vector<size_t> todo;
+    for (size_t k = 0; k < units_.size(); ++k) {
+      if (!units_[k].jit && !units_[k].gathered) todo.push_back(k);
+    }
+    std::vector<std::unique_ptr<Communicator::Pending>> gathers(todo.size());
+    auto start = [&](size_t i) -> absl::Status {
+      if (i >= todo.size()) return absl::OkStatus();
+      FABRIC_ASSIGN_OR_RETURN(gathers[i], StartGather(units_[todo[i]]));
       return absl::OkStatus();
     };
-    for (size_t k = 0; k < kMaxInFlight; ++k) FABRIC_RETURN_IF_ERROR(start(k));
-    for (size_t k = 0; k < units_.size(); ++k) {
-      FABRIC_RETURN_IF_ERROR(start(k + kMaxInFlight));
-      FABRIC_RETURN_IF_ERROR(gathers[k]->Wait());
-      gathers[k].reset();
-      FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "materialize parameters", [&] {
-        for (ParamInfo& p : units_[k].params) {
-          p.param.set_data(fulls[k].narrow(0, p.offset, p.numel).view(p.shape));
-        }
-      }));
-      fulls[k] = at::Tensor();
+    for (size_t i = 0; i < kMaxInFlight; ++i) FABRIC_RETURN_IF_ERROR(start(i));
+    for (size_t i = 0; i < todo.size(); ++i) {
+      FABRIC_RETURN_IF_ERROR(start(i + kMaxInFlight));
+      FABRIC_RETURN_IF_ERROR(FinishGather(units_[todo[i]], gathers[i].get()));
+      gathers[i].reset();
     }
-    materialized_ = true;
     return absl::OkStatus();
   }
 
+  // UnitRunner (fsdp_unit.h): `module`'s unit gathered for `f` only, and again for its
+  // backward (through a gate on f's output).
+  std::optional<at::Tensor> RunIfUnit(const torch::nn::Module& module,
+                                      const std::function<at::Tensor()>& f) override {
+    size_t k = 0;
+    while (k < units_.size() && units_[k].module != &module) ++k;
+    if (k == units_.size()) return std::nullopt;
+    Unit& u = units_[k];
+    u.jit = true;
+    absl::Status s = Gather(u);
+    TORCH_CHECK(s.ok(), s.ToString());
+    at::Tensor out = f();
+    if (out.requires_grad()) {
+      out = BackwardGate(out, [this, k] {
+        absl::Status g = Gather(units_[k]);
+        TORCH_CHECK(g.ok(), g.ToString());
+      });
+    }
+    Release(u);
+    return out;
+  }
+
   absl::Status PostForward(const std::vector<at::Tensor>&, bool) override {
+    DeactivateUnitRunner(this);
     return absl::OkStatus();
   }
 
@@ -156,7 +194,7 @@ class FsdpStrategy : public Strategy {
     absl::Status s = LaunchReduceScatter(u);
     TORCH_CHECK(s.ok(), s.ToString());
     in_flight_.push_back(unit);
-    for (ParamInfo& q : u.params) q.param.set_data(at::empty({0}, u.shard.options().requires_grad(false)));
+    Release(u);
     while (in_flight_.size() > kMaxInFlight) {
       s = FinishOldest();
       TORCH_CHECK(s.ok(), s.ToString());
@@ -227,10 +265,8 @@ class FsdpStrategy : public Strategy {
     for (Unit& u : units_) {
       m.param_bytes += NBytes(u.shard);
       m.grad_bytes += NBytes(u.shard.grad());
-      for (ParamInfo& p : u.params) {
-        if (materialized_) m.param_bytes += NBytes(p.param);
-        m.grad_bytes += NBytes(p.param.grad());
-      }
+      if (u.gathered) m.param_bytes += NBytes(u.full);
+      for (ParamInfo& p : u.params) m.grad_bytes += NBytes(p.param.grad());
     }
     m.optimizer_state_bytes = OptimizerStateBytes(optimizer);
     return m;
@@ -356,6 +392,11 @@ class FsdpStrategy : public Strategy {
     Unit root;
     std::vector<Unit> units(unit_paths.size());
     for (size_t k = 0; k < unit_paths.size(); ++k) units[k].name = unit_paths[k];
+    for (const auto& item : module_->named_modules("", /*include_self=*/false)) {
+      for (size_t k = 0; k < unit_paths.size(); ++k) {
+        if (item.key() == unit_paths[k]) units[k].module = item.value().get();
+      }
+    }
     for (auto& item : module_->named_parameters()) {
       if (!item.value().requires_grad()) continue;
       Unit* owner = &root;
@@ -406,6 +447,11 @@ class FsdpStrategy : public Strategy {
     return TorchCall(rank_, "shard parameters", [&] {
       u.shard = flat.narrow(0, u.layout.Begin(rank_), u.layout.shard_size).clone();
       u.shard.set_requires_grad(true);
+      u.full = at::empty({u.layout.padded}, options);
+      FreeStorage(u.full);
+      // The module's own copies are freed: from now on its parameters are views of
+      // `full` while the unit is gathered, empty otherwise.
+      for (ParamInfo& p : u.params) p.param.set_data(at::empty({0}, options));
     });
   }
 
@@ -439,13 +485,42 @@ class FsdpStrategy : public Strategy {
   absl::Status FreeFullParams() {
     return TorchCall(rank_, "free full parameters", [&] {
       for (Unit& u : units_) {
-        for (ParamInfo& p : u.params) {
-          p.param.set_data(at::empty({0}, u.shard.options().requires_grad(false)));
-          p.param.mutable_grad() = at::Tensor();
-        }
+        Release(u);
+        for (ParamInfo& p : u.params) p.param.mutable_grad() = at::Tensor();
       }
-      materialized_ = false;
     });
+  }
+
+  // Starts gathering `u` into its full buffer (allocated now); FinishGather waits for it
+  // and makes the module's parameters views of it. Null when `u` is gathered already.
+  absl::StatusOr<std::unique_ptr<Communicator::Pending>> StartGather(Unit& u) {
+    if (u.gathered) return nullptr;
+    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "allocate a unit", [&] { AllocStorage(u.full); }));
+    return comm_->StartAllGather(u.shard.detach(), u.full);
+  }
+  absl::Status FinishGather(Unit& u, Communicator::Pending* pending) {
+    if (pending == nullptr) return absl::OkStatus();
+    FABRIC_RETURN_IF_ERROR(pending->Wait());
+    return TorchCall(rank_, "materialize parameters", [&] {
+      for (ParamInfo& p : u.params) {
+        p.param.set_data(u.full.narrow(0, p.offset, p.numel).view(p.shape));
+      }
+      u.gathered = true;
+    });
+  }
+  absl::Status Gather(Unit& u) {
+    FABRIC_ASSIGN_OR_RETURN(std::unique_ptr<Communicator::Pending> pending, StartGather(u));
+    return FinishGather(u, pending.get());
+  }
+  // Frees `u`'s full parameters: the module's parameters become empty tensors (a use
+  // while freed fails cleanly) and the full buffer's storage is released.
+  void Release(Unit& u) {
+    if (!u.gathered) return;
+    for (ParamInfo& p : u.params) {
+      p.param.set_data(at::empty({0}, u.shard.options().requires_grad(false)));
+    }
+    FreeStorage(u.full);
+    u.gathered = false;
   }
 
   absl::StatusOr<at::Tensor> GatherFlat(Unit& u, const at::Tensor& local) {
@@ -497,7 +572,6 @@ class FsdpStrategy : public Strategy {
   std::vector<NamedTensor> whole_;   // buffers and frozen parameters, whole on every rank
   static constexpr size_t kMaxInFlight = 2;
   std::deque<size_t> in_flight_;     // units whose reduce-scatter runs, oldest first
-  bool materialized_ = false;
   bool reduce_in_backward_ = true;   // false inside a no-backward-sync scope
 };
 

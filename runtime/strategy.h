@@ -18,8 +18,11 @@
 //    (overlapping the rest of backward) and its full parameters are freed, so at most
 //    the gradients of the units still in backward are alive at once. Buffers and frozen
 //    parameters stay whole on every rank. LibTorch's C++ modules have no forward hooks,
-//    so a unit cannot be gathered just before its own forward: all units are gathered
-//    before the forward pass.
+//    so a unit is gathered just before its own forward (and freed right after, and
+//    gathered again just before its backward) only when the model runs that forward
+//    through RunUnit (fsdp_unit.h); the other units are gathered before the forward pass.
+//    A unit's full buffer is freed by shrinking its storage to 0 bytes, so the views
+//    autograd saved see the data again once backward refills the same storage.
 //
 // The full (unsharded) state is exchanged in a strategy-independent form: parameters
 // by their module names, optimizer state as "<name>/<key>" (see optim_state.h), so a

@@ -25,6 +25,7 @@
 #include "common/status_macros.h"
 #include "examples/train/train_options.h"
 #include "runtime/fabric.h"
+#include "runtime/fsdp_unit.h"
 #include "torch/torch.h"
 
 namespace fabric::examples {
@@ -62,7 +63,9 @@ struct TinyLmImpl : torch::nn::Module {
     at::Tensor h = tok(tokens) + pos(torch::arange(s, tokens.options())).unsqueeze(0);
     h = h.transpose(0, 1);  // the C++ encoder layer is sequence-first
     at::Tensor mask = causal_mask.narrow(0, 0, s).narrow(1, 0, s);
-    for (auto& b : blocks) h = b->forward(h, mask);
+    // Each block's forward through RunUnit: under FSDP with a unit per block
+    // (--fsdp-units TransformerEncoderLayer) its parameters are gathered just for it.
+    for (auto& b : blocks) h = runtime::RunUnit(*b, [&] { return b->forward(h, mask); });
     return head(norm(h.transpose(0, 1))).to(at::kFloat);
   }
 

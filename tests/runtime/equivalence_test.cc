@@ -87,6 +87,35 @@ TEST(EquivalenceTest, FsdpWithAUnitPerLayerMatchesOneProcess) {
   EXPECT_THAT(tensors(RunEquiv("fsdp", "adam", 1, 2)), ::testing::ElementsAre("1"));
 }
 
+int64_t ParamsAfterForward(const RankResult& r) {
+  auto lines = LinesWithPrefix(r.output, "AFTER_FORWARD ");
+  if (lines.size() != 1) return -1;
+  int64_t v = -1;
+  absl::SimpleAtoi(lines[0].substr(lines[0].find("params=") + 7), &v);
+  return v;
+}
+
+// Units gathered just in time (RunUnit, runtime/fsdp_unit.h): the same numerics, with
+// accumulation and padding, and after the forward no unit's full parameters are held
+// (each was freed after its own forward and is gathered again by its backward). Negative
+// control: the same model without RunUnit holds every unit's full parameters then.
+TEST(EquivalenceTest, FsdpUnitsGatheredJustInTimeMatchOneProcessAndAreFreedAfterForward) {
+  for (int world : {2, 3}) {
+    auto jit = RunEquiv("fsdp", "adam", world == 3 ? 2 : 1, world, {"units=Linear", "jit=1"});
+    auto plain = RunEquiv("fsdp", "adam", world == 3 ? 2 : 1, world, {"units=Linear"});
+    ASSERT_EQ(jit.size(), static_cast<size_t>(world));
+    ASSERT_EQ(plain.size(), static_cast<size_t>(world));
+    for (int r = 0; r < world; ++r) {
+      // Only the shards are held after a just-in-time forward; without RunUnit the full
+      // parameters too (8*16+16 + 16*4+4 = 212 floats, and padding).
+      const int64_t j = ParamsAfterForward(jit[r]), p = ParamsAfterForward(plain[r]);
+      ASSERT_GT(j, 0) << Describe(jit);
+      EXPECT_GE(p - j, 212 * 4) << "rank " << r << ": jit " << j << " bytes, plain " << p;
+    }
+    EXPECT_EQ(Params(jit), Params(plain)) << Describe(jit);
+  }
+}
+
 TEST(EquivalenceTest, FsdpMatchesDdpAndHoldsAQuarterOfTheMemory) {
   auto ddp = RunEquiv("ddp", "adam", 1);
   auto fsdp = RunEquiv("fsdp", "adam", 1);

@@ -3,9 +3,11 @@
 // prints result lines that the tests parse. Exit 0: the scenario's own checks passed.
 //
 //   collectives                       AllReduce/AllGather/Broadcast/Barrier/ReduceScatter
-//   equiv strategy=ddp|fsdp optim=sgd|adam steps=N accum=K
+//   equiv strategy=ddp|fsdp optim=sgd|adam steps=N accum=K [jit=1]
 //                                     trains and compares with a single process on the
-//                                     concatenated batch (max |diff| <= 1e-5)
+//                                     concatenated batch (max |diff| <= 1e-5); jit=1: the
+//                                     layers' forwards go through RunUnit; prints the
+//                                     parameter bytes held right after the last forward
 //   train strategy=.. steps=N save=PATH save_at=S [sharded=1] resume=PATH
 //                                     prints "LOSS <step> <value>" and "RNG <value>"
 //   crash_save path=PATH              saves, then dies inside the second save
@@ -44,6 +46,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "runtime/fabric.h"
+#include "runtime/fsdp_unit.h"
 #include "runtime/heartbeat.h"
 #include "torch/torch.h"
 #include "ATen/CPUGeneratorImpl.h"
@@ -61,9 +64,16 @@ struct MlpImpl : torch::nn::Module {
     // makes the ranks agree with the reference.
     in_scale = register_buffer("in_scale", torch::rand({8}) + 0.5);
   }
-  at::Tensor forward(const at::Tensor& x) { return fc2(torch::tanh(fc1(x * in_scale))); }
+  at::Tensor forward(const at::Tensor& x) {
+    if (!jit) return fc2(torch::tanh(fc1(x * in_scale)));
+    // Each layer's forward through RunUnit: under FSDP with units=Linear, gathered just in
+    // time (runtime/fsdp_unit.h).
+    at::Tensor h = RunUnit(*fc1, [&] { return fc1(x * in_scale); });
+    return RunUnit(*fc2, [&] { return fc2(torch::tanh(h)); });
+  }
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
   at::Tensor in_scale;
+  bool jit = false;
 };
 TORCH_MODULE(Mlp);
 
@@ -106,8 +116,10 @@ int GetInt(const Args& a, const std::string& k, int d) {
 // One optimizer step over `accum` micro-batches; returns the global mean loss.
 // `before_step`, when set, receives the memory held after backward (gradients
 // synced, before the optimizer step).
+// `after_forward`, when set, receives the memory held right after the last forward.
 absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
-                                 MemoryStats* before_step = nullptr) {
+                                 MemoryStats* before_step = nullptr,
+                                 MemoryStats* after_forward = nullptr) {
   double local = 0;
   for (int m = 0; m < accum; ++m) {
     auto [x_cpu, y_cpu] = LocalBatch(step * accum + m, f.rank(), f.world_size());
@@ -118,6 +130,7 @@ absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
     FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, f.Forward([&] {
       return torch::mse_loss(model->forward(x), y);
     }));
+    if (after_forward != nullptr) *after_forward = f.Memory();
     FABRIC_RETURN_IF_ERROR(f.Backward(loss));
     local += loss.item<double>();
   }
@@ -188,13 +201,16 @@ absl::Status Equivalence(const Args& a) {
   const int steps = GetInt(a, "steps", 4), accum = GetInt(a, "accum", 1);
   torch::manual_seed(100 + f->rank());  // rank-dependent: Setup must broadcast rank 0's
   Mlp model;
+  model->jit = Get(a, "jit", "0") == "1";
   FABRIC_RETURN_IF_ERROR(
       f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer(optim, p); }));
   MemoryStats m;  // measured after the last backward: parameters, gradients, optimizer
+  MemoryStats fwd;  // measured right after the last forward
   for (int s = 0; s < steps; ++s) {
-    FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum, &m));
+    FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum, &m, &fwd));
     f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
   }
+  std::printf("AFTER_FORWARD rank=%d params=%lld\n", f->rank(), (long long)fwd.param_bytes);
   std::printf("OPTIM_TENSORS %zu\n", f->optimizer()->param_groups()[0].params().size());
   std::printf("MEMORY rank=%d params=%lld grads=%lld optim=%lld total=%lld\n", f->rank(),
               (long long)m.param_bytes, (long long)m.grad_bytes,
