@@ -46,6 +46,10 @@ struct FabricOptions {
   // are sharded units of their own. Neither: the whole module is one unit.
   std::vector<std::string> fsdp_unit_types;
   int64_t fsdp_unit_min_params = 0;
+  // FSDP's activation checkpointing policy (Lightning's activation_checkpointing_policy):
+  // units whose type name contains one of these, run through RunUnit (fsdp_unit.h), keep
+  // no activations from forward and recompute them in backward.
+  std::vector<std::string> fsdp_checkpoint_types;
 };
 
 // Where this process stands and what it runs, fully resolved.
@@ -72,6 +76,7 @@ struct RuntimeConfig {
   int num_threads = 0;  // 0: leave LibTorch's default
   std::vector<std::string> fsdp_unit_types;  // FabricOptions' auto-wrap policy
   int64_t fsdp_unit_min_params = 0;
+  std::vector<std::string> fsdp_checkpoint_types;  // FabricOptions' checkpointing policy
   // Where the rank came from: "env" (fabric-run/torchrun), "slurm", or "none".
   std::string source = "none";
 };

@@ -47,6 +47,7 @@ struct Unit {
   at::Tensor full;
   bool gathered = false;
   bool jit = false;  // its forward ran through RunUnit: gathered there, not before forward
+  bool checkpoint = false;  // the checkpointing policy names its type (FsdpOptions)
 
   // Backward (reset by Finish): gradients arrived, and the running reduce-scatter.
   int ready = 0;
@@ -151,22 +152,25 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   }
 
   // UnitRunner (fsdp_unit.h): `module`'s unit gathered for `f` only, and again for its
-  // backward (through a gate on f's output).
-  std::optional<at::Tensor> RunIfUnit(const torch::nn::Module& module,
-                                      const std::function<at::Tensor()>& f) override {
+  // backward (through a gate on f's output, or the checkpoint's recomputation).
+  std::optional<at::Tensor> RunIfUnit(const torch::nn::Module& module, const at::Tensor& input,
+                                      const UnitForward& f) override {
     size_t k = 0;
     while (k < units_.size() && units_[k].module != &module) ++k;
     if (k == units_.size()) return std::nullopt;
     Unit& u = units_[k];
     u.jit = true;
-    absl::Status s = Gather(u);
-    TORCH_CHECK(s.ok(), s.ToString());
-    at::Tensor out = f();
-    if (out.requires_grad()) {
-      out = BackwardGate(out, [this, k] {
-        absl::Status g = Gather(units_[k]);
-        TORCH_CHECK(g.ok(), g.ToString());
-      });
+    auto gather = [this, k] {
+      absl::Status g = Gather(units_[k]);
+      TORCH_CHECK(g.ok(), g.ToString());
+    };
+    gather();
+    at::Tensor out;
+    if (u.checkpoint && at::GradMode::is_enabled()) {
+      out = Checkpointed(input, f, gather);
+    } else {
+      out = f(input);
+      if (out.requires_grad()) out = BackwardGate(out, gather);
     }
     Release(u);
     return out;
@@ -394,7 +398,11 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     for (size_t k = 0; k < unit_paths.size(); ++k) units[k].name = unit_paths[k];
     for (const auto& item : module_->named_modules("", /*include_self=*/false)) {
       for (size_t k = 0; k < unit_paths.size(); ++k) {
-        if (item.key() == unit_paths[k]) units[k].module = item.value().get();
+        if (item.key() != unit_paths[k]) continue;
+        units[k].module = item.value().get();
+        for (const std::string& t : options_.checkpoint_types) {
+          units[k].checkpoint |= absl::StrContains(item.value()->name(), t);
+        }
       }
     }
     for (auto& item : module_->named_parameters()) {

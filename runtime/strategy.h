@@ -119,6 +119,10 @@ struct FsdpOptions {
   std::vector<std::string> unit_types;
   // Submodules holding at least this many trainable parameters (0: off).
   int64_t unit_min_params = 0;
+  // Activation checkpointing: units whose type name contains one of these, when run
+  // through RunUnit (fsdp_unit.h), recompute their forward in backward instead of
+  // keeping its activations.
+  std::vector<std::string> checkpoint_types;
 };
 
 // `comm` must outlive the strategy.

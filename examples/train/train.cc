@@ -65,7 +65,11 @@ struct TinyLmImpl : torch::nn::Module {
     at::Tensor mask = causal_mask.narrow(0, 0, s).narrow(1, 0, s);
     // Each block's forward through RunUnit: under FSDP with a unit per block
     // (--fsdp-units TransformerEncoderLayer) its parameters are gathered just for it.
-    for (auto& b : blocks) h = runtime::RunUnit(*b, [&] { return b->forward(h, mask); });
+    for (auto& b : blocks) {
+      h = runtime::RunUnit(*b, h, [l = b.get(), mask](const at::Tensor& x) {
+        return l->forward(x, mask);
+      });
+    }
     return head(norm(h.transpose(0, 1))).to(at::kFloat);
   }
 
@@ -114,6 +118,7 @@ absl::Status Train(const TrainOptions& o) {
   fo.precision = o.precision;
   fo.accelerator = o.accelerator;
   if (!o.fsdp_units.empty()) fo.fsdp_unit_types = {o.fsdp_units};
+  if (!o.fsdp_checkpoint.empty()) fo.fsdp_checkpoint_types = {o.fsdp_checkpoint};
   FABRIC_ASSIGN_OR_RETURN(auto fabric, Fabric::Create(fo));
   FABRIC_RETURN_IF_ERROR(fabric->Launch());
   const auto& cfg = fabric->config();

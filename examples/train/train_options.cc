@@ -11,7 +11,7 @@ namespace fabric::examples {
 
 std::string TrainUsage() {
   return "usage: train [--strategy ddp|fsdp|single_device|...] [--precision 32-true|bf16-mixed|...]\n"
-         "             [--accelerator cpu|cuda] [--fsdp-units TYPE] [--steps N] [--batch-size N]\n"
+         "             [--accelerator cpu|cuda] [--fsdp-units TYPE] [--activation-checkpointing TYPE] [--steps N] [--batch-size N]\n"
          "             [--seq-len N]\n"
          "             [--vocab N] [--d-model N] [--layers N] [--heads N] [--lr X] [--seed N]\n"
          "             [--ckpt-dir DIR] [--ckpt-every N] [--log-every N] [--warmup-steps N]\n"
@@ -59,6 +59,10 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
       {"crash-rank", any_int(&o.crash_rank)},
       {"fsdp-units", [&o](const std::string& v) {
          o.fsdp_units = v;
+         return !v.empty();
+       }},
+      {"activation-checkpointing", [&o](const std::string& v) {
+         o.fsdp_checkpoint = v;
          return !v.empty();
        }},
   };

@@ -36,6 +36,7 @@ struct TrainOptions {
   int crash_rank = 0;
   // FSDP auto-wrap: each submodule whose type name contains this is a unit ("" : one).
   std::string fsdp_units;
+  std::string fsdp_checkpoint;  // --activation-checkpointing TYPE: FSDP units to recompute
 };
 
 // Parses --name=value / --name value flags (argv[0] skipped). InvalidArgument names

@@ -87,13 +87,18 @@ TEST(EquivalenceTest, FsdpWithAUnitPerLayerMatchesOneProcess) {
   EXPECT_THAT(tensors(RunEquiv("fsdp", "adam", 1, 2)), ::testing::ElementsAre("1"));
 }
 
-int64_t ParamsAfterForward(const RankResult& r) {
+// A "key=N" field of the rank's AFTER_FORWARD line; -1 when absent.
+int64_t AfterForward(const RankResult& r, const std::string& key) {
   auto lines = LinesWithPrefix(r.output, "AFTER_FORWARD ");
   if (lines.size() != 1) return -1;
+  const size_t pos = lines[0].find(key + "=");
+  if (pos == std::string::npos) return -1;
   int64_t v = -1;
-  absl::SimpleAtoi(lines[0].substr(lines[0].find("params=") + 7), &v);
+  std::string rest = lines[0].substr(pos + key.size() + 1);
+  absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &v);
   return v;
 }
+int64_t ParamsAfterForward(const RankResult& r) { return AfterForward(r, "params"); }
 
 // Units gathered just in time (RunUnit, runtime/fsdp_unit.h): the same numerics, with
 // accumulation and padding, and after the forward no unit's full parameters are held
@@ -114,6 +119,23 @@ TEST(EquivalenceTest, FsdpUnitsGatheredJustInTimeMatchOneProcessAndAreFreedAfter
     }
     EXPECT_EQ(Params(jit), Params(plain)) << Describe(jit);
   }
+}
+
+// Activation checkpointing by policy (checkpoint=Linear): the same numerics as without,
+// and each unit's forward runs twice per step (the recomputation in backward); negative
+// control: without the policy it runs once.
+TEST(EquivalenceTest, FsdpCheckpointedUnitsRecomputeInBackwardAndMatchOneProcess) {
+  auto ckpt = RunEquiv("fsdp", "adam", 2, 2, {"units=Linear", "jit=1", "checkpoint=Linear"});
+  auto jit = RunEquiv("fsdp", "adam", 2, 2, {"units=Linear", "jit=1"});
+  ASSERT_EQ(ckpt.size(), 2u);
+  ASSERT_EQ(jit.size(), 2u);
+  for (int r = 0; r < 2; ++r) {
+    const int64_t once = AfterForward(jit[r], "unit_calls");
+    EXPECT_EQ(once, 2 * 4 * 2) << Describe(jit);  // 2 units x 4 steps x 2 micro-batches
+    EXPECT_EQ(AfterForward(ckpt[r], "unit_calls"), 2 * once) << Describe(ckpt);
+    EXPECT_EQ(ParamsAfterForward(ckpt[r]), ParamsAfterForward(jit[r])) << Describe(ckpt);
+  }
+  EXPECT_EQ(Params(ckpt), Params(jit)) << Describe(ckpt);
 }
 
 TEST(EquivalenceTest, FsdpMatchesDdpAndHoldsAQuarterOfTheMemory) {

@@ -6,8 +6,10 @@
 //   equiv strategy=ddp|fsdp optim=sgd|adam steps=N accum=K [jit=1]
 //                                     trains and compares with a single process on the
 //                                     concatenated batch (max |diff| <= 1e-5); jit=1: the
-//                                     layers' forwards go through RunUnit; prints the
-//                                     parameter bytes held right after the last forward
+//                                     layers' forwards go through RunUnit (checkpoint=
+//                                     Linear: checkpointed); prints the parameter bytes
+//                                     held right after the last forward and the calls of
+//                                     the units' forwards
 //   train strategy=.. steps=N save=PATH save_at=S [sharded=1] resume=PATH
 //                                     prints "LOSS <step> <value>" and "RNG <value>"
 //   crash_save path=PATH              saves, then dies inside the second save
@@ -68,12 +70,19 @@ struct MlpImpl : torch::nn::Module {
     if (!jit) return fc2(torch::tanh(fc1(x * in_scale)));
     // Each layer's forward through RunUnit: under FSDP with units=Linear, gathered just in
     // time (runtime/fsdp_unit.h).
-    at::Tensor h = RunUnit(*fc1, [&] { return fc1(x * in_scale); });
-    return RunUnit(*fc2, [&] { return fc2(torch::tanh(h)); });
+    at::Tensor h = RunUnit(*fc1, x * in_scale, [l = fc1.get(), this](const at::Tensor& in) {
+      ++unit_calls;
+      return l->forward(in);
+    });
+    return RunUnit(*fc2, torch::tanh(h), [l = fc2.get(), this](const at::Tensor& in) {
+      ++unit_calls;
+      return l->forward(in);
+    });
   }
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
   at::Tensor in_scale;
   bool jit = false;
+  int unit_calls = 0;  // calls of the units' forwards (twice per step when checkpointed)
 };
 TORCH_MODULE(Mlp);
 
@@ -149,6 +158,7 @@ FabricOptions OptionsFrom(const Args& a) {
   if (a.count("accelerator")) o.accelerator = a.at("accelerator");
   if (a.count("backend")) o.process_group_backend = a.at("backend");
   if (a.count("units")) o.fsdp_unit_types = absl::StrSplit(a.at("units"), ',');
+  if (a.count("checkpoint")) o.fsdp_checkpoint_types = absl::StrSplit(a.at("checkpoint"), ',');
   o.fsdp_unit_min_params = GetInt(a, "unit_min_params", 0);
   return o;
 }
@@ -210,7 +220,8 @@ absl::Status Equivalence(const Args& a) {
     FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum, &m, &fwd));
     f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
   }
-  std::printf("AFTER_FORWARD rank=%d params=%lld\n", f->rank(), (long long)fwd.param_bytes);
+  std::printf("AFTER_FORWARD rank=%d params=%lld unit_calls=%d\n", f->rank(),
+              (long long)fwd.param_bytes, model->unit_calls);
   std::printf("OPTIM_TENSORS %zu\n", f->optimizer()->param_groups()[0].params().size());
   std::printf("MEMORY rank=%d params=%lld grads=%lld optim=%lld total=%lld\n", f->rank(),
               (long long)m.param_bytes, (long long)m.grad_bytes,
