@@ -164,7 +164,7 @@ void Agent::Say(const std::string& text) {
   }
 }
 
-void Agent::Report(const AttemptPlan& plan, const AttemptResult& result, bool restarting,
+void Agent::Report(const NodePlacement& plan, const AttemptResult& result, bool restarting,
                    std::optional<int64_t> oom_before) {
   const GangOutcome& out = result.outcome;
   const WorkerState& root = out.workers[out.root_index];
@@ -196,7 +196,7 @@ void Agent::Report(const AttemptPlan& plan, const AttemptResult& result, bool re
   Say(FormatFailureReport(in));
 }
 
-absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const AttemptPlan& plan) {
+absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   const LaunchOptions& lo = options_.launch;
   std::string dir = scratch_dir_;
   if (!lo.log_dir.empty()) {

@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/placement.h"
 #include "common/worker_env.h"
 #include "launcher/agent_signals.h"
 #include "launcher/attempt_plan.h"
@@ -104,11 +105,11 @@ class Agent {
   void MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
                         const std::vector<std::unique_ptr<WorkerOutput>>& outputs);
   int Terminal(const CoordinatorEvent& event);
-  absl::StatusOr<AttemptResult> RunAttempt(const AttemptPlan& plan);
+  absl::StatusOr<AttemptResult> RunAttempt(const NodePlacement& plan);
   void Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
                  std::vector<int>& pipe_fds);
   void ArmTimer(std::optional<absl::Time> when);
-  void Report(const AttemptPlan& plan, const AttemptResult& result, bool restarting,
+  void Report(const NodePlacement& plan, const AttemptResult& result, bool restarting,
               std::optional<int64_t> oom_before);
   void Say(const std::string& text);  // one write(2) to the console's stderr
   // The epoll set's tags: worker pipes are 0..2n-1 (stdout, stderr of each local rank).
@@ -134,7 +135,7 @@ class Agent {
   int timer_fd_ = -1;
   int epoll_fd_ = -1;
   // The attempt being run.
-  AttemptPlan current_plan_;
+  NodePlacement current_plan_;
   std::vector<std::string> current_error_files_;  // by local rank
   bool log_warning_said_ = false;  // one "cannot write the log file" warning per agent
   std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on

@@ -180,7 +180,7 @@ int Agent::Run() {
       if (ev.kind == Kind::kRoundChanged) continue;
       return Terminal(ev);
     }
-    const AttemptPlan plan = ev.plan;
+    const NodePlacement plan = ev.plan;
     current_plan_ = plan;
     stop_requested_ = false;
     failure_reported_ = false;

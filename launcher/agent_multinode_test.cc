@@ -57,7 +57,7 @@ class FakeCoordinator : public Coordinator {
     uint64_t one = 1;
     (void)!write(fd_, &one, sizeof(one));
   }
-  void ReportFailure(const AttemptPlan& plan, const LocalFailure& f) override {
+  void ReportFailure(const NodePlacement& plan, const LocalFailure& f) override {
     absl::MutexLock lock(&mu_);
     failures.push_back(f);
     if (on_failure.has_value()) {
@@ -66,7 +66,7 @@ class FakeCoordinator : public Coordinator {
       (void)!write(fd_, &one, sizeof(one));
     }
   }
-  void ReportSuccess(const AttemptPlan& plan) override {
+  void ReportSuccess(const NodePlacement& plan) override {
     {
       absl::MutexLock lock(&mu_);
       ++successes;
@@ -85,7 +85,7 @@ class FakeCoordinator : public Coordinator {
   }
 
   absl::Mutex mu_;
-  std::deque<AttemptPlan> plans;
+  std::deque<NodePlacement> plans;
   std::optional<CoordinatorEvent> on_failure;
   std::vector<LocalFailure> failures;
   int plans_requested = 0, successes = 0, finished = 0;
@@ -96,8 +96,8 @@ class FakeCoordinator : public Coordinator {
   std::deque<CoordinatorEvent> events_;
 };
 
-AttemptPlan Plan(int64_t round, int restart_count) {
-  AttemptPlan p;
+NodePlacement Plan(int64_t round, int restart_count) {
+  NodePlacement p;
   p.run_id = "fake";
   p.round = round;
   p.restart_count = restart_count;

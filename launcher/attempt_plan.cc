@@ -4,21 +4,26 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/net.h"
+#include "common/placement.h"
 #include "common/status_macros.h"
 
 namespace fabric::launcher {
 
-absl::StatusOr<AttemptPlan> PlanLocalAttempt(const LaunchOptions& options,
-                                             const std::string& run_id, int restart_count,
-                                             const std::set<int>& used_ports) {
-  AttemptPlan plan;
+NodePlacement PlacementFromOptions(const LaunchOptions& options, const std::string& run_id,
+                                   int restart_count) {
+  NodePlacement plan =
+      UniformPlacement(options.node_rank.value_or(0), options.max_nodes, options.devices);
   plan.run_id = run_id;
+  plan.round = restart_count;
   plan.restart_count = restart_count;
   plan.max_restarts = options.max_restarts;
-  plan.local_world_size = options.devices;
-  plan.world_size = options.devices;
-  plan.master_addr = "127.0.0.1";
-  plan.round = restart_count;
+  return plan;
+}
+
+absl::StatusOr<NodePlacement> PlanLocalAttempt(const LaunchOptions& options,
+                                               const std::string& run_id, int restart_count,
+                                               const std::set<int>& used_ports) {
+  NodePlacement plan = PlacementFromOptions(options, run_id, restart_count);
   for (int tries = 0; tries < 16; ++tries) {
     FABRIC_ASSIGN_OR_RETURN(plan.master_port, PickFreePort());
     if (used_ports.count(plan.master_port) == 0) return plan;
@@ -28,23 +33,11 @@ absl::StatusOr<AttemptPlan> PlanLocalAttempt(const LaunchOptions& options,
       " used)"));
 }
 
-EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
+EnvMap WorkerEnvironment(const LaunchOptions& options, const NodePlacement& plan,
                          int local_rank, const std::string& error_file,
                          const EnvMap& inherited) {
-  WorkerEnv w;
-  w.rank = plan.global_rank_base + local_rank;
-  w.local_rank = local_rank;
-  w.world_size = plan.world_size;
-  w.local_world_size = plan.local_world_size;
-  w.group_rank = plan.node_rank;
-  w.group_world_size = plan.num_nodes;
-  w.master_addr = plan.master_addr;
-  w.master_port = plan.master_port;
-  w.run_id = plan.run_id;
-  w.restart_count = plan.restart_count;
-  w.max_restarts = plan.max_restarts;
+  WorkerEnv w = ForLocalRank(plan, local_rank);
   w.error_file = error_file;
-  w.round = plan.round;
   if (options.accelerator_set) w.accelerator = options.accelerator;
   w.strategy = options.strategy;
   w.devices = options.devices_spec;
@@ -88,16 +81,17 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const AttemptPlan& plan,
   return env;
 }
 
-void OverlaySlurmTask(const AttemptPlan& plan, int local_rank, EnvMap* env) {
+void OverlaySlurmTask(const NodePlacement& plan, int local_rank, EnvMap* env) {
   if (env->count("SLURM_STEP_ID") == 0 || env->count("SLURM_PROCID") == 0) return;
-  (*env)["SLURM_PROCID"] = absl::StrCat(plan.global_rank_base + local_rank);
-  (*env)["SLURM_LOCALID"] = absl::StrCat(local_rank);
-  (*env)["SLURM_NODEID"] = absl::StrCat(plan.node_rank);
-  (*env)["SLURM_NTASKS"] = absl::StrCat(plan.world_size);
-  (*env)["SLURM_NPROCS"] = absl::StrCat(plan.world_size);
-  (*env)["SLURM_NTASKS_PER_NODE"] = absl::StrCat(plan.local_world_size);
-  (*env)["SLURM_NNODES"] = absl::StrCat(plan.num_nodes);
-  (*env)["SLURM_JOB_NUM_NODES"] = absl::StrCat(plan.num_nodes);
+  const WorkerEnv w = ForLocalRank(plan, local_rank);
+  (*env)["SLURM_PROCID"] = absl::StrCat(w.rank);
+  (*env)["SLURM_LOCALID"] = absl::StrCat(w.local_rank);
+  (*env)["SLURM_NODEID"] = absl::StrCat(w.group_rank);
+  (*env)["SLURM_NTASKS"] = absl::StrCat(w.world_size);
+  (*env)["SLURM_NPROCS"] = absl::StrCat(w.world_size);
+  (*env)["SLURM_NTASKS_PER_NODE"] = absl::StrCat(w.local_world_size);
+  (*env)["SLURM_NNODES"] = absl::StrCat(w.group_world_size);
+  (*env)["SLURM_JOB_NUM_NODES"] = absl::StrCat(w.group_world_size);
 }
 
 std::vector<std::string> EnvToStrings(const EnvMap& env) {

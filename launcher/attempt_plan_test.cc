@@ -18,8 +18,8 @@ LaunchOptions FourDevices() {
 }
 
 TEST(PlanLocalAttemptTest, RanksAndFreshPortPerAttempt) {
-  FABRIC_ASSERT_OK_AND_ASSIGN(AttemptPlan p0, PlanLocalAttempt(FourDevices(), "r", 0));
-  FABRIC_ASSERT_OK_AND_ASSIGN(AttemptPlan p1, PlanLocalAttempt(FourDevices(), "r", 1));
+  FABRIC_ASSERT_OK_AND_ASSIGN(NodePlacement p0, PlanLocalAttempt(FourDevices(), "r", 0));
+  FABRIC_ASSERT_OK_AND_ASSIGN(NodePlacement p1, PlanLocalAttempt(FourDevices(), "r", 1));
   EXPECT_EQ(p0.world_size, 4);
   EXPECT_EQ(p0.local_world_size, 4);
   EXPECT_EQ(p1.restart_count, 1);
@@ -30,14 +30,14 @@ TEST(PlanLocalAttemptTest, RanksAndFreshPortPerAttempt) {
 TEST(PlanLocalAttemptTest, NeverReusesAnEarlierAttemptsPort) {
   std::set<int> used;
   for (int i = 0; i < 20; ++i) {
-    FABRIC_ASSERT_OK_AND_ASSIGN(AttemptPlan p, PlanLocalAttempt(FourDevices(), "r", i, used));
+    FABRIC_ASSERT_OK_AND_ASSIGN(NodePlacement p, PlanLocalAttempt(FourDevices(), "r", i, used));
     EXPECT_EQ(used.count(p.master_port), 0u);
     used.insert(p.master_port);
   }
 }
 
 TEST(WorkerEnvironmentTest, SetsTorchrunAndLightningVariables) {
-  AttemptPlan plan;
+  NodePlacement plan;
   plan.run_id = "job7";
   plan.restart_count = 1;
   plan.max_restarts = 2;
@@ -64,7 +64,7 @@ TEST(WorkerEnvironmentTest, SetsTorchrunAndLightningVariables) {
 }
 
 TEST(WorkerEnvironmentTest, UserOmpNumThreadsWins) {
-  AttemptPlan plan;
+  NodePlacement plan;
   plan.local_world_size = 4;
   plan.world_size = 4;
   EnvMap env = WorkerEnvironment(FourDevices(), plan, 0, "",
@@ -75,7 +75,7 @@ TEST(WorkerEnvironmentTest, UserOmpNumThreadsWins) {
 }
 
 TEST(WorkerEnvironmentTest, SingleWorkerGetsNoOmpDefault) {
-  AttemptPlan plan;
+  NodePlacement plan;
   LaunchOptions o;
   EnvMap env = WorkerEnvironment(o, plan, 0, "", {});
   EXPECT_EQ(env.count("OMP_NUM_THREADS"), 0u);
@@ -86,7 +86,7 @@ TEST(WorkerEnvironmentTest, DeviceListBecomesCudaVisibleDevices) {
   o.devices = 2;
   o.devices_spec = "1,3";
   o.device_ids = std::vector<int>{1, 3};
-  AttemptPlan plan;
+  NodePlacement plan;
   plan.local_world_size = 2;
   plan.world_size = 2;
   EnvMap env = WorkerEnvironment(o, plan, 1, "", {});
@@ -102,7 +102,7 @@ TEST(WorkerEnvironmentTest, DeviceListIndexesAnInheritedCudaVisibleDevices) {
   o.devices = 2;
   o.devices_spec = "1,3";
   o.device_ids = std::vector<int>{1, 3};
-  AttemptPlan plan;
+  NodePlacement plan;
   plan.local_world_size = 2;
   plan.world_size = 2;
   EXPECT_EQ(WorkerEnvironment(o, plan, 0, "", {{"CUDA_VISIBLE_DEVICES", "4,5,6,7"}})
@@ -119,7 +119,7 @@ TEST(EnvToStringsTest, JoinsKeyAndValue) {
 
 TEST(WorkerEnvironmentTest, SrunTaskVariablesDescribeTheWorkerNotTheAgent) {
   // The agent is srun task 1 of 2 (one per node); its 4 workers are ranks 4-7 of 8.
-  AttemptPlan plan;
+  NodePlacement plan;
   plan.node_rank = 1;
   plan.num_nodes = 2;
   plan.global_rank_base = 4;
@@ -142,7 +142,7 @@ TEST(WorkerEnvironmentTest, SrunTaskVariablesDescribeTheWorkerNotTheAgent) {
 
 TEST(WorkerEnvironmentTest, OutsideAnSrunStepSlurmVariablesAreLeftAlone) {
   // A batch script has SLURM_PROCID but no step: nothing is rewritten (negative control).
-  AttemptPlan plan;
+  NodePlacement plan;
   plan.local_world_size = 4;
   plan.world_size = 4;
   EnvMap env = WorkerEnvironment(FourDevices(), plan, 3, "",
@@ -156,7 +156,7 @@ TEST(WorkerEnvironmentTest, TorchrunRoleAndVirtualLocalRank) {
   LaunchOptions o = FourDevices();
   o.role = "trainer";
   o.virtual_local_rank = true;
-  AttemptPlan plan;
+  NodePlacement plan;
   plan.local_world_size = 4;
   plan.world_size = 4;
   EnvMap env = WorkerEnvironment(o, plan, 2, "", {{"CUDA_VISIBLE_DEVICES", "4,5,6,7"}});

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "launcher/attempt_plan.h"
+#include "common/placement.h"
 #include "launcher/exit_status.h"
 
 namespace fabric::launcher {
@@ -31,7 +31,7 @@ struct CoordinatorEvent {
     kFatal,         // terminal for this node: `message` says why (server lost, refused)
   };
   Kind kind = Kind::kFatal;
-  AttemptPlan plan;
+  NodePlacement plan;
   int64_t round = 0;
   std::string message;
   int exit_code = 1;
@@ -63,10 +63,10 @@ class Coordinator {
   virtual void RequestPlan() = 0;
   // A local worker failed in `plan`'s round: the rendezvous restarts (or fails) the
   // run for every node; kRoundChanged or kRunFailed follows.
-  virtual void ReportFailure(const AttemptPlan& plan, const LocalFailure& failure) = 0;
+  virtual void ReportFailure(const NodePlacement& plan, const LocalFailure& failure) = 0;
   // Every local worker of `plan` succeeded; kRunSucceeded follows once every node's
   // have (or kRoundChanged / kRunFailed when another node fails meanwhile).
-  virtual void ReportSuccess(const AttemptPlan& plan) = 0;
+  virtual void ReportSuccess(const NodePlacement& plan) = 0;
   // This node stops for good (interrupted): the others go on without it or fail.
   // Blocks for at most a few seconds.
   virtual void Leave(const std::string& reason) = 0;

@@ -50,15 +50,11 @@ std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
   line("role", o.role);
   line("log-dir", o.log_dir.empty() ? "(none)" : o.log_dir);
   absl::StrAppend(&s, "  command: ", absl::StrJoin(o.exec_argv, " "), "\n");
-  AttemptPlan plan;
-  plan.run_id = o.run_id.empty() ? "(generated)" : o.run_id;
-  plan.max_restarts = o.max_restarts;
-  plan.node_rank = o.node_rank.value_or(0);
-  plan.num_nodes = o.max_nodes;
-  plan.local_world_size = o.devices;
-  plan.world_size = o.devices * o.max_nodes;
-  plan.global_rank_base = plan.node_rank * o.devices;
-  plan.master_addr = o.max_nodes > 1 ? "(node 0's address)" : "127.0.0.1";
+  // The first attempt's plan as the run makes it before any port is chosen; with several
+  // nodes, as the options describe it (the rendezvous has the final word).
+  NodePlacement plan =
+      PlacementFromOptions(o, o.run_id.empty() ? "(generated)" : o.run_id, /*restart_count=*/0);
+  if (o.max_nodes > 1) plan.master_addr = "(node 0's address)";
   for (int lr = 0; lr < o.devices; ++lr) {
     EnvMap env = WorkerEnvironment(o, plan, lr, "(per-rank error file)", inherited);
     absl::StrAppend(&s, "  worker ", lr, ":");

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "launcher/attempt_plan.h"
 #include "launcher/restart_policy.h"
 
 namespace fabric::launcher {
@@ -45,7 +46,7 @@ void LocalCoordinator::RequestPlan() {
   absl::MutexLock lock(&mu_);
   if (ended_) return;
   CoordinatorEvent ev;
-  absl::StatusOr<AttemptPlan> plan = PlanLocalAttempt(options_, run_id_, restart_, used_ports_);
+  absl::StatusOr<NodePlacement> plan = PlanLocalAttempt(options_, run_id_, restart_, used_ports_);
   if (!plan.ok()) {
     ev.kind = Kind::kFatal;
     ev.message = absl::StrCat("planning attempt ", restart_, ": ", plan.status().message());
@@ -61,7 +62,7 @@ void LocalCoordinator::RequestPlan() {
   Push(std::move(ev));
 }
 
-void LocalCoordinator::ReportFailure(const AttemptPlan& plan, const LocalFailure& failure) {
+void LocalCoordinator::ReportFailure(const NodePlacement& plan, const LocalFailure& failure) {
   absl::MutexLock lock(&mu_);
   if (ended_ || decided_ || plan.restart_count != restart_) return;  // stale or repeated
   decided_ = true;
@@ -80,7 +81,7 @@ void LocalCoordinator::ReportFailure(const AttemptPlan& plan, const LocalFailure
   Push(std::move(ev));
 }
 
-void LocalCoordinator::ReportSuccess(const AttemptPlan& plan) {
+void LocalCoordinator::ReportSuccess(const NodePlacement& plan) {
   absl::MutexLock lock(&mu_);
   if (ended_ || decided_ || plan.restart_count != restart_) return;
   decided_ = true;

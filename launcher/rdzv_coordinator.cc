@@ -374,24 +374,13 @@ void RdzvCoordinator::RequestPlan() {
     }
     CoordinatorEvent e;
     e.kind = Kind::kPlan;
-    AttemptPlan& p = e.plan;
-    p.run_id = options_.run_id;
-    p.restart_count = a->restart_count;
-    p.max_restarts = a->max_restarts;
-    p.node_rank = a->node_rank;
-    p.num_nodes = a->num_nodes;
-    p.global_rank_base = a->global_rank_base;
-    p.local_world_size = a->local_world_size;
-    p.world_size = a->world_size;
-    p.master_addr = a->master_addr;
-    p.master_port = a->master_port;
-    p.round = a->round;
+    e.plan = rdzv::PlacementOf(*a, options_.run_id);
     e.round = a->round;
     Post(std::move(e));
   });
 }
 
-void RdzvCoordinator::ReportFailure(const AttemptPlan& plan, const LocalFailure& failure) {
+void RdzvCoordinator::ReportFailure(const NodePlacement& plan, const LocalFailure& failure) {
   rdzv::WorkerFailure f;
   f.node_id = options_.node_id;
   f.node_rank = plan.node_rank;
@@ -423,7 +412,7 @@ void RdzvCoordinator::ReportFailure(const AttemptPlan& plan, const LocalFailure&
   });
 }
 
-void RdzvCoordinator::ReportSuccess(const AttemptPlan& plan) {
+void RdzvCoordinator::ReportSuccess(const NodePlacement& plan) {
   const int64_t round = plan.round;
   Enqueue([this, round] {
     rdzv::RendezvousClient* client;

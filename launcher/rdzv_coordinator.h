@@ -81,8 +81,8 @@ class RdzvCoordinator : public Coordinator {
   int event_fd() const override { return event_fd_; }
   std::vector<CoordinatorEvent> TakeEvents() override;
   void RequestPlan() override;
-  void ReportFailure(const AttemptPlan& plan, const LocalFailure& failure) override;
-  void ReportSuccess(const AttemptPlan& plan) override;
+  void ReportFailure(const NodePlacement& plan, const LocalFailure& failure) override;
+  void ReportSuccess(const NodePlacement& plan) override;
   void Leave(const std::string& reason) override;
   void Finish() override;
 

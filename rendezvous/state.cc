@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/placement.h"
 #include "rendezvous/rank_assignment.h"
 
 namespace fabric {
@@ -199,8 +200,10 @@ void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects
     if (node.role == Role::kExpected) SetRole(node, Role::kIdle);
     it = node.role == Role::kDeparted ? Forget(it) : std::next(it);
   }
+  std::vector<int> sizes;
+  for (const std::string& id : by_rank) sizes.push_back(nodes_.at(id).request.local_world_size);
+  const std::vector<int> bases = RankBases(sizes);
   members_.clear();
-  int base = 0;
   for (int r = 0; r < n; ++r) {
     NodeRecord& node = nodes_.at(by_rank[r]);
     SetRole(node, Role::kMember);
@@ -208,13 +211,12 @@ void RendezvousState::CompleteRound(absl::Time now, std::vector<Effect>* effects
     node.member_since = now;
     if (node.session_id == 0) node.last_seen = now;
     const JoinRequest& req = node.request;
-    members_.push_back(Member{by_rank[r], r, req.address, req.local_world_size, base});
-    base += req.local_world_size;
+    members_.push_back(Member{by_rank[r], r, req.address, req.local_world_size, bases[r]});
   }
   Assignment common;
   common.round = round_;
   common.num_nodes = n;
-  common.world_size = base;
+  common.world_size = bases[n];
   common.master_addr = members_[0].address;
   common.master_port = nodes_.at(by_rank[0]).request.master_port;
   common.restart_count = restart_count_;

@@ -8,6 +8,22 @@
 namespace fabric {
 namespace rendezvous {
 
+NodePlacement PlacementOf(const Assignment& assignment, const std::string& run_id) {
+  NodePlacement p;
+  p.run_id = run_id;
+  p.round = assignment.round;
+  p.restart_count = assignment.restart_count;
+  p.max_restarts = assignment.max_restarts;
+  p.node_rank = assignment.node_rank;
+  p.num_nodes = assignment.num_nodes;
+  p.global_rank_base = assignment.global_rank_base;
+  p.local_world_size = assignment.local_world_size;
+  p.world_size = assignment.world_size;
+  p.master_addr = assignment.master_addr;
+  p.master_port = assignment.master_port;
+  return p;
+}
+
 const char* EventTypeName(EventType type) {
   switch (type) {
     case EventType::kSessionOpened: return "session-opened";

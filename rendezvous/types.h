@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/placement.h"
+
 namespace fabric {
 namespace rendezvous {
 
@@ -51,6 +53,11 @@ struct Assignment {
   // max_members_in_assignment (256 by default): use RendezvousClient::GetStatus().
   std::vector<Member> members;
 };
+
+// The node placement an assignment describes: the one place where a completed round
+// becomes the launcher's plan. `run_id` is the session's (an assignment does not carry
+// it); the members list is not part of a placement.
+NodePlacement PlacementOf(const Assignment& assignment, const std::string& run_id);
 
 struct WorkerFailure {
   std::string node_id;
