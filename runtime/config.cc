@@ -335,6 +335,7 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
   c.fsdp_unit_types = options.fsdp_unit_types;
   c.fsdp_unit_min_params = options.fsdp_unit_min_params;
   c.fsdp_checkpoint_types = options.fsdp_checkpoint_types;
+  c.fsdp_just_in_time = options.fsdp_just_in_time;
   c.num_threads = options.num_threads;
   if (c.num_threads == 0) {
     if (auto omp = Lookup(env, kEnvOmpNumThreads)) {

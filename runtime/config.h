@@ -50,6 +50,11 @@ struct FabricOptions {
   // units whose type name contains one of these, run through RunUnit (fsdp_unit.h), keep
   // no activations from forward and recompute them in backward.
   std::vector<std::string> fsdp_checkpoint_types;
+  // The model runs the forward of every FSDP unit (but the root) through RunUnit
+  // (fsdp_unit.h): no unit is gathered before the forward pass, not even in the first
+  // step (otherwise a unit counts as just-in-time once RunUnit has seen it). A unit used
+  // outside RunUnit then has empty parameters and its forward fails.
+  bool fsdp_just_in_time = false;
 };
 
 // Where this process stands and what it runs, fully resolved.
@@ -77,6 +82,7 @@ struct RuntimeConfig {
   std::vector<std::string> fsdp_unit_types;  // FabricOptions' auto-wrap policy
   int64_t fsdp_unit_min_params = 0;
   std::vector<std::string> fsdp_checkpoint_types;  // FabricOptions' checkpointing policy
+  bool fsdp_just_in_time = false;                   // FabricOptions' promise about RunUnit
   // Where the rank came from: "env" (fabric-run/torchrun), "slurm", or "none".
   std::string source = "none";
 };

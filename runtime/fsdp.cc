@@ -113,6 +113,7 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     FABRIC_RETURN_IF_ERROR(PlanUnits());
     std::vector<NamedTensor> out;
     for (size_t u = 0; u < units_.size(); ++u) {
+      units_[u].jit = options_.just_in_time && units_[u].module != nullptr;
       FABRIC_RETURN_IF_ERROR(ShardUnit(units_[u]));
       out.push_back({units_[u].name.empty() ? "_flat_param"
                                             : units_[u].name + "._flat_param",

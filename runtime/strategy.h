@@ -123,6 +123,9 @@ struct FsdpOptions {
   // through RunUnit (fsdp_unit.h), recompute their forward in backward instead of
   // keeping its activations.
   std::vector<std::string> checkpoint_types;
+  // Every unit but the root runs its forward through RunUnit: none is gathered before
+  // the forward pass, from the first step on.
+  bool just_in_time = false;
 };
 
 // `comm` must outlive the strategy.

@@ -90,7 +90,8 @@ mem_steps=${MEM_STEPS:-4}
   echo "### Peak memory per rank (kernel's VmHWM) and step time: d_model 1024, 8 layers, 8 heads"
   echo
   echo "seq 16, per-rank batch 2, AdamW, $mem_steps steps (the first not timed); C++ FSDP with one unit per"
-  echo "TransformerEncoderLayer (\`--fsdp-units TransformerEncoderLayer\`), Python FSDP2 with \`fully_shard\`"
+  echo "TransformerEncoderLayer (\`--fsdp-units TransformerEncoderLayer\`), each gathered just for its own"
+  echo "forward and backward (the trainer runs the layers through \`RunUnit\`), Python FSDP2 with \`fully_shard\`"
   echo "on each layer and the root. Peak MB includes each runtime's own baseline (LibTorch's"
   echo "libraries; Python's interpreter and torch import), so compare FSDP/DDP within a column"
   echo "pair. Targets: C++ FSDP <= 0.6x C++ DDP at 4 workers; C++ FSDP step <= 1.1x FSDP2."
@@ -101,6 +102,7 @@ mem_steps=${MEM_STEPS:-4}
 csv=$PWD/bench/out/train_memory.csv
 mkdir -p "$(dirname "$csv")"
 echo "workers,cpp_ddp,cpp_fsdp,py_ddp,py_fsdp2" > "$csv"
+declare -A fsdp_mb fsdp_ms
 for w in 2 4; do
   read -r cdms _ _ cdmb <<<"$(steps=$mem_steps run_cpp "$w" ddp "${big[@]}")"
   read -r cfms _ _ cfmb <<<"$(steps=$mem_steps run_cpp "$w" fsdp "${big[@]}" --fsdp-units TransformerEncoderLayer)"
@@ -111,8 +113,26 @@ for w in 2 4; do
   sr=$(awk -v a="$cfms" -v b="$pfms" 'BEGIN{printf "%.2fx", a/b}')
   echo "| $w | $cdmb | $cfmb | $cr | $pdmb | $pfmb | $pr | $cdms | $cfms | $pdms | $pfms | $sr |" | tee -a "$out"
   echo "$w,$cdmb,$cfmb,$pdmb,$pfmb" >> "$csv"
+  fsdp_mb[$w]=$cfmb
+  fsdp_ms[$w]=$cfms
 done
 "$python" bench/train/plot_memory.py "$csv" "$(dirname "$out")/memory.svg"
 echo | tee -a "$out"
 echo "![peak memory per rank](memory.svg)" | tee -a "$out"
+# Activation checkpointing (--activation-checkpointing TransformerEncoderLayer): the same
+# FSDP run, each layer's activations recomputed in backward.
+{
+  echo
+  echo "C++ FSDP with activation checkpointing of every TransformerEncoderLayer, same model and"
+  echo "steps (at seq 16 x batch 2 the activations are small next to the parameters: this shows"
+  echo "the recomputation's cost more than its saving)."
+  echo
+  echo "| workers | C++ FSDP MB | + checkpointing MB | C++ FSDP ms | + checkpointing ms |"
+  echo "|---|---|---|---|---|"
+} | tee -a "$out"
+for w in 2 4; do
+  read -r ams _ _ amb <<<"$(steps=$mem_steps run_cpp "$w" fsdp "${big[@]}" --fsdp-units TransformerEncoderLayer \
+    --activation-checkpointing TransformerEncoderLayer)"
+  echo "| $w | ${fsdp_mb[$w]} | $amb | ${fsdp_ms[$w]} | $ams |" | tee -a "$out"
+done
 if [[ $out == "$default_out" ]]; then "$python" bench/assemble_results.py; fi

@@ -119,6 +119,8 @@ absl::Status Train(const TrainOptions& o) {
   fo.accelerator = o.accelerator;
   if (!o.fsdp_units.empty()) fo.fsdp_unit_types = {o.fsdp_units};
   if (!o.fsdp_checkpoint.empty()) fo.fsdp_checkpoint_types = {o.fsdp_checkpoint};
+  // The blocks run through RunUnit: with a unit per block none is gathered before forward.
+  fo.fsdp_just_in_time = o.fsdp_units == "TransformerEncoderLayer";
   FABRIC_ASSIGN_OR_RETURN(auto fabric, Fabric::Create(fo));
   FABRIC_RETURN_IF_ERROR(fabric->Launch());
   const auto& cfg = fabric->config();

@@ -125,7 +125,8 @@ TEST(EquivalenceTest, FsdpUnitsGatheredJustInTimeMatchOneProcessAndAreFreedAfter
 // and each unit's forward runs twice per step (the recomputation in backward); negative
 // control: without the policy it runs once.
 TEST(EquivalenceTest, FsdpCheckpointedUnitsRecomputeInBackwardAndMatchOneProcess) {
-  auto ckpt = RunEquiv("fsdp", "adam", 2, 2, {"units=Linear", "jit=1", "checkpoint=Linear"});
+  auto ckpt = RunEquiv("fsdp", "adam", 2, 2,
+                       {"units=Linear", "jit=1", "checkpoint=Linear", "just_in_time=1"});
   auto jit = RunEquiv("fsdp", "adam", 2, 2, {"units=Linear", "jit=1"});
   ASSERT_EQ(ckpt.size(), 2u);
   ASSERT_EQ(jit.size(), 2u);
@@ -136,6 +137,22 @@ TEST(EquivalenceTest, FsdpCheckpointedUnitsRecomputeInBackwardAndMatchOneProcess
     EXPECT_EQ(ParamsAfterForward(ckpt[r]), ParamsAfterForward(jit[r])) << Describe(ckpt);
   }
   EXPECT_EQ(Params(ckpt), Params(jit)) << Describe(ckpt);
+}
+
+// fsdp_just_in_time promises that every unit runs through RunUnit, so none is gathered
+// before forward: a model that breaks the promise fails in its forward, on every rank,
+// instead of silently computing with empty parameters.
+TEST(EquivalenceTest, FsdpJustInTimeWithoutRunUnitFailsTheForward) {
+  JobSpec spec{WorkerBinary(),
+               {"equiv", "strategy=fsdp", "optim=adam", "steps=1", "accum=1", "units=Linear",
+                "just_in_time=1"},
+               2};
+  auto results = RunRanks(spec);
+  ASSERT_TRUE(results.ok()) << results.status();
+  for (const auto& r : *results) {
+    EXPECT_NE(r.exit_code, 0) << Describe(*results);
+    EXPECT_THAT(r.output, ::testing::HasSubstr("forward")) << Describe(*results);
+  }
 }
 
 TEST(EquivalenceTest, FsdpMatchesDdpAndHoldsAQuarterOfTheMemory) {
