@@ -36,11 +36,15 @@ struct RetryPolicy {
 // Runs `rpc(grpc::ClientContext*) -> grpc::Status` until it returns anything but
 // UNAVAILABLE or the policy's deadline passes. A fault injected as kDropRequest skips
 // the attempt; kDropResponse discards its outcome. Returns the last status, prefixed
-// with `what` when it is UNAVAILABLE after the deadline.
+// with `what` when it is UNAVAILABLE after the deadline. An attempt that ends in
+// DEADLINE_EXCEEDED after an earlier one was UNAVAILABLE, once the policy's deadline has
+// passed, was cut short by this retry deadline while gRPC was still reconnecting to a
+// server it could not reach: that is reported as the UNAVAILABLE it is.
 template <typename Fn>
 absl::Status CallWithRetry(const std::string& what, const RetryPolicy& policy, Fn rpc) {
   absl::Duration backoff = absl::Milliseconds(5);
   int attempts = 0;
+  absl::Status unavailable;  // the last UNAVAILABLE seen
   while (true) {
     ++attempts;
     absl::Status s;
@@ -60,7 +64,13 @@ absl::Status CallWithRetry(const std::string& what, const RetryPolicy& policy, F
         s = absl::UnavailableError("injected fault: response lost");
       }
     }
-    if (s.code() != absl::StatusCode::kUnavailable) return s;
+    if (s.code() == absl::StatusCode::kDeadlineExceeded && !unavailable.ok() &&
+        absl::Now() >= policy.deadline) {
+      s = unavailable;
+    } else if (s.code() != absl::StatusCode::kUnavailable) {
+      return s;
+    }
+    unavailable = s;
     if (absl::Now() + backoff >= policy.deadline) {
       return absl::UnavailableError(
           absl::StrCat(what, ": gave up after ", attempts, " attempt(s): ", s.message()));
