@@ -238,8 +238,7 @@ int Agent::Run() {
             Say(absl::StrCat("fabric-run: ", out.spawn_error.message(), "\n"));
             LocalFailure f;
             f.global_rank = plan.global_rank_base;
-            f.status = ExitStatus::Exited(
-                DecideAfterAttempt(out, plan.restart_count, plan.max_restarts).exit_code);
+            f.status = ExitStatus::Exited(SpawnExitCode(out.spawn_error));
             f.message = std::string(out.spawn_error.message());
             f.retryable = false;  // the same exec would fail again
             c.ReportFailure(plan, f);

@@ -10,15 +10,17 @@ AttemptDecision DecideAfterAttempt(const GangOutcome& outcome, int restart_count
     case GangEnd::kInterrupted:
       return {false, 128 + outcome.interrupt_signal};
     case GangEnd::kSpawnFailed:
-      return DecideAfterFailure(
-          ExitStatus::Exited(outcome.spawn_error.code() == absl::StatusCode::kNotFound ? 127
-                                                                                       : 126),
-          /*retryable=*/false, restart_count, max_restarts);
+      return DecideAfterFailure(ExitStatus::Exited(SpawnExitCode(outcome.spawn_error)),
+                                /*retryable=*/false, restart_count, max_restarts);
     case GangEnd::kWorkerFailed:
       return DecideAfterFailure(outcome.root_status, /*retryable=*/true, restart_count,
                                 max_restarts);
   }
   return {false, 1};
+}
+
+int SpawnExitCode(const absl::Status& spawn_error) {
+  return spawn_error.code() == absl::StatusCode::kNotFound ? 127 : 126;
 }
 
 AttemptDecision DecideAfterFailure(ExitStatus status, bool retryable, int restart_count,

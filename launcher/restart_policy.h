@@ -23,6 +23,10 @@ struct AttemptDecision {
 AttemptDecision DecideAfterAttempt(const GangOutcome& outcome, int restart_count,
                                    int max_restarts);
 
+// fabric-run's status when a worker could not be spawned: 127 when the program was not
+// found, else 126 (the shell's convention).
+int SpawnExitCode(const absl::Status& spawn_error);
+
 // The failure part of the above, for a single node's coordinator (local_coordinator.h),
 // which hears of a failure as its status: restart while `retryable` and restart_count <
 // max_restarts, else exit with `status`'s shell code (1 when that is 0).
