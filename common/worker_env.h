@@ -45,6 +45,13 @@ inline constexpr char kEnvLtNumNodes[] = "LT_NUM_NODES";
 inline constexpr char kEnvLtPrecision[] = "LT_PRECISION";
 // Ours: the rendezvous round the worker belongs to.
 inline constexpr char kEnvFabricRound[] = "FABRIC_ROUND";
+// Ours, under `fabric-run --recovery in-place`: "in-place" for every worker (the C++
+// runtime then re-forms its group around a replacement instead of failing); "1" in
+// FABRIC_RECOVERY_REPLACEMENT for a worker started in place of a failed one (it joins
+// the running job); FABRIC_RECOVERY_TIMEOUT_S: how long the live ranks wait for it.
+inline constexpr char kEnvFabricRecovery[] = "FABRIC_RECOVERY";
+inline constexpr char kEnvFabricRecoveryReplacement[] = "FABRIC_RECOVERY_REPLACEMENT";
+inline constexpr char kEnvFabricRecoveryTimeout[] = "FABRIC_RECOVERY_TIMEOUT_S";
 
 using EnvMap = std::map<std::string, std::string>;
 

@@ -267,8 +267,21 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     workers.push_back(std::move(w));
   }
   Gang gang(launcher_, clock_, lo.grace_period);
+  if (lo.recovery_in_place) {
+    InPlacePolicy policy;
+    policy.budget = std::max(0, lo.max_restarts - plan.restart_count - in_place_spent_);
+    policy.window = lo.recovery_timeout;
+    policy.replacement_spec = [](const SpawnSpec& failed) {
+      SpawnSpec spec = failed;
+      spec.env.push_back(absl::StrCat(kEnvFabricRecoveryReplacement, "=1"));
+      return spec;
+    };
+    gang.EnableInPlace(std::move(policy));
+  }
   (void)gang.Start(std::move(workers));  // a spawn error is part of the outcome
-  close_all(write_fds);
+  // In-place: a replacement writes to the same pipes, so their write ends stay open
+  // until every worker is gone (Supervise closes them then).
+  if (!lo.recovery_in_place) close_all(write_fds);
   {
     std::vector<pid_t> pids;
     std::vector<int> ranks;
@@ -284,7 +297,9 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     ev.data.u64 = i;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, read_fds[i], &ev) != 0) LogWarning("epoll_ctl: ", std::strerror(errno));
   }
-  Supervise(gang, outputs, read_fds);
+  Supervise(gang, outputs, read_fds, write_fds);
+  close_all(write_fds);
+  in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
   for (const WorkerState& w : result.outcome.workers) {
     if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
@@ -306,7 +321,7 @@ void Agent::ArmTimer(std::optional<absl::Time> when) {
 }
 
 void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
-                      std::vector<int>& pipe_fds) {
+                      std::vector<int>& pipe_fds, std::vector<int>& held_write_fds) {
   size_t open_pipes = 0;
   for (int fd : pipe_fds) open_pipes += fd >= 0;
   auto close_pipe = [&](size_t i) {
@@ -319,6 +334,10 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
   std::vector<char> buf(1 << 16);
   for (;;) {
     if (gang.finished()) {
+      for (int& fd : held_write_fds) {  // no replacement can come any more
+        if (fd >= 0) close(fd);
+        fd = -1;
+      }
       if (open_pipes == 0) break;
       if (!drain_deadline) drain_deadline = clock_->TimeNow() + options_.drain_timeout;
       if (clock_->TimeNow() >= *drain_deadline) {
@@ -352,6 +371,13 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
               const bool was_stopping = gang.stopping();
               if (gang.OnExit(r->pid, r->status) && !was_stopping && gang.stopping()) {
                 MaybeReportEarly(gang, r->pid, r->status, outputs);
+              }
+              for (const Replacement& x : gang.TakeReplacements()) {
+                Say(absl::StrCat(
+                    "fabric-run: rank ", x.global_rank, " (pid ", x.old_pid, ") ",
+                    x.status.Describe(), "; recovering in place: started a replacement (pid ",
+                    x.new_pid, "), the other workers keep running (", gang.replacements(),
+                    " of ", options_.launch.max_restarts, " restarts used in place)\n"));
               }
             }
           } else if (sigismember(&options_.ignored_at_start, sig) == 1) {

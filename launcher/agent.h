@@ -106,8 +106,10 @@ class Agent {
                         const std::vector<std::unique_ptr<WorkerOutput>>& outputs);
   int Terminal(const CoordinatorEvent& event);
   absl::StatusOr<AttemptResult> RunAttempt(const NodePlacement& plan);
+  // `held_write_fds`: the workers' pipe write ends the agent keeps for in-place
+  // replacements; closed once every worker is gone.
   void Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
-                 std::vector<int>& pipe_fds);
+                 std::vector<int>& pipe_fds, std::vector<int>& held_write_fds);
   void ArmTimer(std::optional<absl::Time> when);
   void Report(const NodePlacement& plan, const AttemptResult& result, bool restarting,
               std::optional<int64_t> oom_before);
@@ -138,6 +140,7 @@ class Agent {
   NodePlacement current_plan_;
   std::vector<std::string> current_error_files_;  // by local rank
   bool log_warning_said_ = false;  // one "cannot write the log file" warning per agent
+  int in_place_spent_ = 0;  // workers replaced in place, all attempts (--recovery in-place)
   std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
   bool stop_requested_ = false;   // the gang is stopping for a coordinator event
   bool failure_reported_ = false; // this attempt's root cause went to the coordinator

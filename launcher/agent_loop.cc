@@ -120,6 +120,7 @@ void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
     f.global_rank = w.global_rank;
     f.local_rank = w.local_rank;
     f.status = status;
+    f.in_place_spent = in_place_spent_ + gang.replacements();  // this attempt's too
     if (static_cast<size_t>(w.local_rank) < outputs.size()) {
       const std::vector<std::string> tail = outputs[w.local_rank]->StderrTail();
       for (size_t i = tail.size() > kReportTailLines ? tail.size() - kReportTailLines : 0;
@@ -223,13 +224,15 @@ int Agent::Run() {
           case GangEnd::kInterrupted:  // a signal we did not see as a stop signal
             return interrupted(out.interrupt_signal, "and stopped every local worker");
           case GangEnd::kWorkerFailed:
-            Report(plan, *result, plan.restart_count < plan.max_restarts, oom_before);
+            Report(plan, *result, plan.restart_count + in_place_spent_ < plan.max_restarts,
+                   oom_before);
             if (!failure_reported_) {
               const WorkerState& root = out.workers[out.root_index];
               LocalFailure f;
               f.global_rank = root.global_rank;
               f.local_rank = root.local_rank;
               f.status = out.root_status;
+              f.in_place_spent = in_place_spent_;
               failure_reported_ = true;
               c.ReportFailure(plan, f);
             }

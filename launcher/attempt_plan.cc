@@ -66,6 +66,11 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const NodePlacement& plan
   // As torchrun: the signal list always, NCCL's async error handling unless inherited.
   env[kEnvSignalsToHandle] = options.signals_to_handle;
   env.emplace(kEnvNcclAsyncErrorHandling, "1");
+  if (options.recovery_in_place) {
+    env[kEnvFabricRecovery] = "in-place";
+    env[kEnvFabricRecoveryTimeout] =
+        absl::StrCat(absl::ToDoubleSeconds(options.recovery_timeout));
+  }
   OverlaySlurmTask(plan, local_rank, &env);
   if (options.virtual_local_rank) {
     // torchrun's --virtual-local-rank: each worker sees only its own GPU, as device 0.

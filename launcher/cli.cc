@@ -132,6 +132,13 @@ const std::vector<FlagSpec>& Flags() {
        "After min nodes joined, how long to wait for more (elastic).", {}},
       {"keepalive-timeout", Kind::kValue, "DURATION", "5s",
        "A node that misses heartbeats this long is considered dead.", {}},
+      {"recovery", Kind::kValue, "gang|in-place", "gang",
+       "After a worker fails: restart every worker (gang), or start only the failed one "
+       "again while the others keep their state (in-place; the C++ runtime with DDP; not "
+       "global rank 0). Each counts against --max-restarts.", {}},
+      {"recovery-timeout", Kind::kValue, "DURATION", "30s",
+       "In-place: how long the live workers wait for the replacement; a failure within "
+       "this time of a replacement's start restarts the gang.", {}},
       {"hang-timeout", Kind::kValue, "DURATION", "0 (off)",
        "A worker that beat (the C++ runtime on every step and collective; Python: "
        "fabric_heartbeat.beat()) and then not for this long is hung: its stack is "
@@ -561,7 +568,8 @@ absl::Status ResolveTimes(const RawMap& raw, LaunchOptions* o) {
                            Item{"join-timeout", &o->join_timeout, false},
                            Item{"last-call-timeout", &o->last_call_timeout, true},
                            Item{"keepalive-timeout", &o->keepalive_timeout, false},
-                           Item{"hang-timeout", &o->hang_timeout, true}}) {
+                           Item{"hang-timeout", &o->hang_timeout, true},
+                           Item{"recovery-timeout", &o->recovery_timeout, false}}) {
     if (auto it = raw.find(item.flag); it != raw.end()) {
       FABRIC_ASSIGN_OR_RETURN(*item.out, ParseDurationValue(it->second, item.allow_zero));
     }
@@ -776,6 +784,12 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("max-restarts"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->max_restarts,
                             ParseInt(it->second, 0, 1 << 20, "use a count >= 0"));
+  }
+  if (auto it = raw.find("recovery"); it != raw.end()) {
+    if (it->second.value != "gang" && it->second.value != "in-place") {
+      return Bad(it->second, "is not gang or in-place");
+    }
+    o->recovery_in_place = it->second.value == "in-place";
   }
   if (auto it = raw.find("log-dir"); it != raw.end()) o->log_dir = it->second.value;
   if (auto it = raw.find("python"); it != raw.end()) o->python = it->second.value;

@@ -48,6 +48,10 @@ struct LocalFailure {
   // spawned): a single node's coordinator does not restart for it. The rendezvous decides
   // for every node and does not read it.
   bool retryable = true;
+  // Workers this node replaced in place so far (--recovery in-place), every attempt:
+  // they used up restarts too. A single node's coordinator counts them; the rendezvous
+  // does not read it.
+  int in_place_spent = 0;
 };
 
 class Coordinator {

@@ -23,6 +23,7 @@ SignalAction ClassifySignal(int sig) {
 
 absl::Status Gang::Start(std::vector<GangWorker> workers) {
   states_.clear();
+  specs_.clear();
   for (const GangWorker& w : workers) {
     WorkerState st;
     st.global_rank = w.global_rank;
@@ -38,6 +39,7 @@ absl::Status Gang::Start(std::vector<GangWorker> workers) {
     st.pid = child->pid;
     st.pgid = child->pgid;
     states_.push_back(st);
+    specs_.push_back(w.spec);
   }
   return absl::OkStatus();
 }
@@ -48,6 +50,7 @@ bool Gang::OnExit(pid_t pid, ExitStatus status) {
     if (st.pid != pid || st.status.has_value() || st.abandoned) continue;
     st.status = status;
     launcher_->ReleaseGroup(st.pgid);
+    if (!status.success() && !stopping_ && MaybeReplace(i)) return true;
     if (!status.success() && !stopping_) {
       end_ = GangEnd::kWorkerFailed;
       root_index_ = static_cast<int>(i);
@@ -128,6 +131,38 @@ GangOutcome Gang::outcome() const {
   out.spawn_error = spawn_error_;
   out.workers = states_;
   return out;
+}
+
+bool Gang::MaybeReplace(size_t i) {
+  if (!in_place_.has_value() || replacements_ >= in_place_->budget) return false;
+  WorkerState& st = states_[i];
+  if (st.global_rank == 0) return false;
+  const absl::Time now = clock_->TimeNow();
+  if (last_replacement_.has_value() && now - *last_replacement_ < in_place_->window) {
+    return false;
+  }
+  SpawnSpec spec = in_place_->replacement_spec ? in_place_->replacement_spec(specs_[i])
+                                               : specs_[i];
+  absl::StatusOr<Child> child = launcher_->Spawn(spec);
+  if (!child.ok()) {
+    LogWarning("rank ", st.global_rank, ": starting a replacement failed: ",
+               child.status().message());
+    return false;
+  }
+  Replacement r;
+  r.global_rank = st.global_rank;
+  r.local_rank = st.local_rank;
+  r.old_pid = st.pid;
+  r.status = *st.status;
+  r.new_pid = child->pid;
+  new_replacements_.push_back(r);
+  st.pid = child->pid;
+  st.pgid = child->pgid;
+  st.status.reset();
+  st.last_signal_sent = 0;
+  ++replacements_;
+  last_replacement_ = now;
+  return true;
 }
 
 void Gang::BeginStop(int sig) {

@@ -15,8 +15,10 @@
 #ifndef FABRIC_LAUNCHER_GANG_H_
 #define FABRIC_LAUNCHER_GANG_H_
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -56,6 +58,27 @@ struct GangOutcome {
   std::vector<WorkerState> workers;
 };
 
+// In-place recovery (fabric-run --recovery in-place): a worker that fails while the gang
+// runs is started again alone, the others keep running, while `budget` lasts; not global
+// rank 0 (it serves the workers' store) and not when another worker failed less than
+// `window` ago (the survivors could not re-form: the gang stops as without it).
+struct InPlacePolicy {
+  int budget = 0;
+  absl::Duration window = absl::Seconds(30);
+  // The replacement's spawn spec from the failed worker's (adds the environment that
+  // tells the runtime it joins a running job).
+  std::function<SpawnSpec(const SpawnSpec&)> replacement_spec;
+};
+
+// One in-place replacement, for the agent's log and the hang watch.
+struct Replacement {
+  int global_rank = 0;
+  int local_rank = 0;
+  pid_t old_pid = -1;
+  ExitStatus status;  // how the failed worker ended
+  pid_t new_pid = -1;
+};
+
 // What the agent does with a signal it receives.
 enum class SignalAction { kIgnore, kForward, kStopGang };
 SignalAction ClassifySignal(int sig);
@@ -67,6 +90,12 @@ class Gang {
       : launcher_(launcher), clock_(clock), grace_(grace_period), abandon_after_(abandon_after) {}
   Gang(const Gang&) = delete;
   Gang& operator=(const Gang&) = delete;
+
+  // Before Start: replace failed workers in place (see InPlacePolicy).
+  void EnableInPlace(InPlacePolicy policy) { in_place_ = std::move(policy); }
+  // Replacements made since the last call.
+  std::vector<Replacement> TakeReplacements() { return std::exchange(new_replacements_, {}); }
+  int replacements() const { return replacements_; }
 
   // Spawns the workers in order. On a spawn failure the workers already started are
   // SIGKILLed, the outcome becomes kSpawnFailed, and the error is returned; the
@@ -92,6 +121,9 @@ class Gang {
 
  private:
   void BeginStop(int sig);
+  // In-place recovery: starts worker i again; false when the policy says no or the
+  // spawn failed.
+  bool MaybeReplace(size_t i);
   void SignalLive(int sig);
   void KillLive();
 
@@ -100,6 +132,11 @@ class Gang {
   absl::Duration grace_;
   absl::Duration abandon_after_;
   std::vector<WorkerState> states_;
+  std::vector<SpawnSpec> specs_;  // by index in states_
+  std::optional<InPlacePolicy> in_place_;
+  int replacements_ = 0;
+  std::optional<absl::Time> last_replacement_;
+  std::vector<Replacement> new_replacements_;
   bool stopping_ = false;
   bool killed_ = false;
   std::optional<absl::Time> deadline_;

@@ -68,7 +68,8 @@ void LocalCoordinator::ReportFailure(const NodePlacement& plan, const LocalFailu
   decided_ = true;
   CoordinatorEvent ev;
   const AttemptDecision d =
-      DecideAfterFailure(failure.status, failure.retryable, restart_, options_.max_restarts);
+      DecideAfterFailure(failure.status, failure.retryable, restart_ + failure.in_place_spent,
+                         options_.max_restarts);
   if (d.restart) {
     ++restart_;
     ev.kind = Kind::kRoundChanged;

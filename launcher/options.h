@@ -92,6 +92,13 @@ struct LaunchOptions {
   absl::Duration keepalive_timeout = absl::Seconds(5);
   // --hang-timeout: a worker whose heartbeat stops this long is hung (zero: off).
   absl::Duration hang_timeout = absl::ZeroDuration();
+  // --recovery in-place: a failed worker (not global rank 0, which serves the workers'
+  // store) is started again alone while the others keep running, as long as restarts
+  // remain (each counts as one); the C++ runtime re-forms its group around it
+  // (runtime/fabric.h). A failure within --recovery-timeout of such a start restarts
+  // the gang. false: gang (every worker restarts, torchrun's behaviour).
+  bool recovery_in_place = false;
+  absl::Duration recovery_timeout = absl::Seconds(30);
 
   // The program and its arguments, untouched. program_argv[0] is what the user typed.
   std::vector<std::string> program_argv;

@@ -17,7 +17,8 @@
 namespace fabric::runtime {
 
 struct Communicator::Impl {
-  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Store> base;   // the TCPStore
+  c10::intrusive_ptr<c10d::Store> store;  // base under this group's prefix
   // c10d's ProcessGroup with Gloo as the CPU backend (collectives go through c10d's
   // dispatcher ops, as torch.distributed's do).
   c10::intrusive_ptr<c10d::ProcessGroup> group;
@@ -57,21 +58,13 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
         "communicator: MASTER_PORT=", options.master_port, " is not a port (1-65535)"));
   }
   const int rank = options.rank;
-  FABRIC_RETURN_IF_ERROR(TorchCall(rank, absl::StrCat("connect to the store at ",
-                                                      options.master_addr, ":",
-                                                      options.master_port),
-                                   [&] {
-    c10d::TCPStoreOptions so;
-    so.port = static_cast<uint16_t>(options.master_port);
-    so.isServer = rank == 0;
-    so.numWorkers = options.world_size;
-    so.waitWorkers = true;
-    so.timeout = ToMillis(options.timeout);
-    so.useLibUV = true;  // LibTorch 2.x's store server (the default, stated)
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
-    comm->impl_->store = c10::make_intrusive<c10d::PrefixStore>(
-        absl::StrCat("fabric/round/", options.round), tcp);
-  }));
+  comm->impl_->base = options.base_store;
+  if (comm->impl_->base == nullptr) {
+    FABRIC_ASSIGN_OR_RETURN(comm->impl_->base, ConnectStore(options, /*client_only=*/false));
+  }
+  std::string prefix = absl::StrCat("fabric/round/", options.round);
+  if (options.recovery > 0) absl::StrAppend(&prefix, "/recovery/", options.recovery);
+  comm->impl_->store = c10::make_intrusive<c10d::PrefixStore>(prefix, comm->impl_->base);
   GlooBackendOptions gloo;
   gloo.rank = rank;
   gloo.world_size = options.world_size;
@@ -114,6 +107,25 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
 }
 
 c10d::Store* Communicator::store() const { return impl_->store.get(); }
+
+c10::intrusive_ptr<c10d::Store> Communicator::base_store() const { return impl_->base; }
+
+absl::StatusOr<c10::intrusive_ptr<c10d::Store>> Communicator::ConnectStore(
+    const CommunicatorOptions& options, bool client_only) {
+  return TorchCall(options.rank,
+                   absl::StrCat("connect to the store at ", options.master_addr, ":",
+                                options.master_port),
+                   [&]() -> c10::intrusive_ptr<c10d::Store> {
+                     c10d::TCPStoreOptions so;
+                     so.port = static_cast<uint16_t>(options.master_port);
+                     so.isServer = options.rank == 0 && !client_only;
+                     so.numWorkers = options.world_size;
+                     so.waitWorkers = !client_only;
+                     so.timeout = ToMillis(options.timeout);
+                     so.useLibUV = true;  // LibTorch 2.x's store server (the default, stated)
+                     return c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
+                   });
+}
 
 c10::intrusive_ptr<c10d::ProcessGroup> Communicator::group() const { return impl_->group; }
 

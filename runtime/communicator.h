@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "ATen/core/Tensor.h"
 #include "c10/util/intrusive_ptr.h"
+#include "torch/csrc/distributed/c10d/Store.hpp"
 
 namespace c10d {
 class ProcessGroup;
@@ -48,6 +49,13 @@ struct CommunicatorOptions {
   // Create the store and process group for world_size 1 too (a check of the backends;
   // normally one rank talks to nobody and every collective is local).
   bool group_for_one_rank = false;
+  // In-place recovery: the n-th re-formation of the group within the round (0: the
+  // first formation). n > 0 puts the group's keys under "fabric/round/<round>/recovery/<n>".
+  int recovery = 0;
+  // The store to form the group over (ConnectStore's, or an earlier Communicator's
+  // base_store(): rank 0 keeps serving it while groups come and go); null: Create
+  // connects (rank 0 hosts) one.
+  c10::intrusive_ptr<c10d::Store> base_store;
 };
 
 class Communicator {
@@ -58,6 +66,10 @@ class Communicator {
   // Returns DeadlineExceeded when the other ranks do not arrive within the timeout,
   // Unavailable when the store cannot be reached, InvalidArgument for bad options.
   static absl::StatusOr<std::unique_ptr<Communicator>> Create(const CommunicatorOptions& options);
+  // The job's TCPStore at master_addr:master_port, without any prefix: rank 0 hosts it
+  // unless `client_only` (a replacement joining a running job).
+  static absl::StatusOr<c10::intrusive_ptr<c10d::Store>> ConnectStore(
+      const CommunicatorOptions& options, bool client_only);
 
   ~Communicator();
   Communicator(const Communicator&) = delete;
@@ -108,6 +120,8 @@ class Communicator {
 
   // The round's store (null without a process group), for bootstrapping other libraries.
   c10d::Store* store() const;
+  // The unprefixed store the group was formed over (null without a process group).
+  c10::intrusive_ptr<c10d::Store> base_store() const;
   // The c10d process group (null without one), for c10d components that take one
   // (the DDP Reducer).
   c10::intrusive_ptr<c10d::ProcessGroup> group() const;

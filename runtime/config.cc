@@ -332,6 +332,29 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
     }
   }
 
+  if (auto v = Lookup(env, kEnvFabricRecovery)) {
+    if (*v != "in-place" && *v != "gang") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "worker environment: ", kEnvFabricRecovery, "='", *v, "' is not in-place or gang"));
+    }
+    c.recovery_in_place = *v == "in-place";
+  }
+  if (auto v = Lookup(env, kEnvFabricRecoveryReplacement)) c.replacement = *v == "1";
+  if (auto v = Lookup(env, kEnvFabricRecoveryTimeout)) {
+    double seconds = 0;
+    if (!absl::SimpleAtod(*v, &seconds) || !(seconds > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("worker environment: ",
+                                                     kEnvFabricRecoveryTimeout, "='", *v,
+                                                     "' is not a positive number of seconds"));
+    }
+    c.recovery_timeout = absl::Seconds(seconds);
+  }
+  if (c.replacement && !c.recovery_in_place) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker environment: ", kEnvFabricRecoveryReplacement, " is set but ",
+        kEnvFabricRecovery, " is not in-place"));
+  }
+
   c.fsdp_unit_types = options.fsdp_unit_types;
   c.fsdp_unit_min_params = options.fsdp_unit_min_params;
   c.fsdp_checkpoint_types = options.fsdp_checkpoint_types;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/worker_env.h"
 
 namespace fabric::runtime {
@@ -78,6 +79,13 @@ struct RuntimeConfig {
   // The attempt/round this process belongs to (FABRIC_ROUND, else
   // TORCHELASTIC_RESTART_COUNT, else 0): store keys are prefixed with it.
   int64_t round = 0;
+  // In-place recovery (FABRIC_RECOVERY=in-place, fabric-run --recovery in-place): a
+  // failed peer is replaced while this rank keeps its state; `replacement`: this
+  // process is such a replacement (FABRIC_RECOVERY_REPLACEMENT=1); `recovery_timeout`:
+  // how long re-forming the group may take (FABRIC_RECOVERY_TIMEOUT_S).
+  bool recovery_in_place = false;
+  bool replacement = false;
+  absl::Duration recovery_timeout = absl::Seconds(30);
   int num_threads = 0;  // 0: leave LibTorch's default
   std::vector<std::string> fsdp_unit_types;  // FabricOptions' auto-wrap policy
   int64_t fsdp_unit_min_params = 0;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <unordered_map>
 
 #include "ATen/ATen.h"
@@ -12,6 +13,7 @@
 #include "runtime/torch_status.h"
 #include "torch/autograd.h"
 #include "torch/csrc/distributed/c10d/ProcessGroup.hpp"
+#include "torch/csrc/distributed/c10d/comm.hpp"
 #include "torch/csrc/distributed/c10d/reducer.hpp"
 
 namespace fabric::runtime {
@@ -19,9 +21,143 @@ namespace {
 
 int64_t NBytes(const at::Tensor& t) { return t.defined() ? t.numel() * t.element_size() : 0; }
 
-class DdpStrategy : public Strategy {
+// What a recoverable DDP keeps of one backward's synchronisation: each bucket's local
+// gradients (copied before its all-reduce overwrote them) and the collectives' futures.
+// Written from the autograd engine's hooks, read by the training thread after backward.
+struct GradSnapshot {
+  std::vector<std::pair<at::Tensor, at::Tensor>> saved;  // (parameter, its local gradient)
+  std::vector<c10::intrusive_ptr<c10::ivalue::Future>> futures;
+  void Clear() {
+    saved.clear();
+    futures.clear();
+  }
+  bool AnyFailed() const {
+    for (const auto& f : futures) {
+      if (f->completed() && f->hasError()) return true;
+    }
+    return false;
+  }
+};
+
+// The reducer's communication: the mean all-reduce of torch's default DDP hook (divide,
+// then sum), after saving the bucket's local gradients.
+class SnapshotAllReduceHook : public c10d::CommHookInterface {
+ public:
+  SnapshotAllReduceHook(c10::intrusive_ptr<c10d::ProcessGroup> group,
+                        std::shared_ptr<GradSnapshot> snapshot)
+      : group_(std::move(group)), snapshot_(std::move(snapshot)) {}
+
+  c10::intrusive_ptr<c10::ivalue::Future> runHook(c10d::GradBucket& bucket) override {
+    const std::vector<at::Tensor> params = bucket.getParameters();
+    const std::vector<at::Tensor> grads = bucket.getGradients();
+    for (size_t i = 0; i < params.size() && i < grads.size(); ++i) {
+      snapshot_->saved.emplace_back(params[i], grads[i].clone());
+    }
+    std::vector<at::Tensor> tensors = {bucket.getBufferRef()};
+    tensors[0].mul_(1.0 / group_->getSize());  // as the reducer's own path scales
+    c10::intrusive_ptr<c10::ivalue::Future> f = group_->allreduce(tensors)->getFuture();
+    snapshot_->futures.push_back(f);
+    return f;
+  }
+
+  at::Tensor parseHookResult(const c10::IValue& result) override {
+    return c10d::detail::parseCppCommHookResult(result);
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  std::shared_ptr<GradSnapshot> snapshot_;
+};
+
+class DdpStrategy : public Strategy, public InPlaceRecovery {
  public:
   DdpStrategy(Communicator* comm, const DdpOptions& options) : comm_(comm), options_(options) {}
+
+  InPlaceRecovery* recovery() override { return options_.recoverable ? this : nullptr; }
+
+  bool GradSyncFailed() const override { return snapshot_->AnyFailed(); }
+
+  void ForgetGroup() override {
+    if (reducer_ != nullptr) layout_ = Buckets();
+    if (reducer_ != nullptr) {
+      try {
+        reducer_->remove_autograd_hooks();
+      } catch (...) {
+      }
+    }
+    reducer_.reset();
+    snapshot_->futures.clear();
+    comm_ = nullptr;
+  }
+
+  absl::Status Rebind(Communicator* comm) override {
+    comm_ = comm;
+    if (comm_->world_size() > 1 && !params_.empty()) return MakeReducer();
+    return absl::OkStatus();
+  }
+
+  absl::Status ResyncLocalGradients() override {
+    FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "ddp: restore the local gradients", [&] {
+      torch::NoGradGuard no_grad;
+      for (auto& [param, grad] : snapshot_->saved) {
+        at::Tensor p = param;
+        if (p.grad().defined()) {
+          p.mutable_grad().copy_(grad);
+        } else {
+          p.mutable_grad() = grad;
+        }
+      }
+    }));
+    snapshot_->Clear();
+    return AllReduceGradientsNow();
+  }
+
+  std::vector<int64_t> BucketLayout() const override {
+    std::vector<int64_t> out;
+    const std::vector<std::vector<size_t>> b = Buckets();
+    out.push_back(static_cast<int64_t>(b.size()));
+    for (const auto& bucket : b) {
+      out.push_back(static_cast<int64_t>(bucket.size()));
+      for (size_t i : bucket) out.push_back(static_cast<int64_t>(i));
+    }
+    return out;
+  }
+
+  absl::Status AdoptBucketLayout(const std::vector<int64_t>& layout) override {
+    std::vector<std::vector<size_t>> b;
+    size_t pos = 1;
+    const int64_t n = layout.empty() ? -1 : layout[0];
+    for (int64_t k = 0; k < n && pos < layout.size(); ++k) {
+      const int64_t len = layout[pos++];
+      std::vector<size_t> bucket;
+      for (int64_t j = 0; j < len && pos < layout.size(); ++j) {
+        const int64_t idx = layout[pos++];
+        if (idx < 0 || idx >= static_cast<int64_t>(params_.size())) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "ddp: a bucket names parameter ", idx, " of ", params_.size()));
+        }
+        bucket.push_back(static_cast<size_t>(idx));
+      }
+      b.push_back(std::move(bucket));
+    }
+    if (n < 0 || static_cast<int64_t>(b.size()) != n || pos != layout.size()) {
+      return absl::InvalidArgumentError("ddp: malformed bucket layout");
+    }
+    if (reducer_ != nullptr) {
+      try {
+        reducer_->remove_autograd_hooks();
+      } catch (...) {
+      }
+      reducer_.reset();
+    }
+    layout_ = std::move(b);
+    return MakeReducer(/*verify=*/false);
+  }
+
+  void SyncNextManually() override {
+    sync_next_manually_ = true;
+    sync_buffers_next_ = false;
+  }
 
   ~DdpStrategy() override {
     // The reducer's autograd hooks hold raw pointers into it: remove them first.
@@ -50,7 +186,7 @@ class DdpStrategy : public Strategy {
     }
     // Rank 0's initial values everywhere (buffers may be integers; "-true" precisions
     // make parameters double or half: each keeps its dtype).
-    FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, all));
+    if (options_.initial_broadcast) FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, all));
     if (comm_->world_size() > 1 && !params_.empty()) {
       FABRIC_RETURN_IF_ERROR(MakeReducer());
     }
@@ -61,6 +197,7 @@ class DdpStrategy : public Strategy {
 
   absl::Status PreForward(bool sync) override {
     if (reducer_ == nullptr) return absl::OkStatus();
+    if (sync_next_manually_) return absl::OkStatus();  // hooks stay idle: no prepare_*
     // As torch's DDP (broadcast_buffers): buffers (running statistics) follow rank 0
     // before a forward that follows a synced one.
     if (sync_buffers_next_) FABRIC_RETURN_IF_ERROR(BroadcastFromRankZero(comm_, buffers_));
@@ -76,6 +213,8 @@ class DdpStrategy : public Strategy {
   absl::Status PostForward(const std::vector<at::Tensor>& outputs, bool sync) override {
     sync_buffers_next_ = sync && at::GradMode::is_enabled();
     if (reducer_ == nullptr || !sync || !at::GradMode::is_enabled()) return absl::OkStatus();
+    if (sync_next_manually_) return absl::OkStatus();
+    snapshot_->Clear();  // this backward's buckets
     return TorchCall(comm_->rank(), "ddp: prepare for backward", [&] {
       // With find_unused_parameters the reducer walks the graph from the outputs and
       // marks the parameters that got no gradient ready at once.
@@ -86,6 +225,10 @@ class DdpStrategy : public Strategy {
   }
 
   absl::Status PostBackward(bool sync) override {
+    if (sync_next_manually_ && sync && reducer_ != nullptr) {
+      sync_next_manually_ = false;
+      return AllReduceGradientsNow();
+    }
     // The reducer all-reduced each bucket from autograd hooks while backward ran and
     // wrote the averaged gradients back when it finished: nothing is left to do but
     // to name a parameter that got no gradient (the reducer would only fail, cryptically,
@@ -211,13 +354,44 @@ class DdpStrategy : public Strategy {
   }
 
  private:
+  // Every trainable parameter's gradient (zeros where it got none) averaged over the
+  // ranks exactly as the reducer does it: bucket by bucket in its order, each bucket's
+  // gradients flattened in its order, scaled by 1/W, then summed.
+  absl::Status AllReduceGradientsNow() {
+    const std::vector<std::vector<size_t>> buckets = Buckets();
+    const double scale = 1.0 / comm_->world_size();
+    for (const std::vector<size_t>& bucket : buckets) {
+      at::Tensor flat;
+      FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "ddp: gather the gradients", [&] {
+        std::vector<at::Tensor> views;
+        for (size_t i : bucket) {
+          at::Tensor& p = params_[i];
+          if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+          views.push_back(p.grad().reshape({-1}));
+        }
+        flat = at::cat(views);
+        flat.mul_(scale);
+      }));
+      FABRIC_RETURN_IF_ERROR(comm_->AllReduce(flat, ReduceOp::kSum));
+      FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "ddp: write the gradients back", [&] {
+        int64_t off = 0;
+        for (size_t i : bucket) {
+          at::Tensor g = params_[i].mutable_grad();
+          g.copy_(flat.narrow(0, off, g.numel()).view_as(g));
+          off += g.numel();
+        }
+      }));
+    }
+    return absl::OkStatus();
+  }
+
   // torch's DDP construction: one bucket for the first iteration (the gradients' order
   // is unknown), then rebuild_buckets() re-plans with bucket_cap_bytes and a 1 MB first
   // bucket from the order observed; buckets listed in reverse parameter order.
-  absl::Status MakeReducer() {
+  absl::Status MakeReducer(bool verify = true) {
     return TorchCall(comm_->rank(), "ddp: create the reducer", [&] {
       c10::intrusive_ptr<c10d::ProcessGroup> group = comm_->group();
-      c10d::verify_params_across_processes(group, params_, std::nullopt);
+      if (verify) c10d::verify_params_across_processes(group, params_, std::nullopt);
       const std::vector<bool> sparse(params_.size(), false);
       const std::vector<size_t> limits =
           options_.find_unused_parameters
@@ -227,6 +401,9 @@ class DdpStrategy : public Strategy {
       auto [buckets, per_bucket_limits] =
           c10d::compute_bucket_assignment_by_size(params_, limits, sparse);
       std::reverse(buckets.begin(), buckets.end());
+      // A re-formed group reduces in the failed group's buckets (then rebuilds them from
+      // the order gradients arrive in, as the first reducer did: the same order).
+      if (!layout_.empty()) buckets = layout_;
       std::unordered_map<size_t, std::string> names;
       for (size_t i = 0; i < names_.size(); ++i) names[i] = names_[i];
       reducer_ = std::make_unique<c10d::Reducer>(
@@ -234,7 +411,24 @@ class DdpStrategy : public Strategy {
           options_.find_unused_parameters, /*gradient_as_bucket_view=*/false, std::move(names),
           kFirstBucketBytes, /*skip_all_reduce_unused_params=*/false,
           /*use_python_reducer=*/false, /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
+      if (options_.recoverable) {
+        reducer_->register_comm_hook(std::make_unique<SnapshotAllReduceHook>(group, snapshot_));
+      }
     });
+  }
+
+  // The reducer's buckets as parameter indices, in reduction order.
+  std::vector<std::vector<size_t>> Buckets() const {
+    std::vector<std::vector<size_t>> out;
+    if (reducer_ == nullptr) return layout_;
+    std::unordered_map<const void*, size_t> index;
+    for (size_t i = 0; i < params_.size(); ++i) index[params_[i].unsafeGetTensorImpl()] = i;
+    for (const c10d::GradBucket& b : reducer_->get_grad_buckets(/*return_zero_tensors=*/true)) {
+      std::vector<size_t> bucket;
+      for (const at::Tensor& p : b.getParameters()) bucket.push_back(index.at(p.unsafeGetTensorImpl()));
+      out.push_back(std::move(bucket));
+    }
+    return out;
   }
 
   static constexpr int64_t kFirstBucketBytes = 1 << 20;  // torch's _DEFAULT_FIRST_BUCKET_BYTES
@@ -247,6 +441,9 @@ class DdpStrategy : public Strategy {
   std::vector<at::Tensor> buffers_;
   std::unique_ptr<c10d::Reducer> reducer_;  // world_size > 1 only
   bool sync_buffers_next_ = true;
+  std::shared_ptr<GradSnapshot> snapshot_ = std::make_shared<GradSnapshot>();
+  bool sync_next_manually_ = false;  // SyncNextManually()
+  std::vector<std::vector<size_t>> layout_;  // the failed group's buckets (recovery)
 };
 
 }  // namespace

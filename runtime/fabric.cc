@@ -119,17 +119,15 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
     FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, "set_num_threads",
                                      [&] { torch::set_num_threads(config_.num_threads); }));
   }
-  CommunicatorOptions co;
-  co.rank = config_.rank;
-  co.world_size = config_.world_size;
-  co.master_addr = config_.master_addr;
-  co.master_port = config_.master_port;
-  co.timeout = timeout;
-  if (const char* ifname = getenv("GLOO_SOCKET_IFNAME")) co.gloo_interface = ifname;
-  co.cuda_backend = config_.backend;
-  co.cuda_device = device_.is_cuda() ? device_.index() : -1;
-  co.round = config_.round;
+  launch_timeout_ = timeout;
+  CommunicatorOptions co = CommOptions(timeout);
+  if (config_.replacement) {
+    // In the place of a failed rank: join the running job's store (rank 0 serves it)
+    // and the re-formation the live ranks wait for (recovery.cc).
+    FABRIC_RETURN_IF_ERROR(JoinAsReplacement(co));
+  }
   FABRIC_ASSIGN_OR_RETURN(comm_, Communicator::Create(co));
+  if (config_.replacement) FABRIC_RETURN_IF_ERROR(ElectDonor(/*my_steps=*/-1));
   if (config_.precision == Precision::k16Mixed) {
     FABRIC_ASSIGN_OR_RETURN(scaler_, TorchCall(config_.rank, "create the gradient scaler", [&] {
       return std::make_unique<GradScaler>(device_, scaler_options_);
@@ -178,8 +176,11 @@ absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Mod
   } else {
     DdpOptions ddp;
     ddp.find_unused_parameters = config_.find_unused_parameters;
+    ddp.recoverable = RecoversInPlace(*model);
+    ddp.initial_broadcast = !(config_.replacement && models_.empty());
     model->strategy_ = MakeDdpStrategy(comm_.get(), ddp);
   }
+  FABRIC_RETURN_IF_ERROR(CheckRecoverable(*model));
   FABRIC_ASSIGN_OR_RETURN(std::vector<NamedTensor> params,
                           model->strategy_->Setup(model->module_));
   FABRIC_ASSIGN_OR_RETURN(model->optimizer_, TorchCall(rank(), "create optimizer", [&] {
@@ -189,6 +190,9 @@ absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Mod
     return absl::InvalidArgumentError("Fabric::Setup: the optimizer factory returned null");
   }
   models_.push_back(std::move(model));
+  if (config_.replacement && models_.size() == 1) {
+    FABRIC_RETURN_IF_ERROR(ReceiveStateAsReplacement(*models_.back()));
+  }
   return models_.back().get();
 }
 
@@ -205,7 +209,18 @@ torch::optim::Optimizer* Fabric::optimizer() const {
 absl::Status Fabric::BeginForward(const std::vector<Model*>& models) {
   if (models_.empty()) return absl::FailedPreconditionError("Forward before Setup()");
   for (Model* m : models) {
-    FABRIC_RETURN_IF_ERROR(m->strategy_->PreForward(Syncs(*m)));
+    if (m->index_ == 0 && m->strategy_->recovery() != nullptr && Syncs(*m)) {
+      // What a replacement's forward of this step must draw from (recovery.cc).
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      step_rng_ = gen.get_state();
+    }
+    absl::Status pre = m->strategy_->PreForward(Syncs(*m));
+    if (!pre.ok() && m->index_ == 0 && m->strategy_->recovery() != nullptr) {
+      // Only the buffers' broadcast communicates here: a peer is gone.
+      pre = RecoverInPlace(*m, pre, RecoveryPoint::kBeforeForward);
+    }
+    FABRIC_RETURN_IF_ERROR(pre);
     m->in_backward_ = true;
   }
   return absl::OkStatus();
@@ -232,13 +247,22 @@ double Fabric::LossScale() const { return scaler_ == nullptr ? 1.0 : scaler_->sc
 
 absl::Status Fabric::Backward(const at::Tensor& loss) {
   if (models_.empty()) return absl::FailedPreconditionError("Backward before Setup()");
-  FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "backward", [&] {
+  absl::Status backward = TorchCall(rank(), "backward", [&] {
     if (scaler_ != nullptr) {
       scaler_->Scale(loss).backward();
     } else {
       loss.backward();
     }
-  }));
+  });
+  if (!backward.ok()) {
+    Model& first = *models_[0];
+    InPlaceRecovery* rec = first.strategy_->recovery();
+    if (rec != nullptr && rec->GradSyncFailed()) {
+      first.in_backward_ = false;  // the recovery redoes its synchronisation
+      return RecoverInPlace(first, backward, RecoveryPoint::kGradientSync);
+    }
+    return backward;
+  }
   for (const auto& m : models_) {
     if (!m->in_backward_) continue;
     m->in_backward_ = false;
@@ -261,6 +285,11 @@ absl::Status Fabric::UnscaleOnce(Model& model) {
 absl::Status Fabric::Step(Model* model) {
   if (model == nullptr) return absl::InvalidArgumentError("Fabric::Step: null model");
   Beat();  // every optimizer step (runtime/heartbeat.h)
+  if (skip_next_step_ && model->index_ == 0) {
+    // This step's update came with the state a peer sent during an in-place recovery.
+    skip_next_step_ = false;
+    return model->strategy_->ZeroGrad();
+  }
   bool skip = false;
   at::Tensor found_inf;
   if (scaler_ != nullptr) {
@@ -283,6 +312,7 @@ absl::Status Fabric::Step(Model* model) {
         TorchCall(rank(), "update the loss scale", [&] { scaler_->Update(found_inf); }));
   }
   FABRIC_RETURN_IF_ERROR(model->strategy_->PostStep());
+  if (model->index_ == 0) ++steps_done_;
   return model->strategy_->ZeroGrad();
 }
 
@@ -482,6 +512,7 @@ absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
   TrainState out;
   out.step = data.step;
   out.extra = std::move(data.extra);
+  steps_done_ = data.step;
   return out;
 }
 

@@ -30,6 +30,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -209,6 +210,27 @@ class Fabric {
   // saver's world size and strategy), restores the RNG state; returns step and extra.
   absl::StatusOr<TrainState> Load(const std::string& path);
 
+  // In-place recovery (fabric-run --recovery in-place: FABRIC_RECOVERY=in-place; DDP
+  // with one model). When a peer dies while the gradients are synchronised, Backward
+  // does not fail: it re-forms the group (store keys under a recovery prefix) with the
+  // process fabric-run started in the dead rank's place, the lowest rank that has made
+  // the most optimizer steps sends the model, optimizer state, step count and RNG state
+  // to every rank, the ranks that were in that step redo its synchronisation with the
+  // gradients they computed, and Backward returns OK: the loop goes on, no step is
+  // lost or repeated. A rank whose peers had already finished that step takes their
+  // state and its next Step() does nothing. The replacement receives the state in
+  // Setup, then starts its loop at steps_done(). Any other failure (a collective
+  // outside backward, the replacement not arriving within FABRIC_RECOVERY_TIMEOUT_S)
+  // returns the error as before, and fabric-run restarts every worker.
+  //
+  // Optimizer steps taken by this job: counted by Step() from 0, or from the step a
+  // checkpoint was loaded at; a replacement starts with the live ranks' count.
+  int64_t steps_done() const { return steps_done_; }
+  // Set (after Setup) in a process that replaced a failed rank: steps_done() then.
+  std::optional<int64_t> joined_at_step() const { return joined_at_step_; }
+  // Re-formations of the group this process took part in.
+  int recoveries() const { return recovery_n_; }
+
   // Seeds LibTorch's CPU and CUDA generators (the same seed on every rank, as Lightning
   // does).
   void SeedEverything(uint64_t seed);
@@ -253,6 +275,32 @@ class Fabric {
   absl::StatusOr<CheckpointData> ReadSharded(const std::string& dir);
   // 16-mixed: unscales the model's gradients once per step; its found_inf_ is then set.
   absl::Status UnscaleOnce(Model& model);
+  // In-place recovery (see steps_done(); recovery.cc). CommunicatorOptions for this
+  // process.
+  CommunicatorOptions CommOptions(absl::Duration timeout) const;
+  // Whether `model` (about to be set up) takes part: in-place mode, several ranks, DDP,
+  // the first model.
+  bool RecoversInPlace(const Model& model) const;
+  // After the strategy is made: one line on stderr (rank 0) when in-place mode was asked
+  // for but this model cannot recover in place (FSDP, a second model): a failure then
+  // restarts every worker; FailedPrecondition for a replacement that cannot join.
+  absl::Status CheckRecoverable(const Model& model) const;
+  // A replacement's Launch: the store as a client, the re-formation it joins.
+  absl::Status JoinAsReplacement(CommunicatorOptions& options);
+  // A replacement's first Setup: the live ranks' state (TransferState).
+  absl::Status ReceiveStateAsReplacement(Model& model);
+  // Where a live rank saw its peer fail: in the buffers' broadcast before a forward (it
+  // has computed nothing of the step yet), or in the step's gradient synchronisation.
+  enum class RecoveryPoint { kBeforeForward, kGradientSync };
+  // A live rank, after a collective of the step failed: re-form the group and go on
+  // from `point` (redo the synchronisation, or synchronise after this backward).
+  absl::Status RecoverInPlace(Model& model, const absl::Status& failure, RecoveryPoint point);
+  // Every rank of a re-formed group: who sends the state (the lowest rank among those
+  // with the most steps; a replacement counts -1) and how many steps it made.
+  absl::Status ElectDonor(int64_t my_steps);
+  // The donor's model and optimizer state, step count and RNG state to every rank;
+  // ranks behind the donor (and the replacement) load it.
+  absl::Status TransferState(Model& model);
 
   RuntimeConfig config_;
   std::unique_ptr<Communicator> comm_;
@@ -262,6 +310,14 @@ class Fabric {
   std::unique_ptr<GradScaler> scaler_;  // 16-mixed only
   int no_sync_depth_ = 0;
   bool launched_ = false;
+  int64_t steps_done_ = 0;
+  std::optional<int64_t> joined_at_step_;
+  int recovery_n_ = 0;        // the group's current re-formation
+  int donor_ = -1;            // ElectDonor's result
+  int64_t donor_steps_ = 0;
+  bool skip_next_step_ = false;  // this rank took a state one step ahead of it
+  at::Tensor step_rng_;  // the CPU generator's state when this step's forward began
+  absl::Duration launch_timeout_ = absl::Minutes(5);
 };
 
 }  // namespace fabric::runtime

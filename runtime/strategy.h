@@ -63,9 +63,45 @@ struct NamedTensor {
 // Where a full (unsharded) state is materialized.
 enum class FullStateOn { kEveryRank, kRankZero };
 
+// In-place recovery of a strategy whose every rank holds the whole model (DDP): what
+// Fabric needs to re-form the group around a replacement rank in the middle of a step
+// (fabric.h, "In-place recovery"). Every method but GradSyncFailed and ForgetGroup
+// communicates over the group given to Rebind.
+class InPlaceRecovery {
+ public:
+  virtual ~InPlaceRecovery() = default;
+  // The last backward's gradient synchronisation failed (a bucket's collective ended in
+  // an error: a peer is gone), as opposed to an error of the backward itself.
+  virtual bool GradSyncFailed() const = 0;
+  // Drops everything bound to the failed group (the reducer and its autograd hooks);
+  // nothing may communicate until Rebind.
+  virtual void ForgetGroup() = 0;
+  // Binds to the re-formed group (a new reducer; checks the parameters' shapes across
+  // ranks, as creating one does at setup).
+  virtual absl::Status Rebind(Communicator* comm) = 0;
+  // Puts back into .grad the gradients this rank computed in the failed step (each
+  // bucket's were saved before its all-reduce), then all-reduces them (mean) at once:
+  // the failed step's synchronisation, redone.
+  virtual absl::Status ResyncLocalGradients() = 0;
+  // The next synced backward does not go through the reducer: its gradients are
+  // all-reduced (mean) at once after backward, as ResyncLocalGradients does on the
+  // ranks that kept theirs, so every rank issues the same collectives; and no buffer
+  // broadcast precedes the next forward (the buffers just came with the state).
+  virtual void SyncNextManually() = 0;
+  // The gradient buckets (parameter indices, in reduction order) of the current group's
+  // reducer, flattened as [buckets, n0, i..., n1, i...]: the state a replacement needs
+  // to reduce exactly as the others do (the same sums in the same order).
+  virtual std::vector<int64_t> BucketLayout() const = 0;
+  // Re-creates the reducer with the donor's BucketLayout (no communication).
+  virtual absl::Status AdoptBucketLayout(const std::vector<int64_t>& layout) = 0;
+};
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
+  // Null when the strategy cannot recover in place (FSDP: a lost rank's shard exists
+  // nowhere else).
+  virtual InPlaceRecovery* recovery() { return nullptr; }
 
   // Takes over `module`'s parameters. Returns the tensors the optimizer must update
   // (DDP: the module's trainable parameters by name; FSDP: the local flat shard,
@@ -110,6 +146,12 @@ struct DdpOptions {
   // Parameters may get no gradient in an iteration (ddp_find_unused_parameters_true).
   // Off: such a parameter is an error naming it.
   bool find_unused_parameters = false;
+  // Broadcast rank 0's parameters and buffers at Setup (off for a rank replacing a
+  // failed one: its state comes from a live peer afterwards).
+  bool initial_broadcast = true;
+  // In-place recovery: each bucket's local gradients are saved before its all-reduce
+  // (one copy of the gradients), so a failed synchronisation can be redone.
+  bool recoverable = false;
 };
 
 // FSDP's auto-wrap policy (which submodules are units of their own).

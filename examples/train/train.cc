@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -143,8 +144,20 @@ absl::Status Train(const TrainOptions& o) {
     start_step = static_cast<int>(st.step);
     fabric->Print(absl::StrFormat("resumed from %s at step %d", ckpt, start_step));
   }
+  if (std::optional<int64_t> joined = fabric->joined_at_step()) {
+    // Started in place of a failed rank (fabric-run --recovery in-place): the live ranks'
+    // state came with Setup; go on from their step.
+    start_step = static_cast<int>(*joined);
+  }
   const char* restart_env = std::getenv("TORCHELASTIC_RESTART_COUNT");
-  const bool first_attempt = restart_env == nullptr || std::string(restart_env) == "0";
+  const bool first_attempt = (restart_env == nullptr || std::string(restart_env) == "0") &&
+                             !fabric->joined_at_step().has_value();
+  std::FILE* step_log = nullptr;
+  if (!o.step_log_dir.empty()) {
+    const std::string path = absl::StrFormat("%s/rank_%d.steps", o.step_log_dir, fabric->rank());
+    step_log = std::fopen(path.c_str(), "a");
+    if (step_log == nullptr) return absl::InternalError(absl::StrCat("open ", path));
+  }
 
   const int64_t per_step = static_cast<int64_t>(o.batch_size) * fabric->world_size();
   const int64_t steps_per_epoch = kDatasetSize / per_step;
@@ -159,6 +172,7 @@ absl::Status Train(const TrainOptions& o) {
     if (step == o.crash_at_step && first_attempt && fabric->rank() == o.crash_rank) {
       std::fprintf(stderr, "train: rank %d crashing at step %d (--crash-at-step)\n",
                    fabric->rank(), step);
+      if (o.crash_with == "kill") raise(SIGKILL);
       std::_Exit(1);
     }
     auto t0 = std::chrono::steady_clock::now();
@@ -185,6 +199,10 @@ absl::Status Train(const TrainOptions& o) {
     if (step + 1 == o.steps) memory = fabric->Memory();  // with gradients, before the step
     FABRIC_RETURN_IF_ERROR(fabric->Step());
     FABRIC_RETURN_IF_ERROR(fabric->Synchronize());  // time the device's work, not its queueing
+    if (step_log != nullptr) {
+      std::fprintf(step_log, "step %d pid %d\n", step, static_cast<int>(getpid()));
+      std::fflush(step_log);
+    }
     auto t1 = std::chrono::steady_clock::now();
     if (step - start_step >= o.warmup_steps) {
       timed_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
@@ -197,6 +215,21 @@ absl::Status Train(const TrainOptions& o) {
     }
     if (!ckpt.empty() && ((step + 1) % o.ckpt_every == 0 || step + 1 == o.steps)) {
       FABRIC_RETURN_IF_ERROR(fabric->Save(ckpt, TrainState{step + 1, {}}));
+    }
+  }
+  if (step_log != nullptr) std::fclose(step_log);
+  if (!o.dump_params.empty()) {
+    FABRIC_ASSIGN_OR_RETURN(runtime::TensorMap state, fabric->ModelStateDict(nullptr, true));
+    if (fabric->IsGlobalZero()) {
+      std::vector<float> flat;
+      for (auto& item : model->named_parameters()) {  // parameter order, full values
+        at::Tensor t = state.at(item.key()).to(at::kFloat).contiguous().cpu();
+        flat.insert(flat.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+      }
+      std::FILE* f = std::fopen(o.dump_params.c_str(), "wb");
+      if (f == nullptr) return absl::InternalError(absl::StrCat("open ", o.dump_params));
+      std::fwrite(flat.data(), sizeof(float), flat.size(), f);
+      std::fclose(f);
     }
   }
   const runtime::MemoryStats& m = memory;

@@ -15,7 +15,8 @@ std::string TrainUsage() {
          "             [--seq-len N]\n"
          "             [--vocab N] [--d-model N] [--layers N] [--heads N] [--lr X] [--seed N]\n"
          "             [--ckpt-dir DIR] [--ckpt-every N] [--log-every N] [--warmup-steps N]\n"
-         "             [--crash-at-step N] [--crash-rank N]\n"
+         "             [--crash-at-step N] [--crash-rank N] [--crash-with exit|kill]\n"
+         "             [--step-log DIR] [--dump-params FILE]\n"
          "Resumes from DIR/last.ckpt when it exists.\n";
 }
 
@@ -57,6 +58,18 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
       {"warmup-steps", any_int(&o.warmup_steps)},
       {"crash-at-step", any_int(&o.crash_at_step)},
       {"crash-rank", any_int(&o.crash_rank)},
+      {"crash-with", [&o](const std::string& v) {
+         o.crash_with = v;
+         return v == "exit" || v == "kill";
+       }},
+      {"step-log", [&o](const std::string& v) {
+         o.step_log_dir = v;
+         return !v.empty();
+       }},
+      {"dump-params", [&o](const std::string& v) {
+         o.dump_params = v;
+         return !v.empty();
+       }},
       {"fsdp-units", [&o](const std::string& v) {
          o.fsdp_units = v;
          return !v.empty();

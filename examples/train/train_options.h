@@ -34,6 +34,13 @@ struct TrainOptions {
   // crash_rank exits with status 1 just before this step. -1: never.
   int crash_at_step = -1;
   int crash_rank = 0;
+  // How it crashes: "exit" (status 1) or "kill" (SIGKILL to itself: no handler, no
+  // flush; a replacement started in place does not crash again).
+  std::string crash_with = "exit";
+  // Each rank appends "step S pid P" to DIR/rank_R.steps after every step (tests).
+  std::string step_log_dir;
+  // Rank 0 writes the final parameters, float32 in parameter order, to this file.
+  std::string dump_params;
   // FSDP auto-wrap: each submodule whose type name contains this is a unit ("" : one).
   std::string fsdp_units;
   std::string fsdp_checkpoint;  // --activation-checkpointing TYPE: FSDP units to recompute
