@@ -92,6 +92,8 @@ TEST_F(CliTest, DefaultsMatchLaunchOptions) {
   EXPECT_EQ(o.precision, "");  // not given: LT_PRECISION is not exported
   EXPECT_EQ(o.max_restarts, 0);
   EXPECT_EQ(o.grace_period, absl::Seconds(30));
+  EXPECT_FALSE(o.recovery_in_place);
+  EXPECT_EQ(o.recovery_timeout, absl::Seconds(30));
   EXPECT_TRUE(o.console.all);
   EXPECT_FALSE(o.console.quiet);
   EXPECT_FALSE(o.standalone);
@@ -197,6 +199,18 @@ TEST_F(CliTest, FlagFormsAndAliases) {
     args.push_back("tool");
     c.check(Ok(args));
   }
+}
+
+TEST_F(CliTest, RecoveryModeAndTimeout) {
+  LaunchOptions o = Ok({"--recovery", "in-place", "--recovery-timeout", "5s", "tool"});
+  EXPECT_TRUE(o.recovery_in_place);
+  EXPECT_EQ(o.recovery_timeout, absl::Seconds(5));
+  EXPECT_FALSE(Ok({"--recovery=gang", "tool"}).recovery_in_place);
+  absl::StatusOr<CliResult> bad = Parse({"--recovery", "spare", "tool"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("--recovery"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("gang or in-place"));
+  EXPECT_FALSE(Parse({"--recovery-timeout", "0", "tool"}).ok());
 }
 
 TEST_F(CliTest, DeviceIdListImpliesCudaAndCountsIds) {

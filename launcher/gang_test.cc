@@ -236,5 +236,89 @@ TEST_F(GangTest, SpawnFailureKillsTheWorkersAlreadyStarted) {
   EXPECT_FALSE(DecideAfterAttempt(out, 0, 3).restart);
 }
 
+InPlacePolicy Policy(int budget) {
+  InPlacePolicy p;
+  p.budget = budget;
+  p.window = absl::Seconds(30);
+  p.replacement_spec = [](const SpawnSpec& failed) {
+    SpawnSpec s = failed;
+    s.env.push_back("FABRIC_RECOVERY_REPLACEMENT=1");
+    return s;
+  };
+  return p;
+}
+
+TEST_F(GangTest, InPlaceStartsOnlyTheFailedWorkerAgainAndTheOthersKeepRunning) {
+  gang_.EnableInPlace(Policy(1));
+  ASSERT_THAT(gang_.Start(Workers(4)), IsOk());
+  const std::vector<pid_t> first = launcher_.pids();
+  ASSERT_TRUE(gang_.OnExit(first[2], ExitStatus::Signaled(SIGKILL)));
+  EXPECT_THAT(launcher_.signals(), IsEmpty()) << "nobody else is stopped";
+  EXPECT_FALSE(gang_.stopping());
+  ASSERT_EQ(launcher_.spawned().size(), 5u);
+  EXPECT_THAT(launcher_.spawned().back().env, ::testing::Contains("FABRIC_RECOVERY_REPLACEMENT=1"));
+  const pid_t replacement = launcher_.pids().back();
+  std::vector<Replacement> r = gang_.TakeReplacements();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].global_rank, 2);
+  EXPECT_EQ(r[0].old_pid, first[2]);
+  EXPECT_EQ(r[0].new_pid, replacement);
+  EXPECT_EQ(r[0].status, ExitStatus::Signaled(SIGKILL));
+  EXPECT_THAT(gang_.TakeReplacements(), IsEmpty());
+  EXPECT_EQ(gang_.workers()[2].pid, replacement);
+  for (pid_t pid : {first[0], first[1], replacement, first[3]}) {
+    EXPECT_TRUE(gang_.OnExit(pid, ExitStatus::Exited(0)));
+  }
+  EXPECT_TRUE(gang_.finished());
+  EXPECT_EQ(gang_.outcome().end, GangEnd::kSucceeded);
+  EXPECT_EQ(gang_.replacements(), 1);
+}
+
+TEST_F(GangTest, InPlaceNeverReplacesRankZeroWhichServesTheStore) {
+  gang_.EnableInPlace(Policy(3));
+  ASSERT_THAT(gang_.Start(Workers(3)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[0], ExitStatus::Exited(1));
+  EXPECT_TRUE(gang_.stopping());
+  EXPECT_EQ(launcher_.spawned().size(), 3u);
+  EXPECT_THAT(launcher_.signals(), UnorderedElementsAre(Sig{p[1], SIGTERM}, Sig{p[2], SIGTERM}));
+}
+
+TEST_F(GangTest, InPlaceStopsTheGangOnceTheBudgetIsSpent) {
+  gang_.EnableInPlace(Policy(1));
+  ASSERT_THAT(gang_.Start(Workers(3)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[1], ExitStatus::Exited(1));
+  clock_.AdvanceTime(absl::Minutes(5));  // well past the window
+  const pid_t replacement = launcher_.pids().back();
+  gang_.OnExit(replacement, ExitStatus::Exited(1));
+  EXPECT_TRUE(gang_.stopping());
+  EXPECT_EQ(launcher_.spawned().size(), 4u);
+  EXPECT_EQ(gang_.workers()[1].pid, replacement);
+}
+
+TEST_F(GangTest, InPlaceFailureWithinTheWindowOfAReplacementStopsTheGang) {
+  gang_.EnableInPlace(Policy(5));
+  ASSERT_THAT(gang_.Start(Workers(4)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[1], ExitStatus::Exited(1));
+  ASSERT_FALSE(gang_.stopping());
+  clock_.AdvanceTime(absl::Seconds(10));  // the survivors could not re-form: one of them fails
+  gang_.OnExit(p[3], ExitStatus::Exited(1));
+  EXPECT_TRUE(gang_.stopping());
+  EXPECT_EQ(launcher_.spawned().size(), 5u) << "no second replacement";
+}
+
+TEST_F(GangTest, InPlaceAgainAfterTheWindow) {
+  gang_.EnableInPlace(Policy(5));
+  ASSERT_THAT(gang_.Start(Workers(4)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[1], ExitStatus::Exited(1));
+  clock_.AdvanceTime(absl::Seconds(31));
+  gang_.OnExit(p[3], ExitStatus::Exited(1));
+  EXPECT_FALSE(gang_.stopping());
+  EXPECT_EQ(gang_.replacements(), 2);
+}
+
 }  // namespace
 }  // namespace fabric::launcher

@@ -40,6 +40,29 @@ TEST(ResolveConfigTest, TorchrunEnvironmentGivesRankAndDdp) {
   EXPECT_EQ(c.source, "env");
 }
 
+TEST(ResolveConfigTest, InPlaceRecoveryFromTheLauncher) {
+  EnvMap env = Launched(1, 4);
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig plain, ResolveConfig({}, env, false));
+  EXPECT_FALSE(plain.recovery_in_place);
+  EXPECT_FALSE(plain.replacement);
+  env["FABRIC_RECOVERY"] = "in-place";
+  env["FABRIC_RECOVERY_REPLACEMENT"] = "1";
+  env["FABRIC_RECOVERY_TIMEOUT_S"] = "2.5";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig({}, env, false));
+  EXPECT_TRUE(c.recovery_in_place);
+  EXPECT_TRUE(c.replacement);
+  EXPECT_EQ(c.recovery_timeout, absl::Milliseconds(2500));
+  env["FABRIC_RECOVERY"] = "spares";
+  absl::StatusOr<RuntimeConfig> bad = ResolveConfig({}, env, false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("FABRIC_RECOVERY='spares'"), std::string::npos);
+  env["FABRIC_RECOVERY"] = "gang";
+  EXPECT_FALSE(ResolveConfig({}, env, false).ok()) << "a replacement outside in-place mode";
+  env.erase("FABRIC_RECOVERY_REPLACEMENT");
+  env["FABRIC_RECOVERY_TIMEOUT_S"] = "-1";
+  EXPECT_FALSE(ResolveConfig({}, env, false).ok());
+}
+
 TEST(ResolveConfigTest, LtVariablesConfigureTheRuntime) {
   EnvMap env = Launched(0, 2);
   env["LT_STRATEGY"] = "fsdp";
