@@ -50,7 +50,8 @@ std::map<int, std::map<int, std::vector<int>>> StepLogs(const std::string& dir, 
     for (const std::string& line : Lines(ReadFile(absl::StrCat(dir, "/rank_", r, ".steps")))) {
       std::vector<std::string> f = absl::StrSplit(line, ' ');
       int step = 0, pid = 0;
-      if (f.size() == 4 && absl::SimpleAtoi(f[1], &step) && absl::SimpleAtoi(f[3], &pid)) {
+      if (f.size() >= 4 && f[0] == "step" && absl::SimpleAtoi(f[1], &step) &&
+          absl::SimpleAtoi(f[3], &pid)) {
         out[r][step].push_back(pid);
       }
     }

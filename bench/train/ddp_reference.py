@@ -9,6 +9,7 @@ import argparse
 import math
 import os
 import resource
+import signal
 import time
 
 import torch
@@ -50,6 +51,12 @@ def main():
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--warmup-steps", type=int, default=5)
     p.add_argument("--strategy", choices=["ddp", "fsdp2"], default="ddp")
+    # Recovery benchmark (bench/recovery): checkpoints, a crash, a step log.
+    p.add_argument("--ckpt-dir", default="")
+    p.add_argument("--ckpt-every", type=int, default=10)
+    p.add_argument("--crash-at-step", type=int, default=-1)
+    p.add_argument("--crash-rank", type=int, default=0)
+    p.add_argument("--step-log", default="")
     a = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     dist.init_process_group("gloo", init_method="env://")
@@ -66,7 +73,21 @@ def main():
     opt = torch.optim.AdamW(ddp.parameters(), lr=3e-3, weight_decay=0.0)
     gen = torch.Generator().manual_seed(rank)
     timed, n, loss = 0.0, 0, None
-    for step in range(a.steps):
+    first = 0
+    ckpt = os.path.join(a.ckpt_dir, "last.pt") if a.ckpt_dir else ""
+    if ckpt and os.path.exists(ckpt):  # the gang restart's reload (map_location: cpu)
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        first = state["step"]
+    log = open(os.path.join(a.step_log, f"rank_{rank}.steps"), "a") if a.step_log else None
+    first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+    for step in range(first, a.steps):
+        if step == a.crash_at_step and rank == a.crash_rank and first_attempt:
+            if log:
+                log.write(f"kill pid {os.getpid()} t {int(time.time() * 1000)}\n")
+                log.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
         t0 = time.perf_counter()
         start = torch.randint(0, a.vocab, (a.batch_size, 1), generator=gen)
         stride = torch.randint(1, 8, (a.batch_size, 1), generator=gen)
@@ -79,6 +100,15 @@ def main():
         torch.nn.utils.clip_grad_norm_(ddp.parameters(), 1.0)
         opt.step()
         t1 = time.perf_counter()
+        if log:
+            log.write(f"step {step} pid {os.getpid()} t {int(time.time() * 1000)}\n")
+            log.flush()
+        if ckpt and (step + 1) % a.ckpt_every == 0 and rank == 0:
+            tmp = ckpt + ".tmp"
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1}, tmp)
+            os.replace(tmp, ckpt)
+        if ckpt and (step + 1) % a.ckpt_every == 0:
+            dist.barrier()  # every rank returns once the file exists, as Fabric::Save
         if step >= a.warmup_steps:
             timed += (t1 - t0) * 1000
             n += 1

@@ -113,6 +113,13 @@ void MakeSample(const TrainOptions& o, int64_t index, int64_t* out) {
   for (int t = 0; t <= o.seq_len; ++t) out[t] = (start + stride * t) % o.vocab;
 }
 
+// Wall-clock milliseconds (the step log's timestamps, compared across processes).
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 absl::Status Train(const TrainOptions& o) {
   FabricOptions fo;
   fo.strategy = o.strategy;
@@ -172,6 +179,11 @@ absl::Status Train(const TrainOptions& o) {
     if (step == o.crash_at_step && first_attempt && fabric->rank() == o.crash_rank) {
       std::fprintf(stderr, "train: rank %d crashing at step %d (--crash-at-step)\n",
                    fabric->rank(), step);
+      if (step_log != nullptr) {
+        std::fprintf(step_log, "kill pid %d t %lld\n", static_cast<int>(getpid()),
+                     static_cast<long long>(NowMs()));
+        std::fflush(step_log);
+      }
       if (o.crash_with == "kill") raise(SIGKILL);
       std::_Exit(1);
     }
@@ -200,7 +212,8 @@ absl::Status Train(const TrainOptions& o) {
     FABRIC_RETURN_IF_ERROR(fabric->Step());
     FABRIC_RETURN_IF_ERROR(fabric->Synchronize());  // time the device's work, not its queueing
     if (step_log != nullptr) {
-      std::fprintf(step_log, "step %d pid %d\n", step, static_cast<int>(getpid()));
+      std::fprintf(step_log, "step %d pid %d t %lld\n", step, static_cast<int>(getpid()),
+                   static_cast<long long>(NowMs()));
       std::fflush(step_log);
     }
     auto t1 = std::chrono::steady_clock::now();

@@ -37,7 +37,8 @@ struct TrainOptions {
   // How it crashes: "exit" (status 1) or "kill" (SIGKILL to itself: no handler, no
   // flush; a replacement started in place does not crash again).
   std::string crash_with = "exit";
-  // Each rank appends "step S pid P" to DIR/rank_R.steps after every step (tests).
+  // Each rank appends "step S pid P t MS" (MS: wall clock) to DIR/rank_R.steps after
+  // every step, and "kill pid P t MS" before a --crash-at-step crash (tests, benchmarks).
   std::string step_log_dir;
   // Rank 0 writes the final parameters, float32 in parameter order, to this file.
   std::string dump_params;
