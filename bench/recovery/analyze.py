@@ -1,5 +1,6 @@
-"""Reads a recovery run's step logs (DIR/rank_R.steps: "step S pid P t MS" after each
-step, "kill pid P t MS" just before the injected SIGKILL) and prints one line:
+"""analyze.py DIR K: reads a recovery run's step logs (DIR/rank_R.steps: "step S pid P t MS" after each
+step, "kill pid P t MS" just before the SIGKILL injected at the start of step K) and
+prints one line:
   kill_step=K to_next_step_ms=A to_failed_step_ms=B steps_redone=N step_ms=M pids_changed=C
 to_next_step_ms: from the kill to the first step any rank completes afterwards (the
 failed step or later, or any step of a restarted process);
@@ -13,7 +14,7 @@ import statistics
 import sys
 
 
-def main(d):
+def main(d, kill_step):
     steps, kills = {}, []
     for path in glob.glob(os.path.join(d, "rank_*.steps")):
         r = int(os.path.basename(path)[5:-6])
@@ -27,7 +28,6 @@ def main(d):
         sys.exit(f"{d}: no kill line")
     t_kill = min(kills)
     before0 = [t for (_, _, t) in steps[0] if t <= t_kill]
-    kill_step = max(s for (s, _, t) in steps[0] if t <= t_kill) + 1
     old_pids = {p for r in steps for (_, p, t) in steps[r] if t <= t_kill}
     # Training after the failure: a step of the failed one or later, or any step of a
     # restarted process (not a survivor finishing its last step just after the kill).
@@ -50,4 +50,4 @@ def main(d):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))

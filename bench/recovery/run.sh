@@ -27,7 +27,7 @@ model=(--d-model 64 --layers 2 --heads 4 --seq-len 64 --batch-size 8 --steps "$s
 crash_flags=(--crash-at-step "$crash" --crash-rank 2)
 
 row() {  # name dir -> a table row
-  local r; r=$($python bench/recovery/analyze.py "$2")
+  local r; r=$($python bench/recovery/analyze.py "$2" "$crash")
   local f; f() { sed -n "s/.*$1=\([-0-9.]*\).*/\1/p" <<<"$r"; }
   echo "| $1 | $(f to_next_step_ms) | $(f to_failed_step_ms) | $(f steps_redone) | $(f step_ms) | $(f pids_changed) |"
 }
@@ -62,6 +62,13 @@ torch_row=$(row "torchrun 2.11 gang restart + checkpoint reload (Python DDP)" "$
   echo "$in_place"
   echo "$gang"
   echo "$torch_row"
+  echo
+  echo "kill -> next step: from the SIGKILL to the first step completed afterwards (in place: the"
+  echo "failed step itself, on the survivors; gang: the first step redone after the checkpoint)."
+  echo "torchrun's restart over Gloo needs a store prefix per attempt in the script"
+  echo "(bench/train/ddp_reference.py): without it, torch 2.11's restarted workers read the failed"
+  echo "attempt's Gloo addresses from the reused agent store and fail (connectFullMesh: connection"
+  echo "refused), even for a 10-line script."
 } >bench/recovery/RESULTS.md
 cat bench/recovery/RESULTS.md
 bazel shutdown >/dev/null 2>&1 || true

@@ -59,7 +59,18 @@ def main():
     p.add_argument("--step-log", default="")
     a = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    dist.init_process_group("gloo", init_method="env://")
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    if restart != "0" and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        # torchrun 2.11 restarts into the same agent store, where Gloo would read the
+        # failed attempt's addresses (connectFullMesh: connection refused): a prefix per
+        # attempt is what a script needs for torchrun's restart to work over Gloo.
+        store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]),
+                              int(os.environ["WORLD_SIZE"]), is_master=False)
+        dist.init_process_group("gloo", store=dist.PrefixStore(f"attempt_{restart}", store),
+                                rank=int(os.environ["RANK"]),
+                                world_size=int(os.environ["WORLD_SIZE"]))
+    else:
+        dist.init_process_group("gloo", init_method="env://")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(1234)
     model = TinyLm(a.vocab, a.d_model, a.layers, a.heads, a.seq_len)
