@@ -15,11 +15,12 @@ import glob
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ORDER = ["launcher", "rendezvous", "multinode", "train"]
+ORDER = ["launcher", "rendezvous", "multinode", "train", "recovery"]
 FAMILY_FILES = {
     "rendezvous": os.path.join("rendezvous", "results.md"),
     "multinode": os.path.join("multinode", "RESULTS.md"),
     "train": os.path.join("train", "RESULTS.md"),
+    "recovery": os.path.join("recovery", "RESULTS.md"),
 }
 
 

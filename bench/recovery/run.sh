@@ -71,4 +71,5 @@ torch_row=$(row "torchrun 2.11 gang restart + checkpoint reload (Python DDP)" "$
   echo "refused), even for a 10-line script."
 } >bench/recovery/RESULTS.md
 cat bench/recovery/RESULTS.md
+"$python" bench/assemble_results.py
 bazel shutdown >/dev/null 2>&1 || true
