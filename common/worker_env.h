@@ -52,6 +52,9 @@ inline constexpr char kEnvFabricRound[] = "FABRIC_ROUND";
 inline constexpr char kEnvFabricRecovery[] = "FABRIC_RECOVERY";
 inline constexpr char kEnvFabricRecoveryReplacement[] = "FABRIC_RECOVERY_REPLACEMENT";
 inline constexpr char kEnvFabricRecoveryTimeout[] = "FABRIC_RECOVERY_TIMEOUT_S";
+// Ours, for a spare (--spares): the FIFO from which it reads, before anything else, the
+// complete environment of the worker it takes over (runtime/spare.h).
+inline constexpr char kEnvFabricSpareFifo[] = "FABRIC_SPARE_FIFO";
 
 using EnvMap = std::map<std::string, std::string>;
 

@@ -266,6 +266,76 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     w.spec.stderr_fd = write_fds[2 * local + 1];
     workers.push_back(std::move(w));
   }
+  // Spares (--spares): the program, started now, waits in the runtime until the agent
+  // writes a failed worker's environment to its FIFO (runtime/spare.h).
+  std::vector<SpawnSpec> spare_specs;
+  std::vector<int> spare_fifos;  // the agent's ends (O_RDWR: a spare never sees EOF)
+  auto close_fifos = [&] {
+    for (int fd : spare_fifos) close(fd);
+    spare_fifos.clear();
+  };
+  for (int s = 0; s < lo.spares; ++s) {
+    const std::string fifo = absl::StrCat(scratch_dir_, "/spare_", plan.restart_count, "_", s);
+    unlink(fifo.c_str());
+    int fd = -1;
+    if (mkfifo(fifo.c_str(), 0600) != 0 ||
+        (fd = open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+      absl::Status st = Errno(absl::StrCat("spare FIFO ", fifo));
+      close_fifos();
+      close_all(read_fds);
+      close_all(write_fds);
+      return st;
+    }
+    scratch_files_.push_back(fifo);
+    spare_fifos.push_back(fd);
+    WorkerOutputOptions wo;
+    wo.prefix = absl::StrCat("[spare ", s, "]: ");
+    wo.to_console = ConsoleWants(lo.console, plan.global_rank_base, 0);
+    wo.console_stdout = options_.console_stdout;
+    wo.console_stderr = options_.console_stderr;
+    wo.tail_lines = 80;
+    wo.log_warning_said = &log_warning_said_;
+    if (!lo.log_dir.empty()) {
+      wo.stdout_log = absl::StrCat(dir, "/spare_", s, ".stdout.log");
+      wo.stderr_log = absl::StrCat(dir, "/spare_", s, ".stderr.log");
+    }
+    absl::StatusOr<std::unique_ptr<WorkerOutput>> output = WorkerOutput::Create(wo);
+    if (!output.ok()) {
+      close_fifos();
+      close_all(read_fds);
+      close_all(write_fds);
+      return output.status();
+    }
+    outputs.push_back(std::move(*output));
+    for (int k = 0; k < 2; ++k) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) {
+        absl::Status st = Errno("pipe2");
+        close_fifos();
+        close_all(read_fds);
+        close_all(write_fds);
+        return st;
+      }
+      fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+      read_fds.push_back(p[0]);
+      write_fds.push_back(p[1]);
+    }
+    SpawnSpec spec;
+    spec.name = absl::StrCat("spare ", s);
+    spec.argv = lo.exec_argv;
+    EnvMap env = WorkerEnvironment(lo, plan, 0, "", options_.inherited_env);
+    // No rank until it takes one over: a program that is not on the C++ runtime fails
+    // at once instead of joining the job as a second local rank 0.
+    for (const char* k : {kEnvRank, kEnvLocalRank, kEnvGroupRank, kEnvRoleRank, kEnvErrorFile}) {
+      env.erase(k);
+    }
+    env[kEnvFabricSpareFifo] = fifo;
+    spec.env = EnvToStrings(env);
+    spec.stdin_fd = stdin_fd_;
+    spec.stdout_fd = write_fds[write_fds.size() - 2];
+    spec.stderr_fd = write_fds.back();
+    spare_specs.push_back(std::move(spec));
+  }
   Gang gang(launcher_, clock_, lo.grace_period);
   if (lo.recovery_in_place) {
     InPlacePolicy policy;
@@ -276,9 +346,21 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
       spec.env.push_back(absl::StrCat(kEnvFabricRecoveryReplacement, "=1"));
       return spec;
     };
+    policy.activate_spare = [&spare_fifos](int index, const SpawnSpec& spec) -> absl::Status {
+      // The complete environment, each "KEY=VALUE" NUL-terminated, then one more NUL.
+      std::string msg;
+      for (const std::string& kv : spec.env) msg.append(kv).push_back('\0');
+      msg.push_back('\0');
+      const ssize_t n = write(spare_fifos[index], msg.data(), msg.size());
+      if (n != static_cast<ssize_t>(msg.size())) {
+        return absl::UnavailableError(absl::StrCat("write to its FIFO: ",
+                                                   n < 0 ? std::strerror(errno) : "short write"));
+      }
+      return absl::OkStatus();
+    };
     gang.EnableInPlace(std::move(policy));
   }
-  (void)gang.Start(std::move(workers));  // a spawn error is part of the outcome
+  (void)gang.Start(std::move(workers), std::move(spare_specs));  // errors: in the outcome
   // In-place: a replacement writes to the same pipes, so their write ends stay open
   // until every worker is gone (Supervise closes them then).
   if (!lo.recovery_in_place) close_all(write_fds);
@@ -299,6 +381,7 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
   }
   Supervise(gang, outputs, read_fds, write_fds);
   close_all(write_fds);
+  close_fifos();
   in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
   for (const WorkerState& w : result.outcome.workers) {
@@ -373,11 +456,21 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
                 MaybeReportEarly(gang, r->pid, r->status, outputs);
               }
               for (const Replacement& x : gang.TakeReplacements()) {
-                Say(absl::StrCat(
-                    "fabric-run: rank ", x.global_rank, " (pid ", x.old_pid, ") ",
-                    x.status.Describe(), "; recovering in place: started a replacement (pid ",
-                    x.new_pid, "), the other workers keep running (", gang.replacements(),
-                    " of ", options_.launch.max_restarts, " restarts used in place)\n"));
+                const std::string who =
+                    x.spare >= 0 ? absl::StrCat("spare ", x.spare, " (pid ", x.new_pid,
+                                                ") takes over")
+                                 : absl::StrCat("started a replacement (pid ", x.new_pid, ")");
+                Say(absl::StrCat("fabric-run: rank ", x.global_rank, " (pid ", x.old_pid, ") ",
+                                 x.status.Describe(), "; recovering in place: ", who,
+                                 ", the other workers keep running (", gang.replacements(),
+                                 " of ", options_.launch.max_restarts,
+                                 " restarts used in place)\n"));
+              }
+              for (const SpareExit& x : gang.TakeSpareExits()) {
+                Say(absl::StrCat("fabric-run: spare ", x.index, " (pid ", x.pid, ") ",
+                                 x.status.Describe(),
+                                 " while waiting (spares need a program on the C++ runtime); "
+                                 "a failed worker is started anew instead\n"));
               }
             }
           } else if (sigismember(&options_.ignored_at_start, sig) == 1) {

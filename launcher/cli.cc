@@ -139,6 +139,9 @@ const std::vector<FlagSpec>& Flags() {
       {"recovery-timeout", Kind::kValue, "DURATION", "30s",
        "In-place: how long the live workers wait for the replacement; a failure within "
        "this time of a replacement's start restarts the gang.", {}},
+      {"spares", Kind::kValue, "N", "0",
+       "In-place: N processes per node, started with the workers, wait (program loaded, "
+       "in the C++ runtime) to take over a failed worker at once.", {}},
       {"hang-timeout", Kind::kValue, "DURATION", "0 (off)",
        "A worker that beat (the C++ runtime on every step and collective; Python: "
        "fabric_heartbeat.beat()) and then not for this long is hung: its stack is "
@@ -790,6 +793,12 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
       return Bad(it->second, "is not gang or in-place");
     }
     o->recovery_in_place = it->second.value == "in-place";
+  }
+  if (auto it = raw.find("spares"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->spares, ParseInt(it->second, 0, 1024, "use a count >= 0"));
+    if (o->spares > 0 && !o->recovery_in_place) {
+      return Bad(it->second, "needs --recovery in-place (spares take over failed workers in place)");
+    }
   }
   if (auto it = raw.find("log-dir"); it != raw.end()) o->log_dir = it->second.value;
   if (auto it = raw.find("python"); it != raw.end()) o->python = it->second.value;

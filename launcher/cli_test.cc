@@ -211,6 +211,12 @@ TEST_F(CliTest, RecoveryModeAndTimeout) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("--recovery"));
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("gang or in-place"));
   EXPECT_FALSE(Parse({"--recovery-timeout", "0", "tool"}).ok());
+  EXPECT_EQ(Ok({"--recovery", "in-place", "--spares", "2", "tool"}).spares, 2);
+  EXPECT_EQ(Ok({"tool"}).spares, 0);
+  absl::StatusOr<CliResult> no_in_place = Parse({"--spares", "1", "tool"});
+  ASSERT_FALSE(no_in_place.ok());
+  EXPECT_THAT(std::string(no_in_place.status().message()), HasSubstr("needs --recovery in-place"));
+  EXPECT_FALSE(Parse({"--recovery", "in-place", "--spares", "-1", "tool"}).ok());
 }
 
 TEST_F(CliTest, DeviceIdListImpliesCudaAndCountsIds) {

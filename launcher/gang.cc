@@ -21,9 +21,10 @@ SignalAction ClassifySignal(int sig) {
   }
 }
 
-absl::Status Gang::Start(std::vector<GangWorker> workers) {
+absl::Status Gang::Start(std::vector<GangWorker> workers, std::vector<SpawnSpec> spares) {
   states_.clear();
   specs_.clear();
+  spares_.clear();
   for (const GangWorker& w : workers) {
     WorkerState st;
     st.global_rank = w.global_rank;
@@ -41,16 +42,50 @@ absl::Status Gang::Start(std::vector<GangWorker> workers) {
     states_.push_back(st);
     specs_.push_back(w.spec);
   }
+  for (size_t i = 0; i < spares.size(); ++i) {
+    absl::StatusOr<Child> child = launcher_->Spawn(spares[i]);
+    if (!child.ok()) {
+      end_ = GangEnd::kSpawnFailed;
+      spawn_error_ = child.status();
+      stopping_ = true;
+      KillLive();
+      return child.status();
+    }
+    Spare sp;
+    sp.index = static_cast<int>(i);
+    sp.pid = child->pid;
+    sp.pgid = child->pgid;
+    spares_.push_back(sp);
+  }
   return absl::OkStatus();
 }
 
+size_t Gang::spares_waiting() const {
+  size_t n = 0;
+  for (const Spare& sp : spares_) n += sp.waiting;
+  return n;
+}
+
 bool Gang::OnExit(pid_t pid, ExitStatus status) {
+  for (Spare& sp : spares_) {
+    if (sp.pid != pid || sp.reaped || !sp.waiting) continue;
+    sp.waiting = false;
+    sp.reaped = true;
+    launcher_->ReleaseGroup(sp.pgid);
+    if (!killed_spares_ && !stopping_) spare_exits_.push_back(SpareExit{sp.index, pid, status});
+    if (finished()) {
+      deadline_.reset();
+      launcher_->KillAdopted();
+    }
+    return true;
+  }
   for (size_t i = 0; i < states_.size(); ++i) {
     WorkerState& st = states_[i];
     if (st.pid != pid || st.status.has_value() || st.abandoned) continue;
     st.status = status;
     launcher_->ReleaseGroup(st.pgid);
     if (!status.success() && !stopping_ && MaybeReplace(i)) return true;
+    if (WorkersDone()) KillSpares();
     if (!status.success() && !stopping_) {
       end_ = GangEnd::kWorkerFailed;
       root_index_ = static_cast<int>(i);
@@ -101,6 +136,7 @@ void Gang::OnTimer() {
     KillLive();
     return;
   }
+  for (Spare& sp : spares_) sp.waiting = false;
   for (WorkerState& st : states_) {
     if (st.status.has_value()) continue;
     st.abandoned = true;
@@ -115,11 +151,34 @@ void Gang::KillLive() {
   if (!finished()) deadline_ = clock_->TimeNow() + abandon_after_;
 }
 
-bool Gang::finished() const {
+bool Gang::WorkersDone() const {
   for (const WorkerState& st : states_) {
     if (!st.status.has_value() && !st.abandoned) return false;
   }
   return true;
+}
+
+bool Gang::finished() const {
+  if (!WorkersDone()) return false;
+  for (const Spare& sp : spares_) {
+    if (sp.waiting) return false;
+  }
+  return true;
+}
+
+void Gang::KillSpares() {
+  if (killed_spares_) return;
+  killed_spares_ = true;
+  bool any = false;
+  for (Spare& sp : spares_) {
+    if (!sp.waiting) continue;
+    launcher_->SignalGroup(sp.pgid, SIGKILL).IgnoreError();
+    any = true;
+  }
+  if (any) {  // one stuck in the kernel is abandoned, as a worker would be
+    killed_ = true;
+    deadline_ = clock_->TimeNow() + abandon_after_;
+  }
 }
 
 GangOutcome Gang::outcome() const {
@@ -143,13 +202,34 @@ bool Gang::MaybeReplace(size_t i) {
   }
   SpawnSpec spec = in_place_->replacement_spec ? in_place_->replacement_spec(specs_[i])
                                                : specs_[i];
-  absl::StatusOr<Child> child = launcher_->Spawn(spec);
-  if (!child.ok()) {
-    LogWarning("rank ", st.global_rank, ": starting a replacement failed: ",
-               child.status().message());
-    return false;
+  std::optional<Child> child;
+  int from_spare = -1;
+  for (Spare& sp : spares_) {
+    if (!sp.waiting || !in_place_->activate_spare) continue;
+    sp.waiting = false;  // whatever happens, it is no longer a waiting spare
+    absl::Status a = in_place_->activate_spare(sp.index, spec);
+    if (!a.ok()) {
+      LogWarning("spare ", sp.index, " could not take over rank ", st.global_rank, ": ",
+                 a.message());
+      launcher_->SignalGroup(sp.pgid, SIGKILL).IgnoreError();
+      sp.reaped = true;  // its exit is no longer ours to report; ReapAny collects it
+      continue;
+    }
+    child = Child{sp.pid, sp.pgid};
+    from_spare = sp.index;
+    break;
+  }
+  if (!child.has_value()) {
+    absl::StatusOr<Child> spawned = launcher_->Spawn(spec);
+    if (!spawned.ok()) {
+      LogWarning("rank ", st.global_rank, ": starting a replacement failed: ",
+                 spawned.status().message());
+      return false;
+    }
+    child = *spawned;
   }
   Replacement r;
+  r.spare = from_spare;
   r.global_rank = st.global_rank;
   r.local_rank = st.local_rank;
   r.old_pid = st.pid;
@@ -172,6 +252,9 @@ void Gang::BeginStop(int sig) {
 }
 
 void Gang::SignalLive(int sig) {
+  for (Spare& sp : spares_) {
+    if (sp.waiting) launcher_->SignalGroup(sp.pgid, sig).IgnoreError();
+  }
   for (WorkerState& st : states_) {
     if (st.status.has_value() || st.abandoned) continue;
     absl::Status s = launcher_->SignalGroup(st.pgid, sig);

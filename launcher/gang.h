@@ -62,12 +62,20 @@ struct GangOutcome {
 // runs is started again alone, the others keep running, while `budget` lasts; not global
 // rank 0 (it serves the workers' store) and not when another worker failed less than
 // `window` ago (the survivors could not re-form: the gang stops as without it).
+//
+// Spares (--spares N): processes started with the workers that wait, already loaded,
+// until `activate_spare` hands one the failed worker's complete environment; a failed
+// worker is taken over by the first live spare, else spawned anew. Spares are stopped
+// with the workers and killed once every worker is gone; a spare's own exit changes no
+// outcome (it is reported through TakeSpareExits).
 struct InPlacePolicy {
   int budget = 0;
   absl::Duration window = absl::Seconds(30);
   // The replacement's spawn spec from the failed worker's (adds the environment that
   // tells the runtime it joins a running job).
   std::function<SpawnSpec(const SpawnSpec&)> replacement_spec;
+  // Hands spare `index` (its position in Start's `spares`) the spec it becomes.
+  std::function<absl::Status(int index, const SpawnSpec& spec)> activate_spare;
 };
 
 // One in-place replacement, for the agent's log and the hang watch.
@@ -77,6 +85,14 @@ struct Replacement {
   pid_t old_pid = -1;
   ExitStatus status;  // how the failed worker ended
   pid_t new_pid = -1;
+  int spare = -1;  // the spare that took over (-1: a new process)
+};
+
+// A spare that ended while waiting (not after it took over a rank).
+struct SpareExit {
+  int index = 0;
+  pid_t pid = -1;
+  ExitStatus status;
 };
 
 // What the agent does with a signal it receives.
@@ -95,12 +111,15 @@ class Gang {
   void EnableInPlace(InPlacePolicy policy) { in_place_ = std::move(policy); }
   // Replacements made since the last call.
   std::vector<Replacement> TakeReplacements() { return std::exchange(new_replacements_, {}); }
+  std::vector<SpareExit> TakeSpareExits() { return std::exchange(spare_exits_, {}); }
+  // Spares still waiting.
+  size_t spares_waiting() const;
   int replacements() const { return replacements_; }
 
   // Spawns the workers in order. On a spawn failure the workers already started are
   // SIGKILLed, the outcome becomes kSpawnFailed, and the error is returned; the
   // caller still feeds their exits until finished().
-  absl::Status Start(std::vector<GangWorker> workers);
+  absl::Status Start(std::vector<GangWorker> workers, std::vector<SpawnSpec> spares = {});
 
   // A child exited. Returns false (and does nothing) when `pid` is not a worker.
   bool OnExit(pid_t pid, ExitStatus status);
@@ -124,6 +143,10 @@ class Gang {
   // In-place recovery: starts worker i again; false when the policy says no or the
   // spawn failed.
   bool MaybeReplace(size_t i);
+  // Every worker was reaped or abandoned (spares aside).
+  bool WorkersDone() const;
+  // SIGKILL to every waiting spare (no worker is left to take over).
+  void KillSpares();
   void SignalLive(int sig);
   void KillLive();
 
@@ -137,6 +160,16 @@ class Gang {
   int replacements_ = 0;
   std::optional<absl::Time> last_replacement_;
   std::vector<Replacement> new_replacements_;
+  struct Spare {
+    int index = 0;
+    pid_t pid = -1;
+    pid_t pgid = -1;
+    bool waiting = true;   // not reaped, not activated
+    bool reaped = false;   // reaped while waiting (activated ones become workers)
+  };
+  std::vector<Spare> spares_;
+  std::vector<SpareExit> spare_exits_;
+  bool killed_spares_ = false;
   bool stopping_ = false;
   bool killed_ = false;
   std::optional<absl::Time> deadline_;

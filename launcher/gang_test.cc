@@ -320,5 +320,90 @@ TEST_F(GangTest, InPlaceAgainAfterTheWindow) {
   EXPECT_EQ(gang_.replacements(), 2);
 }
 
+std::vector<SpawnSpec> Spares(int n) {
+  std::vector<SpawnSpec> out;
+  for (int i = 0; i < n; ++i) {
+    SpawnSpec s;
+    s.name = "spare " + std::to_string(i);
+    s.argv = {"/bin/true"};
+    out.push_back(s);
+  }
+  return out;
+}
+
+TEST_F(GangTest, ASpareTakesOverAFailedWorkerInsteadOfANewProcess) {
+  InPlacePolicy policy = Policy(2);
+  std::vector<std::pair<int, SpawnSpec>> activated;
+  policy.activate_spare = [&](int index, const SpawnSpec& spec) {
+    activated.emplace_back(index, spec);
+    return absl::OkStatus();
+  };
+  gang_.EnableInPlace(std::move(policy));
+  ASSERT_THAT(gang_.Start(Workers(3), Spares(1)), IsOk());
+  const std::vector<pid_t> p = launcher_.pids();  // 3 workers, then the spare
+  ASSERT_EQ(p.size(), 4u);
+  gang_.OnExit(p[1], ExitStatus::Signaled(SIGKILL));
+  EXPECT_EQ(launcher_.spawned().size(), 4u) << "no new process";
+  ASSERT_EQ(activated.size(), 1u);
+  EXPECT_EQ(activated[0].first, 0);
+  EXPECT_THAT(activated[0].second.env, ::testing::Contains("FABRIC_RECOVERY_REPLACEMENT=1"));
+  std::vector<Replacement> r = gang_.TakeReplacements();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].spare, 0);
+  EXPECT_EQ(r[0].new_pid, p[3]);
+  EXPECT_EQ(gang_.workers()[1].pid, p[3]);
+  EXPECT_EQ(gang_.spares_waiting(), 0u);
+  // The next failure (after the window) has no spare left: a new process.
+  clock_.AdvanceTime(absl::Minutes(1));
+  gang_.OnExit(p[2], ExitStatus::Exited(1));
+  EXPECT_EQ(launcher_.spawned().size(), 5u);
+  EXPECT_EQ(gang_.TakeReplacements().at(0).spare, -1);
+}
+
+TEST_F(GangTest, WaitingSparesAreKilledOnceEveryWorkerIsDone) {
+  InPlacePolicy policy = Policy(1);
+  policy.activate_spare = [](int, const SpawnSpec&) { return absl::OkStatus(); };
+  gang_.EnableInPlace(std::move(policy));
+  ASSERT_THAT(gang_.Start(Workers(2), Spares(2)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnExit(p[0], ExitStatus::Exited(0));
+  EXPECT_THAT(launcher_.signals(), IsEmpty());
+  gang_.OnExit(p[1], ExitStatus::Exited(0));
+  EXPECT_THAT(launcher_.signals(), UnorderedElementsAre(Sig{p[2], SIGKILL}, Sig{p[3], SIGKILL}));
+  EXPECT_FALSE(gang_.finished()) << "until the spares are reaped";
+  gang_.OnExit(p[2], ExitStatus::Signaled(SIGKILL));
+  gang_.OnExit(p[3], ExitStatus::Signaled(SIGKILL));
+  EXPECT_TRUE(gang_.finished());
+  EXPECT_EQ(gang_.outcome().end, GangEnd::kSucceeded);
+  EXPECT_THAT(gang_.TakeSpareExits(), IsEmpty()) << "killed by us: not news";
+}
+
+TEST_F(GangTest, ASpareThatDiesWhileWaitingIsReportedAndChangesNothing) {
+  InPlacePolicy policy = Policy(1);
+  policy.activate_spare = [](int, const SpawnSpec&) { return absl::OkStatus(); };
+  gang_.EnableInPlace(std::move(policy));
+  ASSERT_THAT(gang_.Start(Workers(2), Spares(1)), IsOk());
+  const auto p = launcher_.pids();
+  EXPECT_TRUE(gang_.OnExit(p[2], ExitStatus::Exited(1)));
+  EXPECT_FALSE(gang_.stopping());
+  std::vector<SpareExit> exits = gang_.TakeSpareExits();
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].pid, p[2]);
+  // A worker failure now spawns a new process.
+  gang_.OnExit(p[1], ExitStatus::Exited(1));
+  EXPECT_EQ(launcher_.spawned().size(), 4u);
+}
+
+TEST_F(GangTest, AStopSignalsTheWaitingSparesToo) {
+  InPlacePolicy policy = Policy(0);
+  policy.activate_spare = [](int, const SpawnSpec&) { return absl::OkStatus(); };
+  gang_.EnableInPlace(std::move(policy));
+  ASSERT_THAT(gang_.Start(Workers(2), Spares(1)), IsOk());
+  const auto p = launcher_.pids();
+  gang_.OnSignal(SIGTERM);
+  EXPECT_THAT(launcher_.signals(), UnorderedElementsAre(Sig{p[0], SIGTERM}, Sig{p[1], SIGTERM},
+                                                        Sig{p[2], SIGTERM}));
+}
+
 }  // namespace
 }  // namespace fabric::launcher

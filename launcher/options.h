@@ -99,6 +99,9 @@ struct LaunchOptions {
   // the gang. false: gang (every worker restarts, torchrun's behaviour).
   bool recovery_in_place = false;
   absl::Duration recovery_timeout = absl::Seconds(30);
+  // --spares N: processes per node started with the workers that wait, loaded, to take
+  // over a failed worker (in-place only).
+  int spares = 0;
 
   // The program and its arguments, untouched. program_argv[0] is what the user typed.
   std::vector<std::string> program_argv;

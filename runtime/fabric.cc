@@ -18,6 +18,7 @@
 #include "runtime/heartbeat.h"
 #include "runtime/sharded_state.h"
 #include "runtime/sharding.h"
+#include "runtime/spare.h"
 #include "torch/cuda.h"
 #include "torch/torch.h"
 
@@ -101,6 +102,14 @@ absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& opti
 }
 
 absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& options) {
+  if (const char* fifo = std::getenv(kEnvFabricSpareFifo)) {
+    // A spare (runtime/spare.h): wait, loaded, for the rank to take over.
+    const std::string path = fifo;
+    FABRIC_RETURN_IF_ERROR(WaitForAssignment(path));
+    std::fprintf(stderr, "fabric runtime: spare (pid %d) takes over rank %s\n",
+                 static_cast<int>(getpid()),
+                 std::getenv(kEnvRank) != nullptr ? std::getenv(kEnvRank) : "?");
+  }
   return Create(options, ProcessEnv());
 }
 

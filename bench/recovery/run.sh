@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Recovery after a worker failure, side by side in one run (4 workers on this machine's
 # CPUs, Gloo): the example trainer on the C++ runtime (DDP) under fabric-run with
-# --recovery in-place, the same under fabric-run's gang restart with a checkpoint reload,
+# --recovery in-place (a new process, or a waiting spare with --spares 1), the same under fabric-run's gang restart with a checkpoint reload,
 # and torch 2.11's torchrun gang restart of the same model in Python DDP
 # (bench/train/ddp_reference.py) with a checkpoint reload. Rank 2 SIGKILLs itself at the
 # start of step CRASH; checkpoints every 10 steps. Measured from the step logs
@@ -37,6 +37,12 @@ d=$tmp/inplace; mkdir -p "$d"
   "${crash_flags[@]}" --crash-with kill --step-log "$d" >"$d.out" 2>&1 || { cat "$d.out"; exit 1; }
 in_place=$(row "fabric-run --recovery in-place (C++ DDP)" "$d")
 
+d=$tmp/spare; mkdir -p "$d"
+"$fr" --devices 4 --recovery in-place --spares 1 --max-restarts 1 "$train" "${model[@]}" \
+  --log-every 1000 "${crash_flags[@]}" --crash-with kill --step-log "$d" >"$d.out" 2>&1 ||
+  { cat "$d.out"; exit 1; }
+spare=$(row "fabric-run --recovery in-place --spares 1 (C++ DDP)" "$d")
+
 d=$tmp/gang; mkdir -p "$d/ckpt"
 "$fr" --devices 4 --max-restarts 1 "$train" "${model[@]}" --log-every 1000 --ckpt-dir "$d/ckpt" \
   --ckpt-every 10 "${crash_flags[@]}" --crash-with kill --step-log "$d" >"$d.out" 2>&1 ||
@@ -60,6 +66,7 @@ torch_row=$(row "torchrun 2.11 gang restart + checkpoint reload (Python DDP)" "$
   echo "| run | kill -> next step done (ms) | kill -> step $crash done on every rank (ms) | steps redone | step (ms) | ranks with a new pid |"
   echo "|---|---|---|---|---|---|"
   echo "$in_place"
+  echo "$spare"
   echo "$gang"
   echo "$torch_row"
   echo
