@@ -456,6 +456,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
                 MaybeReportEarly(gang, r->pid, r->status, outputs);
               }
               for (const Replacement& x : gang.TakeReplacements()) {
+                hang_watch_->OnWorkerReplaced(x.local_rank, x.new_pid);
                 const std::string who =
                     x.spare >= 0 ? absl::StrCat("spare ", x.spare, " (pid ", x.new_pid,
                                                 ") takes over")

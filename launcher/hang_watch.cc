@@ -152,6 +152,13 @@ void HangWatch::OnWorkerExit(pid_t pid) {
   }
 }
 
+void HangWatch::OnWorkerReplaced(int local_rank, pid_t pid) {
+  if (local_rank < 0 || local_rank >= static_cast<int>(pids_.size())) return;
+  pids_[local_rank] = pid;
+  reasons_.erase(local_rank);
+  if (watchdog_ != nullptr) watchdog_->Replace(local_rank, pid);
+}
+
 std::optional<absl::Time> HangWatch::NextDeadline() const {
   std::optional<absl::Time> next;
   if (watchdog_ != nullptr) next = watchdog_->NextCheck(clock_->TimeNow());

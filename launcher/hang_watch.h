@@ -56,6 +56,8 @@ class HangWatch {
 
   void OnFifoReadable();
   void OnWorkerExit(pid_t pid);
+  // A worker replaced in place: `pid` is now local rank `local_rank`'s (watched afresh).
+  void OnWorkerReplaced(int local_rank, pid_t pid);
   // When OnTimer() must run next.
   std::optional<absl::Time> NextDeadline() const;
   void OnTimer();

@@ -191,6 +191,14 @@ void Watchdog::Forget(int local_rank) {
   }
 }
 
+void Watchdog::Replace(int local_rank, pid_t pid) {
+  if (local_rank < 0 || local_rank >= static_cast<int>(forgotten_.size())) return;
+  Forget(local_rank);  // the old process's timers
+  pids_[local_rank] = pid;
+  forgotten_[local_rank] = false;
+  beats_[local_rank] = Beat{};
+}
+
 absl::Duration Watchdog::SamplePeriod() const {
   return std::min(hang_timeout_ / 4, absl::Seconds(1));
 }

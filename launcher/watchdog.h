@@ -62,6 +62,9 @@ class Watchdog {
   void OnHeartbeat(int local_rank, uint64_t counter, absl::Time now);
   // Stop watching this rank (it exited, or was already found hung).
   void Forget(int local_rank);
+  // `pid` replaced this rank's worker in place (--recovery in-place): watched afresh,
+  // from its first beat (the heartbeat file is the same).
+  void Replace(int local_rank, pid_t pid);
 
   // When the agent must look again: the earliest timer expiry or heartbeat deadline,
   // and, when heartbeats are watched, the next sampling time (now + period).

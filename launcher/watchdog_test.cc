@@ -96,5 +96,19 @@ TEST(WatchdogTest, AnExitedWorkerIsForgotten) {
   EXPECT_THAT(w.Expired(kT0 + absl::Seconds(60)), IsEmpty());
 }
 
+TEST(WatchdogTest, AReplacedWorkerIsWatchedAgainUnderItsNewPid) {
+  Watchdog w(absl::Seconds(2), {100, 101}, kT0);
+  w.OnHeartbeat(1, 5, kT0);
+  w.Forget(1);  // it exited
+  w.Replace(1, 200);
+  EXPECT_FALSE(w.OnTimerRequest(Acquire(101, "s", kT0 + absl::Seconds(90)), kT0)) << "old pid";
+  EXPECT_TRUE(w.OnTimerRequest(FileTimerRequest{200, "s", -1, 9}, kT0));  // a release
+  EXPECT_THAT(w.Expired(kT0 + absl::Seconds(60)), IsEmpty()) << "not before its first beat";
+  w.OnHeartbeat(1, 6, kT0 + absl::Seconds(61));  // the same file, one more beat
+  std::vector<Hang> hung = w.Expired(kT0 + absl::Seconds(64));
+  ASSERT_THAT(hung, SizeIs(1));
+  EXPECT_EQ(hung[0].pid, 200);
+}
+
 }  // namespace
 }  // namespace fabric::launcher
