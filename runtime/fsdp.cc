@@ -3,8 +3,10 @@
 // policy (FsdpOptions); each unit is one flat buffer sharded 1/W per rank.
 // (One file over 500 lines: one Strategy whose units, hooks and state dicts share the
 // flat-shard layout.)
+#include <algorithm>
 #include <cmath>
 #include <deque>
+#include <map>
 
 #include "ATen/ATen.h"
 #include "absl/strings/match.h"
@@ -161,17 +163,22 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     if (k == units_.size()) return std::nullopt;
     Unit& u = units_[k];
     u.jit = true;
-    auto gather = [this, k] {
+    if (!order_known_) forward_order_.push_back(k);
+    // Gathers unit k and starts the all-gather of the unit that runs after it (`step`
+    // +1 in forward order, -1 in backward), so that one overlaps k's computation.
+    auto gather = [this, k](int step) {
       absl::Status g = Gather(units_[k]);
+      if (g.ok()) g = Prefetch(k, step);
       TORCH_CHECK(g.ok(), g.ToString());
     };
-    gather();
+    gather(+1);
     at::Tensor out;
+    auto regather = [gather] { gather(-1); };
     if (u.checkpoint && at::GradMode::is_enabled()) {
-      out = Checkpointed(input, f, gather);
+      out = Checkpointed(input, f, regather);
     } else {
       out = f(input);
-      if (out.requires_grad()) out = BackwardGate(out, gather);
+      if (out.requires_grad()) out = BackwardGate(out, regather);
     }
     Release(u);
     return out;
@@ -179,7 +186,8 @@ class FsdpStrategy : public Strategy, public UnitRunner {
 
   absl::Status PostForward(const std::vector<at::Tensor>&, bool) override {
     DeactivateUnitRunner(this);
-    return absl::OkStatus();
+    if (!forward_order_.empty()) order_known_ = true;
+    return DrainPrefetches();  // one started after the last unit ran is not needed now
   }
 
   // Called by GradReadyHook inside backward; throws (a c10::Error, which backward turns
@@ -227,6 +235,7 @@ class FsdpStrategy : public Strategy, public UnitRunner {
       }
     }
     while (!in_flight_.empty()) FABRIC_RETURN_IF_ERROR(FinishOldest());
+    FABRIC_RETURN_IF_ERROR(DrainPrefetches());
     for (Unit& u : units_) u.ready = 0;
     // The full parameters are not needed again before the next forward, which gathers
     // them from the (possibly updated) shards.
@@ -518,8 +527,39 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     });
   }
   absl::Status Gather(Unit& u) {
+    auto it = prefetched_.find(static_cast<size_t>(&u - units_.data()));
+    if (it != prefetched_.end()) {  // started by Prefetch: wait for it
+      std::unique_ptr<Communicator::Pending> pending = std::move(it->second);
+      prefetched_.erase(it);
+      return FinishGather(u, pending.get());
+    }
     FABRIC_ASSIGN_OR_RETURN(std::unique_ptr<Communicator::Pending> pending, StartGather(u));
     return FinishGather(u, pending.get());
+  }
+  // Starts gathering the unit `step` places after unit k in the (first step's) forward
+  // order, when there is one, it runs just in time and is neither gathered nor coming.
+  // Every rank runs the same units in the same order, so the collectives line up.
+  absl::Status Prefetch(size_t k, int step) {
+    if (!order_known_) return absl::OkStatus();
+    auto pos = std::find(forward_order_.begin(), forward_order_.end(), k);
+    if (pos == forward_order_.end()) return absl::OkStatus();
+    const ptrdiff_t next = (pos - forward_order_.begin()) + step;
+    if (next < 0 || next >= static_cast<ptrdiff_t>(forward_order_.size())) return absl::OkStatus();
+    const size_t n = forward_order_[static_cast<size_t>(next)];
+    Unit& u = units_[n];
+    if (!u.jit || u.gathered || prefetched_.count(n) > 0) return absl::OkStatus();
+    FABRIC_ASSIGN_OR_RETURN(prefetched_[n], StartGather(u));
+    ++prefetches_;
+    return absl::OkStatus();
+  }
+  // Waits for the prefetches nobody used and frees what they gathered.
+  absl::Status DrainPrefetches() {
+    for (auto& [n, pending] : prefetched_) {
+      FABRIC_RETURN_IF_ERROR(FinishGather(units_[n], pending.get()));
+      Release(units_[n]);
+    }
+    prefetched_.clear();
+    return absl::OkStatus();
   }
   // Frees `u`'s full parameters: the module's parameters become empty tensors (a use
   // while freed fails cleanly) and the full buffer's storage is released.
@@ -580,6 +620,11 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   std::vector<Unit> units_;          // the trainable parameters, sharded per unit
   std::vector<NamedTensor> whole_;   // buffers and frozen parameters, whole on every rank
   static constexpr size_t kMaxInFlight = 2;
+  // Just-in-time units in the order the first forward ran them (prefetch order).
+  std::vector<size_t> forward_order_;
+  bool order_known_ = false;
+  std::map<size_t, std::unique_ptr<Communicator::Pending>> prefetched_;
+  int64_t prefetches_ = 0;
   std::deque<size_t> in_flight_;     // units whose reduce-scatter runs, oldest first
   bool reduce_in_backward_ = true;   // false inside a no-backward-sync scope
 };
