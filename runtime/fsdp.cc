@@ -158,29 +158,40 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   // backward (through a gate on f's output, or the checkpoint's recomputation).
   std::optional<at::Tensor> RunIfUnit(const torch::nn::Module& module, const at::Tensor& input,
                                       const UnitForward& f) override {
-    size_t k = 0;
-    while (k < units_.size() && units_[k].module != &module) ++k;
-    if (k == units_.size()) return std::nullopt;
-    Unit& u = units_[k];
-    u.jit = true;
-    if (!order_known_) forward_order_.push_back(k);
-    // Gathers unit k and starts the all-gather of the unit that runs after it (`step`
-    // +1 in forward order, -1 in backward), so that one overlaps k's computation.
-    auto gather = [this, k](int step) {
-      absl::Status g = Gather(units_[k]);
-      if (g.ok()) g = Prefetch(k, step);
+    std::vector<size_t> ks;  // the module's units (several when its dtypes differ)
+    for (size_t k = 0; k < units_.size(); ++k) {
+      if (units_[k].module == &module) ks.push_back(k);
+    }
+    if (ks.empty()) return std::nullopt;
+    bool checkpoint = false;
+    for (size_t k : ks) {
+      units_[k].jit = true;
+      checkpoint |= units_[k].checkpoint;
+      if (!order_known_) forward_order_.push_back(k);
+    }
+    // Gathers the module's units and starts the all-gather of the unit that runs after
+    // them (`step` +1 in forward order, -1 in backward), so that it overlaps their
+    // computation.
+    auto gather = [this, ks](int step) {
+      absl::Status g;
+      for (size_t k : ks) {
+        if (g.ok()) g = Gather(units_[k]);
+      }
+      for (size_t k : ks) {
+        if (g.ok()) g = Prefetch(k, step);
+      }
       TORCH_CHECK(g.ok(), g.ToString());
     };
     gather(+1);
-    at::Tensor out;
     auto regather = [gather] { gather(-1); };
-    if (u.checkpoint && at::GradMode::is_enabled()) {
+    at::Tensor out;
+    if (checkpoint && at::GradMode::is_enabled()) {
       out = Checkpointed(input, f, regather);
     } else {
       out = f(input);
       if (out.requires_grad()) out = BackwardGate(out, regather);
     }
-    Release(u);
+    for (size_t k : ks) Release(units_[k]);
     return out;
   }
 
@@ -426,20 +437,38 @@ class FsdpStrategy : public Strategy, public UnitRunner {
       info.param = item.value();
       info.shape = item.value().sizes().vec();
       info.numel = item.value().numel();
-      if (!owner->params.empty() &&
-          (item.value().scalar_type() != owner->params[0].param.scalar_type() ||
-           item.value().device() != owner->params[0].param.device())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "fsdp: parameter '", info.name, "' is ", item.value().toString(), " but '",
-            owner->params[0].name, "' of the same unit is ", owner->params[0].param.toString(),
-            "; one flat shard needs one dtype and device (make it a unit of its own)"));
-      }
       owner->params.push_back(std::move(info));
     }
-    for (Unit& u : units) {
-      if (!u.params.empty()) units_.push_back(std::move(u));
-    }
-    if (!root.params.empty()) units_.push_back(std::move(root));
+    // One flat shard holds one dtype on one device: a unit whose parameters mix them
+    // becomes one unit per (dtype, device), in order of first appearance, sharing its
+    // module (RunUnit gathers them together); the first keeps the unit's name, the others
+    // are "<name>#<dtype>" (sharded checkpoints name units).
+    auto add = [this](Unit& u) {
+      std::vector<Unit> groups;
+      for (ParamInfo& p : u.params) {
+        Unit* g = nullptr;
+        for (Unit& x : groups) {
+          if (x.params[0].param.scalar_type() == p.param.scalar_type() &&
+              x.params[0].param.device() == p.param.device()) {
+            g = &x;
+          }
+        }
+        if (g == nullptr) {
+          groups.emplace_back();
+          g = &groups.back();
+          g->module = u.module;
+          g->checkpoint = u.checkpoint;
+          g->name = groups.size() == 1
+                        ? u.name
+                        : absl::StrCat(u.name, "#", c10::toString(p.param.scalar_type()),
+                                       p.param.device().is_cpu() ? "" : "@" + p.param.device().str());
+        }
+        g->params.push_back(std::move(p));
+      }
+      for (Unit& g : groups) units_.push_back(std::move(g));
+    };
+    for (Unit& u : units) add(u);
+    add(root);
     if (units_.empty()) {
       return absl::InvalidArgumentError("fsdp: the module has no trainable parameters");
     }
