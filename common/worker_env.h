@@ -55,6 +55,9 @@ inline constexpr char kEnvFabricRecoveryTimeout[] = "FABRIC_RECOVERY_TIMEOUT_S";
 // Ours, for a spare (--spares): the FIFO from which it reads, before anything else, the
 // complete environment of the worker it takes over (runtime/spare.h).
 inline constexpr char kEnvFabricSpareFifo[] = "FABRIC_SPARE_FIFO";
+// Ours, under --recovery in-place: a FIFO on which fabric-run writes "shrink WORLD RANK\n"
+// when the job goes on with fewer ranks after a node was lost (runtime/recovery.cc).
+inline constexpr char kEnvFabricControlFifo[] = "FABRIC_CONTROL_FIFO";
 
 using EnvMap = std::map<std::string, std::string>;
 

@@ -336,6 +336,28 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     spec.stderr_fd = write_fds.back();
     spare_specs.push_back(std::move(spec));
   }
+  // In-place: a control FIFO per worker ("shrink WORLD RANK", MaybeShrinkInPlace).
+  for (int fd : control_fifos_) close(fd);
+  control_fifos_.clear();
+  if (lo.recovery_in_place) {
+    for (size_t local = 0; local < workers.size(); ++local) {
+      const std::string fifo =
+          absl::StrCat(scratch_dir_, "/control_", plan.restart_count, "_", local);
+      unlink(fifo.c_str());
+      int fd = -1;
+      if (mkfifo(fifo.c_str(), 0600) != 0 ||
+          (fd = open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+        absl::Status st = Errno(absl::StrCat("control FIFO ", fifo));
+        close_fifos();
+        close_all(read_fds);
+        close_all(write_fds);
+        return st;
+      }
+      scratch_files_.push_back(fifo);
+      control_fifos_.push_back(fd);
+      workers[local].spec.env.push_back(absl::StrCat(kEnvFabricControlFifo, "=", fifo));
+    }
+  }
   Gang gang(launcher_, clock_, lo.grace_period);
   if (lo.recovery_in_place) {
     InPlacePolicy policy;
@@ -382,6 +404,8 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
   Supervise(gang, outputs, read_fds, write_fds);
   close_all(write_fds);
   close_fifos();
+  for (int fd : control_fifos_) close(fd);
+  control_fifos_.clear();
   in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
   for (const WorkerState& w : result.outcome.workers) {
@@ -451,6 +475,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
           if (sig == SIGCHLD) {
             while (std::optional<Reaped> r = launcher_->ReapAny()) {
               hang_watch_->OnWorkerExit(r->pid);
+              AbandonShrink(gang, r->pid, r->status);
               const bool was_stopping = gang.stopping();
               if (gang.OnExit(r->pid, r->status) && !was_stopping && gang.stopping()) {
                 MaybeReportEarly(gang, r->pid, r->status, outputs);

@@ -102,6 +102,14 @@ class Agent {
   // end stops the gang.
   void OnCoordinatorEvents(Gang& gang);
   // Supervise(): the first local failure goes to the coordinator at once.
+  // --recovery in-place with several nodes: a membership change keeps the workers and
+  // its plan, when the job only shrinks around rank 0, goes to them through their
+  // control FIFOs. True when `event` was consumed.
+  bool MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& event);
+  // A worker failed while the agent awaits the plan of a shrink (its peers or its store
+  // are gone): not replaced in place nor reported; the gang stops and the new round's
+  // plan, once it comes, is run afresh. Called before the gang sees the exit.
+  void AbandonShrink(Gang& gang, pid_t pid, ExitStatus status);
   void MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
                         const std::vector<std::unique_ptr<WorkerOutput>>& outputs);
   int Terminal(const CoordinatorEvent& event);
@@ -138,9 +146,17 @@ class Agent {
   int epoll_fd_ = -1;
   // The attempt being run.
   NodePlacement current_plan_;
+  std::string current_rank0_node_;  // current_plan_'s rank-0 node, when known
   std::vector<std::string> current_error_files_;  // by local rank
   bool log_warning_said_ = false;  // one "cannot write the log file" warning per agent
   int in_place_spent_ = 0;  // workers replaced in place, all attempts (--recovery in-place)
+  // Shrinking in place (--recovery in-place, several nodes): a membership change was
+  // seen while the workers run and the new round's plan is awaited; a plan taken then
+  // but not usable in place is run next; each local worker's control FIFO (the agent's
+  // O_RDWR ends), where "shrink WORLD RANK" tells it the new world.
+  bool awaiting_shrink_plan_ = false;
+  std::optional<CoordinatorEvent> next_plan_;
+  std::vector<int> control_fifos_;
   std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
   bool stop_requested_ = false;   // the gang is stopping for a coordinator event
   bool failure_reported_ = false; // this attempt's root cause went to the coordinator

@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -98,6 +100,7 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
 
 void Agent::OnCoordinatorEvents(Gang& gang) {
   for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
+    if (MaybeShrinkInPlace(gang, x)) continue;
     const bool stop = StopsRound(x, current_plan_.round);
     if (stop && !stop_requested_ && !gang.finished() && !gang.stopping()) {
       stop_requested_ = true;
@@ -105,6 +108,77 @@ void Agent::OnCoordinatorEvents(Gang& gang) {
       gang.OnSignal(SIGTERM);
     }
     pending_.push_back(std::move(x));
+  }
+}
+
+bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
+  if (!options_.launch.recovery_in_place || local_coordinator_ != nullptr) return false;
+  const bool running = !stop_requested_ && !gang.finished() && !gang.stopping();
+  if (x.kind == Kind::kRoundChanged && x.membership_change && x.round > current_plan_.round &&
+      !awaiting_shrink_plan_ && running) {
+    // A node came or went and no worker failed: keep the workers, ask for the new plan.
+    awaiting_shrink_plan_ = true;
+    Say(absl::StrCat("fabric-run: ", Why(x), ": keeping this node's workers running "
+                     "(--recovery in-place) and rejoining\n"));
+    coordinator_->RequestPlan();
+    return true;
+  }
+  if (x.kind != Kind::kPlan || !awaiting_shrink_plan_) return false;
+  awaiting_shrink_plan_ = false;
+  const NodePlacement& next = x.plan;
+  if (!running) {  // the workers could not wait for it (AbandonShrink): run it afresh
+    next_plan_ = x;
+    return true;
+  }
+  if (!ShrinksInPlace(current_plan_, current_rank0_node_, next, x.rank0_node)) {
+    Say(absl::StrCat("fabric-run: round ", next.round, " has ", next.world_size,
+                     " ranks (this node's from ", next.global_rank_base,
+                     "): not a shrink around the same rank-0 node; stopping this node's "
+                     "workers\n"));
+    next_plan_ = x;
+    stop_requested_ = true;
+    gang.OnSignal(SIGTERM);
+    return true;
+  }
+  std::string failed;
+  for (int local = 0; local < next.local_world_size; ++local) {
+    const std::string msg = absl::StrCat("shrink ", next.world_size, " ",
+                                         next.global_rank_base + local, "\n");
+    if (static_cast<size_t>(local) >= control_fifos_.size() ||
+        write(control_fifos_[local], msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
+      absl::StrAppend(&failed, failed.empty() ? "" : ", ", local);
+    }
+  }
+  if (!failed.empty()) {
+    Say(absl::StrCat("fabric-run: could not tell local rank(s) ", failed,
+                     " about the new world; stopping this node's workers\n"));
+    next_plan_ = x;
+    stop_requested_ = true;
+    gang.OnSignal(SIGTERM);
+    return true;
+  }
+  Say(absl::StrCat("fabric-run: round ", next.round, ": the job shrinks in place to ",
+                   next.world_size, " ranks; this node's workers are ranks ",
+                   next.global_rank_base, "-", next.global_rank_base + next.local_world_size - 1,
+                   "\n"));
+  current_plan_ = next;
+  current_rank0_node_ = x.rank0_node;
+  return true;
+}
+
+void Agent::AbandonShrink(Gang& gang, pid_t pid, ExitStatus status) {
+  if (!awaiting_shrink_plan_ || stop_requested_ || gang.stopping() || gang.finished() ||
+      status.success()) {
+    return;
+  }
+  for (const WorkerState& w : gang.workers()) {
+    if (w.pid != pid) continue;
+    Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", pid, ") ",
+                     status.Describe(), " while the job was re-forming without the lost "
+                     "node; stopping this node's workers to run the new round afresh\n"));
+    stop_requested_ = true;
+    gang.OnSignal(SIGTERM);
+    return;
   }
 }
 
@@ -174,15 +248,21 @@ int Agent::Run() {
     return 128 + s;
   };
   for (;;) {
-    c.RequestPlan();
-    for (;;) {
-      if (!WaitCoordinator(&ev, &sig)) return interrupted(sig, "while joining the rendezvous");
-      if (ev.kind == Kind::kPlan) break;
-      if (ev.kind == Kind::kRoundChanged) continue;
-      return Terminal(ev);
+    if (next_plan_.has_value()) {  // a plan taken during the last attempt (shrink refused)
+      ev = *std::exchange(next_plan_, std::nullopt);
+    } else {
+      c.RequestPlan();
+      for (;;) {
+        if (!WaitCoordinator(&ev, &sig)) return interrupted(sig, "while joining the rendezvous");
+        if (ev.kind == Kind::kPlan) break;
+        if (ev.kind == Kind::kRoundChanged) continue;
+        return Terminal(ev);
+      }
     }
-    const NodePlacement plan = ev.plan;
+    NodePlacement plan = ev.plan;
     current_plan_ = plan;
+    current_rank0_node_ = ev.rank0_node;
+    awaiting_shrink_plan_ = false;
     stop_requested_ = false;
     failure_reported_ = false;
     user_signal_ = 0;
@@ -190,6 +270,7 @@ int Agent::Run() {
     if (!stop_requested_) {
       std::optional<int64_t> oom_before = ReadCgroupOomKills();
       absl::StatusOr<AttemptResult> result = RunAttempt(plan);
+      plan = current_plan_;  // the round it ended in (a shrink in place moves it on)
       if (!result.ok()) {
         Say(absl::StrCat("fabric-run: ", result.status().message(), "\n"));
         c.Leave(std::string(result.status().message()));
@@ -251,9 +332,14 @@ int Agent::Run() {
       }
     }
     // What the coordinator decides next: a newer round, or the end of the run.
-    for (;;) {
+    for (; !next_plan_.has_value();) {
       if (!WaitCoordinator(&ev, &sig)) return interrupted(sig, "while waiting for the other nodes");
-      if (ev.kind == Kind::kPlan) continue;
+      if (ev.kind == Kind::kPlan) {
+        // The plan asked for when the workers were kept for a shrink (MaybeShrinkInPlace)
+        // that they did not live to take: the next round to run.
+        if (std::exchange(awaiting_shrink_plan_, false)) next_plan_ = ev;
+        continue;
+      }
       if (ev.kind == Kind::kRoundChanged) {
         if (ev.round > plan.round) break;
         continue;

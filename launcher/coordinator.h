@@ -35,7 +35,20 @@ struct CoordinatorEvent {
   int64_t round = 0;
   std::string message;
   int exit_code = 1;
+  // kRoundChanged: the membership changed (a node was lost or came), no worker failed.
+  bool membership_change = false;
+  // kPlan: the id of the node that holds global rank 0 (it serves the workers' store);
+  // empty when not known.
+  std::string rank0_node;
 };
+
+// --recovery in-place with several nodes: whether a node's running workers can go on
+// into `next` (their new world and ranks told to them) instead of being restarted. Only
+// when the job shrinks (fewer ranks), this node keeps its number of workers and global
+// rank 0 stays on the same, known node (its worker serves the store every worker keeps).
+// Pure.
+bool ShrinksInPlace(const NodePlacement& current, const std::string& current_rank0_node,
+                    const NodePlacement& next, const std::string& next_rank0_node);
 
 // The root cause of a local attempt's failure, as the agent saw it.
 struct LocalFailure {

@@ -248,6 +248,7 @@ void RdzvCoordinator::OnSessionEvent(const rdzv::Event& event) {
       e.kind = Kind::kRoundChanged;
       e.round = event.round;
       e.message = event.reason;
+      e.membership_change = !event.has_root_cause;
       break;
     case rdzv::EventType::kRunSucceeded:
       e.kind = Kind::kRunSucceeded;
@@ -376,6 +377,7 @@ void RdzvCoordinator::RequestPlan() {
     e.kind = Kind::kPlan;
     e.plan = rdzv::PlacementOf(*a, options_.run_id);
     e.round = a->round;
+    if (!a->members.empty()) e.rank0_node = a->members.front().node_id;
     Post(std::move(e));
   });
 }

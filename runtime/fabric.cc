@@ -113,7 +113,9 @@ absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& opti
   return Create(options, ProcessEnv());
 }
 
-Fabric::~Fabric() = default;
+Fabric::~Fabric() {
+  if (control_fd_ >= 0) close(control_fd_);
+}
 
 absl::Status Fabric::Launch(absl::Duration timeout) {
   if (launched_) return absl::FailedPreconditionError("Fabric::Launch called twice");

@@ -32,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -298,6 +299,9 @@ class Fabric {
   // Every rank of a re-formed group: who sends the state (the lowest rank among those
   // with the most steps; a replacement counts -1) and how many steps it made.
   absl::Status ElectDonor(int64_t my_steps);
+  // A "shrink WORLD RANK" line from fabric-run's control FIFO (FABRIC_CONTROL_FIFO),
+  // when one has arrived: the job goes on with WORLD ranks and this is RANK.
+  std::optional<std::pair<int, int>> ReadShrink();
   // The donor's model and optimizer state, step count and RNG state to every rank;
   // ranks behind the donor (and the replacement) load it.
   absl::Status TransferState(Model& model);
@@ -318,6 +322,8 @@ class Fabric {
   bool skip_next_step_ = false;  // this rank took a state one step ahead of it
   at::Tensor step_rng_;  // the CPU generator's state when this step's forward began
   absl::Duration launch_timeout_ = absl::Minutes(5);
+  int control_fd_ = -1;       // FABRIC_CONTROL_FIFO, opened when first read
+  std::string control_buf_;   // what was read of it, up to a full line
 };
 
 }  // namespace fabric::runtime

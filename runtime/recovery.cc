@@ -14,14 +14,20 @@
 // A live rank whose peers had already finished the step (the donor is one step ahead)
 // loads the donor's state, skips its Step() and all-reduces in its next Backward, as
 // the replacement does.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "common/worker_env.h"
 #include "runtime/fabric.h"
 #include "torch/csrc/distributed/c10d/Store.hpp"
 #include "torch/csrc/jit/serialization/pickle.h"
@@ -96,6 +102,27 @@ absl::Status Fabric::JoinAsReplacement(CommunicatorOptions& options) {
   recovery_n_ = static_cast<int>(n);
   options.recovery = recovery_n_;
   return absl::OkStatus();
+}
+
+std::optional<std::pair<int, int>> Fabric::ReadShrink() {
+  const char* fifo = std::getenv(kEnvFabricControlFifo);
+  if (fifo == nullptr) return std::nullopt;
+  if (control_fd_ < 0) control_fd_ = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (control_fd_ < 0) return std::nullopt;
+  char buf[256];
+  ssize_t r;
+  while ((r = read(control_fd_, buf, sizeof(buf))) > 0) control_buf_.append(buf, static_cast<size_t>(r));
+  const size_t nl = control_buf_.find('\n');
+  if (nl == std::string::npos) return std::nullopt;
+  const std::string line = control_buf_.substr(0, nl);
+  control_buf_.erase(0, nl + 1);
+  int world = 0, new_rank = 0;
+  if (std::sscanf(line.c_str(), "shrink %d %d", &world, &new_rank) != 2 || world < 1 ||
+      new_rank < 0 || new_rank >= world) {
+    std::fprintf(stderr, "fabric runtime: ignoring a malformed control line '%s'\n", line.c_str());
+    return std::nullopt;
+  }
+  return std::make_pair(world, new_rank);
 }
 
 absl::Status Fabric::ElectDonor(int64_t my_steps) {
@@ -220,11 +247,30 @@ absl::Status Fabric::RecoverInPlace(Model& model, const absl::Status& failure,
                point == RecoveryPoint::kGradientSync ? "the gradient synchronisation"
                                                      : "the buffers' broadcast",
                static_cast<long long>(steps_done_), n);
-  absl::Status waited = TorchCall(rank(), "wait for the replacement", [&] {
-    store->wait({JoinedKey(config_.round, n)},
-                std::chrono::milliseconds(absl::ToInt64Milliseconds(config_.recovery_timeout)));
-  });
-  if (!waited.ok()) return wrap(waited);
+  // Either a replacement joins (the store key), or fabric-run says the job goes on with
+  // fewer ranks (the control FIFO: a node was lost).
+  const absl::Time deadline = absl::Now() + config_.recovery_timeout;
+  for (;;) {
+    absl::StatusOr<bool> joined = TorchCall(rank(), "look for the replacement", [&] {
+      return store->check({JoinedKey(config_.round, n)});
+    });
+    if (!joined.ok()) return wrap(joined.status());
+    if (*joined) break;
+    std::optional<std::pair<int, int>> shrink = ReadShrink();
+    if (shrink.has_value()) {
+      std::fprintf(stderr, "fabric runtime: rank %d: the job goes on with %d ranks; this is rank %d\n",
+                   rank(), shrink->first, shrink->second);
+      config_.world_size = shrink->first;
+      config_.rank = shrink->second;
+      break;
+    }
+    if (absl::Now() > deadline) {
+      return wrap(absl::DeadlineExceededError(absl::StrCat(
+          "no replacement joined and fabric-run did not shrink the job within ",
+          absl::FormatDuration(config_.recovery_timeout))));
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
   CommunicatorOptions co = CommOptions(launch_timeout_);
   co.base_store = store;
   co.recovery = n;

@@ -5,10 +5,17 @@
 // uninterrupted run. Negative controls: the same failure without --recovery in-place
 // restarts every worker; a failure of rank 0 (it serves the store) falls back to the
 // gang restart.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -17,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fabric_run_harness.h"
@@ -30,8 +38,9 @@ using ::testing::Not;
 constexpr int kSteps = 12;
 constexpr int kCrashStep = 5;
 
-std::vector<std::string> TrainArgs(const std::string& dir, const std::string& params) {
-  return {Runfile("examples/train/train"), "--strategy=ddp", "--steps", absl::StrCat(kSteps),
+std::vector<std::string> TrainArgs(const std::string& dir, const std::string& params,
+                                   int steps = kSteps) {
+  return {Runfile("examples/train/train"), "--strategy=ddp", "--steps", absl::StrCat(steps),
           "--d-model=32", "--layers=1", "--heads=2", "--seq-len=8", "--batch-size=4",
           "--vocab=64", "--log-every=1000", "--warmup-steps=0", "--step-log", dir,
           "--dump-params", params};
@@ -42,6 +51,18 @@ std::vector<float> ReadFloats(const std::string& path) {
   std::vector<float> out(raw.size() / sizeof(float));
   if (!out.empty()) std::memcpy(out.data(), raw.data(), out.size() * sizeof(float));
   return out;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
 }
 
 // rank -> (step -> pids that logged it)
@@ -183,6 +204,141 @@ TEST(RecoveryTest, RankZeroFailureFallsBackToTheGangRestart) {
   std::set<int> rank1_pids;
   for (auto& [step, pids] : logs[1]) rank1_pids.insert(pids.begin(), pids.end());
   EXPECT_EQ(rank1_pids.size(), 2u);
+}
+
+// Two nodes of two ranks, --num-nodes 1:2, training kLongSteps; node `victim`'s agent is
+// SIGKILLed (its workers die with it) once rank 0 has made 5 steps. With `rdzv_endpoint`
+// the agents use that standalone rendezvous server (else node 0's agent embeds it).
+// Returns the other node's exit status, its stderr and when the kill happened (Unix ms).
+constexpr int kLongSteps = 300;
+struct LostNode {
+  std::optional<int> rc;
+  std::string err;
+  int64_t killed_ms = 0;
+};
+LostNode KillNode(const std::string& dir, bool in_place, int victim = 1,
+                  const std::string& rdzv_endpoint = "") {
+  const int port = FreePort();
+  auto agent = [&](int node) {
+    std::vector<std::string> args = {"--devices", "2", "--num-nodes", "1:2", "--node-rank",
+                                     absl::StrCat(node), "--last-call-timeout", "5s",
+                                     "--max-restarts", "1"};
+    if (rdzv_endpoint.empty()) {
+      args.push_back("--main-port");
+      args.push_back(absl::StrCat(port));
+    } else {
+      args.push_back("--rdzv-endpoint");
+      args.push_back(rdzv_endpoint);
+    }
+    if (in_place) {
+      args.push_back("--recovery");
+      args.push_back("in-place");
+    }
+    for (const std::string& a :
+         TrainArgs(dir, absl::StrCat(dir, "/params_", node, ".bin"), kLongSteps)) {
+      args.push_back(a);
+    }
+    return std::make_unique<FabricRun>(args);
+  };
+  std::unique_ptr<FabricRun> nodes[2] = {agent(0), agent(1)};
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (StepLogs(dir, 1)[0].size() < 5 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  LostNode out;
+  EXPECT_GE(StepLogs(dir, 1)[0].size(), 5u) << nodes[0]->err() << nodes[1]->err();
+  out.killed_ms = absl::ToUnixMillis(absl::Now());
+  kill(nodes[victim]->pid(), SIGKILL);
+  out.rc = nodes[1 - victim]->Wait(absl::Seconds(240));
+  nodes[victim]->Wait(absl::Seconds(10));
+  out.err = nodes[1 - victim]->err();
+  return out;
+}
+
+// With --recovery in-place node 0's workers keep running: the job shrinks in place to
+// 2 ranks, no step is repeated or skipped, the steps after the loss run with world 2,
+// and node 0 ends with exit 0.
+TEST(RecoveryTest, ALostNodeShrinksTheJobInPlace) {
+  const std::string dir = NewTempDir("shrink");
+  LostNode run = KillNode(dir, /*in_place=*/true);
+  ASSERT_EQ(run.rc, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("shrinks in place to 2 ranks"));
+  EXPECT_THAT(run.err, Not(HasSubstr("restarting")));
+
+  auto logs = StepLogs(dir, 2);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(logs[r].size(), static_cast<size_t>(kLongSteps)) << "rank " << r << "\n" << run.err;
+    std::set<int> pids;
+    for (int s = 0; s < kLongSteps; ++s) {
+      EXPECT_EQ(logs[r][s].size(), 1u) << "rank " << r << " logged step " << s << " "
+                                       << logs[r][s].size() << " times";
+      if (!logs[r][s].empty()) pids.insert(logs[r][s][0]);
+    }
+    EXPECT_EQ(pids.size(), 1u) << "rank " << r << " was restarted";
+  }
+  // The world each step ran with: 4, then 2 once node 1 was gone.
+  const std::vector<std::string> lines = Lines(ReadFile(dir + "/rank_0.steps"));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_THAT(lines.front(), HasSubstr("world 4"));
+  EXPECT_THAT(lines.back(), HasSubstr("world 2"));
+  // Node 1's ranks logged only steps before the loss.
+  EXPECT_LT(StepLogs(dir, 4)[2].size(), static_cast<size_t>(kLongSteps));
+  for (const std::string& line : lines) {
+    long long t = 0;
+    if (line.find("world 2") != std::string::npos &&
+        std::sscanf(line.c_str(), "step %*d pid %*d t %lld", &t) == 1) {
+      std::printf("node 1's agent SIGKILLed -> rank 0's next step with world 2: %lld ms "
+                  "(the rendezvous' last call is 5 s)\n",
+                  t - static_cast<long long>(run.killed_ms));
+      break;
+    }
+  }
+  for (const std::string& line : Lines(run.err)) {
+    if (line.rfind("fabric", 0) == 0) std::printf("%s\n", line.c_str());
+  }
+}
+
+// Negative control: without --recovery in-place the lost node restarts node 0's workers
+// too (from step 0: no checkpoint), so the pid and step checks above can fail.
+TEST(RecoveryTest, ALostNodeWithoutInPlaceRestartsTheOthers) {
+  const std::string dir = NewTempDir("shrink_gang");
+  LostNode run = KillNode(dir, /*in_place=*/false);
+  ASSERT_EQ(run.rc, 0) << run.err;
+  EXPECT_THAT(run.err, Not(HasSubstr("shrinks in place")));
+  auto logs = StepLogs(dir, 1);
+  std::set<int> pids;
+  for (auto& [step, p] : logs[0]) pids.insert(p.begin(), p.end());
+  EXPECT_EQ(pids.size(), 2u) << run.err;
+  EXPECT_GT(logs[0][0].size(), 1u);
+}
+
+// The node holding rank 0 lost (a standalone rendezvous outlives it): its worker served
+// the store every worker used, so node 1 cannot shrink in place; it stops its workers
+// (neither replaced in place nor reported as the run's failure) and runs the new round
+// (world 2, its ranks now 0-1) afresh from step 0.
+TEST(RecoveryTest, LosingRankZerosNodeIsAGangRestart) {
+  FabricRun server({"--port", "0", "--keepalive-timeout", "3s"}, {}, {}, false,
+                   Runfile("rendezvous/fabric-rendezvous"));
+  ASSERT_TRUE(server.WaitForOutput("\n", false, absl::Seconds(30))) << server.err();
+  const std::string port = Lines(server.out())[0];
+  const std::string dir = NewTempDir("shrink_rank0");
+  LostNode run = KillNode(dir, /*in_place=*/true, /*victim=*/0, "127.0.0.1:" + port);
+  kill(server.pid(), SIGTERM);
+  server.Wait(absl::Seconds(30));
+  ASSERT_EQ(run.rc, 0) << run.err;
+  // Which comes first decides the message: the new round's plan (not a shrink), or
+  // the workers' failure when their store died.
+  EXPECT_THAT(run.err, ::testing::AnyOf(HasSubstr("not a shrink around the same rank-0 node"),
+                                        HasSubstr("while the job was re-forming")));
+  EXPECT_THAT(run.err, Not(HasSubstr("shrinks in place")));
+  // Node 1's workers as ranks 2-3 made only the steps before the loss; restarted as
+  // ranks 0-1 (world 2) they trained every step from 0.
+  EXPECT_LT(StepLogs(dir, 4)[2].size(), static_cast<size_t>(kLongSteps));
+  int world2_steps = 0;
+  for (const std::string& line : Lines(ReadFile(dir + "/rank_0.steps"))) {
+    if (line.find("world 2") != std::string::npos) ++world2_steps;
+  }
+  EXPECT_EQ(world2_steps, kLongSteps) << run.err;
 }
 
 }  // namespace

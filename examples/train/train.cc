@@ -166,8 +166,11 @@ absl::Status Train(const TrainOptions& o) {
     if (step_log == nullptr) return absl::InternalError(absl::StrCat("open ", path));
   }
 
-  const int64_t per_step = static_cast<int64_t>(o.batch_size) * fabric->world_size();
-  const int64_t steps_per_epoch = kDatasetSize / per_step;
+  // The world may shrink in place (fabric-run --recovery in-place, a node lost): the
+  // sampler's split is recomputed whenever it changed.
+  int world = fabric->world_size();
+  int64_t per_step = static_cast<int64_t>(o.batch_size) * world;
+  int64_t steps_per_epoch = kDatasetSize / per_step;
   std::vector<int64_t> indices;
   int64_t indices_epoch = -1;
   std::vector<int64_t> buf(static_cast<size_t>(o.batch_size) * (o.seq_len + 1));
@@ -188,6 +191,12 @@ absl::Status Train(const TrainOptions& o) {
       std::_Exit(1);
     }
     auto t0 = std::chrono::steady_clock::now();
+    if (fabric->world_size() != world) {
+      world = fabric->world_size();
+      per_step = static_cast<int64_t>(o.batch_size) * world;
+      steps_per_epoch = kDatasetSize / per_step;
+      indices_epoch = -1;
+    }
     const int64_t epoch = step / steps_per_epoch;
     if (epoch != indices_epoch) {
       indices = fabric->DistributedIndices(kDatasetSize, epoch, /*shuffle=*/true, o.seed);
@@ -212,8 +221,9 @@ absl::Status Train(const TrainOptions& o) {
     FABRIC_RETURN_IF_ERROR(fabric->Step());
     FABRIC_RETURN_IF_ERROR(fabric->Synchronize());  // time the device's work, not its queueing
     if (step_log != nullptr) {
-      std::fprintf(step_log, "step %d pid %d t %lld\n", step, static_cast<int>(getpid()),
-                   static_cast<long long>(NowMs()));
+      std::fprintf(step_log, "step %d pid %d t %lld world %d\n", step,
+                   static_cast<int>(getpid()), static_cast<long long>(NowMs()),
+                   fabric->world_size());
       std::fflush(step_log);
     }
     auto t1 = std::chrono::steady_clock::now();
