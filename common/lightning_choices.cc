@@ -10,7 +10,7 @@ namespace fabric {
 const std::vector<std::string>& Strategies() {
   static const auto* const kList = new std::vector<std::string>{
       "auto", "single_device", "ddp", "ddp_find_unused_parameters_false",
-      "ddp_find_unused_parameters_true", "fsdp"};
+      "ddp_find_unused_parameters_true", "fsdp", "fsdp_cpu_offload"};
   return *kList;
 }
 

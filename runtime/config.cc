@@ -313,7 +313,7 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
         "strategy 'single_device' runs one process but WORLD_SIZE=", c.world_size,
         "; use strategy ddp or fsdp, or launch one process"));
   }
-  c.strategy = strategy == "fsdp"                     ? StrategyKind::kFsdp
+  c.strategy = strategy == "fsdp" || strategy == "fsdp_cpu_offload" ? StrategyKind::kFsdp
                : strategy == "single_device"          ? StrategyKind::kSingle
                                                       : StrategyKind::kDdp;
   c.find_unused_parameters = strategy == "ddp_find_unused_parameters_true";
@@ -359,6 +359,7 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
   c.fsdp_unit_min_params = options.fsdp_unit_min_params;
   c.fsdp_checkpoint_types = options.fsdp_checkpoint_types;
   c.fsdp_just_in_time = options.fsdp_just_in_time;
+  c.fsdp_cpu_offload = options.fsdp_cpu_offload || strategy == "fsdp_cpu_offload";
   c.num_threads = options.num_threads;
   if (c.num_threads == 0) {
     if (auto omp = Lookup(env, kEnvOmpNumThreads)) {

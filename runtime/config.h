@@ -56,6 +56,9 @@ struct FabricOptions {
   // step (otherwise a unit counts as just-in-time once RunUnit has seen it). A unit used
   // outside RunUnit then has empty parameters and its forward fails.
   bool fsdp_just_in_time = false;
+  // FSDP's CPU offload (Lightning's cpu_offload=True; also strategy "fsdp_cpu_offload"):
+  // on a GPU the shards, their gradients and the optimizer state stay in host memory.
+  bool fsdp_cpu_offload = false;
 };
 
 // Where this process stands and what it runs, fully resolved.
@@ -91,6 +94,7 @@ struct RuntimeConfig {
   int64_t fsdp_unit_min_params = 0;
   std::vector<std::string> fsdp_checkpoint_types;  // FabricOptions' checkpointing policy
   bool fsdp_just_in_time = false;                   // FabricOptions' promise about RunUnit
+  bool fsdp_cpu_offload = false;  // FabricOptions' or strategy fsdp_cpu_offload
   // Where the rank came from: "env" (fabric-run/torchrun), "slurm", or "none".
   std::string source = "none";
 };

@@ -178,6 +178,14 @@ TEST(ResolveConfigTest, LightningStrategyNamesResolve) {
   FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig({}, env, 0));
   EXPECT_EQ(c.strategy, StrategyKind::kDdp);
   EXPECT_TRUE(c.find_unused_parameters);
+  env["LT_STRATEGY"] = "fsdp_cpu_offload";
+  FABRIC_ASSERT_OK_AND_ASSIGN(c, ResolveConfig({}, env, 0));
+  EXPECT_EQ(c.strategy, StrategyKind::kFsdp);
+  EXPECT_TRUE(c.fsdp_cpu_offload);
+  EXPECT_FALSE(c.find_unused_parameters);
+  env["LT_STRATEGY"] = "fsdp";
+  FABRIC_ASSERT_OK_AND_ASSIGN(c, ResolveConfig({}, env, 0));
+  EXPECT_FALSE(c.fsdp_cpu_offload);
   env["LT_STRATEGY"] = "dp";
   EXPECT_THAT(ResolveConfig({}, env, 0).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -183,6 +183,7 @@ absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Mod
     fsdp.unit_min_params = config_.fsdp_unit_min_params;
     fsdp.checkpoint_types = config_.fsdp_checkpoint_types;
     fsdp.just_in_time = config_.fsdp_just_in_time;
+    fsdp.cpu_offload = config_.fsdp_cpu_offload;
     model->strategy_ = MakeFsdpStrategy(comm_.get(), fsdp);
   } else {
     DdpOptions ddp;

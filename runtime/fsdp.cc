@@ -42,11 +42,12 @@ struct Unit {
   const torch::nn::Module* module = nullptr;  // that submodule (null for the root)
   std::vector<ParamInfo> params;
   ShardLayout layout;
-  at::Tensor shard;  // leaf, requires grad: what the optimizer steps
+  at::Tensor shard;  // leaf, requires grad: what the optimizer steps (on the CPU if offloaded)
   // The full flat parameters. Its storage is allocated only while gathered (freed by
   // shrinking it to 0 bytes, so the views autograd saved in forward stay valid and see
   // the data again once a backward gather refills the same storage).
   at::Tensor full;
+  at::Tensor staged;  // offload: the shard copied to the device for a running all-gather
   bool gathered = false;
   bool jit = false;  // its forward ran through RunUnit: gathered there, not before forward
   bool checkpoint = false;  // the checkpointing policy names its type (FsdpOptions)
@@ -207,7 +208,7 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     if (!reduce_in_backward_) return;  // no-sync: the full gradients accumulate
     Unit& u = units_[unit];
     ParamInfo& p = u.params[param];
-    if (!u.flat_grad.defined()) u.flat_grad = at::zeros({u.layout.padded}, u.shard.options().requires_grad(false));
+    if (!u.flat_grad.defined()) u.flat_grad = at::zeros({u.layout.padded}, u.full.options());
     u.flat_grad.narrow(0, p.offset, p.numel).copy_(p.param.grad().reshape({-1}));
     p.param.mutable_grad() = at::Tensor();  // the unit holds it now: freed
     if (++u.ready < static_cast<int>(u.params.size())) return;
@@ -233,7 +234,7 @@ class FsdpStrategy : public Strategy, public UnitRunner {
         // off for an accumulation): reduce what there is, zeros for the rest.
         FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "flatten gradients", [&] {
           if (!u.flat_grad.defined()) {
-            u.flat_grad = at::zeros({u.layout.padded}, u.shard.options().requires_grad(false));
+            u.flat_grad = at::zeros({u.layout.padded}, u.full.options());
           }
           for (ParamInfo& p : u.params) {
             if (p.param.grad().defined()) {
@@ -266,9 +267,12 @@ class FsdpStrategy : public Strategy, public UnitRunner {
 
   absl::StatusOr<double> ClipGradNorm(double max_norm) override {
     FABRIC_ASSIGN_OR_RETURN(at::Tensor sumsq, TorchCall(rank_, "gradient norm", [&] {
-      at::Tensor total = at::zeros({1}, units_[0].shard.options().dtype(at::kFloat).requires_grad(false));
+      // On the communication device (offloaded gradients are on the host; NCCL is not).
+      at::Tensor total = at::zeros({1}, units_[0].full.options().dtype(at::kFloat));
       for (Unit& u : units_) {
-        if (u.shard.grad().defined()) total.add_(u.shard.grad().to(at::kFloat).pow(2).sum());
+        if (u.shard.grad().defined()) {
+          total.add_(u.shard.grad().to(at::kFloat).pow(2).sum().to(total.device()));
+        }
       }
       return total;
     }));
@@ -493,6 +497,10 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
     return TorchCall(rank_, "shard parameters", [&] {
       u.shard = flat.narrow(0, u.layout.Begin(rank_), u.layout.shard_size).clone();
+      if (options_.cpu_offload && !flat.device().is_cpu()) {
+        // Pinned, so that the copies to and from the device run without staging.
+        u.shard = u.shard.to(u.shard.options().device(at::kCPU).pinned_memory(true));
+      }
       u.shard.set_requires_grad(true);
       u.full = at::empty({u.layout.padded}, options);
       FreeStorage(u.full);
@@ -510,6 +518,7 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     FABRIC_RETURN_IF_ERROR(u.pending->Wait());
     return TorchCall(rank_, "accumulate gradient shard", [&] {
       u.grad_shard.div_(comm_->world_size());
+      if (u.grad_shard.device() != u.shard.device()) u.grad_shard = u.grad_shard.to(u.shard.device());
       if (u.shard.grad().defined()) {
         u.shard.mutable_grad().add_(u.grad_shard);
       } else {
@@ -542,13 +551,21 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   // and makes the module's parameters views of it. Null when `u` is gathered already.
   absl::StatusOr<std::unique_ptr<Communicator::Pending>> StartGather(Unit& u) {
     if (u.gathered) return nullptr;
-    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "allocate a unit", [&] { AllocStorage(u.full); }));
-    return comm_->StartAllGather(u.shard.detach(), u.full);
+    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "allocate a unit", [&] {
+      AllocStorage(u.full);
+      // Offloaded: the shard goes to the device first (kept until FinishGather). The copy
+      // is synchronous: the host may change the shard (optimizer step, load) as soon as
+      // this returns, and a collective's Wait does not wait on the host's side.
+      u.staged = u.shard.device() == u.full.device() ? u.shard.detach()
+                                                     : u.shard.detach().to(u.full.device());
+    }));
+    return comm_->StartAllGather(u.staged, u.full);
   }
   absl::Status FinishGather(Unit& u, Communicator::Pending* pending) {
     if (pending == nullptr) return absl::OkStatus();
     FABRIC_RETURN_IF_ERROR(pending->Wait());
     return TorchCall(rank_, "materialize parameters", [&] {
+      u.staged = at::Tensor();
       for (ParamInfo& p : u.params) {
         p.param.set_data(u.full.narrow(0, p.offset, p.numel).view(p.shape));
       }
@@ -595,17 +612,21 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   void Release(Unit& u) {
     if (!u.gathered) return;
     for (ParamInfo& p : u.params) {
-      p.param.set_data(at::empty({0}, u.shard.options().requires_grad(false)));
+      p.param.set_data(at::empty({0}, u.full.options()));
     }
     FreeStorage(u.full);
     u.gathered = false;
   }
 
+  // The unit's full flat tensor gathered from each rank's `local` slice, on the
+  // communication device (an offloaded slice is copied there first).
   absl::StatusOr<at::Tensor> GatherFlat(Unit& u, const at::Tensor& local) {
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor full, TorchCall(rank_, "allocate a unit", [&] {
-      return at::empty({u.layout.padded}, local.options().requires_grad(false));
+    at::Tensor src, full;
+    FABRIC_RETURN_IF_ERROR(TorchCall(rank_, "allocate a unit", [&] {
+      src = local.detach().to(u.full.device());
+      full = at::empty({u.layout.padded}, src.options().requires_grad(false));
     }));
-    FABRIC_ASSIGN_OR_RETURN(auto g, comm_->StartAllGather(local.detach(), full));
+    FABRIC_ASSIGN_OR_RETURN(auto g, comm_->StartAllGather(src, full));
     FABRIC_RETURN_IF_ERROR(g->Wait());
     return full;
   }

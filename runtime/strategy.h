@@ -168,6 +168,11 @@ struct FsdpOptions {
   // Every unit but the root runs its forward through RunUnit: none is gathered before
   // the forward pass, from the first step on.
   bool just_in_time = false;
+  // CPU offload (Lightning's cpu_offload=True, strategy "fsdp_cpu_offload"): on a GPU,
+  // each rank's shards, their gradients and so the optimizer state live in (pinned) host
+  // memory and the optimizer steps on the CPU; a unit's shard is copied to the device for
+  // its all-gather and its reduce-scattered gradient back. No effect on the CPU.
+  bool cpu_offload = false;
 };
 
 // `comm` must outlive the strategy.

@@ -142,6 +142,23 @@ else
   row "gloo: 4 ranks on cuda:0, DDP" FAIL "exit $RC: $(grep -m2 -E 'error|FAIL|root cause' "$LOGS/gloo_4.log" | tr '\n' ' ')"
 fi
 
+# --- FSDP CPU offload on cuda:0: shards, gradients and optimizer on the host -------------
+# 2 ranks over Gloo sharing cuda:0, and 1 rank over NCCL; control: plain fsdp keeps them on cuda:0.
+for spec in "offload_gloo2 2 fsdp_cpu_offload backend=gloo params=cpu grads=cpu" \
+            "offload_nccl1 1 fsdp_cpu_offload backend=nccl params=cpu grads=cpu" \
+            "offload_control 2 fsdp backend=gloo params=cuda:0 grads=cuda:0"; do
+  read -r log n strategy backend want <<<"$spec"
+  run "$log" 300 "$FR" --devices "$n" --grace-period 5 "$BIN/worker" equiv "strategy=$strategy" \
+    optim=adam steps=4 accum=2 units=Linear jit=1 accelerator=cuda "$backend"
+  diffs=$(grep -o 'MAXDIFF rank=[0-9]* [^ ]*' "$LOGS/$log.log" | awk '{print $3}' | xargs)
+  place=$(grep -m1 -o 'PLACEMENT .*' "$LOGS/$log.log")
+  if [[ $RC == 0 && $(wc -w <<<"$diffs") == "$n" && $place == *"model=cuda:0 $want"* ]]; then
+    row "fsdp: $strategy, $n rank(s), $backend" PASS "$place; max abs difference to one process: $diffs"
+  else
+    row "fsdp: $strategy, $n rank(s), $backend" FAIL "exit $RC: $place $(grep -m2 -E 'error|FAIL' "$LOGS/$log.log" | tr '\n' ' ')"
+  fi
+done
+
 # --- fabric-run launching the example trainer on cuda ----------------------------------------
 run trainer 300 "$FR" --accelerator cuda --devices 1 "$BIN/train" --steps 60 --log-every 20 \
   --precision bf16-mixed

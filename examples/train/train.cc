@@ -134,7 +134,8 @@ absl::Status Train(const TrainOptions& o) {
   const auto& cfg = fabric->config();
   fabric->Print(absl::StrFormat(
       "train: world=%d device=%s strategy=%s precision=%s threads=%d batch=%d seq=%d steps=%d",
-      fabric->world_size(), fabric->device().str(), runtime::StrategyName(cfg.strategy),
+      fabric->world_size(), fabric->device().str(),
+      cfg.fsdp_cpu_offload ? "fsdp_cpu_offload" : runtime::StrategyName(cfg.strategy),
       runtime::PrecisionName(cfg.precision), at::get_num_threads(), o.batch_size, o.seq_len,
       o.steps));
   fabric->SeedEverything(o.seed);

@@ -139,6 +139,23 @@ TEST(EquivalenceTest, FsdpCheckpointedUnitsRecomputeInBackwardAndMatchOneProcess
   EXPECT_EQ(Params(ckpt), Params(jit)) << Describe(ckpt);
 }
 
+// Lightning's "fsdp_cpu_offload" strategy: FSDP with the shards, gradients and optimizer
+// on the host. On the CPU that is where they are anyway, so this checks that the name
+// selects FSDP (one flat shard per unit, the same numerics bit for bit) and that the
+// optimizer's tensors are on the CPU; on a GPU (tools/gpu_check.sh) the same scenario
+// shows them on the CPU while the model computes on cuda:0.
+TEST(EquivalenceTest, FsdpCpuOffloadIsFsdpWithTheOptimizerOnTheCpu) {
+  auto offload = RunEquiv("fsdp_cpu_offload", "adam", 2, 3, {"units=Linear", "jit=1"});
+  auto plain = RunEquiv("fsdp", "adam", 2, 3, {"units=Linear", "jit=1"});
+  ASSERT_EQ(offload.size(), 3u);
+  for (const auto& r : offload) {
+    EXPECT_THAT(LinesWithPrefix(r.output, "OPTIM_TENSORS "), ::testing::ElementsAre("2"));
+    EXPECT_THAT(LinesWithPrefix(r.output, "PLACEMENT "),
+                ::testing::ElementsAre(::testing::HasSubstr("params=cpu grads=cpu")));
+  }
+  EXPECT_EQ(Params(offload), Params(plain)) << Describe(offload);
+}
+
 // fsdp_just_in_time promises that every unit runs through RunUnit, so none is gathered
 // before forward: a model that breaks the promise fails in its forward, on every rank,
 // instead of silently computing with empty parameters.

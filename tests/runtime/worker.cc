@@ -3,13 +3,14 @@
 // prints result lines that the tests parse. Exit 0: the scenario's own checks passed.
 //
 //   collectives                       AllReduce/AllGather/Broadcast/Barrier/ReduceScatter
-//   equiv strategy=ddp|fsdp optim=sgd|adam steps=N accum=K [jit=1]
+//   equiv strategy=ddp|fsdp|fsdp_cpu_offload optim=sgd|adam steps=N accum=K [jit=1]
 //                                     trains and compares with a single process on the
 //                                     concatenated batch (max |diff| <= 1e-5); jit=1: the
 //                                     layers' forwards go through RunUnit (checkpoint=
 //                                     Linear: checkpointed); prints the parameter bytes
 //                                     held right after the last forward and the calls of
-//                                     the units' forwards
+//                                     the units' forwards, and PLACEMENT: the devices of
+//                                     the optimizer's tensors and their gradients
 //   train strategy=.. steps=N save=PATH save_at=S [sharded=1] resume=PATH
 //                                     prints "LOSS <step> <value>" and "RNG <value>"
 //   crash_save path=PATH              saves, then dies inside the second save
@@ -128,7 +129,8 @@ int GetInt(const Args& a, const std::string& k, int d) {
 // `after_forward`, when set, receives the memory held right after the last forward.
 absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
                                  MemoryStats* before_step = nullptr,
-                                 MemoryStats* after_forward = nullptr) {
+                                 MemoryStats* after_forward = nullptr,
+                                 std::string* grad_device = nullptr) {
   double local = 0;
   for (int m = 0; m < accum; ++m) {
     auto [x_cpu, y_cpu] = LocalBatch(step * accum + m, f.rank(), f.world_size());
@@ -144,6 +146,10 @@ absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
     local += loss.item<double>();
   }
   if (before_step != nullptr) *before_step = f.Memory();
+  if (grad_device != nullptr) {  // the optimizer's first gradient, as its step sees it
+    const at::Tensor& g = f.optimizer()->param_groups()[0].params()[0].grad();
+    *grad_device = g.defined() ? g.device().str() : "none";
+  }
   FABRIC_RETURN_IF_ERROR(f.Step());
   FABRIC_ASSIGN_OR_RETURN(at::Tensor mean,
                           f.AllReduce(at::full({1}, local / accum, at::kDouble), ReduceOp::kMean));
@@ -217,13 +223,20 @@ absl::Status Equivalence(const Args& a) {
       f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer(optim, p); }));
   MemoryStats m;  // measured after the last backward: parameters, gradients, optimizer
   MemoryStats fwd;  // measured right after the last forward
+  std::string grad_device;  // where the last optimizer step found its gradients
   for (int s = 0; s < steps; ++s) {
-    FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum, &m, &fwd));
+    FABRIC_ASSIGN_OR_RETURN(double loss,
+                            TrainStep(*f, model, s, accum, &m, &fwd, &grad_device));
     f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
   }
   std::printf("AFTER_FORWARD rank=%d params=%lld unit_calls=%d\n", f->rank(),
               (long long)fwd.param_bytes, model->unit_calls);
   std::printf("OPTIM_TENSORS %zu\n", f->optimizer()->param_groups()[0].params().size());
+  {  // where the optimizer's tensors (and so its state) and their gradients live
+    const at::Tensor& p0 = f->optimizer()->param_groups()[0].params()[0];
+    std::printf("PLACEMENT rank=%d model=%s params=%s grads=%s\n", f->rank(),
+                f->device().str().c_str(), p0.device().str().c_str(), grad_device.c_str());
+  }
   std::printf("MEMORY rank=%d params=%lld grads=%lld optim=%lld total=%lld\n", f->rank(),
               (long long)m.param_bytes, (long long)m.grad_bytes,
               (long long)m.optimizer_state_bytes, (long long)m.total());
@@ -257,7 +270,9 @@ absl::Status Equivalence(const Args& a) {
   for (auto& item : ref->named_parameters()) {
     auto it = state.find(item.key());
     if (it == state.end()) return Fail("missing " + item.key());
-    max_diff = std::max(max_diff, (it->second - item.value()).abs().max().item<double>());
+    // (offloaded FSDP state is on the host, the reference on the device)
+    max_diff = std::max(
+        max_diff, (it->second.to(item.value().device()) - item.value()).abs().max().item<double>());
   }
   at::Tensor flat = at::cat({state.at("fc1.weight").reshape({-1}), state.at("fc2.bias")});
   std::printf("MAXDIFF rank=%d %.3g\n", f->rank(), max_diff);
