@@ -458,6 +458,10 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
     if (requeue_.deadline() && (!next || *requeue_.deadline() < *next)) next = requeue_.deadline();
     if (auto h = hang_watch_->NextDeadline(); h && (!next || *h < *next)) next = h;
     if (drain_deadline && (!next || *drain_deadline < *next)) next = drain_deadline;
+    if (shrink_deadline_) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
+      const absl::Time poll = std::min(*shrink_deadline_, clock_->TimeNow() + absl::Milliseconds(10));
+      if (!next || poll < *next) next = poll;
+    }
     ArmTimer(next);
     epoll_event events[16];
     int n = epoll_wait(epoll_fd_, events, 16, -1);
@@ -523,6 +527,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
         (void)!read(timer_fd_, &expirations, sizeof(expirations));
         gang.OnTimer();
         hang_watch_->OnTimer();
+        CheckShrinkTaken(gang);
         if (requeue_.StopDue(clock_->TimeNow()) && !gang.stopping()) gang.OnSignal(SIGTERM);
       } else if (tag == kTimerFifoTag) {
         hang_watch_->OnFifoReadable();

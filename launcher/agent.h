@@ -110,6 +110,12 @@ class Agent {
   // are gone): not replaced in place nor reported; the gang stops and the new round's
   // plan, once it comes, is run afresh. Called before the gang sees the exit.
   void AbandonShrink(Gang& gang, pid_t pid, ExitStatus status);
+  // After a shrink was told: once every running local worker took it (its heartbeat
+  // file's second word), says so; when one has not within --recovery-timeout (e.g. it is
+  // blocked in a collective with a partitioned node, which fails only at the
+  // collective's timeout), reports that rank's failure to the rendezvous and stops this
+  // node's workers, so that the job restarts as a gang. Called on the agent's timer.
+  void CheckShrinkTaken(Gang& gang);
   void MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
                         const std::vector<std::unique_ptr<WorkerOutput>>& outputs);
   int Terminal(const CoordinatorEvent& event);
@@ -157,6 +163,11 @@ class Agent {
   bool awaiting_shrink_plan_ = false;
   std::optional<CoordinatorEvent> next_plan_;
   std::vector<int> control_fifos_;
+  // Shrinks told to this attempt's workers, and while one is not taken by all of them
+  // yet: when it was told and by when it must be (CheckShrinkTaken).
+  int shrinks_told_ = 0;
+  absl::Time shrink_told_at_;
+  std::optional<absl::Time> shrink_deadline_;
   std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
   bool stop_requested_ = false;   // the gang is stopping for a coordinator event
   bool failure_reported_ = false; // this attempt's root cause went to the coordinator

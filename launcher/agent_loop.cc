@@ -163,7 +163,55 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
                    "\n"));
   current_plan_ = next;
   current_rank0_node_ = x.rank0_node;
+  ++shrinks_told_;
+  shrink_told_at_ = clock_->TimeNow();
+  shrink_deadline_ = shrink_told_at_ + options_.launch.recovery_timeout;
   return true;
+}
+
+void Agent::CheckShrinkTaken(Gang& gang) {
+  if (!shrink_deadline_.has_value()) return;
+  if (stop_requested_ || gang.stopping() || gang.finished()) {
+    shrink_deadline_.reset();
+    return;
+  }
+  const absl::Time now = clock_->TimeNow();
+  const WorkerState* late = nullptr;
+  for (const WorkerState& w : gang.workers()) {
+    if (w.status.has_value() || w.pid < 0) continue;  // gone: its exit is handled as any
+    std::optional<uint64_t> taken = hang_watch_->ShrinksTaken(w.local_rank);
+    if (!taken.has_value() || *taken < static_cast<uint64_t>(shrinks_told_)) {
+      late = &w;
+      break;
+    }
+  }
+  if (late == nullptr) {
+    Say(absl::StrCat("fabric-run: round ", current_plan_.round, ": this node's workers re-formed "
+                     "with ", current_plan_.world_size, " ranks ",
+                     absl::FormatDuration(absl::Trunc(now - shrink_told_at_, absl::Milliseconds(1))),
+                     " after the shrink\n"));
+    shrink_deadline_.reset();
+    return;
+  }
+  if (now < *shrink_deadline_) return;
+  shrink_deadline_.reset();
+  const std::string what = absl::StrCat(
+      "did not re-form with ", current_plan_.world_size, " ranks within ",
+      absl::FormatDuration(options_.launch.recovery_timeout),
+      " (--recovery-timeout) of being told to shrink; still blocked in a collective with the "
+      "lost node's ranks? (a partitioned node fails a collective only at its timeout)");
+  Say(absl::StrCat("fabric-run: rank ", late->global_rank, " (pid ", late->pid, ") ", what,
+                   "; stopping this node's workers and restarting the job\n"));
+  LocalFailure f;
+  f.global_rank = late->global_rank;
+  f.local_rank = late->local_rank;
+  f.status = ExitStatus::Signaled(SIGTERM);  // what it gets now
+  f.message = what;
+  f.in_place_spent = in_place_spent_ + gang.replacements();
+  failure_reported_ = true;
+  coordinator_->ReportFailure(current_plan_, f);
+  stop_requested_ = true;
+  gang.OnSignal(SIGTERM);
 }
 
 void Agent::AbandonShrink(Gang& gang, pid_t pid, ExitStatus status) {
@@ -263,6 +311,8 @@ int Agent::Run() {
     current_plan_ = plan;
     current_rank0_node_ = ev.rank0_node;
     awaiting_shrink_plan_ = false;
+    shrinks_told_ = 0;
+    shrink_deadline_.reset();
     stop_requested_ = false;
     failure_reported_ = false;
     user_signal_ = 0;

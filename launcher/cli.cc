@@ -137,8 +137,9 @@ const std::vector<FlagSpec>& Flags() {
        "again while the others keep their state (in-place; the C++ runtime with DDP; not "
        "global rank 0). Each counts against --max-restarts.", {}},
       {"recovery-timeout", Kind::kValue, "DURATION", "30s",
-       "In-place: how long the live workers wait for the replacement; a failure within "
-       "this time of a replacement's start restarts the gang.", {}},
+       "In-place: how long the live workers wait for the replacement (several nodes: for "
+       "the shrink); a failure within this time of a replacement's start, or a worker not "
+       "re-formed this long after a shrink, restarts the gang.", {}},
       {"spares", Kind::kValue, "N", "0",
        "In-place: N processes per node, started with the workers, wait (program loaded, "
        "in the C++ runtime) to take over a failed worker at once.", {}},

@@ -85,7 +85,7 @@ void HangWatch::AddWorkerEnv(int restart, int local_rank, EnvMap* env) {
   (*env)[kEnvEnableFileTimer] = "1";
   (*env)[kEnvTimerFile] = fifo_path_;
   const std::string beat = absl::StrCat(dir_, "/attempt_", restart, "_rank_", local_rank, ".beat");
-  if (WriteFile(beat, std::string(8, '\0')).ok()) {
+  if (WriteFile(beat, std::string(16, '\0')).ok()) {  // beats, shrinks taken
     (*env)[kEnvHeartbeatFile] = beat;
     if (static_cast<int>(beat_paths_.size()) <= local_rank) beat_paths_.resize(local_rank + 1);
     beat_paths_[local_rank] = beat;
@@ -166,6 +166,17 @@ std::optional<absl::Time> HangWatch::NextDeadline() const {
     if (!next || k.at < *next) next = k.at;
   }
   return next;
+}
+
+std::optional<uint64_t> HangWatch::ShrinksTaken(int local_rank) const {
+  unsigned char b[8];
+  if (local_rank < 0 || local_rank >= static_cast<int>(beat_fds_.size()) ||
+      beat_fds_[local_rank] < 0 || pread(beat_fds_[local_rank], b, 8, 8) != 8) {
+    return std::nullopt;
+  }
+  uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = (v << 8) | b[k];
+  return v;
 }
 
 void HangWatch::OnTimer() {

@@ -9,14 +9,16 @@
 //   timer.fifo               TORCHELASTIC_TIMER_FILE (TORCHELASTIC_ENABLE_FILE_TIMER=1)
 //   fabric_heartbeat.py      on the workers' PYTHONPATH: `import fabric_heartbeat;
 //                            fabric_heartbeat.beat()`
-//   attempt_<n>_rank_<r>.beat  FABRIC_HEARTBEAT_FILE: 8 bytes, a little-endian counter
-//                            the worker increments (never read back by the worker)
+//   attempt_<n>_rank_<r>.beat  FABRIC_HEARTBEAT_FILE: 16 bytes, two little-endian
+//                            uint64 the worker increments (never read back by it): its
+//                            beats, and the shrinks it took (runtime/heartbeat.h)
 // Thread safety: single-threaded, on the agent's loop.
 #ifndef FABRIC_LAUNCHER_HANG_WATCH_H_
 #define FABRIC_LAUNCHER_HANG_WATCH_H_
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,6 +63,10 @@ class HangWatch {
   // When OnTimer() must run next.
   std::optional<absl::Time> NextDeadline() const;
   void OnTimer();
+
+  // How many "shrink" lines local rank `local_rank` took and re-formed with (the
+  // heartbeat file's second word); nullopt when it has no file this attempt.
+  std::optional<uint64_t> ShrinksTaken(int local_rank) const;
 
   // Why this attempt's worker was stopped as hung; nullptr when it was not.
   const std::string* HangReason(int local_rank) const;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,17 +15,28 @@
 namespace fabric::runtime {
 namespace {
 
-std::atomic<uint64_t>* Counter() {
-  static std::atomic<uint64_t>* const counter = []() -> std::atomic<uint64_t>* {
+// The heartbeat file's words (launcher/hang_watch.h): [0] beats, [1] shrinks taken.
+// Null when not under fabric-run; words[1] is only there when the file has 16 bytes.
+struct Words {
+  std::atomic<uint64_t>* word[2] = {nullptr, nullptr};
+};
+
+const Words& HeartbeatWords() {
+  static const Words words = [] {
+    Words w;
     const char* path = std::getenv("FABRIC_HEARTBEAT_FILE");
-    if (path == nullptr || *path == '\0') return nullptr;
+    if (path == nullptr || *path == '\0') return w;
     const int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) return nullptr;
-    void* p = mmap(nullptr, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fd < 0) return w;
+    struct stat st {};
+    const size_t n = fstat(fd, &st) == 0 && st.st_size >= 16 ? 2 : 1;
+    void* p = mmap(nullptr, n * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
-    return p == MAP_FAILED ? nullptr : static_cast<std::atomic<uint64_t>*>(p);
+    if (p == MAP_FAILED) return w;
+    for (size_t i = 0; i < n; ++i) w.word[i] = static_cast<std::atomic<uint64_t>*>(p) + i;
+    return w;
   }();
-  return counter;
+  return words;
 }
 
 void OnAbort(int sig) {
@@ -41,7 +53,11 @@ void OnAbort(int sig) {
 }  // namespace
 
 void Beat() {
-  if (std::atomic<uint64_t>* c = Counter()) c->fetch_add(1, std::memory_order_relaxed);
+  if (std::atomic<uint64_t>* c = HeartbeatWords().word[0]) c->fetch_add(1, std::memory_order_relaxed);
+}
+
+void AckShrink() {
+  if (std::atomic<uint64_t>* c = HeartbeatWords().word[1]) c->fetch_add(1, std::memory_order_release);
 }
 
 void InstallHangStackHandler() {

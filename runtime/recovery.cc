@@ -29,6 +29,7 @@
 #include "common/status_macros.h"
 #include "common/worker_env.h"
 #include "runtime/fabric.h"
+#include "runtime/heartbeat.h"
 #include "torch/csrc/distributed/c10d/Store.hpp"
 #include "torch/csrc/jit/serialization/pickle.h"
 
@@ -250,6 +251,7 @@ absl::Status Fabric::RecoverInPlace(Model& model, const absl::Status& failure,
   // Either a replacement joins (the store key), or fabric-run says the job goes on with
   // fewer ranks (the control FIFO: a node was lost).
   const absl::Time deadline = absl::Now() + config_.recovery_timeout;
+  bool shrunk = false;
   for (;;) {
     absl::StatusOr<bool> joined = TorchCall(rank(), "look for the replacement", [&] {
       return store->check({JoinedKey(config_.round, n)});
@@ -262,6 +264,7 @@ absl::Status Fabric::RecoverInPlace(Model& model, const absl::Status& failure,
                    rank(), shrink->first, shrink->second);
       config_.world_size = shrink->first;
       config_.rank = shrink->second;
+      shrunk = true;
       break;
     }
     if (absl::Now() > deadline) {
@@ -299,6 +302,7 @@ absl::Status Fabric::RecoverInPlace(Model& model, const absl::Status& failure,
     st = rec->ResyncLocalGradients();
     if (!st.ok()) return wrap(st);
   }
+  if (shrunk) AckShrink();  // fabric-run waits for it (runtime/heartbeat.h)
   std::fprintf(stderr,
                "fabric runtime: rank %d: recovered in place (re-formation %d, state from rank "
                "%d at step %lld) in %.0f ms\n",

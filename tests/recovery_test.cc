@@ -65,6 +65,19 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
+// The parent pid of `pid` (/proc/<pid>/stat), or -1.
+int ParentOf(int pid) {
+  if (pid <= 1) return -1;
+  const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  const size_t paren = stat.rfind(')');  // the command name may hold spaces
+  int ppid = -1;
+  if (paren == std::string::npos ||
+      std::sscanf(stat.c_str() + paren + 1, " %*c %d", &ppid) != 1) {
+    return -1;
+  }
+  return ppid;
+}
+
 // rank -> (step -> pids that logged it)
 std::map<int, std::map<int, std::vector<int>>> StepLogs(const std::string& dir, int ranks) {
   std::map<int, std::map<int, std::vector<int>>> out;
@@ -209,6 +222,9 @@ TEST(RecoveryTest, RankZeroFailureFallsBackToTheGangRestart) {
 // Two nodes of two ranks, --num-nodes 1:2, training kLongSteps; node `victim`'s agent is
 // SIGKILLed (its workers die with it) once rank 0 has made 5 steps. With `rdzv_endpoint`
 // the agents use that standalone rendezvous server (else node 0's agent embeds it).
+// `partition`: the victim's agent and workers are SIGSTOPped instead (their sockets stay
+// open, as when a node is cut off), and SIGKILLed once the other node is done.
+// `flags`: fabric-run flags for both agents (default: a 5 s last call).
 // Returns the other node's exit status, its stderr and when the kill happened (Unix ms).
 constexpr int kLongSteps = 300;
 struct LostNode {
@@ -217,12 +233,13 @@ struct LostNode {
   int64_t killed_ms = 0;
 };
 LostNode KillNode(const std::string& dir, bool in_place, int victim = 1,
-                  const std::string& rdzv_endpoint = "") {
+                  const std::string& rdzv_endpoint = "", bool partition = false,
+                  const std::vector<std::string>& flags = {"--last-call-timeout", "5s"}) {
   const int port = FreePort();
   auto agent = [&](int node) {
     std::vector<std::string> args = {"--devices", "2", "--num-nodes", "1:2", "--node-rank",
-                                     absl::StrCat(node), "--last-call-timeout", "5s",
-                                     "--max-restarts", "1"};
+                                     absl::StrCat(node), "--max-restarts", "1"};
+    args.insert(args.end(), flags.begin(), flags.end());
     if (rdzv_endpoint.empty()) {
       args.push_back("--main-port");
       args.push_back(absl::StrCat(port));
@@ -248,8 +265,25 @@ LostNode KillNode(const std::string& dir, bool in_place, int victim = 1,
   LostNode out;
   EXPECT_GE(StepLogs(dir, 1)[0].size(), 5u) << nodes[0]->err() << nodes[1]->err();
   out.killed_ms = absl::ToUnixMillis(absl::Now());
-  kill(nodes[victim]->pid(), SIGKILL);
+  std::set<int> victim_workers;  // the pids the victim's ranks logged steps with
+  if (partition) {
+    kill(nodes[victim]->pid(), SIGSTOP);
+    auto logs = StepLogs(dir, 4);
+    for (int r = 2 * victim; r < 2 * victim + 2; ++r) {
+      for (auto& [step, pids] : logs[r]) {
+        for (int pid : pids) {
+          if (ParentOf(pid) == nodes[victim]->pid()) victim_workers.insert(pid);  // its workers only
+        }
+      }
+    }
+    EXPECT_EQ(victim_workers.size(), 2u) << "ranks 2-3 logged no (or odd) pids";
+    for (int pid : victim_workers) kill(pid, SIGSTOP);
+  } else {
+    kill(nodes[victim]->pid(), SIGKILL);
+  }
   out.rc = nodes[1 - victim]->Wait(absl::Seconds(240));
+  for (int pid : victim_workers) kill(pid, SIGKILL);
+  if (partition) kill(nodes[victim]->pid(), SIGKILL);
   nodes[victim]->Wait(absl::Seconds(10));
   out.err = nodes[1 - victim]->err();
   return out;
@@ -263,6 +297,8 @@ TEST(RecoveryTest, ALostNodeShrinksTheJobInPlace) {
   LostNode run = KillNode(dir, /*in_place=*/true);
   ASSERT_EQ(run.rc, 0) << run.err;
   EXPECT_THAT(run.err, HasSubstr("shrinks in place to 2 ranks"));
+  // The workers acknowledged the shrink (the heartbeat file's second word).
+  EXPECT_THAT(run.err, HasSubstr("this node's workers re-formed with 2 ranks"));
   EXPECT_THAT(run.err, Not(HasSubstr("restarting")));
 
   auto logs = StepLogs(dir, 2);
@@ -293,6 +329,36 @@ TEST(RecoveryTest, ALostNodeShrinksTheJobInPlace) {
       break;
     }
   }
+  for (const std::string& line : Lines(run.err)) {
+    if (line.rfind("fabric", 0) == 0) std::printf("%s\n", line.c_str());
+  }
+}
+
+// A node cut off rather than dead (its agent and workers SIGSTOPped: no connection
+// closes): the rendezvous sees its keep-alives stop and node 0's agent tells its workers
+// to shrink, but they are blocked in an all-reduce with the silent ranks, which Gloo
+// fails only at its timeout (5 min). Within --recovery-timeout of the shrink the agent
+// sees they did not take it and restarts the job (world 2, from step 0), instead of
+// waiting for that timeout.
+TEST(RecoveryTest, APartitionedNodeBlockingTheShrinkRestartsTheJob) {
+  const std::string dir = NewTempDir("shrink_partition");
+  LostNode run = KillNode(dir, /*in_place=*/true, /*victim=*/1, "", /*partition=*/true,
+                          {"--last-call-timeout", "1s", "--keepalive-timeout", "2s",
+                           "--recovery-timeout", "4s"});
+  ASSERT_EQ(run.rc, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("shrinks in place to 2 ranks"));
+  EXPECT_THAT(run.err, HasSubstr("did not re-form with 2 ranks within 4s"));
+  EXPECT_THAT(run.err, Not(HasSubstr("this node's workers re-formed")));
+  // The restarted round trained every step with world 2, under new pids.
+  auto logs = StepLogs(dir, 2);
+  std::set<int> pids;
+  for (auto& [step, p] : logs[0]) pids.insert(p.begin(), p.end());
+  EXPECT_EQ(pids.size(), 2u) << run.err;
+  int world2_steps = 0;
+  for (const std::string& line : Lines(ReadFile(dir + "/rank_0.steps"))) {
+    if (line.find("world 2") != std::string::npos) ++world2_steps;
+  }
+  EXPECT_EQ(world2_steps, kLongSteps) << run.err;
   for (const std::string& line : Lines(run.err)) {
     if (line.rfind("fabric", 0) == 0) std::printf("%s\n", line.c_str());
   }

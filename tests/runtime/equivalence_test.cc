@@ -245,18 +245,24 @@ TEST(UnusedParametersTest, FindUnusedParametersTrainsAndFrozenOnesStayOut) {
 
 // DDP's gradient sync is c10d's Reducer: inside NoBackwardSync no collective at all is
 // issued (counted by c10d's own sequence number), and the synced backward issues some.
-TEST(NoBackwardSyncTest, DdpIssuesNoCollectiveInsideTheScope) {
-  JobSpec spec{WorkerBinary(), {"count_collectives", "strategy=ddp", "accum=3"}, 2};
+// FSDP (one unit, gathered in forward and kept for backward): no reduce-scatter inside
+// the scope, the full gradients accumulate; the synced backward reduce-scatters.
+class NoBackwardSyncTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NoBackwardSyncTest, IssuesNoCollectiveInsideTheScope) {
+  JobSpec spec{WorkerBinary(), {"count_collectives", "strategy=" + GetParam(), "accum=3"}, 2};
   FABRIC_ASSERT_OK_AND_ASSIGN(auto results, RunRanks(spec));
   for (const auto& r : results) {
     ASSERT_EQ(r.exit_code, 0) << Describe(results);
     std::vector<std::string> lines = LinesWithPrefix(r.output, "COLLECTIVES ");
     ASSERT_EQ(lines.size(), 1u) << Describe(results);
     EXPECT_THAT(lines[0], ::testing::HasSubstr("no_sync=0 "));
-    // Negative control: the same counter sees the synced backward's all-reduce.
+    // Negative control: the same counter sees the synced backward's collectives.
     EXPECT_THAT(lines[0], ::testing::Not(::testing::HasSubstr("synced=0")));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Strategies, NoBackwardSyncTest, ::testing::Values("ddp", "fsdp"));
 
 }  // namespace
 }  // namespace fabric::testing
