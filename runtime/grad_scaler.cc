@@ -47,4 +47,13 @@ void GradScaler::Update(const at::Tensor& found_inf) {
 
 double GradScaler::scale() const { return scale_.item<double>(); }
 
+std::pair<at::Tensor, at::Tensor> GradScaler::State() const {
+  return {scale_.clone(), growth_tracker_.clone()};
+}
+
+void GradScaler::SetState(const at::Tensor& scale, const at::Tensor& growth_tracker) {
+  scale_.copy_(scale.reshape({1}));
+  growth_tracker_.copy_(growth_tracker.reshape({1}));
+}
+
 }  // namespace fabric::runtime

@@ -13,6 +13,7 @@
 #ifndef FABRIC_RUNTIME_GRAD_SCALER_H_
 #define FABRIC_RUNTIME_GRAD_SCALER_H_
 
+#include <utility>
 #include <vector>
 
 #include "ATen/core/Tensor.h"
@@ -40,6 +41,11 @@ class GradScaler {
   // After a step (skipped when found_inf > 0): backs off or grows the scale.
   void Update(const at::Tensor& found_inf);
   double scale() const;
+  // The state another rank needs to go on scaling exactly as this one (in-place
+  // recovery): the scale and the growth tracker, copied.
+  std::pair<at::Tensor, at::Tensor> State() const;
+  // Takes that state (any device; copied onto this scaler's).
+  void SetState(const at::Tensor& scale, const at::Tensor& growth_tracker);
 
  private:
   GradScalerOptions options_;

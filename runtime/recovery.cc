@@ -65,18 +65,14 @@ CommunicatorOptions Fabric::CommOptions(absl::Duration timeout) const {
 
 bool Fabric::RecoversInPlace(const Model& model) const {
   return config_.recovery_in_place && config_.world_size > 1 &&
-         config_.strategy != StrategyKind::kFsdp && config_.precision != Precision::k16Mixed &&
-         model.index_ == 0;
+         config_.strategy != StrategyKind::kFsdp && model.index_ == 0;
 }
 
 absl::Status Fabric::CheckRecoverable(const Model& model) const {
   if (!config_.recovery_in_place || config_.world_size == 1) return absl::OkStatus();
   if (model.strategy_->recovery() != nullptr) return absl::OkStatus();
-  const std::string why =
-      model.index_ > 0 ? "with several models set up"
-      : config_.strategy == StrategyKind::kFsdp
-          ? "under FSDP (a lost shard exists nowhere else)"
-          : "with 16-mixed precision (the loss scaler's state is not transferred)";
+  const std::string why = model.index_ > 0 ? "with several models set up"
+                                            : "under FSDP (a lost shard exists nowhere else)";
   if (config_.replacement) {
     return absl::FailedPreconditionError(
         absl::StrCat("in-place recovery: this replacement cannot join ", why));
@@ -164,6 +160,11 @@ absl::Status Fabric::TransferState(Model& model) {
         std::lock_guard<std::mutex> lock(gen.mutex());
         dict.insert("meta/rng", gen.get_state());
       }
+      if (scaler_ != nullptr) {  // 16-mixed: go on with the donor's loss scale
+        auto [scale, growth] = scaler_->State();
+        dict.insert("meta/scaler_scale", scale.cpu());
+        dict.insert("meta/scaler_growth", growth.cpu());
+      }
       const std::vector<int64_t> layout = model.strategy_->recovery()->BucketLayout();
       dict.insert("meta/buckets", at::tensor(layout, at::kLong));
       return torch::jit::pickle_save(c10::IValue(dict));
@@ -181,7 +182,7 @@ absl::Status Fabric::TransferState(Model& model) {
     return torch::jit::pickle_load(std::vector<char>(p, p + n));
   }));
   TensorMap params, optim;
-  at::Tensor rng, buckets;
+  at::Tensor rng, buckets, scaler_scale, scaler_growth;
   FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "read the state", [&] {
     for (const auto& item : value.toGenericDict()) {
       const std::string key = item.key().toStringRef();
@@ -190,6 +191,8 @@ absl::Status Fabric::TransferState(Model& model) {
       else if (key.rfind("optim/", 0) == 0) optim[key.substr(6)] = t;
       else if (key == "meta/rng") rng = t;
       else if (key == "meta/buckets") buckets = t;
+      else if (key == "meta/scaler_scale") scaler_scale = t;
+      else if (key == "meta/scaler_growth") scaler_growth = t;
     }
   }));
   FABRIC_RETURN_IF_ERROR(model.strategy_->LoadFullModelState(params));
@@ -198,6 +201,15 @@ absl::Status Fabric::TransferState(Model& model) {
     const int64_t* b = buckets.data_ptr<int64_t>();
     FABRIC_RETURN_IF_ERROR(model.strategy_->recovery()->AdoptBucketLayout(
         std::vector<int64_t>(b, b + buckets.numel())));
+  }
+  if (scaler_ != nullptr) {
+    if (!scaler_scale.defined() || !scaler_growth.defined()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "in-place recovery: rank ", donor_, " sent no loss-scaler state (16-mixed)"));
+    }
+    FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore the loss scaler", [&] {
+      scaler_->SetState(scaler_scale, scaler_growth);
+    }));
   }
   if (rng.defined()) {
     FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore RNG state", [&] {

@@ -94,30 +94,37 @@ std::map<int, std::map<int, std::vector<int>>> StepLogs(const std::string& dir, 
   return out;
 }
 
-std::vector<float> Uninterrupted(const std::string& name) {
+std::vector<float> Uninterrupted(const std::string& name,
+                                 const std::vector<std::string>& train_extra) {
   const std::string dir = NewTempDir(name);
   const std::string params = dir + "/params.bin";
   std::vector<std::string> args = {"--devices", "4"};
   for (const std::string& a : TrainArgs(dir, params)) args.push_back(a);
+  for (const std::string& a : train_extra) args.push_back(a);
   FabricRun run(args);
   std::optional<int> rc = run.Wait(absl::Seconds(240));
   EXPECT_EQ(rc, 0) << run.err();
   return ReadFloats(params);
 }
 
-// Runs the in-place job (extra fabric-run flags in `extra`), checks that only rank 2 got
-// a new pid, that every rank logged every step exactly once and that the parameters
-// equal an uninterrupted run's; returns rank 2's new pid and fabric-run's stderr.
+// Runs the in-place job (extra fabric-run flags in `extra`, trainer flags in
+// `train_extra`), checks that only rank 2 got a new pid, that every rank logged every
+// step exactly once and that the parameters equal an uninterrupted run's; returns rank
+// 2's new pid and fabric-run's stderr. The step logs stay in `*dir_out` when given.
 std::pair<int, std::string> RunInPlace(const std::string& name,
-                                       const std::vector<std::string>& extra) {
-  const std::vector<float> expected = Uninterrupted(name + "_baseline");
+                                       const std::vector<std::string>& extra,
+                                       const std::vector<std::string>& train_extra = {},
+                                       std::string* dir_out = nullptr) {
+  const std::vector<float> expected = Uninterrupted(name + "_baseline", train_extra);
   EXPECT_FALSE(expected.empty());
   const std::string dir = NewTempDir(name);
+  if (dir_out != nullptr) *dir_out = dir;
   const std::string params = dir + "/params.bin";
   std::vector<std::string> args = {"--devices", "4", "--recovery", "in-place",
                                    "--max-restarts", "1"};
   for (const std::string& a : extra) args.push_back(a);
   for (const std::string& a : TrainArgs(dir, params)) args.push_back(a);
+  for (const std::string& a : train_extra) args.push_back(a);
   for (const char* a : {"--crash-at-step", "5", "--crash-rank", "2", "--crash-with", "kill"}) {
     args.push_back(a);
   }
@@ -170,6 +177,32 @@ TEST(RecoveryTest, ASpareTakesOverTheKilledRank) {
   EXPECT_THAT(err, HasSubstr("spare 0 (pid " + std::to_string(pid) + ") takes over"));
   EXPECT_THAT(err, HasSubstr("fabric runtime: spare (pid " + std::to_string(pid) +
                              ") takes over rank 2"));
+}
+
+// 16-mixed, the loss scale growing after every clean step: by the crash it is no longer
+// the initial 65536, and the replacement goes on with the survivors' scale (sent with the
+// state), so the run still equals the uninterrupted one. A replacement starting at 65536
+// would scale its gradients differently.
+TEST(RecoveryTest, InPlaceUnder16MixedCarriesTheLossScale) {
+  std::string dir;
+  RunInPlace("in_place_fp16", {},
+             {"--precision=16-mixed", "--loss-scale-growth-interval=1"}, &dir);
+  auto scale_at = [&](int rank, int step) {
+    for (const std::string& line : Lines(ReadFile(absl::StrCat(dir, "/rank_", rank, ".steps")))) {
+      int s = -1;
+      double scale = -1;
+      if (std::sscanf(line.c_str(), "step %d pid %*d t %*lld world %*d scale %lf", &s, &scale) == 2 &&
+          s == step) {
+        return scale;
+      }
+    }
+    return -1.0;
+  };
+  const double before = scale_at(0, kCrashStep - 1);
+  EXPECT_GT(before, 0);
+  EXPECT_NE(before, 65536) << "the scale never changed: the test would not see it sent";
+  EXPECT_EQ(scale_at(2, kCrashStep), scale_at(0, kCrashStep));
+  EXPECT_EQ(scale_at(2, kSteps - 1), scale_at(0, kSteps - 1));
 }
 
 TEST(RecoveryTest, SparesNeedInPlace) {

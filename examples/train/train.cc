@@ -33,6 +33,7 @@ namespace fabric::examples {
 namespace {
 
 using runtime::Fabric;
+using runtime::GradScalerOptions;
 using runtime::FabricOptions;
 using runtime::ReduceOp;
 using runtime::TrainState;
@@ -130,6 +131,9 @@ absl::Status Train(const TrainOptions& o) {
   // The blocks run through RunUnit: with a unit per block none is gathered before forward.
   fo.fsdp_just_in_time = o.fsdp_units == "TransformerEncoderLayer";
   FABRIC_ASSIGN_OR_RETURN(auto fabric, Fabric::Create(fo));
+  GradScalerOptions scaler;
+  scaler.growth_interval = o.loss_scale_growth_interval;
+  fabric->SetGradScalerOptions(scaler);
   FABRIC_RETURN_IF_ERROR(fabric->Launch());
   const auto& cfg = fabric->config();
   fabric->Print(absl::StrFormat(
@@ -222,9 +226,9 @@ absl::Status Train(const TrainOptions& o) {
     FABRIC_RETURN_IF_ERROR(fabric->Step());
     FABRIC_RETURN_IF_ERROR(fabric->Synchronize());  // time the device's work, not its queueing
     if (step_log != nullptr) {
-      std::fprintf(step_log, "step %d pid %d t %lld world %d\n", step,
+      std::fprintf(step_log, "step %d pid %d t %lld world %d scale %g\n", step,
                    static_cast<int>(getpid()), static_cast<long long>(NowMs()),
-                   fabric->world_size());
+                   fabric->world_size(), fabric->LossScale());
       std::fflush(step_log);
     }
     auto t1 = std::chrono::steady_clock::now();

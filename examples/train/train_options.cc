@@ -16,7 +16,7 @@ std::string TrainUsage() {
          "             [--vocab N] [--d-model N] [--layers N] [--heads N] [--lr X] [--seed N]\n"
          "             [--ckpt-dir DIR] [--ckpt-every N] [--log-every N] [--warmup-steps N]\n"
          "             [--crash-at-step N] [--crash-rank N] [--crash-with exit|kill]\n"
-         "             [--step-log DIR] [--dump-params FILE]\n"
+         "             [--step-log DIR] [--dump-params FILE] [--loss-scale-growth-interval N]\n"
          "Resumes from DIR/last.ckpt when it exists.\n";
 }
 
@@ -58,6 +58,7 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
       {"warmup-steps", any_int(&o.warmup_steps)},
       {"crash-at-step", any_int(&o.crash_at_step)},
       {"crash-rank", any_int(&o.crash_rank)},
+      {"loss-scale-growth-interval", positive_int(&o.loss_scale_growth_interval)},
       {"crash-with", [&o](const std::string& v) {
          o.crash_with = v;
          return v == "exit" || v == "kill";

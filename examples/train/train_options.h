@@ -37,14 +37,17 @@ struct TrainOptions {
   // How it crashes: "exit" (status 1) or "kill" (SIGKILL to itself: no handler, no
   // flush; a replacement started in place does not crash again).
   std::string crash_with = "exit";
-  // Each rank appends "step S pid P t MS" (MS: wall clock) to DIR/rank_R.steps after
-  // every step, and "kill pid P t MS" before a --crash-at-step crash (tests, benchmarks).
+  // Each rank appends "step S pid P t MS world W scale X" (MS: wall clock; X: the loss
+  // scale, 1 unless 16-mixed) to DIR/rank_R.steps after every step, and "kill pid P t MS"
+  // before a --crash-at-step crash (tests, benchmarks).
   std::string step_log_dir;
   // Rank 0 writes the final parameters, float32 in parameter order, to this file.
   std::string dump_params;
   // FSDP auto-wrap: each submodule whose type name contains this is a unit ("" : one).
   std::string fsdp_units;
   std::string fsdp_checkpoint;  // --activation-checkpointing TYPE: FSDP units to recompute
+  // 16-mixed: clean steps in a row before the loss scale doubles (torch's default 2000).
+  int loss_scale_growth_interval = 2000;
 };
 
 // Parses --name=value / --name value flags (argv[0] skipped). InvalidArgument names

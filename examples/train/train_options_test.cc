@@ -24,6 +24,10 @@ TEST(TrainOptionsTest, BothFlagForms) {
   EXPECT_EQ(o.steps, 20);
   EXPECT_EQ(o.ckpt_dir, "/tmp/x");
   EXPECT_DOUBLE_EQ(o.lr, 0.01);
+  EXPECT_EQ(o.loss_scale_growth_interval, 2000);  // torch's default
+  FABRIC_ASSERT_OK_AND_ASSIGN(o, ParseTrainOptions({"--loss-scale-growth-interval=1"}));
+  EXPECT_EQ(o.loss_scale_growth_interval, 1);
+  EXPECT_FALSE(ParseTrainOptions({"--loss-scale-growth-interval=0"}).ok());
 }
 
 TEST(TrainOptionsTest, BadValuesNameTheFlag) {
