@@ -191,7 +191,8 @@ TEST(RecoveryTest, InPlaceUnder16MixedCarriesTheLossScale) {
     for (const std::string& line : Lines(ReadFile(absl::StrCat(dir, "/rank_", rank, ".steps")))) {
       int s = -1;
       double scale = -1;
-      if (std::sscanf(line.c_str(), "step %d pid %*d t %*lld world %*d scale %lf", &s, &scale) == 2 &&
+      if (std::sscanf(line.c_str(), "step %d pid %*s t %*s world %*s scale %lf", &s,
+                      &scale) == 2 &&
           s == step) {
         return scale;
       }
