@@ -458,8 +458,9 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
     if (requeue_.deadline() && (!next || *requeue_.deadline() < *next)) next = requeue_.deadline();
     if (auto h = hang_watch_->NextDeadline(); h && (!next || *h < *next)) next = h;
     if (drain_deadline && (!next || *drain_deadline < *next)) next = drain_deadline;
-    if (shrink_deadline_) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
-      const absl::Time poll = std::min(*shrink_deadline_, clock_->TimeNow() + absl::Milliseconds(10));
+    if (shrink_told_at_) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
+      const absl::Time poll = std::min(*shrink_told_at_ + options_.launch.recovery_timeout,
+                                       clock_->TimeNow() + absl::Milliseconds(10));
       if (!next || poll < *next) next = poll;
     }
     ArmTimer(next);

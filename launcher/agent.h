@@ -164,10 +164,9 @@ class Agent {
   std::optional<CoordinatorEvent> next_plan_;
   std::vector<int> control_fifos_;
   // Shrinks told to this attempt's workers, and while one is not taken by all of them
-  // yet: when it was told and by when it must be (CheckShrinkTaken).
+  // yet, when it was told (it must be taken --recovery-timeout later: CheckShrinkTaken).
   int shrinks_told_ = 0;
-  absl::Time shrink_told_at_;
-  std::optional<absl::Time> shrink_deadline_;
+  std::optional<absl::Time> shrink_told_at_;
   std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
   bool stop_requested_ = false;   // the gang is stopping for a coordinator event
   bool failure_reported_ = false; // this attempt's root cause went to the coordinator

@@ -165,14 +165,13 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
   current_rank0_node_ = x.rank0_node;
   ++shrinks_told_;
   shrink_told_at_ = clock_->TimeNow();
-  shrink_deadline_ = shrink_told_at_ + options_.launch.recovery_timeout;
   return true;
 }
 
 void Agent::CheckShrinkTaken(Gang& gang) {
-  if (!shrink_deadline_.has_value()) return;
+  if (!shrink_told_at_.has_value()) return;
   if (stop_requested_ || gang.stopping() || gang.finished()) {
-    shrink_deadline_.reset();
+    shrink_told_at_.reset();
     return;
   }
   const absl::Time now = clock_->TimeNow();
@@ -188,13 +187,13 @@ void Agent::CheckShrinkTaken(Gang& gang) {
   if (late == nullptr) {
     Say(absl::StrCat("fabric-run: round ", current_plan_.round, ": this node's workers re-formed "
                      "with ", current_plan_.world_size, " ranks ",
-                     absl::FormatDuration(absl::Trunc(now - shrink_told_at_, absl::Milliseconds(1))),
+                     absl::FormatDuration(absl::Trunc(now - *shrink_told_at_, absl::Milliseconds(1))),
                      " after the shrink\n"));
-    shrink_deadline_.reset();
+    shrink_told_at_.reset();
     return;
   }
-  if (now < *shrink_deadline_) return;
-  shrink_deadline_.reset();
+  if (now < *shrink_told_at_ + options_.launch.recovery_timeout) return;
+  shrink_told_at_.reset();
   const std::string what = absl::StrCat(
       "did not re-form with ", current_plan_.world_size, " ranks within ",
       absl::FormatDuration(options_.launch.recovery_timeout),
@@ -312,7 +311,7 @@ int Agent::Run() {
     current_rank0_node_ = ev.rank0_node;
     awaiting_shrink_plan_ = false;
     shrinks_told_ = 0;
-    shrink_deadline_.reset();
+    shrink_told_at_.reset();
     stop_requested_ = false;
     failure_reported_ = false;
     user_signal_ = 0;

@@ -323,6 +323,22 @@ LostNode KillNode(const std::string& dir, bool in_place, int victim = 1,
   return out;
 }
 
+// How many steps rank `rank` logged with world size `world`.
+int StepsWithWorld(const std::string& dir, int rank, int world) {
+  int n = 0;
+  for (const std::string& line : Lines(ReadFile(absl::StrCat(dir, "/rank_", rank, ".steps")))) {
+    if (line.find(absl::StrCat("world ", world, " ")) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+// The agent's own lines of `err` ("fabric-run: ..."), to the test's output.
+void PrintAgentLines(const std::string& err) {
+  for (const std::string& line : Lines(err)) {
+    if (line.rfind("fabric", 0) == 0) std::printf("%s\n", line.c_str());
+  }
+}
+
 // With --recovery in-place node 0's workers keep running: the job shrinks in place to
 // 2 ranks, no step is repeated or skipped, the steps after the loss run with world 2,
 // and node 0 ends with exit 0.
@@ -363,9 +379,7 @@ TEST(RecoveryTest, ALostNodeShrinksTheJobInPlace) {
       break;
     }
   }
-  for (const std::string& line : Lines(run.err)) {
-    if (line.rfind("fabric", 0) == 0) std::printf("%s\n", line.c_str());
-  }
+  PrintAgentLines(run.err);
 }
 
 // A node cut off rather than dead (its agent and workers SIGSTOPped: no connection
@@ -388,14 +402,8 @@ TEST(RecoveryTest, APartitionedNodeBlockingTheShrinkRestartsTheJob) {
   std::set<int> pids;
   for (auto& [step, p] : logs[0]) pids.insert(p.begin(), p.end());
   EXPECT_EQ(pids.size(), 2u) << run.err;
-  int world2_steps = 0;
-  for (const std::string& line : Lines(ReadFile(dir + "/rank_0.steps"))) {
-    if (line.find("world 2") != std::string::npos) ++world2_steps;
-  }
-  EXPECT_EQ(world2_steps, kLongSteps) << run.err;
-  for (const std::string& line : Lines(run.err)) {
-    if (line.rfind("fabric", 0) == 0) std::printf("%s\n", line.c_str());
-  }
+  EXPECT_EQ(StepsWithWorld(dir, 0, 2), kLongSteps) << run.err;
+  PrintAgentLines(run.err);
 }
 
 // Negative control: without --recovery in-place the lost node restarts node 0's workers
@@ -434,11 +442,7 @@ TEST(RecoveryTest, LosingRankZerosNodeIsAGangRestart) {
   // Node 1's workers as ranks 2-3 made only the steps before the loss; restarted as
   // ranks 0-1 (world 2) they trained every step from 0.
   EXPECT_LT(StepLogs(dir, 4)[2].size(), static_cast<size_t>(kLongSteps));
-  int world2_steps = 0;
-  for (const std::string& line : Lines(ReadFile(dir + "/rank_0.steps"))) {
-    if (line.find("world 2") != std::string::npos) ++world2_steps;
-  }
-  EXPECT_EQ(world2_steps, kLongSteps) << run.err;
+  EXPECT_EQ(StepsWithWorld(dir, 0, 2), kLongSteps) << run.err;
 }
 
 }  // namespace
