@@ -20,6 +20,8 @@
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/logging.h"
+#include "common/posix_error.h"
+#include "common/unique_fd.h"
 #include "common/run_id.h"
 #include "common/status_macros.h"
 #include "launcher/failure_report.h"
@@ -28,10 +30,6 @@
 namespace fabric::launcher {
 namespace {
 
-
-absl::Status Errno(const std::string& what) {
-  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
-}
 
 std::string ReadSmallFile(const std::string& path) { return ReadFile(path).value_or(""); }
 
@@ -88,7 +86,7 @@ absl::Status Agent::Init() {
     std::string templ = absl::StrCat(
         tmp != options_.inherited_env.end() && !tmp->second.empty() ? tmp->second : "/tmp",
         "/fabric-run-XXXXXX");
-    if (mkdtemp(templ.data()) == nullptr) return Errno(absl::StrCat("mkdtemp ", templ));
+    if (mkdtemp(templ.data()) == nullptr) return ErrnoError(absl::StrCat("mkdtemp ", templ));
     scratch_dir_ = templ;
   }
   if (options_.process_launcher != nullptr) {
@@ -112,33 +110,30 @@ absl::Status Agent::Init() {
   // Workers lead their own (background) process groups: one reading the terminal
   // would be stopped by SIGTTIN and hang the job. They read /dev/null instead.
   if (isatty(0)) {
-    stdin_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (stdin_fd_ < 0) return Errno("open /dev/null");
+    stdin_fd_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!stdin_fd_) return ErrnoError("open /dev/null");
   }
   sigset_t set = AgentSignals();
-  signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd_ < 0) return Errno("signalfd");
-  timer_fd_ = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
-  if (timer_fd_ < 0) return Errno("timerfd_create");
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) return Errno("epoll_create1");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kSignalTag;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev) != 0) return Errno("epoll_ctl");
-  ev.data.u64 = kTimerTag;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) return Errno("epoll_ctl");
+  signal_fd_.reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd_) return ErrnoError("signalfd");
+  timer_fd_.reset(timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!timer_fd_) return ErrnoError("timerfd_create");
+  epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd_) return ErrnoError("epoll_create1");
+  FABRIC_RETURN_IF_ERROR(Watch(signal_fd_.get(), kSignalTag));
+  FABRIC_RETURN_IF_ERROR(Watch(timer_fd_.get(), kTimerTag));
   FABRIC_ASSIGN_OR_RETURN(
       hang_watch_, HangWatch::Create(scratch_dir_, options_.launch.hang_timeout, clock_,
                                      [this](const std::string& s) { Say(s); }));
-  ev.data.u64 = kTimerFifoTag;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, hang_watch_->fifo_fd(), &ev) != 0) {
-    return Errno("epoll_ctl");
-  }
-  ev.data.u64 = kCoordinatorTag;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, coordinator_->event_fd(), &ev) != 0) {
-    return Errno("epoll_ctl");
-  }
+  FABRIC_RETURN_IF_ERROR(Watch(hang_watch_->fifo_fd(), kTimerFifoTag));
+  return Watch(coordinator_->event_fd(), kCoordinatorTag);
+}
+
+absl::Status Agent::Watch(int fd, uint64_t tag) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag;
+  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return ErrnoError("epoll_ctl");
   return absl::OkStatus();
 }
 
@@ -146,9 +141,6 @@ Agent::~Agent() {
   hang_watch_.reset();  // its files first: the directory is removed below
   for (const std::string& f : scratch_files_) unlink(f.c_str());
   if (!scratch_dir_.empty()) rmdir(scratch_dir_.c_str());
-  for (int fd : {stdin_fd_, signal_fd_, timer_fd_, epoll_fd_}) {
-    if (fd >= 0) close(fd);
-  }
 }
 
 void Agent::Say(const std::string& text) {
@@ -193,6 +185,30 @@ void Agent::Report(const NodePlacement& plan, const AttemptResult& result, bool 
   Say(FormatFailureReport(in));
 }
 
+WorkerOutputOptions Agent::OutputOptions(std::string prefix, bool to_console) {
+  WorkerOutputOptions wo;
+  wo.prefix = std::move(prefix);
+  wo.to_console = to_console;
+  wo.console_stdout = options_.console_stdout;
+  wo.console_stderr = options_.console_stderr;
+  // Enough for a hung rank's stack dump (launcher/stack_summary.h); the report quotes
+  // only the last kReportTailLines.
+  wo.tail_lines = 80;
+  wo.log_warning_said = &log_warning_said_;
+  return wo;
+}
+
+absl::Status Agent::AddOutput(const WorkerOutputOptions& wo, AttemptIo& io) {
+  FABRIC_ASSIGN_OR_RETURN(std::unique_ptr<WorkerOutput> output, WorkerOutput::Create(wo));
+  io.outputs.push_back(std::move(output));
+  for (int s = 0; s < 2; ++s) {  // stdout, stderr
+    FABRIC_ASSIGN_OR_RETURN(Pipe p, MakePipe(/*nonblocking_read=*/true));
+    io.read_fds.push_back(std::move(p.read));
+    io.write_fds.push_back(std::move(p.write));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   const LaunchOptions& lo = options_.launch;
   std::string dir = scratch_dir_;
@@ -201,16 +217,8 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     FABRIC_RETURN_IF_ERROR(MakeDirs(dir));
   }
   AttemptResult result;
-  std::vector<std::unique_ptr<WorkerOutput>> outputs;
-  std::vector<int> read_fds;   // 2 per worker: stdout, stderr
-  std::vector<int> write_fds;  // the children's ends, closed after spawning
+  AttemptIo io;
   std::vector<GangWorker> workers;
-  auto close_all = [](std::vector<int>& fds) {
-    for (int& fd : fds) {
-      if (fd >= 0) close(fd);
-      fd = -1;
-    }
-  };
   for (int local = 0; local < plan.local_world_size; ++local) {
     const int rank = plan.global_rank_base + local;
     std::string base = absl::StrCat(dir, "/rank_", rank);
@@ -218,108 +226,45 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     std::string error_file = absl::StrCat(base, ".error.json");
     unlink(error_file.c_str());
     if (lo.log_dir.empty()) scratch_files_.push_back(error_file);
-    WorkerOutputOptions wo;
-    wo.prefix = RankPrefix(rank, plan.node_rank, plan.num_nodes);
-    wo.to_console = ConsoleWants(lo.console, rank, local);
-    wo.console_stdout = options_.console_stdout;
-    wo.console_stderr = options_.console_stderr;
-    // Enough for a hung rank's stack dump (launcher/stack_summary.h); the report quotes
-    // only the last kReportTailLines.
-    wo.tail_lines = 80;
-    wo.log_warning_said = &log_warning_said_;
+    WorkerOutputOptions wo = OutputOptions(RankPrefix(rank, plan.node_rank, plan.num_nodes),
+                                           ConsoleWants(lo.console, rank, local));
     if (!lo.log_dir.empty()) {
       wo.stdout_log = absl::StrCat(base, ".stdout.log");
       wo.stderr_log = absl::StrCat(base, ".stderr.log");
     }
-    absl::StatusOr<std::unique_ptr<WorkerOutput>> output = WorkerOutput::Create(wo);
-    if (!output.ok()) {
-      close_all(read_fds);
-      close_all(write_fds);
-      return output.status();
-    }
-    outputs.push_back(std::move(*output));
+    FABRIC_RETURN_IF_ERROR(AddOutput(wo, io));
     result.stderr_logs.push_back(wo.stderr_log);
     result.error_files.push_back(error_file);
     current_error_files_ = result.error_files;
     GangWorker w;
     w.global_rank = rank;
     w.local_rank = local;
-    for (int s = 0; s < 2; ++s) {
-      int p[2];
-      if (pipe2(p, O_CLOEXEC) != 0) {
-        absl::Status st = Errno("pipe2");
-        close_all(read_fds);
-        close_all(write_fds);
-        return st;
-      }
-      fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
-      read_fds.push_back(p[0]);
-      write_fds.push_back(p[1]);
-    }
     w.spec.name = absl::StrCat("rank ", rank);
     w.spec.argv = lo.exec_argv;
     EnvMap env = WorkerEnvironment(lo, plan, local, error_file, options_.inherited_env);
     hang_watch_->AddWorkerEnv(plan.restart_count, local, &env);
     w.spec.env = EnvToStrings(env);
-    w.spec.stdin_fd = stdin_fd_;
-    w.spec.stdout_fd = write_fds[2 * local];
-    w.spec.stderr_fd = write_fds[2 * local + 1];
+    w.spec.stdin_fd = stdin_fd_.get();
+    w.spec.stdout_fd = io.write_fds[2 * local].get();
+    w.spec.stderr_fd = io.write_fds[2 * local + 1].get();
     workers.push_back(std::move(w));
   }
   // Spares (--spares): the program, started now, waits in the runtime until the agent
-  // writes a failed worker's environment to its FIFO (runtime/spare.h).
+  // writes a failed worker's environment to its FIFO (runtime/spare.h). The agent's
+  // ends are O_RDWR: a spare never sees EOF.
   std::vector<SpawnSpec> spare_specs;
-  std::vector<int> spare_fifos;  // the agent's ends (O_RDWR: a spare never sees EOF)
-  auto close_fifos = [&] {
-    for (int fd : spare_fifos) close(fd);
-    spare_fifos.clear();
-  };
   for (int s = 0; s < lo.spares; ++s) {
     const std::string fifo = absl::StrCat(scratch_dir_, "/spare_", plan.restart_count, "_", s);
-    unlink(fifo.c_str());
-    int fd = -1;
-    if (mkfifo(fifo.c_str(), 0600) != 0 ||
-        (fd = open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
-      absl::Status st = Errno(absl::StrCat("spare FIFO ", fifo));
-      close_fifos();
-      close_all(read_fds);
-      close_all(write_fds);
-      return st;
-    }
+    FABRIC_ASSIGN_OR_RETURN(UniqueFd fd, MakeFifo(fifo, "spare FIFO"));
     scratch_files_.push_back(fifo);
-    spare_fifos.push_back(fd);
-    WorkerOutputOptions wo;
-    wo.prefix = absl::StrCat("[spare ", s, "]: ");
-    wo.to_console = ConsoleWants(lo.console, plan.global_rank_base, 0);
-    wo.console_stdout = options_.console_stdout;
-    wo.console_stderr = options_.console_stderr;
-    wo.tail_lines = 80;
-    wo.log_warning_said = &log_warning_said_;
+    io.spare_fifos.push_back(std::move(fd));
+    WorkerOutputOptions wo = OutputOptions(absl::StrCat("[spare ", s, "]: "),
+                                           ConsoleWants(lo.console, plan.global_rank_base, 0));
     if (!lo.log_dir.empty()) {
       wo.stdout_log = absl::StrCat(dir, "/spare_", s, ".stdout.log");
       wo.stderr_log = absl::StrCat(dir, "/spare_", s, ".stderr.log");
     }
-    absl::StatusOr<std::unique_ptr<WorkerOutput>> output = WorkerOutput::Create(wo);
-    if (!output.ok()) {
-      close_fifos();
-      close_all(read_fds);
-      close_all(write_fds);
-      return output.status();
-    }
-    outputs.push_back(std::move(*output));
-    for (int k = 0; k < 2; ++k) {
-      int p[2];
-      if (pipe2(p, O_CLOEXEC) != 0) {
-        absl::Status st = Errno("pipe2");
-        close_fifos();
-        close_all(read_fds);
-        close_all(write_fds);
-        return st;
-      }
-      fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
-      read_fds.push_back(p[0]);
-      write_fds.push_back(p[1]);
-    }
+    FABRIC_RETURN_IF_ERROR(AddOutput(wo, io));
     SpawnSpec spec;
     spec.name = absl::StrCat("spare ", s);
     spec.argv = lo.exec_argv;
@@ -331,61 +276,29 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     }
     env[kEnvFabricSpareFifo] = fifo;
     spec.env = EnvToStrings(env);
-    spec.stdin_fd = stdin_fd_;
-    spec.stdout_fd = write_fds[write_fds.size() - 2];
-    spec.stderr_fd = write_fds.back();
+    spec.stdin_fd = stdin_fd_.get();
+    spec.stdout_fd = io.write_fds[io.write_fds.size() - 2].get();
+    spec.stderr_fd = io.write_fds.back().get();
     spare_specs.push_back(std::move(spec));
   }
   // In-place: a control FIFO per worker ("shrink WORLD RANK", MaybeShrinkInPlace).
-  for (int fd : control_fifos_) close(fd);
   control_fifos_.clear();
   if (lo.recovery_in_place) {
     for (size_t local = 0; local < workers.size(); ++local) {
       const std::string fifo =
           absl::StrCat(scratch_dir_, "/control_", plan.restart_count, "_", local);
-      unlink(fifo.c_str());
-      int fd = -1;
-      if (mkfifo(fifo.c_str(), 0600) != 0 ||
-          (fd = open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
-        absl::Status st = Errno(absl::StrCat("control FIFO ", fifo));
-        close_fifos();
-        close_all(read_fds);
-        close_all(write_fds);
-        return st;
-      }
+      FABRIC_ASSIGN_OR_RETURN(UniqueFd fd, MakeFifo(fifo, "control FIFO"));
       scratch_files_.push_back(fifo);
-      control_fifos_.push_back(fd);
+      control_fifos_.push_back(std::move(fd));
       workers[local].spec.env.push_back(absl::StrCat(kEnvFabricControlFifo, "=", fifo));
     }
   }
   Gang gang(launcher_, clock_, lo.grace_period);
-  if (lo.recovery_in_place) {
-    InPlacePolicy policy;
-    policy.budget = std::max(0, lo.max_restarts - plan.restart_count - in_place_spent_);
-    policy.window = lo.recovery_timeout;
-    policy.replacement_spec = [](const SpawnSpec& failed) {
-      SpawnSpec spec = failed;
-      spec.env.push_back(absl::StrCat(kEnvFabricRecoveryReplacement, "=1"));
-      return spec;
-    };
-    policy.activate_spare = [&spare_fifos](int index, const SpawnSpec& spec) -> absl::Status {
-      // The complete environment, each "KEY=VALUE" NUL-terminated, then one more NUL.
-      std::string msg;
-      for (const std::string& kv : spec.env) msg.append(kv).push_back('\0');
-      msg.push_back('\0');
-      const ssize_t n = write(spare_fifos[index], msg.data(), msg.size());
-      if (n != static_cast<ssize_t>(msg.size())) {
-        return absl::UnavailableError(absl::StrCat("write to its FIFO: ",
-                                                   n < 0 ? std::strerror(errno) : "short write"));
-      }
-      return absl::OkStatus();
-    };
-    gang.EnableInPlace(std::move(policy));
-  }
+  if (lo.recovery_in_place) gang.EnableInPlace(InPlace(plan, io.spare_fifos));
   (void)gang.Start(std::move(workers), std::move(spare_specs));  // errors: in the outcome
   // In-place: a replacement writes to the same pipes, so their write ends stay open
   // until every worker is gone (Supervise closes them then).
-  if (!lo.recovery_in_place) close_all(write_fds);
+  if (!lo.recovery_in_place) io.write_fds.clear();
   {
     std::vector<pid_t> pids;
     std::vector<int> ranks;
@@ -395,16 +308,10 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     }
     hang_watch_->StartAttempt(std::move(pids), std::move(ranks));
   }
-  for (size_t i = 0; i < read_fds.size(); ++i) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = i;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, read_fds[i], &ev) != 0) LogWarning("epoll_ctl: ", std::strerror(errno));
+  for (size_t i = 0; i < io.read_fds.size(); ++i) {
+    if (!Watch(io.read_fds[i].get(), i).ok()) LogWarning("epoll_ctl: ", std::strerror(errno));
   }
-  Supervise(gang, outputs, read_fds, write_fds);
-  close_all(write_fds);
-  close_fifos();
-  for (int fd : control_fifos_) close(fd);
+  Supervise(gang, io);
   control_fifos_.clear();
   in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
@@ -414,8 +321,33 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     }
   }
   hang_watch_->EndAttempt();
-  for (const auto& o : outputs) result.stderr_tails.push_back(o->StderrTail());
+  for (const auto& o : io.outputs) result.stderr_tails.push_back(o->StderrTail());
   return result;
+}
+
+InPlacePolicy Agent::InPlace(const NodePlacement& plan, const std::vector<UniqueFd>& spare_fifos) {
+  const LaunchOptions& lo = options_.launch;
+  InPlacePolicy policy;
+  policy.budget = std::max(0, lo.max_restarts - plan.restart_count - in_place_spent_);
+  policy.window = lo.recovery_timeout;
+  policy.replacement_spec = [](const SpawnSpec& failed) {
+    SpawnSpec spec = failed;
+    spec.env.push_back(absl::StrCat(kEnvFabricRecoveryReplacement, "=1"));
+    return spec;
+  };
+  policy.activate_spare = [&spare_fifos](int index, const SpawnSpec& spec) -> absl::Status {
+    // The complete environment, each "KEY=VALUE" NUL-terminated, then one more NUL.
+    std::string msg;
+    for (const std::string& kv : spec.env) msg.append(kv).push_back('\0');
+    msg.push_back('\0');
+    const ssize_t n = write(spare_fifos[index].get(), msg.data(), msg.size());
+    if (n != static_cast<ssize_t>(msg.size())) {
+      return absl::UnavailableError(absl::StrCat("write to its FIFO: ",
+                                                 n < 0 ? std::strerror(errno) : "short write"));
+    }
+    return absl::OkStatus();
+  };
+  return policy;
 }
 
 void Agent::ArmTimer(std::optional<absl::Time> when) {
@@ -424,32 +356,29 @@ void Agent::ArmTimer(std::optional<absl::Time> when) {
     spec.it_value = absl::ToTimespec(*when);
     if (spec.it_value.tv_sec <= 0 && spec.it_value.tv_nsec <= 0) spec.it_value.tv_nsec = 1;
   }
-  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+  timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
-void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
-                      std::vector<int>& pipe_fds, std::vector<int>& held_write_fds) {
+void Agent::Supervise(Gang& gang, AttemptIo& io) {
+  std::vector<std::unique_ptr<WorkerOutput>>& outputs = io.outputs;
+  std::vector<UniqueFd>& pipe_fds = io.read_fds;
   size_t open_pipes = 0;
-  for (int fd : pipe_fds) open_pipes += fd >= 0;
+  for (const UniqueFd& fd : pipe_fds) open_pipes += fd.valid();
   auto close_pipe = [&](size_t i) {
     outputs[i / 2]->OnEof(i % 2 == 0 ? Stream::kStdout : Stream::kStderr);
-    close(pipe_fds[i]);  // also leaves the epoll set
-    pipe_fds[i] = -1;
+    pipe_fds[i].reset();  // also leaves the epoll set
     --open_pipes;
   };
   std::optional<absl::Time> drain_deadline;
   std::vector<char> buf(1 << 16);
   for (;;) {
     if (gang.finished()) {
-      for (int& fd : held_write_fds) {  // no replacement can come any more
-        if (fd >= 0) close(fd);
-        fd = -1;
-      }
+      io.write_fds.clear();  // no replacement can come any more
       if (open_pipes == 0) break;
       if (!drain_deadline) drain_deadline = clock_->TimeNow() + options_.drain_timeout;
       if (clock_->TimeNow() >= *drain_deadline) {
         for (size_t i = 0; i < pipe_fds.size(); ++i) {
-          if (pipe_fds[i] >= 0) close_pipe(i);
+          if (pipe_fds[i].valid()) close_pipe(i);
         }
         break;
       }
@@ -465,7 +394,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
     }
     ArmTimer(next);
     epoll_event events[16];
-    int n = epoll_wait(epoll_fd_, events, 16, -1);
+    int n = epoll_wait(epoll_fd_.get(), events, 16, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       LogError("epoll_wait: ", std::strerror(errno));
@@ -475,7 +404,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
       const uint64_t tag = events[e].data.u64;
       if (tag == kSignalTag) {
         signalfd_siginfo si;
-        while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+        while (read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
           const int sig = static_cast<int>(si.ssi_signo);
           if (sig == SIGCHLD) {
             while (std::optional<Reaped> r = launcher_->ReapAny()) {
@@ -525,7 +454,7 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
         }
       } else if (tag == kTimerTag) {
         uint64_t expirations;
-        (void)!read(timer_fd_, &expirations, sizeof(expirations));
+        (void)!read(timer_fd_.get(), &expirations, sizeof(expirations));
         gang.OnTimer();
         hang_watch_->OnTimer();
         CheckShrinkTaken(gang);
@@ -534,10 +463,10 @@ void Agent::Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& ou
         hang_watch_->OnFifoReadable();
       } else if (tag == kCoordinatorTag) {
         OnCoordinatorEvents(gang);
-      } else if (tag < pipe_fds.size() && pipe_fds[tag] >= 0) {
+      } else if (tag < pipe_fds.size() && pipe_fds[tag].valid()) {
         // Bounded reads per wake-up so that one chatty worker cannot starve the rest.
         for (int round = 0; round < 4; ++round) {
-          ssize_t r = read(pipe_fds[tag], buf.data(), buf.size());
+          ssize_t r = read(pipe_fds[tag].get(), buf.data(), buf.size());
           if (r > 0) {
             outputs[tag / 2]->OnData(tag % 2 == 0 ? Stream::kStdout : Stream::kStderr,
                                      absl::string_view(buf.data(), static_cast<size_t>(r)));

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/placement.h"
+#include "common/unique_fd.h"
 #include "common/worker_env.h"
 #include "launcher/agent_signals.h"
 #include "launcher/attempt_plan.h"
@@ -91,10 +92,29 @@ class Agent {
     std::map<int, std::string> hang_reasons;             // local rank -> why stopped
   };
 
+  // One attempt's descriptors and outputs: worker pipes (read ends 0..2n-1 are the
+  // epoll tags: stdout, stderr of each local rank, then the spares'), the children's
+  // write ends (held for in-place replacements until every worker is gone), and the
+  // spares' FIFOs. Everything is closed when the attempt's AttemptIo is destroyed.
+  struct AttemptIo {
+    std::vector<std::unique_ptr<WorkerOutput>> outputs;
+    std::vector<UniqueFd> read_fds;
+    std::vector<UniqueFd> write_fds;
+    std::vector<UniqueFd> spare_fifos;
+  };
+
   explicit Agent(AgentOptions options)
       : options_(std::move(options)),
         requeue_(options_.launch.requeue_signal, options_.launch.grace_period) {}
   absl::Status Init();
+  // Adds `fd` to the epoll set under `tag` (EPOLLIN).
+  absl::Status Watch(int fd, uint64_t tag);
+  WorkerOutputOptions OutputOptions(std::string prefix, bool to_console);
+  // A WorkerOutput for `wo` and its two pipes, appended to `io`.
+  absl::Status AddOutput(const WorkerOutputOptions& wo, AttemptIo& io);
+  // --recovery in-place: the gang's policy for `plan` (budget left, replacement
+  // environment, a spare's activation through `spare_fifos`, which must outlive it).
+  InPlacePolicy InPlace(const NodePlacement& plan, const std::vector<UniqueFd>& spare_fifos);
   // Waits for the next coordinator event, handling signals meanwhile. False when a
   // stop signal (INT, TERM, HUP) arrived instead; *sig is then that signal.
   bool WaitCoordinator(CoordinatorEvent* event, int* sig);
@@ -120,10 +140,9 @@ class Agent {
                         const std::vector<std::unique_ptr<WorkerOutput>>& outputs);
   int Terminal(const CoordinatorEvent& event);
   absl::StatusOr<AttemptResult> RunAttempt(const NodePlacement& plan);
-  // `held_write_fds`: the workers' pipe write ends the agent keeps for in-place
-  // replacements; closed once every worker is gone.
-  void Supervise(Gang& gang, std::vector<std::unique_ptr<WorkerOutput>>& outputs,
-                 std::vector<int>& pipe_fds, std::vector<int>& held_write_fds);
+  // Runs the gang to its end over `io`'s pipes; io.write_fds (held for in-place
+  // replacements) are closed once every worker is gone.
+  void Supervise(Gang& gang, AttemptIo& io);
   void ArmTimer(std::optional<absl::Time> when);
   void Report(const NodePlacement& plan, const AttemptResult& result, bool restarting,
               std::optional<int64_t> oom_before);
@@ -146,10 +165,10 @@ class Agent {
   std::string run_id_;
   std::string scratch_dir_;                // for error files when there is no log dir
   std::vector<std::string> scratch_files_;
-  int stdin_fd_ = -1;  // /dev/null for the workers when our stdin is a terminal
-  int signal_fd_ = -1;
-  int timer_fd_ = -1;
-  int epoll_fd_ = -1;
+  UniqueFd stdin_fd_;  // /dev/null for the workers when our stdin is a terminal
+  UniqueFd signal_fd_;
+  UniqueFd timer_fd_;
+  UniqueFd epoll_fd_;
   // The attempt being run.
   NodePlacement current_plan_;
   std::string current_rank0_node_;  // current_plan_'s rank-0 node, when known
@@ -162,7 +181,7 @@ class Agent {
   // O_RDWR ends), where "shrink WORLD RANK" tells it the new world.
   bool awaiting_shrink_plan_ = false;
   std::optional<CoordinatorEvent> next_plan_;
-  std::vector<int> control_fifos_;
+  std::vector<UniqueFd> control_fifos_;
   // Shrinks told to this attempt's workers, and while one is not taken by all of them
   // yet, when it was told (it must be taken --recovery-timeout later: CheckShrinkTaken).
   int shrinks_told_ = 0;

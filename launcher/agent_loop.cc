@@ -62,7 +62,7 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
       return true;
     }
     epoll_event events[16];
-    int n = epoll_wait(epoll_fd_, events, 16, -1);
+    int n = epoll_wait(epoll_fd_.get(), events, 16, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       event->kind = Kind::kFatal;
@@ -77,7 +77,7 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
         }
       } else if (tag == kSignalTag) {
         signalfd_siginfo si;
-        while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+        while (read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
           const int s = static_cast<int>(si.ssi_signo);
           if (s == SIGCHLD) {
             while (launcher_->ReapAny().has_value()) {
@@ -90,7 +90,7 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
         }
       } else if (tag == kTimerTag) {
         uint64_t expirations;
-        (void)!read(timer_fd_, &expirations, sizeof(expirations));
+        (void)!read(timer_fd_.get(), &expirations, sizeof(expirations));
       } else if (tag == kTimerFifoTag) {
         hang_watch_->OnFifoReadable();  // a late write of the last attempt's workers
       }
@@ -145,7 +145,7 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
     const std::string msg = absl::StrCat("shrink ", next.world_size, " ",
                                          next.global_rank_base + local, "\n");
     if (static_cast<size_t>(local) >= control_fifos_.size() ||
-        write(control_fifos_[local], msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
+        write(control_fifos_[local].get(), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
       absl::StrAppend(&failed, failed.empty() ? "" : ", ", local);
     }
   }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -46,6 +47,8 @@ class ScriptedLauncher final : public ProcessLauncher {
   }
   absl::Status SignalGroup(pid_t pgid, int sig) override {
     signals.push_back({pgid, sig});
+    if (clock != nullptr) signal_times.push_back(clock->TimeNow());
+    if (ignored.count(sig) != 0) return absl::OkStatus();
     if (!Exited(pgid)) QueueExit(pgid, ExitStatus::Signaled(sig));
     return absl::OkStatus();
   }
@@ -61,6 +64,9 @@ class ScriptedLauncher final : public ProcessLauncher {
   int spawns = 0;
   std::map<pid_t, SpawnSpec> specs;
   std::vector<std::pair<pid_t, int>> signals;
+  std::set<int> ignored;                    // signals the workers survive (not SIGKILL)
+  Clock* clock = nullptr;                   // when set: signal_times[i] is signals[i]'s
+  std::vector<absl::Time> signal_times;
 
  private:
   bool Exited(pid_t pid) const { return exited_.count(pid) != 0; }
@@ -72,6 +78,20 @@ class ScriptedLauncher final : public ProcessLauncher {
   pid_t next_pid_ = 50000;
   std::map<pid_t, bool> exited_;
   std::vector<Reaped> exits_;
+};
+
+// A fake clock that moves on by `step` each time it is read: the agent's deadlines
+// pass in fake time while the test runs in milliseconds. It starts in 2001, so the
+// agent's timerfd (armed at absolute fake times) is always due at once.
+class SteppingClock final : public Clock {
+ public:
+  explicit SteppingClock(absl::Duration step) : step_(step) {}
+  absl::Time TimeNow() override { return now_ += step_; }
+  void SleepFor(absl::Duration d) override { now_ += d; }
+
+ private:
+  absl::Duration step_;
+  absl::Time now_ = absl::FromUnixSeconds(1000000000);
 };
 
 std::string Env(const SpawnSpec& spec, const std::string& key) {
@@ -89,11 +109,12 @@ class AgentLoopTest : public ::testing::Test {
     err_path_ = std::string(std::getenv("TEST_TMPDIR")) + "/" +
                 ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".err";
   }
-  int Run(int devices, int max_restarts) {
+  int Run(int devices, int max_restarts, absl::Duration grace = absl::Seconds(5)) {
     AgentOptions o;
     o.launch.devices = devices;
     o.launch.max_restarts = max_restarts;
-    o.launch.grace_period = absl::Seconds(5);
+    o.launch.grace_period = grace;
+    o.clock = clock_;
     o.launch.exec_argv = {"/nonexistent/train"};  // never exec'd: the launcher is a fake
     o.inherited_env = {{"PATH", "/usr/bin:/bin"}};
     sigemptyset(&o.worker_sigmask);
@@ -116,6 +137,7 @@ class AgentLoopTest : public ::testing::Test {
     return ss.str();
   }
   ScriptedLauncher launcher_;
+  Clock* clock_ = nullptr;  // null: the real clock
   std::string err_path_;
 };
 
@@ -176,6 +198,27 @@ TEST_F(AgentLoopTest, AStopSignalIsForwardedToEveryWorkerAndTheAgentExits128Plus
   for (const auto& [pgid, sig] : launcher_.signals) sigints += sig == SIGINT;
   EXPECT_EQ(sigints, 2);
   EXPECT_THAT(Err(), HasSubstr("received SIGINT"));
+}
+
+TEST_F(AgentLoopTest, TheGracePeriodBeforeSigkillRunsOnTheInjectedClock) {
+  // Rank 1 exits 3; rank 0 survives SIGTERM. With a one-hour grace period on the real
+  // clock this test would take an hour: the deadline is the injected clock's.
+  SteppingClock clock(absl::Seconds(1));
+  clock_ = &clock;
+  launcher_.clock = &clock;
+  launcher_.ignored = {SIGTERM};
+  launcher_.on_spawn = [](int, const SpawnSpec& spec) -> std::optional<ExitStatus> {
+    if (Env(spec, "LOCAL_RANK") == "1") return ExitStatus::Exited(3);
+    return std::nullopt;
+  };
+  EXPECT_EQ(Run(2, /*max_restarts=*/0, /*grace=*/absl::Hours(1)), 3) << Err();
+  ASSERT_EQ(launcher_.signals.size(), 2u) << Err();
+  EXPECT_EQ(launcher_.signals[0].second, SIGTERM);
+  EXPECT_EQ(launcher_.signals[1].second, SIGKILL);
+  EXPECT_EQ(launcher_.signals[0].first, launcher_.signals[1].first);  // rank 0's group
+  const absl::Duration waited = launcher_.signal_times[1] - launcher_.signal_times[0];
+  EXPECT_GE(waited, absl::Hours(1));
+  EXPECT_LT(waited, absl::Hours(1) + absl::Minutes(1));  // not long after it either
 }
 
 }  // namespace

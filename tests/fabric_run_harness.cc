@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/net.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -41,6 +43,15 @@ std::string NewTempDir(const std::string& name) {
   std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name, "_", getpid(), "_", counter++);
   mkdir(dir.c_str(), 0755);
   return dir;
+}
+
+int FreePort() {
+  absl::StatusOr<int> port = PickFreePort();
+  if (!port.ok()) {
+    ADD_FAILURE() << "no free port: " << port.status();
+    return 0;
+  }
+  return *port;
 }
 
 FabricRun::FabricRun(const std::vector<std::string>& args,

@@ -29,6 +29,10 @@ std::string VenvPython();
 // A fresh empty directory under TEST_TMPDIR.
 std::string NewTempDir(const std::string& name);
 
+// A TCP port free right now on the IPv4 (and IPv6) wildcard (common/net.h's
+// PickFreePort); fails the calling test (and returns 0) when none can be found.
+int FreePort();
+
 class FabricRun {
  public:
   // Starts `fabric-run args...` with the test's environment plus `extra_env`, and

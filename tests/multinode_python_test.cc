@@ -14,18 +14,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::vector<std::string> Args(int port, int node_rank, const std::string& script) {
   return {"--devices", "2", "--num-nodes", "2", "--node-rank", std::to_string(node_rank),
           "--main-port", std::to_string(port), "--python", VenvPython(),

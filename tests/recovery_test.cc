@@ -53,18 +53,6 @@ std::vector<float> ReadFloats(const std::string& path) {
   return out;
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 // The parent pid of `pid` (/proc/<pid>/stat), or -1.
 int ParentOf(int pid) {
   if (pid <= 1) return -1;
