@@ -101,7 +101,9 @@ const std::vector<FlagSpec>& Flags() {
        "Interpreter for a .py program (a name is looked up in PATH, so an activated\n"
        "virtual environment's python3 is the default).", {}},
       {"standalone", Kind::kBool, "", "false",
-       "Single-node job with its own rendezvous on a free local port.", {}},
+       "One node, no rendezvous (the workers' store takes a free local port): overrides "
+       "--num-nodes, --node-rank, --main-address, --main-port, --rdzv-endpoint, "
+       "--rdzv-backend and --rdzv-id/--run-id, with a warning naming them.", {}},
       {"rdzv-endpoint", Kind::kValue, "HOST:PORT", "(none: embedded on node 0)",
        "A separately started rendezvous server.", {}},
       {"requeue-on-signal", Kind::kValue, "USR1|USR2", "(off)",
@@ -837,18 +839,37 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("requeue-on-signal"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->requeue_signal, ParseRequeueSignal(it->second));
   }
-  if (o->standalone) {
-    const std::string& src = raw.at("standalone").source;
-    if (o->max_nodes > 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          src, " runs a single-node job, but --num-nodes allows ", o->max_nodes,
-          "; for several nodes drop it and set --main-address or --rdzv-endpoint"));
-    }
-    if (!o->rdzv_endpoint.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          src, " starts its own rendezvous; it cannot be combined with ",
-          raw.at("rdzv-endpoint").source));
-    }
+  return absl::OkStatus();
+}
+
+// The settings --standalone replaces (torchrun's run.py sets rdzv_backend, rdzv_endpoint
+// and rdzv_id under it; fabric-run also pins the node count and rank, and the rendezvous
+// address and port, which one node without a rendezvous never uses).
+constexpr const char* kStandaloneOverrides[] = {
+    "num-nodes", "node-rank", "main-address", "main-port", "rdzv-endpoint", "rdzv-backend",
+    "run-id"};
+
+// --standalone (flag or variable) true: removes the settings it overrides from `raw`, so
+// the job is one node (num-nodes 1, node rank 0) with no rendezvous (a LocalCoordinator
+// picks a free MASTER_PORT) and a generated run id; when any was given, appends one line
+// to `warnings` naming each by where it came from. A bad --standalone value is an error.
+absl::Status ApplyStandalone(RawMap* raw, std::vector<std::string>* warnings) {
+  auto it = raw->find("standalone");
+  if (it == raw->end()) return absl::OkStatus();
+  FABRIC_ASSIGN_OR_RETURN(bool standalone, ParseBool(it->second));
+  if (!standalone) return absl::OkStatus();
+  std::vector<std::string> overridden;
+  for (const char* name : kStandaloneOverrides) {
+    auto o = raw->find(name);
+    if (o == raw->end()) continue;
+    overridden.push_back(absl::StrCat(o->second.source, " ", o->second.value));
+    raw->erase(o);
+  }
+  if (!overridden.empty()) {
+    warnings->push_back(absl::StrCat(
+        it->second.source, " overrides ", absl::StrJoin(overridden, ", "),
+        ": one node, node rank 0, no rendezvous, a generated run id (for several nodes "
+        "drop ", it->second.source, ")"));
   }
   return absl::OkStatus();
 }
@@ -899,6 +920,7 @@ absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvM
   AddKubernetesSettings(env, &raw);
 
   CliResult result;
+  FABRIC_RETURN_IF_ERROR(ApplyStandalone(&raw, &result.warnings));
   LaunchOptions& o = result.options;
   o.torchrun = torchrun;
   if (torchrun) o.main_port = 29500;  // torchrun's --master-port default

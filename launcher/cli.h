@@ -18,6 +18,9 @@ struct CliResult {
   Action action = Action::kRun;
   LaunchOptions options;  // valid when action == kRun
   std::string text;       // the help or version text otherwise
+  // One line each (no "fabric-run: warning: " prefix, no newline) for the caller to print
+  // to stderr before running: settings the parse overrode (--standalone's).
+  std::vector<std::string> warnings;
 };
 
 // What the parser needs to know about this machine (probed by main, faked by tests).

@@ -357,9 +357,6 @@ TEST_F(CliTest, BadInputNamesTheFlag) {
       {{"--rdzv-endpoint", "node0:99999", "tool"}, {"--rdzv-endpoint", "1-65535"}},
       {{"--rdzv-endpoint", "::1:80", "tool"}, {"--rdzv-endpoint", "[::1]"}},
       {{"--rdzv-endpoint", "[::1]", "tool"}, {"--rdzv-endpoint", "[IPV6]:PORT"}},
-      {{"--standalone", "--num-nodes", "2", "tool"}, {"--standalone", "single-node"}},
-      {{"--standalone", "--rdzv-endpoint", "h:1", "tool"},
-       {"--standalone", "--rdzv-endpoint"}},
       {{"--standalone=maybe", "tool"}, {"--standalone", "true or false"}},
       {{"--quiet", "--console-ranks", "0", "tool"}, {"--quiet", "--console-ranks"}},
       {{"--console-ranks", "0,x", "tool"}, {"--console-ranks", "'x'"}},
@@ -607,6 +604,64 @@ TEST_F(CliTest, KubernetesIndexedJobPodTakesItsNodeRankFromTheCompletionIndex) {
                                         HasSubstr("JOB_COMPLETION_INDEX")));
   env_.erase("PET_NNODES");  // one node: the index is not a node rank
   EXPECT_FALSE(Ok({"tool"}).node_rank.has_value());
+}
+
+// --standalone overrides what torchrun's does (rdzv backend, endpoint, id) and, since one
+// node needs no rendezvous, the node count, rank and rendezvous address: a one-node
+// plan, with one warning naming each override. Without it the same flags are multi-node.
+TEST_F(CliTest, StandaloneOverridesTheRendezvousAndNodeFlags) {
+  const std::vector<std::string> multi = {
+      "--rdzv-endpoint", "node0:29400", "--nnodes", "2",          "--node-rank",
+      "1",               "--rdzv-backend", "c10d", "--rdzv-id", "job7",
+      "--master-addr",   "node0",       "--master-port", "1234"};
+  std::vector<std::string> without = multi;
+  without.push_back("tool");
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult control, Parse(without));  // negative control
+  EXPECT_TRUE(IsMultiNode(control.options));
+  EXPECT_EQ(control.options.max_nodes, 2);
+  EXPECT_THAT(control.warnings, ::testing::IsEmpty());
+
+  std::vector<std::string> with = {"--standalone"};
+  with.insert(with.end(), multi.begin(), multi.end());
+  with.push_back("tool");
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, Parse(with));
+  const LaunchOptions& o = r.options;
+  EXPECT_TRUE(o.standalone);
+  EXPECT_FALSE(IsMultiNode(o));
+  EXPECT_EQ(o.min_nodes, 1);
+  EXPECT_EQ(o.max_nodes, 1);
+  EXPECT_FALSE(o.node_rank.value_or(0) != 0);
+  EXPECT_TRUE(o.rdzv_endpoint.empty());
+  EXPECT_EQ(o.main_address, "127.0.0.1");
+  EXPECT_FALSE(o.main_address_set);
+  EXPECT_FALSE(o.main_port_set);
+  EXPECT_FALSE(o.run_id_set);
+  EXPECT_NE(o.run_id, "job7");
+  EXPECT_EQ(o.sources.count("rdzv-endpoint"), 0);
+  ASSERT_EQ(r.warnings.size(), 1);
+  for (const char* s : {"--standalone overrides", "--rdzv-endpoint node0:29400", "--nnodes 2",
+                        "--node-rank 1", "--rdzv-backend c10d", "--rdzv-id job7",
+                        "--master-addr node0", "--master-port 1234"}) {
+    EXPECT_THAT(r.warnings[0], HasSubstr(s));
+  }
+  EXPECT_THAT(r.warnings[0], Not(HasSubstr("\n")));
+
+  // Alone, or with nothing it overrides: no warning. From the environment too.
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult plain, Parse({"--standalone", "--devices", "2", "tool"}));
+  EXPECT_THAT(plain.warnings, ::testing::IsEmpty());
+  EXPECT_FALSE(IsMultiNode(plain.options));
+  env_["PET_STANDALONE"] = "1";
+  env_["PET_NNODES"] = "3";
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult from_env, Parse({"tool"}));
+  EXPECT_EQ(from_env.options.max_nodes, 1);
+  ASSERT_EQ(from_env.warnings.size(), 1);
+  EXPECT_THAT(from_env.warnings[0], HasSubstr("PET_NNODES 3"));
+  // --standalone=false leaves them alone.
+  env_.erase("PET_STANDALONE");
+  std::vector<std::string> off = {"--standalone=false"};
+  off.insert(off.end(), without.begin(), without.end());
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult not_standalone, Parse(off));
+  EXPECT_TRUE(IsMultiNode(not_standalone.options));
 }
 
 TEST_F(CliTest, InstalledAsTorchrunKeepsTorchrunsDefaults) {

@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
                              "\nfabric-run: run 'fabric-run --help' for usage\n"));
     return 2;
   }
+  for (const std::string& w : cli->warnings) {
+    WriteOut(2, absl::StrCat("fabric-run: warning: ", w, "\n"));
+  }
   // The token's value out of ps (the launcher's own flags only, not the program's).
   fabric::HideArgValues(argv, argc - 1 - static_cast<int>(cli->options.program_argv.size()),
                         {"--rdzv-token"});
