@@ -359,18 +359,137 @@ void Agent::ArmTimer(std::optional<absl::Time> when) {
   timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
+absl::Status Agent::Poll(std::optional<absl::Time> deadline, const LoopHandlers& h) {
+  ArmTimer(deadline);
+  epoll_event events[16];
+  const int n = epoll_wait(epoll_fd_.get(), events, 16, -1);  // the agent's only wait
+  if (n < 0) return errno == EINTR ? absl::OkStatus() : ErrnoError("epoll_wait");
+  for (int e = 0; e < n; ++e) {
+    const uint64_t tag = events[e].data.u64;
+    if (tag == kSignalTag) {
+      signalfd_siginfo si;
+      while (read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
+        if (h.signal(static_cast<int>(si.ssi_signo))) break;
+      }
+    } else if (tag == kTimerTag) {
+      uint64_t expirations;
+      (void)!read(timer_fd_.get(), &expirations, sizeof(expirations));
+      if (h.timer) h.timer();
+    } else if (tag == kTimerFifoTag) {
+      hang_watch_->OnFifoReadable();  // between attempts: a late write of the last one's
+    } else if (tag == kCoordinatorTag) {
+      h.coordinator();
+    } else if (h.pipe) {
+      h.pipe(tag);
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Agent::OnSigchld(Gang& gang, const AttemptIo& io) {
+  while (std::optional<Reaped> r = launcher_->ReapAny()) {
+    hang_watch_->OnWorkerExit(r->pid);
+    AbandonShrink(gang, r->pid, r->status);
+    const bool was_stopping = gang.stopping();
+    if (gang.OnExit(r->pid, r->status) && !was_stopping && gang.stopping()) {
+      MaybeReportEarly(gang, r->pid, r->status, io.outputs);
+    }
+    for (const Replacement& x : gang.TakeReplacements()) {
+      hang_watch_->OnWorkerReplaced(x.local_rank, x.new_pid);
+      const std::string who =
+          x.spare >= 0 ? absl::StrCat("spare ", x.spare, " (pid ", x.new_pid, ") takes over")
+                       : absl::StrCat("started a replacement (pid ", x.new_pid, ")");
+      Say(absl::StrCat("fabric-run: rank ", x.global_rank, " (pid ", x.old_pid, ") ",
+                       x.status.Describe(), "; recovering in place: ", who,
+                       ", the other workers keep running (", gang.replacements(), " of ",
+                       options_.launch.max_restarts, " restarts used in place)\n"));
+    }
+    for (const SpareExit& x : gang.TakeSpareExits()) {
+      Say(absl::StrCat("fabric-run: spare ", x.index, " (pid ", x.pid, ") ", x.status.Describe(),
+                       " while waiting (spares need a program on the C++ runtime); "
+                       "a failed worker is started anew instead\n"));
+    }
+  }
+}
+
+void Agent::OnSignalDuringAttempt(Gang& gang, int sig) {
+  if (sigismember(&options_.ignored_at_start, sig) == 1) {
+    Say(absl::StrCat("fabric-run: ignoring ", SignalName(sig),
+                     " (it was ignored when fabric-run started, e.g. by nohup)\n"));
+    return;
+  }
+  if (ClassifySignal(sig) == SignalAction::kStopGang) {
+    user_signal_ = sig;
+    Say(absl::StrCat("fabric-run: received ", SignalName(sig),
+                     ": forwarding it to every worker; SIGKILL after ",
+                     absl::FormatDuration(options_.launch.grace_period), "\n"));
+  }
+  if (requeue_.OnSignal(sig, clock_->TimeNow())) {
+    Say(absl::StrCat("fabric-run: received ", SignalName(sig),
+                     ": forwarding it; the job is requeued once the workers exit (stopped after ",
+                     absl::FormatDuration(options_.launch.grace_period), ")\n"));
+  }
+  gang.OnSignal(sig);
+}
+
+std::optional<absl::Time> Agent::NextDeadline(const Gang& gang,
+                                              std::optional<absl::Time> drain_deadline) {
+  std::optional<absl::Time> next = gang.deadline();
+  auto earliest = [&next](std::optional<absl::Time> t) {
+    if (t && (!next || *t < *next)) next = t;
+  };
+  earliest(requeue_.deadline());
+  earliest(hang_watch_->NextDeadline());
+  earliest(drain_deadline);
+  if (shrink_told_at_) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
+    earliest(std::min(*shrink_told_at_ + options_.launch.recovery_timeout,
+                      clock_->TimeNow() + absl::Milliseconds(10)));
+  }
+  return next;
+}
+
 void Agent::Supervise(Gang& gang, AttemptIo& io) {
-  std::vector<std::unique_ptr<WorkerOutput>>& outputs = io.outputs;
   std::vector<UniqueFd>& pipe_fds = io.read_fds;
   size_t open_pipes = 0;
   for (const UniqueFd& fd : pipe_fds) open_pipes += fd.valid();
   auto close_pipe = [&](size_t i) {
-    outputs[i / 2]->OnEof(i % 2 == 0 ? Stream::kStdout : Stream::kStderr);
+    io.outputs[i / 2]->OnEof(i % 2 == 0 ? Stream::kStdout : Stream::kStderr);
     pipe_fds[i].reset();  // also leaves the epoll set
     --open_pipes;
   };
-  std::optional<absl::Time> drain_deadline;
   std::vector<char> buf(1 << 16);
+  LoopHandlers h;
+  h.signal = [&](int sig) {
+    if (sig == SIGCHLD) {
+      OnSigchld(gang, io);
+    } else {
+      OnSignalDuringAttempt(gang, sig);
+    }
+    return false;
+  };
+  h.timer = [&] {
+    gang.OnTimer();
+    hang_watch_->OnTimer();
+    CheckShrinkTaken(gang);
+    if (requeue_.StopDue(clock_->TimeNow()) && !gang.stopping()) gang.OnSignal(SIGTERM);
+  };
+  h.coordinator = [&] { OnCoordinatorEvents(gang); };
+  h.pipe = [&](uint64_t tag) {
+    if (tag >= pipe_fds.size() || !pipe_fds[tag].valid()) return;
+    // Bounded reads per wake-up so that one chatty worker cannot starve the rest.
+    for (int round = 0; round < 4; ++round) {
+      ssize_t r = read(pipe_fds[tag].get(), buf.data(), buf.size());
+      if (r > 0) {
+        io.outputs[tag / 2]->OnData(tag % 2 == 0 ? Stream::kStdout : Stream::kStderr,
+                                    absl::string_view(buf.data(), static_cast<size_t>(r)));
+        continue;
+      }
+      if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+      close_pipe(tag);  // EOF or error
+      break;
+    }
+  };
+  std::optional<absl::Time> drain_deadline;
   for (;;) {
     if (gang.finished()) {
       io.write_fds.clear();  // no replacement can come any more
@@ -383,100 +502,9 @@ void Agent::Supervise(Gang& gang, AttemptIo& io) {
         break;
       }
     }
-    std::optional<absl::Time> next = gang.deadline();
-    if (requeue_.deadline() && (!next || *requeue_.deadline() < *next)) next = requeue_.deadline();
-    if (auto h = hang_watch_->NextDeadline(); h && (!next || *h < *next)) next = h;
-    if (drain_deadline && (!next || *drain_deadline < *next)) next = drain_deadline;
-    if (shrink_told_at_) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
-      const absl::Time poll = std::min(*shrink_told_at_ + options_.launch.recovery_timeout,
-                                       clock_->TimeNow() + absl::Milliseconds(10));
-      if (!next || poll < *next) next = poll;
-    }
-    ArmTimer(next);
-    epoll_event events[16];
-    int n = epoll_wait(epoll_fd_.get(), events, 16, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      LogError("epoll_wait: ", std::strerror(errno));
-      return;
-    }
-    for (int e = 0; e < n; ++e) {
-      const uint64_t tag = events[e].data.u64;
-      if (tag == kSignalTag) {
-        signalfd_siginfo si;
-        while (read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
-          const int sig = static_cast<int>(si.ssi_signo);
-          if (sig == SIGCHLD) {
-            while (std::optional<Reaped> r = launcher_->ReapAny()) {
-              hang_watch_->OnWorkerExit(r->pid);
-              AbandonShrink(gang, r->pid, r->status);
-              const bool was_stopping = gang.stopping();
-              if (gang.OnExit(r->pid, r->status) && !was_stopping && gang.stopping()) {
-                MaybeReportEarly(gang, r->pid, r->status, outputs);
-              }
-              for (const Replacement& x : gang.TakeReplacements()) {
-                hang_watch_->OnWorkerReplaced(x.local_rank, x.new_pid);
-                const std::string who =
-                    x.spare >= 0 ? absl::StrCat("spare ", x.spare, " (pid ", x.new_pid,
-                                                ") takes over")
-                                 : absl::StrCat("started a replacement (pid ", x.new_pid, ")");
-                Say(absl::StrCat("fabric-run: rank ", x.global_rank, " (pid ", x.old_pid, ") ",
-                                 x.status.Describe(), "; recovering in place: ", who,
-                                 ", the other workers keep running (", gang.replacements(),
-                                 " of ", options_.launch.max_restarts,
-                                 " restarts used in place)\n"));
-              }
-              for (const SpareExit& x : gang.TakeSpareExits()) {
-                Say(absl::StrCat("fabric-run: spare ", x.index, " (pid ", x.pid, ") ",
-                                 x.status.Describe(),
-                                 " while waiting (spares need a program on the C++ runtime); "
-                                 "a failed worker is started anew instead\n"));
-              }
-            }
-          } else if (sigismember(&options_.ignored_at_start, sig) == 1) {
-            Say(absl::StrCat("fabric-run: ignoring ", SignalName(sig),
-                             " (it was ignored when fabric-run started, e.g. by nohup)\n"));
-          } else {
-            if (ClassifySignal(sig) == SignalAction::kStopGang) {
-              user_signal_ = sig;
-              Say(absl::StrCat("fabric-run: received ", SignalName(sig),
-                               ": forwarding it to every worker; SIGKILL after ",
-                               absl::FormatDuration(options_.launch.grace_period), "\n"));
-            }
-            if (requeue_.OnSignal(sig, clock_->TimeNow())) {
-              Say(absl::StrCat("fabric-run: received ", SignalName(sig),
-                               ": forwarding it; the job is requeued once the workers exit "
-                               "(stopped after ", absl::FormatDuration(options_.launch.grace_period),
-                               ")\n"));
-            }
-            gang.OnSignal(sig);
-          }
-        }
-      } else if (tag == kTimerTag) {
-        uint64_t expirations;
-        (void)!read(timer_fd_.get(), &expirations, sizeof(expirations));
-        gang.OnTimer();
-        hang_watch_->OnTimer();
-        CheckShrinkTaken(gang);
-        if (requeue_.StopDue(clock_->TimeNow()) && !gang.stopping()) gang.OnSignal(SIGTERM);
-      } else if (tag == kTimerFifoTag) {
-        hang_watch_->OnFifoReadable();
-      } else if (tag == kCoordinatorTag) {
-        OnCoordinatorEvents(gang);
-      } else if (tag < pipe_fds.size() && pipe_fds[tag].valid()) {
-        // Bounded reads per wake-up so that one chatty worker cannot starve the rest.
-        for (int round = 0; round < 4; ++round) {
-          ssize_t r = read(pipe_fds[tag].get(), buf.data(), buf.size());
-          if (r > 0) {
-            outputs[tag / 2]->OnData(tag % 2 == 0 ? Stream::kStdout : Stream::kStderr,
-                                     absl::string_view(buf.data(), static_cast<size_t>(r)));
-            continue;
-          }
-          if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
-          close_pipe(tag);  // EOF or error
-          break;
-        }
-      }
+    if (absl::Status st = Poll(NextDeadline(gang, drain_deadline), h); !st.ok()) {
+      LogError(st.message());
+      break;
     }
   }
   ArmTimer(std::nullopt);

@@ -103,6 +103,18 @@ class Agent {
     std::vector<UniqueFd> spare_fifos;
   };
 
+  // What the agent's one wait (Poll) does with each ready source. `signal` runs for
+  // each signal read from the signalfd, and returning true stops reading more this
+  // time; `pipe` gets a worker pipe's epoll tag (its index in AttemptIo::read_fds).
+  // Unset `timer` or `pipe`: the source is drained and dropped. The hang watch's FIFO
+  // is always served by the hang watch.
+  struct LoopHandlers {
+    std::function<bool(int sig)> signal;
+    std::function<void()> timer;
+    std::function<void()> coordinator;
+    std::function<void(uint64_t tag)> pipe;
+  };
+
   explicit Agent(AgentOptions options)
       : options_(std::move(options)),
         requeue_(options_.launch.requeue_signal, options_.launch.grace_period) {}
@@ -144,6 +156,19 @@ class Agent {
   // replacements) are closed once every worker is gone.
   void Supervise(Gang& gang, AttemptIo& io);
   void ArmTimer(std::optional<absl::Time> when);
+  // The agent's one epoll_wait, for its whole life (between and during attempts): arms
+  // the timerfd at `deadline` (none: disarmed), waits for any source of the epoll set
+  // (the table of tags below) and dispatches each ready one to `h`. Internal on an
+  // epoll error (EINTR is OK: nothing was dispatched).
+  absl::Status Poll(std::optional<absl::Time> deadline, const LoopHandlers& h);
+  // Supervise()'s handlers: reaping (exits, in-place replacements, spares) and the
+  // other signals (forwarded, a stop, a requeue, or ignored as at start).
+  void OnSigchld(Gang& gang, const AttemptIo& io);
+  void OnSignalDuringAttempt(Gang& gang, int sig);
+  // The earliest of the gang's, the requeue's, the hang watch's, the drain's and the
+  // shrink acknowledgement's deadlines.
+  std::optional<absl::Time> NextDeadline(const Gang& gang,
+                                         std::optional<absl::Time> drain_deadline);
   void Report(const NodePlacement& plan, const AttemptResult& result, bool restarting,
               std::optional<int64_t> oom_before);
   void Say(const std::string& text);  // one write(2) to the console's stderr

@@ -55,45 +55,37 @@ std::string Why(const CoordinatorEvent& event) {
 }  // namespace
 
 bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
+  int stop = 0;
+  LoopHandlers h;
+  h.signal = [&](int s) {
+    if (s == SIGCHLD) {
+      while (launcher_->ReapAny().has_value()) {
+      }
+    } else if (sigismember(&options_.ignored_at_start, s) != 1 &&
+               ClassifySignal(s) == SignalAction::kStopGang) {
+      stop = s;
+      return true;  // no worker to forward it to: the agent leaves
+    }
+    return false;
+  };
+  h.coordinator = [&] {
+    for (CoordinatorEvent& x : coordinator_->TakeEvents()) pending_.push_back(std::move(x));
+  };
   for (;;) {
     if (!pending_.empty()) {
       *event = std::move(pending_.front());
       pending_.pop_front();
       return true;
     }
-    epoll_event events[16];
-    int n = epoll_wait(epoll_fd_.get(), events, 16, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      event->kind = Kind::kFatal;
-      event->message = absl::StrCat("epoll_wait: ", std::strerror(errno));
-      return true;
+    absl::Status st = Poll(std::nullopt, h);
+    if (stop != 0) {
+      *sig = stop;
+      return false;
     }
-    for (int e = 0; e < n; ++e) {
-      const uint64_t tag = events[e].data.u64;
-      if (tag == kCoordinatorTag) {
-        for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
-          pending_.push_back(std::move(x));
-        }
-      } else if (tag == kSignalTag) {
-        signalfd_siginfo si;
-        while (read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
-          const int s = static_cast<int>(si.ssi_signo);
-          if (s == SIGCHLD) {
-            while (launcher_->ReapAny().has_value()) {
-            }
-          } else if (sigismember(&options_.ignored_at_start, s) != 1 &&
-                     ClassifySignal(s) == SignalAction::kStopGang) {
-            *sig = s;
-            return false;
-          }
-        }
-      } else if (tag == kTimerTag) {
-        uint64_t expirations;
-        (void)!read(timer_fd_.get(), &expirations, sizeof(expirations));
-      } else if (tag == kTimerFifoTag) {
-        hang_watch_->OnFifoReadable();  // a late write of the last attempt's workers
-      }
+    if (!st.ok()) {
+      event->kind = Kind::kFatal;
+      event->message = std::string(st.message());
+      return true;
     }
   }
 }
