@@ -73,8 +73,11 @@ const std::vector<FlagSpec>& Flags() {
       {"node-rank", Kind::kValue, "R", "(assigned by rendezvous)",
        "This node's rank, 0 <= R < nodes.", {}},
       {"main-address", Kind::kValue, "HOST", "127.0.0.1",
-       "Address of the rendezvous host (node 0).", {"master-addr"}},
-      {"main-port", Kind::kValue, "PORT", "29400", "Rendezvous port on the main address.",
+       "Address of the rendezvous host (node 0). Several nodes only: one node has no "
+       "rendezvous and its workers' MASTER_ADDR is 127.0.0.1.", {"master-addr"}},
+      {"main-port", Kind::kValue, "PORT", "29400",
+       "Rendezvous port on the main address. Several nodes only: the workers' MASTER_PORT "
+       "is always a port fabric-run verified free (so a busy port never fails a job).",
        {"master-port"}},
       {"precision", Kind::kValue, "P", "(the program's choice)",
        "32-true, 64-true, 16-true, bf16-true, 16-mixed or bf16-mixed (16, bf16, 32, 64 are "
@@ -129,11 +132,11 @@ const std::vector<FlagSpec>& Flags() {
        "The rendezvous requires client certificates signed by --rdzv-tls-ca (mutual TLS; "
        "then no token is needed).", {}},
       {"join-timeout", Kind::kValue, "DURATION", "600s",
-       "How long to wait for the nodes to join.", {}},
+       "Several nodes: how long to wait for the nodes to join.", {}},
       {"last-call-timeout", Kind::kValue, "DURATION", "1s",
-       "After min nodes joined, how long to wait for more (elastic).", {}},
+       "Several nodes: after min nodes joined, how long to wait for more (elastic).", {}},
       {"keepalive-timeout", Kind::kValue, "DURATION", "5s",
-       "A node that misses heartbeats this long is considered dead.", {}},
+       "Several nodes: a node that misses heartbeats this long is considered dead.", {}},
       {"recovery", Kind::kValue, "gang|in-place", "gang",
        "After a worker fails: restart every worker (gang), or start only the failed one "
        "again while the others keep their state (in-place; the C++ runtime with DDP; not "
@@ -172,7 +175,8 @@ const std::vector<FlagSpec>& Flags() {
       {"redirects", Kind::kValue, "N|LR:N,...", "0",
        "torchrun's -r: ranks whose output goes only to --log-dir's files.", {}},
       {"tee", Kind::kValue, "N|LR:N,...", "0",
-       "torchrun's -t: output to the console and the files (fabric-run's default).", {}},
+       "torchrun's -t: output to the console and the files (fabric-run's default; the "
+       "files need --log-dir).", {}},
       {"local-ranks-filter", Kind::kValue, "LOCAL_RANKS", "(all)",
        "torchrun's filter: only these local ranks reach the console.", {}},
       {"duplicate-stdout-filters", Kind::kValue, "LIST", "(none)", "torchrun's: refused.", {}},

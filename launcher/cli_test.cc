@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/status_matchers.h"
@@ -858,6 +859,21 @@ TEST_F(CliTest, GeneratedRunIdUnderSlurmUsesJobAndStep) {
   env_["SLURM_JOB_ID"] = "4242";
   env_["SLURM_STEP_ID"] = "3";
   EXPECT_EQ(Ok({"tool"}).run_id, "slurm-4242.3");  // common/run_id.h: the plan's form
+}
+
+// The help says what a flag does where it does nothing: the rendezvous flags on one node,
+// --standalone's overrides.
+TEST_F(CliTest, HelpSaysWhatOneNodeIgnoresAndWhatStandaloneOverrides) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, Parse({"--help"}));
+  std::string help = r.text;
+  absl::StrReplaceAll({{"\n      ", " "}}, &help);
+  for (const char* s : {"no rendezvous and its workers' MASTER_ADDR is 127.0.0.1",
+                        "MASTER_PORT is always a port fabric-run verified free",
+                        "overrides --num-nodes, --node-rank, --main-address, --main-port, "
+                        "--rdzv-endpoint, --rdzv-backend and --rdzv-id/--run-id",
+                        "the files need --log-dir"}) {
+    EXPECT_THAT(help, HasSubstr(s));
+  }
 }
 
 TEST_F(CliTest, HelpListsEveryFlagWithItsVariable) {
