@@ -39,15 +39,7 @@ absl::StatusOr<std::unique_ptr<RendezvousClient>> RendezvousClient::Connect(
 
 RendezvousClient::RendezvousClient(const ClientOptions& options,
                                    std::shared_ptr<grpc::Channel> channel)
-    : options_(options), channel_(std::move(channel)), stub_(v1::Rendezvous::NewStub(channel_)) {
-  GrpcStoreOptions so;
-  so.run_id = options.run_id;
-  so.node_id = options.node_id;
-  so.token = options.token;
-  so.rpc_timeout = options.rpc_timeout;
-  so.faults = options.faults;
-  store_ = std::make_unique<GrpcStore>(channel_, so);
-}
+    : options_(options), channel_(std::move(channel)), stub_(v1::Rendezvous::NewStub(channel_)) {}
 
 RendezvousClient::~RendezvousClient() { Close(); }
 

@@ -36,7 +36,6 @@
 #include "grpcpp/support/sync_stream.h"
 #include "proto/rendezvous.grpc.pb.h"
 #include "rendezvous/fault_injector.h"
-#include "rendezvous/grpc_store.h"
 #include "rendezvous/tls.h"
 #include "rendezvous/rpc_util.h"
 #include "rendezvous/types.h"
@@ -59,7 +58,7 @@ struct ClientOptions {
   TlsConfig tls;      // disabled: plaintext
   // Connect retries until this long has passed; Join waits this long for its round.
   absl::Duration join_timeout = absl::Seconds(600);
-  // Deadline of the short calls (report, leave, status, store writes), retries included.
+  // Deadline of the short calls (report, leave, status), retries included.
   absl::Duration rpc_timeout = absl::Seconds(30);
   // Zero: use the interval the server asks for when the session opens.
   absl::Duration keepalive_interval = absl::ZeroDuration();
@@ -101,8 +100,6 @@ class RendezvousClient {
   absl::Status Leave(const std::string& reason);
   absl::StatusOr<RunStatus> GetStatus();
 
-  // The run's store (unprefixed; wrap it in a PrefixStore for run/round namespacing).
-  Store* store() { return store_.get(); }
   // The round of the last assignment or round change seen.
   int64_t round();
   const ClientOptions& options() const { return options_; }
@@ -124,7 +121,6 @@ class RendezvousClient {
   const ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<fabric::v1::Rendezvous::Stub> stub_;
-  std::unique_ptr<GrpcStore> store_;
 
   std::unique_ptr<grpc::ClientContext> session_ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<fabric::v1::SessionRequest, fabric::v1::Event>>

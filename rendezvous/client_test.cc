@@ -147,13 +147,6 @@ TEST_F(ClientTest, StaleRoundIsAborted) {
   WorkerFailure f;
   EXPECT_THAT(a->ReportWorkerFailure(as.round - 1, f),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("stale round")));
-  ClientOptions so = Options("a", 1, 1);
-  GrpcStoreOptions gso;
-  gso.run_id = "job";
-  gso.node_id = "a";
-  gso.round = as.round + 1;
-  auto fenced = GrpcStore::Connect(server_->address(), gso);
-  EXPECT_THAT(fenced->Set("k", "v"), StatusIs(absl::StatusCode::kAborted, HasSubstr("stale")));
 }
 
 TEST_F(ClientTest, WorkerFailureRestartsEveryoneThenSpentBudgetFailsRun) {
@@ -283,9 +276,8 @@ TEST_F(ClientTest, MungeCredentialsOfThisClusterAndRunAreAccepted) {
   ASSERT_NE(b, nullptr);
   std::vector<Assignment> as = JoinAll({a.get(), b.get()});
   EXPECT_EQ(as[0].world_size, 4);
-  EXPECT_THAT(a->store()->Set("k", "v"), IsOk());
-  FABRIC_ASSERT_OK_AND_ASSIGN(std::string v, b->store()->Get("k", absl::Now() + absl::Seconds(10)));
-  EXPECT_EQ(v, "v");
+  EXPECT_THAT(a->GetStatus(), IsOk());
+  EXPECT_THAT(b->GetStatus(), IsOk());
 }
 
 // A request over the server's size limit is refused with RESOURCE_EXHAUSTED and the
@@ -294,12 +286,14 @@ TEST_F(ClientTest, OversizedRequestIsRefusedAndTheServerKeepsServing) {
   StartServer();
   auto a = MustConnect(Options("a", 1, 1));
   ASSERT_NE(a, nullptr);
-  ASSERT_THAT(a->Join(), IsOk());
+  FABRIC_ASSERT_OK_AND_ASSIGN(Assignment as, a->Join());
   const std::string huge(kMaxRequestBytes + 1, 'x');
-  EXPECT_THAT(a->store()->Set("big", huge), StatusIs(absl::StatusCode::kResourceExhausted, ::testing::_));
-  EXPECT_THAT(a->store()->Set("small", "ok"), IsOk());
-  FABRIC_ASSERT_OK_AND_ASSIGN(std::string v, a->store()->Get("small", absl::Now() + absl::Seconds(10)));
-  EXPECT_EQ(v, "ok");
+  EXPECT_THAT(a->Leave(huge), StatusIs(absl::StatusCode::kResourceExhausted, ::testing::_));
+  // The refused Leave never reached the run: the node is still its member.
+  FABRIC_ASSERT_OK_AND_ASSIGN(RunStatus status, a->GetStatus());
+  EXPECT_EQ(status.round, as.round);
+  EXPECT_EQ(status.members.size(), 1u);
+  EXPECT_THAT(a->Leave("small"), IsOk());
 }
 
 // TLS with a CA made at test time: a client that trusts the CA joins; a plaintext
@@ -334,7 +328,7 @@ TEST_F(ClientTest, TlsServerAndClientCertificates) {
       connect({ca.ca_cert(), client_cert.cert, client_cert.key});
   ASSERT_THAT(a, IsOk());
   EXPECT_THAT((*a)->Join(), IsOk());
-  EXPECT_THAT((*a)->store()->Set("k", "v"), IsOk());
+  EXPECT_THAT((*a)->GetStatus(), IsOk());
 }
 
 TEST(TlsTest, LoadTlsNamesWhatIsMissingOrWrong) {
@@ -361,14 +355,10 @@ TEST_F(ClientTest, MissingOrWrongTokenIsUnauthenticated) {
   token_ = "wrong";
   EXPECT_THAT(RendezvousClient::Connect(Options("a")),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("wrong rendezvous token")));
-  GrpcStoreOptions so;
-  so.run_id = "job";
-  auto store = GrpcStore::Connect(server_->address(), so);
-  EXPECT_THAT(store->Set("k", "v"), StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("token")));
   token_ = "s3cret";
   auto a = MustConnect(Options("a", 1, 1));
   EXPECT_THAT(a->Join(), IsOk());
-  EXPECT_THAT(a->store()->Set("k", "v"), IsOk());
+  EXPECT_THAT(a->GetStatus(), IsOk());
 }
 
 TEST_F(ClientTest, MismatchedConfigurationIsRefusedNamingBothValues) {
@@ -398,29 +388,6 @@ TEST_F(ClientTest, MismatchedRunIdIsRefused) {
   EXPECT_THAT(RendezvousClient::Connect(other),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr("'other-job'"), HasSubstr("'job'"))));
-}
-
-// One run's keys are invisible to another run on the same server: the store refuses a
-// caller of another run id.
-TEST_F(ClientTest, AnotherRunCannotReadOrWriteTheStore) {
-  ServerOptions o;
-  o.run_id = "job";
-  StartServer(o);
-  auto a = MustConnect(Options("a", 1, 1));
-  ASSERT_NE(a, nullptr);
-  ASSERT_THAT(a->Join(), IsOk());
-  ASSERT_THAT(a->store()->Set("secret", "v"), IsOk());
-  GrpcStoreOptions so;
-  so.run_id = "other-job";
-  so.node_id = "intruder";
-  auto other = GrpcStore::Connect(server_->address(), so);
-  EXPECT_THAT(other->Get("secret", absl::Now() + absl::Seconds(5)),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("other-job")));
-  EXPECT_THAT(other->Set("secret", "overwritten"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("other-job")));
-  FABRIC_ASSERT_OK_AND_ASSIGN(std::string v,
-                              a->store()->Get("secret", absl::Now() + absl::Seconds(5)));
-  EXPECT_EQ(v, "v");
 }
 
 TEST_F(ClientTest, ConnectRetriesUntilTheServerComesUp) {
@@ -486,14 +453,16 @@ TEST_F(ClientTest, ServerBindsOnlyTheAddressItWasGiven) {
   auto server = RendezvousServer::Create(o);
   ASSERT_THAT(server, IsOk());
   FABRIC_ASSERT_OK_AND_ASSIGN(int port, (*server)->Start());
-  GrpcStoreOptions so;
-  so.run_id = "job";
-  so.rpc_timeout = absl::Milliseconds(300);
-  auto wrong = GrpcStore::Connect("127.0.0.1:" + std::to_string(port), so);
-  EXPECT_THAT(wrong->Set("k", "v"), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("store set")));
-  so.rpc_timeout = kGenerous;
-  auto right = GrpcStore::Connect("127.0.0.2:" + std::to_string(port), so);
-  EXPECT_THAT(right->Set("k", "v"), IsOk());
+  ClientOptions c;
+  c.run_id = "job";
+  c.node_id = "a";
+  c.server_address = "127.0.0.1:" + std::to_string(port);
+  c.join_timeout = absl::Milliseconds(300);
+  EXPECT_THAT(RendezvousClient::Connect(c),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr(c.server_address)));
+  c.server_address = "127.0.0.2:" + std::to_string(port);
+  c.join_timeout = kGenerous;
+  EXPECT_THAT(RendezvousClient::Connect(c), IsOk());
 }
 
 TEST_F(ClientTest, ShutdownEndsSessionsWithConnectionLost) {

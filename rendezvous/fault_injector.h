@@ -1,9 +1,8 @@
-// FaultInjector: decides, call by call, whether an RPC (or Store call) is lost, and how:
+// FaultInjector: decides, call by call, whether an RPC is lost, and how:
 // the request never arrives (kDropRequest: nothing happens on the server) or the
 // server applies it and the response is lost (kDropResponse). Both surface to the
 // caller as UNAVAILABLE, which is what a real lost packet / broken connection gives.
-// Used by FaultInjectingStore and, as an optional hook, by the gRPC clients, whose
-// retries (with the same request id) must then make the call take effect exactly once.
+// Used, as an optional hook, by the gRPC client (RendezvousClient), whose retries (with the same request id) must then make the call take effect exactly once.
 //
 // Thread safety: all methods may be called concurrently.
 #ifndef FABRIC_RENDEZVOUS_FAULT_INJECTOR_H_

@@ -334,14 +334,6 @@ void RendezvousService::UnregisterSession(SessionReactor* session) {
   if (it != sessions_.end() && it->second == session) sessions_.erase(it);
 }
 
-absl::Status RendezvousService::CheckCall(const grpc::ServerContextBase& ctx,
-                                          const v1::Header& header) {
-  if (auto s = auth_.Check(ctx); !s.ok()) return s;
-  if (auto s = CheckVersion(header); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
-  return state_.CheckFence(header.run_id(), header.round());
-}
-
 grpc::ServerUnaryReactor* RendezvousService::MutatingCall(
     grpc::CallbackServerContext* ctx, const v1::Header& header,
     google::protobuf::MessageLite* response, bool replayable, const MutateFn& mutate) {

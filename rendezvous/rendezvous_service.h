@@ -59,8 +59,6 @@ class RendezvousService final : public fabric::v1::Rendezvous::CallbackService {
 
   // Runs the state's deadlines (last call, join timeout, keep-alives) at Clock time.
   void Tick();
-  // Token, version, run id and round fence for calls of other services (the store).
-  absl::Status CheckCall(const grpc::ServerContextBase& ctx, const fabric::v1::Header& header);
   // Ends every pending Join and session with UNAVAILABLE so that the server can stop.
   void Shutdown();
   RunStatus GetRunStatus();

@@ -1,4 +1,4 @@
-// Client-side RPC plumbing shared by GrpcStore and RendezvousClient: retries with
+// Client-side RPC plumbing of RendezvousClient: retries with
 // backoff on UNAVAILABLE (the request id stays the same, so the server applies a
 // mutating call once), token metadata, fault injection, request ids.
 //

@@ -54,7 +54,6 @@ RendezvousServer::RendezvousServer(const ServerOptions& options)
                               ? options.keepalive_interval
                               : options.keepalive_timeout / 5;
   service_ = std::make_unique<RendezvousService>(so, clock_);
-  store_service_ = std::make_unique<StoreService>(&store_, service_.get());
 }
 
 RendezvousServer::~RendezvousServer() { Shutdown(); }
@@ -68,7 +67,6 @@ absl::StatusOr<int> RendezvousServer::Start() {
   int selected = 0;
   builder.AddListeningPort(addr, ServerCredentialsFor(options_.tls), &selected);
   builder.RegisterService(service_.get());
-  builder.RegisterService(store_service_.get());
   // Port reuse would let two servers share a port: refuse instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
@@ -92,7 +90,6 @@ void RendezvousServer::TickLoop() {
     if (stop_) break;
     mu_.Unlock();
     service_->Tick();
-    store_.ExpireWatches(absl::Now());
     mu_.Lock();
   }
 }
@@ -106,10 +103,8 @@ void RendezvousServer::Shutdown() {
   if (ticker_.joinable()) ticker_.join();
   if (server_ == nullptr) return;
   service_->Shutdown();
-  // Store waits still parked are answered by the cancellation of their calls; the
-  // deadline bounds how long in-flight calls may take to finish.
+  // The deadline bounds how long in-flight calls may take to finish.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-  store_.ExpireWatches(absl::InfiniteFuture());
   server_->Wait();
 }
 

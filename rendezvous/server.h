@@ -1,5 +1,5 @@
-// RendezvousServer: the rendezvous and store services on one gRPC server, plus the
-// ticker that runs deadlines. Embeddable (the node-rank-0 agent runs one in-process)
+// RendezvousServer: the rendezvous service on a gRPC server, plus the ticker that runs
+// deadlines. Embeddable (the node-rank-0 agent runs one in-process)
 // and used by the standalone fabric-rendezvous binary.
 //
 //   FABRIC_ASSIGN_OR_RETURN(auto server, RendezvousServer::Create(options));
@@ -20,9 +20,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "grpcpp/server.h"
-#include "rendezvous/memory_store.h"
 #include "rendezvous/rendezvous_service.h"
-#include "rendezvous/store_service.h"
 #include "rendezvous/tls.h"
 #include "rendezvous/types.h"
 
@@ -30,8 +28,7 @@ namespace fabric {
 namespace rendezvous {
 
 // The largest request the server accepts (RESOURCE_EXHAUSTED above it): the rendezvous
-// and the agents' store carry small records; 1 MiB bounds what one caller can make the
-// server buffer.
+// carries small records; 1 MiB bounds what one caller can make the server buffer.
 inline constexpr int kMaxRequestBytes = 1 << 20;
 
 struct ServerOptions {
@@ -81,9 +78,7 @@ class RendezvousServer {
 
   const ServerOptions options_;
   Clock* const clock_;
-  InMemoryStore store_;
   std::unique_ptr<RendezvousService> service_;
-  std::unique_ptr<StoreService> store_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::thread ticker_;

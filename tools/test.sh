@@ -17,7 +17,7 @@ if ((!$#)); then
     //slurm/... 2>&1 | tee -a "$log" || asan_rc=${PIPESTATUS[0]}
   ((rc != 0)) || rc=$asan_rc
   # The same tests under ThreadSanitizer, with absl's synchronization built with TSan
-  # (third_party/absl_tsan); the four tests that run gRPC's own threads are tagged
+  # (third_party/absl_tsan); the three tests that run gRPC's own threads are tagged
   # no_tsan (Debian's gRPC is not instrumented). tools/tsan's canary checks the build
   # sees absl::Mutex and still reports a real race.
   tsan_rc=0

@@ -18,7 +18,7 @@ if [[ -n ${BIN_DIR:-} ]]; then
   BIN=$BIN_DIR
 else
   bazel build -c opt //rendezvous:fabric-rendezvous //rendezvous/tests:rdzv_agent \
-    //bench/rendezvous:store_bench //bench/rendezvous:tcpstore_bench \
+    //bench/rendezvous:tcpstore_bench \
     //bench/rendezvous:scale_bench //bench/rendezvous:floor_server
   BIN=$(bazel info -c opt bazel-bin)
 fi
@@ -83,8 +83,6 @@ scale_row() {
   done
   echo
   echo "### 3. Store operations (loopback)"
-  echo
-  "$BIN/bench/rendezvous/store_bench" "$STORE_OPS"
   echo
   "$BIN/bench/rendezvous/tcpstore_bench" "$STORE_OPS"
   echo

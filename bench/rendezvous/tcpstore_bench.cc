@@ -1,4 +1,4 @@
-// PyTorch's c10d TCPStore (LibTorch C++) doing the same operations as store_bench:
+// PyTorch's c10d TCPStore (LibTorch C++), the store the workers use:
 // set/get/add/wait from one client, then a 32-party barrier with 32 clients.
 #include <atomic>
 #include <cstdlib>
