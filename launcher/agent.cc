@@ -218,6 +218,46 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
   }
   AttemptResult result;
   AttemptIo io;
+  FABRIC_ASSIGN_OR_RETURN(std::vector<GangWorker> workers, PrepareWorkers(plan, dir, io, result));
+  FABRIC_ASSIGN_OR_RETURN(std::vector<SpawnSpec> spare_specs, PrepareSpares(plan, dir, io));
+  FABRIC_RETURN_IF_ERROR(OpenControlFifos(plan, workers));
+  Gang gang(launcher_, clock_, lo.grace_period);
+  if (lo.recovery_in_place) gang.EnableInPlace(InPlace(plan, io.spare_fifos));
+  (void)gang.Start(std::move(workers), std::move(spare_specs));  // errors: in the outcome
+  // In-place: a replacement writes to the same pipes, so their write ends stay open
+  // until every worker is gone (Supervise closes them then).
+  if (!lo.recovery_in_place) io.write_fds.clear();
+  {
+    std::vector<pid_t> pids;
+    std::vector<int> ranks;
+    for (const WorkerState& w : gang.workers()) {
+      pids.push_back(w.pid);
+      ranks.push_back(w.global_rank);
+    }
+    hang_watch_->StartAttempt(std::move(pids), std::move(ranks));
+  }
+  for (size_t i = 0; i < io.read_fds.size(); ++i) {
+    if (!Watch(io.read_fds[i].get(), i).ok()) LogWarning("epoll_ctl: ", std::strerror(errno));
+  }
+  Supervise(gang, io);
+  attempt_.control_fifos.clear();
+  in_place_spent_ += gang.replacements();
+  result.outcome = gang.outcome();
+  for (const WorkerState& w : result.outcome.workers) {
+    if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
+      result.hang_reasons[w.local_rank] = *why;
+    }
+  }
+  hang_watch_->EndAttempt();
+  for (const auto& o : io.outputs) result.stderr_tails.push_back(o->StderrTail());
+  return result;
+}
+
+absl::StatusOr<std::vector<GangWorker>> Agent::PrepareWorkers(const NodePlacement& plan,
+                                                              const std::string& dir,
+                                                              AttemptIo& io,
+                                                              AttemptResult& result) {
+  const LaunchOptions& lo = options_.launch;
   std::vector<GangWorker> workers;
   for (int local = 0; local < plan.local_world_size; ++local) {
     const int rank = plan.global_rank_base + local;
@@ -235,7 +275,6 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     FABRIC_RETURN_IF_ERROR(AddOutput(wo, io));
     result.stderr_logs.push_back(wo.stderr_log);
     result.error_files.push_back(error_file);
-    current_error_files_ = result.error_files;
     GangWorker w;
     w.global_rank = rank;
     w.local_rank = local;
@@ -249,6 +288,13 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     w.spec.stderr_fd = io.write_fds[2 * local + 1].get();
     workers.push_back(std::move(w));
   }
+  return workers;
+}
+
+absl::StatusOr<std::vector<SpawnSpec>> Agent::PrepareSpares(const NodePlacement& plan,
+                                                            const std::string& dir,
+                                                            AttemptIo& io) {
+  const LaunchOptions& lo = options_.launch;
   // Spares (--spares): the program, started now, waits in the runtime until the agent
   // writes a failed worker's environment to its FIFO (runtime/spare.h). The agent's
   // ends are O_RDWR: a spare never sees EOF.
@@ -281,48 +327,22 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
     spec.stderr_fd = io.write_fds.back().get();
     spare_specs.push_back(std::move(spec));
   }
+  return spare_specs;
+}
+
+absl::Status Agent::OpenControlFifos(const NodePlacement& plan, std::vector<GangWorker>& workers) {
   // In-place: a control FIFO per worker ("shrink WORLD RANK", MaybeShrinkInPlace).
-  control_fifos_.clear();
-  if (lo.recovery_in_place) {
-    for (size_t local = 0; local < workers.size(); ++local) {
-      const std::string fifo =
-          absl::StrCat(scratch_dir_, "/control_", plan.restart_count, "_", local);
-      FABRIC_ASSIGN_OR_RETURN(UniqueFd fd, MakeFifo(fifo, "control FIFO"));
-      scratch_files_.push_back(fifo);
-      control_fifos_.push_back(std::move(fd));
-      workers[local].spec.env.push_back(absl::StrCat(kEnvFabricControlFifo, "=", fifo));
-    }
+  attempt_.control_fifos.clear();
+  if (!options_.launch.recovery_in_place) return absl::OkStatus();
+  for (size_t local = 0; local < workers.size(); ++local) {
+    const std::string fifo =
+        absl::StrCat(scratch_dir_, "/control_", plan.restart_count, "_", local);
+    FABRIC_ASSIGN_OR_RETURN(UniqueFd fd, MakeFifo(fifo, "control FIFO"));
+    scratch_files_.push_back(fifo);
+    attempt_.control_fifos.push_back(std::move(fd));
+    workers[local].spec.env.push_back(absl::StrCat(kEnvFabricControlFifo, "=", fifo));
   }
-  Gang gang(launcher_, clock_, lo.grace_period);
-  if (lo.recovery_in_place) gang.EnableInPlace(InPlace(plan, io.spare_fifos));
-  (void)gang.Start(std::move(workers), std::move(spare_specs));  // errors: in the outcome
-  // In-place: a replacement writes to the same pipes, so their write ends stay open
-  // until every worker is gone (Supervise closes them then).
-  if (!lo.recovery_in_place) io.write_fds.clear();
-  {
-    std::vector<pid_t> pids;
-    std::vector<int> ranks;
-    for (const WorkerState& w : gang.workers()) {
-      pids.push_back(w.pid);
-      ranks.push_back(w.global_rank);
-    }
-    hang_watch_->StartAttempt(std::move(pids), std::move(ranks));
-  }
-  for (size_t i = 0; i < io.read_fds.size(); ++i) {
-    if (!Watch(io.read_fds[i].get(), i).ok()) LogWarning("epoll_ctl: ", std::strerror(errno));
-  }
-  Supervise(gang, io);
-  control_fifos_.clear();
-  in_place_spent_ += gang.replacements();
-  result.outcome = gang.outcome();
-  for (const WorkerState& w : result.outcome.workers) {
-    if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
-      result.hang_reasons[w.local_rank] = *why;
-    }
-  }
-  hang_watch_->EndAttempt();
-  for (const auto& o : io.outputs) result.stderr_tails.push_back(o->StderrTail());
-  return result;
+  return absl::OkStatus();
 }
 
 InPlacePolicy Agent::InPlace(const NodePlacement& plan, const std::vector<UniqueFd>& spare_fifos) {
@@ -419,7 +439,7 @@ void Agent::OnSignalDuringAttempt(Gang& gang, int sig) {
     return;
   }
   if (ClassifySignal(sig) == SignalAction::kStopGang) {
-    user_signal_ = sig;
+    attempt_.user_signal = sig;
     Say(absl::StrCat("fabric-run: received ", SignalName(sig),
                      ": forwarding it to every worker; SIGKILL after ",
                      absl::FormatDuration(options_.launch.grace_period), "\n"));
@@ -441,8 +461,8 @@ std::optional<absl::Time> Agent::NextDeadline(const Gang& gang,
   earliest(requeue_.deadline());
   earliest(hang_watch_->NextDeadline());
   earliest(drain_deadline);
-  if (shrink_told_at_) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
-    earliest(std::min(*shrink_told_at_ + options_.launch.recovery_timeout,
+  if (attempt_.shrink_told_at) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
+    earliest(std::min(*attempt_.shrink_told_at + options_.launch.recovery_timeout,
                       clock_->TimeNow() + absl::Milliseconds(10)));
   }
   return next;

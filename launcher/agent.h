@@ -151,7 +151,27 @@ class Agent {
   void MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
                         const std::vector<std::unique_ptr<WorkerOutput>>& outputs);
   int Terminal(const CoordinatorEvent& event);
+  // After an attempt: reports its outcome to the coordinator (success, the root cause,
+  // a spawn error) and returns the exit status when the agent must end now (a requeue,
+  // a stop signal); nullopt: wait for the coordinator's decision.
+  std::optional<int> Conclude(const NodePlacement& plan, const AttemptResult& result,
+                              std::optional<int64_t> oom_before);
+  // Leaves the job after stop signal `s` (`when` says at which point); 128 + s.
+  int Interrupted(int s, const char* when);
+  // --requeue-on-signal: leaves the job and runs the requeue action; 0 when it worked.
+  int Requeue();
+  // One attempt of `plan`: outputs, pipes and FIFOs, spawn, Supervise, the result.
+  // Errors are set-up errors (log directory, pipes, FIFOs); a worker's is in the outcome.
   absl::StatusOr<AttemptResult> RunAttempt(const NodePlacement& plan);
+  // RunAttempt's parts: the workers' specs, outputs and pipes (log files under `dir`);
+  // the spares' (--spares) with their FIFOs; the workers' control FIFOs (--recovery
+  // in-place), added to their environments.
+  absl::StatusOr<std::vector<GangWorker>> PrepareWorkers(const NodePlacement& plan,
+                                                         const std::string& dir,
+                                                         AttemptIo& io, AttemptResult& result);
+  absl::StatusOr<std::vector<SpawnSpec>> PrepareSpares(const NodePlacement& plan,
+                                                       const std::string& dir, AttemptIo& io);
+  absl::Status OpenControlFifos(const NodePlacement& plan, std::vector<GangWorker>& workers);
   // Runs the gang to its end over `io`'s pipes; io.write_fds (held for in-place
   // replacements) are closed once every worker is gone.
   void Supervise(Gang& gang, AttemptIo& io);
@@ -194,27 +214,30 @@ class Agent {
   UniqueFd signal_fd_;
   UniqueFd timer_fd_;
   UniqueFd epoll_fd_;
-  // The attempt being run.
-  NodePlacement current_plan_;
-  std::string current_rank0_node_;  // current_plan_'s rank-0 node, when known
-  std::vector<std::string> current_error_files_;  // by local rank
+  // The round being run, from its plan to the next plan (made anew then, never reset
+  // field by field). Shrinking in place (--recovery in-place, several nodes): a
+  // membership change was seen while the workers run and the new round's plan is
+  // awaited; each local worker's control FIFO (the agent's O_RDWR ends), where
+  // "shrink WORLD RANK" tells it the new world; the shrinks told, and while one is not
+  // taken by all of them yet, when it was told (it must be taken --recovery-timeout
+  // later: CheckShrinkTaken).
+  struct AttemptState {
+    NodePlacement plan;             // a shrink in place moves it on
+    std::string rank0_node;         // plan's rank-0 node, when known
+    bool awaiting_shrink_plan = false;
+    std::vector<UniqueFd> control_fifos;
+    int shrinks_told = 0;
+    std::optional<absl::Time> shrink_told_at;
+    bool stop_requested = false;    // the gang is stopping for a coordinator event
+    bool failure_reported = false;  // this attempt's root cause went to the coordinator
+    int user_signal = 0;            // a stop signal the agent received during the attempt
+  };
+  AttemptState attempt_;
   bool log_warning_said_ = false;  // one "cannot write the log file" warning per agent
   int in_place_spent_ = 0;  // workers replaced in place, all attempts (--recovery in-place)
-  // Shrinking in place (--recovery in-place, several nodes): a membership change was
-  // seen while the workers run and the new round's plan is awaited; a plan taken then
-  // but not usable in place is run next; each local worker's control FIFO (the agent's
-  // O_RDWR ends), where "shrink WORLD RANK" tells it the new world.
-  bool awaiting_shrink_plan_ = false;
+  // A plan taken during an attempt but not usable in place: the next round to run.
   std::optional<CoordinatorEvent> next_plan_;
-  std::vector<UniqueFd> control_fifos_;
-  // Shrinks told to this attempt's workers, and while one is not taken by all of them
-  // yet, when it was told (it must be taken --recovery-timeout later: CheckShrinkTaken).
-  int shrinks_told_ = 0;
-  std::optional<absl::Time> shrink_told_at_;
   std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
-  bool stop_requested_ = false;   // the gang is stopping for a coordinator event
-  bool failure_reported_ = false; // this attempt's root cause went to the coordinator
-  int user_signal_ = 0;           // a stop signal the agent received during the attempt
   std::unique_ptr<HangWatch> hang_watch_;  // file timers and heartbeats (hang_watch.h)
 };
 

@@ -93,9 +93,9 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
 void Agent::OnCoordinatorEvents(Gang& gang) {
   for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
     if (MaybeShrinkInPlace(gang, x)) continue;
-    const bool stop = StopsRound(x, current_plan_.round);
-    if (stop && !stop_requested_ && !gang.finished() && !gang.stopping()) {
-      stop_requested_ = true;
+    const bool stop = StopsRound(x, attempt_.plan.round);
+    if (stop && !attempt_.stop_requested && !gang.finished() && !gang.stopping()) {
+      attempt_.stop_requested = true;
       Say(absl::StrCat("fabric-run: ", Why(x), ": stopping this node's workers\n"));
       gang.OnSignal(SIGTERM);
     }
@@ -105,30 +105,30 @@ void Agent::OnCoordinatorEvents(Gang& gang) {
 
 bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
   if (!options_.launch.recovery_in_place || local_coordinator_ != nullptr) return false;
-  const bool running = !stop_requested_ && !gang.finished() && !gang.stopping();
-  if (x.kind == Kind::kRoundChanged && x.membership_change && x.round > current_plan_.round &&
-      !awaiting_shrink_plan_ && running) {
+  const bool running = !attempt_.stop_requested && !gang.finished() && !gang.stopping();
+  if (x.kind == Kind::kRoundChanged && x.membership_change && x.round > attempt_.plan.round &&
+      !attempt_.awaiting_shrink_plan && running) {
     // A node came or went and no worker failed: keep the workers, ask for the new plan.
-    awaiting_shrink_plan_ = true;
+    attempt_.awaiting_shrink_plan = true;
     Say(absl::StrCat("fabric-run: ", Why(x), ": keeping this node's workers running "
                      "(--recovery in-place) and rejoining\n"));
     coordinator_->RequestPlan();
     return true;
   }
-  if (x.kind != Kind::kPlan || !awaiting_shrink_plan_) return false;
-  awaiting_shrink_plan_ = false;
+  if (x.kind != Kind::kPlan || !attempt_.awaiting_shrink_plan) return false;
+  attempt_.awaiting_shrink_plan = false;
   const NodePlacement& next = x.plan;
   if (!running) {  // the workers could not wait for it (AbandonShrink): run it afresh
     next_plan_ = x;
     return true;
   }
-  if (!ShrinksInPlace(current_plan_, current_rank0_node_, next, x.rank0_node)) {
+  if (!ShrinksInPlace(attempt_.plan, attempt_.rank0_node, next, x.rank0_node)) {
     Say(absl::StrCat("fabric-run: round ", next.round, " has ", next.world_size,
                      " ranks (this node's from ", next.global_rank_base,
                      "): not a shrink around the same rank-0 node; stopping this node's "
                      "workers\n"));
     next_plan_ = x;
-    stop_requested_ = true;
+    attempt_.stop_requested = true;
     gang.OnSignal(SIGTERM);
     return true;
   }
@@ -136,8 +136,8 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
   for (int local = 0; local < next.local_world_size; ++local) {
     const std::string msg = absl::StrCat("shrink ", next.world_size, " ",
                                          next.global_rank_base + local, "\n");
-    if (static_cast<size_t>(local) >= control_fifos_.size() ||
-        write(control_fifos_[local].get(), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
+    if (static_cast<size_t>(local) >= attempt_.control_fifos.size() ||
+        write(attempt_.control_fifos[local].get(), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
       absl::StrAppend(&failed, failed.empty() ? "" : ", ", local);
     }
   }
@@ -145,7 +145,7 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
     Say(absl::StrCat("fabric-run: could not tell local rank(s) ", failed,
                      " about the new world; stopping this node's workers\n"));
     next_plan_ = x;
-    stop_requested_ = true;
+    attempt_.stop_requested = true;
     gang.OnSignal(SIGTERM);
     return true;
   }
@@ -153,17 +153,17 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
                    next.world_size, " ranks; this node's workers are ranks ",
                    next.global_rank_base, "-", next.global_rank_base + next.local_world_size - 1,
                    "\n"));
-  current_plan_ = next;
-  current_rank0_node_ = x.rank0_node;
-  ++shrinks_told_;
-  shrink_told_at_ = clock_->TimeNow();
+  attempt_.plan = next;
+  attempt_.rank0_node = x.rank0_node;
+  ++attempt_.shrinks_told;
+  attempt_.shrink_told_at = clock_->TimeNow();
   return true;
 }
 
 void Agent::CheckShrinkTaken(Gang& gang) {
-  if (!shrink_told_at_.has_value()) return;
-  if (stop_requested_ || gang.stopping() || gang.finished()) {
-    shrink_told_at_.reset();
+  if (!attempt_.shrink_told_at.has_value()) return;
+  if (attempt_.stop_requested || gang.stopping() || gang.finished()) {
+    attempt_.shrink_told_at.reset();
     return;
   }
   const absl::Time now = clock_->TimeNow();
@@ -171,23 +171,23 @@ void Agent::CheckShrinkTaken(Gang& gang) {
   for (const WorkerState& w : gang.workers()) {
     if (w.status.has_value() || w.pid < 0) continue;  // gone: its exit is handled as any
     std::optional<uint64_t> taken = hang_watch_->ShrinksTaken(w.local_rank);
-    if (!taken.has_value() || *taken < static_cast<uint64_t>(shrinks_told_)) {
+    if (!taken.has_value() || *taken < static_cast<uint64_t>(attempt_.shrinks_told)) {
       late = &w;
       break;
     }
   }
   if (late == nullptr) {
-    Say(absl::StrCat("fabric-run: round ", current_plan_.round, ": this node's workers re-formed "
-                     "with ", current_plan_.world_size, " ranks ",
-                     absl::FormatDuration(absl::Trunc(now - *shrink_told_at_, absl::Milliseconds(1))),
+    Say(absl::StrCat("fabric-run: round ", attempt_.plan.round, ": this node's workers re-formed "
+                     "with ", attempt_.plan.world_size, " ranks ",
+                     absl::FormatDuration(absl::Trunc(now - *attempt_.shrink_told_at, absl::Milliseconds(1))),
                      " after the shrink\n"));
-    shrink_told_at_.reset();
+    attempt_.shrink_told_at.reset();
     return;
   }
-  if (now < *shrink_told_at_ + options_.launch.recovery_timeout) return;
-  shrink_told_at_.reset();
+  if (now < *attempt_.shrink_told_at + options_.launch.recovery_timeout) return;
+  attempt_.shrink_told_at.reset();
   const std::string what = absl::StrCat(
-      "did not re-form with ", current_plan_.world_size, " ranks within ",
+      "did not re-form with ", attempt_.plan.world_size, " ranks within ",
       absl::FormatDuration(options_.launch.recovery_timeout),
       " (--recovery-timeout) of being told to shrink; still blocked in a collective with the "
       "lost node's ranks? (a partitioned node fails a collective only at its timeout)");
@@ -199,14 +199,14 @@ void Agent::CheckShrinkTaken(Gang& gang) {
   f.status = ExitStatus::Signaled(SIGTERM);  // what it gets now
   f.message = what;
   f.in_place_spent = in_place_spent_ + gang.replacements();
-  failure_reported_ = true;
-  coordinator_->ReportFailure(current_plan_, f);
-  stop_requested_ = true;
+  attempt_.failure_reported = true;
+  coordinator_->ReportFailure(attempt_.plan, f);
+  attempt_.stop_requested = true;
   gang.OnSignal(SIGTERM);
 }
 
 void Agent::AbandonShrink(Gang& gang, pid_t pid, ExitStatus status) {
-  if (!awaiting_shrink_plan_ || stop_requested_ || gang.stopping() || gang.finished() ||
+  if (!attempt_.awaiting_shrink_plan || attempt_.stop_requested || gang.stopping() || gang.finished() ||
       status.success()) {
     return;
   }
@@ -215,7 +215,7 @@ void Agent::AbandonShrink(Gang& gang, pid_t pid, ExitStatus status) {
     Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", pid, ") ",
                      status.Describe(), " while the job was re-forming without the lost "
                      "node; stopping this node's workers to run the new round afresh\n"));
-    stop_requested_ = true;
+    attempt_.stop_requested = true;
     gang.OnSignal(SIGTERM);
     return;
   }
@@ -223,8 +223,8 @@ void Agent::AbandonShrink(Gang& gang, pid_t pid, ExitStatus status) {
 
 void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
                              const std::vector<std::unique_ptr<WorkerOutput>>& outputs) {
-  if (stop_requested_ || user_signal_ != 0 ||
-      failure_reported_ || status.success()) {
+  if (attempt_.stop_requested || attempt_.user_signal != 0 ||
+      attempt_.failure_reported || status.success()) {
     return;
   }
   for (const WorkerState& w : gang.workers()) {
@@ -247,8 +247,8 @@ void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
                                  where.empty() ? "(it printed no stack)" : where);
       }
     }
-    failure_reported_ = true;
-    coordinator_->ReportFailure(current_plan_, f);
+    attempt_.failure_reported = true;
+    coordinator_->ReportFailure(attempt_.plan, f);
     return;
   }
 }
@@ -269,116 +269,118 @@ int Agent::Terminal(const CoordinatorEvent& event) {
   }
 }
 
+int Agent::Interrupted(int s, const char* when) {
+  if (local_coordinator_ != nullptr) {
+    Say(absl::StrCat("fabric-run: received ", SignalName(s),
+                     ": every worker was stopped; exiting with status ", 128 + s, "\n"));
+  } else {
+    Say(absl::StrCat("fabric-run: received ", SignalName(s), " ", when,
+                     "; leaving the job (exit status ", 128 + s, ")\n"));
+  }
+  coordinator_->Leave(absl::StrCat("its agent received ", SignalName(s)));
+  coordinator_->Finish();
+  return 128 + s;
+}
+
+int Agent::Requeue() {
+  // --requeue-on-signal: every agent leaves the run; the one that was given the
+  // requeue action (node 0's, see slurm_launch.h) requeues the SLURM job.
+  coordinator_->Leave("its agent is requeueing the job");
+  coordinator_->Finish();
+  absl::Status st = options_.requeue ? options_.requeue()
+                                     : absl::FailedPreconditionError("no requeue action");
+  if (!st.ok()) Say(absl::StrCat("fabric-run: requeue: ", st.message(), "\n"));
+  return st.ok() ? 0 : 1;
+}
+
+std::optional<int> Agent::Conclude(const NodePlacement& plan, const AttemptResult& result,
+                                   std::optional<int64_t> oom_before) {
+  const GangOutcome& out = result.outcome;
+  for (const WorkerState& w : out.workers) {
+    if (w.abandoned) {
+      Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", w.pid,
+                       ") did not die after SIGKILL (stuck in the kernel, state D?); "
+                       "fabric-run stopped waiting for it\n"));
+    }
+  }
+  if (requeue_.triggered()) return Requeue();
+  if (attempt_.user_signal != 0) {
+    return Interrupted(attempt_.user_signal, "and stopped every local worker");
+  }
+  if (attempt_.stop_requested) return std::nullopt;  // the coordinator's decision
+  Coordinator& c = *coordinator_;
+  LocalFailure f;
+  switch (out.end) {
+    case GangEnd::kSucceeded:
+      c.ReportSuccess(plan);
+      return std::nullopt;
+    case GangEnd::kInterrupted:  // a signal we did not see as a stop signal
+      return Interrupted(out.interrupt_signal, "and stopped every local worker");
+    case GangEnd::kWorkerFailed: {
+      Report(plan, result, plan.restart_count + in_place_spent_ < plan.max_restarts, oom_before);
+      if (attempt_.failure_reported) return std::nullopt;
+      const WorkerState& root = out.workers[out.root_index];
+      f.global_rank = root.global_rank;
+      f.local_rank = root.local_rank;
+      f.status = out.root_status;
+      f.in_place_spent = in_place_spent_;
+      attempt_.failure_reported = true;
+      break;
+    }
+    case GangEnd::kSpawnFailed:
+      Say(absl::StrCat("fabric-run: ", out.spawn_error.message(), "\n"));
+      f.global_rank = plan.global_rank_base;
+      f.status = ExitStatus::Exited(SpawnExitCode(out.spawn_error));
+      f.message = std::string(out.spawn_error.message());
+      f.retryable = false;  // the same exec would fail again
+      break;
+  }
+  c.ReportFailure(plan, f);
+  return std::nullopt;
+}
+
 int Agent::Run() {
   Coordinator& c = *coordinator_;
-  const bool one_node = local_coordinator_ != nullptr;
   CoordinatorEvent ev;
   int sig = 0;
-  auto interrupted = [&](int s, const char* when) {
-    if (one_node) {
-      Say(absl::StrCat("fabric-run: received ", SignalName(s),
-                       ": every worker was stopped; exiting with status ", 128 + s, "\n"));
-    } else {
-      Say(absl::StrCat("fabric-run: received ", SignalName(s), " ", when,
-                       "; leaving the job (exit status ", 128 + s, ")\n"));
-    }
-    c.Leave(absl::StrCat("its agent received ", SignalName(s)));
-    c.Finish();
-    return 128 + s;
-  };
   for (;;) {
+    // Plan.
     if (next_plan_.has_value()) {  // a plan taken during the last attempt (shrink refused)
       ev = *std::exchange(next_plan_, std::nullopt);
     } else {
       c.RequestPlan();
       for (;;) {
-        if (!WaitCoordinator(&ev, &sig)) return interrupted(sig, "while joining the rendezvous");
+        if (!WaitCoordinator(&ev, &sig)) return Interrupted(sig, "while joining the rendezvous");
         if (ev.kind == Kind::kPlan) break;
         if (ev.kind == Kind::kRoundChanged) continue;
         return Terminal(ev);
       }
     }
     NodePlacement plan = ev.plan;
-    current_plan_ = plan;
-    current_rank0_node_ = ev.rank0_node;
-    awaiting_shrink_plan_ = false;
-    shrinks_told_ = 0;
-    shrink_told_at_.reset();
-    stop_requested_ = false;
-    failure_reported_ = false;
-    user_signal_ = 0;
-    for (const CoordinatorEvent& p : pending_) stop_requested_ |= StopsRound(p, plan.round);
-    if (!stop_requested_) {
+    attempt_ = AttemptState{};  // a new round: nothing of the last one's carries over
+    attempt_.plan = plan;
+    attempt_.rank0_node = ev.rank0_node;
+    for (const CoordinatorEvent& p : pending_) attempt_.stop_requested |= StopsRound(p, plan.round);
+    // Attempt -> outcome -> decision.
+    if (!attempt_.stop_requested) {
       std::optional<int64_t> oom_before = ReadCgroupOomKills();
       absl::StatusOr<AttemptResult> result = RunAttempt(plan);
-      plan = current_plan_;  // the round it ended in (a shrink in place moves it on)
+      plan = attempt_.plan;  // the round it ended in (a shrink in place moves it on)
       if (!result.ok()) {
         Say(absl::StrCat("fabric-run: ", result.status().message(), "\n"));
         c.Leave(std::string(result.status().message()));
         c.Finish();
         return 1;
       }
-      const GangOutcome& out = result->outcome;
-      for (const WorkerState& w : out.workers) {
-        if (w.abandoned) {
-          Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", w.pid,
-                           ") did not die after SIGKILL (stuck in the kernel, state D?); "
-                           "fabric-run stopped waiting for it\n"));
-        }
-      }
-      if (requeue_.triggered()) {
-        // --requeue-on-signal: every agent leaves the run; the one that was given the
-        // requeue action (node 0's, see slurm_launch.h) requeues the SLURM job.
-        c.Leave("its agent is requeueing the job");
-        c.Finish();
-        absl::Status st = options_.requeue
-                              ? options_.requeue()
-                              : absl::FailedPreconditionError("no requeue action");
-        if (!st.ok()) Say(absl::StrCat("fabric-run: requeue: ", st.message(), "\n"));
-        return st.ok() ? 0 : 1;
-      }
-      if (user_signal_ != 0) return interrupted(user_signal_, "and stopped every local worker");
-      if (!stop_requested_) {
-        switch (out.end) {
-          case GangEnd::kSucceeded:
-            c.ReportSuccess(plan);
-            break;
-          case GangEnd::kInterrupted:  // a signal we did not see as a stop signal
-            return interrupted(out.interrupt_signal, "and stopped every local worker");
-          case GangEnd::kWorkerFailed:
-            Report(plan, *result, plan.restart_count + in_place_spent_ < plan.max_restarts,
-                   oom_before);
-            if (!failure_reported_) {
-              const WorkerState& root = out.workers[out.root_index];
-              LocalFailure f;
-              f.global_rank = root.global_rank;
-              f.local_rank = root.local_rank;
-              f.status = out.root_status;
-              f.in_place_spent = in_place_spent_;
-              failure_reported_ = true;
-              c.ReportFailure(plan, f);
-            }
-            break;
-          case GangEnd::kSpawnFailed: {
-            Say(absl::StrCat("fabric-run: ", out.spawn_error.message(), "\n"));
-            LocalFailure f;
-            f.global_rank = plan.global_rank_base;
-            f.status = ExitStatus::Exited(SpawnExitCode(out.spawn_error));
-            f.message = std::string(out.spawn_error.message());
-            f.retryable = false;  // the same exec would fail again
-            c.ReportFailure(plan, f);
-            break;
-          }
-        }
-      }
+      if (std::optional<int> code = Conclude(plan, *result, oom_before)) return *code;
     }
     // What the coordinator decides next: a newer round, or the end of the run.
     for (; !next_plan_.has_value();) {
-      if (!WaitCoordinator(&ev, &sig)) return interrupted(sig, "while waiting for the other nodes");
+      if (!WaitCoordinator(&ev, &sig)) return Interrupted(sig, "while waiting for the other nodes");
       if (ev.kind == Kind::kPlan) {
         // The plan asked for when the workers were kept for a shrink (MaybeShrinkInPlace)
         // that they did not live to take: the next round to run.
-        if (std::exchange(awaiting_shrink_plan_, false)) next_plan_ = ev;
+        if (std::exchange(attempt_.awaiting_shrink_plan, false)) next_plan_ = ev;
         continue;
       }
       if (ev.kind == Kind::kRoundChanged) {
