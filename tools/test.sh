@@ -10,6 +10,10 @@ rc=0
 if (($#)); then targets=("$@"); else targets=(//...); fi
 bazel test "${targets[@]}" 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
 if ((!$#)); then
+  # The dependency direction of doc/ARCHITECTURE.md (tools/check_deps.sh).
+  deps_rc=0
+  bash tools/check_deps.sh 2>&1 | tee -a "$log" || deps_rc=${PIPESTATUS[0]}
+  ((rc != 0)) || rc=$deps_rc
   # The C++ unit and in-process integration tests of the launcher, rendezvous, SLURM
   # planning and common code again under AddressSanitizer + UBSan (doc/build.md).
   asan_rc=0
