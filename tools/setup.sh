@@ -17,6 +17,8 @@ PACKAGES=(
   iproute2 procps psmisc
   slurm-wlm munge
   clang libclang-rt-14-dev  # libFuzzer targets (tools/fuzz.sh)
+  clang-format              # tools/check_format.sh
+  dpkg-dev                  # dpkg-source, for `apt-get source abseil` below
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -27,6 +29,44 @@ SUDO=""
 if ((${#missing[@]})); then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# absl's synchronization sources for the TSan build (third_party/absl_tsan, doc/build.md
+# "Sanitizers"): Debian's own source package of the libabsl-dev installed, by `apt-get source`
+# (its .dsc and tarballs are checked against the signed archive's Sources index; Debian's
+# patches are applied), unpacked once into ABSL_SRC_DIR. Its headers are deleted, so the
+# build compiles against Debian's in /usr/include. VERSION holds the Debian source version;
+# third_party/absl_tsan/repo.bzl refuses a directory whose VERSION is not the installed one.
+ABSL_SRC_DIR=/usr/local/src/fabric-run/abseil
+absl_version=$(dpkg-query -W -f='${source:Version}' libabsl-dev)
+if [[ "$(cat "$ABSL_SRC_DIR/VERSION" 2>/dev/null)" != "$absl_version" ]]; then
+  echo "setup: unpacking Debian's abseil $absl_version source into $ABSL_SRC_DIR (apt-get source)"
+  if ! apt-cache showsrc --only-source abseil 2>/dev/null | grep -qx "Version: $absl_version"; then
+    # A deb-src entry mirroring the system's deb entries (Debian 12 images have none).
+    if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+      sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+        $SUDO tee /etc/apt/sources.list.d/fabric-run-deb-src.sources >/dev/null
+    else
+      sed -n 's/^deb /deb-src /p' /etc/apt/sources.list |
+        $SUDO tee /etc/apt/sources.list.d/fabric-run-deb-src.list >/dev/null
+    fi
+    $SUDO apt-get update -q
+  fi
+  work=$(mktemp -d)
+  [[ $(id -u) -ne 0 ]] || chown _apt "$work" 2>/dev/null || true  # apt downloads as _apt
+  (cd "$work" && apt-get source -q --only-source "abseil=$absl_version" >/dev/null)
+  src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'abseil-*')
+  [[ -n "$src" && -f "$src/absl/synchronization/mutex.cc" ]] || {
+    echo "setup: apt-get source abseil=$absl_version gave no absl/synchronization/mutex.cc" >&2
+    exit 1
+  }
+  find "$src/absl" \( -name '*.h' -o -name '*.inc' -o -name BUILD.bazel -o -name '*.bzl' \) -delete
+  echo "$absl_version" >"$src/VERSION"
+  $SUDO mkdir -p "$(dirname "$ABSL_SRC_DIR")"
+  $SUDO rm -rf "$ABSL_SRC_DIR"
+  $SUDO mv "$src" "$ABSL_SRC_DIR"
+  $SUDO chmod -R a+rX "$ABSL_SRC_DIR"
+  rm -rf "$work"
 fi
 
 # The Python environment. Checked by importing what we need at the versions we pin, so a
