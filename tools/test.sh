@@ -14,6 +14,10 @@ if ((!$#)); then
   deps_rc=0
   bash tools/check_deps.sh 2>&1 | tee -a "$log" || deps_rc=${PIPESTATUS[0]}
   ((rc != 0)) || rc=$deps_rc
+  # ... and that check fails on a planted violation (tools/check_deps_selftest.sh).
+  deps_self_rc=0
+  bash tools/check_deps_selftest.sh 2>&1 | tee -a "$log" || deps_self_rc=${PIPESTATUS[0]}
+  ((rc != 0)) || rc=$deps_self_rc
   # The C++ unit and in-process integration tests of the launcher, rendezvous, SLURM
   # planning and common code again under AddressSanitizer + UBSan (doc/build.md).
   asan_rc=0
