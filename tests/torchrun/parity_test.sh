@@ -2,16 +2,12 @@
 # Runs parity_test.py with the repository's .venv/bin/python (FABRIC_VENV_PYTHON, from the
 # BUILD), with the runfiles it needs in the environment.
 set -euo pipefail
-runfile() {
-  local p
-  for p in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/$1" "$(dirname "$0")/../../$1"; do
-    [[ -e $p ]] && { echo "$p"; return 0; }
-  done
-  echo "runfile $1 not found" >&2
-  return 1
-}
-PYTHON=${FABRIC_VENV_PYTHON:-}
-[[ -n $PYTHON && -x $PYTHON ]] || { echo "FAIL: FABRIC_VENV_PYTHON='$PYTHON' is not an interpreter: run tools/setup.sh"; exit 1; }
+# runfile and PYTHON (tests/sh_test_lib.sh).
+for lib in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/tests/sh_test_lib.sh" \
+  "$(dirname "$0")/../../tests/sh_test_lib.sh"; do
+  [[ -e $lib ]] && break
+done
+source "$lib"
 FABRIC_INSTALL=$(runfile tools/install)
 FABRIC_DUMP_ENV=$(runfile tests/torchrun/dump_env.py)
 export FABRIC_INSTALL FABRIC_DUMP_ENV

@@ -6,16 +6,12 @@
 # another host) with one warning line and the same one-node job. Negative control: those
 # flags without --standalone ask for a second node (the plan says 2 nodes).
 set -euo pipefail
-runfile() {
-  local p
-  for p in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/$1" "$(dirname "$0")/../../$1"; do
-    [[ -e $p ]] && { echo "$p"; return 0; }
-  done
-  echo "runfile $1 not found" >&2
-  return 1
-}
-PYTHON=${FABRIC_VENV_PYTHON:-}
-[[ -n $PYTHON && -x $PYTHON ]] || { echo "FAIL: FABRIC_VENV_PYTHON='$PYTHON' is not an interpreter: run tools/setup.sh"; exit 1; }
+# runfile and PYTHON (tests/sh_test_lib.sh).
+for lib in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/tests/sh_test_lib.sh" \
+  "$(dirname "$0")/../../tests/sh_test_lib.sh"; do
+  [[ -e $lib ]] && break
+done
+source "$lib"
 TMP=$(mktemp -d "${TEST_TMPDIR:-/tmp}/standalone.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 "$(runfile tools/install)" --prefix "$TMP/prefix" --torchrun >/dev/null
