@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/logging.h"
+#include "common/worker_control.h"
 #include "common/posix_error.h"
 #include "common/unique_fd.h"
 #include "common/run_id.h"
@@ -123,7 +124,7 @@ absl::Status Agent::Init() {
   FABRIC_RETURN_IF_ERROR(Watch(signal_fd_.get(), kSignalTag));
   FABRIC_RETURN_IF_ERROR(Watch(timer_fd_.get(), kTimerTag));
   FABRIC_ASSIGN_OR_RETURN(
-      hang_watch_, HangWatch::Create(scratch_dir_, options_.launch.hang_timeout, clock_,
+      hang_watch_, HangWatch::Create(scratch_dir_, options_.launch.hang_timeout, clock_, launcher_,
                                      [this](const std::string& s) { Say(s); }));
   FABRIC_RETURN_IF_ERROR(Watch(hang_watch_->fifo_fd(), kTimerFifoTag));
   return Watch(coordinator_->event_fd(), kCoordinatorTag);
@@ -331,7 +332,7 @@ absl::StatusOr<std::vector<SpawnSpec>> Agent::PrepareSpares(const NodePlacement&
 }
 
 absl::Status Agent::OpenControlFifos(const NodePlacement& plan, std::vector<GangWorker>& workers) {
-  // In-place: a control FIFO per worker ("shrink WORLD RANK", MaybeShrinkInPlace).
+  // In-place: a control FIFO per worker (common/worker_control.h; MaybeShrinkInPlace).
   attempt_.control_fifos.clear();
   if (!options_.launch.recovery_in_place) return absl::OkStatus();
   for (size_t local = 0; local < workers.size(); ++local) {
@@ -356,10 +357,7 @@ InPlacePolicy Agent::InPlace(const NodePlacement& plan, const std::vector<Unique
     return spec;
   };
   policy.activate_spare = [&spare_fifos](int index, const SpawnSpec& spec) -> absl::Status {
-    // The complete environment, each "KEY=VALUE" NUL-terminated, then one more NUL.
-    std::string msg;
-    for (const std::string& kv : spec.env) msg.append(kv).push_back('\0');
-    msg.push_back('\0');
+    const std::string msg = EncodeSpareAssignment(spec.env);
     const ssize_t n = write(spare_fifos[index].get(), msg.data(), msg.size());
     if (n != static_cast<ssize_t>(msg.size())) {
       return absl::UnavailableError(absl::StrCat("write to its FIFO: ",

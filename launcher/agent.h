@@ -218,7 +218,7 @@ class Agent {
   // field by field). Shrinking in place (--recovery in-place, several nodes): a
   // membership change was seen while the workers run and the new round's plan is
   // awaited; each local worker's control FIFO (the agent's O_RDWR ends), where
-  // "shrink WORLD RANK" tells it the new world; the shrinks told, and while one is not
+  // a shrink command (common/worker_control.h) tells it the new world; the shrinks told, and while one is not
   // taken by all of them yet, when it was told (it must be taken --recovery-timeout
   // later: CheckShrinkTaken).
   struct AttemptState {
