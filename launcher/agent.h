@@ -38,6 +38,7 @@
 #include "launcher/posix_process_launcher.h"
 #include "launcher/requeue_trigger.h"
 #include "launcher/worker_output.h"
+#include "launcher/worker_specs.h"
 
 namespace fabric::launcher {
 
@@ -163,15 +164,13 @@ class Agent {
   // One attempt of `plan`: outputs, pipes and FIFOs, spawn, Supervise, the result.
   // Errors are set-up errors (log directory, pipes, FIFOs); a worker's is in the outcome.
   absl::StatusOr<AttemptResult> RunAttempt(const NodePlacement& plan);
-  // RunAttempt's parts: the workers' specs, outputs and pipes (log files under `dir`);
-  // the spares' (--spares) with their FIFOs; the workers' control FIFOs (--recovery
-  // in-place), added to their environments.
-  absl::StatusOr<std::vector<GangWorker>> PrepareWorkers(const NodePlacement& plan,
-                                                         const std::string& dir,
-                                                         AttemptIo& io, AttemptResult& result);
-  absl::StatusOr<std::vector<SpawnSpec>> PrepareSpares(const NodePlacement& plan,
-                                                       const std::string& dir, AttemptIo& io);
-  absl::Status OpenControlFifos(const NodePlacement& plan, std::vector<GangWorker>& workers);
+  // RunAttempt's parts, over PlanWorkers' specs (launcher/worker_specs.h): the I/O one
+  // process spec asks for (its output and pipes, heartbeat file, FIFO), giving its spawn
+  // spec on the agent's descriptors; the workers'; the spares' (--spares).
+  absl::StatusOr<SpawnSpec> Prepare(const ProcessSpec& p, AttemptIo& io);
+  absl::StatusOr<std::vector<GangWorker>> PrepareWorkers(const AttemptSpecs& specs, AttemptIo& io,
+                                                         AttemptResult& result);
+  absl::StatusOr<std::vector<SpawnSpec>> PrepareSpares(const AttemptSpecs& specs, AttemptIo& io);
   // Runs the gang to its end over `io`'s pipes; io.write_fds (held for in-place
   // replacements) are closed once every worker is gone.
   void Supervise(Gang& gang, AttemptIo& io);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "common/worker_control.h"
 
 namespace fabric::launcher {
@@ -59,7 +60,7 @@ absl::StatusOr<std::unique_ptr<HangWatch>> HangWatch::Create(
     std::function<void(const std::string&)> say) {
   std::unique_ptr<HangWatch> w(
       new HangWatch(dir, hang_timeout, clock, launcher, std::move(say)));
-  w->fifo_path_ = absl::StrCat(dir, "/timer.fifo");
+  w->fifo_path_ = TimerFifo(dir);
   unlink(w->fifo_path_.c_str());
   if (mkfifo(w->fifo_path_.c_str(), 0600) != 0) {
     return absl::InternalError(absl::StrCat("mkfifo ", w->fifo_path_, ": ", std::strerror(errno)));
@@ -83,20 +84,28 @@ HangWatch::~HangWatch() {
   if (!helper_path_.empty()) unlink(helper_path_.c_str());
 }
 
-void HangWatch::AddWorkerEnv(int restart, int local_rank, EnvMap* env) {
+std::string HangWatch::TimerFifo(const std::string& dir) { return absl::StrCat(dir, "/timer.fifo"); }
+
+std::string HangWatch::BeatFile(const std::string& dir, int restart, int local_rank) {
+  return absl::StrCat(dir, "/attempt_", restart, "_rank_", local_rank, ".beat");
+}
+
+void HangWatch::AddWorkerEnv(const std::string& dir, const std::string& beat_file, EnvMap* env) {
   (*env)[kEnvEnableFileTimer] = "1";
-  (*env)[kEnvTimerFile] = fifo_path_;
-  const std::string beat = absl::StrCat(dir_, "/attempt_", restart, "_rank_", local_rank, ".beat");
-  if (WriteFile(beat, NewHeartbeatFile()).ok()) {
-    (*env)[kEnvHeartbeatFile] = beat;
-    if (static_cast<int>(beat_paths_.size()) <= local_rank) beat_paths_.resize(local_rank + 1);
-    beat_paths_[local_rank] = beat;
-  }
+  (*env)[kEnvTimerFile] = TimerFifo(dir);
+  (*env)[kEnvHeartbeatFile] = beat_file;
   env->emplace("PYTHONFAULTHANDLER", "1");  // a Python worker's stack on SIGABRT
   auto it = env->find("PYTHONPATH");
   (*env)["PYTHONPATH"] = it == env->end() || it->second.empty()
-                             ? dir_
-                             : absl::StrCat(it->second, ":", dir_);  // last: never shadows
+                             ? dir
+                             : absl::StrCat(it->second, ":", dir);  // last: never shadows
+}
+
+absl::Status HangWatch::AddBeatFile(int local_rank, const std::string& path) {
+  FABRIC_RETURN_IF_ERROR(WriteFile(path, NewHeartbeatFile()));
+  if (static_cast<int>(beat_paths_.size()) <= local_rank) beat_paths_.resize(local_rank + 1);
+  beat_paths_[local_rank] = path;
+  return absl::OkStatus();
 }
 
 void HangWatch::StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ranks) {

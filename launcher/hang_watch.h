@@ -51,8 +51,15 @@ class HangWatch {
   // The FIFO's read end, for the agent's epoll set.
   int fifo_fd() const { return fifo_read_; }
 
-  // Adds the variables above to a worker's environment (creating its heartbeat file).
-  void AddWorkerEnv(int restart, int local_rank, EnvMap* env);
+  // Pure: the files' names in `dir` (the watch's directory), and the variables above as
+  // a worker's environment gets them (its heartbeat file `beat_file`).
+  static std::string TimerFifo(const std::string& dir);
+  static std::string BeatFile(const std::string& dir, int restart, int local_rank);
+  static void AddWorkerEnv(const std::string& dir, const std::string& beat_file, EnvMap* env);
+  // Creates local rank `local_rank`'s heartbeat file for the next attempt (before its
+  // spawn); the attempt watches it from StartAttempt. An error leaves the rank unwatched
+  // by heartbeat (its runtime finds no file and does not beat).
+  absl::Status AddBeatFile(int local_rank, const std::string& path);
   // The attempt's workers started: `pids` by local rank (-1: not started).
   void StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ranks);
   // The attempt ended: its heartbeat files are removed.

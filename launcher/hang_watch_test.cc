@@ -44,9 +44,8 @@ class HangWatchTest : public ::testing::Test {
     std::vector<pid_t> pids;
     std::vector<int> ranks;
     for (int i = 0; i < n; ++i) {
-      EnvMap env;
-      watch_->AddWorkerEnv(0, i, &env);
-      files.push_back(env[kEnvHeartbeatFile]);
+      files.push_back(HangWatch::BeatFile(dir_, 0, i));
+      EXPECT_TRUE(watch_->AddBeatFile(i, files.back()).ok());
       pids.push_back(1000 + i);
       ranks.push_back(10 + i);
     }
