@@ -199,7 +199,7 @@ absl::Status Agent::AddOutput(const WorkerOutputOptions& wo, AttemptIo& io) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
+absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   const LaunchOptions& lo = options_.launch;
   std::string dir = scratch_dir_;
   if (!lo.log_dir.empty()) {
