@@ -55,8 +55,8 @@ inline constexpr char kEnvFabricRecoveryTimeout[] = "FABRIC_RECOVERY_TIMEOUT_S";
 // Ours, for a spare (--spares): the FIFO from which it reads, before anything else, the
 // complete environment of the worker it takes over (runtime/spare.h).
 inline constexpr char kEnvFabricSpareFifo[] = "FABRIC_SPARE_FIFO";
-// Ours, under --recovery in-place: a FIFO on which fabric-run writes "shrink WORLD RANK\n"
-// when the job goes on with fewer ranks after a node was lost (runtime/recovery.cc).
+// Ours, under --recovery in-place: a FIFO on which fabric-run writes a shrink command
+// (common/worker_control.h) when the job goes on with fewer ranks after a node was lost.
 inline constexpr char kEnvFabricControlFifo[] = "FABRIC_CONTROL_FIFO";
 
 using EnvMap = std::map<std::string, std::string>;

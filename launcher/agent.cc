@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/logging.h"
+#include "common/worker_control.h"
 #include "common/posix_error.h"
 #include "common/unique_fd.h"
 #include "common/run_id.h"
@@ -47,17 +48,6 @@ absl::Status MakeDirs(const std::string& path) {
     }
   }
   return absl::OkStatus();
-}
-
-bool ConsoleWants(const ConsoleFilter& f, int rank, int local_rank) {
-  if (f.quiet) return false;
-  if (f.local_ranks.has_value() &&
-      std::find(f.local_ranks->begin(), f.local_ranks->end(), local_rank) ==
-          f.local_ranks->end()) {
-    return false;
-  }
-  if (f.all) return true;
-  return std::find(f.ranks.begin(), f.ranks.end(), rank) != f.ranks.end();
 }
 
 }  // namespace
@@ -123,7 +113,7 @@ absl::Status Agent::Init() {
   FABRIC_RETURN_IF_ERROR(Watch(signal_fd_.get(), kSignalTag));
   FABRIC_RETURN_IF_ERROR(Watch(timer_fd_.get(), kTimerTag));
   FABRIC_ASSIGN_OR_RETURN(
-      hang_watch_, HangWatch::Create(scratch_dir_, options_.launch.hang_timeout, clock_,
+      hang_watch_, HangWatch::Create(scratch_dir_, options_.launch.hang_timeout, clock_, launcher_,
                                      [this](const std::string& s) { Say(s); }));
   FABRIC_RETURN_IF_ERROR(Watch(hang_watch_->fifo_fd(), kTimerFifoTag));
   return Watch(coordinator_->event_fd(), kCoordinatorTag);
@@ -209,7 +199,7 @@ absl::Status Agent::AddOutput(const WorkerOutputOptions& wo, AttemptIo& io) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
+absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   const LaunchOptions& lo = options_.launch;
   std::string dir = scratch_dir_;
   if (!lo.log_dir.empty()) {
@@ -218,9 +208,10 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
   }
   AttemptResult result;
   AttemptIo io;
-  FABRIC_ASSIGN_OR_RETURN(std::vector<GangWorker> workers, PrepareWorkers(plan, dir, io, result));
-  FABRIC_ASSIGN_OR_RETURN(std::vector<SpawnSpec> spare_specs, PrepareSpares(plan, dir, io));
-  FABRIC_RETURN_IF_ERROR(OpenControlFifos(plan, workers));
+  const AttemptSpecs specs =
+      PlanWorkers(lo, plan, AttemptDirs{scratch_dir_, dir}, options_.inherited_env);
+  FABRIC_ASSIGN_OR_RETURN(std::vector<GangWorker> workers, PrepareWorkers(specs, io, result));
+  FABRIC_ASSIGN_OR_RETURN(std::vector<SpawnSpec> spare_specs, PrepareSpares(specs, io));
   Gang gang(launcher_, clock_, lo.grace_period);
   if (lo.recovery_in_place) gang.EnableInPlace(InPlace(plan, io.spare_fifos));
   (void)gang.Start(std::move(workers), std::move(spare_specs));  // errors: in the outcome
@@ -253,96 +244,54 @@ absl::StatusOr<Agent::AttemptResult> Agent::RunAttempt(const NodePlacement& plan
   return result;
 }
 
-absl::StatusOr<std::vector<GangWorker>> Agent::PrepareWorkers(const NodePlacement& plan,
-                                                              const std::string& dir,
+absl::StatusOr<SpawnSpec> Agent::Prepare(const ProcessSpec& p, AttemptIo& io) {
+  scratch_files_.insert(scratch_files_.end(), p.scratch_files.begin(), p.scratch_files.end());
+  if (!p.error_file.empty()) unlink(p.error_file.c_str());
+  WorkerOutputOptions wo = OutputOptions(p.output_prefix, p.to_console);
+  wo.stdout_log = p.stdout_log;
+  wo.stderr_log = p.stderr_log;
+  FABRIC_RETURN_IF_ERROR(AddOutput(wo, io));
+  if (!p.heartbeat_file.empty()) {
+    if (absl::Status st = hang_watch_->AddBeatFile(p.local_rank, p.heartbeat_file); !st.ok()) {
+      LogWarning("heartbeat file for ", p.spawn.name, ": ", st.message());
+    }
+  }
+  if (!p.fifo.empty()) {
+    FABRIC_ASSIGN_OR_RETURN(UniqueFd fd, MakeFifo(p.fifo, p.spare ? "spare FIFO" : "control FIFO"));
+    (p.spare ? io.spare_fifos : attempt_.control_fifos).push_back(std::move(fd));
+  }
+  SpawnSpec spec = p.spawn;
+  spec.stdin_fd = stdin_fd_.get();
+  spec.stdout_fd = io.write_fds[io.write_fds.size() - 2].get();
+  spec.stderr_fd = io.write_fds.back().get();
+  return spec;
+}
+
+absl::StatusOr<std::vector<GangWorker>> Agent::PrepareWorkers(const AttemptSpecs& specs,
                                                               AttemptIo& io,
                                                               AttemptResult& result) {
-  const LaunchOptions& lo = options_.launch;
+  attempt_.control_fifos.clear();
   std::vector<GangWorker> workers;
-  for (int local = 0; local < plan.local_world_size; ++local) {
-    const int rank = plan.global_rank_base + local;
-    std::string base = absl::StrCat(dir, "/rank_", rank);
-    if (lo.log_dir.empty()) base = absl::StrCat(dir, "/attempt_", plan.restart_count, "_rank_", rank);
-    std::string error_file = absl::StrCat(base, ".error.json");
-    unlink(error_file.c_str());
-    if (lo.log_dir.empty()) scratch_files_.push_back(error_file);
-    WorkerOutputOptions wo = OutputOptions(RankPrefix(rank, plan.node_rank, plan.num_nodes),
-                                           ConsoleWants(lo.console, rank, local));
-    if (!lo.log_dir.empty()) {
-      wo.stdout_log = absl::StrCat(base, ".stdout.log");
-      wo.stderr_log = absl::StrCat(base, ".stderr.log");
-    }
-    FABRIC_RETURN_IF_ERROR(AddOutput(wo, io));
-    result.stderr_logs.push_back(wo.stderr_log);
-    result.error_files.push_back(error_file);
+  for (const ProcessSpec& p : specs.workers) {
+    result.stderr_logs.push_back(p.stderr_log);
+    result.error_files.push_back(p.error_file);
     GangWorker w;
-    w.global_rank = rank;
-    w.local_rank = local;
-    w.spec.name = absl::StrCat("rank ", rank);
-    w.spec.argv = lo.exec_argv;
-    EnvMap env = WorkerEnvironment(lo, plan, local, error_file, options_.inherited_env);
-    hang_watch_->AddWorkerEnv(plan.restart_count, local, &env);
-    w.spec.env = EnvToStrings(env);
-    w.spec.stdin_fd = stdin_fd_.get();
-    w.spec.stdout_fd = io.write_fds[2 * local].get();
-    w.spec.stderr_fd = io.write_fds[2 * local + 1].get();
+    w.global_rank = p.global_rank;
+    w.local_rank = p.local_rank;
+    FABRIC_ASSIGN_OR_RETURN(w.spec, Prepare(p, io));
     workers.push_back(std::move(w));
   }
   return workers;
 }
 
-absl::StatusOr<std::vector<SpawnSpec>> Agent::PrepareSpares(const NodePlacement& plan,
-                                                            const std::string& dir,
+absl::StatusOr<std::vector<SpawnSpec>> Agent::PrepareSpares(const AttemptSpecs& specs,
                                                             AttemptIo& io) {
-  const LaunchOptions& lo = options_.launch;
-  // Spares (--spares): the program, started now, waits in the runtime until the agent
-  // writes a failed worker's environment to its FIFO (runtime/spare.h). The agent's
-  // ends are O_RDWR: a spare never sees EOF.
   std::vector<SpawnSpec> spare_specs;
-  for (int s = 0; s < lo.spares; ++s) {
-    const std::string fifo = absl::StrCat(scratch_dir_, "/spare_", plan.restart_count, "_", s);
-    FABRIC_ASSIGN_OR_RETURN(UniqueFd fd, MakeFifo(fifo, "spare FIFO"));
-    scratch_files_.push_back(fifo);
-    io.spare_fifos.push_back(std::move(fd));
-    WorkerOutputOptions wo = OutputOptions(absl::StrCat("[spare ", s, "]: "),
-                                           ConsoleWants(lo.console, plan.global_rank_base, 0));
-    if (!lo.log_dir.empty()) {
-      wo.stdout_log = absl::StrCat(dir, "/spare_", s, ".stdout.log");
-      wo.stderr_log = absl::StrCat(dir, "/spare_", s, ".stderr.log");
-    }
-    FABRIC_RETURN_IF_ERROR(AddOutput(wo, io));
-    SpawnSpec spec;
-    spec.name = absl::StrCat("spare ", s);
-    spec.argv = lo.exec_argv;
-    EnvMap env = WorkerEnvironment(lo, plan, 0, "", options_.inherited_env);
-    // No rank until it takes one over: a program that is not on the C++ runtime fails
-    // at once instead of joining the job as a second local rank 0.
-    for (const char* k : {kEnvRank, kEnvLocalRank, kEnvGroupRank, kEnvRoleRank, kEnvErrorFile}) {
-      env.erase(k);
-    }
-    env[kEnvFabricSpareFifo] = fifo;
-    spec.env = EnvToStrings(env);
-    spec.stdin_fd = stdin_fd_.get();
-    spec.stdout_fd = io.write_fds[io.write_fds.size() - 2].get();
-    spec.stderr_fd = io.write_fds.back().get();
+  for (const ProcessSpec& p : specs.spares) {
+    FABRIC_ASSIGN_OR_RETURN(SpawnSpec spec, Prepare(p, io));
     spare_specs.push_back(std::move(spec));
   }
   return spare_specs;
-}
-
-absl::Status Agent::OpenControlFifos(const NodePlacement& plan, std::vector<GangWorker>& workers) {
-  // In-place: a control FIFO per worker ("shrink WORLD RANK", MaybeShrinkInPlace).
-  attempt_.control_fifos.clear();
-  if (!options_.launch.recovery_in_place) return absl::OkStatus();
-  for (size_t local = 0; local < workers.size(); ++local) {
-    const std::string fifo =
-        absl::StrCat(scratch_dir_, "/control_", plan.restart_count, "_", local);
-    FABRIC_ASSIGN_OR_RETURN(UniqueFd fd, MakeFifo(fifo, "control FIFO"));
-    scratch_files_.push_back(fifo);
-    attempt_.control_fifos.push_back(std::move(fd));
-    workers[local].spec.env.push_back(absl::StrCat(kEnvFabricControlFifo, "=", fifo));
-  }
-  return absl::OkStatus();
 }
 
 InPlacePolicy Agent::InPlace(const NodePlacement& plan, const std::vector<UniqueFd>& spare_fifos) {
@@ -356,10 +305,7 @@ InPlacePolicy Agent::InPlace(const NodePlacement& plan, const std::vector<Unique
     return spec;
   };
   policy.activate_spare = [&spare_fifos](int index, const SpawnSpec& spec) -> absl::Status {
-    // The complete environment, each "KEY=VALUE" NUL-terminated, then one more NUL.
-    std::string msg;
-    for (const std::string& kv : spec.env) msg.append(kv).push_back('\0');
-    msg.push_back('\0');
+    const std::string msg = EncodeSpareAssignment(spec.env);
     const ssize_t n = write(spare_fifos[index].get(), msg.data(), msg.size());
     if (n != static_cast<ssize_t>(msg.size())) {
       return absl::UnavailableError(absl::StrCat("write to its FIFO: ",

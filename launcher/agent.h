@@ -28,6 +28,7 @@
 #include "common/unique_fd.h"
 #include "common/worker_env.h"
 #include "launcher/agent_signals.h"
+#include "launcher/attempt.h"
 #include "launcher/attempt_plan.h"
 #include "launcher/cgroup_oom.h"
 #include "launcher/coordinator.h"
@@ -38,6 +39,7 @@
 #include "launcher/posix_process_launcher.h"
 #include "launcher/requeue_trigger.h"
 #include "launcher/worker_output.h"
+#include "launcher/worker_specs.h"
 
 namespace fabric::launcher {
 
@@ -84,25 +86,6 @@ class Agent {
   const std::string& run_id() const { return run_id_; }
 
  private:
-  struct AttemptResult {
-    GangOutcome outcome;
-    std::vector<std::vector<std::string>> stderr_tails;  // by local rank
-    std::vector<std::string> stderr_logs;                // by local rank
-    std::vector<std::string> error_files;                // by local rank
-    std::map<int, std::string> hang_reasons;             // local rank -> why stopped
-  };
-
-  // One attempt's descriptors and outputs: worker pipes (read ends 0..2n-1 are the
-  // epoll tags: stdout, stderr of each local rank, then the spares'), the children's
-  // write ends (held for in-place replacements until every worker is gone), and the
-  // spares' FIFOs. Everything is closed when the attempt's AttemptIo is destroyed.
-  struct AttemptIo {
-    std::vector<std::unique_ptr<WorkerOutput>> outputs;
-    std::vector<UniqueFd> read_fds;
-    std::vector<UniqueFd> write_fds;
-    std::vector<UniqueFd> spare_fifos;
-  };
-
   // What the agent's one wait (Poll) does with each ready source. `signal` runs for
   // each signal read from the signalfd, and returning true stops reading more this
   // time; `pipe` gets a worker pipe's epoll tag (its index in AttemptIo::read_fds).
@@ -163,15 +146,13 @@ class Agent {
   // One attempt of `plan`: outputs, pipes and FIFOs, spawn, Supervise, the result.
   // Errors are set-up errors (log directory, pipes, FIFOs); a worker's is in the outcome.
   absl::StatusOr<AttemptResult> RunAttempt(const NodePlacement& plan);
-  // RunAttempt's parts: the workers' specs, outputs and pipes (log files under `dir`);
-  // the spares' (--spares) with their FIFOs; the workers' control FIFOs (--recovery
-  // in-place), added to their environments.
-  absl::StatusOr<std::vector<GangWorker>> PrepareWorkers(const NodePlacement& plan,
-                                                         const std::string& dir,
-                                                         AttemptIo& io, AttemptResult& result);
-  absl::StatusOr<std::vector<SpawnSpec>> PrepareSpares(const NodePlacement& plan,
-                                                       const std::string& dir, AttemptIo& io);
-  absl::Status OpenControlFifos(const NodePlacement& plan, std::vector<GangWorker>& workers);
+  // RunAttempt's parts, over PlanWorkers' specs (launcher/worker_specs.h): the I/O one
+  // process spec asks for (its output and pipes, heartbeat file, FIFO), giving its spawn
+  // spec on the agent's descriptors; the workers'; the spares' (--spares).
+  absl::StatusOr<SpawnSpec> Prepare(const ProcessSpec& p, AttemptIo& io);
+  absl::StatusOr<std::vector<GangWorker>> PrepareWorkers(const AttemptSpecs& specs, AttemptIo& io,
+                                                         AttemptResult& result);
+  absl::StatusOr<std::vector<SpawnSpec>> PrepareSpares(const AttemptSpecs& specs, AttemptIo& io);
   // Runs the gang to its end over `io`'s pipes; io.write_fds (held for in-place
   // replacements) are closed once every worker is gone.
   void Supervise(Gang& gang, AttemptIo& io);
@@ -214,24 +195,6 @@ class Agent {
   UniqueFd signal_fd_;
   UniqueFd timer_fd_;
   UniqueFd epoll_fd_;
-  // The round being run, from its plan to the next plan (made anew then, never reset
-  // field by field). Shrinking in place (--recovery in-place, several nodes): a
-  // membership change was seen while the workers run and the new round's plan is
-  // awaited; each local worker's control FIFO (the agent's O_RDWR ends), where
-  // "shrink WORLD RANK" tells it the new world; the shrinks told, and while one is not
-  // taken by all of them yet, when it was told (it must be taken --recovery-timeout
-  // later: CheckShrinkTaken).
-  struct AttemptState {
-    NodePlacement plan;             // a shrink in place moves it on
-    std::string rank0_node;         // plan's rank-0 node, when known
-    bool awaiting_shrink_plan = false;
-    std::vector<UniqueFd> control_fifos;
-    int shrinks_told = 0;
-    std::optional<absl::Time> shrink_told_at;
-    bool stop_requested = false;    // the gang is stopping for a coordinator event
-    bool failure_reported = false;  // this attempt's root cause went to the coordinator
-    int user_signal = 0;            // a stop signal the agent received during the attempt
-  };
   AttemptState attempt_;
   bool log_warning_said_ = false;  // one "cannot write the log file" warning per agent
   int in_place_spent_ = 0;  // workers replaced in place, all attempts (--recovery in-place)

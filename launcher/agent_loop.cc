@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/worker_control.h"
 #include "launcher/agent.h"
 #include "launcher/failure_report.h"
 #include "launcher/restart_policy.h"
@@ -134,8 +135,7 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
   }
   std::string failed;
   for (int local = 0; local < next.local_world_size; ++local) {
-    const std::string msg = absl::StrCat("shrink ", next.world_size, " ",
-                                         next.global_rank_base + local, "\n");
+    const std::string msg = EncodeShrink(ShrinkCommand{next.world_size, next.global_rank_base + local});
     if (static_cast<size_t>(local) >= attempt_.control_fifos.size() ||
         write(attempt_.control_fifos[local].get(), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
       absl::StrAppend(&failed, failed.empty() ? "" : ", ", local);

@@ -52,6 +52,8 @@ class ScriptedLauncher final : public ProcessLauncher {
     if (!Exited(pgid)) QueueExit(pgid, ExitStatus::Signaled(sig));
     return absl::OkStatus();
   }
+  // A scripted worker is one process: signalling it is signalling its group.
+  absl::Status SignalProcess(pid_t pid, int sig) override { return SignalGroup(pid, sig); }
   void ReleaseGroup(pid_t) override {}
   std::optional<Reaped> ReapAny() override {
     if (exits_.empty()) return std::nullopt;

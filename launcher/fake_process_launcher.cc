@@ -21,6 +21,12 @@ absl::Status FakeProcessLauncher::SignalGroup(pid_t pgid, int sig) {
   return absl::OkStatus();
 }
 
+absl::Status FakeProcessLauncher::SignalProcess(pid_t pid, int sig) {
+  if (pid <= 1) return absl::InvalidArgumentError("bad pid");
+  process_signals_.push_back(Signal{pid, sig});
+  return absl::OkStatus();
+}
+
 std::optional<Reaped> FakeProcessLauncher::ReapAny() {
   if (exits_.empty()) return std::nullopt;
   Reaped r = exits_.front();

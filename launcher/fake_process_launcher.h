@@ -24,6 +24,7 @@ class FakeProcessLauncher final : public ProcessLauncher {
 
   absl::StatusOr<Child> Spawn(const SpawnSpec& spec) override;
   absl::Status SignalGroup(pid_t pgid, int sig) override;
+  absl::Status SignalProcess(pid_t pid, int sig) override;
   void ReleaseGroup(pid_t pgid) override { released_.push_back(pgid); }
   std::optional<Reaped> ReapAny() override;
   int KillAdopted() override {
@@ -42,6 +43,8 @@ class FakeProcessLauncher final : public ProcessLauncher {
   const std::vector<SpawnSpec>& spawned() const { return spawned_; }
   const std::vector<pid_t>& pids() const { return pids_; }
   const std::vector<Signal>& signals() const { return signals_; }
+  // SignalProcess calls ({pid, sig}: the pgid field holds the pid).
+  const std::vector<Signal>& process_signals() const { return process_signals_; }
   const std::vector<pid_t>& released() const { return released_; }
   void ClearSignals() { signals_.clear(); }
 
@@ -51,6 +54,7 @@ class FakeProcessLauncher final : public ProcessLauncher {
   std::vector<SpawnSpec> spawned_;
   std::vector<pid_t> pids_;
   std::vector<Signal> signals_;
+  std::vector<Signal> process_signals_;
   std::vector<pid_t> released_;
   std::deque<Reaped> exits_;
   std::map<std::string, absl::Status> spawn_failures_;

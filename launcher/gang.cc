@@ -21,6 +21,17 @@ SignalAction ClassifySignal(int sig) {
   }
 }
 
+absl::StatusOr<Child> Gang::SpawnAtStart(const SpawnSpec& spec) {
+  absl::StatusOr<Child> child = launcher_->Spawn(spec);
+  if (!child.ok()) {
+    end_ = GangEnd::kSpawnFailed;
+    spawn_error_ = child.status();
+    stopping_ = true;
+    KillLive();
+  }
+  return child;
+}
+
 absl::Status Gang::Start(std::vector<GangWorker> workers, std::vector<SpawnSpec> spares) {
   states_.clear();
   specs_.clear();
@@ -29,28 +40,16 @@ absl::Status Gang::Start(std::vector<GangWorker> workers, std::vector<SpawnSpec>
     WorkerState st;
     st.global_rank = w.global_rank;
     st.local_rank = w.local_rank;
-    absl::StatusOr<Child> child = launcher_->Spawn(w.spec);
-    if (!child.ok()) {
-      end_ = GangEnd::kSpawnFailed;
-      spawn_error_ = child.status();
-      stopping_ = true;
-      KillLive();
-      return child.status();
-    }
+    absl::StatusOr<Child> child = SpawnAtStart(w.spec);
+    if (!child.ok()) return child.status();
     st.pid = child->pid;
     st.pgid = child->pgid;
     states_.push_back(st);
     specs_.push_back(w.spec);
   }
   for (size_t i = 0; i < spares.size(); ++i) {
-    absl::StatusOr<Child> child = launcher_->Spawn(spares[i]);
-    if (!child.ok()) {
-      end_ = GangEnd::kSpawnFailed;
-      spawn_error_ = child.status();
-      stopping_ = true;
-      KillLive();
-      return child.status();
-    }
+    absl::StatusOr<Child> child = SpawnAtStart(spares[i]);
+    if (!child.ok()) return child.status();
     Spare sp;
     sp.index = static_cast<int>(i);
     sp.pid = child->pid;

@@ -149,6 +149,8 @@ class Gang {
   void KillSpares();
   void SignalLive(int sig);
   void KillLive();
+  // Start's spawn: a failure ends the gang (kSpawnFailed, what was started is killed).
+  absl::StatusOr<Child> SpawnAtStart(const SpawnSpec& spec);
 
   ProcessLauncher* launcher_;
   Clock* clock_;

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/worker_control.h"
 
 namespace fabric::launcher {
 namespace {
@@ -54,10 +56,11 @@ absl::Status WriteFile(const std::string& path, absl::string_view data) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HangWatch>> HangWatch::Create(
-    const std::string& dir, absl::Duration hang_timeout, Clock* clock,
+    const std::string& dir, absl::Duration hang_timeout, Clock* clock, ProcessLauncher* launcher,
     std::function<void(const std::string&)> say) {
-  std::unique_ptr<HangWatch> w(new HangWatch(dir, hang_timeout, clock, std::move(say)));
-  w->fifo_path_ = absl::StrCat(dir, "/timer.fifo");
+  std::unique_ptr<HangWatch> w(
+      new HangWatch(dir, hang_timeout, clock, launcher, std::move(say)));
+  w->fifo_path_ = TimerFifo(dir);
   unlink(w->fifo_path_.c_str());
   if (mkfifo(w->fifo_path_.c_str(), 0600) != 0) {
     return absl::InternalError(absl::StrCat("mkfifo ", w->fifo_path_, ": ", std::strerror(errno)));
@@ -81,20 +84,28 @@ HangWatch::~HangWatch() {
   if (!helper_path_.empty()) unlink(helper_path_.c_str());
 }
 
-void HangWatch::AddWorkerEnv(int restart, int local_rank, EnvMap* env) {
+std::string HangWatch::TimerFifo(const std::string& dir) { return absl::StrCat(dir, "/timer.fifo"); }
+
+std::string HangWatch::BeatFile(const std::string& dir, int restart, int local_rank) {
+  return absl::StrCat(dir, "/attempt_", restart, "_rank_", local_rank, ".beat");
+}
+
+void HangWatch::AddWorkerEnv(const std::string& dir, const std::string& beat_file, EnvMap* env) {
   (*env)[kEnvEnableFileTimer] = "1";
-  (*env)[kEnvTimerFile] = fifo_path_;
-  const std::string beat = absl::StrCat(dir_, "/attempt_", restart, "_rank_", local_rank, ".beat");
-  if (WriteFile(beat, std::string(16, '\0')).ok()) {  // beats, shrinks taken
-    (*env)[kEnvHeartbeatFile] = beat;
-    if (static_cast<int>(beat_paths_.size()) <= local_rank) beat_paths_.resize(local_rank + 1);
-    beat_paths_[local_rank] = beat;
-  }
+  (*env)[kEnvTimerFile] = TimerFifo(dir);
+  (*env)[kEnvHeartbeatFile] = beat_file;
   env->emplace("PYTHONFAULTHANDLER", "1");  // a Python worker's stack on SIGABRT
   auto it = env->find("PYTHONPATH");
   (*env)["PYTHONPATH"] = it == env->end() || it->second.empty()
-                             ? dir_
-                             : absl::StrCat(it->second, ":", dir_);  // last: never shadows
+                             ? dir
+                             : absl::StrCat(it->second, ":", dir);  // last: never shadows
+}
+
+absl::Status HangWatch::AddBeatFile(int local_rank, const std::string& path) {
+  FABRIC_RETURN_IF_ERROR(WriteFile(path, NewHeartbeatFile()));
+  if (static_cast<int>(beat_paths_.size()) <= local_rank) beat_paths_.resize(local_rank + 1);
+  beat_paths_[local_rank] = path;
+  return absl::OkStatus();
 }
 
 void HangWatch::StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ranks) {
@@ -168,26 +179,32 @@ std::optional<absl::Time> HangWatch::NextDeadline() const {
   return next;
 }
 
-std::optional<uint64_t> HangWatch::ShrinksTaken(int local_rank) const {
-  unsigned char b[8];
+std::optional<HeartbeatWords> HangWatch::ReadBeats(int local_rank) const {
   if (local_rank < 0 || local_rank >= static_cast<int>(beat_fds_.size()) ||
-      beat_fds_[local_rank] < 0 || pread(beat_fds_[local_rank], b, 8, 8) != 8) {
+      beat_fds_[local_rank] < 0) {
     return std::nullopt;
   }
-  uint64_t v = 0;
-  for (int k = 7; k >= 0; --k) v = (v << 8) | b[k];
-  return v;
+  char b[kHeartbeatFileSize];
+  const ssize_t n = pread(beat_fds_[local_rank], b, sizeof(b), 0);
+  if (n <= 0) return std::nullopt;
+  absl::StatusOr<HeartbeatWords> w = DecodeHeartbeat(absl::string_view(b, static_cast<size_t>(n)));
+  if (!w.ok()) return std::nullopt;
+  return *w;
+}
+
+std::optional<uint64_t> HangWatch::ShrinksTaken(int local_rank) const {
+  std::optional<HeartbeatWords> w = ReadBeats(local_rank);
+  if (!w.has_value()) return std::nullopt;
+  return w->shrinks_taken;
 }
 
 void HangWatch::OnTimer() {
   if (watchdog_ == nullptr) return;
   const absl::Time now = clock_->TimeNow();
   for (size_t i = 0; i < beat_fds_.size(); ++i) {
-    unsigned char b[8];
-    if (beat_fds_[i] < 0 || pread(beat_fds_[i], b, 8, 0) != 8) continue;
-    uint64_t counter = 0;
-    for (int k = 7; k >= 0; --k) counter = (counter << 8) | b[k];
-    watchdog_->OnHeartbeat(static_cast<int>(i), counter, now);
+    if (std::optional<HeartbeatWords> w = ReadBeats(static_cast<int>(i))) {
+      watchdog_->OnHeartbeat(static_cast<int>(i), w->beats, now);
+    }
   }
   for (const Hang& h : watchdog_->Expired(now)) {
     const int rank = h.local_rank < static_cast<int>(global_ranks_.size())
@@ -196,12 +213,12 @@ void HangWatch::OnTimer() {
     reasons_[h.local_rank] = h.reason;
     say_(absl::StrCat("fabric-run: rank ", rank, " (pid ", h.pid, ") is hung: ", h.reason,
                       "; capturing its stack (SIGABRT), then stopping it\n"));
-    kill(h.pid, SIGABRT);
+    (void)launcher_->SignalProcess(h.pid, SIGABRT);
     kills_.push_back(PendingKill{h.pid, h.signal, now + capture_time_});
   }
   for (auto it = kills_.begin(); it != kills_.end();) {
     if (it->at <= now) {
-      kill(it->pid, it->signal);
+      (void)launcher_->SignalProcess(it->pid, it->signal);
       it = kills_.erase(it);
     } else {
       ++it;

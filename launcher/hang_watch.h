@@ -9,9 +9,9 @@
 //   timer.fifo               TORCHELASTIC_TIMER_FILE (TORCHELASTIC_ENABLE_FILE_TIMER=1)
 //   fabric_heartbeat.py      on the workers' PYTHONPATH: `import fabric_heartbeat;
 //                            fabric_heartbeat.beat()`
-//   attempt_<n>_rank_<r>.beat  FABRIC_HEARTBEAT_FILE: 16 bytes, two little-endian
-//                            uint64 the worker increments (never read back by it): its
-//                            beats, and the shrinks it took (runtime/heartbeat.h)
+//   attempt_<n>_rank_<r>.beat  FABRIC_HEARTBEAT_FILE: the worker's beats and the shrinks
+//                            it took, in the layout of common/worker_control.h
+// Signals go through the ProcessLauncher seam (to the one worker process, not its group).
 // Thread safety: single-threaded, on the agent's loop.
 #ifndef FABRIC_LAUNCHER_HANG_WATCH_H_
 #define FABRIC_LAUNCHER_HANG_WATCH_H_
@@ -29,7 +29,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/worker_control.h"
 #include "common/worker_env.h"
+#include "launcher/process_launcher.h"
 #include "launcher/watchdog.h"
 
 namespace fabric::launcher {
@@ -43,14 +45,21 @@ class HangWatch {
   // `say` prints one agent line (e.g. "rank 3 is hung: ...").
   static absl::StatusOr<std::unique_ptr<HangWatch>> Create(
       const std::string& dir, absl::Duration hang_timeout, Clock* clock,
-      std::function<void(const std::string&)> say);
+      ProcessLauncher* launcher, std::function<void(const std::string&)> say);
   ~HangWatch();
 
   // The FIFO's read end, for the agent's epoll set.
   int fifo_fd() const { return fifo_read_; }
 
-  // Adds the variables above to a worker's environment (creating its heartbeat file).
-  void AddWorkerEnv(int restart, int local_rank, EnvMap* env);
+  // Pure: the files' names in `dir` (the watch's directory), and the variables above as
+  // a worker's environment gets them (its heartbeat file `beat_file`).
+  static std::string TimerFifo(const std::string& dir);
+  static std::string BeatFile(const std::string& dir, int restart, int local_rank);
+  static void AddWorkerEnv(const std::string& dir, const std::string& beat_file, EnvMap* env);
+  // Creates local rank `local_rank`'s heartbeat file for the next attempt (before its
+  // spawn); the attempt watches it from StartAttempt. An error leaves the rank unwatched
+  // by heartbeat (its runtime finds no file and does not beat).
+  absl::Status AddBeatFile(int local_rank, const std::string& path);
   // The attempt's workers started: `pids` by local rank (-1: not started).
   void StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ranks);
   // The attempt ended: its heartbeat files are removed.
@@ -78,12 +87,19 @@ class HangWatch {
     absl::Time at;
   };
   HangWatch(std::string dir, absl::Duration hang_timeout, Clock* clock,
-            std::function<void(const std::string&)> say)
-      : dir_(std::move(dir)), hang_timeout_(hang_timeout), clock_(clock), say_(std::move(say)) {}
+            ProcessLauncher* launcher, std::function<void(const std::string&)> say)
+      : dir_(std::move(dir)),
+        hang_timeout_(hang_timeout),
+        clock_(clock),
+        launcher_(launcher),
+        say_(std::move(say)) {}
+  // The heartbeat file's words of local rank `local_rank` (common/worker_control.h).
+  std::optional<HeartbeatWords> ReadBeats(int local_rank) const;
 
   std::string dir_;
   absl::Duration hang_timeout_;
   Clock* clock_;
+  ProcessLauncher* launcher_;  // signals to workers (SIGABRT for the stack, then the stop)
   std::function<void(const std::string&)> say_;
   std::string fifo_path_;
   std::string helper_path_;

@@ -290,6 +290,16 @@ absl::Status PosixProcessLauncher::SignalGroup(pid_t pgid, int sig) {
   return absl::OkStatus();
 }
 
+absl::Status PosixProcessLauncher::SignalProcess(pid_t pid, int sig) {
+  if (pid <= 1 || pid == getpid()) {
+    return absl::InvalidArgumentError(absl::StrCat("refusing to signal process ", pid));
+  }
+  if (kill(pid, sig) != 0 && errno != ESRCH) {
+    return ErrnoStatus(errno, absl::StrCat("kill(", pid, ", ", sig, ")"));
+  }
+  return absl::OkStatus();
+}
+
 void PosixProcessLauncher::ReleaseGroup(pid_t pgid) {
   if (pgid > 1 && pgid != getpgrp()) kill(-pgid, SIGKILL);
   TellSentinel(-pgid);

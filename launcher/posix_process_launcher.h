@@ -61,6 +61,7 @@ class PosixProcessLauncher final : public ProcessLauncher {
 
   absl::StatusOr<Child> Spawn(const SpawnSpec& spec) override;
   absl::Status SignalGroup(pid_t pgid, int sig) override;
+  absl::Status SignalProcess(pid_t pid, int sig) override;
   void ReleaseGroup(pid_t pgid) override;
   std::optional<Reaped> ReapAny() override;
   int KillAdopted() override;

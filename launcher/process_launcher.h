@@ -51,6 +51,11 @@ class ProcessLauncher {
   // OK (ESRCH). Returns InvalidArgument for pgid <= 1 or the caller's own group.
   virtual absl::Status SignalGroup(pid_t pgid, int sig) = 0;
 
+  // Sends `sig` to the one process `pid` (a worker, not its group: e.g. the SIGABRT that
+  // makes only a hung worker print its stack). A process already gone is OK (ESRCH).
+  // Returns InvalidArgument for pid <= 1 or the caller itself.
+  virtual absl::Status SignalProcess(pid_t pid, int sig) = 0;
+
   // Kills (SIGKILL) whatever is still in group `pgid` and stops tracking it (the
   // orphan sentinel forgets it). Call once the group's leader was reaped.
   virtual void ReleaseGroup(pid_t pgid) = 0;

@@ -12,11 +12,13 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "common/worker_control.h"
+
 namespace fabric::runtime {
 namespace {
 
-// The heartbeat file's words (launcher/hang_watch.h): [0] beats, [1] shrinks taken.
-// Null when not under fabric-run; words[1] is only there when the file has 16 bytes.
+// The heartbeat file's words (common/worker_control.h): beats, shrinks taken. Null when
+// not under fabric-run; the second only when the file is long enough to hold it.
 struct Words {
   std::atomic<uint64_t>* word[2] = {nullptr, nullptr};
 };
@@ -29,11 +31,17 @@ const Words& HeartbeatWords() {
     const int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) return w;
     struct stat st {};
-    const size_t n = fstat(fd, &st) == 0 && st.st_size >= 16 ? 2 : 1;
-    void* p = mmap(nullptr, n * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    const size_t size = fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+    const size_t end = size >= kHeartbeatShrinksOffset + 8 ? kHeartbeatShrinksOffset + 8
+                                                            : kHeartbeatBeatsOffset + 8;
+    void* p = mmap(nullptr, end, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return w;
-    for (size_t i = 0; i < n; ++i) w.word[i] = static_cast<std::atomic<uint64_t>*>(p) + i;
+    auto* base = static_cast<char*>(p);
+    w.word[0] = reinterpret_cast<std::atomic<uint64_t>*>(base + kHeartbeatBeatsOffset);
+    if (end > kHeartbeatShrinksOffset) {
+      w.word[1] = reinterpret_cast<std::atomic<uint64_t>*>(base + kHeartbeatShrinksOffset);
+    }
     return w;
   }();
   return words;

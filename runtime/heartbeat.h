@@ -1,11 +1,12 @@
-// The runtime's side of fabric-run's hang detection (launcher/hang_watch.h).
+// The runtime's side of fabric-run's hang detection (launcher/hang_watch.h; the file
+// layout: common/worker_control.h).
 //
-// Beat(): bumps the counter in the file FABRIC_HEARTBEAT_FILE names (its first 8 bytes,
-// a little-endian uint64, mapped once); no-op when the variable is unset (not under
+// Beat(): bumps the beats word of the file FABRIC_HEARTBEAT_FILE names (layout:
+// common/worker_control.h; mapped once); no-op when the variable is unset (not under
 // fabric-run). The runtime beats when it launches, on every optimizer step and before
 // and after every collective, so a rank blocked in a collective stops beating.
 //
-// AckShrink(): bumps the file's second word (bytes 8-15): "this worker took one more
+// AckShrink(): bumps the file's shrinks-taken word: "this worker took one more
 // 'shrink' from its control FIFO and re-formed its process group with the new world".
 // fabric-run waits for it after telling the workers to shrink (--recovery in-place);
 // a worker that does not take it in time (e.g. blocked in a collective with a

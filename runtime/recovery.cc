@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "common/worker_control.h"
 #include "common/worker_env.h"
 #include "runtime/fabric.h"
 #include "runtime/heartbeat.h"
@@ -113,13 +114,13 @@ std::optional<std::pair<int, int>> Fabric::ReadShrink() {
   if (nl == std::string::npos) return std::nullopt;
   const std::string line = control_buf_.substr(0, nl);
   control_buf_.erase(0, nl + 1);
-  int world = 0, new_rank = 0;
-  if (std::sscanf(line.c_str(), "shrink %d %d", &world, &new_rank) != 2 || world < 1 ||
-      new_rank < 0 || new_rank >= world) {
-    std::fprintf(stderr, "fabric runtime: ignoring a malformed control line '%s'\n", line.c_str());
+  absl::StatusOr<ShrinkCommand> shrink = DecodeShrink(line);  // common/worker_control.h
+  if (!shrink.ok()) {
+    std::fprintf(stderr, "fabric runtime: ignoring a control line: %s\n",
+                 std::string(shrink.status().message()).c_str());
     return std::nullopt;
   }
-  return std::make_pair(world, new_rank);
+  return std::make_pair(shrink->world_size, shrink->rank);
 }
 
 absl::Status Fabric::ElectDonor(int64_t my_steps) {

@@ -9,28 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/worker_control.h"
 
 namespace fabric::runtime {
-
-absl::StatusOr<std::vector<std::string>> ParseAssignment(absl::string_view message) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (;;) {
-    const size_t nul = message.find('\0', pos);
-    if (nul == absl::string_view::npos) {
-      return absl::FailedPreconditionError("the assignment is not complete yet");
-    }
-    if (nul == pos) return out;  // the empty entry ends the message
-    absl::string_view kv = message.substr(pos, nul - pos);
-    const size_t eq = kv.find('=');
-    if (eq == absl::string_view::npos || eq == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("spare: malformed environment entry '", kv, "' from fabric-run"));
-    }
-    out.emplace_back(kv);
-    pos = nul + 1;
-  }
-}
 
 absl::Status WaitForAssignment(const std::string& fifo) {
   const int fd = open(fifo.c_str(), O_RDONLY | O_CLOEXEC);
@@ -41,7 +22,7 @@ absl::Status WaitForAssignment(const std::string& fifo) {
   std::string message;
   char buf[1 << 14];
   for (;;) {
-    absl::StatusOr<std::vector<std::string>> env = ParseAssignment(message);
+    absl::StatusOr<std::vector<std::string>> env = DecodeSpareAssignment(message);
     if (env.ok()) {
       close(fd);
       clearenv();

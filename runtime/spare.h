@@ -1,8 +1,8 @@
 // A spare (fabric-run --recovery in-place --spares N): a process started with the workers
 // that has no rank yet. Fabric::Create blocks in WaitForAssignment until fabric-run writes
 // to the FIFO in FABRIC_SPARE_FIFO the complete environment of the worker it takes over
-// (each "KEY=VALUE" NUL-terminated, then one more NUL); that becomes this process's
-// environment, and the process goes on as that worker's replacement. What a spare has
+// (common/worker_control.h's spare assignment); that becomes this process's environment,
+// and the process goes on as that worker's replacement. What a spare has
 // paid in advance: process start, loading LibTorch, the program's own start-up.
 #ifndef FABRIC_RUNTIME_SPARE_H_
 #define FABRIC_RUNTIME_SPARE_H_
@@ -14,10 +14,6 @@
 #include "absl/strings/string_view.h"
 
 namespace fabric::runtime {
-
-// The "KEY=VALUE" entries of a complete message; InvalidArgument for an entry without
-// '=' or an empty key; FailedPrecondition while the final NUL has not arrived.
-absl::StatusOr<std::vector<std::string>> ParseAssignment(absl::string_view message);
 
 // Reads the FIFO until a complete message, then replaces the environment with it.
 // Unavailable when the FIFO ends (fabric-run is gone) before that.

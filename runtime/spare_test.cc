@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/status_matchers.h"
+#include "common/worker_control.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -24,21 +25,21 @@ std::string Msg(std::initializer_list<const char*> entries) {
   return m;
 }
 
-TEST(ParseAssignmentTest, EntriesUntilTheEmptyOne) {
-  FABRIC_ASSERT_OK_AND_ASSIGN(auto env, ParseAssignment(Msg({"RANK=2", "A=b=c", "EMPTY="})));
+TEST(DecodeSpareAssignmentTest, EntriesUntilTheEmptyOne) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(auto env, DecodeSpareAssignment(Msg({"RANK=2", "A=b=c", "EMPTY="})));
   EXPECT_THAT(env, ElementsAre("RANK=2", "A=b=c", "EMPTY="));
 }
 
-TEST(ParseAssignmentTest, IncompleteMessageWaitsForMore) {
+TEST(DecodeSpareAssignmentTest, IncompleteMessageWaitsForMore) {
   std::string m = Msg({"RANK=2"});
   m.pop_back();  // the terminating NUL has not arrived
-  EXPECT_TRUE(absl::IsFailedPrecondition(ParseAssignment(m).status()));
-  EXPECT_TRUE(absl::IsFailedPrecondition(ParseAssignment("RANK=").status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(DecodeSpareAssignment(m).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(DecodeSpareAssignment("RANK=").status()));
 }
 
-TEST(ParseAssignmentTest, MalformedEntriesAreRefused) {
-  EXPECT_TRUE(absl::IsInvalidArgument(ParseAssignment(Msg({"NOEQUALS"})).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(ParseAssignment(Msg({"=value"})).status()));
+TEST(DecodeSpareAssignmentTest, MalformedEntriesAreRefused) {
+  EXPECT_TRUE(absl::IsInvalidArgument(DecodeSpareAssignment(Msg({"NOEQUALS"})).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(DecodeSpareAssignment(Msg({"=value"})).status()));
 }
 
 std::string Fifo() {

@@ -13,6 +13,7 @@ MERGE=0
 # target label : corpus directory
 TARGETS=(
   "//launcher:cli_fuzzer:launcher/fuzz_corpus/cli"
+  "//common:worker_control_fuzzer:common/fuzz_corpus/worker_control"
   "//slurm:hostlist_fuzzer:slurm/fuzz_corpus/hostlist"
   "//rendezvous:convert_fuzzer:rendezvous/fuzz_corpus/convert"
   "//rendezvous:state_fuzzer:rendezvous/fuzz_corpus/state"
