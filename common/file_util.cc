@@ -1,10 +1,15 @@
 #include "common/file_util.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace fabric {
 
@@ -25,6 +30,21 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path, absl::string_
                      text.has_value() ? " (it is empty)" : ""));
   }
   return token;
+}
+
+absl::Status MakeDirs(const std::string& path, absl::string_view what) {
+  std::string cur;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty()) {
+      if (cur.empty()) cur = "/";
+      continue;
+    }
+    cur = (cur.empty() || cur == "/") ? absl::StrCat(cur, part) : absl::StrCat(cur, "/", part);
+    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::InternalError(absl::StrCat("create ", what, " ", cur, ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fabric

@@ -18,6 +18,10 @@ std::optional<std::string> ReadFile(const std::string& path);
 // A shared secret kept in a file (a token): its contents without surrounding whitespace.
 // INVALID_ARGUMENT "FLAG: cannot read a token from 'PATH'" when the file cannot be read
 // or holds only whitespace; the message never quotes the contents.
+// Creates `path` and its missing parents (mode 0755); an existing directory is OK.
+// Internal "create <what> <the part that failed>: <errno text>".
+absl::Status MakeDirs(const std::string& path, absl::string_view what);
+
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path, absl::string_view flag);
 
 }  // namespace fabric

@@ -34,21 +34,6 @@ namespace {
 
 std::string ReadSmallFile(const std::string& path) { return ReadFile(path).value_or(""); }
 
-absl::Status MakeDirs(const std::string& path) {
-  std::string cur;
-  for (absl::string_view part : absl::StrSplit(path, '/')) {
-    if (part.empty()) {
-      if (cur.empty()) cur = "/";
-      continue;
-    }
-    cur = (cur.empty() || cur == "/") ? absl::StrCat(cur, part) : absl::StrCat(cur, "/", part);
-    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::InternalError(
-          absl::StrCat("create log directory ", cur, ": ", std::strerror(errno)));
-    }
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -115,6 +100,9 @@ absl::Status Agent::Init() {
   FABRIC_ASSIGN_OR_RETURN(
       hang_watch_, HangWatch::Create(scratch_dir_, options_.launch.hang_timeout, clock_, launcher_,
                                      [this](const std::string& s) { Say(s); }));
+  hang_watch_->set_on_hang(
+      [this](int rank, pid_t pid, const std::string& why) { RecordHang(rank, pid, why); });
+  FABRIC_RETURN_IF_ERROR(OpenEventLog());
   FABRIC_RETURN_IF_ERROR(Watch(hang_watch_->fifo_fd(), kTimerFifoTag));
   return Watch(coordinator_->event_fd(), kCoordinatorTag);
 }
@@ -172,7 +160,9 @@ void Agent::Report(const NodePlacement& plan, const AttemptResult& result, bool 
     if (w.local_rank == root.local_rank || !w.status.has_value()) continue;
     in.others.push_back(OtherRankEnd{w.global_rank, *w.status, w.last_signal_sent});
   }
-  Say(FormatFailureReport(in));
+  const std::string report = FormatFailureReport(in);
+  RecordFailure(in, report);
+  Say(report);
 }
 
 WorkerOutputOptions Agent::OutputOptions(std::string prefix, bool to_console) {
@@ -204,7 +194,7 @@ absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   std::string dir = scratch_dir_;
   if (!lo.log_dir.empty()) {
     dir = absl::StrCat(lo.log_dir, "/", run_id_, "/attempt_", plan.restart_count);
-    FABRIC_RETURN_IF_ERROR(MakeDirs(dir));
+    FABRIC_RETURN_IF_ERROR(MakeDirs(dir, "log directory"));
   }
   AttemptResult result;
   AttemptIo io;
@@ -227,6 +217,7 @@ absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
     }
     hang_watch_->StartAttempt(std::move(pids), std::move(ranks));
   }
+  RecordAttemptStart(plan, gang);
   for (size_t i = 0; i < io.read_fds.size(); ++i) {
     if (!Watch(io.read_fds[i].get(), i).ok()) LogWarning("epoll_ctl: ", std::strerror(errno));
   }
@@ -234,6 +225,7 @@ absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   attempt_.control_fifos.clear();
   in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
+  RecordAttemptEnd(attempt_.plan, result.outcome);
   for (const WorkerState& w : result.outcome.workers) {
     if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
       result.hang_reasons[w.local_rank] = *why;
@@ -356,12 +348,14 @@ void Agent::OnSigchld(Gang& gang, const AttemptIo& io) {
   while (std::optional<Reaped> r = launcher_->ReapAny()) {
     hang_watch_->OnWorkerExit(r->pid);
     AbandonShrink(gang, r->pid, r->status);
+    RecordWorkerExit(gang, r->pid, r->status);
     const bool was_stopping = gang.stopping();
     if (gang.OnExit(r->pid, r->status) && !was_stopping && gang.stopping()) {
       MaybeReportEarly(gang, r->pid, r->status, io.outputs);
     }
     for (const Replacement& x : gang.TakeReplacements()) {
       hang_watch_->OnWorkerReplaced(x.local_rank, x.new_pid);
+      RecordReplacement(x);
       const std::string who =
           x.spare >= 0 ? absl::StrCat("spare ", x.spare, " (pid ", x.new_pid, ") takes over")
                        : absl::StrCat("started a replacement (pid ", x.new_pid, ")");

@@ -32,6 +32,8 @@
 #include "launcher/attempt_plan.h"
 #include "launcher/cgroup_oom.h"
 #include "launcher/coordinator.h"
+#include "launcher/event_log.h"
+#include "launcher/failure_report.h"
 #include "launcher/gang.h"
 #include "launcher/hang_watch.h"
 #include "launcher/local_coordinator.h"
@@ -173,6 +175,21 @@ class Agent {
   void Report(const NodePlacement& plan, const AttemptResult& result, bool restarting,
               std::optional<int64_t> oom_before);
   void Say(const std::string& text);  // one write(2) to the console's stderr
+  // The event log (agent_events.cc, launcher/event_log.h): --events and --log-dir's
+  // events.jsonl, opened by Init; one Record* per thing that happened.
+  absl::Status OpenEventLog();
+  void RecordPlan(const NodePlacement& plan, bool restart);
+  void RecordCoordinatorEvent(const CoordinatorEvent& x);
+  void RecordAttemptStart(const NodePlacement& plan, const Gang& gang);
+  void RecordWorkerExit(const Gang& gang, pid_t pid, const ExitStatus& status);
+  void RecordReplacement(const Replacement& x);
+  void RecordHang(int global_rank, pid_t pid, const std::string& reason);
+  void RecordShrink(const NodePlacement& next);
+  void RecordAttemptEnd(const NodePlacement& plan, const GangOutcome& out);
+  void RecordFailure(const FailureReportInput& in, const std::string& report);
+  int RecordRunEnd(int exit_code);  // returns exit_code
+  // Run's rounds (Run records the run's end around it).
+  int RunRounds();
   // The epoll set's tags: worker pipes are 0..2n-1 (stdout, stderr of each local rank).
   static constexpr uint64_t kSignalTag = ~uint64_t{0};
   static constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
@@ -202,6 +219,7 @@ class Agent {
   std::optional<CoordinatorEvent> next_plan_;
   std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
   std::unique_ptr<HangWatch> hang_watch_;  // file timers and heartbeats (hang_watch.h)
+  std::unique_ptr<EventLog> events_;       // never null after Init (no files: records nothing)
 };
 
 }  // namespace fabric::launcher

@@ -70,7 +70,10 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
     return false;
   };
   h.coordinator = [&] {
-    for (CoordinatorEvent& x : coordinator_->TakeEvents()) pending_.push_back(std::move(x));
+    for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
+      RecordCoordinatorEvent(x);
+      pending_.push_back(std::move(x));
+    }
   };
   for (;;) {
     if (!pending_.empty()) {
@@ -93,6 +96,7 @@ bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
 
 void Agent::OnCoordinatorEvents(Gang& gang) {
   for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
+    RecordCoordinatorEvent(x);
     if (MaybeShrinkInPlace(gang, x)) continue;
     const bool stop = StopsRound(x, attempt_.plan.round);
     if (stop && !attempt_.stop_requested && !gang.finished() && !gang.stopping()) {
@@ -149,6 +153,7 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
     gang.OnSignal(SIGTERM);
     return true;
   }
+  RecordShrink(next);
   Say(absl::StrCat("fabric-run: round ", next.round, ": the job shrinks in place to ",
                    next.world_size, " ranks; this node's workers are ranks ",
                    next.global_rank_base, "-", next.global_rank_base + next.local_world_size - 1,
@@ -339,8 +344,11 @@ std::optional<int> Agent::Conclude(const NodePlacement& plan, const AttemptResul
   return std::nullopt;
 }
 
-int Agent::Run() {
+int Agent::Run() { return RecordRunEnd(RunRounds()); }
+
+int Agent::RunRounds() {
   Coordinator& c = *coordinator_;
+  int restarts_seen = -1;  // the last plan's restart count (-1: none yet)
   CoordinatorEvent ev;
   int sig = 0;
   for (;;) {
@@ -357,6 +365,8 @@ int Agent::Run() {
       }
     }
     NodePlacement plan = ev.plan;
+    RecordPlan(plan, restarts_seen >= 0 && plan.restart_count > restarts_seen);
+    restarts_seen = plan.restart_count;
     attempt_ = AttemptState{};  // a new round: nothing of the last one's carries over
     attempt_.plan = plan;
     attempt_.rank0_node = ev.rank0_node;

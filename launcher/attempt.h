@@ -57,6 +57,7 @@ struct AttemptState {
   bool stop_requested = false;    // the gang is stopping for a coordinator event
   bool failure_reported = false;  // this attempt's root cause went to the coordinator
   int user_signal = 0;            // a stop signal the agent received during the attempt
+  std::map<pid_t, absl::Time> started_at;  // each worker's start (the event log's durations)
 };
 
 }  // namespace fabric::launcher

@@ -95,7 +95,11 @@ const std::vector<FlagSpec>& Flags() {
        "30s, 2m).",
        {}},
       {"log-dir", Kind::kValue, "DIR", "(none)",
-       "Write each rank's stdout/stderr to files in DIR.", {}},
+       "Write each rank's stdout/stderr to files in DIR (and the event log to\n"
+       "DIR/RUN_ID/events.jsonl).", {}},
+      {"events", Kind::kValue, "FILE", "(none)",
+       "Append the run's event log to FILE: one JSON object a line in torchelastic's\n"
+       "event record shape (doc/events.md).", {}},
       {"console-ranks", Kind::kValue, "all|none|RANKS", "all",
        "Which global ranks' output reaches the console, e.g. 0 or 0,2-3.", {}},
       {"quiet", Kind::kBool, "", "false",
@@ -808,6 +812,10 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
     }
   }
   if (auto it = raw.find("log-dir"); it != raw.end()) o->log_dir = it->second.value;
+  if (auto it = raw.find("events"); it != raw.end()) {
+    if (it->second.value.empty()) return Bad(it->second, "needs a file name");
+    o->events_file = it->second.value;
+  }
   if (auto it = raw.find("python"); it != raw.end()) o->python = it->second.value;
   if (auto it = raw.find("rdzv-endpoint"); it != raw.end()) {
     const Raw& r = it->second;

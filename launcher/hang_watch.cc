@@ -213,6 +213,7 @@ void HangWatch::OnTimer() {
     reasons_[h.local_rank] = h.reason;
     say_(absl::StrCat("fabric-run: rank ", rank, " (pid ", h.pid, ") is hung: ", h.reason,
                       "; capturing its stack (SIGABRT), then stopping it\n"));
+    if (on_hang_) on_hang_(rank, h.pid, h.reason);
     (void)launcher_->SignalProcess(h.pid, SIGABRT);
     kills_.push_back(PendingKill{h.pid, h.signal, now + capture_time_});
   }

@@ -77,6 +77,12 @@ class HangWatch {
   // heartbeat file's second word); nullopt when it has no file this attempt.
   std::optional<uint64_t> ShrinksTaken(int local_rank) const;
 
+  // Called once for each worker found hung, before its SIGABRT: its global rank, pid and
+  // why (the event log's "fabric.hang").
+  void set_on_hang(std::function<void(int, pid_t, const std::string&)> on_hang) {
+    on_hang_ = std::move(on_hang);
+  }
+
   // Why this attempt's worker was stopped as hung; nullptr when it was not.
   const std::string* HangReason(int local_rank) const;
 
@@ -101,6 +107,7 @@ class HangWatch {
   Clock* clock_;
   ProcessLauncher* launcher_;  // signals to workers (SIGABRT for the stack, then the stop)
   std::function<void(const std::string&)> say_;
+  std::function<void(int, pid_t, const std::string&)> on_hang_;
   std::string fifo_path_;
   std::string helper_path_;
   int fifo_read_ = -1;

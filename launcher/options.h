@@ -52,6 +52,7 @@ struct LaunchOptions {
   std::string run_id;                 // empty: generated
   absl::Duration grace_period = absl::Seconds(30);  // SIGTERM -> SIGKILL
   std::string log_dir;                // empty: no per-rank files
+  std::string events_file;            // --events: the event log (empty: none)
   ConsoleFilter console;
   std::string python = "python3";  // looked up in PATH, as `#!/usr/bin/env python3`
   // torchrun's spellings (launcher/torchrun_flags.h).

@@ -13,6 +13,7 @@ PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev libgtest-dev libgmock-dev
   libgloo-dev               # headers only: ProcessGroupGloo.hpp includes them, the wheel has none
+  nlohmann-json3-dev        # header-only JSON (launcher/event_log.h)
   python3 python3-venv
   iproute2 procps psmisc
   slurm-wlm munge

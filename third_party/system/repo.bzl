@@ -62,6 +62,9 @@ def _system_libs_impl(rctx):
         ["grpc++", "protobuf"],
         extra = ["-lupb", "-lre2", "-lcares", "-laddress_sorting", "-lz"],
     )
+    if not rctx.path("/usr/include/nlohmann/json.hpp").exists:
+        fail("/usr/include/nlohmann/json.hpp not found: apt-get install nlohmann-json3-dev " +
+             "(tools/setup.sh installs it)")
     rctx.file("BUILD.bazel", """
 package(default_visibility = ["//visibility:public"])
 
@@ -82,6 +85,9 @@ cc_library(
 )
 
 cc_library(name = "grpc", linkopts = {grpc} + ["-pthread"])
+
+# Header-only (/usr/include/nlohmann, Debian's nlohmann-json3-dev): JSON for the event log.
+cc_library(name = "nlohmann_json")
 
 cc_library(name = "gtest", linkopts = ["-lgtest", "-pthread"], testonly = True)
 
