@@ -79,13 +79,7 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
 
   void ForgetGroup() override {
     if (reducer_ != nullptr) layout_ = Buckets();
-    if (reducer_ != nullptr) {
-      try {
-        reducer_->remove_autograd_hooks();
-      } catch (...) {
-      }
-    }
-    reducer_.reset();
+    DropReducer();
     snapshot_->futures.clear();
     comm_ = nullptr;
   }
@@ -143,13 +137,7 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
     if (n < 0 || static_cast<int64_t>(b.size()) != n || pos != layout.size()) {
       return absl::InvalidArgumentError("ddp: malformed bucket layout");
     }
-    if (reducer_ != nullptr) {
-      try {
-        reducer_->remove_autograd_hooks();
-      } catch (...) {
-      }
-      reducer_.reset();
-    }
+    DropReducer();
     layout_ = std::move(b);
     return MakeReducer(/*verify=*/false);
   }
@@ -159,15 +147,7 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
     sync_buffers_next_ = false;
   }
 
-  ~DdpStrategy() override {
-    // The reducer's autograd hooks hold raw pointers into it: remove them first.
-    if (reducer_ != nullptr) {
-      try {
-        reducer_->remove_autograd_hooks();
-      } catch (...) {
-      }
-    }
-  }
+  ~DdpStrategy() override { DropReducer(); }
 
   absl::StatusOr<std::vector<NamedTensor>> Setup(
       std::shared_ptr<torch::nn::Module> module) override {
@@ -415,6 +395,16 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
         reducer_->register_comm_hook(std::make_unique<SnapshotAllReduceHook>(group, snapshot_));
       }
     });
+  }
+
+  // The reducer's autograd hooks hold raw pointers into it: they go first. A failure to
+  // remove them (LibTorch's error, through TorchCall) is ignored: the reducer goes anyway.
+  void DropReducer() {
+    if (reducer_ == nullptr) return;
+    TorchCall(comm_ != nullptr ? comm_->rank() : -1, "ddp: remove the reducer's hooks",
+              [&] { reducer_->remove_autograd_hooks(); })
+        .IgnoreError();
+    reducer_.reset();
   }
 
   // The reducer's buckets as parameter indices, in reduction order.

@@ -16,25 +16,16 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/heartbeat.h"
+#include "runtime/recovery.h"
 #include "runtime/sharded_state.h"
 #include "runtime/sharding.h"
 #include "runtime/spare.h"
 #include "torch/cuda.h"
 #include "torch/torch.h"
 
-extern char** environ;
-
 namespace fabric::runtime {
 
-EnvMap Fabric::ProcessEnv() {
-  EnvMap env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string kv(*e);
-    size_t eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return env;
-}
+EnvMap Fabric::ProcessEnv() { return ReadProcessEnv(); }
 
 namespace {
 
@@ -80,45 +71,53 @@ void RemoveOtherStepDirs(const std::string& dir, const std::string& keep) {
 
 // GPUs this process can use: 0 without a CUDA LibTorch, a driver or a device.
 int CudaDeviceCount() {
-  try {
+  absl::StatusOr<int> n = TorchCall(/*rank=*/-1, "count the GPUs", [] {
     return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
-  } catch (const std::exception&) {
-    return 0;
-  }
+  });
+  return n.ok() ? *n : 0;
 }
 
 }  // namespace
 
-Fabric::Fabric(const RuntimeConfig& config) : config_(config) {
+Fabric::Fabric(const RuntimeConfig& config, RuntimeEnv env)
+    : config_(config), env_(std::move(env)) {
   if (config_.accelerator == Accelerator::kCuda) {
     device_ = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(config_.device_index));
   }
+  recovery_ = std::make_unique<Recovery>(
+      Recovery::FabricState{&config_, &comm_, &scaler_, &steps_done_, device_},
+      env_.control_fifo, env_.gloo_interface);
 }
 
 absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& options,
                                                        const EnvMap& env) {
   FABRIC_ASSIGN_OR_RETURN(RuntimeConfig config, ResolveConfig(options, env, CudaDeviceCount()));
-  return std::unique_ptr<Fabric>(new Fabric(config));
+  return std::unique_ptr<Fabric>(new Fabric(config, RuntimeEnv::FromMap(env)));
 }
 
 absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& options) {
-  if (const char* fifo = std::getenv(kEnvFabricSpareFifo)) {
-    // A spare (runtime/spare.h): wait, loaded, for the rank to take over.
-    const std::string path = fifo;
-    FABRIC_RETURN_IF_ERROR(WaitForAssignment(path));
+  EnvMap env = ReadProcessEnv();
+  const std::string spare_fifo = RuntimeEnv::FromMap(env).spare_fifo;
+  if (!spare_fifo.empty()) {
+    // A spare (runtime/spare.h): wait, loaded, for the rank to take over; the
+    // assignment replaces the environment, read again.
+    FABRIC_RETURN_IF_ERROR(WaitForAssignment(spare_fifo));
+    env = ReadProcessEnv();
     std::fprintf(stderr, "fabric runtime: spare (pid %d) takes over rank %s\n",
                  static_cast<int>(getpid()),
-                 std::getenv(kEnvRank) != nullptr ? std::getenv(kEnvRank) : "?");
+                 env.count(kEnvRank) != 0 ? env.at(kEnvRank).c_str() : "?");
   }
-  return Create(options, ProcessEnv());
+  return Create(options, env);
 }
 
-Fabric::~Fabric() {
-  if (control_fd_ >= 0) close(control_fd_);
-}
+Fabric::~Fabric() = default;
+
+std::optional<int64_t> Fabric::joined_at_step() const { return recovery_->joined_at_step(); }
+int Fabric::recoveries() const { return recovery_->recoveries(); }
 
 absl::Status Fabric::Launch(absl::Duration timeout) {
   if (launched_) return absl::FailedPreconditionError("Fabric::Launch called twice");
+  OpenHeartbeatFile(env_.heartbeat_file);  // under fabric-run (runtime/heartbeat.h)
   InstallHangStackHandler();  // under fabric-run: a hung rank's stack on SIGABRT
   Beat();
   if (device_.is_cuda()) {
@@ -130,15 +129,14 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
     FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, "set_num_threads",
                                      [&] { torch::set_num_threads(config_.num_threads); }));
   }
-  launch_timeout_ = timeout;
-  CommunicatorOptions co = CommOptions(timeout);
+  CommunicatorOptions co = recovery_->CommOptions(timeout);
   if (config_.replacement) {
     // In the place of a failed rank: join the running job's store (rank 0 serves it)
-    // and the re-formation the live ranks wait for (recovery.cc).
-    FABRIC_RETURN_IF_ERROR(JoinAsReplacement(co));
+    // and the re-formation the live ranks wait for (recovery.h).
+    FABRIC_RETURN_IF_ERROR(recovery_->JoinAsReplacement(co, timeout));
   }
   FABRIC_ASSIGN_OR_RETURN(comm_, Communicator::Create(co));
-  if (config_.replacement) FABRIC_RETURN_IF_ERROR(ElectDonor(/*my_steps=*/-1));
+  if (config_.replacement) FABRIC_RETURN_IF_ERROR(recovery_->ElectDonor(/*my_steps=*/-1));
   if (config_.precision == Precision::k16Mixed) {
     FABRIC_ASSIGN_OR_RETURN(scaler_, TorchCall(config_.rank, "create the gradient scaler", [&] {
       return std::make_unique<GradScaler>(device_, scaler_options_);
@@ -188,11 +186,11 @@ absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Mod
   } else {
     DdpOptions ddp;
     ddp.find_unused_parameters = config_.find_unused_parameters;
-    ddp.recoverable = RecoversInPlace(*model);
+    ddp.recoverable = recovery_->RecoversInPlace(model->index_);
     ddp.initial_broadcast = !(config_.replacement && models_.empty());
     model->strategy_ = MakeDdpStrategy(comm_.get(), ddp);
   }
-  FABRIC_RETURN_IF_ERROR(CheckRecoverable(*model));
+  FABRIC_RETURN_IF_ERROR(recovery_->CheckRecoverable(*model->strategy_, model->index_));
   FABRIC_ASSIGN_OR_RETURN(std::vector<NamedTensor> params,
                           model->strategy_->Setup(model->module_));
   FABRIC_ASSIGN_OR_RETURN(model->optimizer_, TorchCall(rank(), "create optimizer", [&] {
@@ -203,7 +201,8 @@ absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Mod
   }
   models_.push_back(std::move(model));
   if (config_.replacement && models_.size() == 1) {
-    FABRIC_RETURN_IF_ERROR(ReceiveStateAsReplacement(*models_.back()));
+    Model& first = *models_.back();
+    FABRIC_RETURN_IF_ERROR(recovery_->ReceiveStateAsReplacement(*first.strategy_, *first.optimizer_));
   }
   return models_.back().get();
 }
@@ -222,15 +221,13 @@ absl::Status Fabric::BeginForward(const std::vector<Model*>& models) {
   if (models_.empty()) return absl::FailedPreconditionError("Forward before Setup()");
   for (Model* m : models) {
     if (m->index_ == 0 && m->strategy_->recovery() != nullptr && Syncs(*m)) {
-      // What a replacement's forward of this step must draw from (recovery.cc).
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      step_rng_ = gen.get_state();
+      recovery_->RememberStepRng();  // what a replacement's forward must draw from
     }
     absl::Status pre = m->strategy_->PreForward(Syncs(*m));
     if (!pre.ok() && m->index_ == 0 && m->strategy_->recovery() != nullptr) {
       // Only the buffers' broadcast communicates here: a peer is gone.
-      pre = RecoverInPlace(*m, pre, RecoveryPoint::kBeforeForward);
+      pre = recovery_->RecoverInPlace(*m->strategy_, *m->optimizer_, pre,
+                                      Recovery::Point::kBeforeForward);
     }
     FABRIC_RETURN_IF_ERROR(pre);
     m->in_backward_ = true;
@@ -271,7 +268,8 @@ absl::Status Fabric::Backward(const at::Tensor& loss) {
     InPlaceRecovery* rec = first.strategy_->recovery();
     if (rec != nullptr && rec->GradSyncFailed()) {
       first.in_backward_ = false;  // the recovery redoes its synchronisation
-      return RecoverInPlace(first, backward, RecoveryPoint::kGradientSync);
+      return recovery_->RecoverInPlace(*first.strategy_, *first.optimizer_, backward,
+                                       Recovery::Point::kGradientSync);
     }
     return backward;
   }
@@ -297,9 +295,8 @@ absl::Status Fabric::UnscaleOnce(Model& model) {
 absl::Status Fabric::Step(Model* model) {
   if (model == nullptr) return absl::InvalidArgumentError("Fabric::Step: null model");
   Beat();  // every optimizer step (runtime/heartbeat.h)
-  if (skip_next_step_ && model->index_ == 0) {
+  if (model->index_ == 0 && recovery_->TakeSkipNextStep()) {
     // This step's update came with the state a peer sent during an in-place recovery.
-    skip_next_step_ = false;
     return model->strategy_->ZeroGrad();
   }
   bool skip = false;

@@ -44,10 +44,13 @@
 #include "runtime/config.h"
 #include "runtime/grad_scaler.h"
 #include "runtime/precision.h"
+#include "runtime/runtime_env.h"
 #include "runtime/strategy.h"
 #include "runtime/torch_status.h"
 
 namespace fabric::runtime {
+
+class Recovery;  // recovery.h
 
 // Builds the optimizer over the tensors the strategy says it must update: the module's
 // trainable parameters (frozen ones are left out), or under FSDP the local flat shard
@@ -93,7 +96,7 @@ class Fabric {
                                                         const EnvMap& env);
   // The same with this process's environment.
   static absl::StatusOr<std::unique_ptr<Fabric>> Create(const FabricOptions& options);
-  // The process environment as a map.
+  // The process environment as a map (ReadProcessEnv, runtime_env.h).
   static EnvMap ProcessEnv();
 
   ~Fabric();
@@ -228,9 +231,9 @@ class Fabric {
   // checkpoint was loaded at; a replacement starts with the live ranks' count.
   int64_t steps_done() const { return steps_done_; }
   // Set (after Setup) in a process that replaced a failed rank: steps_done() then.
-  std::optional<int64_t> joined_at_step() const { return joined_at_step_; }
+  std::optional<int64_t> joined_at_step() const;
   // Re-formations of the group this process took part in.
-  int recoveries() const { return recovery_n_; }
+  int recoveries() const;
 
   // Seeds LibTorch's CPU and CUDA generators (the same seed on every rank, as Lightning
   // does).
@@ -262,7 +265,7 @@ class Fabric {
   Communicator* communicator() const { return comm_.get(); }
 
  private:
-  explicit Fabric(const RuntimeConfig& config);
+  Fabric(const RuntimeConfig& config, RuntimeEnv env);
   std::vector<Model*> AllModels() const;
   absl::StatusOr<Model*> SetupNamed(std::shared_ptr<torch::nn::Module> module,
                                     const NamedOptimizerFactory& factory);
@@ -276,36 +279,6 @@ class Fabric {
   absl::StatusOr<CheckpointData> ReadSharded(const std::string& dir);
   // 16-mixed: unscales the model's gradients once per step; its found_inf_ is then set.
   absl::Status UnscaleOnce(Model& model);
-  // In-place recovery (see steps_done(); recovery.cc). CommunicatorOptions for this
-  // process.
-  CommunicatorOptions CommOptions(absl::Duration timeout) const;
-  // Whether `model` (about to be set up) takes part: in-place mode, several ranks, DDP,
-  // the first model.
-  bool RecoversInPlace(const Model& model) const;
-  // After the strategy is made: one line on stderr (rank 0) when in-place mode was asked
-  // for but this model cannot recover in place (FSDP, a second model): a failure then
-  // restarts every worker; FailedPrecondition for a replacement that cannot join.
-  absl::Status CheckRecoverable(const Model& model) const;
-  // A replacement's Launch: the store as a client, the re-formation it joins.
-  absl::Status JoinAsReplacement(CommunicatorOptions& options);
-  // A replacement's first Setup: the live ranks' state (TransferState).
-  absl::Status ReceiveStateAsReplacement(Model& model);
-  // Where a live rank saw its peer fail: in the buffers' broadcast before a forward (it
-  // has computed nothing of the step yet), or in the step's gradient synchronisation.
-  enum class RecoveryPoint { kBeforeForward, kGradientSync };
-  // A live rank, after a collective of the step failed: re-form the group and go on
-  // from `point` (redo the synchronisation, or synchronise after this backward).
-  absl::Status RecoverInPlace(Model& model, const absl::Status& failure, RecoveryPoint point);
-  // Every rank of a re-formed group: who sends the state (the lowest rank among those
-  // with the most steps; a replacement counts -1) and how many steps it made.
-  absl::Status ElectDonor(int64_t my_steps);
-  // A "shrink WORLD RANK" line from fabric-run's control FIFO (FABRIC_CONTROL_FIFO),
-  // when one has arrived: the job goes on with WORLD ranks and this is RANK.
-  std::optional<std::pair<int, int>> ReadShrink();
-  // The donor's model and optimizer state, step count and RNG state to every rank;
-  // ranks behind the donor (and the replacement) load it.
-  absl::Status TransferState(Model& model);
-
   RuntimeConfig config_;
   std::unique_ptr<Communicator> comm_;
   std::vector<std::unique_ptr<Model>> models_;
@@ -315,15 +288,8 @@ class Fabric {
   int no_sync_depth_ = 0;
   bool launched_ = false;
   int64_t steps_done_ = 0;
-  std::optional<int64_t> joined_at_step_;
-  int recovery_n_ = 0;        // the group's current re-formation
-  int donor_ = -1;            // ElectDonor's result
-  int64_t donor_steps_ = 0;
-  bool skip_next_step_ = false;  // this rank took a state one step ahead of it
-  at::Tensor step_rng_;  // the CPU generator's state when this step's forward began
-  absl::Duration launch_timeout_ = absl::Minutes(5);
-  int control_fd_ = -1;       // FABRIC_CONTROL_FIFO, opened when first read
-  std::string control_buf_;   // what was read of it, up to a full line
+  RuntimeEnv env_;                     // read once (runtime_env.h)
+  std::unique_ptr<Recovery> recovery_;  // in-place recovery's state (recovery.h)
 };
 
 }  // namespace fabric::runtime

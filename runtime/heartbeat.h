@@ -1,9 +1,12 @@
 // The runtime's side of fabric-run's hang detection (launcher/hang_watch.h; the file
 // layout: common/worker_control.h).
 //
-// Beat(): bumps the beats word of the file FABRIC_HEARTBEAT_FILE names (layout:
-// common/worker_control.h; mapped once); no-op when the variable is unset (not under
-// fabric-run). The runtime beats when it launches, on every optimizer step and before
+// OpenHeartbeatFile(path): maps the file FABRIC_HEARTBEAT_FILE names (RuntimeEnv,
+// runtime_env.h; layout: common/worker_control.h). Only the first call counts; "" or a
+// file that cannot be mapped leaves every call below a no-op (not under fabric-run).
+// Fabric::Launch calls it.
+//
+// Beat(): bumps the beats word of the opened file; no-op before OpenHeartbeatFile. The runtime beats when it launches, on every optimizer step and before
 // and after every collective, so a rank blocked in a collective stops beating.
 //
 // AckShrink(): bumps the file's shrinks-taken word: "this worker took one more
@@ -12,19 +15,22 @@
 // a worker that does not take it in time (e.g. blocked in a collective with a
 // partitioned node) makes the agent restart the job.
 //
-// InstallHangStackHandler(): under fabric-run, SIGABRT (what fabric-run sends a hung
+// InstallHangStackHandler(): once a heartbeat file is open (under fabric-run), SIGABRT (what fabric-run sends a hung
 // worker before stopping it) first writes the receiving thread's stack to stderr:
 //     *** fabric runtime: SIGABRT; stack (most recent call first):
 //     /path/libtorch_cpu.so(_ZN4c10d16ProcessGroupGloo...+0x1a) [0x7f...]
 // (glibc's backtrace_symbols_fd, async-signal-safe), then dies of SIGABRT as it would
 // have. Idempotent.
 //
-// Thread safety: both may be called from any thread.
+// Thread safety: all may be called from any thread.
 #ifndef FABRIC_RUNTIME_HEARTBEAT_H_
 #define FABRIC_RUNTIME_HEARTBEAT_H_
 
+#include <string>
+
 namespace fabric::runtime {
 
+void OpenHeartbeatFile(const std::string& path);
 void Beat();
 void AckShrink();
 void InstallHangStackHandler();
