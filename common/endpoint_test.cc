@@ -75,10 +75,9 @@ TEST(EndpointTest, WaitForListenerConnectsToAListeningPort) {
 TEST(EndpointTest, WaitForListenerReportsAnUnresolvableNameUntilTheDeadline) {
   std::vector<std::string> reports;
   const absl::Time start = absl::Now();
-  EXPECT_FALSE(WaitForListener("no-such-host.invalid", "29400", start + absl::Milliseconds(2500),
-                               [&](absl::string_view why, absl::Duration) {
-                                 reports.emplace_back(why);
-                               }));
+  EXPECT_FALSE(
+      WaitForListener("no-such-host.invalid", "29400", start + absl::Milliseconds(2500),
+                      [&](absl::string_view why, absl::Duration) { reports.emplace_back(why); }));
   EXPECT_GE(absl::Now() - start, absl::Seconds(2));
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_THAT(reports[0], HasSubstr("no-such-host.invalid does not resolve"));
@@ -87,8 +86,8 @@ TEST(EndpointTest, WaitForListenerReportsAnUnresolvableNameUntilTheDeadline) {
 TEST(EndpointTest, WaitForListenerGivesUpOnARefusedPort) {
   absl::StatusOr<int> port = PickFreePort();
   ASSERT_TRUE(port.ok());
-  EXPECT_FALSE(WaitForListener("127.0.0.1", absl::StrCat(*port),
-                               absl::Now() + absl::Milliseconds(300)));
+  EXPECT_FALSE(
+      WaitForListener("127.0.0.1", absl::StrCat(*port), absl::Now() + absl::Milliseconds(300)));
 }
 
 }  // namespace

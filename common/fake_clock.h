@@ -14,8 +14,7 @@ namespace fabric {
 class FakeClock final : public Clock {
  public:
   // Starts at `start` (an arbitrary fixed instant by default).
-  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'000'000'000))
-      : now_(start) {}
+  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'000'000'000)) : now_(start) {}
   FakeClock(const FakeClock&) = delete;
   FakeClock& operator=(const FakeClock&) = delete;
 

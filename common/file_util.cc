@@ -25,9 +25,8 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path, absl::string_
   std::optional<std::string> text = ReadFile(path);
   std::string token(absl::StripAsciiWhitespace(text.value_or("")));
   if (token.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read a token from '", path, "'",
-                     text.has_value() ? " (it is empty)" : ""));
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read a token from '", path, "'",
+                                                   text.has_value() ? " (it is empty)" : ""));
   }
   return token;
 }
@@ -41,7 +40,8 @@ absl::Status MakeDirs(const std::string& path, absl::string_view what) {
     }
     cur = (cur.empty() || cur == "/") ? absl::StrCat(cur, part) : absl::StrCat(cur, "/", part);
     if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::InternalError(absl::StrCat("create ", what, " ", cur, ": ", std::strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("create ", what, " ", cur, ": ", std::strerror(errno)));
     }
   }
   return absl::OkStatus();

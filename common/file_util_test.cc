@@ -28,10 +28,10 @@ TEST(FileUtilTest, TokenFileIsStrippedAndNeverQuoted) {
   EXPECT_EQ(*ReadTokenFile(path, "--token-file"), "s3cret");
   const std::string blank = ::testing::TempDir() + "/blank";
   std::ofstream(blank) << " \n";
-  EXPECT_THAT(ReadTokenFile(blank, "--token-file"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("--token-file: cannot read a token from"),
-                             HasSubstr("empty"))));
+  EXPECT_THAT(
+      ReadTokenFile(blank, "--token-file"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("--token-file: cannot read a token from"), HasSubstr("empty"))));
   EXPECT_THAT(ReadTokenFile("/nonexistent/t", "--rdzv-token-file"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("'/nonexistent/t'"), Not(HasSubstr("empty")))));

@@ -24,9 +24,9 @@ std::vector<std::string> Hide(std::vector<std::string> args, int own_args) {
 }
 
 TEST(HideArgValuesTest, MasksBothSpellingsAndKeepsTheRest) {
-  EXPECT_EQ(Hide({"fabric-run", "--rdzv-token", "s3cret", "--devices", "2", "prog"}, 4),
-            (std::vector<std::string>{"fabric-run", "--rdzv-token", "******", "--devices", "2",
-                                      "prog"}));
+  EXPECT_EQ(
+      Hide({"fabric-run", "--rdzv-token", "s3cret", "--devices", "2", "prog"}, 4),
+      (std::vector<std::string>{"fabric-run", "--rdzv-token", "******", "--devices", "2", "prog"}));
   EXPECT_EQ(Hide({"fabric-rendezvous", "--token=abc", "--port", "1"}, 3),
             (std::vector<std::string>{"fabric-rendezvous", "--token=***", "--port", "1"}));
 }
@@ -34,11 +34,9 @@ TEST(HideArgValuesTest, MasksBothSpellingsAndKeepsTheRest) {
 TEST(HideArgValuesTest, LeavesTheProgramsArgumentsAndLookalikesAlone) {
   // The program's own --token is the program's business.
   EXPECT_EQ(Hide({"fabric-run", "--devices", "1", "prog", "--token", "mine"}, 2),
-            (std::vector<std::string>{"fabric-run", "--devices", "1", "prog", "--token",
-                                      "mine"}));
+            (std::vector<std::string>{"fabric-run", "--devices", "1", "prog", "--token", "mine"}));
   EXPECT_EQ(Hide({"fabric-run", "--rdzv-token-file", "/f", "--rdzv-tokenx=1"}, 3),
-            (std::vector<std::string>{"fabric-run", "--rdzv-token-file", "/f",
-                                      "--rdzv-tokenx=1"}));
+            (std::vector<std::string>{"fabric-run", "--rdzv-token-file", "/f", "--rdzv-tokenx=1"}));
   // A flag with its value beyond own_args: not touched.
   EXPECT_EQ(Hide({"fabric-run", "--rdzv-token", "v"}, 1),
             (std::vector<std::string>{"fabric-run", "--rdzv-token", "v"}));

@@ -8,9 +8,13 @@
 namespace fabric {
 
 const std::vector<std::string>& Strategies() {
-  static const auto* const kList = new std::vector<std::string>{
-      "auto", "single_device", "ddp", "ddp_find_unused_parameters_false",
-      "ddp_find_unused_parameters_true", "fsdp", "fsdp_cpu_offload"};
+  static const auto* const kList = new std::vector<std::string>{"auto",
+                                                                "single_device",
+                                                                "ddp",
+                                                                "ddp_find_unused_parameters_false",
+                                                                "ddp_find_unused_parameters_true",
+                                                                "fsdp",
+                                                                "fsdp_cpu_offload"};
   return *kList;
 }
 
@@ -53,9 +57,9 @@ absl::StatusOr<std::string> CanonicalPrecision(absl::string_view value) {
   for (const std::string& known : Precisions()) {
     if (s == known) return s;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "is not a precision; use one of ", absl::StrJoin(Precisions(), ", "),
-      " (or Lightning's legacy 64, 32, 16, bf16)"));
+  return absl::InvalidArgumentError(absl::StrCat("is not a precision; use one of ",
+                                                 absl::StrJoin(Precisions(), ", "),
+                                                 " (or Lightning's legacy 64, 32, 16, bf16)"));
 }
 
 }  // namespace fabric

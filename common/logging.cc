@@ -61,8 +61,8 @@ void LogLine(LogLevel level, const std::string& message) {
   std::string line;
   {
     absl::MutexLock lock(&PrefixMu());
-    line = absl::StrCat("[", Prefix(), " pid=", getpid(), "] ", LevelChar(level), " ",
-                        message, "\n");
+    line =
+        absl::StrCat("[", Prefix(), " pid=", getpid(), "] ", LevelChar(level), " ", message, "\n");
   }
   const char* p = line.data();
   size_t left = line.size();

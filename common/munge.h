@@ -33,8 +33,7 @@ absl::StatusOr<std::string> MungeEncode(const std::string& socket, const std::st
 // Decodes `credential` with `unmunge`. UNAUTHENTICATED naming munge's status when it is
 // invalid, expired, replayed or made with another key; UNAVAILABLE when unmunge or its
 // daemon cannot be reached.
-absl::StatusOr<MungeIdentity> MungeDecode(const std::string& socket,
-                                          const std::string& credential);
+absl::StatusOr<MungeIdentity> MungeDecode(const std::string& socket, const std::string& credential);
 
 // Parses unmunge's output ("STATUS: Success (0)", ..., "UID: name (N)", "GID: ...",
 // a blank line, the payload). UNAUTHENTICATED with munge's status text when STATUS is

@@ -22,11 +22,10 @@ absl::Status MungeDaemon::Start() {
       RunCommand({"mungekey", "--create", "--keyfile=" + key}, "", absl::Seconds(20));
   if (!k.ok()) return k.status();
   if (k->exit_code != 0) return absl::InternalError("mungekey: " + k->err);
-  absl::StatusOr<CommandResult> d =
-      RunCommand({"munged", "--key-file=" + key, "--socket=" + socket(),
-                  "--pid-file=" + dir_ + "/pid", "--log-file=" + dir_ + "/log",
-                  "--seed-file=" + dir_ + "/seed"},
-                 "", absl::Seconds(20));
+  absl::StatusOr<CommandResult> d = RunCommand(
+      {"munged", "--key-file=" + key, "--socket=" + socket(), "--pid-file=" + dir_ + "/pid",
+       "--log-file=" + dir_ + "/log", "--seed-file=" + dir_ + "/seed"},
+      "", absl::Seconds(20));
   if (!d.ok()) return d.status();
   if (d->exit_code != 0) return absl::InternalError("munged: " + d->err);
   return absl::OkStatus();

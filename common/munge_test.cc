@@ -90,8 +90,7 @@ TEST(MungeTest, RealDaemonRoundTripAndRefusals) {
   // Another cluster's key, and something that is not a credential at all.
   absl::StatusOr<std::string> foreign = MungeEncode(b.socket(), "slurm-7.0", 3600);
   ASSERT_TRUE(foreign.ok()) << foreign.status();
-  EXPECT_EQ(MungeDecode(a.socket(), *foreign).status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(MungeDecode(a.socket(), *foreign).status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(MungeDecode(a.socket(), "not-a-credential").status().code(),
             absl::StatusCode::kUnauthenticated);
   // No daemon behind the socket: unavailable, not "refused".

@@ -64,8 +64,7 @@ absl::Status CheckPortFree(int port) {
           absl::StrCat("port ", port, " is already in use on this host"));
     }
     if (r < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("bind port ", port, ": ", std::strerror(-r)));
+      return absl::UnavailableError(absl::StrCat("bind port ", port, ": ", std::strerror(-r)));
     }
   }
   return absl::OkStatus();

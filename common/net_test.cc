@@ -36,8 +36,8 @@ TEST(NetTest, ListeningPortIsReportedInUse) {
 }
 
 TEST(NetTest, OutOfRangePortIsInvalid) {
-  EXPECT_THAT(CheckPortFree(70000), StatusIs(absl::StatusCode::kInvalidArgument,
-                                             HasSubstr("70000")));
+  EXPECT_THAT(CheckPortFree(70000),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("70000")));
 }
 
 }  // namespace

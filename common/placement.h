@@ -18,17 +18,17 @@
 namespace fabric {
 
 struct NodePlacement {
-  std::string run_id;         // TORCHELASTIC_RUN_ID
-  int64_t round = 0;          // FABRIC_ROUND: the rendezvous round (a single node: the attempt)
-  int restart_count = 0;      // TORCHELASTIC_RESTART_COUNT: restarts spent so far
-  int max_restarts = 0;       // TORCHELASTIC_MAX_RESTARTS
-  int node_rank = 0;          // GROUP_RANK
-  int num_nodes = 1;          // GROUP_WORLD_SIZE
-  int global_rank_base = 0;   // global rank of this node's local rank 0
-  int local_world_size = 1;   // workers on this node
-  int world_size = 1;         // workers in the job
+  std::string run_id;        // TORCHELASTIC_RUN_ID
+  int64_t round = 0;         // FABRIC_ROUND: the rendezvous round (a single node: the attempt)
+  int restart_count = 0;     // TORCHELASTIC_RESTART_COUNT: restarts spent so far
+  int max_restarts = 0;      // TORCHELASTIC_MAX_RESTARTS
+  int node_rank = 0;         // GROUP_RANK
+  int num_nodes = 1;         // GROUP_WORLD_SIZE
+  int global_rank_base = 0;  // global rank of this node's local rank 0
+  int local_world_size = 1;  // workers on this node
+  int world_size = 1;        // workers in the job
   std::string master_addr = "127.0.0.1";
-  int master_port = 0;        // 0: not chosen yet
+  int master_port = 0;  // 0: not chosen yet
 };
 
 // Exclusive prefix sums of the nodes' local world sizes, nodes in node-rank order:

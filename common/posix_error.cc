@@ -10,30 +10,22 @@ namespace {
 
 absl::StatusCode CodeOf(int e) {
   switch (e) {
-    case ENOENT:
-      return absl::StatusCode::kNotFound;
+    case ENOENT: return absl::StatusCode::kNotFound;
     case EACCES:
-    case EPERM:
-      return absl::StatusCode::kPermissionDenied;
-    case EEXIST:
-      return absl::StatusCode::kAlreadyExists;
+    case EPERM: return absl::StatusCode::kPermissionDenied;
+    case EEXIST: return absl::StatusCode::kAlreadyExists;
     case EAGAIN:
     case EINTR:
     case ECONNREFUSED:
     case ECONNRESET:
-    case EPIPE:
-      return absl::StatusCode::kUnavailable;
-    case EINVAL:
-      return absl::StatusCode::kInvalidArgument;
-    case ETIMEDOUT:
-      return absl::StatusCode::kDeadlineExceeded;
+    case EPIPE: return absl::StatusCode::kUnavailable;
+    case EINVAL: return absl::StatusCode::kInvalidArgument;
+    case ETIMEDOUT: return absl::StatusCode::kDeadlineExceeded;
     case ENOSPC:
     case EMFILE:
     case ENFILE:
-    case ENOMEM:
-      return absl::StatusCode::kResourceExhausted;
-    default:
-      return absl::StatusCode::kInternal;
+    case ENOMEM: return absl::StatusCode::kResourceExhausted;
+    default: return absl::StatusCode::kInternal;
   }
 }
 

@@ -34,8 +34,8 @@ std::string SharedRunId(absl::string_view rendezvous_address) {
 
 bool IsValidRunId(absl::string_view id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-           return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
-         });
+    return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 }  // namespace fabric

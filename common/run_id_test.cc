@@ -9,7 +9,8 @@ namespace {
 
 TEST(RunIdTest, Forms) {
   EXPECT_EQ(SlurmRunId(4242, 3), "slurm-4242.3");
-  EXPECT_THAT(LocalRunId(77, absl::FromUnixSeconds(5)), ::testing::MatchesRegex("fabric-77-[0-9a-f]+"));
+  EXPECT_THAT(LocalRunId(77, absl::FromUnixSeconds(5)),
+              ::testing::MatchesRegex("fabric-77-[0-9a-f]+"));
   EXPECT_NE(LocalRunId(77, absl::FromUnixSeconds(5)), LocalRunId(77, absl::FromUnixSeconds(6)));
   EXPECT_EQ(SharedRunId("n0:29400"), SharedRunId("n0:29400"));  // every node agrees
   EXPECT_NE(SharedRunId("n0:29400"), SharedRunId("n0:29401"));

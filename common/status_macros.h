@@ -23,17 +23,16 @@ const ::absl::Status& AsStatus(const ::absl::StatusOr<T>& s) {
 
 // Evaluates `expr` (an absl::Status, or a StatusOr whose value is not needed); returns
 // its status from the enclosing function if not OK.
-#define FABRIC_RETURN_IF_ERROR(expr)                                                  \
-  do {                                                                                \
-    ::absl::Status fabric_status_ = ::fabric::status_internal::AsStatus((expr));      \
-    if (!fabric_status_.ok()) return fabric_status_;                                  \
+#define FABRIC_RETURN_IF_ERROR(expr)                                             \
+  do {                                                                           \
+    ::absl::Status fabric_status_ = ::fabric::status_internal::AsStatus((expr)); \
+    if (!fabric_status_.ok()) return fabric_status_;                             \
   } while (0)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status, otherwise
 // moves the value into `lhs` (which may be a declaration such as `auto x`).
-#define FABRIC_ASSIGN_OR_RETURN(lhs, rexpr)                                    \
-  FABRIC_ASSIGN_OR_RETURN_IMPL_(                                               \
-      FABRIC_STATUS_CONCAT_(fabric_statusor_, __LINE__), lhs, rexpr)
+#define FABRIC_ASSIGN_OR_RETURN(lhs, rexpr) \
+  FABRIC_ASSIGN_OR_RETURN_IMPL_(FABRIC_STATUS_CONCAT_(fabric_statusor_, __LINE__), lhs, rexpr)
 
 #define FABRIC_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                  \

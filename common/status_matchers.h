@@ -36,15 +36,14 @@ MATCHER_P2(StatusIs, code, message_matcher,
   const absl::Status& s = testing_internal::GetStatus(arg);
   *result_listener << "status is " << s;
   if (s.code() != code) return false;
-  return ::testing::ExplainMatchResult(message_matcher, std::string(s.message()),
-                                       result_listener);
+  return ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
 }
 
 }  // namespace fabric
 
-#define FABRIC_ASSERT_OK_AND_ASSIGN(lhs, rexpr)                        \
-  FABRIC_ASSERT_OK_AND_ASSIGN_IMPL_(                                   \
-      FABRIC_STATUS_CONCAT_(fabric_assert_statusor_, __LINE__), lhs, rexpr)
+#define FABRIC_ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                                    \
+  FABRIC_ASSERT_OK_AND_ASSIGN_IMPL_(FABRIC_STATUS_CONCAT_(fabric_assert_statusor_, __LINE__), lhs, \
+                                    rexpr)
 #define FABRIC_ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                      \
   ASSERT_TRUE(statusor.ok()) << statusor.status();              \

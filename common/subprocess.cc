@@ -71,8 +71,7 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot run '", argv[0], "': ", std::strerror(rc)));
+    return absl::NotFoundError(absl::StrCat("cannot run '", argv[0], "': ", std::strerror(rc)));
   }
   in.Close(0);
   out.Close(1);
@@ -87,9 +86,18 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     pollfd fds[3];
     int n = 0;
     int idx_in = -1, idx_out = -1, idx_err = -1;
-    if (in.fd[1] >= 0) { idx_in = n; fds[n++] = {in.fd[1], POLLOUT, 0}; }
-    if (out.fd[0] >= 0) { idx_out = n; fds[n++] = {out.fd[0], POLLIN, 0}; }
-    if (err.fd[0] >= 0) { idx_err = n; fds[n++] = {err.fd[0], POLLIN, 0}; }
+    if (in.fd[1] >= 0) {
+      idx_in = n;
+      fds[n++] = {in.fd[1], POLLOUT, 0};
+    }
+    if (out.fd[0] >= 0) {
+      idx_out = n;
+      fds[n++] = {out.fd[0], POLLIN, 0};
+    }
+    if (err.fd[0] >= 0) {
+      idx_err = n;
+      fds[n++] = {err.fd[0], POLLIN, 0};
+    }
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
       timed_out = true;
@@ -122,8 +130,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "'", argv[0], "' did not finish within ", absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat("'", argv[0], "' did not finish within ", absl::FormatDuration(timeout)));
   }
   result.exit_code = ExitCode(status);
   return result;

@@ -28,8 +28,7 @@ TEST(RunCommandTest, LargeInputAndOutputDoNotDeadlock) {
 }
 
 TEST(RunCommandTest, MissingProgramIsNotFound) {
-  absl::StatusOr<CommandResult> r =
-      RunCommand({"/nonexistent/fabric-tool"}, "", absl::Seconds(5));
+  absl::StatusOr<CommandResult> r = RunCommand({"/nonexistent/fabric-tool"}, "", absl::Seconds(5));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(r.status().message(), HasSubstr("/nonexistent/fabric-tool"));
 }

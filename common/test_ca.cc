@@ -48,10 +48,10 @@ absl::StatusOr<TestCa> TestCa::Create() {
   ca.dir_ = tmpl;
   ca.ca_cert_ = ca.dir_ + "/ca.crt";
   ca.ca_key_ = ca.dir_ + "/ca.key";
-  absl::Status s = Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca.ca_key_,
-                            "-out", ca.ca_cert_, "-days", "1", "-subj",
-                            absl::StrCat("/CN=fabric-test-ca-", ca.dir_.substr(ca.dir_.size() - 6))});
+  absl::Status s =
+      Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+               "-nodes", "-keyout", ca.ca_key_, "-out", ca.ca_cert_, "-days", "1", "-subj",
+               absl::StrCat("/CN=fabric-test-ca-", ca.dir_.substr(ca.dir_.size() - 6))});
   if (!s.ok()) return s;
   return ca;
 }
@@ -64,12 +64,12 @@ absl::StatusOr<TestCert> TestCa::Issue(const std::string& name,
   const std::string csr = absl::StrCat(dir_, "/", name, ".csr");
   const std::string ext = absl::StrCat(dir_, "/", name, ".ext");
   std::ofstream(ext) << "subjectAltName=" << absl::StrJoin(alt_names, ",") << "\n";
-  absl::Status s = Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                            "-nodes", "-keyout", c.key, "-out", csr, "-subj",
-                            absl::StrCat("/CN=", name)});
+  absl::Status s =
+      Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+               "-keyout", c.key, "-out", csr, "-subj", absl::StrCat("/CN=", name)});
   if (!s.ok()) return s;
-  s = Openssl({"x509", "-req", "-in", csr, "-CA", ca_cert_, "-CAkey", ca_key_,
-               "-CAcreateserial", "-out", c.cert, "-days", "1", "-extfile", ext});
+  s = Openssl({"x509", "-req", "-in", csr, "-CA", ca_cert_, "-CAkey", ca_key_, "-CAcreateserial",
+               "-out", c.cert, "-days", "1", "-extfile", ext});
   if (!s.ok()) return s;
   return c;
 }

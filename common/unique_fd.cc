@@ -18,8 +18,7 @@ absl::StatusOr<Pipe> MakePipe(bool nonblocking_read) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return ErrnoError("pipe2");
   Pipe pipe{UniqueFd(p[0]), UniqueFd(p[1])};
-  if (nonblocking_read &&
-      fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK) != 0) {
+  if (nonblocking_read && fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK) != 0) {
     return ErrnoError("fcntl O_NONBLOCK");
   }
   return pipe;

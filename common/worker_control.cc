@@ -24,8 +24,8 @@ uint64_t LoadWord(absl::string_view bytes, size_t offset) {
 }  // namespace
 
 std::string EncodeShrink(const ShrinkCommand& command) {
-  return absl::StrCat("v", kWorkerControlVersion, " shrink ", command.world_size, " ",
-                      command.rank, "\n");
+  return absl::StrCat("v", kWorkerControlVersion, " shrink ", command.world_size, " ", command.rank,
+                      "\n");
 }
 
 absl::StatusOr<ShrinkCommand> DecodeShrink(absl::string_view line) {
@@ -43,8 +43,8 @@ absl::StatusOr<ShrinkCommand> DecodeShrink(absl::string_view line) {
   ShrinkCommand c;
   if (words.size() != 3 || words[0] != "shrink" || !absl::SimpleAtoi(words[1], &c.world_size) ||
       !absl::SimpleAtoi(words[2], &c.rank) || words[1][0] == '+' || words[2][0] == '+') {
-    return absl::InvalidArgumentError(absl::StrCat("malformed control line '", line,
-                                                   "' (expected 'shrink WORLD RANK')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed control line '", line, "' (expected 'shrink WORLD RANK')"));
   }
   if (c.world_size < 1 || c.rank < 0 || c.rank >= c.world_size) {
     return absl::InvalidArgumentError(
@@ -132,8 +132,8 @@ std::string NewHeartbeatFile() {
 
 absl::StatusOr<HeartbeatWords> DecodeHeartbeat(absl::string_view bytes) {
   if (bytes.size() < kHeartbeatFileSizeV0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "heartbeat file of ", bytes.size(), " bytes; at least ", kHeartbeatFileSizeV0));
+    return absl::InvalidArgumentError(absl::StrCat("heartbeat file of ", bytes.size(),
+                                                   " bytes; at least ", kHeartbeatFileSizeV0));
   }
   HeartbeatWords w;
   w.beats = LoadWord(bytes, kHeartbeatBeatsOffset);
@@ -145,8 +145,7 @@ absl::StatusOr<HeartbeatWords> DecodeHeartbeat(absl::string_view bytes) {
       return absl::InvalidArgumentError("heartbeat file: word 2 is not a version word");
     }
     if (version > static_cast<uint64_t>(kWorkerControlVersion)) {
-      return absl::InvalidArgumentError(
-          NewerVersion("a heartbeat file", absl::StrCat(version)));
+      return absl::InvalidArgumentError(NewerVersion("a heartbeat file", absl::StrCat(version)));
     }
     w.version = static_cast<int>(version);
   }

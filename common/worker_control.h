@@ -89,8 +89,8 @@ absl::StatusOr<std::vector<std::string>> DecodeSpareAssignment(absl::string_view
 inline constexpr size_t kHeartbeatBeatsOffset = 0;
 inline constexpr size_t kHeartbeatShrinksOffset = 8;
 inline constexpr size_t kHeartbeatVersionOffset = 16;
-inline constexpr size_t kHeartbeatFileSize = 24;      // this version's file
-inline constexpr size_t kHeartbeatFileSizeV0 = 16;    // before the version word
+inline constexpr size_t kHeartbeatFileSize = 24;                    // this version's file
+inline constexpr size_t kHeartbeatFileSizeV0 = 16;                  // before the version word
 inline constexpr uint64_t kHeartbeatMagic = 0x4642485400000000ULL;  // "FBHT" << 32
 
 // The agent's new heartbeat file: zero counters and the version word.

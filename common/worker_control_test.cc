@@ -86,18 +86,16 @@ TEST(SpareAssignmentTest, IsIncompleteUntilTheFinalNulOnAnyPrefix) {
 
 TEST(SpareAssignmentTest, AcceptsTheUnversionedMessageOfEarlierReleases) {
   FABRIC_ASSERT_OK_AND_ASSIGN(std::vector<std::string> env,
-                       DecodeSpareAssignment(std::string("RANK=1\0A=b\0\0", 12)));
+                              DecodeSpareAssignment(std::string("RANK=1\0A=b\0\0", 12)));
   EXPECT_THAT(env, ElementsAre("RANK=1", "A=b"));
 }
 
 TEST(SpareAssignmentTest, RefusesBadEntriesAndVersions) {
-  for (const std::string& bad :
-       {std::string("RANK\0\0", 6), std::string("=x\0\0", 4),
-        std::string("A=b\0FABRIC_WORKER_CONTROL_VERSION=1\0\0", 37),
-        std::string("FABRIC_WORKER_CONTROL_VERSION=x\0\0", 33),
-        std::string("FABRIC_WORKER_CONTROL_VERSION=0\0\0", 33)}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(DecodeSpareAssignment(bad).status()))
-        << absl::CEscape(bad);
+  for (const std::string& bad : {std::string("RANK\0\0", 6), std::string("=x\0\0", 4),
+                                 std::string("A=b\0FABRIC_WORKER_CONTROL_VERSION=1\0\0", 37),
+                                 std::string("FABRIC_WORKER_CONTROL_VERSION=x\0\0", 33),
+                                 std::string("FABRIC_WORKER_CONTROL_VERSION=0\0\0", 33)}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(DecodeSpareAssignment(bad).status())) << absl::CEscape(bad);
   }
   absl::StatusOr<std::vector<std::string>> newer =
       DecodeSpareAssignment(std::string("FABRIC_WORKER_CONTROL_VERSION=9\0\0", 33));

@@ -21,8 +21,8 @@ absl::StatusOr<int64_t> ParseInt(const EnvMap& env, const char* name,
   }
   int64_t value = 0;
   if (!absl::SimpleAtoi(it->second, &value) || value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "worker environment: ", name, "='", it->second, "' is not a non-negative integer"));
+    return absl::InvalidArgumentError(absl::StrCat("worker environment: ", name, "='", it->second,
+                                                   "' is not a non-negative integer"));
   }
   return value;
 }
@@ -71,23 +71,22 @@ absl::StatusOr<WorkerEnv> WorkerEnv::FromEnvMap(const EnvMap& env) {
     return absl::InvalidArgumentError("worker environment: WORLD_SIZE must be at least 1");
   }
   if (rank >= world) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "worker environment: RANK=", rank, " is not below WORLD_SIZE=", world));
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker environment: RANK=", rank, " is not below WORLD_SIZE=", world));
   }
   FABRIC_ASSIGN_OR_RETURN(int64_t local_rank, ParseInt(env, kEnvLocalRank, 0));
   FABRIC_ASSIGN_OR_RETURN(int64_t local_world, ParseInt(env, kEnvLocalWorldSize, world));
   if (local_world < 1 || local_rank >= local_world) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "worker environment: LOCAL_RANK=", local_rank, " is not below LOCAL_WORLD_SIZE=",
-        local_world));
+    return absl::InvalidArgumentError(absl::StrCat("worker environment: LOCAL_RANK=", local_rank,
+                                                   " is not below LOCAL_WORLD_SIZE=", local_world));
   }
   FABRIC_ASSIGN_OR_RETURN(int64_t group_rank, ParseInt(env, kEnvGroupRank, 0));
   FABRIC_ASSIGN_OR_RETURN(int64_t group_world,
                           ParseInt(env, kEnvGroupWorldSize, world / local_world));
   FABRIC_ASSIGN_OR_RETURN(int64_t port, ParseInt(env, kEnvMasterPort, std::nullopt));
   if (port < 1 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "worker environment: MASTER_PORT=", port, " is not a port (1-65535)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker environment: MASTER_PORT=", port, " is not a port (1-65535)"));
   }
   auto addr = env.find(kEnvMasterAddr);
   if (addr == env.end() || addr->second.empty()) {

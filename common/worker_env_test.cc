@@ -77,8 +77,7 @@ TEST(WorkerEnvTest, MalformedPortIsRefused) {
 }
 
 TEST(WorkerEnvTest, MinimalTorchrunEnvironmentDefaultsTheRest) {
-  EnvMap env = {{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"},
-                {"MASTER_PORT", "29500"}};
+  EnvMap env = {{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "29500"}};
   FABRIC_ASSERT_OK_AND_ASSIGN(WorkerEnv w, WorkerEnv::FromEnvMap(env));
   EXPECT_EQ(w.local_rank, 0);
   EXPECT_EQ(w.local_world_size, 2);

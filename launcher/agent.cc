@@ -20,20 +20,18 @@
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/logging.h"
-#include "common/worker_control.h"
 #include "common/posix_error.h"
-#include "common/unique_fd.h"
 #include "common/run_id.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
+#include "common/worker_control.h"
 #include "launcher/failure_report.h"
 #include "launcher/stack_summary.h"
 
 namespace fabric::launcher {
 namespace {
 
-
 std::string ReadSmallFile(const std::string& path) { return ReadFile(path).value_or(""); }
-
 
 }  // namespace
 
@@ -53,8 +51,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
 
 absl::Status Agent::Init() {
   signal(SIGPIPE, SIG_IGN);  // a closed console must not kill the agent (workers reset it)
-  run_id_ = options_.launch.run_id.empty() ? LocalRunId(getpid(), absl::Now())
-                                          : options_.launch.run_id;
+  run_id_ =
+      options_.launch.run_id.empty() ? LocalRunId(getpid(), absl::Now()) : options_.launch.run_id;
   {  // always: the hang watch's FIFO and heartbeat files live here (and error files
      // when there is no --log-dir)
     auto tmp = options_.inherited_env.find("TMPDIR");
@@ -78,8 +76,7 @@ absl::Status Agent::Init() {
   if (options_.clock != nullptr) clock_ = options_.clock;
   coordinator_ = options_.coordinator;
   if (coordinator_ == nullptr) {
-    FABRIC_ASSIGN_OR_RETURN(local_coordinator_,
-                            LocalCoordinator::Create(options_.launch, run_id_));
+    FABRIC_ASSIGN_OR_RETURN(local_coordinator_, LocalCoordinator::Create(options_.launch, run_id_));
     coordinator_ = local_coordinator_.get();
   }
   // Workers lead their own (background) process groups: one reading the terminal
@@ -149,8 +146,8 @@ void Agent::Report(const NodePlacement& plan, const AttemptResult& result, bool 
   in.oom_kills_after = ReadCgroupOomKills();
   in.error_file_message = ParseErrorFileMessage(ReadSmallFile(result.error_files[root.local_rank]));
   const std::vector<std::string>& tail = result.stderr_tails[root.local_rank];
-  in.stderr_tail.assign(tail.size() > kReportTailLines ? tail.end() - kReportTailLines : tail.begin(),
-                        tail.end());
+  in.stderr_tail.assign(
+      tail.size() > kReportTailLines ? tail.end() - kReportTailLines : tail.begin(), tail.end());
   if (auto it = result.hang_reasons.find(root.local_rank); it != result.hang_reasons.end()) {
     in.hang_reason = it->second;
     in.hang_stack = SummarizeStack(LastStackDump(tail));
@@ -300,8 +297,8 @@ InPlacePolicy Agent::InPlace(const NodePlacement& plan, const std::vector<Unique
     const std::string msg = EncodeSpareAssignment(spec.env);
     const ssize_t n = write(spare_fifos[index].get(), msg.data(), msg.size());
     if (n != static_cast<ssize_t>(msg.size())) {
-      return absl::UnavailableError(absl::StrCat("write to its FIFO: ",
-                                                 n < 0 ? std::strerror(errno) : "short write"));
+      return absl::UnavailableError(
+          absl::StrCat("write to its FIFO: ", n < 0 ? std::strerror(errno) : "short write"));
     }
     return absl::OkStatus();
   };

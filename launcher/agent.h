@@ -15,8 +15,8 @@
 
 #include <signal.h>
 
-#include <functional>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,8 +47,8 @@ namespace fabric::launcher {
 
 struct AgentOptions {
   LaunchOptions launch;
-  EnvMap inherited_env;      // the agent's environment, given to every worker
-  sigset_t worker_sigmask;   // the mask workers start with (main()'s original)
+  EnvMap inherited_env;     // the agent's environment, given to every worker
+  sigset_t worker_sigmask;  // the mask workers start with (main()'s original)
   // Signals fabric-run was started with ignored: the agent neither forwards them nor
   // stops for them, and workers keep them ignored (see IgnoredSignals()).
   sigset_t ignored_at_start;
@@ -203,10 +203,10 @@ class Agent {
   Clock* clock_ = Clock::RealClock();
   std::unique_ptr<PosixProcessLauncher> owned_launcher_;  // unless one was injected
   ProcessLauncher* launcher_ = nullptr;
-  std::unique_ptr<LocalCoordinator> local_coordinator_;   // a single-node job's
-  Coordinator* coordinator_ = nullptr;                    // options_.coordinator or that
+  std::unique_ptr<LocalCoordinator> local_coordinator_;  // a single-node job's
+  Coordinator* coordinator_ = nullptr;                   // options_.coordinator or that
   std::string run_id_;
-  std::string scratch_dir_;                // for error files when there is no log dir
+  std::string scratch_dir_;  // for error files when there is no log dir
   std::vector<std::string> scratch_files_;
   UniqueFd stdin_fd_;  // /dev/null for the workers when our stdin is a terminal
   UniqueFd signal_fd_;
@@ -214,10 +214,10 @@ class Agent {
   UniqueFd epoll_fd_;
   AttemptState attempt_;
   bool log_warning_said_ = false;  // one "cannot write the log file" warning per agent
-  int in_place_spent_ = 0;  // workers replaced in place, all attempts (--recovery in-place)
+  int in_place_spent_ = 0;         // workers replaced in place, all attempts (--recovery in-place)
   // A plan taken during an attempt but not usable in place: the next round to run.
   std::optional<CoordinatorEvent> next_plan_;
-  std::deque<CoordinatorEvent> pending_;  // taken from the coordinator, not yet acted on
+  std::deque<CoordinatorEvent> pending_;   // taken from the coordinator, not yet acted on
   std::unique_ptr<HangWatch> hang_watch_;  // file timers and heartbeats (hang_watch.h)
   std::unique_ptr<EventLog> events_;       // never null after Init (no files: records nothing)
 };

@@ -15,9 +15,12 @@ using Json = nlohmann::ordered_json;
 
 // The keys a worker's records share (torchelastic's names where it has them).
 Json WorkerKeys(const NodePlacement& plan, int global_rank, int local_rank, pid_t pid) {
-  return Json{{"global_rank", global_rank}, {"local_rank", local_rank},
-              {"group_rank", plan.node_rank}, {"worker_id", static_cast<int64_t>(pid)},
-              {"role", "default"},            {"restart_count", plan.restart_count}};
+  return Json{{"global_rank", global_rank},
+              {"local_rank", local_rank},
+              {"group_rank", plan.node_rank},
+              {"worker_id", static_cast<int64_t>(pid)},
+              {"role", "default"},
+              {"restart_count", plan.restart_count}};
 }
 
 void AddExit(const ExitStatus& status, Json* j) {
@@ -60,15 +63,14 @@ void Agent::RecordPlan(const NodePlacement& plan, bool restart) {
                                        {"max_restarts", plan.max_restarts},
                                        {"round", plan.round}});
   }
-  events_->Record("fabric.rendezvous.round",
-                  {{"round", plan.round},
-                   {"restart_count", plan.restart_count},
-                   {"num_nodes", plan.num_nodes},
-                   {"world_size", plan.world_size},
-                   {"local_world_size", plan.local_world_size},
-                   {"global_rank_base", plan.global_rank_base},
-                   {"master_addr", plan.master_addr},
-                   {"master_port", plan.master_port}});
+  events_->Record("fabric.rendezvous.round", {{"round", plan.round},
+                                              {"restart_count", plan.restart_count},
+                                              {"num_nodes", plan.num_nodes},
+                                              {"world_size", plan.world_size},
+                                              {"local_world_size", plan.local_world_size},
+                                              {"global_rank_base", plan.global_rank_base},
+                                              {"master_addr", plan.master_addr},
+                                              {"master_port", plan.master_port}});
 }
 
 void Agent::RecordCoordinatorEvent(const CoordinatorEvent& x) {
@@ -112,8 +114,7 @@ void Agent::RecordReplacement(const Replacement& x) {
   j["old_worker_id"] = static_cast<int64_t>(x.old_pid);
   j["spare"] = x.spare;
   AddExit(x.status, &j);
-  events_->Record(x.spare >= 0 ? "fabric.spare.promoted" : "fabric.worker.replaced",
-                  std::move(j));
+  events_->Record(x.spare >= 0 ? "fabric.spare.promoted" : "fabric.worker.replaced", std::move(j));
   attempt_.started_at[x.new_pid] = clock_->TimeNow();
 }
 
@@ -131,9 +132,8 @@ void Agent::RecordShrink(const NodePlacement& next) {
 }
 
 void Agent::RecordAttemptEnd(const NodePlacement& plan, const GangOutcome& out) {
-  Json j{{"round", plan.round},
-         {"restart_count", plan.restart_count},
-         {"outcome", EndName(out.end)}};
+  Json j{
+      {"round", plan.round}, {"restart_count", plan.restart_count}, {"outcome", EndName(out.end)}};
   if (out.end == GangEnd::kWorkerFailed) {
     const WorkerState& root = out.workers[out.root_index];
     j["root_global_rank"] = root.global_rank;

@@ -25,18 +25,14 @@
 namespace fabric::launcher {
 namespace {
 
-
 using Kind = CoordinatorEvent::Kind;
 
 // True when `event` means: the workers of round `round` must stop.
 bool StopsRound(const CoordinatorEvent& event, int64_t round) {
   switch (event.kind) {
-    case Kind::kPlan:
-      return false;
-    case Kind::kRoundChanged:
-      return event.round > round;
-    default:
-      return true;
+    case Kind::kPlan: return false;
+    case Kind::kRoundChanged: return event.round > round;
+    default: return true;
   }
 }
 
@@ -44,12 +40,9 @@ std::string Why(const CoordinatorEvent& event) {
   switch (event.kind) {
     case Kind::kRoundChanged:
       return absl::StrCat("round ", event.round, " began (", event.message, ")");
-    case Kind::kRunFailed:
-      return "the job failed";
-    case Kind::kRunSucceeded:
-      return "the job succeeded";
-    default:
-      return event.message;
+    case Kind::kRunFailed: return "the job failed";
+    case Kind::kRunSucceeded: return "the job succeeded";
+    default: return event.message;
   }
 }
 
@@ -115,7 +108,8 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
       !attempt_.awaiting_shrink_plan && running) {
     // A node came or went and no worker failed: keep the workers, ask for the new plan.
     attempt_.awaiting_shrink_plan = true;
-    Say(absl::StrCat("fabric-run: ", Why(x), ": keeping this node's workers running "
+    Say(absl::StrCat("fabric-run: ", Why(x),
+                     ": keeping this node's workers running "
                      "(--recovery in-place) and rejoining\n"));
     coordinator_->RequestPlan();
     return true;
@@ -139,9 +133,11 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
   }
   std::string failed;
   for (int local = 0; local < next.local_world_size; ++local) {
-    const std::string msg = EncodeShrink(ShrinkCommand{next.world_size, next.global_rank_base + local});
+    const std::string msg =
+        EncodeShrink(ShrinkCommand{next.world_size, next.global_rank_base + local});
     if (static_cast<size_t>(local) >= attempt_.control_fifos.size() ||
-        write(attempt_.control_fifos[local].get(), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
+        write(attempt_.control_fifos[local].get(), msg.data(), msg.size()) !=
+            static_cast<ssize_t>(msg.size())) {
       absl::StrAppend(&failed, failed.empty() ? "" : ", ", local);
     }
   }
@@ -155,9 +151,8 @@ bool Agent::MaybeShrinkInPlace(Gang& gang, const CoordinatorEvent& x) {
   }
   RecordShrink(next);
   Say(absl::StrCat("fabric-run: round ", next.round, ": the job shrinks in place to ",
-                   next.world_size, " ranks; this node's workers are ranks ",
-                   next.global_rank_base, "-", next.global_rank_base + next.local_world_size - 1,
-                   "\n"));
+                   next.world_size, " ranks; this node's workers are ranks ", next.global_rank_base,
+                   "-", next.global_rank_base + next.local_world_size - 1, "\n"));
   attempt_.plan = next;
   attempt_.rank0_node = x.rank0_node;
   ++attempt_.shrinks_told;
@@ -182,10 +177,13 @@ void Agent::CheckShrinkTaken(Gang& gang) {
     }
   }
   if (late == nullptr) {
-    Say(absl::StrCat("fabric-run: round ", attempt_.plan.round, ": this node's workers re-formed "
-                     "with ", attempt_.plan.world_size, " ranks ",
-                     absl::FormatDuration(absl::Trunc(now - *attempt_.shrink_told_at, absl::Milliseconds(1))),
-                     " after the shrink\n"));
+    Say(absl::StrCat(
+        "fabric-run: round ", attempt_.plan.round,
+        ": this node's workers re-formed "
+        "with ",
+        attempt_.plan.world_size, " ranks ",
+        absl::FormatDuration(absl::Trunc(now - *attempt_.shrink_told_at, absl::Milliseconds(1))),
+        " after the shrink\n"));
     attempt_.shrink_told_at.reset();
     return;
   }
@@ -211,14 +209,14 @@ void Agent::CheckShrinkTaken(Gang& gang) {
 }
 
 void Agent::AbandonShrink(Gang& gang, pid_t pid, ExitStatus status) {
-  if (!attempt_.awaiting_shrink_plan || attempt_.stop_requested || gang.stopping() || gang.finished() ||
-      status.success()) {
+  if (!attempt_.awaiting_shrink_plan || attempt_.stop_requested || gang.stopping() ||
+      gang.finished() || status.success()) {
     return;
   }
   for (const WorkerState& w : gang.workers()) {
     if (w.pid != pid) continue;
-    Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", pid, ") ",
-                     status.Describe(), " while the job was re-forming without the lost "
+    Say(absl::StrCat("fabric-run: rank ", w.global_rank, " (pid ", pid, ") ", status.Describe(),
+                     " while the job was re-forming without the lost "
                      "node; stopping this node's workers to run the new round afresh\n"));
     attempt_.stop_requested = true;
     gang.OnSignal(SIGTERM);
@@ -228,8 +226,8 @@ void Agent::AbandonShrink(Gang& gang, pid_t pid, ExitStatus status) {
 
 void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
                              const std::vector<std::unique_ptr<WorkerOutput>>& outputs) {
-  if (attempt_.stop_requested || attempt_.user_signal != 0 ||
-      attempt_.failure_reported || status.success()) {
+  if (attempt_.stop_requested || attempt_.user_signal != 0 || attempt_.failure_reported ||
+      status.success()) {
     return;
   }
   for (const WorkerState& w : gang.workers()) {
@@ -248,8 +246,8 @@ void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
       if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
         const std::string where =
             SummarizeStack(LastStackDump(outputs[w.local_rank]->StderrTail()));
-        f.message = absl::StrCat("hung: ", *why, "; where: ",
-                                 where.empty() ? "(it printed no stack)" : where);
+        f.message = absl::StrCat("hung: ", *why,
+                                 "; where: ", where.empty() ? "(it printed no stack)" : where);
       }
     }
     attempt_.failure_reported = true;
@@ -260,9 +258,7 @@ void Agent::MaybeReportEarly(const Gang& gang, pid_t pid, ExitStatus status,
 
 int Agent::Terminal(const CoordinatorEvent& event) {
   switch (event.kind) {
-    case Kind::kRunSucceeded:
-      coordinator_->Finish();
-      return 0;
+    case Kind::kRunSucceeded: coordinator_->Finish(); return 0;
     case Kind::kRunFailed:
       Say(event.message);
       coordinator_->Finish();
@@ -292,8 +288,8 @@ int Agent::Requeue() {
   // requeue action (node 0's, see slurm_launch.h) requeues the SLURM job.
   coordinator_->Leave("its agent is requeueing the job");
   coordinator_->Finish();
-  absl::Status st = options_.requeue ? options_.requeue()
-                                     : absl::FailedPreconditionError("no requeue action");
+  absl::Status st =
+      options_.requeue ? options_.requeue() : absl::FailedPreconditionError("no requeue action");
   if (!st.ok()) Say(absl::StrCat("fabric-run: requeue: ", st.message(), "\n"));
   return st.ok() ? 0 : 1;
 }
@@ -316,9 +312,7 @@ std::optional<int> Agent::Conclude(const NodePlacement& plan, const AttemptResul
   Coordinator& c = *coordinator_;
   LocalFailure f;
   switch (out.end) {
-    case GangEnd::kSucceeded:
-      c.ReportSuccess(plan);
-      return std::nullopt;
+    case GangEnd::kSucceeded: c.ReportSuccess(plan); return std::nullopt;
     case GangEnd::kInterrupted:  // a signal we did not see as a stop signal
       return Interrupted(out.interrupt_signal, "and stopped every local worker");
     case GangEnd::kWorkerFailed: {

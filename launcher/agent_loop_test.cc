@@ -66,8 +66,8 @@ class ScriptedLauncher final : public ProcessLauncher {
   int spawns = 0;
   std::map<pid_t, SpawnSpec> specs;
   std::vector<std::pair<pid_t, int>> signals;
-  std::set<int> ignored;                    // signals the workers survive (not SIGKILL)
-  Clock* clock = nullptr;                   // when set: signal_times[i] is signals[i]'s
+  std::set<int> ignored;   // signals the workers survive (not SIGKILL)
+  Clock* clock = nullptr;  // when set: signal_times[i] is signals[i]'s
   std::vector<absl::Time> signal_times;
 
  private:
@@ -179,8 +179,9 @@ TEST_F(AgentLoopTest, FailuresRestartTheGangUntilTheBudgetIsSpentThenExitWithThe
 TEST_F(AgentLoopTest, ASpawnErrorIsNotRetried) {
   launcher_.on_spawn = [](int, const SpawnSpec&) { return ExitStatus::Exited(0); };
   launcher_.spawn_error = [](const SpawnSpec& spec) {
-    return spec.name == "rank 1" ? absl::NotFoundError("spawn rank 1: execve /nonexistent/train: "
-                                                       "No such file or directory")
+    return spec.name == "rank 1" ? absl::NotFoundError(
+                                       "spawn rank 1: execve /nonexistent/train: "
+                                       "No such file or directory")
                                  : absl::OkStatus();
   };
   EXPECT_EQ(Run(2, /*max_restarts=*/3), 127) << Err();

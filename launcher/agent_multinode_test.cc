@@ -2,8 +2,8 @@
 // processes (/bin/sh), fake rendezvous. Covers the bridge of pushed events into the
 // agent's loop (a round change stops the gang and re-joins), failure and success
 // reports, and the terminal events.
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -174,7 +174,8 @@ TEST_F(AgentMultiNodeTest, PushedRoundChangeStopsTheWorkersAndRejoins) {
   pusher.join();
   EXPECT_EQ(code, 0) << Err();
   EXPECT_EQ(fake_.plans_requested, 2);
-  EXPECT_THAT(Err(), HasSubstr("round 2 began (worker failure elsewhere): stopping this node's workers"));
+  EXPECT_THAT(Err(),
+              HasSubstr("round 2 began (worker failure elsewhere): stopping this node's workers"));
 }
 
 TEST_F(AgentMultiNodeTest, LocalFailureIsReportedAndTheClusterSummaryPrinted) {

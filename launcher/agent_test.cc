@@ -55,8 +55,8 @@ TEST(AgentCreateTest, MultiNodeIsRefusedWithAClearMessage) {
   o.launch.exec_argv = {"/bin/true"};
   sigemptyset(&o.worker_sigmask);
   sigemptyset(&o.ignored_at_start);
-  EXPECT_THAT(Agent::Create(o), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                         ::testing::HasSubstr("--num-nodes")));
+  EXPECT_THAT(Agent::Create(o),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("--num-nodes")));
 }
 
 TEST(IgnoredSignalsTest, ReportsOnlyIgnoredForwardableSignals) {

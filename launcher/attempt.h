@@ -48,15 +48,15 @@ struct AttemptIo {
 // one is not taken by all of them yet, when it was told (it must be taken
 // --recovery-timeout later: Agent::CheckShrinkTaken).
 struct AttemptState {
-  NodePlacement plan;             // a shrink in place moves it on
-  std::string rank0_node;         // plan's rank-0 node, when known
+  NodePlacement plan;      // a shrink in place moves it on
+  std::string rank0_node;  // plan's rank-0 node, when known
   bool awaiting_shrink_plan = false;
   std::vector<UniqueFd> control_fifos;
   int shrinks_told = 0;
   std::optional<absl::Time> shrink_told_at;
-  bool stop_requested = false;    // the gang is stopping for a coordinator event
-  bool failure_reported = false;  // this attempt's root cause went to the coordinator
-  int user_signal = 0;            // a stop signal the agent received during the attempt
+  bool stop_requested = false;             // the gang is stopping for a coordinator event
+  bool failure_reported = false;           // this attempt's root cause went to the coordinator
+  int user_signal = 0;                     // a stop signal the agent received during the attempt
   std::map<pid_t, absl::Time> started_at;  // each worker's start (the event log's durations)
 };
 

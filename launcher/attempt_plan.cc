@@ -28,14 +28,13 @@ absl::StatusOr<NodePlacement> PlanLocalAttempt(const LaunchOptions& options,
     FABRIC_ASSIGN_OR_RETURN(plan.master_port, PickFreePort());
     if (used_ports.count(plan.master_port) == 0) return plan;
   }
-  return absl::UnavailableError(absl::StrCat(
-      "no free port for MASTER_PORT that earlier attempts did not use (", used_ports.size(),
-      " used)"));
+  return absl::UnavailableError(
+      absl::StrCat("no free port for MASTER_PORT that earlier attempts did not use (",
+                   used_ports.size(), " used)"));
 }
 
-EnvMap WorkerEnvironment(const LaunchOptions& options, const NodePlacement& plan,
-                         int local_rank, const std::string& error_file,
-                         const EnvMap& inherited) {
+EnvMap WorkerEnvironment(const LaunchOptions& options, const NodePlacement& plan, int local_rank,
+                         const std::string& error_file, const EnvMap& inherited) {
   WorkerEnv w = ForLocalRank(plan, local_rank);
   w.error_file = error_file;
   if (options.accelerator_set) w.accelerator = options.accelerator;
@@ -68,8 +67,7 @@ EnvMap WorkerEnvironment(const LaunchOptions& options, const NodePlacement& plan
   env.emplace(kEnvNcclAsyncErrorHandling, "1");
   if (options.recovery_in_place) {
     env[kEnvFabricRecovery] = "in-place";
-    env[kEnvFabricRecoveryTimeout] =
-        absl::StrCat(absl::ToDoubleSeconds(options.recovery_timeout));
+    env[kEnvFabricRecoveryTimeout] = absl::StrCat(absl::ToDoubleSeconds(options.recovery_timeout));
   }
   OverlaySlurmTask(plan, local_rank, &env);
   if (options.virtual_local_rank) {

@@ -41,9 +41,8 @@ absl::StatusOr<NodePlacement> PlanLocalAttempt(const LaunchOptions& options,
 // OMP_NUM_THREADS=1 is added when more than one worker shares the node and `inherited`
 // does not set it; CUDA_VISIBLE_DEVICES is the device id list when one was given.
 // `error_file` may be empty (then not set).
-EnvMap WorkerEnvironment(const LaunchOptions& options, const NodePlacement& plan,
-                         int local_rank, const std::string& error_file,
-                         const EnvMap& inherited);
+EnvMap WorkerEnvironment(const LaunchOptions& options, const NodePlacement& plan, int local_rank,
+                         const std::string& error_file, const EnvMap& inherited);
 
 // Under srun's task-per-node layout (`inherited` has SLURM_STEP_ID and SLURM_PROCID: this
 // agent is an srun task), a worker would otherwise inherit its agent's task variables

@@ -67,8 +67,9 @@ TEST(WorkerEnvironmentTest, UserOmpNumThreadsWins) {
   NodePlacement plan;
   plan.local_world_size = 4;
   plan.world_size = 4;
-  EnvMap env = WorkerEnvironment(FourDevices(), plan, 0, "",
-                                 {{"OMP_NUM_THREADS", "8"}, {"TORCH_NCCL_ASYNC_ERROR_HANDLING", "3"}});
+  EnvMap env =
+      WorkerEnvironment(FourDevices(), plan, 0, "",
+                        {{"OMP_NUM_THREADS", "8"}, {"TORCH_NCCL_ASYNC_ERROR_HANDLING", "3"}});
   EXPECT_EQ(env["OMP_NUM_THREADS"], "8");
   EXPECT_EQ(env["TORCH_NCCL_ASYNC_ERROR_HANDLING"], "3");  // inherited wins, as in torchrun
   EXPECT_EQ(env.count("TORCHELASTIC_ERROR_FILE"), 0u);
@@ -126,7 +127,7 @@ TEST(WorkerEnvironmentTest, SrunTaskVariablesDescribeTheWorkerNotTheAgent) {
   plan.local_world_size = 4;
   plan.world_size = 8;
   const EnvMap agent = {{"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "1"}, {"SLURM_LOCALID", "0"},
-                        {"SLURM_NODEID", "1"}, {"SLURM_NTASKS", "2"}, {"SLURM_NNODES", "2"},
+                        {"SLURM_NODEID", "1"},  {"SLURM_NTASKS", "2"}, {"SLURM_NNODES", "2"},
                         {"SLURM_JOB_ID", "77"}};
   EnvMap env = WorkerEnvironment(FourDevices(), plan, 3, "", agent);
   EXPECT_EQ(env["SLURM_PROCID"], "7");
@@ -145,8 +146,8 @@ TEST(WorkerEnvironmentTest, OutsideAnSrunStepSlurmVariablesAreLeftAlone) {
   NodePlacement plan;
   plan.local_world_size = 4;
   plan.world_size = 4;
-  EnvMap env = WorkerEnvironment(FourDevices(), plan, 3, "",
-                                 {{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}});
+  EnvMap env =
+      WorkerEnvironment(FourDevices(), plan, 3, "", {{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}});
   EXPECT_EQ(env["SLURM_PROCID"], "0");
   EXPECT_EQ(env["SLURM_NTASKS"], "1");
   EXPECT_EQ(env.count("SLURM_NTASKS_PER_NODE"), 0u);
@@ -162,8 +163,8 @@ TEST(WorkerEnvironmentTest, TorchrunRoleAndVirtualLocalRank) {
   EnvMap env = WorkerEnvironment(o, plan, 2, "", {{"CUDA_VISIBLE_DEVICES", "4,5,6,7"}});
   EXPECT_EQ(env["ROLE_NAME"], "trainer");
   EXPECT_EQ(env["RANK"], "2");
-  EXPECT_EQ(env["LOCAL_RANK"], "0");              // every worker is local rank 0 ...
-  EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "6");    // ... and sees only its own GPU
+  EXPECT_EQ(env["LOCAL_RANK"], "0");            // every worker is local rank 0 ...
+  EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "6");  // ... and sees only its own GPU
 }
 
 }  // namespace

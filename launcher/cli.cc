@@ -54,6 +54,8 @@ struct FlagSpec {
 };
 
 const std::vector<FlagSpec>& Flags() {
+  // One flag per entry, laid out by hand.
+  // clang-format off
   static const auto* flags = new std::vector<FlagSpec>{
       {"accelerator", Kind::kValue, "{cpu,cuda,gpu,auto}", "cpu",
        "Hardware to run on. gpu = cuda. auto = cuda when CUDA_VISIBLE_DEVICES lists "
@@ -199,6 +201,7 @@ const std::vector<FlagSpec>& Flags() {
       {"help", Kind::kAction, "", "", "Print this help and exit.", {}},
       {"version", Kind::kAction, "", "", "Print the version and exit.", {}},
   };
+  // clang-format on
   return *flags;
 }
 
@@ -224,8 +227,8 @@ size_t EditDistance(const std::string& a, const std::string& b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1,
-                         prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      cur[j] =
+          std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
     }
     std::swap(prev, cur);
   }
@@ -249,8 +252,8 @@ absl::Status UnknownFlag(const std::string& typed) {
       }
     }
   }
-  std::string hint = best.empty() ? "see fabric-run --help"
-                                  : absl::StrCat("did you mean --", best, "?");
+  std::string hint =
+      best.empty() ? "see fabric-run --help" : absl::StrCat("did you mean --", best, "?");
   return absl::InvalidArgumentError(
       absl::StrCat("unknown flag ", typed, "; ", hint,
                    " (put the program's own flags after the program or after --)"));
@@ -308,8 +311,7 @@ std::string HelpText() {
       }
     }
     if (f.kind != Kind::kAction) {
-      absl::StrAppend(&s, "\n      Default: ", f.default_text, ". Env: ", EnvName(f.name),
-                      ".");
+      absl::StrAppend(&s, "\n      Default: ", f.default_text, ". Env: ", EnvName(f.name), ".");
     }
     absl::StrAppend(&s, "\n");
   }
@@ -317,8 +319,7 @@ std::string HelpText() {
   return s;
 }
 
-absl::StatusOr<std::optional<CliResult>> Scan(const std::vector<std::string>& args,
-                                              RawMap* raw,
+absl::StatusOr<std::optional<CliResult>> Scan(const std::vector<std::string>& args, RawMap* raw,
                                               std::vector<std::string>* program) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -386,13 +387,35 @@ absl::StatusOr<std::optional<CliResult>> Scan(const std::vector<std::string>& ar
 // torchrun's names for a flag (the flag itself and its aliases) that torchrun reads from
 // PET_<NAME>: every torchrun flag.
 bool IsTorchrunName(const std::string& dashed) {
-  static const auto* const kNames = new std::set<std::string>{
-      "nnodes", "nproc-per-node", "rdzv-backend", "rdzv-endpoint", "rdzv-id", "rdzv-conf",
-      "standalone", "max-restarts", "monitor-interval", "start-method", "event-log-handler",
-      "role", "module", "no-python", "run-path", "log-dir", "redirects", "tee",
-      "local-ranks-filter", "duplicate-stdout-filters", "duplicate-stderr-filters", "node-rank",
-      "master-addr", "master-port", "local-addr", "logs-specs", "numa-binding",
-      "signals-to-handle", "virtual-local-rank"};
+  static const auto* const kNames = new std::set<std::string>{"nnodes",
+                                                              "nproc-per-node",
+                                                              "rdzv-backend",
+                                                              "rdzv-endpoint",
+                                                              "rdzv-id",
+                                                              "rdzv-conf",
+                                                              "standalone",
+                                                              "max-restarts",
+                                                              "monitor-interval",
+                                                              "start-method",
+                                                              "event-log-handler",
+                                                              "role",
+                                                              "module",
+                                                              "no-python",
+                                                              "run-path",
+                                                              "log-dir",
+                                                              "redirects",
+                                                              "tee",
+                                                              "local-ranks-filter",
+                                                              "duplicate-stdout-filters",
+                                                              "duplicate-stderr-filters",
+                                                              "node-rank",
+                                                              "master-addr",
+                                                              "master-port",
+                                                              "local-addr",
+                                                              "logs-specs",
+                                                              "numa-binding",
+                                                              "signals-to-handle",
+                                                              "virtual-local-rank"};
   return kNames->count(dashed) > 0;
 }
 
@@ -469,12 +492,13 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, const MachineF
       FABRIC_ASSIGN_OR_RETURN(std::vector<int> ids, ParseDeviceIds(r));
       if (accel == "cpu") {
         return Bad(r, absl::StrCat("is a GPU id list, which needs --accelerator cuda; "
-                                   "on cpu give a count such as --devices ", ids.size()));
+                                   "on cpu give a count such as --devices ",
+                                   ids.size()));
       }
       accel = "cuda";  // from auto, gpu, cuda or unset
       if (gpus > 0 && *std::max_element(ids.begin(), ids.end()) >= gpus) {
-        return Bad(r, absl::StrCat("names a GPU beyond ", gpus_from, " (ids are 0-", gpus - 1,
-                                   ")"));
+        return Bad(r,
+                   absl::StrCat("names a GPU beyond ", gpus_from, " (ids are 0-", gpus - 1, ")"));
       }
       o->devices = static_cast<int>(ids.size());
       o->device_ids = ids;
@@ -494,10 +518,10 @@ absl::Status ResolveDevices(const RawMap& raw, const EnvMap& env, const MachineF
       if (accel == "auto") accel = gpus > 0 ? "cuda" : "cpu";
       o->devices = accel == "cpu" ? 1 : gpus;  // no GPU on cuda: refused below
     } else {
-      FABRIC_ASSIGN_OR_RETURN(
-          o->devices, ParseInt(r, 1, 1 << 16,
-                               "use a count >= 1 (workers per node), auto, or GPU "
-                               "ids such as 0,2"));
+      FABRIC_ASSIGN_OR_RETURN(o->devices,
+                              ParseInt(r, 1, 1 << 16,
+                                       "use a count >= 1 (workers per node), auto, or GPU "
+                                       "ids such as 0,2"));
       o->devices_set = true;
       if (accel == "unset") accel = "cpu";
       if (accel == "auto") accel = gpus > 0 ? "cuda" : "cpu";
@@ -540,8 +564,7 @@ absl::Status ResolveNodes(const RawMap& raw, LaunchOptions* o) {
     std::vector<std::string> parts = absl::StrSplit(r.value, ':');
     if (parts.size() > 2) return Bad(r, absl::StrCat("is not N or MIN:MAX; ", kFix));
     int lo = 0, hi = 0;
-    if (!absl::SimpleAtoi(parts[0], &lo) ||
-        !absl::SimpleAtoi(parts.back(), &hi)) {
+    if (!absl::SimpleAtoi(parts[0], &lo) || !absl::SimpleAtoi(parts.back(), &hi)) {
       return Bad(r, absl::StrCat("is not N or MIN:MAX; ", kFix));
     }
     if (lo < 1 || hi < lo) return Bad(r, absl::StrCat("is out of range; ", kFix));
@@ -551,12 +574,11 @@ absl::Status ResolveNodes(const RawMap& raw, LaunchOptions* o) {
   }
   if (auto it = raw.find("node-rank"); it != raw.end()) {
     const Raw& r = it->second;
-    FABRIC_ASSIGN_OR_RETURN(
-        int rank, ParseInt(r, 0, 1 << 20, "use a node rank >= 0"));
+    FABRIC_ASSIGN_OR_RETURN(int rank, ParseInt(r, 0, 1 << 20, "use a node rank >= 0"));
     if (rank >= o->max_nodes) {
-      return Bad(r, absl::StrCat("must be below the number of nodes (", o->max_nodes,
-                                 "); node ranks are 0-", o->max_nodes - 1,
-                                 ", or raise --num-nodes"));
+      return Bad(r,
+                 absl::StrCat("must be below the number of nodes (", o->max_nodes,
+                              "); node ranks are 0-", o->max_nodes - 1, ", or raise --num-nodes"));
     }
     o->node_rank = rank;
   }
@@ -578,12 +600,12 @@ absl::Status ResolveTimes(const RawMap& raw, LaunchOptions* o) {
     absl::Duration* out;
     bool allow_zero;
   };
-  for (const Item& item : {Item{"grace-period", &o->grace_period, true},
-                           Item{"join-timeout", &o->join_timeout, false},
-                           Item{"last-call-timeout", &o->last_call_timeout, true},
-                           Item{"keepalive-timeout", &o->keepalive_timeout, false},
-                           Item{"hang-timeout", &o->hang_timeout, true},
-                           Item{"recovery-timeout", &o->recovery_timeout, false}}) {
+  for (const Item& item :
+       {Item{"grace-period", &o->grace_period, true}, Item{"join-timeout", &o->join_timeout, false},
+        Item{"last-call-timeout", &o->last_call_timeout, true},
+        Item{"keepalive-timeout", &o->keepalive_timeout, false},
+        Item{"hang-timeout", &o->hang_timeout, true},
+        Item{"recovery-timeout", &o->recovery_timeout, false}}) {
     if (auto it = raw.find(item.flag); it != raw.end()) {
       FABRIC_ASSIGN_OR_RETURN(*item.out, ParseDurationValue(it->second, item.allow_zero));
     }
@@ -596,14 +618,13 @@ absl::StatusOr<std::vector<int>> ParseRanks(const Raw& r, int world_max) {
   for (absl::string_view tok : absl::StrSplit(r.value, ',')) {
     std::vector<absl::string_view> ab = absl::StrSplit(tok, absl::MaxSplits('-', 1));
     int lo = 0, hi = 0;
-    if (!absl::SimpleAtoi(ab[0], &lo) || !absl::SimpleAtoi(ab.back(), &hi) || lo < 0 ||
-        hi < lo) {
+    if (!absl::SimpleAtoi(ab[0], &lo) || !absl::SimpleAtoi(ab.back(), &hi) || lo < 0 || hi < lo) {
       return Bad(r, absl::StrCat("has a bad rank or range '", tok,
                                  "'; use all, none, or ranks such as 0,2-3"));
     }
     if (hi >= world_max) {
-      return Bad(r, absl::StrCat("names rank ", hi, " but the job has at most ",
-                                 world_max, " ranks (0-", world_max - 1, ")"));
+      return Bad(r, absl::StrCat("names rank ", hi, " but the job has at most ", world_max,
+                                 " ranks (0-", world_max - 1, ")"));
     }
     for (int i = lo; i <= hi; ++i) ranks.insert(i);
   }
@@ -617,8 +638,8 @@ absl::Status ResolveConsole(const RawMap& raw, LaunchOptions* o) {
   bool use_ranks = c != raw.end();
   if (use_quiet && use_ranks) {
     if (q->second.from_cli == c->second.from_cli) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          q->second.source, " conflicts with ", c->second.source, "; use one of them"));
+      return absl::InvalidArgumentError(absl::StrCat(q->second.source, " conflicts with ",
+                                                     c->second.source, "; use one of them"));
     }
     use_quiet = q->second.from_cli;  // the command line wins over the environment
     use_ranks = !use_quiet;
@@ -634,8 +655,7 @@ absl::Status ResolveConsole(const RawMap& raw, LaunchOptions* o) {
     } else if (r.value == "none") {
       o->console = ConsoleFilter{false, {}, true};
     } else {
-      FABRIC_ASSIGN_OR_RETURN(std::vector<int> ranks,
-                              ParseRanks(r, o->devices * o->max_nodes));
+      FABRIC_ASSIGN_OR_RETURN(std::vector<int> ranks, ParseRanks(r, o->devices * o->max_nodes));
       o->console = ConsoleFilter{false, ranks, false};
     }
   }
@@ -644,8 +664,7 @@ absl::Status ResolveConsole(const RawMap& raw, LaunchOptions* o) {
 
 bool IsExecutableFile(const std::string& path) {
   struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-         ::access(path.c_str(), X_OK) == 0;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
 std::string PathOf(const EnvMap& env) {
@@ -664,15 +683,14 @@ std::optional<std::string> FindInPath(const std::string& name, const EnvMap& env
 }
 
 // Checks an executable named by `what` ("--python", "program") and returns what to exec.
-absl::StatusOr<std::string> ResolveExecutable(const std::string& name,
-                                              const std::string& what,
+absl::StatusOr<std::string> ResolveExecutable(const std::string& name, const std::string& what,
                                               const EnvMap& env) {
   if (name.find('/') == std::string::npos) {
     std::optional<std::string> found = FindInPath(name, env);
     if (!found) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": '", name, "' was not found in PATH (", PathOf(env),
-          "); give its path, e.g. ./", name));
+      return absl::InvalidArgumentError(absl::StrCat(what, ": '", name, "' was not found in PATH (",
+                                                     PathOf(env), "); give its path, e.g. ./",
+                                                     name));
     }
     return *found;
   }
@@ -686,9 +704,10 @@ absl::StatusOr<std::string> ResolveExecutable(const std::string& name,
         absl::StrCat(what, ": '", name, "' is a directory, not a program"));
   }
   if (!S_ISREG(st.st_mode) || ::access(name.c_str(), X_OK) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": '", name, "' is not executable; chmod +x it or run it with its "
-        "interpreter"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": '", name,
+                     "' is not executable; chmod +x it or run it with its "
+                     "interpreter"));
   }
   return name;
 }
@@ -704,8 +723,8 @@ absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env, bool torchrun,
         "(see fabric-run --help)");
   }
   const std::string& prog = program[0];
-  const bool script = !o->python_module && !o->no_python &&
-                      (torchrun || absl::EndsWith(prog, ".py"));
+  const bool script =
+      !o->python_module && !o->no_python && (torchrun || absl::EndsWith(prog, ".py"));
   if (o->python_module || script) {
     if (script) {
       struct stat st;
@@ -718,8 +737,8 @@ absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env, bool torchrun,
             absl::StrCat("program: '", prog, "' is a directory, not a Python script"));
       }
       if (::access(prog.c_str(), R_OK) != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "program: script '", prog, "' is not readable; check its permissions"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("program: script '", prog, "' is not readable; check its permissions"));
       }
     }
     std::string what = "--python";
@@ -760,9 +779,9 @@ absl::Status ResolveRunId(const RawMap& raw, const EnvMap& env, LaunchOptions* o
     o->run_id = LocalRunId(::getpid(), absl::Now());  // one node: unique per invocation
   } else {
     // Several nodes must agree without talking: derive it from what they share.
-    o->run_id = SharedRunId(o->rdzv_endpoint.empty()
-                                ? absl::StrCat(o->main_address, ":", o->main_port)
-                                : o->rdzv_endpoint);
+    o->run_id =
+        SharedRunId(o->rdzv_endpoint.empty() ? absl::StrCat(o->main_address, ":", o->main_port)
+                                             : o->rdzv_endpoint);
   }
   return absl::OkStatus();
 }
@@ -775,8 +794,9 @@ absl::StatusOr<int> ParseRequeueSignal(const Raw& r) {
   if (v == "USR1") return SIGUSR1;
   if (v == "USR2") return SIGUSR2;
   if (v == "NONE" || v == "OFF") return 0;
-  return Bad(r, "is not a requeue signal; use USR1 or USR2 (the signal of #SBATCH "
-                "--signal=USR1@90), or none");
+  return Bad(r,
+             "is not a requeue signal; use USR1 or USR2 (the signal of #SBATCH "
+             "--signal=USR1@90), or none");
 }
 
 absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
@@ -796,8 +816,7 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
     o->main_port_set = true;
   }
   if (auto it = raw.find("max-restarts"); it != raw.end()) {
-    FABRIC_ASSIGN_OR_RETURN(o->max_restarts,
-                            ParseInt(it->second, 0, 1 << 20, "use a count >= 0"));
+    FABRIC_ASSIGN_OR_RETURN(o->max_restarts, ParseInt(it->second, 0, 1 << 20, "use a count >= 0"));
   }
   if (auto it = raw.find("recovery"); it != raw.end()) {
     if (it->second.value != "gang" && it->second.value != "in-place") {
@@ -808,7 +827,8 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("spares"); it != raw.end()) {
     FABRIC_ASSIGN_OR_RETURN(o->spares, ParseInt(it->second, 0, 1024, "use a count >= 0"));
     if (o->spares > 0 && !o->recovery_in_place) {
-      return Bad(it->second, "needs --recovery in-place (spares take over failed workers in place)");
+      return Bad(it->second,
+                 "needs --recovery in-place (spares take over failed workers in place)");
     }
   }
   if (auto it = raw.find("log-dir"); it != raw.end()) o->log_dir = it->second.value;
@@ -822,11 +842,11 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
     FABRIC_ASSIGN_OR_RETURN(o->rdzv_endpoint, ParseEndpoint(r, /*default_port=*/29400));
     const bool any_port = absl::EndsWith(o->rdzv_endpoint, ":0");
     const std::string host = o->rdzv_endpoint.substr(0, o->rdzv_endpoint.rfind(':'));
-    const bool loopback = host == "localhost" || absl::StartsWith(host, "127.") ||
-                          host == "[::1]";
+    const bool loopback = host == "localhost" || absl::StartsWith(host, "127.") || host == "[::1]";
     if (any_port && o->max_nodes > 1) {
-      return Bad(r, "has port 0 (any free port), which the other nodes cannot know; give "
-                    "the port every node uses, e.g. HOST:29400");
+      return Bad(r,
+                 "has port 0 (any free port), which the other nodes cannot know; give "
+                 "the port every node uses, e.g. HOST:29400");
     }
     // One node on this machine needs no rendezvous (torchtitan's localhost:0, the
     // examples' localhost:29400): nothing to listen on, no port another job can share.
@@ -857,9 +877,9 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
 // The settings --standalone replaces (torchrun's run.py sets rdzv_backend, rdzv_endpoint
 // and rdzv_id under it; fabric-run also pins the node count and rank, and the rendezvous
 // address and port, which one node without a rendezvous never uses).
-constexpr const char* kStandaloneOverrides[] = {
-    "num-nodes", "node-rank", "main-address", "main-port", "rdzv-endpoint", "rdzv-backend",
-    "run-id"};
+constexpr const char* kStandaloneOverrides[] = {"num-nodes", "node-rank",     "main-address",
+                                                "main-port", "rdzv-endpoint", "rdzv-backend",
+                                                "run-id"};
 
 // --standalone (flag or variable) true: removes the settings it overrides from `raw`, so
 // the job is one node (num-nodes 1, node rank 0) with no rendezvous (a LocalCoordinator
@@ -881,7 +901,8 @@ absl::Status ApplyStandalone(RawMap* raw, std::vector<std::string>* warnings) {
     warnings->push_back(absl::StrCat(
         it->second.source, " overrides ", absl::StrJoin(overridden, ", "),
         ": one node, node rank 0, no rendezvous, a generated run id (for several nodes "
-        "drop ", it->second.source, ")"));
+        "drop ",
+        it->second.source, ")"));
   }
   return absl::OkStatus();
 }
@@ -901,9 +922,8 @@ absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvM
 
 }  // namespace
 
-absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
-                                           const EnvMap& env, const MachineFacts& machine,
-                                           Personality personality) {
+absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args, const EnvMap& env,
+                                           const MachineFacts& machine, Personality personality) {
   absl::StatusOr<CliResult> r = Parse(args, env, machine, personality);
   if (!r.ok()) return OneLine(r.status());
   return r;

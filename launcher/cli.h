@@ -59,8 +59,7 @@ int CountNvidiaGpus(const std::string& proc_dir = "/proc/driver/nvidia/gpus");
 // nodes, a missing program, a program that is a directory or not executable, and
 // --accelerator cuda (or a GPU id list) where no GPU is visible.
 // The caller prints it and exits with status 2.
-absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args,
-                                           const EnvMap& env,
+absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args, const EnvMap& env,
                                            const MachineFacts& machine = MachineFacts{},
                                            Personality personality = Personality::kFabricRun);
 

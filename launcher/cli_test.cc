@@ -117,24 +117,33 @@ TEST_F(CliTest, FlagFormsAndAliases) {
       {{"--nproc-per-node=3"}, [](auto& o) { EXPECT_EQ(o.devices, 3); }},
       {{"--devices", "auto"}, [](auto& o) { EXPECT_EQ(o.devices, 1); }},
       {{"--num-nodes", "2"},
-       [](auto& o) { EXPECT_EQ(o.min_nodes, 2); EXPECT_EQ(o.max_nodes, 2); }},
+       [](auto& o) {
+         EXPECT_EQ(o.min_nodes, 2);
+         EXPECT_EQ(o.max_nodes, 2);
+       }},
       {{"--nnodes=1:4"},
-       [](auto& o) { EXPECT_EQ(o.min_nodes, 1); EXPECT_EQ(o.max_nodes, 4); }},
+       [](auto& o) {
+         EXPECT_EQ(o.min_nodes, 1);
+         EXPECT_EQ(o.max_nodes, 4);
+       }},
       {{"--num_nodes", "2:3"},
-       [](auto& o) { EXPECT_EQ(o.min_nodes, 2); EXPECT_EQ(o.max_nodes, 3); }},
-      {{"--num-nodes", "2", "--node-rank", "1"},
-       [](auto& o) { EXPECT_EQ(o.node_rank, 1); }},
+       [](auto& o) {
+         EXPECT_EQ(o.min_nodes, 2);
+         EXPECT_EQ(o.max_nodes, 3);
+       }},
+      {{"--num-nodes", "2", "--node-rank", "1"}, [](auto& o) { EXPECT_EQ(o.node_rank, 1); }},
       {{"--nnodes", "2", "--node_rank=0"}, [](auto& o) { EXPECT_EQ(o.node_rank, 0); }},
-      {{"--main-address", "10.1.2.3"},
-       [](auto& o) { EXPECT_EQ(o.main_address, "10.1.2.3"); }},
+      {{"--main-address", "10.1.2.3"}, [](auto& o) { EXPECT_EQ(o.main_address, "10.1.2.3"); }},
       {{"--master_addr=node7"}, [](auto& o) { EXPECT_EQ(o.main_address, "node7"); }},
       {{"--main-address", "fe80::1"}, [](auto& o) { EXPECT_EQ(o.main_address, "fe80::1"); }},
       {{"--main-port", "1234"},
-       [](auto& o) { EXPECT_EQ(o.main_port, 1234); EXPECT_TRUE(o.main_port_set); }},
+       [](auto& o) {
+         EXPECT_EQ(o.main_port, 1234);
+         EXPECT_TRUE(o.main_port_set);
+       }},
       {{"--master_port=65535"}, [](auto& o) { EXPECT_EQ(o.main_port, 65535); }},
       {{"--accelerator", "cpu"}, [](auto& o) { EXPECT_EQ(o.accelerator, "cpu"); }},
-      {{"--accelerator=gpu", "--devices", "2"},
-       [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
+      {{"--accelerator=gpu", "--devices", "2"}, [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
       {{"--accelerator", "cuda", "--devices", "1"},
        [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
       {{"--accelerator", "auto"}, [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); }},
@@ -143,9 +152,11 @@ TEST_F(CliTest, FlagFormsAndAliases) {
       {{"--strategy", "ddp_find_unused_parameters_true"},
        [](auto& o) { EXPECT_EQ(o.strategy, "ddp_find_unused_parameters_true"); }},
       {{"--accelerator", "auto", "--devices", "0,1"},
-       [](auto& o) { EXPECT_EQ(o.accelerator, "cuda"); EXPECT_EQ(o.devices, 2); }},
-      {{"--precision", "bf16-mixed"},
-       [](auto& o) { EXPECT_EQ(o.precision, "bf16-mixed"); }},
+       [](auto& o) {
+         EXPECT_EQ(o.accelerator, "cuda");
+         EXPECT_EQ(o.devices, 2);
+       }},
+      {{"--precision", "bf16-mixed"}, [](auto& o) { EXPECT_EQ(o.precision, "bf16-mixed"); }},
       {{"--precision=16"}, [](auto& o) { EXPECT_EQ(o.precision, "16-mixed"); }},
       {{"--precision", "bf16"}, [](auto& o) { EXPECT_EQ(o.precision, "bf16-mixed"); }},
       {{"--precision", "32"}, [](auto& o) { EXPECT_EQ(o.precision, "32-true"); }},
@@ -155,18 +166,14 @@ TEST_F(CliTest, FlagFormsAndAliases) {
       {{"--max_restarts=2"}, [](auto& o) { EXPECT_EQ(o.max_restarts, 2); }},
       {{"--run-id", "job.7_a-b"}, [](auto& o) { EXPECT_EQ(o.run_id, "job.7_a-b"); }},
       {{"--rdzv_id=abc"}, [](auto& o) { EXPECT_EQ(o.run_id, "abc"); }},
-      {{"--grace-period", "5"},
-       [](auto& o) { EXPECT_EQ(o.grace_period, absl::Seconds(5)); }},
+      {{"--grace-period", "5"}, [](auto& o) { EXPECT_EQ(o.grace_period, absl::Seconds(5)); }},
       {{"--grace-period=2.5"},
        [](auto& o) { EXPECT_EQ(o.grace_period, absl::Milliseconds(2500)); }},
       {{"--grace-period", "500ms"},
        [](auto& o) { EXPECT_EQ(o.grace_period, absl::Milliseconds(500)); }},
-      {{"--grace-period", "2m"},
-       [](auto& o) { EXPECT_EQ(o.grace_period, absl::Minutes(2)); }},
-      {{"--grace-period", "0"},
-       [](auto& o) { EXPECT_EQ(o.grace_period, absl::ZeroDuration()); }},
-      {{"--join-timeout", "90s"},
-       [](auto& o) { EXPECT_EQ(o.join_timeout, absl::Seconds(90)); }},
+      {{"--grace-period", "2m"}, [](auto& o) { EXPECT_EQ(o.grace_period, absl::Minutes(2)); }},
+      {{"--grace-period", "0"}, [](auto& o) { EXPECT_EQ(o.grace_period, absl::ZeroDuration()); }},
+      {{"--join-timeout", "90s"}, [](auto& o) { EXPECT_EQ(o.join_timeout, absl::Seconds(90)); }},
       {{"--last-call-timeout=250ms"},
        [](auto& o) { EXPECT_EQ(o.last_call_timeout, absl::Milliseconds(250)); }},
       {{"--keepalive-timeout", "12"},
@@ -180,7 +187,10 @@ TEST_F(CliTest, FlagFormsAndAliases) {
       {{"--num-nodes", "2", "--rdzv_endpoint=[::1]:80"},
        [](auto& o) { EXPECT_EQ(o.rdzv_endpoint, "[::1]:80"); }},
       {{"--quiet"},
-       [](auto& o) { EXPECT_TRUE(o.console.quiet); EXPECT_FALSE(o.console.all); }},
+       [](auto& o) {
+         EXPECT_TRUE(o.console.quiet);
+         EXPECT_FALSE(o.console.all);
+       }},
       {{"--console-ranks", "none"}, [](auto& o) { EXPECT_TRUE(o.console.quiet); }},
       {{"--console-ranks", "all"}, [](auto& o) { EXPECT_TRUE(o.console.all); }},
       {{"--devices", "4", "--console-ranks", "0,2-3"},
@@ -352,7 +362,8 @@ TEST_F(CliTest, BadInputNamesTheFlag) {
       {{"--keepalive-timeout", "0s", "tool"}, {"--keepalive-timeout", "more than 0"}},
       {{"--last-call-timeout", "x", "tool"}, {"--last-call-timeout", "'x'"}},
       // torchrun's meaning: "node0" is node0:29400 (TorchrunEndpointsOfOneNodeNeedNoRendezvous).
-      {{"--num-nodes", "2", "--rdzv-endpoint", "node0:0", "tool"}, {"--rdzv-endpoint", "cannot know"}},
+      {{"--num-nodes", "2", "--rdzv-endpoint", "node0:0", "tool"},
+       {"--rdzv-endpoint", "cannot know"}},
       {{"--rdzv-endpoint", ":29400", "tool"}, {"--rdzv-endpoint", "empty host"}},
       {{"--rdzv-endpoint", "node0:-1", "tool"}, {"--rdzv-endpoint", "1-65535"}},
       {{"--rdzv-endpoint", "node0:99999", "tool"}, {"--rdzv-endpoint", "1-65535"}},
@@ -362,8 +373,7 @@ TEST_F(CliTest, BadInputNamesTheFlag) {
       {{"--quiet", "--console-ranks", "0", "tool"}, {"--quiet", "--console-ranks"}},
       {{"--console-ranks", "0,x", "tool"}, {"--console-ranks", "'x'"}},
       {{"--console-ranks", "3-1", "tool"}, {"--console-ranks", "'3-1'"}},
-      {{"--devices", "2", "--console-ranks", "2", "tool"},
-       {"--console-ranks", "at most 2 ranks"}},
+      {{"--devices", "2", "--console-ranks", "2", "tool"}, {"--console-ranks", "at most 2 ranks"}},
       {{"--run-id", "a/b", "tool"}, {"--run-id", "[A-Za-z0-9._-]"}},
       {{"--help=yes"}, {"--help", "takes no value"}},
       {{"--devices="}, {"--devices", "empty value"}},
@@ -428,8 +438,8 @@ TEST_F(CliTest, PathLookupResolvesFirstExecutableMatch) {
 
 TEST_F(CliTest, NoPathVariableFallsBackToExecvpDefault) {
   env_.erase("PATH");
-  EXPECT_THAT(Parse({"tool"}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                        HasSubstr("/bin:/usr/bin")));
+  EXPECT_THAT(Parse({"tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("/bin:/usr/bin")));
 }
 
 TEST_F(CliTest, PathsWithSlashAreNotLookedUp) {
@@ -544,7 +554,7 @@ TEST_F(CliTest, PetVariablesAreTorchrunsAndLoseToFabricVariablesAndFlags) {
   EXPECT_EQ(pet.role, "pet");
   EXPECT_EQ(pet.sources.at("devices"), "PET_NPROC_PER_NODE");
   env_["FABRIC_DEVICES"] = "2";
-  EXPECT_EQ(Ok({"tool"}).devices, 2);                         // FABRIC_ beats PET_
+  EXPECT_EQ(Ok({"tool"}).devices, 2);                           // FABRIC_ beats PET_
   EXPECT_EQ(Ok({"--nproc-per-node", "1", "tool"}).devices, 1);  // the command line beats both
 }
 
@@ -601,8 +611,8 @@ TEST_F(CliTest, KubernetesIndexedJobPodTakesItsNodeRankFromTheCompletionIndex) {
   EXPECT_EQ(Ok({"tool"}).node_rank, 0);
   env_.erase("PET_NODE_RANK");
   env_["JOB_COMPLETION_INDEX"] = "3";  // beyond 3 nodes: named in the error
-  EXPECT_THAT(Parse({"tool"}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                        HasSubstr("JOB_COMPLETION_INDEX")));
+  EXPECT_THAT(Parse({"tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JOB_COMPLETION_INDEX")));
   env_.erase("PET_NNODES");  // one node: the index is not a node rank
   EXPECT_FALSE(Ok({"tool"}).node_rank.has_value());
 }
@@ -612,9 +622,9 @@ TEST_F(CliTest, KubernetesIndexedJobPodTakesItsNodeRankFromTheCompletionIndex) {
 // plan, with one warning naming each override. Without it the same flags are multi-node.
 TEST_F(CliTest, StandaloneOverridesTheRendezvousAndNodeFlags) {
   const std::vector<std::string> multi = {
-      "--rdzv-endpoint", "node0:29400", "--nnodes", "2",          "--node-rank",
-      "1",               "--rdzv-backend", "c10d", "--rdzv-id", "job7",
-      "--master-addr",   "node0",       "--master-port", "1234"};
+      "--rdzv-endpoint", "node0:29400", "--nnodes",  "2",    "--node-rank",   "1",
+      "--rdzv-backend",  "c10d",        "--rdzv-id", "job7", "--master-addr", "node0",
+      "--master-port",   "1234"};
   std::vector<std::string> without = multi;
   without.push_back("tool");
   FABRIC_ASSERT_OK_AND_ASSIGN(CliResult control, Parse(without));  // negative control
@@ -640,9 +650,9 @@ TEST_F(CliTest, StandaloneOverridesTheRendezvousAndNodeFlags) {
   EXPECT_NE(o.run_id, "job7");
   EXPECT_EQ(o.sources.count("rdzv-endpoint"), 0);
   ASSERT_EQ(r.warnings.size(), 1);
-  for (const char* s : {"--standalone overrides", "--rdzv-endpoint node0:29400", "--nnodes 2",
-                        "--node-rank 1", "--rdzv-backend c10d", "--rdzv-id job7",
-                        "--master-addr node0", "--master-port 1234"}) {
+  for (const char* s :
+       {"--standalone overrides", "--rdzv-endpoint node0:29400", "--nnodes 2", "--node-rank 1",
+        "--rdzv-backend c10d", "--rdzv-id job7", "--master-addr node0", "--master-port 1234"}) {
     EXPECT_THAT(r.warnings[0], HasSubstr(s));
   }
   EXPECT_THAT(r.warnings[0], Not(HasSubstr("\n")));
@@ -703,9 +713,9 @@ TEST_F(CliTest, InstalledAsTorchrunKeepsTorchrunsDefaults) {
 // Command lines from well-known projects' READMEs and scripts, with torchrun's meaning.
 TEST_F(CliTest, TorchrunEndpointsOfOneNodeNeedNoRendezvous) {
   // torchtitan's run_train.sh: any port on localhost, one node.
-  LaunchOptions titan = Ok({"--nproc_per_node=8", "--rdzv_backend", "c10d",
-                            "--rdzv_endpoint=localhost:0", "--local-ranks-filter", "0",
-                            "--role", "rank", "--tee", "3", "tool"});
+  LaunchOptions titan =
+      Ok({"--nproc_per_node=8", "--rdzv_backend", "c10d", "--rdzv_endpoint=localhost:0",
+          "--local-ranks-filter", "0", "--role", "rank", "--tee", "3", "tool"});
   EXPECT_EQ(titan.rdzv_endpoint, "");
   EXPECT_EQ(titan.devices, 8);
   // PyTorch's elastic DDP example on one node.
@@ -728,7 +738,9 @@ TEST_F(CliTest, ErrorsStayOneLineWhateverWasTyped) {
   absl::StatusOr<CliResult> r = Parse({"--devices", "2\nrm -rf /", "tool"});
   ASSERT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'2\\x0arm -rf /'")));
   EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("\n")));
-  EXPECT_THAT(Parse({"--d\x01" "evices", "tool"}),
+  EXPECT_THAT(Parse({"--d\x01"
+                     "evices",
+                     "tool"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--d\\x01evices")));
 }
 
@@ -762,16 +774,15 @@ TEST_F(CliTest, MissingPythonNamesTheFlagOrVariable) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("--python"), HasSubstr("python9"))));
   env_["FABRIC_PYTHON"] = root_ + "/nope";
-  EXPECT_THAT(Parse({script}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                        HasSubstr("FABRIC_PYTHON")));
+  EXPECT_THAT(Parse({script}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("FABRIC_PYTHON")));
 }
 
 TEST_F(CliTest, ProgramArgumentsPassUntouched) {
   LaunchOptions o = Ok({"--devices", "2", "tool", "--devices", "9", "--", "--help", "x=y"});
   EXPECT_EQ(o.devices, 2);
   EXPECT_THAT(o.program_argv, ElementsAre("tool", "--devices", "9", "--", "--help", "x=y"));
-  EXPECT_THAT(o.exec_argv, ElementsAre(bin_ + "/tool", "--devices", "9", "--", "--help",
-                                       "x=y"));
+  EXPECT_THAT(o.exec_argv, ElementsAre(bin_ + "/tool", "--devices", "9", "--", "--help", "x=y"));
 }
 
 TEST_F(CliTest, DoubleDashEndsOurFlags) {
@@ -808,8 +819,8 @@ TEST_F(CliTest, CommandLineBeatsEnvironment) {
   env_["FABRIC_DEVICES"] = "3";
   env_["FABRIC_MAX_RESTARTS"] = "bogus";  // overridden, so never parsed
   env_["FABRIC_QUIET"] = "true";
-  LaunchOptions o = Ok({"--nproc_per_node=2", "--max-restarts", "1", "--console-ranks",
-                        "1", "tool"});
+  LaunchOptions o =
+      Ok({"--nproc_per_node=2", "--max-restarts", "1", "--console-ranks", "1", "tool"});
   EXPECT_EQ(o.devices, 2);
   EXPECT_EQ(o.max_restarts, 1);
   EXPECT_FALSE(o.console.quiet);
@@ -823,19 +834,23 @@ TEST_F(CliTest, EmptyEnvironmentVariableIsUnset) {
 
 TEST_F(CliTest, BadEnvironmentValueNamesTheVariable) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"FABRIC_DEVICES", "abc"},         {"FABRIC_NUM_NODES", "0"},
-      {"FABRIC_MAX_RESTARTS", "-3"},     {"FABRIC_GRACE_PERIOD", "later"},
-      {"FABRIC_MAIN_PORT", "70000"},     {"FABRIC_STANDALONE", "perhaps"},
-      {"FABRIC_RDZV_ENDPOINT", "nohost:x"}, {"FABRIC_ACCELERATOR", "mps"},
-      {"FABRIC_NODE_RANK", "4"},         {"FABRIC_JOIN_TIMEOUT", "0"},
+      {"FABRIC_DEVICES", "abc"},
+      {"FABRIC_NUM_NODES", "0"},
+      {"FABRIC_MAX_RESTARTS", "-3"},
+      {"FABRIC_GRACE_PERIOD", "later"},
+      {"FABRIC_MAIN_PORT", "70000"},
+      {"FABRIC_STANDALONE", "perhaps"},
+      {"FABRIC_RDZV_ENDPOINT", "nohost:x"},
+      {"FABRIC_ACCELERATOR", "mps"},
+      {"FABRIC_NODE_RANK", "4"},
+      {"FABRIC_JOIN_TIMEOUT", "0"},
   };
   for (const auto& [var, value] : cases) {
     SCOPED_TRACE(var);
     EnvMap env = env_;
     env[var] = value;
-    EXPECT_THAT(ParseCommandLine({"tool"}, env),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         AllOf(HasSubstr(var), HasSubstr(value))));
+    EXPECT_THAT(ParseCommandLine({"tool"}, env), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                          AllOf(HasSubstr(var), HasSubstr(value))));
   }
 }
 
@@ -845,7 +860,7 @@ TEST_F(CliTest, GeneratedRunIdOnOneNodeIsUnique) {
 }
 
 TEST_F(CliTest, GeneratedRunIdAgreesAcrossNodes) {
-  std::vector<std::string> node0 = {"--num-nodes", "2", "--node-rank", "0",
+  std::vector<std::string> node0 = {"--num-nodes",    "2",        "--node-rank", "0",
                                     "--main-address", "10.0.0.1", "tool"};
   std::vector<std::string> node1 = node0;
   node1[3] = "1";
@@ -879,16 +894,34 @@ TEST_F(CliTest, HelpSaysWhatOneNodeIgnoresAndWhatStandaloneOverrides) {
 TEST_F(CliTest, HelpListsEveryFlagWithItsVariable) {
   FABRIC_ASSERT_OK_AND_ASSIGN(CliResult r, Parse({"--devices", "bad", "--help"}));
   EXPECT_EQ(r.action, CliResult::Action::kHelp);
-  for (const char* flag :
-       {"accelerator", "strategy", "devices", "num-nodes", "node-rank", "main-address",
-        "main-port", "precision", "max-restarts", "run-id", "grace-period", "log-dir",
-        "console-ranks", "quiet", "python", "standalone", "rdzv-endpoint", "join-timeout",
-        "last-call-timeout", "keepalive-timeout", "requeue-on-signal", "help", "version"}) {
+  for (const char* flag : {"accelerator",
+                           "strategy",
+                           "devices",
+                           "num-nodes",
+                           "node-rank",
+                           "main-address",
+                           "main-port",
+                           "precision",
+                           "max-restarts",
+                           "run-id",
+                           "grace-period",
+                           "log-dir",
+                           "console-ranks",
+                           "quiet",
+                           "python",
+                           "standalone",
+                           "rdzv-endpoint",
+                           "join-timeout",
+                           "last-call-timeout",
+                           "keepalive-timeout",
+                           "requeue-on-signal",
+                           "help",
+                           "version"}) {
     EXPECT_THAT(r.text, HasSubstr(absl::StrCat("--", flag))) << flag;
   }
-  for (const char* var : {"FABRIC_DEVICES", "FABRIC_NUM_NODES", "FABRIC_MAX_RESTARTS",
-                          "FABRIC_GRACE_PERIOD", "FABRIC_CONSOLE_RANKS",
-                          "FABRIC_KEEPALIVE_TIMEOUT"}) {
+  for (const char* var :
+       {"FABRIC_DEVICES", "FABRIC_NUM_NODES", "FABRIC_MAX_RESTARTS", "FABRIC_GRACE_PERIOD",
+        "FABRIC_CONSOLE_RANKS", "FABRIC_KEEPALIVE_TIMEOUT"}) {
     EXPECT_THAT(r.text, HasSubstr(var));
   }
   EXPECT_THAT(r.text, HasSubstr("--nproc-per-node"));

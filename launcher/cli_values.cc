@@ -12,8 +12,7 @@
 namespace fabric::launcher {
 
 absl::Status Bad(const Raw& r, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(r.source, ": '", r.value, "' ", what));
+  return absl::InvalidArgumentError(absl::StrCat(r.source, ": '", r.value, "' ", what));
 }
 
 absl::StatusOr<int> ParseInt(const Raw& r, int min, int max, absl::string_view fix) {

@@ -21,8 +21,7 @@ std::string Source(const LaunchOptions& o, const std::string& flag) {
 // credential); the run's refusal as the error.
 absl::StatusOr<std::string> DescribeAuth(const LaunchOptions& o, const EnvMap& inherited) {
   const bool has_token = !o.rdzv_token.empty() || !o.rdzv_token_file.empty();
-  absl::StatusOr<RdzvAuthDecision> d =
-      DecideRdzvAuth(RdzvAuthFactsFor(o, has_token, inherited));
+  absl::StatusOr<RdzvAuthDecision> d = DecideRdzvAuth(RdzvAuthFactsFor(o, has_token, inherited));
   if (!d.ok()) return d.status();
   return std::string(RdzvAuthModeName(d->mode));
 }
@@ -36,8 +35,9 @@ std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
   line("devices", absl::StrCat(o.devices));
   line("num-nodes", o.min_nodes == o.max_nodes ? absl::StrCat(o.min_nodes)
                                                : absl::StrCat(o.min_nodes, ":", o.max_nodes));
-  line("node-rank", o.node_rank ? absl::StrCat(*o.node_rank)
-                   : o.max_nodes == 1 ? "0" : "(assigned by the rendezvous)");
+  line("node-rank", o.node_rank        ? absl::StrCat(*o.node_rank)
+                    : o.max_nodes == 1 ? "0"
+                                       : "(assigned by the rendezvous)");
   line("main-address", o.main_address);
   line("main-port", absl::StrCat(o.main_port));
   line("rdzv-endpoint", o.rdzv_endpoint.empty() ? "(embedded in node 0)" : o.rdzv_endpoint);
@@ -58,11 +58,11 @@ std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
   for (int lr = 0; lr < o.devices; ++lr) {
     EnvMap env = WorkerEnvironment(o, plan, lr, "(per-rank error file)", inherited);
     absl::StrAppend(&s, "  worker ", lr, ":");
-    for (const char* k : {kEnvRank, kEnvLocalRank, kEnvWorldSize, kEnvLocalWorldSize,
-                          kEnvGroupRank, kEnvGroupWorldSize, kEnvRoleName, kEnvMasterAddr,
-                          kEnvRunId, kEnvCudaVisibleDevices, kEnvOmpNumThreads,
-                          kEnvSignalsToHandle, kEnvNcclAsyncErrorHandling, kEnvLtAccelerator,
-                          kEnvLtStrategy, kEnvLtDevices, kEnvLtNumNodes, kEnvLtPrecision}) {
+    for (const char* k :
+         {kEnvRank, kEnvLocalRank, kEnvWorldSize, kEnvLocalWorldSize, kEnvGroupRank,
+          kEnvGroupWorldSize, kEnvRoleName, kEnvMasterAddr, kEnvRunId, kEnvCudaVisibleDevices,
+          kEnvOmpNumThreads, kEnvSignalsToHandle, kEnvNcclAsyncErrorHandling, kEnvLtAccelerator,
+          kEnvLtStrategy, kEnvLtDevices, kEnvLtNumNodes, kEnvLtPrecision}) {
       auto it = env.find(k);
       if (it != env.end()) absl::StrAppend(&s, " ", k, "=", it->second);
     }
@@ -71,8 +71,7 @@ std::string DescribePlan(const LaunchOptions& o, const EnvMap& inherited) {
   return s;
 }
 
-absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options,
-                                           const EnvMap& inherited) {
+absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options, const EnvMap& inherited) {
   absl::StatusOr<SlurmDecision> d = DecideSlurmLaunch(options, inherited);
   if (!d.ok()) return d.status();
   if (d->plan.layout == slurm::Layout::kNotSlurm) {
@@ -83,10 +82,11 @@ absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options,
   }
   std::string slurm = absl::StrCat("  SLURM: ", slurm::DescribePlan(d->plan), "\n");
   if (d->action == SlurmDecision::Action::kExec) {
-    absl::StrAppend(&slurm, "  this srun task is one worker; it execs: ",
-                    absl::StrJoin(d->exec_argv, " "), "\n  with");
-    for (const char* k : {kEnvRank, kEnvLocalRank, kEnvWorldSize, kEnvGroupRank,
-                          kEnvMasterAddr, kEnvMasterPort}) {
+    absl::StrAppend(&slurm,
+                    "  this srun task is one worker; it execs: ", absl::StrJoin(d->exec_argv, " "),
+                    "\n  with");
+    for (const char* k :
+         {kEnvRank, kEnvLocalRank, kEnvWorldSize, kEnvGroupRank, kEnvMasterAddr, kEnvMasterPort}) {
       auto it = d->exec_env.find(k);
       if (it != d->exec_env.end()) absl::StrAppend(&slurm, " ", k, "=", it->second);
     }
@@ -94,8 +94,8 @@ absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options,
     return absl::StrCat(DescribePlan(options, inherited), slurm);
   }
   LaunchOptions shown = d->launch;
-  for (const char* flag : {"devices", "num-nodes", "node-rank", "main-address", "main-port",
-                           "run-id"}) {
+  for (const char* flag :
+       {"devices", "num-nodes", "node-rank", "main-address", "main-port", "run-id"}) {
     if (options.sources.count(flag) == 0) shown.sources[flag] = "SLURM";
   }
   if (IsMultiNode(shown)) {

@@ -21,8 +21,7 @@ std::string DescribePlan(const LaunchOptions& options, const EnvMap& inherited);
 // given (their source shown as SLURM) and the SLURM plan is described; in srun's
 // task-per-device layout, the program this task would exec and its ranks. Returns the
 // plan's error (request vs allocation) as fabric-run would report it. Pure.
-absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options,
-                                           const EnvMap& inherited);
+absl::StatusOr<std::string> DescribeLaunch(const LaunchOptions& options, const EnvMap& inherited);
 
 }  // namespace fabric::launcher
 

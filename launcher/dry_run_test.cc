@@ -21,19 +21,28 @@ LaunchOptions Parse(std::vector<std::string> args, const EnvMap& env) {
 
 // An srun step of 2 nodes, one task each (task per node), seen from node 1's task.
 EnvMap SrunTaskPerNode() {
-  return {{"PATH", "/bin:/usr/bin"},       {"SLURM_JOB_ID", "77"},
-          {"SLURM_STEP_ID", "0"},          {"SLURM_PROCID", "1"},
-          {"SLURM_NTASKS", "2"},           {"SLURM_NNODES", "2"},
-          {"SLURM_NODEID", "1"},           {"SLURM_LOCALID", "0"},
-          {"SLURM_STEP_NODELIST", "n[1-2]"}, {"SLURM_STEP_NUM_NODES", "2"},
-          {"SLURM_STEP_NUM_TASKS", "2"},   {"SLURM_STEP_TASKS_PER_NODE", "1(x2)"},
-          {"SLURM_TASKS_PER_NODE", "1(x2)"}, {"SLURM_JOB_NODELIST", "n[1-2]"},
-          {"SLURM_NODELIST", "n[1-2]"},    {"SLURM_CPUS_ON_NODE", "4"},
+  return {{"PATH", "/bin:/usr/bin"},
+          {"SLURM_JOB_ID", "77"},
+          {"SLURM_STEP_ID", "0"},
+          {"SLURM_PROCID", "1"},
+          {"SLURM_NTASKS", "2"},
+          {"SLURM_NNODES", "2"},
+          {"SLURM_NODEID", "1"},
+          {"SLURM_LOCALID", "0"},
+          {"SLURM_STEP_NODELIST", "n[1-2]"},
+          {"SLURM_STEP_NUM_NODES", "2"},
+          {"SLURM_STEP_NUM_TASKS", "2"},
+          {"SLURM_STEP_TASKS_PER_NODE", "1(x2)"},
+          {"SLURM_TASKS_PER_NODE", "1(x2)"},
+          {"SLURM_JOB_NODELIST", "n[1-2]"},
+          {"SLURM_NODELIST", "n[1-2]"},
+          {"SLURM_CPUS_ON_NODE", "4"},
           {"SLURM_JOB_NUM_NODES", "2"}};
 }
 
 TEST(DryRunTest, EachSettingNamesItsSource) {
-  EnvMap env = {{"PATH", "/bin:/usr/bin"}, {"PET_MAX_RESTARTS", "2"},
+  EnvMap env = {{"PATH", "/bin:/usr/bin"},
+                {"PET_MAX_RESTARTS", "2"},
                 {"KUBERNETES_SERVICE_HOST", "10.96.0.1"}};
   FABRIC_ASSERT_OK_AND_ASSIGN(std::string text,
                               DescribeLaunch(Parse({"--devices", "2", "/bin/true"}, env), env));
@@ -61,21 +70,20 @@ TEST(DryRunTest, SlurmFillsInWhatWasNotGiven) {
 
 TEST(DryRunTest, RendezvousAuthIsTheRunsDecision) {
   const EnvMap env = {{"PATH", "/bin:/usr/bin"}};
-  FABRIC_ASSERT_OK_AND_ASSIGN(
-      std::string text, DescribeLaunch(Parse({"--num-nodes", "2", "/bin/true"}, env), env));
+  FABRIC_ASSERT_OK_AND_ASSIGN(std::string text,
+                              DescribeLaunch(Parse({"--num-nodes", "2", "/bin/true"}, env), env));
   EXPECT_THAT(text, HasSubstr("rendezvous auth: none"));  // 127.0.0.1
   FABRIC_ASSERT_OK_AND_ASSIGN(
-      text, DescribeLaunch(Parse({"--num-nodes", "2", "--main-address", "192.0.2.1",
-                                  "--rdzv-token", "t", "/bin/true"},
+      text, DescribeLaunch(Parse({"--num-nodes", "2", "--main-address", "192.0.2.1", "--rdzv-token",
+                                  "t", "/bin/true"},
                                  env),
                            env));
   EXPECT_THAT(text, HasSubstr("rendezvous auth: token"));
   EXPECT_THAT(text, Not(HasSubstr("  rdzv-token")));
-  EXPECT_THAT(DescribeLaunch(Parse({"--num-nodes", "2", "--main-address", "192.0.2.1",
-                                    "/bin/true"},
-                                   env),
-                             env),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("--rdzv-insecure")));
+  EXPECT_THAT(
+      DescribeLaunch(Parse({"--num-nodes", "2", "--main-address", "192.0.2.1", "/bin/true"}, env),
+                     env),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("--rdzv-insecure")));
   FABRIC_ASSERT_OK_AND_ASSIGN(
       text, DescribeLaunch(Parse({"--num-nodes", "2", "--main-address", "192.0.2.1",
                                   "--rdzv-insecure", "/bin/true"},

@@ -15,16 +15,16 @@ namespace fabric::launcher {
 
 std::string EncodeEvent(const EventRecord& event) {
   nlohmann::ordered_json j = {{"name", event.name},
-                      {"source", event.source},
-                      {"timestamp", event.timestamp_ms},
-                      {"metadata", event.metadata}};
+                              {"source", event.source},
+                              {"timestamp", event.timestamp_ms},
+                              {"metadata", event.metadata}};
   // Invalid UTF-8 (a worker's raw bytes in raw_error) is replaced, never thrown about.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 absl::StatusOr<EventRecord> DecodeEvent(absl::string_view line) {
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(line.begin(), line.end(), nullptr,
-                                           /*allow_exceptions=*/false);
+                                                           /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat("not a JSON object: ", line));
   }
@@ -57,9 +57,9 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::vector<std::
   for (const std::string& path : paths) {
     UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!fd) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--events ", path, ": ", std::strerror(errno),
-          " (name a file in a directory that exists and that you may write)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("--events ", path, ": ", std::strerror(errno),
+                       " (name a file in a directory that exists and that you may write)"));
     }
     log->files_.push_back(File{path, std::move(fd)});
   }

@@ -54,7 +54,8 @@ class EventLog {
   void set_run_id(std::string run_id) { run_id_ = std::move(run_id); }
 
   // Writes `name` with `metadata` (an object of scalars) and the common keys.
-  void Record(absl::string_view name, nlohmann::ordered_json metadata = nlohmann::ordered_json::object());
+  void Record(absl::string_view name,
+              nlohmann::ordered_json metadata = nlohmann::ordered_json::object());
 
  private:
   EventLog(Clock* clock, std::string run_id, std::string hostname)

@@ -33,13 +33,14 @@ TEST(EncodeEventTest, IsTorchelasticsRecordShapeOnOneLine) {
   EventRecord e;
   e.name = "fabric.worker.exit";
   e.timestamp_ms = 1700000000123;
-  e.metadata = {{"global_rank", 3}, {"state", "FAILED"}, {"raw_error", "line1\nline2"},
+  e.metadata = {{"global_rank", 3},  {"state", "FAILED"}, {"raw_error", "line1\nline2"},
                 {"signal", nullptr}, {"duration_s", 1.5}, {"restarting", true}};
   const std::string line = EncodeEvent(e);
   ASSERT_EQ(line.back(), '\n');
   EXPECT_EQ(line.find('\n'), line.size() - 1);  // a newline in a value is escaped
-  EXPECT_EQ(line.rfind(R"({"name":"fabric.worker.exit","source":"AGENT","timestamp":1700000000123,)", 0),
-            0u)
+  EXPECT_EQ(
+      line.rfind(R"({"name":"fabric.worker.exit","source":"AGENT","timestamp":1700000000123,)", 0),
+      0u)
       << line;
   FABRIC_ASSERT_OK_AND_ASSIGN(EventRecord back, DecodeEvent(line));
   EXPECT_EQ(back.name, e.name);

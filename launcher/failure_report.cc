@@ -39,11 +39,11 @@ std::string ParseJsonString(absl::string_view s) {
       case 'n': out.push_back('\n'); break;
       case 't': out.push_back('\t'); break;
       case 'r': break;
-      case 'b': case 'f': break;
+      case 'b':
+      case 'f': break;
       case 'u': {
         int code = 0;
-        if (i + 4 < s.size() &&
-            absl::SimpleHexAtoi(s.substr(i + 1, 4), &code) && code < 128) {
+        if (i + 4 < s.size() && absl::SimpleHexAtoi(s.substr(i + 1, 4), &code) && code < 128) {
           out.push_back(static_cast<char>(code));
         } else {
           out.push_back('?');
@@ -60,14 +60,13 @@ std::string ParseJsonString(absl::string_view s) {
 }  // namespace
 
 std::string FormatFailureReport(const FailureReportInput& in) {
-  std::string out = absl::StrCat(
-      "fabric-run: worker failure in run ", in.run_id, ", attempt ", in.restart_count + 1,
-      " of at most ", in.max_restarts + 1, " (TORCHELASTIC_RESTART_COUNT=", in.restart_count,
-      ")\n");
-  absl::StrAppend(&out, "fabric-run:   root cause: rank ", in.global_rank, " (node ",
-                  in.node_rank, ", local rank ", in.local_rank, ", pid ", in.pid, ") ",
-                  in.status.signal != 0 ? "was killed by " : "exited with ",
-                  in.status.Describe(), "\n");
+  std::string out = absl::StrCat("fabric-run: worker failure in run ", in.run_id, ", attempt ",
+                                 in.restart_count + 1, " of at most ", in.max_restarts + 1,
+                                 " (TORCHELASTIC_RESTART_COUNT=", in.restart_count, ")\n");
+  absl::StrAppend(&out, "fabric-run:   root cause: rank ", in.global_rank, " (node ", in.node_rank,
+                  ", local rank ", in.local_rank, ", pid ", in.pid, ") ",
+                  in.status.signal != 0 ? "was killed by " : "exited with ", in.status.Describe(),
+                  "\n");
   if (!in.hang_reason.empty()) {
     absl::StrAppend(&out, "fabric-run:   rank ", in.global_rank, " was hung: ", in.hang_reason,
                     "; fabric-run stopped it\n");
@@ -108,8 +107,8 @@ std::string FormatFailureReport(const FailureReportInput& in) {
     absl::StrAppend(&out, "fabric-run:   full log: ", in.stderr_log_path, "\n");
   }
   if (in.restarting) {
-    absl::StrAppend(&out, "fabric-run:   restarting the whole gang (restart ",
-                    in.restart_count + 1, " of ", in.max_restarts, ")\n");
+    absl::StrAppend(&out, "fabric-run:   restarting the whole gang (restart ", in.restart_count + 1,
+                    " of ", in.max_restarts, ")\n");
   } else {
     absl::StrAppend(&out, "fabric-run:   no restarts left; exiting with the root cause's status\n");
   }

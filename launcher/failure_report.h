@@ -25,9 +25,9 @@ struct OtherRankEnd {
 
 struct FailureReportInput {
   std::string run_id;
-  int restart_count = 0;   // of the failed attempt
+  int restart_count = 0;  // of the failed attempt
   int max_restarts = 0;
-  bool restarting = false; // the gang restarts after this report
+  bool restarting = false;  // the gang restarts after this report
   int global_rank = 0;
   int local_rank = 0;
   int node_rank = 0;
@@ -37,7 +37,7 @@ struct FailureReportInput {
   // the failure; unset when unreadable.
   std::optional<int64_t> oom_kills_before;
   std::optional<int64_t> oom_kills_after;
-  std::string error_file_message;        // from TORCHELASTIC_ERROR_FILE; may be empty
+  std::string error_file_message;  // from TORCHELASTIC_ERROR_FILE; may be empty
   // Set when fabric-run's watchdog stopped the rank as hung (launcher/watchdog.h): why,
   // and where it was (launcher/stack_summary.h; empty when it printed no stack).
   std::string hang_reason;

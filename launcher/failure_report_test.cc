@@ -24,7 +24,8 @@ FailureReportInput Base() {
 
 TEST(FailureReportTest, NamesRankAndExitCode) {
   std::string r = FormatFailureReport(Base());
-  EXPECT_THAT(r, HasSubstr("root cause: rank 3 (node 0, local rank 3, pid 77) exited with exit code 2"));
+  EXPECT_THAT(
+      r, HasSubstr("root cause: rank 3 (node 0, local rank 3, pid 77) exited with exit code 2"));
   EXPECT_THAT(r, HasSubstr("| ValueError: boom"));
   EXPECT_THAT(r, Not(HasSubstr("OOM")));
 }
@@ -33,15 +34,18 @@ TEST(FailureReportTest, HeaderCountsAttempts) {
   FailureReportInput in = Base();
   in.restart_count = 1;
   in.max_restarts = 2;
-  EXPECT_THAT(FormatFailureReport(in),
-              HasSubstr("worker failure in run run1, attempt 2 of at most 3 (TORCHELASTIC_RESTART_COUNT=1)\n"));
+  EXPECT_THAT(
+      FormatFailureReport(in),
+      HasSubstr(
+          "worker failure in run run1, attempt 2 of at most 3 (TORCHELASTIC_RESTART_COUNT=1)\n"));
 }
 
 TEST(FailureReportTest, ListsHowTheOtherRanksEnded) {
   FailureReportInput in = Base();
   in.others = {{0, ExitStatus::Signaled(SIGTERM), SIGTERM}, {1, ExitStatus::Exited(0), 0}};
-  EXPECT_THAT(FormatFailureReport(in),
-              HasSubstr("other ranks: rank 0 signal SIGTERM (15) after our SIGTERM; rank 1 exit code 0\n"));
+  EXPECT_THAT(
+      FormatFailureReport(in),
+      HasSubstr("other ranks: rank 0 signal SIGTERM (15) after our SIGTERM; rank 1 exit code 0\n"));
 }
 
 TEST(FailureReportTest, NamesTheSignal) {
@@ -61,8 +65,10 @@ TEST(FailureReportTest, RisingCgroupOomCountIsStated) {
   in.status = ExitStatus::Signaled(SIGKILL);
   in.oom_kills_before = 1;
   in.oom_kills_after = 2;
-  EXPECT_THAT(FormatFailureReport(in),
-              HasSubstr("killed by the kernel's OOM killer: the memory cgroup's oom_kill count rose from 1 to 2"));
+  EXPECT_THAT(
+      FormatFailureReport(in),
+      HasSubstr(
+          "killed by the kernel's OOM killer: the memory cgroup's oom_kill count rose from 1 to 2"));
 }
 
 TEST(FailureReportTest, IncludesErrorFileMessage) {
@@ -89,9 +95,10 @@ TEST(FailureReportTest, SaysWhetherItRestarts) {
 }
 
 TEST(ErrorFileTest, ParsesTorchelasticNestedMessage) {
-  EXPECT_EQ(ParseErrorFileMessage(
-                R"({"message": {"message": "ValueError: boom \"x\"\nmore", "extraInfo": {"py_callstack": "tb", "timestamp": "1"}}})"),
-            "ValueError: boom \"x\"\nmore");
+  EXPECT_EQ(
+      ParseErrorFileMessage(
+          R"({"message": {"message": "ValueError: boom \"x\"\nmore", "extraInfo": {"py_callstack": "tb", "timestamp": "1"}}})"),
+      "ValueError: boom \"x\"\nmore");
 }
 
 TEST(ErrorFileTest, ParsesFlatMessage) {

@@ -11,13 +11,10 @@ SignalAction ClassifySignal(int sig) {
     case SIGINT:
     case SIGTERM:
     case SIGHUP:
-    case SIGQUIT:
-      return SignalAction::kStopGang;
+    case SIGQUIT: return SignalAction::kStopGang;
     case SIGUSR1:
-    case SIGUSR2:
-      return SignalAction::kForward;
-    default:
-      return SignalAction::kIgnore;
+    case SIGUSR2: return SignalAction::kForward;
+    default: return SignalAction::kIgnore;
   }
 }
 
@@ -103,13 +100,9 @@ bool Gang::OnExit(pid_t pid, ExitStatus status) {
 void Gang::OnSignal(int sig) {
   if (finished()) return;  // nothing left to stop; the outcome stands
   switch (ClassifySignal(sig)) {
-    case SignalAction::kIgnore:
-      return;
-    case SignalAction::kForward:
-      SignalLive(sig);
-      return;
-    case SignalAction::kStopGang:
-      break;
+    case SignalAction::kIgnore: return;
+    case SignalAction::kForward: SignalLive(sig); return;
+    case SignalAction::kStopGang: break;
   }
   if (end_ == GangEnd::kInterrupted && !killed_) {
     // A repeated interrupt: the user insists; do not wait out the grace period.
@@ -199,8 +192,7 @@ bool Gang::MaybeReplace(size_t i) {
   if (last_replacement_.has_value() && now - *last_replacement_ < in_place_->window) {
     return false;
   }
-  SpawnSpec spec = in_place_->replacement_spec ? in_place_->replacement_spec(specs_[i])
-                                               : specs_[i];
+  SpawnSpec spec = in_place_->replacement_spec ? in_place_->replacement_spec(specs_[i]) : specs_[i];
   std::optional<Child> child;
   int from_spare = -1;
   for (Spare& sp : spares_) {
@@ -221,8 +213,8 @@ bool Gang::MaybeReplace(size_t i) {
   if (!child.has_value()) {
     absl::StatusOr<Child> spawned = launcher_->Spawn(spec);
     if (!spawned.ok()) {
-      LogWarning("rank ", st.global_rank, ": starting a replacement failed: ",
-                 spawned.status().message());
+      LogWarning("rank ", st.global_rank,
+                 ": starting a replacement failed: ", spawned.status().message());
       return false;
     }
     child = *spawned;

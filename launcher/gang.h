@@ -38,10 +38,10 @@ struct GangWorker {
 struct WorkerState {
   int global_rank = 0;
   int local_rank = 0;
-  pid_t pid = -1;                     // -1: never started
-  pid_t pgid = -1;                    // its process group
-  std::optional<ExitStatus> status;   // set once reaped
-  int last_signal_sent = 0;           // 0: we never signaled it
+  pid_t pid = -1;                    // -1: never started
+  pid_t pgid = -1;                   // its process group
+  std::optional<ExitStatus> status;  // set once reaped
+  int last_signal_sent = 0;          // 0: we never signaled it
   // Still not reaped `abandon_after` past its SIGKILL (e.g. stuck in uninterruptible
   // sleep): the gang stopped waiting for it.
   bool abandoned = false;
@@ -51,10 +51,10 @@ enum class GangEnd { kSucceeded, kWorkerFailed, kInterrupted, kSpawnFailed };
 
 struct GangOutcome {
   GangEnd end = GangEnd::kSucceeded;
-  int root_index = -1;         // kWorkerFailed: index of the root cause in workers
-  ExitStatus root_status;      // kWorkerFailed
-  int interrupt_signal = 0;    // kInterrupted: the signal the agent received
-  absl::Status spawn_error;    // kSpawnFailed
+  int root_index = -1;       // kWorkerFailed: index of the root cause in workers
+  ExitStatus root_status;    // kWorkerFailed
+  int interrupt_signal = 0;  // kInterrupted: the signal the agent received
+  absl::Status spawn_error;  // kSpawnFailed
   std::vector<WorkerState> workers;
 };
 
@@ -166,8 +166,8 @@ class Gang {
     int index = 0;
     pid_t pid = -1;
     pid_t pgid = -1;
-    bool waiting = true;   // not reaped, not activated
-    bool reaped = false;   // reaped while waiting (activated ones become workers)
+    bool waiting = true;  // not reaped, not activated
+    bool reaped = false;  // reaped while waiting (activated ones become workers)
   };
   std::vector<Spare> spares_;
   std::vector<SpareExit> spare_exits_;

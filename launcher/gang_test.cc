@@ -223,7 +223,8 @@ TEST_F(GangTest, SignalsSkipWorkersAlreadyReaped) {
 
 TEST_F(GangTest, SpawnFailureKillsTheWorkersAlreadyStarted) {
   launcher_.FailSpawnOf("rank 2", absl::NotFoundError("spawn rank 2: execve /x: No such file"));
-  EXPECT_THAT(gang_.Start(Workers(3)), StatusIs(absl::StatusCode::kNotFound, "spawn rank 2: execve /x: No such file"));
+  EXPECT_THAT(gang_.Start(Workers(3)),
+              StatusIs(absl::StatusCode::kNotFound, "spawn rank 2: execve /x: No such file"));
   const auto p = launcher_.pids();
   ASSERT_EQ(p.size(), 2u);
   EXPECT_THAT(launcher_.signals(), ElementsAre(Sig{p[0], SIGKILL}, Sig{p[1], SIGKILL}));
@@ -401,8 +402,8 @@ TEST_F(GangTest, AStopSignalsTheWaitingSparesToo) {
   ASSERT_THAT(gang_.Start(Workers(2), Spares(1)), IsOk());
   const auto p = launcher_.pids();
   gang_.OnSignal(SIGTERM);
-  EXPECT_THAT(launcher_.signals(), UnorderedElementsAre(Sig{p[0], SIGTERM}, Sig{p[1], SIGTERM},
-                                                        Sig{p[2], SIGTERM}));
+  EXPECT_THAT(launcher_.signals(),
+              UnorderedElementsAre(Sig{p[0], SIGTERM}, Sig{p[1], SIGTERM}, Sig{p[2], SIGTERM}));
 }
 
 }  // namespace

@@ -58,8 +58,7 @@ absl::Status WriteFile(const std::string& path, absl::string_view data) {
 absl::StatusOr<std::unique_ptr<HangWatch>> HangWatch::Create(
     const std::string& dir, absl::Duration hang_timeout, Clock* clock, ProcessLauncher* launcher,
     std::function<void(const std::string&)> say) {
-  std::unique_ptr<HangWatch> w(
-      new HangWatch(dir, hang_timeout, clock, launcher, std::move(say)));
+  std::unique_ptr<HangWatch> w(new HangWatch(dir, hang_timeout, clock, launcher, std::move(say)));
   w->fifo_path_ = TimerFifo(dir);
   unlink(w->fifo_path_.c_str());
   if (mkfifo(w->fifo_path_.c_str(), 0600) != 0) {
@@ -84,7 +83,9 @@ HangWatch::~HangWatch() {
   if (!helper_path_.empty()) unlink(helper_path_.c_str());
 }
 
-std::string HangWatch::TimerFifo(const std::string& dir) { return absl::StrCat(dir, "/timer.fifo"); }
+std::string HangWatch::TimerFifo(const std::string& dir) {
+  return absl::StrCat(dir, "/timer.fifo");
+}
 
 std::string HangWatch::BeatFile(const std::string& dir, int restart, int local_rank) {
   return absl::StrCat(dir, "/attempt_", restart, "_rank_", local_rank, ".beat");

@@ -44,8 +44,8 @@ class HangWatch {
  public:
   // `say` prints one agent line (e.g. "rank 3 is hung: ...").
   static absl::StatusOr<std::unique_ptr<HangWatch>> Create(
-      const std::string& dir, absl::Duration hang_timeout, Clock* clock,
-      ProcessLauncher* launcher, std::function<void(const std::string&)> say);
+      const std::string& dir, absl::Duration hang_timeout, Clock* clock, ProcessLauncher* launcher,
+      std::function<void(const std::string&)> say);
   ~HangWatch();
 
   // The FIFO's read end, for the agent's epoll set.
@@ -92,8 +92,8 @@ class HangWatch {
     int signal;
     absl::Time at;
   };
-  HangWatch(std::string dir, absl::Duration hang_timeout, Clock* clock,
-            ProcessLauncher* launcher, std::function<void(const std::string&)> say)
+  HangWatch(std::string dir, absl::Duration hang_timeout, Clock* clock, ProcessLauncher* launcher,
+            std::function<void(const std::string&)> say)
       : dir_(std::move(dir)),
         hang_timeout_(hang_timeout),
         clock_(clock),
@@ -111,7 +111,7 @@ class HangWatch {
   std::string fifo_path_;
   std::string helper_path_;
   int fifo_read_ = -1;
-  int fifo_keep_ = -1;  // a writer of our own: the read end never sees EOF
+  int fifo_keep_ = -1;   // a writer of our own: the read end never sees EOF
   std::string partial_;  // an incomplete line from the FIFO
   std::unique_ptr<Watchdog> watchdog_;
   std::vector<pid_t> pids_;

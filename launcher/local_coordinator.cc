@@ -14,8 +14,8 @@ namespace fabric::launcher {
 
 using Kind = CoordinatorEvent::Kind;
 
-absl::StatusOr<std::unique_ptr<LocalCoordinator>> LocalCoordinator::Create(
-    LaunchOptions options, std::string run_id) {
+absl::StatusOr<std::unique_ptr<LocalCoordinator>> LocalCoordinator::Create(LaunchOptions options,
+                                                                           std::string run_id) {
   const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   return std::unique_ptr<LocalCoordinator>(
@@ -67,9 +67,8 @@ void LocalCoordinator::ReportFailure(const NodePlacement& plan, const LocalFailu
   if (ended_ || decided_ || plan.restart_count != restart_) return;  // stale or repeated
   decided_ = true;
   CoordinatorEvent ev;
-  const AttemptDecision d =
-      DecideAfterFailure(failure.status, failure.retryable, restart_ + failure.in_place_spent,
-                         options_.max_restarts);
+  const AttemptDecision d = DecideAfterFailure(
+      failure.status, failure.retryable, restart_ + failure.in_place_spent, options_.max_restarts);
   if (d.restart) {
     ++restart_;
     ev.kind = Kind::kRoundChanged;

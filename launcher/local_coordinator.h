@@ -33,7 +33,7 @@ class LocalCoordinator final : public Coordinator {
  public:
   // `options` must describe one node (max_nodes <= 1). Internal for an eventfd error.
   static absl::StatusOr<std::unique_ptr<LocalCoordinator>> Create(LaunchOptions options,
-                                                                 std::string run_id);
+                                                                  std::string run_id);
   ~LocalCoordinator() override;
 
   int event_fd() const override { return event_fd_; }
@@ -53,10 +53,10 @@ class LocalCoordinator final : public Coordinator {
   const std::string run_id_;
   const int event_fd_;
   absl::Mutex mu_;
-  int restart_ ABSL_GUARDED_BY(mu_) = 0;            // the attempt the next plan is for
-  bool decided_ ABSL_GUARDED_BY(mu_) = false;       // this attempt's outcome is known
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;         // a terminal event was queued
-  std::set<int> used_ports_ ABSL_GUARDED_BY(mu_);   // earlier attempts' MASTER_PORTs
+  int restart_ ABSL_GUARDED_BY(mu_) = 0;           // the attempt the next plan is for
+  bool decided_ ABSL_GUARDED_BY(mu_) = false;      // this attempt's outcome is known
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;        // a terminal event was queued
+  std::set<int> used_ports_ ABSL_GUARDED_BY(mu_);  // earlier attempts' MASTER_PORTs
   std::deque<CoordinatorEvent> queue_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -15,8 +15,8 @@
 #include "launcher/agent.h"
 #include "launcher/cli.h"
 #include "launcher/dry_run.h"
-#include "launcher/slurm_launch.h"
 #include "launcher/multinode.h"
+#include "launcher/slurm_launch.h"
 
 extern char** environ;
 
@@ -52,9 +52,8 @@ int main(int argc, char** argv) {
   machine.nvidia_gpus = fabric::launcher::CountNvidiaGpus();
   cpu_set_t cpus;
   if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) machine.cpus = CPU_COUNT(&cpus);
-  absl::StatusOr<fabric::launcher::CliResult> cli =
-      fabric::launcher::ParseCommandLine(args, env, machine,
-                                         fabric::launcher::PersonalityFor(argv[0]));
+  absl::StatusOr<fabric::launcher::CliResult> cli = fabric::launcher::ParseCommandLine(
+      args, env, machine, fabric::launcher::PersonalityFor(argv[0]));
   if (!cli.ok()) {
     WriteOut(2, absl::StrCat("fabric-run: ", cli.status().message(),
                              "\nfabric-run: run 'fabric-run --help' for usage\n"));
@@ -67,9 +66,8 @@ int main(int argc, char** argv) {
   fabric::HideArgValues(argv, argc - 1 - static_cast<int>(cli->options.program_argv.size()),
                         {"--rdzv-token"});
   if (cli->action != fabric::launcher::CliResult::Action::kRun) {
-    WriteOut(1, cli->action == fabric::launcher::CliResult::Action::kVersion
-                    ? cli->text + "\n"
-                    : cli->text);
+    WriteOut(1, cli->action == fabric::launcher::CliResult::Action::kVersion ? cli->text + "\n"
+                                                                             : cli->text);
     return 0;
   }
   if (cli->options.dry_run) {

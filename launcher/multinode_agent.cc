@@ -35,16 +35,17 @@ int MultiNodeMain(char** /*argv*/, AgentOptions options) {
     return 2;
   }
   if (!auth->warning.empty()) Write(absl::StrCat("fabric-run: warning: ", auth->warning, "\n"));
-  absl::StatusOr<rendezvous::TlsConfig> tls = rendezvous::LoadTls(
-      {options.launch.rdzv_tls_ca, options.launch.rdzv_tls_cert, options.launch.rdzv_tls_key,
-       options.launch.rdzv_tls_client_auth});
+  absl::StatusOr<rendezvous::TlsConfig> tls =
+      rendezvous::LoadTls({options.launch.rdzv_tls_ca, options.launch.rdzv_tls_cert,
+                           options.launch.rdzv_tls_key, options.launch.rdzv_tls_client_auth});
   if (!tls.ok()) {
     Write(absl::StrCat("fabric-run: --rdzv-tls-*: ", tls.status().message(), "\n"));
     return 2;
   }
   if (tls->require_client_cert && tls->cert_pem.empty()) {
-    Write("fabric-run: --rdzv-tls-client-auth: every agent presents a certificate: give "
-          "this one --rdzv-tls-cert and --rdzv-tls-key\n");
+    Write(
+        "fabric-run: --rdzv-tls-client-auth: every agent presents a certificate: give "
+        "this one --rdzv-tls-cert and --rdzv-tls-key\n");
     return 2;
   }
   co.tls = *tls;

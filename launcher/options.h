@@ -14,9 +14,9 @@ namespace fabric::launcher {
 
 // Which worker output reaches the console (all ranks always reach their log files).
 struct ConsoleFilter {
-  bool all = true;          // every rank
-  std::vector<int> ranks;   // when !all: only these global ranks
-  bool quiet = false;       // no worker output on the console at all
+  bool all = true;         // every rank
+  std::vector<int> ranks;  // when !all: only these global ranks
+  bool quiet = false;      // no worker output on the console at all
   // torchrun's --local-ranks-filter / --redirects: when set, only these local ranks
   // (on every node) reach the console, in addition to the filters above.
   std::optional<std::vector<int>> local_ranks;
@@ -24,13 +24,13 @@ struct ConsoleFilter {
 
 struct LaunchOptions {
   // Lightning `fabric run` flags.
-  std::string accelerator = "cpu";    // cpu | cuda | gpu | auto (resolved: cpu or cuda)
+  std::string accelerator = "cpu";  // cpu | cuda | gpu | auto (resolved: cpu or cuda)
   // Given by the user (flag or FABRIC_ACCELERATOR), or implied by a GPU id list: only
   // then is LT_ACCELERATOR exported (Lightning's `fabric run` rule).
   bool accelerator_set = false;
-  std::string strategy;               // LT_STRATEGY; empty: not given, not exported
-  std::string devices_spec = "1";     // as given: N, auto, or a list such as "0,2"
-  int devices = 1;                    // workers per node (resolved)
+  std::string strategy;            // LT_STRATEGY; empty: not given, not exported
+  std::string devices_spec = "1";  // as given: N, auto, or a list such as "0,2"
+  int devices = 1;                 // workers per node (resolved)
   // The "given" bits: true when the user set the value (flag or FABRIC_ variable), so
   // that SLURM's values may fill in the rest (launcher/slurm_launch.h). --devices auto
   // and --num-nodes MIN:MAX with MIN != MAX count as not given.
@@ -39,27 +39,27 @@ struct LaunchOptions {
   bool main_address_set = false;
   bool run_id_set = false;
   std::optional<std::vector<int>> device_ids;  // set when devices_spec was a list
-  int min_nodes = 1;                  // --num-nodes N or MIN:MAX
+  int min_nodes = 1;                           // --num-nodes N or MIN:MAX
   int max_nodes = 1;
-  std::optional<int> node_rank;       // --node-rank (unset: assigned by rendezvous)
+  std::optional<int> node_rank;  // --node-rank (unset: assigned by rendezvous)
   std::string main_address = "127.0.0.1";
-  int main_port = 29400;              // rendezvous port (the workers' MASTER_PORT is chosen)
+  int main_port = 29400;  // rendezvous port (the workers' MASTER_PORT is chosen)
   bool main_port_set = false;
-  std::string precision;              // LT_PRECISION; empty: not given, not exported
+  std::string precision;  // LT_PRECISION; empty: not given, not exported
 
   // torchrun-style operational flags.
   int max_restarts = 0;
-  std::string run_id;                 // empty: generated
+  std::string run_id;                               // empty: generated
   absl::Duration grace_period = absl::Seconds(30);  // SIGTERM -> SIGKILL
-  std::string log_dir;                // empty: no per-rank files
-  std::string events_file;            // --events: the event log (empty: none)
+  std::string log_dir;                              // empty: no per-rank files
+  std::string events_file;                          // --events: the event log (empty: none)
   ConsoleFilter console;
   std::string python = "python3";  // looked up in PATH, as `#!/usr/bin/env python3`
   // torchrun's spellings (launcher/torchrun_flags.h).
-  std::string role = "default";       // --role: ROLE_NAME
-  bool python_module = false;         // -m/--module: python -m PROGRAM
-  bool no_python = false;             // --no-python: exec PROGRAM even if it ends in .py
-  bool virtual_local_rank = false;    // --virtual-local-rank: LOCAL_RANK=0, one GPU each
+  std::string role = "default";     // --role: ROLE_NAME
+  bool python_module = false;       // -m/--module: python -m PROGRAM
+  bool no_python = false;           // --no-python: exec PROGRAM even if it ends in .py
+  bool virtual_local_rank = false;  // --virtual-local-rank: LOCAL_RANK=0, one GPU each
   // --signals-to-handle, as the workers' TORCHELASTIC_SIGNALS_TO_HANDLE.
   std::string signals_to_handle = "SIGTERM,SIGINT,SIGHUP,SIGQUIT";
   // --dry-run: print the plan (settings, where each came from, the workers' environment)
@@ -69,13 +69,13 @@ struct LaunchOptions {
   // "PET_NPROC_PER_NODE" (settings not listed are defaults).
   std::map<std::string, std::string> sources;
   bool standalone = false;
-  std::string rdzv_endpoint;          // HOST:PORT of a standalone rendezvous, empty: embedded
+  std::string rdzv_endpoint;  // HOST:PORT of a standalone rendezvous, empty: embedded
   // --requeue-on-signal USR1|USR2 (0: off): on this signal the agent forwards it, gives
   // the workers the grace period to exit, stops them, runs `scontrol requeue
   // $SLURM_JOB_ID` and exits 0 (see doc/slurm.md).
   int requeue_signal = 0;
-  std::string rdzv_token;             // shared secret of the rendezvous (empty: no auth)
-  std::string rdzv_token_file;        // a file holding it (read by the multi-node agent)
+  std::string rdzv_token;       // shared secret of the rendezvous (empty: no auth)
+  std::string rdzv_token_file;  // a file holding it (read by the multi-node agent)
   // --rdzv-insecure: serve or join a rendezvous reachable from other machines with no
   // authentication (launcher/rdzv_auth.h).
   bool rdzv_insecure = false;

@@ -15,6 +15,8 @@
 namespace fabric::launcher {
 namespace {
 
+// Packed lists of fuzz inputs.
+// clang-format off
 const std::vector<std::string> kFlags = {
     "--devices", "--nproc-per-node", "--nproc_per_node", "--num-nodes", "--nnodes",
     "--node-rank", "--main-address", "--master-addr", "--main-port", "--master-port",
@@ -28,6 +30,7 @@ const std::vector<std::string> kValues = {
     "a,b", "ddp", "fsdp", "dp", "bf16-mixed", "16", "1s", "500ms", "-3s", "inf", "nan",
     "host:29400", "[::1]:80", "localhost:0", "::1:80", "h:", ":1", "x=1,y", "join_timeout=5",
     "SIGTERM", "SIGKILL", "0:3,1:x", "", " ", "\xff\xfe", std::string(300, 'a')};
+// clang-format on
 
 std::string RandomString(std::mt19937& rng) {
   std::string s;

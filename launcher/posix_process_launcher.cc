@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/logging.h"
@@ -30,8 +30,10 @@ constexpr size_t kChildStackSize = 64 * 1024;  // the spawned child's stack unti
 absl::Status ErrnoStatus(int err, const std::string& what) {
   std::string msg = absl::StrCat(what, ": ", std::strerror(err));
   switch (err) {
-    case ENOENT: case ENOTDIR: return absl::NotFoundError(msg);
-    case EACCES: case EPERM: return absl::PermissionDeniedError(msg);
+    case ENOENT:
+    case ENOTDIR: return absl::NotFoundError(msg);
+    case EACCES:
+    case EPERM: return absl::PermissionDeniedError(msg);
     default: return absl::InternalError(msg);
   }
 }
@@ -78,7 +80,10 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
         if (n < kMaxSentinelGroups) groups[n++] = v;
       } else {
         for (int j = 0; j < n; ++j) {
-          if (groups[j] == -v) { groups[j] = groups[--n]; break; }
+          if (groups[j] == -v) {
+            groups[j] = groups[--n];
+            break;
+          }
         }
       }
     }
@@ -225,16 +230,18 @@ FABRIC_NO_SANITIZE_ADDRESS int ChildMain(void* arg) {
 }  // namespace
 
 absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
-  if (spec.argv.empty()) return absl::InvalidArgumentError(absl::StrCat("spawn ", spec.name, ": empty argv"));
+  if (spec.argv.empty())
+    return absl::InvalidArgumentError(absl::StrCat("spawn ", spec.name, ": empty argv"));
   const std::string path = ResolveProgram(spec.argv[0], spec.env);
   if (path.empty()) {
-    return absl::NotFoundError(absl::StrCat("spawn ", spec.name, ": execve ", spec.argv[0],
-                                            ": not found in PATH"));
+    return absl::NotFoundError(
+        absl::StrCat("spawn ", spec.name, ": execve ", spec.argv[0], ": not found in PATH"));
   }
   if (child_stack_ == nullptr) {
     void* st = mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (st == MAP_FAILED) return ErrnoStatus(errno, absl::StrCat("spawn ", spec.name, ": mmap stack"));
+    if (st == MAP_FAILED)
+      return ErrnoStatus(errno, absl::StrCat("spawn ", spec.name, ": mmap stack"));
     child_stack_ = st;
   }
   // Everything the child touches is prepared here: no allocation after clone.
@@ -330,7 +337,8 @@ static std::vector<pid_t> OwnChildren() {
   if (tasks == nullptr) return out;
   while (dirent* t = readdir(tasks)) {
     if (t->d_name[0] == '.') continue;
-    const std::string list = ReadFile(absl::StrCat("/proc/self/task/", t->d_name, "/children")).value_or("");
+    const std::string list =
+        ReadFile(absl::StrCat("/proc/self/task/", t->d_name, "/children")).value_or("");
     for (absl::string_view field : absl::StrSplit(list, ' ', absl::SkipEmpty())) {
       pid_t pid = 0;
       if (absl::SimpleAtoi(field, &pid)) out.push_back(pid);

@@ -69,15 +69,14 @@ class PosixProcessLauncher final : public ProcessLauncher {
   pid_t sentinel_pid() const { return sentinel_pid_; }
 
  private:
-  explicit PosixProcessLauncher(const PosixProcessLauncherOptions& options)
-      : options_(options) {}
+  explicit PosixProcessLauncher(const PosixProcessLauncherOptions& options) : options_(options) {}
   absl::Status StartSentinel();
   void TellSentinel(int32_t record);
 
   PosixProcessLauncherOptions options_;
   pid_t sentinel_pid_ = -1;
-  int sentinel_fd_ = -1;  // write end
-  void* child_stack_ = nullptr;  // mmap'ed at the first Spawn, reused by every spawn
+  int sentinel_fd_ = -1;            // write end
+  void* child_stack_ = nullptr;     // mmap'ed at the first Spawn, reused by every spawn
   std::vector<char*> argv_, envp_;  // scratch for Spawn, kept to reuse their capacity
 };
 

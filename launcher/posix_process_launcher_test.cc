@@ -69,10 +69,10 @@ TEST(PosixProcessLauncherTest, KillAdoptedKillsWhatWorkersLeftBehind) {
                               PosixProcessLauncher::Create(o));
   EXPECT_EQ(l->KillAdopted(), 0);
   const std::string file = ::testing::TempDir() + "/adopted.pid";
-  FABRIC_ASSERT_OK_AND_ASSIGN(
-      Child c, l->Spawn(Spec({"sh", "-c",
-                              "setsid sh -c 'sleep 300 & wait' & echo $! > " + file +
-                                  "; sleep 0.3; exit 0"})));
+  FABRIC_ASSERT_OK_AND_ASSIGN(Child c,
+                              l->Spawn(Spec({"sh", "-c",
+                                             "setsid sh -c 'sleep 300 & wait' & echo $! > " + file +
+                                                 "; sleep 0.3; exit 0"})));
   EXPECT_EQ(WaitFor(*l, c.pid), ExitStatus::Exited(0));
   std::ifstream in(file);
   pid_t adopted = 0;
@@ -117,8 +117,10 @@ TEST(PosixProcessLauncherTest, SignalGroupReachesTheChild) {
 
 TEST(PosixProcessLauncherTest, RefusesToSignalOwnGroup) {
   auto l = MakeLauncher();
-  EXPECT_THAT(l->SignalGroup(getpgrp(), SIGTERM), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refusing")));
-  EXPECT_THAT(l->SignalGroup(1, SIGTERM), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refusing")));
+  EXPECT_THAT(l->SignalGroup(getpgrp(), SIGTERM),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refusing")));
+  EXPECT_THAT(l->SignalGroup(1, SIGTERM),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refusing")));
 }
 
 TEST(PosixProcessLauncherTest, ChildGetsExactlyTheGivenEnvironment) {
@@ -182,7 +184,8 @@ TEST(PosixProcessLauncherTest, ChildGetsTheGivenMaskAndDefaultDispositions) {
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGCHLD);
   ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
-  struct sigaction ign {}, old_pipe {}, old_hup {};
+  struct sigaction ign {
+  }, old_pipe{}, old_hup{};
   ign.sa_handler = SIG_IGN;
   ASSERT_EQ(sigaction(SIGPIPE, &ign, &old_pipe), 0);
   ASSERT_EQ(sigaction(SIGHUP, &ign, &old_hup), 0);
@@ -198,7 +201,8 @@ TEST(PosixProcessLauncherTest, ChildGetsTheGivenMaskAndDefaultDispositions) {
   // Its own process group, a child of this process.
   EXPECT_EQ(StatusField(status, "PPid"), std::to_string(getpid())) << status;
   EXPECT_EQ(StatusField(status, "NSpgid").substr(0, std::to_string(pid).size()),
-            std::to_string(pid)) << status;
+            std::to_string(pid))
+      << status;
   EXPECT_EQ(WaitFor(*l, pid), ExitStatus::Exited(0));
 }
 
@@ -206,8 +210,7 @@ TEST(PosixProcessLauncherTest, BadOutputDescriptorIsReportedAndReaped) {
   auto l = MakeLauncher();
   SpawnSpec s = Spec({"/bin/true"});
   s.stdout_fd = 1000;  // not open
-  EXPECT_THAT(l->Spawn(s), StatusIs(absl::StatusCode::kInternal,
-                                    HasSubstr("Bad file descriptor")));
+  EXPECT_THAT(l->Spawn(s), StatusIs(absl::StatusCode::kInternal, HasSubstr("Bad file descriptor")));
   EXPECT_EQ(l->ReapAny(), std::nullopt);
 }
 

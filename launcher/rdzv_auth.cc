@@ -64,14 +64,10 @@ RdzvAuthFacts RdzvAuthFactsFor(const LaunchOptions& launch, bool has_token,
 
 const char* RdzvAuthModeName(RdzvAuthMode mode) {
   switch (mode) {
-    case RdzvAuthMode::kToken:
-      return "token";
-    case RdzvAuthMode::kMunge:
-      return "munge";
-    case RdzvAuthMode::kMutualTls:
-      return "mutual-tls";
-    case RdzvAuthMode::kNone:
-      break;
+    case RdzvAuthMode::kToken: return "token";
+    case RdzvAuthMode::kMunge: return "munge";
+    case RdzvAuthMode::kMutualTls: return "mutual-tls";
+    case RdzvAuthMode::kNone: break;
   }
   return "none";
 }
@@ -82,8 +78,7 @@ absl::StatusOr<RdzvAuth> ResolveRdzvAuth(const LaunchOptions& launch,
   RdzvAuth auth;
   auth.presented = launch.rdzv_token;
   if (auth.presented.empty() && !launch.rdzv_token_file.empty()) {
-    absl::StatusOr<std::string> token =
-        ReadTokenFile(launch.rdzv_token_file, "--rdzv-token-file");
+    absl::StatusOr<std::string> token = ReadTokenFile(launch.rdzv_token_file, "--rdzv-token-file");
     if (!token.ok()) return absl::FailedPreconditionError(token.status().message());
     auth.presented = *token;
   }
@@ -102,16 +97,16 @@ absl::StatusOr<RdzvAuth> ResolveRdzvAuth(const LaunchOptions& launch,
   }
   if (torchrun) {
     auth.mode = RdzvAuthMode::kNone;
-    auth.warning = absl::StrCat("munge is not usable (", cred.status().message(),
-                                "): the rendezvous at ", facts.endpoint,
-                                " is unauthenticated, as torchrun's c10d store");
+    auth.warning =
+        absl::StrCat("munge is not usable (", cred.status().message(), "): the rendezvous at ",
+                     facts.endpoint, " is unauthenticated, as torchrun's c10d store");
     return auth;
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "in a SLURM job with no token the rendezvous authenticates with munge, but ",
-      cred.status().message(),
-      "; start munged (SLURM's AuthType=auth/munge), give every node the same "
-      "--rdzv-token-file FILE, or pass --rdzv-insecure"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("in a SLURM job with no token the rendezvous authenticates with munge, but ",
+                   cred.status().message(),
+                   "; start munged (SLURM's AuthType=auth/munge), give every node the same "
+                   "--rdzv-token-file FILE, or pass --rdzv-insecure"));
 }
 
 }  // namespace fabric::launcher

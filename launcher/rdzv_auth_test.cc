@@ -53,13 +53,12 @@ TEST(DecideRdzvAuthTest, Table) {
        false},
       {"loopback under slurm", F(false, false, true, true, false), true, RdzvAuthMode::kNone,
        false},
-      {"insecure asked for", F(false, true, false, false, false), true, RdzvAuthMode::kNone,
-       false},
+      {"insecure asked for", F(false, true, false, false, false), true, RdzvAuthMode::kNone, false},
       {"insecure beats munge", F(false, true, false, true, false), true, RdzvAuthMode::kNone,
        false},
       {"slurm: munge", F(false, false, false, true, false), true, RdzvAuthMode::kMunge, false},
-      {"slurm as torchrun: munge", F(false, false, false, true, true), true,
-       RdzvAuthMode::kMunge, false},
+      {"slurm as torchrun: munge", F(false, false, false, true, true), true, RdzvAuthMode::kMunge,
+       false},
       {"torchrun: open, warned", F(false, false, false, false, true), true, RdzvAuthMode::kNone,
        true},
       {"open network: refused", F(false, false, false, false, false), false, RdzvAuthMode::kNone,
@@ -69,10 +68,10 @@ TEST(DecideRdzvAuthTest, Table) {
     absl::StatusOr<RdzvAuthDecision> d = DecideRdzvAuth(r.facts);
     ASSERT_EQ(d.ok(), r.ok) << r.name << ": " << d.status();
     if (!r.ok) {
-      EXPECT_THAT(d.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                       AllOf(HasSubstr("10.0.0.1:29400"),
-                                             HasSubstr("--rdzv-token-file"),
-                                             HasSubstr("--rdzv-insecure"))))
+      EXPECT_THAT(d.status(),
+                  StatusIs(absl::StatusCode::kFailedPrecondition,
+                           AllOf(HasSubstr("10.0.0.1:29400"), HasSubstr("--rdzv-token-file"),
+                                 HasSubstr("--rdzv-insecure"))))
           << r.name;
       EXPECT_EQ(d.status().message().find('\n'), absl::string_view::npos) << r.name;
       continue;
@@ -116,9 +115,8 @@ TEST(ResolveRdzvAuthTest, AnOpenEndpointIsRefusedUnlessInsecure) {
   EXPECT_THAT(ResolveRdzvAuth(o, {}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("192.0.2.1:29400")));
   o.rdzv_endpoint = "rdzv.example.invalid:1234";
-  EXPECT_THAT(ResolveRdzvAuth(o, {}),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("rdzv.example.invalid:1234")));
+  EXPECT_THAT(ResolveRdzvAuth(o, {}), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                               HasSubstr("rdzv.example.invalid:1234")));
   o.rdzv_insecure = true;
   FABRIC_ASSERT_OK_AND_ASSIGN(RdzvAuth a, ResolveRdzvAuth(o, {}));
   EXPECT_EQ(a.mode, RdzvAuthMode::kNone);

@@ -15,8 +15,8 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/endpoint.h"
 #include "common/logging.h"
 #include "common/net.h"
@@ -32,8 +32,9 @@ using Kind = CoordinatorEvent::Kind;
 std::string FormatClusterFailure(const std::string& run_id, const std::string& reason,
                                  const rdzv::WorkerFailure* cause, int restart_count,
                                  int max_restarts) {
-  std::string s = absl::StrCat("fabric-run: job ", run_id, " failed on every node (restarts spent: ",
-                               restart_count, " of ", max_restarts, ")\n");
+  std::string s = absl::StrCat("fabric-run: job ", run_id,
+                               " failed on every node (restarts spent: ", restart_count, " of ",
+                               max_restarts, ")\n");
   if (cause != nullptr) {
     absl::StrAppend(&s, "fabric-run:   root cause: rank ", cause->global_rank, " on node ",
                     cause->node_rank, " (", cause->node_id, ", local rank ", cause->local_rank,
@@ -92,14 +93,15 @@ absl::Status RdzvCoordinator::Start() {
   // endpoint's host may, unless something (fabric-rendezvous, another agent of this
   // host) already listens there; then it joins as a client.
   const bool must_host = !endpoint && lo.node_rank.has_value() && *lo.node_rank == 0;
-  const bool may_host = (!lo.node_rank.has_value() || *lo.node_rank == 0) &&
-                        (!endpoint || IsThisHost(host));
+  const bool may_host =
+      (!lo.node_rank.has_value() || *lo.node_rank == 0) && (!endpoint || IsThisHost(host));
   std::string bind_host = host;
   if (may_host && !IsWildcard(host) && !Resolves(host) && IsThisHost(host)) {
     // This machine's own name, not in DNS yet (a Kubernetes pod's record appears after
     // the pod starts): listen on every interface; the others retry until it resolves.
-    LogInfo(host, " names this host but does not resolve yet; the rendezvous listens on "
-                  "every interface");
+    LogInfo(host,
+            " names this host but does not resolve yet; the rendezvous listens on "
+            "every interface");
     bind_host = "0.0.0.0";
   }
   const bool tls_without_cert = options_.tls.enabled() && options_.tls.cert_pem.empty();
@@ -226,8 +228,7 @@ void RdzvCoordinator::WatchdogLoop() {
 }
 
 CoordinatorEvent RdzvCoordinator::FailedEvent(const std::string& reason,
-                                              const rdzv::WorkerFailure* cause,
-                                              int restart_count) {
+                                              const rdzv::WorkerFailure* cause, int restart_count) {
   CoordinatorEvent e;
   e.kind = Kind::kRunFailed;
   e.message = FormatClusterFailure(options_.run_id, reason, cause, restart_count,
@@ -239,20 +240,15 @@ CoordinatorEvent RdzvCoordinator::FailedEvent(const std::string& reason,
 void RdzvCoordinator::OnSessionEvent(const rdzv::Event& event) {
   CoordinatorEvent e;
   switch (event.type) {
-    case rdzv::EventType::kSessionOpened:
-      return;
-    case rdzv::EventType::kStandby:
-      LogInfo("this node waits as a spare: ", event.reason);
-      return;
+    case rdzv::EventType::kSessionOpened: return;
+    case rdzv::EventType::kStandby: LogInfo("this node waits as a spare: ", event.reason); return;
     case rdzv::EventType::kRoundChanged:
       e.kind = Kind::kRoundChanged;
       e.round = event.round;
       e.message = event.reason;
       e.membership_change = !event.has_root_cause;
       break;
-    case rdzv::EventType::kRunSucceeded:
-      e.kind = Kind::kRunSucceeded;
-      break;
+    case rdzv::EventType::kRunSucceeded: e.kind = Kind::kRunSucceeded; break;
     case rdzv::EventType::kRunFailed:
       e = FailedEvent(event.reason, event.has_root_cause ? &event.root_cause : nullptr,
                       event.restart_count);
@@ -262,14 +258,15 @@ void RdzvCoordinator::OnSessionEvent(const rdzv::Event& event) {
       server_lost_ = true;
       if (terminal_) return;
       e.kind = Kind::kFatal;
-      e.message = absl::StrCat(
-          "lost the rendezvous server at ", server_address_,
-          server_ != nullptr ? "" : (options_.launch.rdzv_endpoint.empty()
-                                         ? " (the agent hosting it, node rank 0, died or the "
-                                           "network to it failed)"
-                                         : " (fabric-rendezvous stopped or the network to it "
-                                           "failed)"),
-          "; stopped this node's workers: ", event.reason);
+      e.message = absl::StrCat("lost the rendezvous server at ", server_address_,
+                               server_ != nullptr
+                                   ? ""
+                                   : (options_.launch.rdzv_endpoint.empty()
+                                          ? " (the agent hosting it, node rank 0, died or the "
+                                            "network to it failed)"
+                                          : " (fabric-rendezvous stopped or the network to it "
+                                            "failed)"),
+                               "; stopped this node's workers: ", event.reason);
       break;
     }
   }
@@ -303,8 +300,8 @@ bool RdzvCoordinator::EnsureConnected() {
   const absl::Time join_start = absl::Now();
   auto progress = [&](absl::string_view why, absl::Duration waited) {
     LogWarning("waiting for the rendezvous at ", server_address_, ": ", why, " (",
-            absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))), " of --join-timeout ",
-            absl::FormatDuration(lo.join_timeout), ")");
+               absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))), " of --join-timeout ",
+               absl::FormatDuration(lo.join_timeout), ")");
   };
   if (SplitHostPort(server_address_, &host, &port) &&
       !WaitForListener(host, port, join_start + lo.join_timeout, progress)) {
@@ -319,7 +316,8 @@ bool RdzvCoordinator::EnsureConnected() {
     return false;
   }
   LogDebug("connecting to ", server_address_);
-  absl::StatusOr<std::unique_ptr<rdzv::RendezvousClient>> client = rdzv::RendezvousClient::Connect(co);
+  absl::StatusOr<std::unique_ptr<rdzv::RendezvousClient>> client =
+      rdzv::RendezvousClient::Connect(co);
   LogDebug("connect: ", client.status().ToString());
   if (!client.ok()) {
     CoordinatorEvent e;
@@ -429,8 +427,8 @@ void RdzvCoordinator::ReportSuccess(const NodePlacement& plan) {
         r.status().code() != absl::StatusCode::kFailedPrecondition) {
       CoordinatorEvent e;
       e.kind = Kind::kFatal;
-      e.message = absl::StrCat("could not report success to the rendezvous at ",
-                               server_address_, ": ", r.status().message());
+      e.message = absl::StrCat("could not report success to the rendezvous at ", server_address_,
+                               ": ", r.status().message());
       Post(std::move(e));
     }
   });
@@ -469,7 +467,8 @@ void RdzvCoordinator::Finish() {
       });
       if (!waiting) break;
       if (absl::Now() >= deadline) {
-        LogDebug("exit barrier: gave up after ", absl::FormatDuration(options_.exit_barrier_timeout));
+        LogDebug("exit barrier: gave up after ",
+                 absl::FormatDuration(options_.exit_barrier_timeout));
         break;
       }
       absl::SleepFor(absl::Milliseconds(2));

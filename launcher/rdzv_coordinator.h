@@ -49,7 +49,7 @@ struct RdzvCoordinatorOptions {
   std::string auth_name = "none";
   // TLS of the embedded server (needs cert and key) and of this agent's client.
   rendezvous::TlsConfig tls;
-  std::string node_id;   // unique per agent: hostname:pid
+  std::string node_id;  // unique per agent: hostname:pid
   // The rendezvous host, after the run's end, keeps serving until every other node has
   // closed its session (which a node does once it saw the end, or by dying), at most
   // this long.
@@ -59,8 +59,8 @@ struct RdzvCoordinatorOptions {
 // The cluster-wide failure summary every node prints (identical on every node: only
 // what the rendezvous says goes in). Ends with a newline.
 std::string FormatClusterFailure(const std::string& run_id, const std::string& reason,
-                                 const rendezvous::WorkerFailure* root_cause,
-                                 int restart_count, int max_restarts);
+                                 const rendezvous::WorkerFailure* root_cause, int restart_count,
+                                 int max_restarts);
 // fabric-run's exit status for a failed run: the root cause's (code or 128 +
 // signal), 1 without a root cause (a lost node).
 int ClusterExitCode(const rendezvous::WorkerFailure* root_cause);
@@ -108,7 +108,7 @@ class RdzvCoordinator : public Coordinator {
   std::string advertised_;      // this node's address for MASTER_ADDR
   std::unique_ptr<rendezvous::RendezvousServer> server_;
   int event_fd_ = -1;
-  std::set<int> used_ports_;  // worker thread only
+  std::set<int> used_ports_;               // worker thread only
   std::vector<std::string> last_members_;  // node ids of the last assignment (worker thread)
 
   absl::Mutex mu_;

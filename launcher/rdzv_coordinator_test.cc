@@ -93,7 +93,8 @@ TEST(RdzvCoordinatorTest, NodeRankZeroThatCannotBindIsAnError) {
   FABRIC_ASSERT_OK_AND_ASSIGN(auto b, RdzvCoordinator::Create(Options(port, 0, "b")));
   ASSERT_THAT(a->Start(), IsOk());
   absl::Status s = b->Start();
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot listen on 127.0.0.1:")));
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot listen on 127.0.0.1:")));
   a->Finish();
 }
 

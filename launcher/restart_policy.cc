@@ -5,10 +5,8 @@ namespace fabric::launcher {
 AttemptDecision DecideAfterAttempt(const GangOutcome& outcome, int restart_count,
                                    int max_restarts) {
   switch (outcome.end) {
-    case GangEnd::kSucceeded:
-      return {false, 0};
-    case GangEnd::kInterrupted:
-      return {false, 128 + outcome.interrupt_signal};
+    case GangEnd::kSucceeded: return {false, 0};
+    case GangEnd::kInterrupted: return {false, 128 + outcome.interrupt_signal};
     case GangEnd::kSpawnFailed:
       return DecideAfterFailure(ExitStatus::Exited(SpawnExitCode(outcome.spawn_error)),
                                 /*retryable=*/false, restart_count, max_restarts);

@@ -20,8 +20,7 @@ struct AttemptDecision {
 //    restart (the same exec would fail again);
 //  - a worker failed: restart while restart_count < max_restarts, else exit with
 //    the root cause's status (its exit code, or 128 + its signal).
-AttemptDecision DecideAfterAttempt(const GangOutcome& outcome, int restart_count,
-                                   int max_restarts);
+AttemptDecision DecideAfterAttempt(const GangOutcome& outcome, int restart_count, int max_restarts);
 
 // fabric-run's status when a worker could not be spawned: 127 when the program was not
 // found, else 126 (the shell's convention).

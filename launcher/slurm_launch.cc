@@ -79,23 +79,21 @@ slurm::PlanRequest BuildPlanRequest(const LaunchOptions& o) {
   return r;
 }
 
-absl::StatusOr<SlurmDecision> DecideSlurmLaunch(const LaunchOptions& options,
-                                                const EnvMap& env) {
-  absl::StatusOr<slurm::SlurmPlan> plan =
-      slurm::PlanLaunchFromEnv(env, BuildPlanRequest(options));
+absl::StatusOr<SlurmDecision> DecideSlurmLaunch(const LaunchOptions& options, const EnvMap& env) {
+  absl::StatusOr<slurm::SlurmPlan> plan = slurm::PlanLaunchFromEnv(env, BuildPlanRequest(options));
   if (!plan.ok()) return plan.status();
   SlurmDecision d;
   d.plan = *std::move(plan);
   d.launch = options;
   const std::optional<int64_t> job = SlurmJobId(env);
   switch (d.plan.layout) {
-    case slurm::Layout::kNotSlurm:
-      break;
+    case slurm::Layout::kNotSlurm: break;
     case slurm::Layout::kTaskPerDevice: {
       if (options.requeue_signal != 0) {
         return absl::FailedPreconditionError(absl::StrCat(
             "--requeue-on-signal needs fabric-run's agent, but with one srun task per device "
-            "fabric-run execs the program (which gets ", SignalName(options.requeue_signal),
+            "fabric-run execs the program (which gets ",
+            SignalName(options.requeue_signal),
             " itself): requeue from the program or the batch script, or run one task per "
             "node (`#SBATCH --ntasks-per-node=1`, fabric-run spawns the ",
             d.plan.local_world_size, " workers)"));
@@ -106,9 +104,7 @@ absl::StatusOr<SlurmDecision> DecideSlurmLaunch(const LaunchOptions& options,
       for (auto& [k, v] : d.plan.worker_env->ToEnvMap()) d.exec_env[k] = v;
       break;
     }
-    case slurm::Layout::kTaskPerNode:
-      d.launch = AgentLaunchOptions(d.plan, options);
-      break;
+    case slurm::Layout::kTaskPerNode: d.launch = AgentLaunchOptions(d.plan, options); break;
   }
   if (options.requeue_signal != 0) {
     if (!job.has_value()) {

@@ -59,8 +59,7 @@ struct SlurmDecision {
 // exit 2, nothing spawned): the plan's FailedPrecondition / InvalidArgument (request
 // vs allocation), and FailedPrecondition for --requeue-on-signal without a SLURM job or
 // with one task per device (no agent to act on it).
-absl::StatusOr<SlurmDecision> DecideSlurmLaunch(const LaunchOptions& options,
-                                                const EnvMap& env);
+absl::StatusOr<SlurmDecision> DecideSlurmLaunch(const LaunchOptions& options, const EnvMap& env);
 
 // Runs `scontrol requeue <job_id>` (slurm::BuildRequeueArgv; `scontrol` from PATH
 // unless `scontrol` names another program) with signal mask `child_mask` and the

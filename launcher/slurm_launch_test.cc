@@ -153,8 +153,8 @@ TEST(DecideSlurmLaunchTest, TaskPerNodeFillsTheAgentOptions) {
 }
 
 TEST(DecideSlurmLaunchTest, SingleNodeTaskPerNodeIsTheLocalAgent) {
-  FABRIC_ASSERT_OK_AND_ASSIGN(
-      SlurmDecision d, DecideSlurmLaunch(WithDevices(2), SrunTaskEnv(Spec("n1", "1"), 0)));
+  FABRIC_ASSERT_OK_AND_ASSIGN(SlurmDecision d,
+                              DecideSlurmLaunch(WithDevices(2), SrunTaskEnv(Spec("n1", "1"), 0)));
   EXPECT_EQ(d.plan.layout, Layout::kTaskPerNode);
   EXPECT_EQ(d.launch.devices, 2);
   EXPECT_EQ(d.launch.max_nodes, 1);
@@ -243,8 +243,8 @@ class RequeueSlurmJobTest : public ::testing::Test {
   }
   std::string Script(const std::string& name, int code) {
     const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << "#!/bin/sh\necho \"$@\" > " << dir_ << "/" << name
-                        << ".args\nexit " << code << "\n";
+    std::ofstream(path) << "#!/bin/sh\necho \"$@\" > " << dir_ << "/" << name << ".args\nexit "
+                        << code << "\n";
     chmod(path.c_str(), 0755);
     return path;
   }
@@ -265,8 +265,7 @@ TEST_F(RequeueSlurmJobTest, RunsScontrolRequeueWithTheJobId) {
 
 TEST_F(RequeueSlurmJobTest, FailureNamesTheCommandAndStatus) {
   EXPECT_THAT(RequeueSlurmJob(78, mask_, Script("bad_scontrol", 3)),
-              StatusIs(absl::StatusCode::kInternal,
-                       HasSubstr("requeue 78 failed (exit code 3)")));
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("requeue 78 failed (exit code 3)")));
 }
 
 TEST_F(RequeueSlurmJobTest, MissingScontrolIsAnError) {

@@ -26,9 +26,9 @@ TEST(StackSummaryTest, PythonFaulthandlerDumpCurrentThreadFirst) {
       "",
       "Extension modules: torch._C (total: 1)"};
   std::vector<std::string> frames = LastStackDump(lines);
-  EXPECT_THAT(frames, ElementsAre("all_reduce (distributed_c10d.py:2890)",
-                                  "wrapper (c10d_logger.py:81)", "step (hang.py:20)",
-                                  "<module> (hang.py:31)"));
+  EXPECT_THAT(frames,
+              ElementsAre("all_reduce (distributed_c10d.py:2890)", "wrapper (c10d_logger.py:81)",
+                          "step (hang.py:20)", "<module> (hang.py:31)"));
   EXPECT_EQ(SummarizeStack(frames),
             "all_reduce (distributed_c10d.py:2890) <- wrapper (c10d_logger.py:81) <- step "
             "(hang.py:20) <- <module> (hang.py:31)");
@@ -44,8 +44,9 @@ TEST(StackSummaryTest, NativeRuntimeDumpAndLongStacks) {
       "/job/train(+0x1234) [0x5500000004]",
       "/job/train(main+0x5) [0x5500000005]"};
   EXPECT_THAT(LastStackDump(lines),
-              ElementsAre("__poll", "c10d::Store::get(std::__cxx11::basic_string<char, "
-                                    "std::char_traits<char>, std::allocator<char> > const&)",
+              ElementsAre("__poll",
+                          "c10d::Store::get(std::__cxx11::basic_string<char, "
+                          "std::char_traits<char>, std::allocator<char> > const&)",
                           "libtorch_cpu.so+0x3", "train+0x1234", "main"));
   // The C library's frames lead every blocked stack: the summary starts at the caller.
   EXPECT_EQ(SummarizeStack(LastStackDump(lines)).substr(0, 32), "c10d::Store::get(std::__cxx11::b");

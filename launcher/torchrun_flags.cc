@@ -35,8 +35,8 @@ absl::StatusOr<std::set<int>> ParseStdSpec(const Raw& r, bool* all) {
   for (absl::string_view item : absl::StrSplit(r.value, ',', absl::SkipEmpty())) {
     std::vector<std::string> kv = absl::StrSplit(item, ':');
     int lr = 0, v = 0;
-    if (kv.size() != 2 || !absl::SimpleAtoi(kv[0], &lr) || !absl::SimpleAtoi(kv[1], &v) ||
-        lr < 0 || v < 0 || v > 3) {
+    if (kv.size() != 2 || !absl::SimpleAtoi(kv[0], &lr) || !absl::SimpleAtoi(kv[1], &v) || lr < 0 ||
+        v < 0 || v > 3) {
       return Bad(r, "is not N or LOCAL_RANK:N,... with N in 0-3 (e.g. 3, or 0:3,1:2)");
     }
     if (v != 0) ranks.insert(lr);
@@ -70,8 +70,9 @@ absl::Status ResolveConsole(const RawMap& raw, LaunchOptions* o) {
     }
     if ((all || !redirected.empty()) && !tee_all) {
       if (o->log_dir.empty()) {
-        return Bad(*r, "sends output to log files, which need --log-dir DIR (fabric-run "
-                       "writes DIR/<run-id>/attempt_<n>/rank_<r>.{stdout,stderr}.log)");
+        return Bad(*r,
+                   "sends output to log files, which need --log-dir DIR (fabric-run "
+                   "writes DIR/<run-id>/attempt_<n>/rank_<r>.{stdout,stderr}.log)");
       }
       std::vector<int> visible;
       const int n = o->devices;
@@ -151,10 +152,12 @@ absl::Status ResolveTorchrunFlags(const RawMap& raw, LaunchOptions* o) {
   if (const Raw* r = Find(raw, "rdzv-backend")) {
     const std::string v = absl::AsciiStrToLower(r->value);
     if (absl::StartsWith(v, "etcd")) {
-      return Bad(*r, "is not needed: fabric-run's rendezvous runs in node 0's agent (or "
-                     "fabric-rendezvous); use --rdzv-backend c10d or static");
+      return Bad(*r,
+                 "is not needed: fabric-run's rendezvous runs in node 0's agent (or "
+                 "fabric-rendezvous); use --rdzv-backend c10d or static");
     }
-    if (v != "c10d" && v != "static") return Bad(*r, "is not a rendezvous backend; use c10d or static");
+    if (v != "c10d" && v != "static")
+      return Bad(*r, "is not a rendezvous backend; use c10d or static");
   }
   FABRIC_RETURN_IF_ERROR(ResolveRdzvConf(raw, o));
   if (const Raw* r = Find(raw, "monitor-interval")) {
@@ -173,8 +176,9 @@ absl::Status ResolveTorchrunFlags(const RawMap& raw, LaunchOptions* o) {
   }
   if (const Raw* r = Find(raw, "event-log-handler")) {
     if (r->value != "null") {
-      return Bad(*r, "names a torch.distributed.elastic event handler, which runs in "
-                     "torchrun's Python process; fabric-run has none (use null)");
+      return Bad(*r,
+                 "names a torch.distributed.elastic event handler, which runs in "
+                 "torchrun's Python process; fabric-run has none (use null)");
     }
   }
   for (const char* name : {"module", "no-python", "virtual-local-rank"}) {
@@ -193,38 +197,44 @@ absl::Status ResolveTorchrunFlags(const RawMap& raw, LaunchOptions* o) {
   if (const Raw* r = Find(raw, "run-path")) {
     FABRIC_ASSIGN_OR_RETURN(bool on, ParseBool(*r));
     if (on) {
-      return Bad(*r, "runs the script inside torchrun's own Python interpreter; "
-                     "fabric-run is native and starts the script with python: drop "
-                     "--run-path");
+      return Bad(*r,
+                 "runs the script inside torchrun's own Python interpreter; "
+                 "fabric-run is native and starts the script with python: drop "
+                 "--run-path");
     }
   }
   for (const char* name : {"duplicate-stdout-filters", "duplicate-stderr-filters"}) {
     if (const Raw* r = Find(raw, name)) {
-      return Bad(*r, "is not supported: every line of every rank is in --log-dir's "
-                     "per-rank files; filter those (grep) instead");
+      return Bad(*r,
+                 "is not supported: every line of every rank is in --log-dir's "
+                 "per-rank files; filter those (grep) instead");
     }
   }
   if (const Raw* r = Find(raw, "logs-specs")) {
-    return Bad(*r, "names a Python LogsSpecs entry point, which fabric-run cannot load; "
-                   "use --log-dir");
+    return Bad(*r,
+               "names a Python LogsSpecs entry point, which fabric-run cannot load; "
+               "use --log-dir");
   }
   if (const Raw* r = Find(raw, "numa-binding")) {
     return Bad(*r, "is not supported yet; bind in the program or with numactl");
   }
   if (const Raw* r = Find(raw, "local-addr")) {
-    return Bad(*r, "is not supported: fabric-run's agents are told node 0's address by "
-                   "--master-addr and need no address of their own; drop it");
+    return Bad(*r,
+               "is not supported: fabric-run's agents are told node 0's address by "
+               "--master-addr and need no address of their own; drop it");
   }
   if (const Raw* r = Find(raw, "signals-to-handle")) {
-    static const std::set<std::string> kHandled = {"SIGTERM", "SIGINT", "SIGHUP",
+    static const std::set<std::string> kHandled = {"SIGTERM", "SIGINT",  "SIGHUP",
                                                    "SIGQUIT", "SIGUSR1", "SIGUSR2"};
     std::vector<std::string> given;
     for (absl::string_view s : absl::StrSplit(r->value, ',', absl::SkipEmpty())) {
       std::string sig = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(s));
       if (!absl::StartsWith(sig, "SIG")) sig = "SIG" + sig;
       if (kHandled.count(sig) == 0) {
-        return Bad(*r, absl::StrCat("names ", sig, ", which fabric-run does not relay; it "
-                                    "always handles ", absl::StrJoin(kHandled, ",")));
+        return Bad(*r, absl::StrCat("names ", sig,
+                                    ", which fabric-run does not relay; it "
+                                    "always handles ",
+                                    absl::StrJoin(kHandled, ",")));
       }
       given.push_back(sig);
     }

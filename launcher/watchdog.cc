@@ -35,9 +35,8 @@ class FlatJson {
         (*strings)[key] = v;
       } else {
         size_t start = i_;
-        while (i_ < s_.size() && (absl::ascii_isdigit(s_[i_]) || s_[i_] == '-' ||
-                                  s_[i_] == '+' || s_[i_] == '.' || s_[i_] == 'e' ||
-                                  s_[i_] == 'E')) {
+        while (i_ < s_.size() && (absl::ascii_isdigit(s_[i_]) || s_[i_] == '-' || s_[i_] == '+' ||
+                                  s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E')) {
           ++i_;
         }
         double v = 0;
@@ -111,7 +110,8 @@ absl::StatusOr<FileTimerRequest> ParseFileTimerRequest(absl::string_view line) {
   auto number = [&](const char* key, double* out) -> absl::Status {
     auto it = numbers.find(key);
     if (it == numbers.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("file-timer request has no number '", key, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("file-timer request has no number '", key, "'"));
     }
     *out = it->second;
     return absl::OkStatus();
@@ -119,8 +119,8 @@ absl::StatusOr<FileTimerRequest> ParseFileTimerRequest(absl::string_view line) {
   double pid = 0, signal = 0, version = 0;
   if (absl::Status st = number("version", &version); !st.ok()) return st;
   if (version != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("file-timer request has version ", version,
-                                                   "; fabric-run reads version 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("file-timer request has version ", version, "; fabric-run reads version 1"));
   }
   if (absl::Status st = number("pid", &pid); !st.ok()) return st;
   if (absl::Status st = number("expiration_time", &r.expiration_time); !st.ok()) return st;
@@ -228,8 +228,8 @@ std::vector<Hang> Watchdog::Expired(absl::Time now) {
     hung[rank] = true;
     out.push_back(Hang{rank, pids_[rank],
                        absl::StrCat("its timer '", key.second, "' expired (set for ",
-                                    absl::FormatDuration(absl::Trunc(t.expires - t.set_at,
-                                                                     absl::Milliseconds(100))),
+                                    absl::FormatDuration(
+                                        absl::Trunc(t.expires - t.set_at, absl::Milliseconds(100))),
                                     " by `expires(after=...)`)"),
                        t.signal});
   }
@@ -243,11 +243,12 @@ std::vector<Hang> Watchdog::Expired(absl::Time now) {
       const absl::Duration quiet = now - beats_[i].changed;
       if (quiet < hang_timeout_) continue;
       hung[i] = true;
-      out.push_back(Hang{static_cast<int>(i), pids_[i],
-                         absl::StrCat("no heartbeat for ",
-                                      absl::FormatDuration(absl::Trunc(quiet, absl::Seconds(1))),
-                                      " (--hang-timeout ", absl::FormatDuration(hang_timeout_), ")"),
-                         9});
+      out.push_back(
+          Hang{static_cast<int>(i), pids_[i],
+               absl::StrCat("no heartbeat for ",
+                            absl::FormatDuration(absl::Trunc(quiet, absl::Seconds(1))),
+                            " (--hang-timeout ", absl::FormatDuration(hang_timeout_), ")"),
+               9});
     }
   }
   for (const Hang& h : out) Forget(h.local_rank);

@@ -25,16 +25,19 @@ TEST(FileTimerRequestTest, ParsesWhatFileTimerClientWrites) {
   EXPECT_EQ(r.signal, 9);
   FABRIC_ASSERT_OK_AND_ASSIGN(
       FileTimerRequest release,
-      ParseFileTimerRequest(R"({"version": 1, "pid": 4242, "scope_id": "s", "expiration_time": -1, "signal": 0})"));
+      ParseFileTimerRequest(
+          R"({"version": 1, "pid": 4242, "scope_id": "s", "expiration_time": -1, "signal": 0})"));
   EXPECT_LT(release.expiration_time, 0);
 }
 
 TEST(FileTimerRequestTest, RefusesWhatItCannotRead) {
-  for (const char* bad : {"", "not json", "{", R"({"version": 2, "pid": 1, "scope_id": "s", "expiration_time": 1, "signal": 9})",
-                          R"({"version": 1, "scope_id": "s", "expiration_time": 1, "signal": 9})",
-                          R"({"version": 1, "pid": -3, "scope_id": "s", "expiration_time": 1, "signal": 9})",
-                          R"({"version": 1, "pid": 1, "scope_id": {"a": 1}, "expiration_time": 1, "signal": 9})",
-                          R"({"version": 1, "pid": 1, "scope_id": "s", "expiration_time": 1, "signal": 9} x)"}) {
+  for (const char* bad :
+       {"", "not json", "{",
+        R"({"version": 2, "pid": 1, "scope_id": "s", "expiration_time": 1, "signal": 9})",
+        R"({"version": 1, "scope_id": "s", "expiration_time": 1, "signal": 9})",
+        R"({"version": 1, "pid": -3, "scope_id": "s", "expiration_time": 1, "signal": 9})",
+        R"({"version": 1, "pid": 1, "scope_id": {"a": 1}, "expiration_time": 1, "signal": 9})",
+        R"({"version": 1, "pid": 1, "scope_id": "s", "expiration_time": 1, "signal": 9} x)"}) {
     SCOPED_TRACE(bad);
     EXPECT_THAT(ParseFileTimerRequest(bad),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("file-timer request")));
@@ -77,8 +80,8 @@ TEST(WatchdogTest, ATimerWithoutASignalDoesNotReap) {  // torch's FileTimerServe
 TEST(WatchdogTest, HeartbeatsThatStopAreAHangAndNeverBeatingIsNot) {
   Watchdog w(absl::Seconds(10), {100, 101, 102}, kT0);
   EXPECT_EQ(w.SamplePeriod(), absl::Seconds(1));
-  w.OnHeartbeat(0, 1, kT0);                            // rank 0 beats, then stops
-  w.OnHeartbeat(1, 1, kT0);                            // rank 1 keeps beating
+  w.OnHeartbeat(0, 1, kT0);  // rank 0 beats, then stops
+  w.OnHeartbeat(1, 1, kT0);  // rank 1 keeps beating
   for (int s = 1; s <= 12; ++s) w.OnHeartbeat(1, 1 + s, kT0 + absl::Seconds(s));
   // rank 2 never beats (it does not use heartbeats)
   EXPECT_THAT(w.Expired(kT0 + absl::Seconds(9)), IsEmpty());

@@ -19,12 +19,12 @@
 namespace fabric::launcher {
 
 struct WorkerOutputOptions {
-  std::string prefix;        // "[rank 3]: "
+  std::string prefix;  // "[rank 3]: "
   bool to_console = true;
   int console_stdout = 1;
   int console_stderr = 2;
-  std::string stdout_log;    // empty: no file
-  std::string stderr_log;    // empty: no file
+  std::string stdout_log;  // empty: no file
+  std::string stderr_log;  // empty: no file
   size_t tail_lines = 10;
   // A log file that cannot be written (disk full, I/O error) is closed and one warning
   // naming it and the error goes to console_stderr; the output still reaches the

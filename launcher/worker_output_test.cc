@@ -31,13 +31,9 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-TEST(RankPrefixTest, SingleNodeShowsRankOnly) {
-  EXPECT_EQ(RankPrefix(3, 0, 1), "[rank 3]: ");
-}
+TEST(RankPrefixTest, SingleNodeShowsRankOnly) { EXPECT_EQ(RankPrefix(3, 0, 1), "[rank 3]: "); }
 
-TEST(RankPrefixTest, MultiNodeShowsNodeToo) {
-  EXPECT_EQ(RankPrefix(5, 1, 2), "[node 1 rank 5]: ");
-}
+TEST(RankPrefixTest, MultiNodeShowsNodeToo) { EXPECT_EQ(RankPrefix(5, 1, 2), "[node 1 rank 5]: "); }
 
 class WorkerOutputTest : public ::testing::Test {
  protected:
@@ -105,8 +101,8 @@ TEST_F(WorkerOutputTest, FilteredRankStillReachesItsFile) {
 TEST_F(WorkerOutputTest, UnwritableLogFileIsAnError) {
   WorkerOutputOptions o = Options();
   o.stdout_log = "/nonexistent-dir/x.log";
-  EXPECT_THAT(WorkerOutput::Create(o),
-              StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("/nonexistent-dir/x.log")));
+  EXPECT_THAT(WorkerOutput::Create(o), StatusIs(absl::StatusCode::kInternal,
+                                                ::testing::HasSubstr("/nonexistent-dir/x.log")));
   Console(out_);
   Console(err_);
 }
@@ -132,8 +128,9 @@ TEST_F(WorkerOutputTest, AFullDiskGivesOneWarningAndTheConsoleKeepsEverything) {
     }
   }
   EXPECT_TRUE(said);
-  EXPECT_EQ(Console(out_), "[rank 1]: out\n[rank 2]: out\n[rank 1]: out\n"
-                           "[rank 2]: out\n[rank 1]: out\n[rank 2]: out\n");
+  EXPECT_EQ(Console(out_),
+            "[rank 1]: out\n[rank 2]: out\n[rank 1]: out\n"
+            "[rank 2]: out\n[rank 1]: out\n[rank 2]: out\n");
   const std::string err = Console(err_);
   EXPECT_THAT(err, ::testing::HasSubstr(
                        "fabric-run: warning: cannot write the log file /dev/full: No space "

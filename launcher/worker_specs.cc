@@ -75,8 +75,7 @@ ProcessSpec Spare(const LaunchOptions& lo, const NodePlacement& plan, const Atte
 bool ConsoleWants(const ConsoleFilter& f, int rank, int local_rank) {
   if (f.quiet) return false;
   if (f.local_ranks.has_value() &&
-      std::find(f.local_ranks->begin(), f.local_ranks->end(), local_rank) ==
-          f.local_ranks->end()) {
+      std::find(f.local_ranks->begin(), f.local_ranks->end(), local_rank) == f.local_ranks->end()) {
     return false;
   }
   if (f.all) return true;

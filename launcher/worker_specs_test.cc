@@ -123,7 +123,8 @@ TEST(PlanWorkersTest, InPlaceGivesEachWorkerAControlFifoAndSparesNoRank) {
   EXPECT_EQ(s.heartbeat_file, "");  // it gets the worker's when it takes one over
   std::map<std::string, std::string> env = Env(s.spawn);
   EXPECT_EQ(env["FABRIC_SPARE_FIFO"], s.fifo);
-  for (const char* k : {"RANK", "LOCAL_RANK", "GROUP_RANK", "ROLE_RANK", "TORCHELASTIC_ERROR_FILE"}) {
+  for (const char* k :
+       {"RANK", "LOCAL_RANK", "GROUP_RANK", "ROLE_RANK", "TORCHELASTIC_ERROR_FILE"}) {
     EXPECT_EQ(env.count(k), 0u) << k;
   }
   EXPECT_EQ(env["WORLD_SIZE"], "4");

@@ -27,8 +27,8 @@ absl::StatusOr<std::unique_ptr<RendezvousClient>> RendezvousClient::Connect(
   // uses it as the connect timeout, and a small one aborts connects on a busy host.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  auto channel = grpc::CreateCustomChannel(options.server_address,
-                                           ChannelCredentialsFor(options.tls), args);
+  auto channel =
+      grpc::CreateCustomChannel(options.server_address, ChannelCredentialsFor(options.tls), args);
   std::unique_ptr<RendezvousClient> client(new RendezvousClient(options, std::move(channel)));
   absl::Status s = client->OpenSession(absl::Now() + options.join_timeout);
   if (!s.ok()) return s;
@@ -167,7 +167,8 @@ absl::StatusOr<Event> RendezvousClient::NextEvent(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !events_.empty(); };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
-  if (events_.empty()) return absl::DeadlineExceededError("no rendezvous event before the deadline");
+  if (events_.empty())
+    return absl::DeadlineExceededError("no rendezvous event before the deadline");
   Event e = std::move(events_.front());
   events_.pop_front();
   return e;
@@ -205,20 +206,19 @@ absl::StatusOr<Assignment> RendezvousClient::Join(int master_port) {
   p.token = options_.token;
   p.faults = options_.faults;
   v1::JoinResponse resp;
-  absl::Status s = CallWithRetry("rendezvous join", p, [&](grpc::ClientContext* ctx) {
-    return stub_->Join(ctx, req, &resp);
-  });
+  absl::Status s = CallWithRetry(
+      "rendezvous join", p, [&](grpc::ClientContext* ctx) { return stub_->Join(ctx, req, &resp); });
   if (s.code() == absl::StatusCode::kDeadlineExceeded && absl::Now() >= deadline) {
     std::string detail;
     absl::StatusOr<RunStatus> st = GetStatus();
     if (st.ok()) {
       detail = absl::StrCat(": ", st->waiting.size(), "/", st->min_nodes,
-                            " nodes waiting for round ", st->round, " (min_nodes=",
-                            st->min_nodes, ", max_nodes=", st->max_nodes, ")");
+                            " nodes waiting for round ", st->round, " (min_nodes=", st->min_nodes,
+                            ", max_nodes=", st->max_nodes, ")");
     }
-    return absl::DeadlineExceededError(absl::StrCat(
-        "rendezvous at ", options_.server_address, " did not complete within ",
-        absl::FormatDuration(options_.join_timeout), detail));
+    return absl::DeadlineExceededError(
+        absl::StrCat("rendezvous at ", options_.server_address, " did not complete within ",
+                     absl::FormatDuration(options_.join_timeout), detail));
   }
   if (!s.ok()) return s;
   Assignment a = FromProto(resp.assignment());
@@ -234,10 +234,9 @@ absl::StatusOr<FailureReportResult> RendezvousClient::ReportWorkerFailure(
   ToProto(failure, req.mutable_failure());
   req.mutable_failure()->set_node_id(options_.node_id);
   v1::ReportFailureResponse resp;
-  absl::Status s = CallWithRetry("report worker failure", ShortPolicy(),
-                                 [&](grpc::ClientContext* ctx) {
-                                   return stub_->ReportFailure(ctx, req, &resp);
-                                 });
+  absl::Status s = CallWithRetry(
+      "report worker failure", ShortPolicy(),
+      [&](grpc::ClientContext* ctx) { return stub_->ReportFailure(ctx, req, &resp); });
   if (!s.ok()) return s;
   FailureReportResult r;
   r.round = resp.header().round();
@@ -273,9 +272,8 @@ absl::StatusOr<RunStatus> RendezvousClient::GetStatus() {
   v1::StatusResponse resp;
   RetryPolicy p = ShortPolicy();
   p.faults = nullptr;
-  absl::Status s = CallWithRetry("status", p, [&](grpc::ClientContext* ctx) {
-    return stub_->Status(ctx, req, &resp);
-  });
+  absl::Status s = CallWithRetry(
+      "status", p, [&](grpc::ClientContext* ctx) { return stub_->Status(ctx, req, &resp); });
   if (!s.ok()) return s;
   return FromProto(resp);
 }

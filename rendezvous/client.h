@@ -36,8 +36,8 @@
 #include "grpcpp/support/sync_stream.h"
 #include "proto/rendezvous.grpc.pb.h"
 #include "rendezvous/fault_injector.h"
-#include "rendezvous/tls.h"
 #include "rendezvous/rpc_util.h"
+#include "rendezvous/tls.h"
 #include "rendezvous/types.h"
 
 namespace fabric {
@@ -109,8 +109,7 @@ class RendezvousClient {
   void Close();
 
  private:
-  explicit RendezvousClient(const ClientOptions& options,
-                            std::shared_ptr<grpc::Channel> channel);
+  explicit RendezvousClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
   absl::Status OpenSession(absl::Time deadline);
   void ReaderLoop();
   void KeepAliveLoop();
@@ -123,12 +122,11 @@ class RendezvousClient {
   std::unique_ptr<fabric::v1::Rendezvous::Stub> stub_;
 
   std::unique_ptr<grpc::ClientContext> session_ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<fabric::v1::SessionRequest, fabric::v1::Event>>
-      session_;
+  std::unique_ptr<grpc::ClientReaderWriter<fabric::v1::SessionRequest, fabric::v1::Event>> session_;
   absl::Duration keepalive_interval_;
   std::thread reader_;
   std::thread keepalive_;
-  absl::Mutex write_mu_;  // one writer on the stream at a time
+  absl::Mutex write_mu_;                                  // one writer on the stream at a time
   bool session_done_ ABSL_GUARDED_BY(write_mu_) = false;  // Finish() was called
 
   absl::Mutex mu_;

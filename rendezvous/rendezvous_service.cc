@@ -250,8 +250,8 @@ grpc::ServerUnaryReactor* RendezvousService::Join(grpc::CallbackServerContext* c
     return reactor;
   }
   if (superseded != nullptr) {
-    superseded->Finish(ToGrpcStatus(
-        absl::AbortedError("superseded by a newer Join from the same node")));
+    superseded->Finish(
+        ToGrpcStatus(absl::AbortedError("superseded by a newer Join from the same node")));
   }
   Deliver(std::move(joins), effects);
   return reactor;
@@ -277,8 +277,7 @@ grpc::ServerBidiReactor<v1::SessionRequest, v1::Event>* RendezvousService::Sessi
   return new SessionReactor(this, ctx);
 }
 
-absl::Status RendezvousService::OnSessionHello(SessionReactor* session,
-                                               const v1::Header& header) {
+absl::Status RendezvousService::OnSessionHello(SessionReactor* session, const v1::Header& header) {
   std::vector<Effect> effects;
   std::vector<JoinCompletion> joins;
   {
@@ -334,9 +333,10 @@ void RendezvousService::UnregisterSession(SessionReactor* session) {
   if (it != sessions_.end() && it->second == session) sessions_.erase(it);
 }
 
-grpc::ServerUnaryReactor* RendezvousService::MutatingCall(
-    grpc::CallbackServerContext* ctx, const v1::Header& header,
-    google::protobuf::MessageLite* response, bool replayable, const MutateFn& mutate) {
+grpc::ServerUnaryReactor* RendezvousService::MutatingCall(grpc::CallbackServerContext* ctx,
+                                                          const v1::Header& header,
+                                                          google::protobuf::MessageLite* response,
+                                                          bool replayable, const MutateFn& mutate) {
   auto* reactor = ctx->DefaultReactor();
   const std::string key = replayable ? ReplayCache::Key(header) : "";
   absl::Status s = auth_.Check(*ctx);
@@ -364,41 +364,41 @@ grpc::ServerUnaryReactor* RendezvousService::MutatingCall(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* RendezvousService::ReportFailure(
-    grpc::CallbackServerContext* ctx, const v1::ReportFailureRequest* request,
-    v1::ReportFailureResponse* response) {
+grpc::ServerUnaryReactor* RendezvousService::ReportFailure(grpc::CallbackServerContext* ctx,
+                                                           const v1::ReportFailureRequest* request,
+                                                           v1::ReportFailureResponse* response) {
   const v1::Header& h = request->header();
   return MutatingCall(ctx, h, response, /*replayable=*/true,
                       [&](std::vector<Effect>* effects) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    WorkerFailure failure = FromProto(request->failure());
-    failure.node_id = h.node_id();
-    absl::StatusOr<FailureReportResult> r =
-        state_.ReportFailure(h.node_id(), h.round(), failure, clock_->TimeNow(), effects);
-    if (r.ok()) {
-      response->mutable_header()->set_round(r->round);
-      response->set_run_failed(r->run_failed);
-      response->set_restarts_left(r->restarts_left);
-    }
-    response->mutable_header()->set_run_id(RunId());
-    response->mutable_header()->set_protocol_version(kProtocolVersion);
-    return r.status();
-  });
+                        WorkerFailure failure = FromProto(request->failure());
+                        failure.node_id = h.node_id();
+                        absl::StatusOr<FailureReportResult> r = state_.ReportFailure(
+                            h.node_id(), h.round(), failure, clock_->TimeNow(), effects);
+                        if (r.ok()) {
+                          response->mutable_header()->set_round(r->round);
+                          response->set_run_failed(r->run_failed);
+                          response->set_restarts_left(r->restarts_left);
+                        }
+                        response->mutable_header()->set_run_id(RunId());
+                        response->mutable_header()->set_protocol_version(kProtocolVersion);
+                        return r.status();
+                      });
 }
 
-grpc::ServerUnaryReactor* RendezvousService::ReportSuccess(
-    grpc::CallbackServerContext* ctx, const v1::ReportSuccessRequest* request,
-    v1::ReportSuccessResponse* response) {
+grpc::ServerUnaryReactor* RendezvousService::ReportSuccess(grpc::CallbackServerContext* ctx,
+                                                           const v1::ReportSuccessRequest* request,
+                                                           v1::ReportSuccessResponse* response) {
   const v1::Header& h = request->header();
   // Naturally idempotent: success is a set membership.
   return MutatingCall(ctx, h, response, /*replayable=*/false,
                       [&](std::vector<Effect>* effects) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    absl::StatusOr<bool> r =
-        state_.ReportSuccess(h.node_id(), h.round(), clock_->TimeNow(), effects);
-    if (r.ok()) response->set_run_succeeded(*r);
-    response->mutable_header()->set_run_id(RunId());
-    response->mutable_header()->set_round(state_.round());
-    return r.status();
-  });
+                        absl::StatusOr<bool> r = state_.ReportSuccess(h.node_id(), h.round(),
+                                                                      clock_->TimeNow(), effects);
+                        if (r.ok()) response->set_run_succeeded(*r);
+                        response->mutable_header()->set_run_id(RunId());
+                        response->mutable_header()->set_round(state_.round());
+                        return r.status();
+                      });
 }
 
 grpc::ServerUnaryReactor* RendezvousService::Leave(grpc::CallbackServerContext* ctx,
@@ -406,16 +406,17 @@ grpc::ServerUnaryReactor* RendezvousService::Leave(grpc::CallbackServerContext* 
                                                    v1::LeaveResponse* response) {
   const v1::Header& h = request->header();
   // Naturally idempotent: leaving twice finds the node gone.
-  return MutatingCall(ctx, h, response, /*replayable=*/false,
-                      [&](std::vector<Effect>* effects) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    state_.Leave(h.node_id(), request->reason(), clock_->TimeNow(), effects);
-    if (pending_joins_.count(h.node_id()) != 0) {
-      effects->push_back(Effect{Effect::Kind::kCompleteJoin, h.node_id(),
-                                absl::CancelledError("the node left"), {}});
-    }
-    response->mutable_header()->set_round(state_.round());
-    return absl::OkStatus();
-  });
+  return MutatingCall(
+      ctx, h, response, /*replayable=*/false,
+      [&](std::vector<Effect>* effects) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        state_.Leave(h.node_id(), request->reason(), clock_->TimeNow(), effects);
+        if (pending_joins_.count(h.node_id()) != 0) {
+          effects->push_back(Effect{
+              Effect::Kind::kCompleteJoin, h.node_id(), absl::CancelledError("the node left"), {}});
+        }
+        response->mutable_header()->set_round(state_.round());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* RendezvousService::Status(grpc::CallbackServerContext* ctx,

@@ -85,8 +85,8 @@ class RendezvousService final : public fabric::v1::Rendezvous::CallbackService {
   using MutateFn = std::function<absl::Status(std::vector<Effect>* effects)>;
   grpc::ServerUnaryReactor* MutatingCall(grpc::CallbackServerContext* ctx,
                                          const fabric::v1::Header& header,
-                                         google::protobuf::MessageLite* response,
-                                         bool replayable, const MutateFn& mutate);
+                                         google::protobuf::MessageLite* response, bool replayable,
+                                         const MutateFn& mutate);
 
   void OnJoinCancelled(JoinReactor* reactor);
   absl::Status OnSessionHello(SessionReactor* session, const fabric::v1::Header& header);

@@ -3,8 +3,8 @@
 #include "absl/time/clock.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "grpcpp/support/status.h"
+#include "gtest/gtest.h"
 
 namespace fabric::rendezvous {
 namespace {

@@ -34,14 +34,14 @@ inline constexpr int kMaxRequestBytes = 1 << 20;
 struct ServerOptions {
   // The address to bind; only this one (not every interface). "0.0.0.0" binds all.
   std::string host = "127.0.0.1";
-  int port = 0;  // 0: the kernel picks; Start() returns it
+  int port = 0;       // 0: the kernel picks; Start() returns it
   std::string token;  // empty (and munge false): auth off
   // MUNGE credentials instead of a token (a SLURM job with no token): a caller must
   // present one made by this server's uid for run_id (server_util.h AuthOptions).
   bool munge = false;
   std::string munge_socket;  // empty: munge's default socket
-  TlsConfig tls;  // disabled: plaintext (tls.h)
-  std::string run_id;  // empty: adopt the first caller's
+  TlsConfig tls;             // disabled: plaintext (tls.h)
+  std::string run_id;        // empty: adopt the first caller's
   absl::Duration keepalive_timeout = absl::Seconds(5);
   // Interval told to agents; zero means keepalive_timeout / 5.
   absl::Duration keepalive_interval = absl::ZeroDuration();

@@ -1,12 +1,11 @@
 #include "rendezvous/server_flags.h"
 
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/endpoint.h"
 #include "common/file_util.h"
-#include "common/status_macros.h"
 #include "common/munge.h"
+#include "common/status_macros.h"
 
 namespace fabric {
 namespace rendezvous {
@@ -28,11 +27,10 @@ const char kServerUsage[] =
 
 namespace {
 
-absl::Status ParseDuration(const std::string& flag, const std::string& value,
-                           absl::Duration* out) {
+absl::Status ParseDuration(const std::string& flag, const std::string& value, absl::Duration* out) {
   if (!absl::ParseDuration(value, out) || *out < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, ": '", value, "' is not a duration; write it like 500ms, 5s or 10m"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": '", value, "' is not a duration; write it like 500ms, 5s or 10m"));
   }
   return absl::OkStatus();
 }
@@ -60,10 +58,17 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
       (flag == "--munge" ? o.munge : insecure) = true;
       continue;
     }
-    static const char* kKnown[] = {"--host",        "--port",        "--token",
-                                   "--token-file",  "--run-id",      "--keepalive-timeout",
-                                   "--last-call-timeout", "--join-timeout", "--tls-cert",
-                                   "--tls-key",     "--tls-client-ca"};
+    static const char* kKnown[] = {"--host",
+                                   "--port",
+                                   "--token",
+                                   "--token-file",
+                                   "--run-id",
+                                   "--keepalive-timeout",
+                                   "--last-call-timeout",
+                                   "--join-timeout",
+                                   "--tls-cert",
+                                   "--tls-key",
+                                   "--tls-client-ca"};
     bool known = false;
     for (const char* k : kKnown) known |= flag == k;
     if (!known) {
@@ -131,11 +136,11 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
   }
   if (o.token.empty() && !o.munge && !o.tls.require_client_cert && !insecure &&
       !IsLoopbackHost(o.host)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--host ", o.host,
-        " is reachable from other machines and no token was given: anyone could join; "
-        "pass --token-file FILE (or FABRIC_RDZV_TOKEN), --munge under SLURM, "
-        "--tls-client-ca for client certificates, or --insecure to accept it"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--host ", o.host,
+                     " is reachable from other machines and no token was given: anyone could join; "
+                     "pass --token-file FILE (or FABRIC_RDZV_TOKEN), --munge under SLURM, "
+                     "--tls-client-ca for client certificates, or --insecure to accept it"));
   }
   if (o.keepalive_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--keepalive-timeout: must be > 0");

@@ -20,9 +20,10 @@ TEST(ServerFlagsTest, DefaultsAndValues) {
   EXPECT_EQ(o.port, 29400);
   EXPECT_TRUE(o.token.empty());
   FABRIC_ASSERT_OK_AND_ASSIGN(
-      o, ParseServerFlags({"--host", "0.0.0.0", "--insecure", "--port=0", "--keepalive-timeout", "750ms",
-                           "--last-call-timeout=2s", "--join-timeout", "1m", "--run-id", "r"},
-                          {}));
+      o,
+      ParseServerFlags({"--host", "0.0.0.0", "--insecure", "--port=0", "--keepalive-timeout",
+                        "750ms", "--last-call-timeout=2s", "--join-timeout", "1m", "--run-id", "r"},
+                       {}));
   EXPECT_EQ(o.host, "0.0.0.0");
   EXPECT_EQ(o.port, 0);
   EXPECT_EQ(o.keepalive_timeout, absl::Milliseconds(750));

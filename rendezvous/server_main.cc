@@ -61,8 +61,10 @@ int main(int argc, char** argv) {
   }
   std::printf("%d\n", *port);
   std::fflush(stdout);
-  fabric::LogInfo("serving on ", (*server)->address(), options->munge ? " (munge credentials required)"
-                      : options->token.empty() ? "" : " (token required)");
+  fabric::LogInfo("serving on ", (*server)->address(),
+                  options->munge           ? " (munge credentials required)"
+                  : options->token.empty() ? ""
+                                           : " (token required)");
   int sig = 0;
   sigwait(&stop, &sig);
   fabric::LogInfo("received ", strsignal(sig), "; shutting down");

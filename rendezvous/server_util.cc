@@ -52,22 +52,22 @@ absl::Status CallAuthenticator::CheckPresented(const std::string* presented) {
 absl::Status CallAuthenticator::CheckMunge(const std::string& credential) {
   absl::MutexLock lock(&mu_);
   if (verified_.contains(credential)) return absl::OkStatus();
-  absl::StatusOr<MungeIdentity> id =
-      options_.decode ? options_.decode(credential)
-                      : MungeDecode(options_.munge_socket, credential);
+  absl::StatusOr<MungeIdentity> id = options_.decode
+                                         ? options_.decode(credential)
+                                         : MungeDecode(options_.munge_socket, credential);
   if (!id.ok()) {
     return absl::UnauthenticatedError(
         absl::StrCat("munge credential not accepted: ", id.status().message()));
   }
   if (id->uid != options_.uid) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "munge credential of uid ", id->uid, ", but this rendezvous serves uid ", options_.uid,
-        "'s job only"));
+    return absl::UnauthenticatedError(absl::StrCat("munge credential of uid ", id->uid,
+                                                   ", but this rendezvous serves uid ",
+                                                   options_.uid, "'s job only"));
   }
   if (!options_.run_id.empty() && id->payload != options_.run_id) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "munge credential made for run '", id->payload, "', but this rendezvous serves run '",
-        options_.run_id, "'"));
+    return absl::UnauthenticatedError(absl::StrCat("munge credential made for run '", id->payload,
+                                                   "', but this rendezvous serves run '",
+                                                   options_.run_id, "'"));
   }
   constexpr size_t kMaxVerified = 65536;
   if (verified_.size() >= kMaxVerified) verified_.clear();
@@ -77,10 +77,10 @@ absl::Status CallAuthenticator::CheckMunge(const std::string& credential) {
 
 absl::Status CheckVersion(const fabric::v1::Header& header) {
   if (header.protocol_version() == kProtocolVersion) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "protocol version mismatch: node '", header.node_id(), "' speaks version ",
-      header.protocol_version(), " but this rendezvous server speaks version ",
-      kProtocolVersion, "; run the same fabric-run build on every node"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("protocol version mismatch: node '", header.node_id(), "' speaks version ",
+                   header.protocol_version(), " but this rendezvous server speaks version ",
+                   kProtocolVersion, "; run the same fabric-run build on every node"));
 }
 
 std::string ReplayCache::Key(const fabric::v1::Header& header) {

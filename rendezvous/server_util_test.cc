@@ -15,8 +15,10 @@ using ::testing::Not;
 
 TEST(CheckTokenTest, EqualOnlyWhenEveryByteAndTheLengthMatch) {
   EXPECT_THAT(CheckToken("s3cret", "s3cret"), IsOk());
-  EXPECT_THAT(CheckToken("s3cre", "s3cret"), StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
-  EXPECT_THAT(CheckToken("s3cretX", "s3cret"), StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
+  EXPECT_THAT(CheckToken("s3cre", "s3cret"),
+              StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
+  EXPECT_THAT(CheckToken("s3cretX", "s3cret"),
+              StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
   EXPECT_THAT(CheckToken("", "s3cret"), StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
   absl::Status s = CheckToken("guess", "s3cret");
   EXPECT_THAT(s.message(), Not(HasSubstr("s3cret")));
@@ -73,7 +75,8 @@ TEST_F(MungeAuthTest, RefusesOtherUidsOtherRunsBadCredentialsAndTokens) {
   EXPECT_THAT(auth.CheckPresented(nullptr),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no munge credential")));
   // A refused credential is not remembered as good.
-  EXPECT_THAT(auth.CheckPresented(&root), StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
+  EXPECT_THAT(auth.CheckPresented(&root),
+              StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
 }
 
 }  // namespace

@@ -50,10 +50,10 @@ absl::Status RendezvousState::CheckRunId(const std::string& run_id) const {
 
 absl::Status RendezvousState::CheckConfig(const JoinRequest& r) const {
   auto mismatch = [&](const char* name, int theirs, int ours) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "configuration mismatch: node '", r.node_id, "' has ", name, "=", theirs,
-        " but the run has ", name, "=", ours, " (set by node '", config_source_,
-        "'); start every node with the same --num-nodes and --max-restarts"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("configuration mismatch: node '", r.node_id, "' has ", name, "=", theirs,
+                     " but the run has ", name, "=", ours, " (set by node '", config_source_,
+                     "'); start every node with the same --num-nodes and --max-restarts"));
   };
   if (r.min_nodes != min_nodes_) return mismatch("min_nodes", r.min_nodes, min_nodes_);
   if (r.max_nodes != max_nodes_) return mismatch("max_nodes", r.max_nodes, max_nodes_);
@@ -66,10 +66,10 @@ absl::Status RendezvousState::CheckConfig(const JoinRequest& r) const {
 absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
                                    std::vector<Effect>* effects) {
   if (r.protocol_version != kProtocolVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "protocol version mismatch: node '", r.node_id, "' speaks version ", r.protocol_version,
-        " but this rendezvous server speaks version ", kProtocolVersion,
-        "; run the same fabric-run build on every node"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("protocol version mismatch: node '", r.node_id, "' speaks version ",
+                     r.protocol_version, " but this rendezvous server speaks version ",
+                     kProtocolVersion, "; run the same fabric-run build on every node"));
   }
   if (r.node_id.empty()) return absl::InvalidArgumentError("join: empty node id");
   if (r.run_id.empty()) return absl::InvalidArgumentError("join: empty run id");
@@ -79,15 +79,15 @@ absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
                                                    "; it must be >= 1"));
   }
   if (r.min_nodes < 1 || r.max_nodes < r.min_nodes) {
-    return absl::InvalidArgumentError(absl::StrCat("join: invalid node range min_nodes=",
-                                                   r.min_nodes, " max_nodes=", r.max_nodes,
-                                                   "; need 1 <= min <= max"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("join: invalid node range min_nodes=", r.min_nodes, " max_nodes=", r.max_nodes,
+                     "; need 1 <= min <= max"));
   }
   if (r.max_restarts < 0) return absl::InvalidArgumentError("join: max_restarts < 0");
   if (r.requested_node_rank < -1 || r.requested_node_rank >= r.max_nodes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "join: node '", r.node_id, "' requests node rank ", r.requested_node_rank,
-        " but ranks run from 0 to max_nodes-1=", r.max_nodes - 1));
+    return absl::InvalidArgumentError(
+        absl::StrCat("join: node '", r.node_id, "' requests node rank ", r.requested_node_rank,
+                     " but ranks run from 0 to max_nodes-1=", r.max_nodes - 1));
   }
   if (auto s = CheckRunId(r.run_id); !s.ok()) return s;
   if (configured_) {
@@ -98,17 +98,16 @@ absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
         absl::StrCat("run '", run_id_, "' has failed: ", failure_reason_));
   }
   if (phase_ == Phase::kSucceeded) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("run '", run_id_, "' has already succeeded"));
+    return absl::FailedPreconditionError(absl::StrCat("run '", run_id_, "' has already succeeded"));
   }
   if (r.requested_node_rank >= 0) {
     // Only members, waiting and expected nodes hold a join (SetRole).
     for (const auto& [id, other] : nodes_) {
       if (id != r.node_id && other.request.requested_node_rank == r.requested_node_rank) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "duplicate node rank: node '", r.node_id, "' requests node rank ",
-            r.requested_node_rank, " which node '", id,
-            "' already holds; give each node a distinct --node-rank"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("duplicate node rank: node '", r.node_id, "' requests node rank ",
+                         r.requested_node_rank, " which node '", id,
+                         "' already holds; give each node a distinct --node-rank"));
       }
     }
   }
@@ -125,9 +124,9 @@ absl::Status RendezvousState::Join(const JoinRequest& r, absl::Time now,
 
   if (phase_ == Phase::kRunning) {
     if (node.role == Role::kMember) {  // BumpRound makes it kExpected
-      BumpRound(absl::StrCat("node '", r.node_id, "' re-joined while round ", round_,
-                             " was running"),
-                nullptr, now, effects);
+      BumpRound(
+          absl::StrCat("node '", r.node_id, "' re-joined while round ", round_, " was running"),
+          nullptr, now, effects);
     } else if (static_cast<int>(members_.size()) < max_nodes_) {
       BumpRound(absl::StrCat("node '", r.node_id, "' joined; growing from ", members_.size(),
                              " to ", members_.size() + 1, " nodes"),
@@ -292,16 +291,16 @@ void RendezvousState::FailRun(const std::string& reason, const WorkerFailure* ca
   PushToAll(event, "", effects);
   for (auto& [id, node] : nodes_) {
     if (node.role == Role::kWaiting) {
-      effects->push_back(CompleteJoin(id, absl::FailedPreconditionError(absl::StrCat(
-                                              "run '", run_id_, "' failed: ", reason))));
+      effects->push_back(CompleteJoin(
+          id, absl::FailedPreconditionError(absl::StrCat("run '", run_id_, "' failed: ", reason))));
     }
     if (node.role != Role::kDeparted) SetRole(node, Role::kIdle);
   }
   members_.clear();
 }
 
-void RendezvousState::NodeLost(const std::string& node_id, const std::string& why,
-                               absl::Time now, std::vector<Effect>* effects) {
+void RendezvousState::NodeLost(const std::string& node_id, const std::string& why, absl::Time now,
+                               std::vector<Effect>* effects) {
   auto it = nodes_.find(node_id);
   if (it == nodes_.end() || it->second.role == Role::kDeparted) return;
   const Role role = it->second.role;
@@ -320,9 +319,9 @@ void RendezvousState::NodeLost(const std::string& node_id, const std::string& wh
                    members_.end());
     const std::string reason = absl::StrCat(what, " (node rank ", rank, ")");
     if (AliveCount() < min_nodes_) {
-      FailRun(absl::StrCat(reason, "; ", AliveCount(), " node(s) left, below min_nodes=",
-                           min_nodes_),
-              nullptr, effects);
+      FailRun(
+          absl::StrCat(reason, "; ", AliveCount(), " node(s) left, below min_nodes=", min_nodes_),
+          nullptr, effects);
       return;
     }
     BumpRound(reason, nullptr, now, effects);
@@ -330,8 +329,7 @@ void RendezvousState::NodeLost(const std::string& node_id, const std::string& wh
     return;  // kIdle: in no round
   }
   if (ever_completed_ && phase_ == Phase::kForming && AliveCount() < min_nodes_) {
-    FailRun(absl::StrCat(what, "; ", AliveCount(), " node(s) left, below min_nodes=",
-                         min_nodes_),
+    FailRun(absl::StrCat(what, "; ", AliveCount(), " node(s) left, below min_nodes=", min_nodes_),
             nullptr, effects);
     return;
   }
@@ -364,33 +362,34 @@ void RendezvousState::KeepAlive(const std::string& node_id, int64_t session_id, 
   if (NodeRecord* node = FindSession(node_id, session_id)) node->last_seen = now;
 }
 
-void RendezvousState::CloseSession(const std::string& node_id, int64_t session_id,
-                                   absl::Time now, std::vector<Effect>* effects) {
+void RendezvousState::CloseSession(const std::string& node_id, int64_t session_id, absl::Time now,
+                                   std::vector<Effect>* effects) {
   if (FindSession(node_id, session_id) == nullptr) return;
-  NodeLost(node_id, "its session stream closed (agent exited or connection broken)", now,
-           effects);
+  NodeLost(node_id, "its session stream closed (agent exited or connection broken)", now, effects);
 }
 
 absl::Status RendezvousState::CheckFence(const std::string& run_id, int64_t round) const {
   if (auto s = CheckRunId(run_id); !s.ok()) return s;
   if (round != 0 && round != round_) {
-    return absl::AbortedError(absl::StrCat("stale round ", round, ": the current round is ",
-                                           round_, " (", PhaseName(phase_),
+    return absl::AbortedError(absl::StrCat("stale round ", round, ": the current round is ", round_,
+                                           " (", PhaseName(phase_),
                                            "); stop the workers and re-join"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<FailureReportResult> RendezvousState::ReportFailure(
-    const std::string& node_id, int64_t round, const WorkerFailure& failure, absl::Time now,
-    std::vector<Effect>* effects) {
+absl::StatusOr<FailureReportResult> RendezvousState::ReportFailure(const std::string& node_id,
+                                                                   int64_t round,
+                                                                   const WorkerFailure& failure,
+                                                                   absl::Time now,
+                                                                   std::vector<Effect>* effects) {
   if (phase_ == Phase::kFailed) {
-    return absl::FailedPreconditionError(absl::StrCat("run '", run_id_,
-                                                      "' has already failed: ", failure_reason_));
+    return absl::FailedPreconditionError(
+        absl::StrCat("run '", run_id_, "' has already failed: ", failure_reason_));
   }
   if (round != round_ || phase_ != Phase::kRunning) {
-    return absl::AbortedError(absl::StrCat("stale round ", round, ": the current round is ",
-                                           round_, " (", PhaseName(phase_),
+    return absl::AbortedError(absl::StrCat("stale round ", round, ": the current round is ", round_,
+                                           " (", PhaseName(phase_),
                                            "); stop the workers and re-join"));
   }
   if (!IsMember(node_id)) {
@@ -401,15 +400,15 @@ absl::StatusOr<FailureReportResult> RendezvousState::ReportFailure(
   const std::string what = DescribeFailure(failure);
   if (restart_count_ < max_restarts_) {
     ++restart_count_;
-    BumpRound(absl::StrCat("worker failure: ", what, "; restart ", restart_count_, "/",
-                           max_restarts_),
-              &failure, now, effects);
+    BumpRound(
+        absl::StrCat("worker failure: ", what, "; restart ", restart_count_, "/", max_restarts_),
+        &failure, now, effects);
     result.round = round_;
     result.restarts_left = max_restarts_ - restart_count_;
     MaybeComplete(now, effects);
   } else {
-    FailRun(absl::StrCat("worker failure: ", what, "; no restarts left (max_restarts=",
-                         max_restarts_, ")"),
+    FailRun(absl::StrCat("worker failure: ", what,
+                         "; no restarts left (max_restarts=", max_restarts_, ")"),
             &failure, effects);
     result.round = round_;
     result.run_failed = true;
@@ -418,14 +417,13 @@ absl::StatusOr<FailureReportResult> RendezvousState::ReportFailure(
 }
 
 absl::StatusOr<bool> RendezvousState::ReportSuccess(const std::string& node_id, int64_t round,
-                                                    absl::Time now,
-                                                    std::vector<Effect>* effects) {
+                                                    absl::Time now, std::vector<Effect>* effects) {
   (void)now;
   if (phase_ == Phase::kSucceeded) return true;
   if (auto s = CheckFence(run_id_, round); !s.ok()) return s;
   if (phase_ != Phase::kRunning) {
-    return absl::FailedPreconditionError(absl::StrCat("run '", run_id_, "' is ",
-                                                      PhaseName(phase_), ": ", failure_reason_));
+    return absl::FailedPreconditionError(
+        absl::StrCat("run '", run_id_, "' is ", PhaseName(phase_), ": ", failure_reason_));
   }
   auto it = nodes_.find(node_id);
   if (it == nodes_.end() || it->second.role != Role::kMember) {
@@ -453,8 +451,8 @@ absl::StatusOr<bool> RendezvousState::ReportSuccess(const std::string& node_id, 
   return true;
 }
 
-void RendezvousState::Leave(const std::string& node_id, const std::string& reason,
-                            absl::Time now, std::vector<Effect>* effects) {
+void RendezvousState::Leave(const std::string& node_id, const std::string& reason, absl::Time now,
+                            std::vector<Effect>* effects) {
   NodeLost(node_id, absl::StrCat("it left (", reason.empty() ? "no reason given" : reason, ")"),
            now, effects);
 }
@@ -469,8 +467,8 @@ void RendezvousState::Tick(absl::Time now, std::vector<Effect>* effects) {
     } else {
       const std::vector<std::string> ids = NodesIn(Role::kWaiting);
       std::string msg = absl::StrCat(
-          "rendezvous timed out after ", absl::FormatDuration(options_.join_timeout), ": ", n,
-          "/", min_nodes_, " nodes joined round ", round_, " (", absl::StrJoin(ids, ", "),
+          "rendezvous timed out after ", absl::FormatDuration(options_.join_timeout), ": ", n, "/",
+          min_nodes_, " nodes joined round ", round_, " (", absl::StrJoin(ids, ", "),
           "); min_nodes=", min_nodes_, ", max_nodes=", max_nodes_);
       if (expected > 0) {
         absl::StrAppend(&msg, "; missing ", absl::StrJoin(NodesIn(Role::kExpected), ", "));
@@ -496,10 +494,10 @@ void RendezvousState::Tick(absl::Time now, std::vector<Effect>* effects) {
   for (const auto& [id, node] : nodes_) {
     if (node.role == Role::kDeparted) continue;
     if (node.session_id != 0 && now - node.last_seen > options_.keepalive_timeout) {
-      lost.emplace_back(id, absl::StrCat("no keep-alive for ",
-                                         absl::FormatDuration(now - node.last_seen),
-                                         " (keepalive timeout ",
-                                         absl::FormatDuration(options_.keepalive_timeout), ")"));
+      lost.emplace_back(
+          id, absl::StrCat("no keep-alive for ", absl::FormatDuration(now - node.last_seen),
+                           " (keepalive timeout ", absl::FormatDuration(options_.keepalive_timeout),
+                           ")"));
     } else if (node.session_id == 0 && node.role == Role::kMember &&
                now - node.member_since > options_.keepalive_timeout) {
       lost.emplace_back(id, "it never opened its session stream");

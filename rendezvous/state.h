@@ -99,8 +99,7 @@ class RendezvousState {
   // round, or fails the run when the budget is spent. ABORTED for a stale round (the
   // caller re-joins); FailedPrecondition when the node is not a member.
   absl::StatusOr<FailureReportResult> ReportFailure(const std::string& node_id, int64_t round,
-                                                    const WorkerFailure& failure,
-                                                    absl::Time now,
+                                                    const WorkerFailure& failure, absl::Time now,
                                                     std::vector<Effect>* effects);
 
   // Every worker of `node_id` succeeded in `round`. When every member has, the run is
@@ -169,8 +168,7 @@ class RendezvousState {
   // known node gets kRoundChanged.
   void BumpRound(const std::string& reason, const WorkerFailure* cause, absl::Time now,
                  std::vector<Effect>* effects);
-  void FailRun(const std::string& reason, const WorkerFailure* cause,
-               std::vector<Effect>* effects);
+  void FailRun(const std::string& reason, const WorkerFailure* cause, std::vector<Effect>* effects);
   void NodeLost(const std::string& node_id, const std::string& why, absl::Time now,
                 std::vector<Effect>* effects);
   // Pushes `event` to every node that is not departed, by node id.

@@ -42,9 +42,7 @@ std::string StateDriver::Step() {
       (void)state_.Join(r, now_, &effects);
       break;
     }
-    case 2:
-      state_.WithdrawJoin(id, now_, &effects);
-      break;
+    case 2: state_.WithdrawJoin(id, now_, &effects); break;
     case 3: {
       absl::StatusOr<int64_t> s = state_.OpenSession("fuzz", id, now_, &effects);
       if (s.ok()) sessions_[id] = *s;
@@ -64,9 +62,7 @@ std::string StateDriver::Step() {
       (void)state_.ReportFailure(id, round, f, now_, &effects);
       break;
     }
-    case 7:
-      (void)state_.ReportSuccess(id, state_.round(), now_, &effects);
-      break;
+    case 7: (void)state_.ReportSuccess(id, state_.round(), now_, &effects); break;
     case 8:
       if (next_() % 4 == 0) state_.Leave(id, "fuzz", now_, &effects);
       break;

@@ -328,10 +328,10 @@ TEST_F(StateTest, ConfigMismatchNamesBothValues) {
   JoinLive("a");
   JoinRequest r = Req("b");
   r.max_nodes = 3;
-  EXPECT_THAT(state_->Join(r, clock_.TimeNow(), &effects_),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr("max_nodes=3"), HasSubstr("max_nodes=2"),
-                             HasSubstr("'a'"))));
+  EXPECT_THAT(
+      state_->Join(r, clock_.TimeNow(), &effects_),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr("max_nodes=3"), HasSubstr("max_nodes=2"), HasSubstr("'a'"))));
   r = Req("b");
   r.max_restarts = 7;
   EXPECT_THAT(state_->Join(r, clock_.TimeNow(), &effects_),

@@ -55,9 +55,8 @@ std::string DescribeFailure(const WorkerFailure& f) {
   } else {
     how = absl::StrCat("exited with code ", f.exit_code);
   }
-  std::string out = absl::StrCat("rank ", f.global_rank, " (node ", f.node_id,
-                                 ", node rank ", f.node_rank, ", local rank ",
-                                 f.local_rank, ") ", how);
+  std::string out = absl::StrCat("rank ", f.global_rank, " (node ", f.node_id, ", node rank ",
+                                 f.node_rank, ", local rank ", f.local_rank, ") ", how);
   if (!f.message.empty()) absl::StrAppend(&out, ": ", f.message);
   return out;
 }

@@ -72,11 +72,11 @@ struct WorkerFailure {
 
 enum class EventType {
   kSessionOpened,
-  kRoundChanged,   // stop workers, Join again
-  kRunFailed,      // terminal
-  kRunSucceeded,   // terminal
-  kStandby,        // waiting as a spare for the next round
-  kConnectionLost, // client side only: the session stream broke (terminal)
+  kRoundChanged,    // stop workers, Join again
+  kRunFailed,       // terminal
+  kRunSucceeded,    // terminal
+  kStandby,         // waiting as a spare for the next round
+  kConnectionLost,  // client side only: the session stream broke (terminal)
 };
 
 const char* EventTypeName(EventType type);

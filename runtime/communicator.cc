@@ -48,8 +48,8 @@ Communicator::~Communicator() = default;
 absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
     const CommunicatorOptions& options) {
   if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
-    return absl::InvalidArgumentError(absl::StrCat("communicator: rank ", options.rank,
-                                                   " of world size ", options.world_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("communicator: rank ", options.rank, " of world size ", options.world_size));
   }
   std::unique_ptr<Communicator> comm(new Communicator(options));
   if (options.world_size == 1 && !options.group_for_one_rank) return comm;
@@ -84,8 +84,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
     nccl.timeout = options.timeout;
     FABRIC_ASSIGN_OR_RETURN(
         nccl_backend,
-        MakeNcclBackend(c10::make_intrusive<c10d::PrefixStore>("nccl", comm->impl_->store),
-                        nccl));
+        MakeNcclBackend(c10::make_intrusive<c10d::PrefixStore>("nccl", comm->impl_->store), nccl));
   }
   FABRIC_RETURN_IF_ERROR(TorchCall(rank, "create the process group", [&] {
     using Type = c10d::ProcessGroup::BackendType;
@@ -112,19 +111,19 @@ c10::intrusive_ptr<c10d::Store> Communicator::base_store() const { return impl_-
 
 absl::StatusOr<c10::intrusive_ptr<c10d::Store>> Communicator::ConnectStore(
     const CommunicatorOptions& options, bool client_only) {
-  return TorchCall(options.rank,
-                   absl::StrCat("connect to the store at ", options.master_addr, ":",
-                                options.master_port),
-                   [&]() -> c10::intrusive_ptr<c10d::Store> {
-                     c10d::TCPStoreOptions so;
-                     so.port = static_cast<uint16_t>(options.master_port);
-                     so.isServer = options.rank == 0 && !client_only;
-                     so.numWorkers = options.world_size;
-                     so.waitWorkers = !client_only;
-                     so.timeout = ToMillis(options.timeout);
-                     so.useLibUV = true;  // LibTorch 2.x's store server (the default, stated)
-                     return c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
-                   });
+  return TorchCall(
+      options.rank,
+      absl::StrCat("connect to the store at ", options.master_addr, ":", options.master_port),
+      [&]() -> c10::intrusive_ptr<c10d::Store> {
+        c10d::TCPStoreOptions so;
+        so.port = static_cast<uint16_t>(options.master_port);
+        so.isServer = options.rank == 0 && !client_only;
+        so.numWorkers = options.world_size;
+        so.waitWorkers = !client_only;
+        so.timeout = ToMillis(options.timeout);
+        so.useLibUV = true;  // LibTorch 2.x's store server (the default, stated)
+        return c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
+      });
 }
 
 c10::intrusive_ptr<c10d::ProcessGroup> Communicator::group() const { return impl_->group; }
@@ -157,9 +156,9 @@ absl::StatusOr<std::unique_ptr<Communicator::Pending>> Communicator::StartReduce
     const at::Tensor& input, at::Tensor output) {
   const int world = options_.world_size;
   if (input.dim() != 1 || output.dim() != 1 || input.numel() != world * output.numel()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rank ", options_.rank, ": reduce_scatter: input of ", input.numel(),
-        " elements does not split into ", world, " outputs of ", output.numel()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", options_.rank, ": reduce_scatter: input of ", input.numel(),
+                     " elements does not split into ", world, " outputs of ", output.numel()));
   }
   auto impl = std::make_unique<Pending::Impl>();
   FABRIC_RETURN_IF_ERROR(TorchCall(options_.rank, "reduce_scatter", [&] {
@@ -195,9 +194,9 @@ absl::StatusOr<std::unique_ptr<Communicator::Pending>> Communicator::StartAllGat
     const at::Tensor& input, at::Tensor output) {
   const int world = options_.world_size;
   if (input.dim() != 1 || output.dim() != 1 || output.numel() != world * input.numel()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rank ", options_.rank, ": all_gather: ", world, " inputs of ", input.numel(),
-        " elements do not fill an output of ", output.numel()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", options_.rank, ": all_gather: ", world, " inputs of ", input.numel(),
+                     " elements do not fill an output of ", output.numel()));
   }
   auto impl = std::make_unique<Pending::Impl>();
   FABRIC_RETURN_IF_ERROR(TorchCall(options_.rank, "all_gather", [&] {
@@ -286,9 +285,9 @@ absl::StatusOr<at::Tensor> Communicator::ReduceScatter(const at::Tensor& input) 
   const int world = options_.world_size;
   const int rank = options_.rank;
   if (input.dim() != 1 || input.numel() % world != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rank ", rank, ": reduce_scatter: input must be 1-D with a multiple of ", world,
-        " elements, got ", input.numel()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", rank, ": reduce_scatter: input must be 1-D with a multiple of ",
+                     world, " elements, got ", input.numel()));
   }
   if (impl_->group == nullptr) return input.clone();
   return TorchCall(rank, "reduce_scatter", [&] {

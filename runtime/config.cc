@@ -36,10 +36,10 @@ absl::StatusOr<std::string> Merge(const char* option, const std::optional<std::s
     FABRIC_ASSIGN_OR_RETURN(e, canon(*from_env, var));
   }
   if (c.has_value() && e.has_value() && *c != *e && *c != fallback) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        option, ": the program sets FabricOptions.", option, "='", *code, "' but ", var, "='",
-        *from_env, "' (from the launcher's --", option,
-        " flag); remove one of them or make them agree"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, ": the program sets FabricOptions.", option, "='", *code, "' but ",
+                     var, "='", *from_env, "' (from the launcher's --", option,
+                     " flag); remove one of them or make them agree"));
   }
   if (e.has_value()) return *e;
   if (c.has_value()) return *c;
@@ -106,8 +106,8 @@ absl::StatusOr<int> ParseIntVar(const EnvMap& env, const char* var) {
     return absl::InvalidArgumentError(absl::StrCat("worker environment: ", var, " is not set"));
   }
   if (!absl::SimpleAtoi(*v, &n) || n < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("worker environment: ", var, "='", *v,
-                                                   "' is not a non-negative integer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker environment: ", var, "='", *v, "' is not a non-negative integer"));
   }
   return n;
 }
@@ -133,8 +133,8 @@ absl::Status FillFromSlurm(const EnvMap& env, RuntimeConfig* c) {
   if (Lookup(env, "SLURM_NODEID")) {
     FABRIC_ASSIGN_OR_RETURN(c->node_rank, ParseIntVar(env, "SLURM_NODEID"));
   }
-  c->local_world_size = c->world_size % c->num_nodes == 0 ? c->world_size / c->num_nodes
-                                                          : c->world_size;
+  c->local_world_size =
+      c->world_size % c->num_nodes == 0 ? c->world_size / c->num_nodes : c->world_size;
   if (auto addr = Lookup(env, kEnvMasterAddr)) {
     c->master_addr = *addr;
   } else if (auto nodes = Lookup(env, "SLURM_JOB_NODELIST")) {
@@ -146,8 +146,8 @@ absl::Status FillFromSlurm(const EnvMap& env, RuntimeConfig* c) {
   if (Lookup(env, kEnvMasterPort)) {
     FABRIC_ASSIGN_OR_RETURN(c->master_port, ParseIntVar(env, kEnvMasterPort));
     if (c->master_port < 1 || c->master_port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("worker environment: MASTER_PORT=",
-                                                     c->master_port, " is not a port (1-65535)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "worker environment: MASTER_PORT=", c->master_port, " is not a port (1-65535)"));
     }
   } else if (auto job = Lookup(env, "SLURM_JOB_ID")) {
     // Lightning's rule: the last 4 digits of the job id + 15000.
@@ -236,10 +236,9 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
   FABRIC_ASSIGN_OR_RETURN(std::string strategy, Merge("strategy", options.strategy, env,
                                                       kEnvLtStrategy, CanonStrategy, "auto"));
   FABRIC_ASSIGN_OR_RETURN(std::string precision, Merge("precision", options.precision, env,
-                                                       kEnvLtPrecision, CanonPrecision,
-                                                       "32-true"));
-  FABRIC_ASSIGN_OR_RETURN(std::string devices, Merge("devices", options.devices, env,
-                                                     kEnvLtDevices, CanonDevices, "auto"));
+                                                       kEnvLtPrecision, CanonPrecision, "32-true"));
+  FABRIC_ASSIGN_OR_RETURN(std::string devices, Merge("devices", options.devices, env, kEnvLtDevices,
+                                                     CanonDevices, "auto"));
   std::optional<std::string> code_nodes;
   if (options.num_nodes.has_value()) code_nodes = absl::StrCat(*options.num_nodes);
   auto canon_nodes = [](const std::string& v,
@@ -251,8 +250,8 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
     }
     return absl::StrCat(n);
   };
-  FABRIC_ASSIGN_OR_RETURN(std::string nodes_str, Merge("num_nodes", code_nodes, env,
-                                                       kEnvLtNumNodes, canon_nodes, ""));
+  FABRIC_ASSIGN_OR_RETURN(std::string nodes_str,
+                          Merge("num_nodes", code_nodes, env, kEnvLtNumNodes, canon_nodes, ""));
 
   if (accel == "auto") accel = cuda_devices > 0 ? "cuda" : "cpu";
   if (accel == "cuda" && cuda_devices == 0) {
@@ -292,30 +291,30 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
           " processes on this node (LOCAL_WORLD_SIZE); pass the same --devices to the launcher"));
     }
     if (c.source == "none" && per_node != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "devices=", per_node, " needs ", per_node,
-          " processes: start the program with fabric-run --devices ", per_node));
+      return absl::InvalidArgumentError(
+          absl::StrCat("devices=", per_node, " needs ", per_node,
+                       " processes: start the program with fabric-run --devices ", per_node));
     }
   }
   if (!nodes_str.empty()) {
     int nodes = 0;
     absl::SimpleAtoi(nodes_str, &nodes);
     if (nodes != c.num_nodes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "num_nodes=", nodes, " but the environment describes ", c.num_nodes,
-          " node(s) (GROUP_WORLD_SIZE); pass the same --num-nodes to the launcher"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("num_nodes=", nodes, " but the environment describes ", c.num_nodes,
+                       " node(s) (GROUP_WORLD_SIZE); pass the same --num-nodes to the launcher"));
     }
   }
 
   if (strategy == "auto") strategy = c.world_size > 1 ? "ddp" : "single_device";
   if (strategy == "single_device" && c.world_size > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "strategy 'single_device' runs one process but WORLD_SIZE=", c.world_size,
-        "; use strategy ddp or fsdp, or launch one process"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("strategy 'single_device' runs one process but WORLD_SIZE=", c.world_size,
+                     "; use strategy ddp or fsdp, or launch one process"));
   }
   c.strategy = strategy == "fsdp" || strategy == "fsdp_cpu_offload" ? StrategyKind::kFsdp
-               : strategy == "single_device"          ? StrategyKind::kSingle
-                                                      : StrategyKind::kDdp;
+               : strategy == "single_device"                        ? StrategyKind::kSingle
+                                                                    : StrategyKind::kDdp;
   c.find_unused_parameters = strategy == "ddp_find_unused_parameters_true";
 
   for (const auto& [value, name] : kPrecisionNames) {
@@ -325,8 +324,8 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
   for (const char* var : {kEnvFabricRound, kEnvRestartCount}) {
     if (auto v = Lookup(env, var)) {
       if (!absl::SimpleAtoi(*v, &c.round) || c.round < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "worker environment: ", var, "='", *v, "' is not a non-negative integer"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("worker environment: ", var, "='", *v, "' is not a non-negative integer"));
       }
       break;
     }
@@ -334,8 +333,8 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
 
   if (auto v = Lookup(env, kEnvFabricRecovery)) {
     if (*v != "in-place" && *v != "gang") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "worker environment: ", kEnvFabricRecovery, "='", *v, "' is not in-place or gang"));
+      return absl::InvalidArgumentError(absl::StrCat("worker environment: ", kEnvFabricRecovery,
+                                                     "='", *v, "' is not in-place or gang"));
     }
     c.recovery_in_place = *v == "in-place";
   }
@@ -343,16 +342,16 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
   if (auto v = Lookup(env, kEnvFabricRecoveryTimeout)) {
     double seconds = 0;
     if (!absl::SimpleAtod(*v, &seconds) || !(seconds > 0)) {
-      return absl::InvalidArgumentError(absl::StrCat("worker environment: ",
-                                                     kEnvFabricRecoveryTimeout, "='", *v,
-                                                     "' is not a positive number of seconds"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("worker environment: ", kEnvFabricRecoveryTimeout, "='", *v,
+                       "' is not a positive number of seconds"));
     }
     c.recovery_timeout = absl::Seconds(seconds);
   }
   if (c.replacement && !c.recovery_in_place) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "worker environment: ", kEnvFabricRecoveryReplacement, " is set but ",
-        kEnvFabricRecovery, " is not in-place"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker environment: ", kEnvFabricRecoveryReplacement, " is set but ",
+                     kEnvFabricRecovery, " is not in-place"));
   }
 
   c.fsdp_unit_types = options.fsdp_unit_types;
@@ -365,8 +364,8 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
     if (auto omp = Lookup(env, kEnvOmpNumThreads)) {
       int n = 0;
       if (!absl::SimpleAtoi(*omp, &n) || n < 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "worker environment: OMP_NUM_THREADS='", *omp, "' is not a positive integer"));
+        return absl::InvalidArgumentError(absl::StrCat("worker environment: OMP_NUM_THREADS='",
+                                                       *omp, "' is not a positive integer"));
       }
       c.num_threads = n;
     }

@@ -89,12 +89,12 @@ struct RuntimeConfig {
   bool recovery_in_place = false;
   bool replacement = false;
   absl::Duration recovery_timeout = absl::Seconds(30);
-  int num_threads = 0;  // 0: leave LibTorch's default
+  int num_threads = 0;                       // 0: leave LibTorch's default
   std::vector<std::string> fsdp_unit_types;  // FabricOptions' auto-wrap policy
   int64_t fsdp_unit_min_params = 0;
   std::vector<std::string> fsdp_checkpoint_types;  // FabricOptions' checkpointing policy
-  bool fsdp_just_in_time = false;                   // FabricOptions' promise about RunUnit
-  bool fsdp_cpu_offload = false;  // FabricOptions' or strategy fsdp_cpu_offload
+  bool fsdp_just_in_time = false;                  // FabricOptions' promise about RunUnit
+  bool fsdp_cpu_offload = false;                   // FabricOptions' or strategy fsdp_cpu_offload
   // Where the rank came from: "env" (fabric-run/torchrun), "slurm", or "none".
   std::string source = "none";
 };

@@ -12,12 +12,9 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 EnvMap Launched(int rank, int world) {
-  return {{"RANK", std::to_string(rank)},
-          {"WORLD_SIZE", std::to_string(world)},
-          {"LOCAL_RANK", std::to_string(rank)},
-          {"LOCAL_WORLD_SIZE", std::to_string(world)},
-          {"MASTER_ADDR", "127.0.0.1"},
-          {"MASTER_PORT", "29512"}};
+  return {{"RANK", std::to_string(rank)},       {"WORLD_SIZE", std::to_string(world)},
+          {"LOCAL_RANK", std::to_string(rank)}, {"LOCAL_WORLD_SIZE", std::to_string(world)},
+          {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", "29512"}};
 }
 
 TEST(ResolveConfigTest, NoLauncherIsOneProcessOnCpu) {
@@ -158,10 +155,10 @@ TEST(ResolveConfigTest, SingleStrategyWithSeveralProcessesIsAnError) {
 
 TEST(ResolveConfigTest, EveryLightningPrecisionResolves) {
   const std::pair<const char*, Precision> cases[] = {
-      {"32-true", Precision::k32True},     {"64-true", Precision::k64True},
-      {"16-true", Precision::k16True},     {"bf16-true", Precision::kBf16True},
-      {"16-mixed", Precision::k16Mixed},   {"bf16-mixed", Precision::kBf16Mixed},
-      {"16", Precision::k16Mixed},         {"64", Precision::k64True}};
+      {"32-true", Precision::k32True},   {"64-true", Precision::k64True},
+      {"16-true", Precision::k16True},   {"bf16-true", Precision::kBf16True},
+      {"16-mixed", Precision::k16Mixed}, {"bf16-mixed", Precision::kBf16Mixed},
+      {"16", Precision::k16Mixed},       {"64", Precision::k64True}};
   for (const auto& [name, want] : cases) {
     SCOPED_TRACE(name);
     FabricOptions o;
@@ -252,9 +249,9 @@ TEST(ResolveConfigTest, OmpNumThreadsIsRespected) {
 }
 
 TEST(ResolveConfigTest, SrunWithoutRankUsesSlurmVariables) {
-  EnvMap env = {{"SLURM_PROCID", "5"},   {"SLURM_NTASKS", "8"},
-                {"SLURM_LOCALID", "1"},  {"SLURM_NNODES", "2"},
-                {"SLURM_NODEID", "1"},   {"SLURM_JOB_NODELIST", "gpu[07-08]"},
+  EnvMap env = {{"SLURM_PROCID", "5"},     {"SLURM_NTASKS", "8"},
+                {"SLURM_LOCALID", "1"},    {"SLURM_NNODES", "2"},
+                {"SLURM_NODEID", "1"},     {"SLURM_JOB_NODELIST", "gpu[07-08]"},
                 {"SLURM_JOB_ID", "123456"}};
   FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig({}, env, false));
   EXPECT_EQ(c.rank, 5);

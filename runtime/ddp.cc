@@ -127,8 +127,8 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
       for (int64_t j = 0; j < len && pos < layout.size(); ++j) {
         const int64_t idx = layout[pos++];
         if (idx < 0 || idx >= static_cast<int64_t>(params_.size())) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "ddp: a bucket names parameter ", idx, " of ", params_.size()));
+          return absl::InvalidArgumentError(
+              absl::StrCat("ddp: a bucket names parameter ", idx, " of ", params_.size()));
         }
         bucket.push_back(static_cast<size_t>(idx));
       }
@@ -198,9 +198,8 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
     return TorchCall(comm_->rank(), "ddp: prepare for backward", [&] {
       // With find_unused_parameters the reducer walks the graph from the outputs and
       // marks the parameters that got no gradient ready at once.
-      reducer_->prepare_for_backward(options_.find_unused_parameters
-                                         ? outputs
-                                         : std::vector<at::Tensor>{});
+      reducer_->prepare_for_backward(options_.find_unused_parameters ? outputs
+                                                                     : std::vector<at::Tensor>{});
     });
   }
 
@@ -229,10 +228,10 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
       }
     }
     if (with_grad > 0 && missing < params_.size()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "rank ", comm_->rank(), ": ddp: parameter '", names_[missing],
-          "' got no gradient in this backward; use strategy "
-          "ddp_find_unused_parameters_true, or freeze it (requires_grad false)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("rank ", comm_->rank(), ": ddp: parameter '", names_[missing],
+                       "' got no gradient in this backward; use strategy "
+                       "ddp_find_unused_parameters_true, or freeze it (requires_grad false)"));
     }
     return absl::OkStatus();
   }
@@ -310,7 +309,8 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   absl::StatusOr<TensorMap> LocalShardState(torch::optim::Optimizer& optimizer) override {
     // Replicated: every rank's file holds the whole state (a loader reads rank 0's).
     FABRIC_ASSIGN_OR_RETURN(TensorMap model, FullModelState(FullStateOn::kEveryRank));
-    FABRIC_ASSIGN_OR_RETURN(TensorMap optim, FullOptimizerState(optimizer, FullStateOn::kEveryRank));
+    FABRIC_ASSIGN_OR_RETURN(TensorMap optim,
+                            FullOptimizerState(optimizer, FullStateOn::kEveryRank));
     TensorMap out;
     for (auto& [k, v] : model) out["model/" + k] = v;
     for (auto& [k, v] : optim) out["optim/" + k] = v;
@@ -401,9 +401,9 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   // remove them (LibTorch's error, through TorchCall) is ignored: the reducer goes anyway.
   void DropReducer() {
     if (reducer_ == nullptr) return;
-    TorchCall(comm_ != nullptr ? comm_->rank() : -1, "ddp: remove the reducer's hooks",
-              [&] { reducer_->remove_autograd_hooks(); })
-        .IgnoreError();
+    TorchCall(comm_ != nullptr ? comm_->rank() : -1, "ddp: remove the reducer's hooks", [&] {
+      reducer_->remove_autograd_hooks();
+    }).IgnoreError();
     reducer_.reset();
   }
 
@@ -415,7 +415,8 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
     for (size_t i = 0; i < params_.size(); ++i) index[params_[i].unsafeGetTensorImpl()] = i;
     for (const c10d::GradBucket& b : reducer_->get_grad_buckets(/*return_zero_tensors=*/true)) {
       std::vector<size_t> bucket;
-      for (const at::Tensor& p : b.getParameters()) bucket.push_back(index.at(p.unsafeGetTensorImpl()));
+      for (const at::Tensor& p : b.getParameters())
+        bucket.push_back(index.at(p.unsafeGetTensorImpl()));
       out.push_back(std::move(bucket));
     }
     return out;
@@ -432,7 +433,7 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   std::unique_ptr<c10d::Reducer> reducer_;  // world_size > 1 only
   bool sync_buffers_next_ = true;
   std::shared_ptr<GradSnapshot> snapshot_ = std::make_shared<GradSnapshot>();
-  bool sync_next_manually_ = false;  // SyncNextManually()
+  bool sync_next_manually_ = false;          // SyncNextManually()
   std::vector<std::vector<size_t>> layout_;  // the failed group's buckets (recovery)
 };
 

@@ -31,9 +31,7 @@ namespace {
 
 // Checkpoint names: the first model's tensors under their own names, the n-th's under
 // "model<n>:" (fabric.h, Save).
-std::string ModelPrefix(int index) {
-  return index == 0 ? "" : absl::StrCat("model", index, ":");
-}
+std::string ModelPrefix(int index) { return index == 0 ? "" : absl::StrCat("model", index, ":"); }
 
 // The tensors of model `index` in `all`, with its prefix removed.
 TensorMap Unprefixed(const TensorMap& all, int index) {
@@ -85,8 +83,8 @@ Fabric::Fabric(const RuntimeConfig& config, RuntimeEnv env)
     device_ = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(config_.device_index));
   }
   recovery_ = std::make_unique<Recovery>(
-      Recovery::FabricState{&config_, &comm_, &scaler_, &steps_done_, device_},
-      env_.control_fifo, env_.gloo_interface);
+      Recovery::FabricState{&config_, &comm_, &scaler_, &steps_done_, device_}, env_.control_fifo,
+      env_.gloo_interface);
 }
 
 absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& options,
@@ -118,12 +116,11 @@ int Fabric::recoveries() const { return recovery_->recoveries(); }
 absl::Status Fabric::Launch(absl::Duration timeout) {
   if (launched_) return absl::FailedPreconditionError("Fabric::Launch called twice");
   OpenHeartbeatFile(env_.heartbeat_file);  // under fabric-run (runtime/heartbeat.h)
-  InstallHangStackHandler();  // under fabric-run: a hung rank's stack on SIGABRT
+  InstallHangStackHandler();               // under fabric-run: a hung rank's stack on SIGABRT
   Beat();
   if (device_.is_cuda()) {
-    FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, absl::StrCat("select ", device_.str()), [&] {
-      at::accelerator::setDeviceIndex(device_.index());
-    }));
+    FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, absl::StrCat("select ", device_.str()),
+                                     [&] { at::accelerator::setDeviceIndex(device_.index()); }));
   }
   if (config_.num_threads > 0) {
     FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, "set_num_threads",
@@ -139,8 +136,8 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
   if (config_.replacement) FABRIC_RETURN_IF_ERROR(recovery_->ElectDonor(/*my_steps=*/-1));
   if (config_.precision == Precision::k16Mixed) {
     FABRIC_ASSIGN_OR_RETURN(scaler_, TorchCall(config_.rank, "create the gradient scaler", [&] {
-      return std::make_unique<GradScaler>(device_, scaler_options_);
-    }));
+                              return std::make_unique<GradScaler>(device_, scaler_options_);
+                            }));
   }
   launched_ = true;
   return absl::OkStatus();
@@ -191,18 +188,17 @@ absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Mod
     model->strategy_ = MakeDdpStrategy(comm_.get(), ddp);
   }
   FABRIC_RETURN_IF_ERROR(recovery_->CheckRecoverable(*model->strategy_, model->index_));
-  FABRIC_ASSIGN_OR_RETURN(std::vector<NamedTensor> params,
-                          model->strategy_->Setup(model->module_));
-  FABRIC_ASSIGN_OR_RETURN(model->optimizer_, TorchCall(rank(), "create optimizer", [&] {
-    return factory(std::move(params));
-  }));
+  FABRIC_ASSIGN_OR_RETURN(std::vector<NamedTensor> params, model->strategy_->Setup(model->module_));
+  FABRIC_ASSIGN_OR_RETURN(model->optimizer_, TorchCall(rank(), "create optimizer",
+                                                       [&] { return factory(std::move(params)); }));
   if (model->optimizer_ == nullptr) {
     return absl::InvalidArgumentError("Fabric::Setup: the optimizer factory returned null");
   }
   models_.push_back(std::move(model));
   if (config_.replacement && models_.size() == 1) {
     Model& first = *models_.back();
-    FABRIC_RETURN_IF_ERROR(recovery_->ReceiveStateAsReplacement(*first.strategy_, *first.optimizer_));
+    FABRIC_RETURN_IF_ERROR(
+        recovery_->ReceiveStateAsReplacement(*first.strategy_, *first.optimizer_));
   }
   return models_.back().get();
 }
@@ -242,14 +238,14 @@ absl::Status Fabric::EndForward(const std::vector<Model*>& models,
 }
 
 absl::StatusOr<at::Tensor> Fabric::ToDevice(const at::Tensor& tensor) const {
-  return TorchCall(rank(), absl::StrCat("move a tensor to ", device_.str()), [&] {
-    return ConvertInput(tensor.to(device_), config_.precision);
-  });
+  return TorchCall(rank(), absl::StrCat("move a tensor to ", device_.str()),
+                   [&] { return ConvertInput(tensor.to(device_), config_.precision); });
 }
 
 absl::Status Fabric::Synchronize() const {
   if (!device_.is_cuda()) return absl::OkStatus();
-  return TorchCall(rank(), "synchronize", [&] { at::accelerator::synchronizeDevice(device_.index()); });
+  return TorchCall(rank(), "synchronize",
+                   [&] { at::accelerator::synchronizeDevice(device_.index()); });
 }
 
 double Fabric::LossScale() const { return scaler_ == nullptr ? 1.0 : scaler_->scale(); }
@@ -307,8 +303,8 @@ absl::Status Fabric::Step(Model* model) {
     found_inf = model->found_inf_;
     model->found_inf_ = at::Tensor();
     FABRIC_RETURN_IF_ERROR(comm_->AllReduce(found_inf, ReduceOp::kMax));
-    FABRIC_ASSIGN_OR_RETURN(skip, TorchCall(rank(), "read the inf flag",
-                                            [&] { return found_inf.item<float>() > 0; }));
+    FABRIC_ASSIGN_OR_RETURN(
+        skip, TorchCall(rank(), "read the inf flag", [&] { return found_inf.item<float>() > 0; }));
   }
   if (!skip) {
     FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "optimizer step", [&] {
@@ -342,8 +338,8 @@ absl::Status Fabric::ZeroGrad() {
 absl::StatusOr<double> Fabric::ClipGradients(Model* model, double max_norm) {
   if (model == nullptr) return absl::InvalidArgumentError("ClipGradients: null model");
   if (!(max_norm > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("ClipGradients: max_norm=", max_norm,
-                                                   " must be positive"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ClipGradients: max_norm=", max_norm, " must be positive"));
   }
   FABRIC_RETURN_IF_ERROR(UnscaleOnce(*model));  // clip the true gradients, not the scaled
   return model->strategy_->ClipGradNorm(max_norm);
@@ -352,8 +348,8 @@ absl::StatusOr<double> Fabric::ClipGradients(Model* model, double max_norm) {
 absl::StatusOr<double> Fabric::ClipGradients(double max_norm) {
   if (models_.empty()) return absl::FailedPreconditionError("ClipGradients before Setup()");
   if (models_.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ClipGradients: ", models_.size(), " models are set up; pass the one to clip"));
+    return absl::InvalidArgumentError(absl::StrCat("ClipGradients: ", models_.size(),
+                                                   " models are set up; pass the one to clip"));
   }
   return ClipGradients(models_[0].get(), max_norm);
 }
@@ -397,18 +393,18 @@ absl::Status Fabric::Save(const std::string& path, const TrainState& state,
     // Gathered on rank 0 only: the others hold one FSDP unit at a time.
     FABRIC_ASSIGN_OR_RETURN(TensorMap model_state,
                             m->strategy_->FullModelState(FullStateOn::kRankZero));
-    FABRIC_ASSIGN_OR_RETURN(TensorMap optim_state,
-                            m->strategy_->FullOptimizerState(*m->optimizer_, FullStateOn::kRankZero));
+    FABRIC_ASSIGN_OR_RETURN(TensorMap optim_state, m->strategy_->FullOptimizerState(
+                                                       *m->optimizer_, FullStateOn::kRankZero));
     for (auto& [k, v] : model_state) data.model[prefix + k] = v;
     for (auto& [k, v] : optim_state) data.optimizer[prefix + k] = v;
   }
   absl::Status written = absl::OkStatus();
   if (IsGlobalZero()) {
     FABRIC_ASSIGN_OR_RETURN(data.rng_state, TorchCall(rank(), "read RNG state", [] {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      return gen.get_state();
-    }));
+                              auto gen = at::detail::getDefaultCPUGenerator();
+                              std::lock_guard<std::mutex> lock(gen.mutex());
+                              return gen.get_state();
+                            }));
     written = WriteCheckpoint(path, data, rank(), write_options);
   }
   // Everyone learns whether rank 0's write worked, and returns only after it did.
@@ -416,8 +412,8 @@ absl::Status Fabric::Save(const std::string& path, const TrainState& state,
   FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flag, 0));
   if (!written.ok()) return written;
   if (flag.item<int>() != 0) {
-    return absl::AbortedError(absl::StrCat("rank ", rank(), ": save ", path,
-                                           ": rank 0 failed to write the checkpoint"));
+    return absl::AbortedError(
+        absl::StrCat("rank ", rank(), ": save ", path, ": rank 0 failed to write the checkpoint"));
   }
   return absl::OkStatus();
 }
@@ -430,8 +426,8 @@ absl::Status Fabric::SaveSharded(const std::string& dir, const TrainState& state
     if (IsGlobalZero()) {
       for (const std::string& d : {dir, step_dir}) {
         if (mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "rank 0: save ", d, ": mkdir: ", std::strerror(errno)));
+          return absl::PermissionDeniedError(
+              absl::StrCat("rank 0: save ", d, ": mkdir: ", std::strerror(errno)));
         }
       }
     }
@@ -456,10 +452,10 @@ absl::Status Fabric::SaveSharded(const std::string& dir, const TrainState& state
     meta.world_size = world_size();
     meta.extra = state.extra;
     FABRIC_ASSIGN_OR_RETURN(meta.rng_state, TorchCall(rank(), "read RNG state", [] {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      return gen.get_state();
-    }));
+                              auto gen = at::detail::getDefaultCPUGenerator();
+                              std::lock_guard<std::mutex> lock(gen.mutex());
+                              return gen.get_state();
+                            }));
     written = WriteCheckpoint(step_dir + "/meta.ckpt", meta, rank());
     if (written.ok()) {
       written = WriteFileAtomically(dir + "/latest", absl::StrCat("step-", state.step, "\n"));
@@ -470,8 +466,8 @@ absl::Status Fabric::SaveSharded(const std::string& dir, const TrainState& state
   FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flag, 0));
   if (!written.ok()) return written;
   if (flag.item<int>() != 0) {
-    return absl::AbortedError(absl::StrCat("rank ", rank(), ": save ", dir,
-                                           ": rank 0 failed to finish the checkpoint"));
+    return absl::AbortedError(
+        absl::StrCat("rank ", rank(), ": save ", dir, ": rank 0 failed to finish the checkpoint"));
   }
   return absl::OkStatus();
 }
@@ -501,13 +497,12 @@ absl::StatusOr<CheckpointData> Fabric::ReadSharded(const std::string& dir) {
 
 absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
   if (models_.empty()) return absl::FailedPreconditionError("Load before Setup()");
-  struct stat st{};
+  struct stat st {};
   const bool sharded = stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   FABRIC_ASSIGN_OR_RETURN(CheckpointData data,
                           sharded ? ReadSharded(path) : ReadCheckpoint(path, rank()));
   for (const auto& m : models_) {
-    FABRIC_RETURN_IF_ERROR(
-        m->strategy_->LoadFullModelState(Unprefixed(data.model, m->index_)));
+    FABRIC_RETURN_IF_ERROR(m->strategy_->LoadFullModelState(Unprefixed(data.model, m->index_)));
     FABRIC_RETURN_IF_ERROR(m->strategy_->LoadFullOptimizerState(
         *m->optimizer_, Unprefixed(data.optimizer, m->index_)));
   }
@@ -534,8 +529,8 @@ void Fabric::Print(absl::string_view line) const {
   std::fflush(stdout);
 }
 
-std::vector<int64_t> Fabric::DistributedIndices(int64_t dataset_size, int64_t epoch,
-                                                bool shuffle, uint64_t seed) const {
+std::vector<int64_t> Fabric::DistributedIndices(int64_t dataset_size, int64_t epoch, bool shuffle,
+                                                uint64_t seed) const {
   return DistributedSamplerIndices(dataset_size, world_size(), rank(), epoch, seed, shuffle,
                                    /*drop_last=*/false);
 }

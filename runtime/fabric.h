@@ -58,8 +58,8 @@ class Recovery;  // recovery.h
 // biases).
 using OptimizerFactory =
     std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<at::Tensor> params)>;
-using NamedOptimizerFactory = std::function<std::unique_ptr<torch::optim::Optimizer>(
-    std::vector<NamedTensor> params)>;
+using NamedOptimizerFactory =
+    std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<NamedTensor> params)>;
 
 // What Save writes beyond models and optimizers, and Load returns.
 struct TrainState {
@@ -272,9 +272,7 @@ class Fabric {
   absl::Status BeginForward(const std::vector<Model*>& models);
   absl::Status EndForward(const std::vector<Model*>& models,
                           const std::vector<at::Tensor>& outputs);
-  bool Syncs(const Model& model) const {
-    return no_sync_depth_ == 0 && model.no_sync_depth_ == 0;
-  }
+  bool Syncs(const Model& model) const { return no_sync_depth_ == 0 && model.no_sync_depth_ == 0; }
   // A SaveSharded directory read back: meta plus every model's assembled full state.
   absl::StatusOr<CheckpointData> ReadSharded(const std::string& dir);
   // 16-mixed: unscales the model's gradients once per step; its found_inf_ is then set.
@@ -288,7 +286,7 @@ class Fabric {
   int no_sync_depth_ = 0;
   bool launched_ = false;
   int64_t steps_done_ = 0;
-  RuntimeEnv env_;                     // read once (runtime_env.h)
+  RuntimeEnv env_;                      // read once (runtime_env.h)
   std::unique_ptr<Recovery> recovery_;  // in-place recovery's state (recovery.h)
 };
 

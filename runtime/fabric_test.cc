@@ -18,8 +18,8 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string TempDir() {
-  std::string tmpl = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
-                     "/fabric_XXXXXX";
+  std::string tmpl =
+      std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") + "/fabric_XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   return mkdtemp(buf.data());
@@ -61,9 +61,9 @@ TEST(FabricTest, ForwardErrorsBecomeStatusWithRank) {
 
 TEST(FabricTest, NullOptimizerAndBadClipAreInvalidArgument) {
   auto f = Launched();
-  EXPECT_THAT(f->Setup(torch::nn::Linear(2, 2).ptr(),
-                       [](std::vector<at::Tensor>) { return nullptr; }),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("returned null")));
+  EXPECT_THAT(
+      f->Setup(torch::nn::Linear(2, 2).ptr(), [](std::vector<at::Tensor>) { return nullptr; }),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("returned null")));
   auto g = Launched();
   ASSERT_THAT(g->Setup(torch::nn::Linear(2, 2).ptr(), Sgd), IsOk());
   EXPECT_THAT(g->ClipGradients(0).status(),
@@ -119,10 +119,12 @@ TEST(FabricTest, NamedFactorySeesParameterNamesForParameterGroups) {
                            (p.name == "bias" ? no_decay : decay).push_back(p.tensor);
                          }
                          std::vector<torch::optim::OptimizerParamGroup> groups;
-                         groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                                        torch::optim::AdamWOptions(0.1).weight_decay(0.1)));
-                         groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
-                                                           torch::optim::AdamWOptions(0.1).weight_decay(0)));
+                         groups.emplace_back(
+                             decay, std::make_unique<torch::optim::AdamWOptions>(
+                                        torch::optim::AdamWOptions(0.1).weight_decay(0.1)));
+                         groups.emplace_back(no_decay,
+                                             std::make_unique<torch::optim::AdamWOptions>(
+                                                 torch::optim::AdamWOptions(0.1).weight_decay(0)));
                          return std::make_unique<torch::optim::AdamW>(groups);
                        }),
               IsOk());
@@ -134,8 +136,9 @@ TEST(FabricTest, ClipGradientsBoundsTheNorm) {
   auto f = Launched();
   torch::nn::Linear lin(4, 4);
   ASSERT_THAT(f->Setup(lin.ptr(), Sgd), IsOk());
-  FABRIC_ASSERT_OK_AND_ASSIGN(at::Tensor loss,
-                              f->Forward([&] { return lin->forward(at::ones({2, 4})).sum() * 100; }));
+  FABRIC_ASSERT_OK_AND_ASSIGN(at::Tensor loss, f->Forward([&] {
+    return lin->forward(at::ones({2, 4})).sum() * 100;
+  }));
   ASSERT_THAT(f->Backward(loss), IsOk());
   FABRIC_ASSERT_OK_AND_ASSIGN(double before, f->ClipGradients(1.0));
   EXPECT_GT(before, 1.0);
@@ -207,7 +210,8 @@ TEST(FabricTest, FsdpKeepsBuffersWholeAndInTheStateDict) {
   ASSERT_THAT(f->Backward(loss), IsOk());
   ASSERT_THAT(f->Step(), IsOk());
   FABRIC_ASSERT_OK_AND_ASSIGN(TensorMap state, f->ModelStateDict());
-  for (const char* name : {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}) {
+  for (const char* name :
+       {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}) {
     EXPECT_EQ(state.count(name), 1u) << name;
   }
   EXPECT_GT(state.at("running_mean").mean().item<double>(), 0.1);  // updated by the forward
@@ -222,8 +226,9 @@ TEST(FabricTest, UnsupportedOptimizerStateCannotBeSaved) {
                          return std::make_unique<torch::optim::RMSprop>(p);
                        }),
               IsOk());
-  FABRIC_ASSERT_OK_AND_ASSIGN(at::Tensor loss,
-                              f->Forward([&] { return lin->forward(at::ones({1, 2})).sum(); }));
+  FABRIC_ASSERT_OK_AND_ASSIGN(at::Tensor loss, f->Forward([&] {
+    return lin->forward(at::ones({1, 2})).sum();
+  }));
   ASSERT_THAT(f->Backward(loss), IsOk());
   ASSERT_THAT(f->Step(), IsOk());
   EXPECT_THAT(f->Save(TempDir() + "/x.ckpt", {}),

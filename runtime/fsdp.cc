@@ -49,7 +49,7 @@ struct Unit {
   at::Tensor full;
   at::Tensor staged;  // offload: the shard copied to the device for a running all-gather
   bool gathered = false;
-  bool jit = false;  // its forward ran through RunUnit: gathered there, not before forward
+  bool jit = false;         // its forward ran through RunUnit: gathered there, not before forward
   bool checkpoint = false;  // the checkpointing policy names its type (FsdpOptions)
 
   // Backward (reset by Finish): gradients arrived, and the running reduce-scatter.
@@ -97,7 +97,8 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   ~FsdpStrategy() override {
     DeactivateUnitRunner(this);
     for (Unit& u : units_) {
-      for (ParamInfo& p : u.params) torch::autograd::impl::set_post_acc_grad_hooks(p.param, nullptr);
+      for (ParamInfo& p : u.params)
+        torch::autograd::impl::set_post_acc_grad_hooks(p.param, nullptr);
     }
   }
 
@@ -118,12 +119,11 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     for (size_t u = 0; u < units_.size(); ++u) {
       units_[u].jit = options_.just_in_time && units_[u].module != nullptr;
       FABRIC_RETURN_IF_ERROR(ShardUnit(units_[u]));
-      out.push_back({units_[u].name.empty() ? "_flat_param"
-                                            : units_[u].name + "._flat_param",
+      out.push_back({units_[u].name.empty() ? "_flat_param" : units_[u].name + "._flat_param",
                      units_[u].shard});
       for (size_t i = 0; i < units_[u].params.size(); ++i) {
-        torch::autograd::impl::set_post_acc_grad_hooks(
-            units_[u].params[i].param, std::make_unique<GradReadyHook>(this, u, i));
+        torch::autograd::impl::set_post_acc_grad_hooks(units_[u].params[i].param,
+                                                       std::make_unique<GradReadyHook>(this, u, i));
       }
     }
     FABRIC_RETURN_IF_ERROR(FreeFullParams());
@@ -266,16 +266,17 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   }
 
   absl::StatusOr<double> ClipGradNorm(double max_norm) override {
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor sumsq, TorchCall(rank_, "gradient norm", [&] {
-      // On the communication device (offloaded gradients are on the host; NCCL is not).
-      at::Tensor total = at::zeros({1}, units_[0].full.options().dtype(at::kFloat));
-      for (Unit& u : units_) {
-        if (u.shard.grad().defined()) {
-          total.add_(u.shard.grad().to(at::kFloat).pow(2).sum().to(total.device()));
-        }
-      }
-      return total;
-    }));
+    FABRIC_ASSIGN_OR_RETURN(
+        at::Tensor sumsq, TorchCall(rank_, "gradient norm", [&] {
+          // On the communication device (offloaded gradients are on the host; NCCL is not).
+          at::Tensor total = at::zeros({1}, units_[0].full.options().dtype(at::kFloat));
+          for (Unit& u : units_) {
+            if (u.shard.grad().defined()) {
+              total.add_(u.shard.grad().to(at::kFloat).pow(2).sum().to(total.device()));
+            }
+          }
+          return total;
+        }));
     FABRIC_RETURN_IF_ERROR(comm_->AllReduce(sumsq, ReduceOp::kSum));
     return TorchCall(rank_, "clip gradients", [&] {
       double norm = std::sqrt(sumsq.item<double>());
@@ -462,10 +463,11 @@ class FsdpStrategy : public Strategy, public UnitRunner {
           g = &groups.back();
           g->module = u.module;
           g->checkpoint = u.checkpoint;
-          g->name = groups.size() == 1
-                        ? u.name
-                        : absl::StrCat(u.name, "#", c10::toString(p.param.scalar_type()),
-                                       p.param.device().is_cpu() ? "" : "@" + p.param.device().str());
+          g->name =
+              groups.size() == 1
+                  ? u.name
+                  : absl::StrCat(u.name, "#", c10::toString(p.param.scalar_type()),
+                                 p.param.device().is_cpu() ? "" : "@" + p.param.device().str());
         }
         g->params.push_back(std::move(p));
       }
@@ -487,13 +489,14 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     }
     u.layout = MakeShardLayout(offset, comm_->world_size());
     const auto options = u.params[0].param.options().requires_grad(false);
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(rank_, "flatten parameters", [&] {
-      at::Tensor f = at::zeros({u.layout.padded}, options);
-      for (ParamInfo& p : u.params) {
-        f.narrow(0, p.offset, p.numel).copy_(p.param.detach().reshape({-1}));
-      }
-      return f;
-    }));
+    FABRIC_ASSIGN_OR_RETURN(
+        at::Tensor flat, TorchCall(rank_, "flatten parameters", [&] {
+          at::Tensor f = at::zeros({u.layout.padded}, options);
+          for (ParamInfo& p : u.params) {
+            f.narrow(0, p.offset, p.numel).copy_(p.param.detach().reshape({-1}));
+          }
+          return f;
+        }));
     FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
     return TorchCall(rank_, "shard parameters", [&] {
       u.shard = flat.narrow(0, u.layout.Begin(rank_), u.layout.shard_size).clone();
@@ -518,7 +521,8 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     FABRIC_RETURN_IF_ERROR(u.pending->Wait());
     return TorchCall(rank_, "accumulate gradient shard", [&] {
       u.grad_shard.div_(comm_->world_size());
-      if (u.grad_shard.device() != u.shard.device()) u.grad_shard = u.grad_shard.to(u.shard.device());
+      if (u.grad_shard.device() != u.shard.device())
+        u.grad_shard = u.grad_shard.to(u.shard.device());
       if (u.shard.grad().defined()) {
         u.shard.mutable_grad().add_(u.grad_shard);
       } else {
@@ -532,8 +536,8 @@ class FsdpStrategy : public Strategy, public UnitRunner {
 
   absl::Status LaunchReduceScatter(Unit& u) {
     FABRIC_ASSIGN_OR_RETURN(u.grad_shard, TorchCall(rank_, "allocate a gradient shard", [&] {
-      return at::empty({u.layout.shard_size}, u.flat_grad.options());
-    }));
+                              return at::empty({u.layout.shard_size}, u.flat_grad.options());
+                            }));
     FABRIC_ASSIGN_OR_RETURN(u.pending, comm_->StartReduceScatter(u.flat_grad, u.grad_shard));
     return absl::OkStatus();
   }
@@ -653,9 +657,9 @@ class FsdpStrategy : public Strategy, public UnitRunner {
               absl::StrCat("checkpoint has no tensor '", p.name, suffix, "'"));
         }
         if (it->second.numel() != p.numel) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "checkpoint tensor '", p.name, suffix, "' has ", it->second.numel(),
-              " elements but the model's parameter has ", p.numel));
+          return absl::InvalidArgumentError(
+              absl::StrCat("checkpoint tensor '", p.name, suffix, "' has ", it->second.numel(),
+                           " elements but the model's parameter has ", p.numel));
         }
         flat.narrow(0, p.offset, p.numel).copy_(it->second.reshape({-1}));
       }
@@ -667,16 +671,16 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   int rank_;
   FsdpOptions options_;
   std::shared_ptr<torch::nn::Module> module_;
-  std::vector<Unit> units_;          // the trainable parameters, sharded per unit
-  std::vector<NamedTensor> whole_;   // buffers and frozen parameters, whole on every rank
+  std::vector<Unit> units_;         // the trainable parameters, sharded per unit
+  std::vector<NamedTensor> whole_;  // buffers and frozen parameters, whole on every rank
   static constexpr size_t kMaxInFlight = 2;
   // Just-in-time units in the order the first forward ran them (prefetch order).
   std::vector<size_t> forward_order_;
   bool order_known_ = false;
   std::map<size_t, std::unique_ptr<Communicator::Pending>> prefetched_;
   int64_t prefetches_ = 0;
-  std::deque<size_t> in_flight_;     // units whose reduce-scatter runs, oldest first
-  bool reduce_in_backward_ = true;   // false inside a no-backward-sync scope
+  std::deque<size_t> in_flight_;    // units whose reduce-scatter runs, oldest first
+  bool reduce_in_backward_ = true;  // false inside a no-backward-sync scope
 };
 
 void GradReadyHook::operator()(const torch::autograd::Variable&) {

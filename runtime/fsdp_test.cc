@@ -34,9 +34,8 @@ struct NetImpl : torch::nn::Module {
     head = register_module("head", torch::nn::Linear(3, 1));
   }
   at::Tensor forward(const at::Tensor& x) {
-    at::Tensor h = RunUnit(*block, x, [b = block.get()](const at::Tensor& in) {
-      return b->forward(in);
-    });
+    at::Tensor h =
+        RunUnit(*block, x, [b = block.get()](const at::Tensor& in) { return b->forward(in); });
     return head(torch::tanh(h));
   }
   Block block{nullptr};

@@ -37,7 +37,7 @@ struct Gate : public torch::autograd::Function<Gate> {
 struct Recompute : torch::CustomClassHolder {
   UnitForward f;
   std::function<void()> before;
-  at::Tensor input;                    // detached
+  at::Tensor input;  // detached
   bool input_requires_grad = false;
   at::Device device{at::kCPU};
   std::vector<at::Generator> generators;  // clones holding the states forward started with
@@ -113,8 +113,7 @@ void DeactivateUnitRunner(UnitRunner* runner) {
                        active_runners.end());
 }
 
-at::Tensor RunUnit(const torch::nn::Module& module, const at::Tensor& input,
-                   const UnitForward& f) {
+at::Tensor RunUnit(const torch::nn::Module& module, const at::Tensor& input, const UnitForward& f) {
   for (UnitRunner* r : active_runners) {
     if (std::optional<at::Tensor> out = r->RunIfUnit(module, input, f)) return *std::move(out);
   }

@@ -53,8 +53,7 @@ void ActivateUnitRunner(UnitRunner* runner);
 void DeactivateUnitRunner(UnitRunner* runner);
 
 // See the top of this file.
-at::Tensor RunUnit(const torch::nn::Module& module, const at::Tensor& input,
-                   const UnitForward& f);
+at::Tensor RunUnit(const torch::nn::Module& module, const at::Tensor& input, const UnitForward& f);
 
 // `x` unchanged (a view), through an autograd node whose backward calls
 // `before_backward()` and then passes the gradient on: the hook that runs right before

@@ -6,8 +6,7 @@
 
 namespace fabric::runtime {
 
-GradScaler::GradScaler(at::Device device, const GradScalerOptions& options)
-    : options_(options) {
+GradScaler::GradScaler(at::Device device, const GradScalerOptions& options) : options_(options) {
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
   scale_ = at::full({1}, options.init_scale, f32);
   growth_tracker_ = at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(device));
@@ -41,8 +40,7 @@ at::Tensor GradScaler::Unscale(const std::vector<at::Tensor>& params) const {
 
 void GradScaler::Update(const at::Tensor& found_inf) {
   at::_amp_update_scale_(scale_, growth_tracker_, found_inf.to(scale_.device()),
-                         options_.growth_factor, options_.backoff_factor,
-                         options_.growth_interval);
+                         options_.growth_factor, options_.backoff_factor, options_.growth_interval);
 }
 
 double GradScaler::scale() const { return scale_.item<double>(); }

@@ -33,8 +33,8 @@ Words MapWords(const std::string& path) {
   if (fd < 0) return w;
   struct stat st {};
   const size_t size = fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
-  const size_t end = size >= kHeartbeatShrinksOffset + 8 ? kHeartbeatShrinksOffset + 8
-                                                          : kHeartbeatBeatsOffset + 8;
+  const size_t end =
+      size >= kHeartbeatShrinksOffset + 8 ? kHeartbeatShrinksOffset + 8 : kHeartbeatBeatsOffset + 8;
   void* p = mmap(nullptr, end, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   if (p == MAP_FAILED) return w;

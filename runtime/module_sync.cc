@@ -18,10 +18,11 @@ absl::Status BroadcastFromRankZero(Communicator* comm, const std::vector<at::Ten
   for (const at::Tensor& t : tensors) groups[{t.scalar_type(), t.device().str()}].push_back(t);
   for (auto& [key, group] : groups) {
     FABRIC_ASSIGN_OR_RETURN(at::Tensor flat, TorchCall(comm->rank(), "flatten for broadcast", [&] {
-      std::vector<at::Tensor> views;
-      for (const at::Tensor& t : group) views.push_back(t.detach().reshape({-1}));
-      return at::cat(views);
-    }));
+                              std::vector<at::Tensor> views;
+                              for (const at::Tensor& t : group)
+                                views.push_back(t.detach().reshape({-1}));
+                              return at::cat(views);
+                            }));
     FABRIC_RETURN_IF_ERROR(comm->Broadcast(flat, 0));
     FABRIC_RETURN_IF_ERROR(TorchCall(comm->rank(), "copy broadcast tensors", [&] {
       torch::NoGradGuard no_grad;
@@ -41,10 +42,9 @@ absl::Status CopyNamed(const TensorMap& state, const std::string& name, at::Tens
     return absl::NotFoundError(absl::StrCat("checkpoint has no tensor for '", name, "'"));
   }
   if (it->second.sizes() != target.sizes()) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint tensor '", name, "' has shape ",
-                                                   c10::str(it->second.sizes()),
-                                                   " but the model's is ",
-                                                   c10::str(target.sizes())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint tensor '", name, "' has shape ", c10::str(it->second.sizes()),
+                     " but the model's is ", c10::str(target.sizes())));
   }
   torch::NoGradGuard no_grad;
   target.copy_(it->second);

@@ -27,8 +27,8 @@ absl::StatusOr<c10::intrusive_ptr<c10d::Backend>> MakeNcclBackend(
   return TorchCall(options.rank, "create the NCCL process group", [&] {
     auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
     nccl_options->timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(options.timeout));
-    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, options.rank,
-                                                           options.world_size, nccl_options);
+    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, options.rank, options.world_size,
+                                                            nccl_options);
     const at::Device device(at::kCUDA, static_cast<c10::DeviceIndex>(options.device_index));
     nccl->setBoundDeviceId(device);
     nccl->eagerConnectSingleDevice(device);

@@ -76,9 +76,9 @@ absl::Status SetParamState(torch::optim::Optimizer& optimizer, const at::Tensor&
   }
   for (const auto& [name, t] : state) {
     if (name != "step" && t.sizes() != param.sizes()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "optimizer state '", name, "' has ", t.numel(), " elements but the parameter has ",
-          param.numel()));
+      return absl::InvalidArgumentError(absl::StrCat("optimizer state '", name, "' has ", t.numel(),
+                                                     " elements but the parameter has ",
+                                                     param.numel()));
     }
   }
   if (dynamic_cast<torch::optim::AdamW*>(&optimizer) != nullptr) {

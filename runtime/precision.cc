@@ -30,8 +30,7 @@ at::Tensor ConvertOutput(const at::Tensor& t) {
   return t.to(at::kFloat);
 }
 
-AutocastScope::AutocastScope(Precision p, c10::DeviceType device_type)
-    : device_type_(device_type) {
+AutocastScope::AutocastScope(Precision p, c10::DeviceType device_type) : device_type_(device_type) {
   std::optional<at::ScalarType> dtype = AutocastDtype(p);
   if (!dtype.has_value()) return;
   active_ = true;

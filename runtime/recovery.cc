@@ -16,8 +16,8 @@
 #include "common/status_macros.h"
 #include "common/worker_control.h"
 #include "common/worker_env.h"
-#include "runtime/torch_status.h"
 #include "runtime/heartbeat.h"
+#include "runtime/torch_status.h"
 #include "torch/csrc/distributed/c10d/Store.hpp"
 #include "torch/csrc/jit/serialization/pickle.h"
 
@@ -102,8 +102,8 @@ absl::Status Recovery::CheckRecoverable(Strategy& strategy, int index) const {
   const RuntimeConfig& config = *state_.config;
   if (!config.recovery_in_place || config.world_size == 1) return absl::OkStatus();
   if (strategy.recovery() != nullptr) return absl::OkStatus();
-  const std::string why = index > 0 ? "with several models set up"
-                                    : "under FSDP (a lost shard exists nowhere else)";
+  const std::string why =
+      index > 0 ? "with several models set up" : "under FSDP (a lost shard exists nowhere else)";
   if (config.replacement) {
     return absl::FailedPreconditionError(
         absl::StrCat("in-place recovery: this replacement cannot join ", why));
@@ -123,13 +123,13 @@ absl::Status Recovery::JoinAsReplacement(CommunicatorOptions& options,
   FABRIC_ASSIGN_OR_RETURN(options.base_store,
                           Communicator::ConnectStore(options, /*client_only=*/true));
   options.timeout = launch_timeout;
-  FABRIC_ASSIGN_OR_RETURN(
-      int64_t n, TorchCall(rank(), "join the running job", [&] {
-        const int64_t k = options.base_store->add(RoundKey(config.round, "replacements"), 1);
-        options.base_store->set(JoinedKey(config.round, static_cast<int>(k)),
-                                std::vector<uint8_t>{'1'});
-        return k;
-      }));
+  FABRIC_ASSIGN_OR_RETURN(int64_t n, TorchCall(rank(), "join the running job", [&] {
+                            const int64_t k =
+                                options.base_store->add(RoundKey(config.round, "replacements"), 1);
+                            options.base_store->set(JoinedKey(config.round, static_cast<int>(k)),
+                                                    std::vector<uint8_t>{'1'});
+                            return k;
+                          }));
   recovery_n_ = static_cast<int>(n);
   options.recovery = recovery_n_;
   return absl::OkStatus();
@@ -163,71 +163,76 @@ absl::Status Recovery::TransferState(Strategy& strategy, torch::optim::Optimizer
   const bool load = !donor && *state_.steps_done < donor_.steps;
   std::vector<char> blob;
   if (donor) {
-    FABRIC_ASSIGN_OR_RETURN(TensorMap params,
-                            strategy.FullModelState(FullStateOn::kEveryRank));
-    FABRIC_ASSIGN_OR_RETURN(TensorMap optim, strategy.FullOptimizerState(
-                                                 optimizer, FullStateOn::kEveryRank));
-    FABRIC_ASSIGN_OR_RETURN(blob, TorchCall(rank(), "pack the state", [&] {
-      c10::Dict<std::string, at::Tensor> dict;
-      for (auto& [k, v] : params) dict.insert("model/" + k, v.cpu());
-      for (auto& [k, v] : optim) dict.insert("optim/" + k, v.cpu());
-      if (step_rng_.defined()) {
-        dict.insert("meta/rng", step_rng_);
-      } else {
-        auto gen = at::detail::getDefaultCPUGenerator();
-        std::lock_guard<std::mutex> lock(gen.mutex());
-        dict.insert("meta/rng", gen.get_state());
-      }
-      if (scaler() != nullptr) {  // 16-mixed: go on with the donor's loss scale
-        auto [scale, growth] = scaler()->State();
-        dict.insert("meta/scaler_scale", scale.cpu());
-        dict.insert("meta/scaler_growth", growth.cpu());
-      }
-      const std::vector<int64_t> layout = strategy.recovery()->BucketLayout();
-      dict.insert("meta/buckets", at::tensor(layout, at::kLong));
-      return torch::jit::pickle_save(c10::IValue(dict));
-    }));
+    FABRIC_ASSIGN_OR_RETURN(TensorMap params, strategy.FullModelState(FullStateOn::kEveryRank));
+    FABRIC_ASSIGN_OR_RETURN(TensorMap optim,
+                            strategy.FullOptimizerState(optimizer, FullStateOn::kEveryRank));
+    FABRIC_ASSIGN_OR_RETURN(
+        blob, TorchCall(rank(), "pack the state", [&] {
+          c10::Dict<std::string, at::Tensor> dict;
+          for (auto& [k, v] : params) dict.insert("model/" + k, v.cpu());
+          for (auto& [k, v] : optim) dict.insert("optim/" + k, v.cpu());
+          if (step_rng_.defined()) {
+            dict.insert("meta/rng", step_rng_);
+          } else {
+            auto gen = at::detail::getDefaultCPUGenerator();
+            std::lock_guard<std::mutex> lock(gen.mutex());
+            dict.insert("meta/rng", gen.get_state());
+          }
+          if (scaler() != nullptr) {  // 16-mixed: go on with the donor's loss scale
+            auto [scale, growth] = scaler()->State();
+            dict.insert("meta/scaler_scale", scale.cpu());
+            dict.insert("meta/scaler_growth", growth.cpu());
+          }
+          const std::vector<int64_t> layout = strategy.recovery()->BucketLayout();
+          dict.insert("meta/buckets", at::tensor(layout, at::kLong));
+          return torch::jit::pickle_save(c10::IValue(dict));
+        }));
   }
   at::Tensor size = at::full({1}, static_cast<int64_t>(blob.size()), at::kLong);
   FABRIC_RETURN_IF_ERROR(comm().Broadcast(size, donor_.rank));
   const int64_t n = size.item<int64_t>();
-  at::Tensor bytes = donor ? at::from_blob(blob.data(), {n}, at::kByte).clone()
-                           : at::empty({n}, at::kByte);
+  at::Tensor bytes =
+      donor ? at::from_blob(blob.data(), {n}, at::kByte).clone() : at::empty({n}, at::kByte);
   FABRIC_RETURN_IF_ERROR(comm().Broadcast(bytes, donor_.rank));
   if (!load) return absl::OkStatus();
   FABRIC_ASSIGN_OR_RETURN(c10::IValue value, TorchCall(rank(), "unpack the state", [&] {
-    const char* p = static_cast<const char*>(bytes.data_ptr());
-    return torch::jit::pickle_load(std::vector<char>(p, p + n));
-  }));
+                            const char* p = static_cast<const char*>(bytes.data_ptr());
+                            return torch::jit::pickle_load(std::vector<char>(p, p + n));
+                          }));
   TensorMap params, optim;
   at::Tensor rng, buckets, scaler_scale, scaler_growth;
   FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "read the state", [&] {
     for (const auto& item : value.toGenericDict()) {
       const std::string key = item.key().toStringRef();
       at::Tensor t = item.value().toTensor();
-      if (key.rfind("model/", 0) == 0) params[key.substr(6)] = t;
-      else if (key.rfind("optim/", 0) == 0) optim[key.substr(6)] = t;
-      else if (key == "meta/rng") rng = t;
-      else if (key == "meta/buckets") buckets = t;
-      else if (key == "meta/scaler_scale") scaler_scale = t;
-      else if (key == "meta/scaler_growth") scaler_growth = t;
+      if (key.rfind("model/", 0) == 0)
+        params[key.substr(6)] = t;
+      else if (key.rfind("optim/", 0) == 0)
+        optim[key.substr(6)] = t;
+      else if (key == "meta/rng")
+        rng = t;
+      else if (key == "meta/buckets")
+        buckets = t;
+      else if (key == "meta/scaler_scale")
+        scaler_scale = t;
+      else if (key == "meta/scaler_growth")
+        scaler_growth = t;
     }
   }));
   FABRIC_RETURN_IF_ERROR(strategy.LoadFullModelState(params));
   FABRIC_RETURN_IF_ERROR(strategy.LoadFullOptimizerState(optimizer, optim));
   if (buckets.defined()) {
     const int64_t* b = buckets.data_ptr<int64_t>();
-    FABRIC_RETURN_IF_ERROR(strategy.recovery()->AdoptBucketLayout(
-        std::vector<int64_t>(b, b + buckets.numel())));
+    FABRIC_RETURN_IF_ERROR(
+        strategy.recovery()->AdoptBucketLayout(std::vector<int64_t>(b, b + buckets.numel())));
   }
   if (scaler() != nullptr) {
     if (!scaler_scale.defined() || !scaler_growth.defined()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "in-place recovery: rank ", donor_.rank, " sent no loss-scaler state (16-mixed)"));
+      return absl::FailedPreconditionError(absl::StrCat("in-place recovery: rank ", donor_.rank,
+                                                        " sent no loss-scaler state (16-mixed)"));
     }
-    FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore the loss scaler", [&] {
-      scaler()->SetState(scaler_scale, scaler_growth);
-    }));
+    FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore the loss scaler",
+                                     [&] { scaler()->SetState(scaler_scale, scaler_growth); }));
   }
   if (rng.defined()) {
     FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore RNG state", [&] {
@@ -263,20 +268,21 @@ absl::StatusOr<bool> Recovery::WaitForReplacementOrShrink(c10d::Store& store, in
   const absl::Time deadline = absl::Now() + config.recovery_timeout;
   for (;;) {
     FABRIC_ASSIGN_OR_RETURN(bool joined, TorchCall(rank(), "look for the replacement", [&] {
-      return store.check({JoinedKey(config.round, n)});
-    }));
+                              return store.check({JoinedKey(config.round, n)});
+                            }));
     if (joined) return false;
     if (std::optional<ShrinkCommand> shrink = control_.ReadShrink()) {
-      std::fprintf(stderr, "fabric runtime: rank %d: the job goes on with %d ranks; this is rank %d\n",
+      std::fprintf(stderr,
+                   "fabric runtime: rank %d: the job goes on with %d ranks; this is rank %d\n",
                    rank(), shrink->world_size, shrink->rank);
       config.world_size = shrink->world_size;
       config.rank = shrink->rank;
       return true;
     }
     if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "no replacement joined and fabric-run did not shrink the job within ",
-          absl::FormatDuration(config.recovery_timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("no replacement joined and fabric-run did not shrink the job within ",
+                       absl::FormatDuration(config.recovery_timeout)));
     }
     absl::SleepFor(absl::Milliseconds(2));
   }
@@ -294,17 +300,16 @@ absl::Status Recovery::RecoverInPlace(Strategy& strategy, torch::optim::Optimize
   state_.comm->reset();
   const int n = recovery_n_ + 1;
   auto wrap = [&](const absl::Status& st) {
-    return absl::Status(st.code(),
-                        absl::StrCat("in-place recovery ", n, " failed (", st.message(),
-                                     ") after: ", failure.message()));
+    return absl::Status(st.code(), absl::StrCat("in-place recovery ", n, " failed (", st.message(),
+                                                ") after: ", failure.message()));
   };
-  std::fprintf(stderr,
-               "fabric runtime: rank %d: a peer failed during %s of step %lld; re-forming "
-               "the group (recovery %d)\n",
-               rank(),
-               point == Point::kGradientSync ? "the gradient synchronisation"
-                                             : "the buffers' broadcast",
-               static_cast<long long>(steps_done), n);
+  std::fprintf(
+      stderr,
+      "fabric runtime: rank %d: a peer failed during %s of step %lld; re-forming "
+      "the group (recovery %d)\n",
+      rank(),
+      point == Point::kGradientSync ? "the gradient synchronisation" : "the buffers' broadcast",
+      static_cast<long long>(steps_done), n);
   // Either a replacement joins (the store key), or fabric-run says the job goes on with
   // fewer ranks (the control FIFO: a node was lost).
   absl::StatusOr<bool> shrunk = WaitForReplacementOrShrink(*store, n);
@@ -324,8 +329,7 @@ absl::Status Recovery::RecoverInPlace(Strategy& strategy, torch::optim::Optimize
     // Nobody can have finished the step this rank has not begun.
     if (steps_done != donor_.steps) {
       return wrap(absl::InternalError(absl::StrCat("rank ", donor_.rank, " is at step ",
-                                                   donor_.steps, ", this rank at ",
-                                                   steps_done)));
+                                                   donor_.steps, ", this rank at ", steps_done)));
     }
     rec->SyncNextManually();
   } else if (steps_done < donor_.steps) {

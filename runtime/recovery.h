@@ -65,18 +65,18 @@ class ControlFifo {
 
  private:
   std::string path_;
-  int fd_ = -1;             // opened when first read
-  std::string buf_;         // what was read of it, up to a full line
+  int fd_ = -1;      // opened when first read
+  std::string buf_;  // what was read of it, up to a full line
 };
 
 class Recovery {
  public:
   // What recovery reads and changes of its Fabric (pointers into it).
   struct FabricState {
-    RuntimeConfig* config;                  // rank and world size change on a shrink
-    std::unique_ptr<Communicator>* comm;    // replaced by the re-formed group
-    std::unique_ptr<GradScaler>* scaler;    // 16-mixed: its state travels; else null
-    int64_t* steps_done;                    // Fabric::steps_done()
+    RuntimeConfig* config;                // rank and world size change on a shrink
+    std::unique_ptr<Communicator>* comm;  // replaced by the re-formed group
+    std::unique_ptr<GradScaler>* scaler;  // 16-mixed: its state travels; else null
+    int64_t* steps_done;                  // Fabric::steps_done()
     at::Device device;
   };
   // `control_fifo`, `gloo_interface`: RuntimeEnv's (runtime_env.h).

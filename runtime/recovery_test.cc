@@ -26,7 +26,8 @@ TEST(ElectDonorFromTest, TheLowestRankWithTheMostStepsSends) {
 TEST(ElectDonorFromTest, OnlyReplacementsIsFailedPrecondition) {
   EXPECT_THAT(ElectDonorFrom({-1, -1}).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
-  EXPECT_THAT(ElectDonorFrom({}).status(), StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+  EXPECT_THAT(ElectDonorFrom({}).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
 }
 
 std::string MakeFifo(const char* name) {

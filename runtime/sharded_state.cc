@@ -21,7 +21,8 @@ absl::StatusOr<at::Tensor> Concat(const std::vector<TensorMap>& ranks, const std
   for (size_t r = 0; r < ranks.size(); ++r) {
     auto it = ranks[r].find(key);
     if (it == ranks[r].end()) {
-      return absl::DataLossError(absl::StrCat("sharded checkpoint: rank ", r, " has no '", key, "'"));
+      return absl::DataLossError(
+          absl::StrCat("sharded checkpoint: rank ", r, " has no '", key, "'"));
     }
     parts.push_back(it->second.reshape({-1}));
   }
@@ -48,12 +49,15 @@ absl::StatusOr<FullState> AssembleFullState(const std::vector<TensorMap>& ranks)
       const std::string base = absl::StrCat(kFsdp, unit, "/");
       const at::Tensor layout = ranks[0].at(base + "layout");
       if (layout.numel() != 4 || layout[3].item<int64_t>() != static_cast<int64_t>(ranks.size())) {
-        return absl::DataLossError(absl::StrCat("sharded checkpoint: unit '", unit, "' was saved by ",
-                                                layout[3].item<int64_t>(), " ranks but ",
-                                                ranks.size(), " rank files were read"));
+        return absl::DataLossError(absl::StrCat(
+            "sharded checkpoint: unit '", unit, "' was saved by ", layout[3].item<int64_t>(),
+            " ranks but ", ranks.size(), " rank files were read"));
       }
       // The unit's parameters and their place in its flat buffer.
-      struct Place { int64_t offset, numel; std::vector<int64_t> shape; };
+      struct Place {
+        int64_t offset, numel;
+        std::vector<int64_t> shape;
+      };
       std::map<std::string, Place> params;
       std::set<std::string> optim_keys;
       for (const auto& [key, t] : ranks[0]) {
@@ -61,7 +65,8 @@ absl::StatusOr<FullState> AssembleFullState(const std::vector<TensorMap>& ranks)
         absl::string_view rest = absl::string_view(key).substr(base.size());
         if (absl::ConsumePrefix(&rest, "param/")) {
           std::vector<int64_t> v(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
-          params[std::string(rest)] = Place{v[0], v[1], std::vector<int64_t>(v.begin() + 2, v.end())};
+          params[std::string(rest)] =
+              Place{v[0], v[1], std::vector<int64_t>(v.begin() + 2, v.end())};
         } else if (absl::ConsumePrefix(&rest, "optim/")) {
           optim_keys.insert(std::string(rest));
         }

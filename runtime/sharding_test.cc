@@ -28,8 +28,7 @@ TEST(ShardLayoutTest, TinyBufferLeavesSomeRanksOnlyPadding) {
 }
 
 TEST(PlanBucketsTest, ReverseOrderWithCap) {
-  EXPECT_THAT(PlanBuckets({10, 10, 10, 10}, 20),
-              ElementsAre(ElementsAre(3, 2), ElementsAre(1, 0)));
+  EXPECT_THAT(PlanBuckets({10, 10, 10, 10}, 20), ElementsAre(ElementsAre(3, 2), ElementsAre(1, 0)));
 }
 
 TEST(PlanBucketsTest, OversizedParameterGetsItsOwnBucket) {

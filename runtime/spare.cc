@@ -16,8 +16,7 @@ namespace fabric::runtime {
 absl::Status WaitForAssignment(const std::string& fifo) {
   const int fd = open(fifo.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("spare: open ", fifo, ": ", std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("spare: open ", fifo, ": ", std::strerror(errno)));
   }
   std::string message;
   char buf[1 << 14];
@@ -40,9 +39,9 @@ absl::Status WaitForAssignment(const std::string& fifo) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       close(fd);
-      return absl::UnavailableError(absl::StrCat(
-          "spare: ", fifo, " ended before fabric-run assigned a rank (", 
-          n < 0 ? std::strerror(errno) : "end of file", ")"));
+      return absl::UnavailableError(
+          absl::StrCat("spare: ", fifo, " ended before fabric-run assigned a rank (",
+                       n < 0 ? std::strerror(errno) : "end of file", ")"));
     }
     message.append(buf, static_cast<size_t>(n));
   }

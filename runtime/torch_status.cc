@@ -17,8 +17,7 @@ bool SaysTimeout(const std::string& what) {
 bool SaysPeerGone(const std::string& what) {
   return absl::StrContains(what, "Connection closed by peer") ||
          absl::StrContains(what, "Connection reset") ||
-         absl::StrContains(what, "Connection refused") ||
-         absl::StrContains(what, "Broken pipe");
+         absl::StrContains(what, "Connection refused") || absl::StrContains(what, "Broken pipe");
 }
 
 // The code for a LibTorch exception: its type first (LibTorch 2.x types distributed

@@ -2,10 +2,10 @@
 
 #include <stdexcept>
 
+#include "ATen/ATen.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ATen/ATen.h"
 
 namespace fabric::runtime {
 namespace {
@@ -56,9 +56,8 @@ TEST(TorchCallTest, DistStoreTimeoutIsDeadlineExceeded) {
 }
 
 TEST(TorchCallTest, DistBackendErrorIsAborted) {
-  absl::Status s = TorchCall(2, "allreduce", []() -> void {
-    C10_THROW_ERROR(DistBackendError, "process group aborted");
-  });
+  absl::Status s = TorchCall(
+      2, "allreduce", []() -> void { C10_THROW_ERROR(DistBackendError, "process group aborted"); });
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kAborted, HasSubstr("rank 2: allreduce")));
 }
 
@@ -70,9 +69,8 @@ TEST(TorchCallTest, OutOfMemoryIsResourceExhausted) {
 }
 
 TEST(TorchCallTest, MultiLineMessageBecomesOneLine) {
-  absl::Status s = TorchCall(0, "op", []() -> void {
-    throw std::runtime_error("first\nsecond\n");
-  });
+  absl::Status s =
+      TorchCall(0, "op", []() -> void { throw std::runtime_error("first\nsecond\n"); });
   EXPECT_EQ(s.message(), "rank 0: op: first second");
 }
 

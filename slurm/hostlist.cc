@@ -20,9 +20,8 @@ bool IsSeparator(char c) { return c == ',' || std::isspace(static_cast<unsigned 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 absl::Status HostlistError(absl::string_view input, size_t pos, absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      OneLineText(absl::StrFormat("invalid hostlist \"%s\": %s at position %d", input,
-                                  problem, pos)));
+  return absl::InvalidArgumentError(OneLineText(
+      absl::StrFormat("invalid hostlist \"%s\": %s at position %d", input, problem, pos)));
 }
 
 std::string Pad(int64_t value, size_t width) {
@@ -232,8 +231,8 @@ absl::StatusOr<std::string> CompressHostlist(const std::vector<std::string>& hos
 absl::StatusOr<std::vector<int>> DecodeTasksPerNode(absl::string_view spec) {
   auto error = [spec](size_t pos, absl::string_view problem) {
     return absl::InvalidArgumentError(OneLineText(absl::StrFormat(
-        "invalid tasks-per-node \"%s\": %s at position %d (expected e.g. \"2(x3),1\")",
-        spec, problem, pos)));
+        "invalid tasks-per-node \"%s\": %s at position %d (expected e.g. \"2(x3),1\")", spec,
+        problem, pos)));
   };
   if (spec.empty()) return error(0, "empty value");
   std::vector<int> counts;

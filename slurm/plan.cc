@@ -208,8 +208,8 @@ void FillCommon(const SlurmJob& job, const PlanRequest& request, SlurmPlan* plan
     plan->main_port = DeriveMainPort(job.job_id, job.step_id.value_or(0));
     plan->port_source = PortSource::kDerived;
   }
-  plan->run_id = request.run_id.empty() ? SlurmRunId(job.job_id, job.step_id.value_or(0))
-                                        : request.run_id;
+  plan->run_id =
+      request.run_id.empty() ? SlurmRunId(job.job_id, job.step_id.value_or(0)) : request.run_id;
 }
 
 }  // namespace
@@ -223,24 +223,18 @@ int DeriveMainPort(int64_t job_id, int64_t step_id) {
 
 absl::string_view LayoutName(Layout layout) {
   switch (layout) {
-    case Layout::kNotSlurm:
-      return "not-slurm";
-    case Layout::kTaskPerDevice:
-      return "task-per-device";
-    case Layout::kTaskPerNode:
-      return "task-per-node";
+    case Layout::kNotSlurm: return "not-slurm";
+    case Layout::kTaskPerDevice: return "task-per-device";
+    case Layout::kTaskPerNode: return "task-per-node";
   }
   return "unknown";
 }
 
 absl::string_view PortSourceName(PortSource source) {
   switch (source) {
-    case PortSource::kFlag:
-      return "--main-port";
-    case PortSource::kMasterPortEnv:
-      return "MASTER_PORT";
-    case PortSource::kDerived:
-      return "derived from job and step id";
+    case PortSource::kFlag: return "--main-port";
+    case PortSource::kMasterPortEnv: return "MASTER_PORT";
+    case PortSource::kDerived: return "derived from job and step id";
   }
   return "unknown";
 }

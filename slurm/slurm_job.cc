@@ -194,14 +194,10 @@ absl::Status ParseTask(const EnvMap& env, SlurmJob* job) {
 
 absl::string_view SlurmContextName(SlurmContext context) {
   switch (context) {
-    case SlurmContext::kNotSlurm:
-      return "not SLURM";
-    case SlurmContext::kAllocationShell:
-      return "salloc shell";
-    case SlurmContext::kBatchScript:
-      return "batch script";
-    case SlurmContext::kSrunTask:
-      return "srun task";
+    case SlurmContext::kNotSlurm: return "not SLURM";
+    case SlurmContext::kAllocationShell: return "salloc shell";
+    case SlurmContext::kBatchScript: return "batch script";
+    case SlurmContext::kSrunTask: return "srun task";
   }
   return "unknown";
 }

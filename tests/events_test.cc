@@ -62,14 +62,14 @@ TEST(EventsTest, OneFailureAndOneRestartGiveExactlyTheExpectedRecords) {
       EXPECT_EQ(all[i].metadata["round"], 1);
     }
   }
-  ASSERT_THAT(Names(events), ElementsAreArray(std::vector<std::string>{
-                                 "fabric.rendezvous.round", "fabric.attempt.start",
-                                 "fabric.worker.start", "fabric.worker.start",
-                                 "fabric.worker.exit", "fabric.worker.exit", "fabric.attempt.end",
-                                 "fabric.failure", "fabric.restart", "fabric.rendezvous.round",
-                                 "fabric.attempt.start", "fabric.worker.start",
-                                 "fabric.worker.start", "fabric.worker.exit",
-                                 "fabric.worker.exit", "fabric.attempt.end", "fabric.run.end"}))
+  ASSERT_THAT(
+      Names(events),
+      ElementsAreArray(std::vector<std::string>{
+          "fabric.rendezvous.round", "fabric.attempt.start", "fabric.worker.start",
+          "fabric.worker.start", "fabric.worker.exit", "fabric.worker.exit", "fabric.attempt.end",
+          "fabric.failure", "fabric.restart", "fabric.rendezvous.round", "fabric.attempt.start",
+          "fabric.worker.start", "fabric.worker.start", "fabric.worker.exit", "fabric.worker.exit",
+          "fabric.attempt.end", "fabric.run.end"}))
       << ReadFile(file);
   EXPECT_GE(round_change, 5);  // after rank 0's exit
   EXPECT_LE(round_change, 8);  // before the restart
@@ -120,25 +120,27 @@ TEST(EventsTest, TorchelasticsParserReadsEveryLine) {
   FabricRun run({"--devices", "2", "--max-restarts", "1", "--events", file, HelperPath(),
                  "fail_until", "1", "3"});
   ASSERT_EQ(run.Wait(), 0) << run.err();
-  const std::string script = absl::StrCat(
-      python, " -c \"import sys; from torch.distributed.elastic.events.api import Event\n"
-              "n = 0\n"
-              "for line in open(sys.argv[1]):\n"
-              "    e = Event.deserialize(line)\n"
-              "    assert e.source.value == 'AGENT' and isinstance(e.timestamp, int), line\n"
-              "    n += 1\n"
-              "print('parsed', n)\" ",
-      file, " > ", dir, "/out.txt 2>&1");
+  const std::string script =
+      absl::StrCat(python,
+                   " -c \"import sys; from torch.distributed.elastic.events.api import Event\n"
+                   "n = 0\n"
+                   "for line in open(sys.argv[1]):\n"
+                   "    e = Event.deserialize(line)\n"
+                   "    assert e.source.value == 'AGENT' and isinstance(e.timestamp, int), line\n"
+                   "    n += 1\n"
+                   "print('parsed', n)\" ",
+                   file, " > ", dir, "/out.txt 2>&1");
   EXPECT_EQ(std::system(script.c_str()), 0) << ReadFile(dir + "/out.txt");
   EXPECT_EQ(ReadFile(dir + "/out.txt"), "parsed 18\n");
 }
 
 TEST(EventsTest, AnEventFileThatCannotBeWrittenIsOneLineAndExit2) {
   const std::string dir = NewTempDir("events_bad");
-  FabricRun run({"--devices", "2", "--events", dir + "/no/such/dir/e.jsonl", HelperPath(),
-                 "sleep"});
+  FabricRun run(
+      {"--devices", "2", "--events", dir + "/no/such/dir/e.jsonl", HelperPath(), "sleep"});
   EXPECT_EQ(run.Wait(), 2);
-  EXPECT_THAT(run.err(), HasSubstr("fabric-run: --events " + dir + "/no/such/dir/e.jsonl: No such "
+  EXPECT_THAT(run.err(), HasSubstr("fabric-run: --events " + dir +
+                                   "/no/such/dir/e.jsonl: No such "
                                    "file or directory"));
   EXPECT_EQ(Lines(run.err()).size(), 1u) << run.err();
   // No worker was started (each would have written its pid file).

@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,8 +56,7 @@ int FreePort() {
 
 FabricRun::FabricRun(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& extra_env,
-                     const std::vector<int>& ignored, bool terminal,
-                     const std::string& binary) {
+                     const std::vector<int>& ignored, bool terminal, const std::string& binary) {
   std::vector<std::string> argv = {binary.empty() ? FabricRunPath() : binary};
   argv.insert(argv.end(), args.begin(), args.end());
   std::map<std::string, std::string> env;

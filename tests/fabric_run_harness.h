@@ -43,7 +43,7 @@ class FabricRun {
             const std::map<std::string, std::string>& extra_env = {},
             const std::vector<int>& ignored = {}, bool terminal = false,
             const std::string& binary = "");  // empty: fabric-run
-  ~FabricRun();  // SIGKILLs fabric-run if still running
+  ~FabricRun();                               // SIGKILLs fabric-run if still running
 
   pid_t pid() const { return pid_; }
   // Waits for exit; returns the shell-style status (code or 128 + signal), or

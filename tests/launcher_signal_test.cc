@@ -35,11 +35,10 @@ TEST_P(SignalTest, StopSignalIsForwardedAndExitStatusIs128PlusSignal) {
   for (pid_t p : pids) ASSERT_TRUE(Alive(p));  // negative control
   kill(run.pid(), sig);
   ASSERT_EQ(run.Wait(), 128 + sig) << run.err();
-  EXPECT_THAT(run.err(), HasSubstr(absl::StrCat(
-                             "received ", sig == SIGINT    ? "SIGINT"
-                                          : sig == SIGTERM ? "SIGTERM"
-                                          : sig == SIGQUIT ? "SIGQUIT"
-                                                           : "SIGHUP")));
+  EXPECT_THAT(run.err(), HasSubstr(absl::StrCat("received ", sig == SIGINT    ? "SIGINT"
+                                                             : sig == SIGTERM ? "SIGTERM"
+                                                             : sig == SIGQUIT ? "SIGQUIT"
+                                                                              : "SIGHUP")));
   for (pid_t p : pids) EXPECT_TRUE(WaitGone(p, absl::Seconds(10)));
 }
 
@@ -115,7 +114,8 @@ TEST(LauncherSignalTest, SigkilledAgentLeavesNoWorkerOrGrandchild) {
   for (pid_t p : pids) EXPECT_TRUE(WaitGone(p, absl::Seconds(5))) << "pid " << p << " survived";
   // ... and the sentinel removed it.
   absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (stat(scratch.c_str(), &st) == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  while (stat(scratch.c_str(), &st) == 0 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(10));
   EXPECT_NE(stat(scratch.c_str(), &st), 0) << scratch << " left behind";
 }
 

@@ -118,7 +118,7 @@ TEST(LauncherTest, CudaWithoutAGpuIsRefusedBeforeAnythingStarts) {
   EXPECT_THAT(run.err(), HasSubstr("--accelerator: 'cuda' asks for CUDA, but this machine has "
                                    "no NVIDIA GPU"));
   EXPECT_EQ(Lines(run.err()).size(), 2u) << run.err();  // the error and the --help hint
-  EXPECT_EQ(run.out(), "");                              // no worker ran
+  EXPECT_EQ(run.out(), "");                             // no worker ran
 }
 
 TEST(LauncherTest, FirstFailureStopsTheGangAndNamesTheRootCause) {
@@ -225,7 +225,8 @@ TEST(LauncherTest, ManyLinesFromManyWorkersAreNeverCutOrMixed) {
   int bad = 0;
   for (const std::string& line : Lines(run.out())) {
     std::smatch m;
-    if (!std::regex_match(line, m, re) || m[1] != m[2] || static_cast<size_t>(m[4].length()) != pad.size()) {
+    if (!std::regex_match(line, m, re) || m[1] != m[2] ||
+        static_cast<size_t>(m[4].length()) != pad.size()) {
       if (++bad < 5) ADD_FAILURE() << "cut or mixed line: " << line.substr(0, 200);
       continue;
     }
@@ -287,7 +288,8 @@ TEST(LauncherTest, UnusableLogDirIsASetupErrorAndSpawnsNothing) {
   FabricRun run({"--devices", "2", "--log-dir", file + "/logs", HelperPath(), "sleep"},
                 {{"HELPER_DIR", dir}});
   ASSERT_EQ(run.Wait(), 1) << run.err();
-  EXPECT_THAT(run.err(), HasSubstr("fabric-run: create log directory " + file + "/logs: Not a directory"));
+  EXPECT_THAT(run.err(),
+              HasSubstr("fabric-run: create log directory " + file + "/logs: Not a directory"));
   EXPECT_EQ(WaitForPidFile(dir, "worker", 0, absl::Milliseconds(300)), -1);
 }
 
@@ -296,13 +298,17 @@ TEST(LauncherTest, ExecFailureNamesTheRankAndTheError) {
   std::string prog = dir + "/not-a-binary";
   {
     FILE* f = fopen(prog.c_str(), "w");
-    fputs("\x7f" "ELF garbage", f);
+    fputs(
+        "\x7f"
+        "ELF garbage",
+        f);
     fclose(f);
     chmod(prog.c_str(), 0755);
   }
   FabricRun run({"--devices", "2", prog});
   ASSERT_EQ(run.Wait(), 126) << run.err();
-  EXPECT_THAT(run.err(), HasSubstr(absl::StrCat("spawn rank 0: execve ", prog, ": Exec format error")));
+  EXPECT_THAT(run.err(),
+              HasSubstr(absl::StrCat("spawn rank 0: execve ", prog, ": Exec format error")));
 }
 
 }  // namespace

@@ -15,8 +15,11 @@ namespace {
 using ::testing::HasSubstr;
 
 std::vector<std::string> Args(int port, int node_rank, const std::string& script) {
-  return {"--devices", "2", "--num-nodes", "2", "--node-rank", std::to_string(node_rank),
-          "--main-port", std::to_string(port), "--python", VenvPython(),
+  return {"--devices",    "2",
+          "--num-nodes",  "2",
+          "--node-rank",  std::to_string(node_rank),
+          "--main-port",  std::to_string(port),
+          "--python",     VenvPython(),
           Runfile(script)};
 }
 
@@ -45,13 +48,12 @@ TEST(MultiNodePythonTest, DistributedDataParallelTrainingMatchesFullBatchReferen
   std::string checksum;
   for (int r = 0; r < 4; ++r) {
     FabricRun& n = r < 2 ? a : b;
-    const std::string prefix =
-        absl::StrCat("[node ", r / 2, " rank ", r, "]: ddp rank ", r, "/4 group ", r / 2,
-                     " match True checksum ");
+    const std::string prefix = absl::StrCat("[node ", r / 2, " rank ", r, "]: ddp rank ", r,
+                                            "/4 group ", r / 2, " match True checksum ");
     size_t at = n.out().find(prefix);
     ASSERT_NE(at, std::string::npos) << n.out();
-    std::string sum = n.out().substr(at + prefix.size(), n.out().find(' ', at + prefix.size()) -
-                                                             (at + prefix.size()));
+    std::string sum = n.out().substr(at + prefix.size(),
+                                     n.out().find(' ', at + prefix.size()) - (at + prefix.size()));
     if (checksum.empty()) checksum = sum;
     EXPECT_EQ(sum, checksum) << "rank " << r << " ended with different weights";
   }

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <map>
 #include <memory>
-#include <iostream>
 #include <regex>
 #include <set>
 
@@ -47,12 +47,13 @@ class MultiNodeTest : public ::testing::Test {
   // An agent: fabric-run --devices 2 <flags> worker_helper <mode...>.
   std::unique_ptr<FabricRun> Agent(std::vector<std::string> flags,
                                    const std::vector<std::string>& mode) {
-    std::vector<std::string> args = {"--devices", "2", "--main-port", std::to_string(port_),
+    std::vector<std::string> args = {"--devices",      "2", "--main-port", std::to_string(port_),
                                      "--grace-period", "3s"};
     args.insert(args.end(), flags.begin(), flags.end());
     args.push_back(HelperPath());
     args.insert(args.end(), mode.begin(), mode.end());
-    return std::make_unique<FabricRun>(args, std::map<std::string, std::string>{{"HELPER_DIR", dir_}});
+    return std::make_unique<FabricRun>(args,
+                                       std::map<std::string, std::string>{{"HELPER_DIR", dir_}});
   }
   std::string dir_;
   int port_ = 0;
@@ -161,9 +162,9 @@ TEST_F(MultiNodeTest, WrongTokenIsRefused) {
 TEST_F(MultiNodeTest, MutualTlsJobAndAgentsWithoutCertificatesRefused) {
   FABRIC_ASSERT_OK_AND_ASSIGN(TestCa ca, TestCa::Create());
   FABRIC_ASSERT_OK_AND_ASSIGN(TestCert cert, ca.Issue("node", {"DNS:localhost", "IP:127.0.0.1"}));
-  const std::vector<std::string> tls = {"--rdzv-tls-ca", ca.ca_cert(), "--rdzv-tls-cert",
-                                        cert.cert, "--rdzv-tls-key", cert.key,
-                                        "--rdzv-tls-client-auth"};
+  const std::vector<std::string> tls = {
+      "--rdzv-tls-ca",  ca.ca_cert(), "--rdzv-tls-cert",       cert.cert,
+      "--rdzv-tls-key", cert.key,     "--rdzv-tls-client-auth"};
   std::vector<std::string> flags = {"--num-nodes", "2"};
   flags.insert(flags.end(), tls.begin(), tls.end());
   auto a = Agent(flags, {"env"});
@@ -173,15 +174,13 @@ TEST_F(MultiNodeTest, MutualTlsJobAndAgentsWithoutCertificatesRefused) {
   CheckTwoNodeEnv(*a, *b);
 
   // A host waiting for its second node; then two who may not join.
-  std::vector<std::string> host = {"--num-nodes", "2", "--node-rank", "0", "--join-timeout",
-                                   "30s"};
+  std::vector<std::string> host = {"--num-nodes", "2", "--node-rank", "0", "--join-timeout", "30s"};
   host.insert(host.end(), tls.begin(), tls.end());
   auto waiting = Agent(host, {"env"});
   auto no_cert = Agent({"--num-nodes", "2", "--node-rank", "1", "--join-timeout", "5s",
                         "--rdzv-tls-ca", ca.ca_cert()},
                        {"env"});
-  auto plaintext = Agent({"--num-nodes", "2", "--node-rank", "1", "--join-timeout", "5s"},
-                         {"env"});
+  auto plaintext = Agent({"--num-nodes", "2", "--node-rank", "1", "--join-timeout", "5s"}, {"env"});
   std::optional<int> r1 = no_cert->Wait(absl::Seconds(60));
   std::optional<int> r2 = plaintext->Wait(absl::Seconds(60));
   ASSERT_TRUE(r1.has_value() && r2.has_value());

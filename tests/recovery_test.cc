@@ -40,10 +40,22 @@ constexpr int kCrashStep = 5;
 
 std::vector<std::string> TrainArgs(const std::string& dir, const std::string& params,
                                    int steps = kSteps) {
-  return {Runfile("examples/train/train"), "--strategy=ddp", "--steps", absl::StrCat(steps),
-          "--d-model=32", "--layers=1", "--heads=2", "--seq-len=8", "--batch-size=4",
-          "--vocab=64", "--log-every=1000", "--warmup-steps=0", "--step-log", dir,
-          "--dump-params", params};
+  return {Runfile("examples/train/train"),
+          "--strategy=ddp",
+          "--steps",
+          absl::StrCat(steps),
+          "--d-model=32",
+          "--layers=1",
+          "--heads=2",
+          "--seq-len=8",
+          "--batch-size=4",
+          "--vocab=64",
+          "--log-every=1000",
+          "--warmup-steps=0",
+          "--step-log",
+          dir,
+          "--dump-params",
+          params};
 }
 
 std::vector<float> ReadFloats(const std::string& path) {
@@ -59,8 +71,7 @@ int ParentOf(int pid) {
   const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
   const size_t paren = stat.rfind(')');  // the command name may hold spaces
   int ppid = -1;
-  if (paren == std::string::npos ||
-      std::sscanf(stat.c_str() + paren + 1, " %*c %d", &ppid) != 1) {
+  if (paren == std::string::npos || std::sscanf(stat.c_str() + paren + 1, " %*c %d", &ppid) != 1) {
     return -1;
   }
   return ppid;
@@ -108,7 +119,7 @@ std::pair<int, std::string> RunInPlace(const std::string& name,
   const std::string dir = NewTempDir(name);
   if (dir_out != nullptr) *dir_out = dir;
   const std::string params = dir + "/params.bin";
-  std::vector<std::string> args = {"--devices", "4", "--recovery", "in-place",
+  std::vector<std::string> args = {"--devices",      "4", "--recovery", "in-place",
                                    "--max-restarts", "1"};
   for (const std::string& a : extra) args.push_back(a);
   for (const std::string& a : TrainArgs(dir, params)) args.push_back(a);
@@ -128,8 +139,8 @@ std::pair<int, std::string> RunInPlace(const std::string& name,
     EXPECT_EQ(logs[r].size(), static_cast<size_t>(kSteps)) << "rank " << r << "\n" << run.err();
     std::set<int> pids;
     for (int s = 0; s < kSteps; ++s) {
-      EXPECT_EQ(logs[r][s].size(), 1u) << "rank " << r << " logged step " << s << " "
-                                       << logs[r][s].size() << " times";
+      EXPECT_EQ(logs[r][s].size(), 1u)
+          << "rank " << r << " logged step " << s << " " << logs[r][s].size() << " times";
       if (!logs[r][s].empty()) pids.insert(logs[r][s][0]);
     }
     if (r != 2) {
@@ -163,8 +174,8 @@ TEST(RecoveryTest, InPlaceReplacesOnlyTheKilledRankAndLosesNoStep) {
 TEST(RecoveryTest, ASpareTakesOverTheKilledRank) {
   auto [pid, err] = RunInPlace("spare", {"--spares", "1"});
   EXPECT_THAT(err, HasSubstr("spare 0 (pid " + std::to_string(pid) + ") takes over"));
-  EXPECT_THAT(err, HasSubstr("fabric runtime: spare (pid " + std::to_string(pid) +
-                             ") takes over rank 2"));
+  EXPECT_THAT(
+      err, HasSubstr("fabric runtime: spare (pid " + std::to_string(pid) + ") takes over rank 2"));
 }
 
 // 16-mixed, the loss scale growing after every clean step: by the crash it is no longer
@@ -173,14 +184,12 @@ TEST(RecoveryTest, ASpareTakesOverTheKilledRank) {
 // would scale its gradients differently.
 TEST(RecoveryTest, InPlaceUnder16MixedCarriesTheLossScale) {
   std::string dir;
-  RunInPlace("in_place_fp16", {},
-             {"--precision=16-mixed", "--loss-scale-growth-interval=1"}, &dir);
+  RunInPlace("in_place_fp16", {}, {"--precision=16-mixed", "--loss-scale-growth-interval=1"}, &dir);
   auto scale_at = [&](int rank, int step) {
     for (const std::string& line : Lines(ReadFile(absl::StrCat(dir, "/rank_", rank, ".steps")))) {
       int s = -1;
       double scale = -1;
-      if (std::sscanf(line.c_str(), "step %d pid %*s t %*s world %*s scale %lf", &s,
-                      &scale) == 2 &&
+      if (std::sscanf(line.c_str(), "step %d pid %*s t %*s world %*s scale %lf", &s, &scale) == 2 &&
           s == step) {
         return scale;
       }
@@ -226,7 +235,7 @@ TEST(RecoveryTest, WithoutInPlaceEveryRankRestarts) {
 TEST(RecoveryTest, RankZeroFailureFallsBackToTheGangRestart) {
   const std::string dir = NewTempDir("rank0");
   const std::string params = dir + "/params.bin";
-  std::vector<std::string> args = {"--devices", "4", "--recovery", "in-place",
+  std::vector<std::string> args = {"--devices",      "4", "--recovery", "in-place",
                                    "--max-restarts", "1"};
   for (const std::string& a : TrainArgs(dir, params)) args.push_back(a);
   for (const char* a : {"--crash-at-step", "5", "--crash-rank", "0", "--crash-with", "kill"}) {
@@ -259,8 +268,9 @@ LostNode KillNode(const std::string& dir, bool in_place, int victim = 1,
                   const std::vector<std::string>& flags = {"--last-call-timeout", "5s"}) {
   const int port = FreePort();
   auto agent = [&](int node) {
-    std::vector<std::string> args = {"--devices", "2", "--num-nodes", "1:2", "--node-rank",
-                                     absl::StrCat(node), "--max-restarts", "1"};
+    std::vector<std::string> args = {
+        "--devices",      "2", "--num-nodes", "1:2", "--node-rank", absl::StrCat(node),
+        "--max-restarts", "1"};
     args.insert(args.end(), flags.begin(), flags.end());
     if (rdzv_endpoint.empty()) {
       args.push_back("--main-port");
@@ -294,7 +304,8 @@ LostNode KillNode(const std::string& dir, bool in_place, int victim = 1,
     for (int r = 2 * victim; r < 2 * victim + 2; ++r) {
       for (auto& [step, pids] : logs[r]) {
         for (int pid : pids) {
-          if (ParentOf(pid) == nodes[victim]->pid()) victim_workers.insert(pid);  // its workers only
+          if (ParentOf(pid) == nodes[victim]->pid())
+            victim_workers.insert(pid);  // its workers only
         }
       }
     }
@@ -344,8 +355,8 @@ TEST(RecoveryTest, ALostNodeShrinksTheJobInPlace) {
     EXPECT_EQ(logs[r].size(), static_cast<size_t>(kLongSteps)) << "rank " << r << "\n" << run.err;
     std::set<int> pids;
     for (int s = 0; s < kLongSteps; ++s) {
-      EXPECT_EQ(logs[r][s].size(), 1u) << "rank " << r << " logged step " << s << " "
-                                       << logs[r][s].size() << " times";
+      EXPECT_EQ(logs[r][s].size(), 1u)
+          << "rank " << r << " logged step " << s << " " << logs[r][s].size() << " times";
       if (!logs[r][s].empty()) pids.insert(logs[r][s][0]);
     }
     EXPECT_EQ(pids.size(), 1u) << "rank " << r << " was restarted";
@@ -361,9 +372,10 @@ TEST(RecoveryTest, ALostNodeShrinksTheJobInPlace) {
     long long t = 0;
     if (line.find("world 2") != std::string::npos &&
         std::sscanf(line.c_str(), "step %*d pid %*d t %lld", &t) == 1) {
-      std::printf("node 1's agent SIGKILLed -> rank 0's next step with world 2: %lld ms "
-                  "(the rendezvous' last call is 5 s)\n",
-                  t - static_cast<long long>(run.killed_ms));
+      std::printf(
+          "node 1's agent SIGKILLed -> rank 0's next step with world 2: %lld ms "
+          "(the rendezvous' last call is 5 s)\n",
+          t - static_cast<long long>(run.killed_ms));
       break;
     }
   }
@@ -378,9 +390,9 @@ TEST(RecoveryTest, ALostNodeShrinksTheJobInPlace) {
 // waiting for that timeout.
 TEST(RecoveryTest, APartitionedNodeBlockingTheShrinkRestartsTheJob) {
   const std::string dir = NewTempDir("shrink_partition");
-  LostNode run = KillNode(dir, /*in_place=*/true, /*victim=*/1, "", /*partition=*/true,
-                          {"--last-call-timeout", "1s", "--keepalive-timeout", "2s",
-                           "--recovery-timeout", "4s"});
+  LostNode run = KillNode(
+      dir, /*in_place=*/true, /*victim=*/1, "", /*partition=*/true,
+      {"--last-call-timeout", "1s", "--keepalive-timeout", "2s", "--recovery-timeout", "4s"});
   ASSERT_EQ(run.rc, 0) << run.err;
   EXPECT_THAT(run.err, HasSubstr("shrinks in place to 2 ranks"));
   EXPECT_THAT(run.err, HasSubstr("did not re-form with 2 ranks within 4s"));

@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   const int rank = Rank();
   const bool failing_mode = mode == "exit" || mode == "segv" || mode == "sigkill";
-  if (!failing_mode && mode != "grandchild" && mode != "ignore_term") WritePidFile("worker", getpid());
+  if (!failing_mode && mode != "grandchild" && mode != "ignore_term")
+    WritePidFile("worker", getpid());
   if (mode == "exit") {
     if (!Selected(argc, argv, 3)) Other(argc, argv);
     AnnounceAndWaitForPeers();

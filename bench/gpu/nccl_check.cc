@@ -25,8 +25,8 @@ using fabric::runtime::ReduceOp;
 int failures = 0;
 
 void Check(const std::string& name, bool ok, const std::string& detail = "") {
-  std::printf("CHECK %s %s%s%s\n", name.c_str(), ok ? "ok" : "FAIL",
-              detail.empty() ? "" : " ", detail.c_str());
+  std::printf("CHECK %s %s%s%s\n", name.c_str(), ok ? "ok" : "FAIL", detail.empty() ? "" : " ",
+              detail.c_str());
   std::fflush(stdout);
   if (!ok) ++failures;
 }

@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
     streams.reserve(n);
     const auto t0 = Clock::now();
     for (int i = 0; i < n; ++i) {
-      streams.push_back(std::make_unique<Session>(stubs[i % conns].get(),
-                                                  absl::StrCat("sim-", i), &opened, &closed));
+      streams.push_back(std::make_unique<Session>(stubs[i % conns].get(), absl::StrCat("sim-", i),
+                                                  &opened, &closed));
     }
     opened.done.WaitForNotification();
     sessions_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -182,14 +182,13 @@ int main(int argc, char** argv) {
   Latch joined(n);
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
-    stubs[i % conns]->async()->Join(&calls[i]->ctx, &calls[i]->req, &calls[i]->resp,
-                                     [&, i](grpc::Status s) {
-                                       if (!s.ok() && failed.fetch_add(1) == 0) {
-                                         std::fprintf(stderr, "join %d: %s\n", i,
-                                                      s.error_message().c_str());
-                                       }
-                                       joined.Arrive();
-                                     });
+    stubs[i % conns]->async()->Join(
+        &calls[i]->ctx, &calls[i]->req, &calls[i]->resp, [&, i](grpc::Status s) {
+          if (!s.ok() && failed.fetch_add(1) == 0) {
+            std::fprintf(stderr, "join %d: %s\n", i, s.error_message().c_str());
+          }
+          joined.Arrive();
+        });
   }
   const auto last_sent = Clock::now();
   joined.done.WaitForNotification();

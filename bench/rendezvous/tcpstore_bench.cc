@@ -31,10 +31,12 @@ int Main(int n) {
 
   std::printf("| operation (1 client, sequential) | mean us | p50 us | p99 us |\n");
   std::printf("|---|---:|---:|---:|\n");
-  PrintRow("TCPStore set", Measure(n, n / 10, [&](int i) { store->set("k" + std::to_string(i), value); }));
+  PrintRow("TCPStore set",
+           Measure(n, n / 10, [&](int i) { store->set("k" + std::to_string(i), value); }));
   PrintRow("TCPStore get (key present)", Measure(n, n / 10, [&](int) { store->get("present"); }));
   PrintRow("TCPStore add", Measure(n, n / 10, [&](int) { store->add("ctr", 1); }));
-  PrintRow("TCPStore wait (key present)", Measure(n, n / 10, [&](int) { store->wait({"present"}); }));
+  PrintRow("TCPStore wait (key present)",
+           Measure(n, n / 10, [&](int) { store->wait({"present"}); }));
 
   constexpr int kParties = 32;
   const int rounds = std::max(10, n / 50);

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -33,8 +33,8 @@ namespace fabric::examples {
 namespace {
 
 using runtime::Fabric;
-using runtime::GradScalerOptions;
 using runtime::FabricOptions;
+using runtime::GradScalerOptions;
 using runtime::ReduceOp;
 using runtime::TrainState;
 
@@ -49,14 +49,13 @@ struct TinyLmImpl : torch::nn::Module {
               .dropout(0.0));
       blocks.push_back(register_module(absl::StrCat("block", i), layer));
     }
-    norm = register_module("norm", torch::nn::LayerNorm(
-                                       torch::nn::LayerNormOptions({o.d_model})));
+    norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.d_model})));
     head = register_module("head", torch::nn::Linear(o.d_model, o.vocab));
     // A buffer, so that Setup moves it to the device with the parameters.
     causal_mask = register_buffer(
         "causal_mask",
-        torch::triu(
-            torch::full({o.seq_len, o.seq_len}, -std::numeric_limits<float>::infinity()), 1));
+        torch::triu(torch::full({o.seq_len, o.seq_len}, -std::numeric_limits<float>::infinity()),
+                    1));
   }
 
   // tokens: [batch, seq] int64 -> logits [batch, seq, vocab] (float32).
@@ -68,9 +67,8 @@ struct TinyLmImpl : torch::nn::Module {
     // Each block's forward through RunUnit: under FSDP with a unit per block
     // (--fsdp-units TransformerEncoderLayer) its parameters are gathered just for it.
     for (auto& b : blocks) {
-      h = runtime::RunUnit(*b, h, [l = b.get(), mask](const at::Tensor& x) {
-        return l->forward(x, mask);
-      });
+      h = runtime::RunUnit(
+          *b, h, [l = b.get(), mask](const at::Tensor& x) { return l->forward(x, mask); });
     }
     return head(norm(h.transpose(0, 1))).to(at::kFloat);
   }
@@ -185,8 +183,8 @@ absl::Status Train(const TrainOptions& o) {
   runtime::MemoryStats memory;
   for (int step = start_step; step < o.steps; ++step) {
     if (step == o.crash_at_step && first_attempt && fabric->rank() == o.crash_rank) {
-      std::fprintf(stderr, "train: rank %d crashing at step %d (--crash-at-step)\n",
-                   fabric->rank(), step);
+      std::fprintf(stderr, "train: rank %d crashing at step %d (--crash-at-step)\n", fabric->rank(),
+                   step);
       if (step_log != nullptr) {
         std::fprintf(step_log, "kill pid %d t %lld\n", static_cast<int>(getpid()),
                      static_cast<long long>(NowMs()));
@@ -217,8 +215,7 @@ absl::Status Train(const TrainOptions& o) {
     at::Tensor x = seqs.narrow(1, 0, o.seq_len), y = seqs.narrow(1, 1, o.seq_len);
     FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, fabric->Forward([&] {
       at::Tensor logits = model->forward(x);
-      return torch::nn::functional::cross_entropy(logits.reshape({-1, o.vocab}),
-                                                  y.reshape({-1}));
+      return torch::nn::functional::cross_entropy(logits.reshape({-1, o.vocab}), y.reshape({-1}));
     }));
     FABRIC_RETURN_IF_ERROR(fabric->Backward(loss));
     FABRIC_RETURN_IF_ERROR(fabric->ClipGradients(1.0).status());
@@ -280,8 +277,8 @@ int main(int argc, char** argv) {
       fabric::examples::ParseTrainOptions(args);
   if (!options.ok()) {
     bool help = absl::IsNotFound(options.status());
-    std::fprintf(help ? stdout : stderr, "%s%s\n", help ? "" : "train: ",
-                 std::string(options.status().message()).c_str());
+    std::fprintf(help ? stdout : stderr, "%s%s\n",
+                 help ? "" : "train: ", std::string(options.status().message()).c_str());
     return help ? 0 : 2;
   }
   absl::Status s = fabric::examples::Train(*options);

@@ -3,9 +3,9 @@
 #include <functional>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 
 namespace fabric::examples {
 
@@ -23,9 +23,7 @@ std::string TrainUsage() {
 absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& args) {
   TrainOptions o;
   auto positive_int = [](int* out) {
-    return [out](const std::string& v) {
-      return absl::SimpleAtoi(v, out) && *out > 0;
-    };
+    return [out](const std::string& v) { return absl::SimpleAtoi(v, out) && *out > 0; };
   };
   auto any_int = [](int* out) {
     return [out](const std::string& v) { return absl::SimpleAtoi(v, out); };
@@ -49,7 +47,8 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
       {"heads", positive_int(&o.heads)},
       {"lr", [&o](const std::string& v) { return absl::SimpleAtod(v, &o.lr) && o.lr > 0; }},
       {"seed", [&o](const std::string& v) { return absl::SimpleAtoi(v, &o.seed); }},
-      {"ckpt-dir", [&o](const std::string& v) {
+      {"ckpt-dir",
+       [&o](const std::string& v) {
          o.ckpt_dir = v;
          return !v.empty();
        }},
@@ -59,23 +58,28 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
       {"crash-at-step", any_int(&o.crash_at_step)},
       {"crash-rank", any_int(&o.crash_rank)},
       {"loss-scale-growth-interval", positive_int(&o.loss_scale_growth_interval)},
-      {"crash-with", [&o](const std::string& v) {
+      {"crash-with",
+       [&o](const std::string& v) {
          o.crash_with = v;
          return v == "exit" || v == "kill";
        }},
-      {"step-log", [&o](const std::string& v) {
+      {"step-log",
+       [&o](const std::string& v) {
          o.step_log_dir = v;
          return !v.empty();
        }},
-      {"dump-params", [&o](const std::string& v) {
+      {"dump-params",
+       [&o](const std::string& v) {
          o.dump_params = v;
          return !v.empty();
        }},
-      {"fsdp-units", [&o](const std::string& v) {
+      {"fsdp-units",
+       [&o](const std::string& v) {
          o.fsdp_units = v;
          return !v.empty();
        }},
-      {"activation-checkpointing", [&o](const std::string& v) {
+      {"activation-checkpointing",
+       [&o](const std::string& v) {
          o.fsdp_checkpoint = v;
          return !v.empty();
        }},
@@ -84,7 +88,8 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") return absl::NotFoundError(TrainUsage());
     if (!absl::StartsWith(a, "--")) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'\n", TrainUsage()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument '", a, "'\n", TrainUsage()));
     }
     std::string name = a.substr(2), value;
     size_t eq = name.find('=');
@@ -105,8 +110,8 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
     }
   }
   if (o.d_model % o.heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--d-model=", o.d_model,
-                                                   " must be a multiple of --heads=", o.heads));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--d-model=", o.d_model, " must be a multiple of --heads=", o.heads));
   }
   if (o.vocab < 16) return absl::InvalidArgumentError("--vocab must be at least 16");
   return o;

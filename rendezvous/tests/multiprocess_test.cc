@@ -14,9 +14,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -37,10 +37,10 @@ class Proc {
     base_ = absl::StrCat(::testing::TempDir(), "/", name, "-", getpid(), "-", counter++);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, (base_ + ".out").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, (base_ + ".err").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, (base_ + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&fa, 2, (base_ + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     std::vector<char*> args;
     for (std::string& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
@@ -105,8 +105,8 @@ const char kAgent[] = "rendezvous/tests/rdzv_agent";
 class MultiProcessTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {kServer, "--host", "127.0.0.1", "--port", "0",
-                                     "--last-call-timeout", "200ms"};
+    std::vector<std::string> argv = {
+        kServer, "--host", "127.0.0.1", "--port", "0", "--last-call-timeout", "200ms"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<Proc>("server", argv);
     ASSERT_TRUE(server_->WaitForOut("\n")) << server_->Err();

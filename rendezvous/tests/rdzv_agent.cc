@@ -28,12 +28,12 @@ int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 // joined_us: when the Join request was sent (after the session opened).
 void PrintAssignment(const std::string& node, const fabric::rendezvous::Assignment& a,
                      int64_t start_us, int64_t end_us, int64_t joined_us) {
-  std::printf("ASSIGNED node=%s rank=%d nodes=%d world=%d round=%lld master=%s:%d start_us=%lld "
-              "end_us=%lld join_sent_us=%lld\n",
-              node.c_str(), a.node_rank, a.num_nodes, a.world_size,
-              static_cast<long long>(a.round), a.master_addr.c_str(), a.master_port,
-              static_cast<long long>(start_us), static_cast<long long>(end_us),
-              static_cast<long long>(joined_us));
+  std::printf(
+      "ASSIGNED node=%s rank=%d nodes=%d world=%d round=%lld master=%s:%d start_us=%lld "
+      "end_us=%lld join_sent_us=%lld\n",
+      node.c_str(), a.node_rank, a.num_nodes, a.world_size, static_cast<long long>(a.round),
+      a.master_addr.c_str(), a.master_port, static_cast<long long>(start_us),
+      static_cast<long long>(end_us), static_cast<long long>(joined_us));
   std::fflush(stdout);
 }
 
@@ -67,18 +67,30 @@ int main(int argc, char** argv) {
       }
       return v;
     };
-    if (f == "--server") o.server_address = next();
-    else if (f == "--node") o.node_id = next();
-    else if (f == "--run-id") o.run_id = next();
-    else if (f == "--min") o.min_nodes = num();
-    else if (f == "--max") o.max_nodes = num();
-    else if (f == "--lws") o.local_world_size = num();
-    else if (f == "--restarts") o.max_restarts = num();
-    else if (f == "--port") o.master_port = num();
-    else if (f == "--token") o.token = next();
-    else if (f == "--keepalive-ms") o.keepalive_interval = absl::Milliseconds(num());
-    else if (f == "--linger-ms") linger_ms = num();
-    else if (f == "--wait") wait = true;
+    if (f == "--server")
+      o.server_address = next();
+    else if (f == "--node")
+      o.node_id = next();
+    else if (f == "--run-id")
+      o.run_id = next();
+    else if (f == "--min")
+      o.min_nodes = num();
+    else if (f == "--max")
+      o.max_nodes = num();
+    else if (f == "--lws")
+      o.local_world_size = num();
+    else if (f == "--restarts")
+      o.max_restarts = num();
+    else if (f == "--port")
+      o.master_port = num();
+    else if (f == "--token")
+      o.token = next();
+    else if (f == "--keepalive-ms")
+      o.keepalive_interval = absl::Milliseconds(num());
+    else if (f == "--linger-ms")
+      linger_ms = num();
+    else if (f == "--wait")
+      wait = true;
     else {
       std::fprintf(stderr, "rdzv_agent: unknown flag %s\n", f.c_str());
       return 2;
@@ -122,13 +134,10 @@ int main(int argc, char** argv) {
         PrintAssignment(o.node_id, *again, s, NowUs(), s);
         break;
       }
-      case EventType::kRunSucceeded:
-        return 0;
+      case EventType::kRunSucceeded: return 0;
       case EventType::kRunFailed:
-      case EventType::kConnectionLost:
-        return 1;
-      default:
-        break;
+      case EventType::kConnectionLost: return 1;
+      default: break;
     }
   }
 }

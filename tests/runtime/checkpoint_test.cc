@@ -53,8 +53,8 @@ void SaveOnFourResumeOn(const std::string& save_strategy, const std::string& loa
   auto full = Run(4, {"strategy=" + save_strategy, "steps=5", "save_at=3", "save=" + path,
                       sharded ? "sharded=1" : "sharded=0", "units=Linear"});
   ASSERT_FALSE(full.empty());
-  auto resumed = Run(resume_world, {"strategy=" + load_strategy, "steps=5", "resume=" + path,
-                                    "units=Linear"});
+  auto resumed =
+      Run(resume_world, {"strategy=" + load_strategy, "steps=5", "resume=" + path, "units=Linear"});
   ASSERT_FALSE(resumed.empty());
   EXPECT_THAT(resumed[0].output, ::testing::HasSubstr("RESUMED 3"));
   auto a = Losses(full[0]), b = Losses(resumed[0]);
@@ -70,9 +70,7 @@ void SaveOnFourResumeOn(const std::string& save_strategy, const std::string& loa
 TEST(CheckpointTest, DdpSavedOnFourResumesOnTwo) { SaveOnFourResumeOn("ddp", "ddp", 2); }
 TEST(CheckpointTest, DdpSavedOnFourResumesOnOne) { SaveOnFourResumeOn("ddp", "single", 1); }
 TEST(CheckpointTest, FsdpSavedOnFourResumesOnTwo) { SaveOnFourResumeOn("fsdp", "fsdp", 2); }
-TEST(CheckpointTest, FsdpSavedOnFourResumesOnOneWithDdp) {
-  SaveOnFourResumeOn("fsdp", "ddp", 1);
-}
+TEST(CheckpointTest, FsdpSavedOnFourResumesOnOneWithDdp) { SaveOnFourResumeOn("fsdp", "ddp", 1); }
 
 // Sharded: each of the 4 FSDP ranks writes only its shards (no gathering); the files
 // reassemble on 2 FSDP ranks, on 1, and into DDP.
@@ -92,8 +90,8 @@ TEST(CheckpointTest, DdpShardedSavedOnFourResumesOnTwoWithFsdp) {
 TEST(CheckpointTest, CrashMidSaveKeepsTheLastGoodCheckpoint) {
   std::string dir = TmpDir();
   std::string path = dir + "/last.ckpt";
-  auto crashed = RunRanks(JobSpec{WorkerBinary(), {"crash_save", "path=" + path}, 2, {},
-                                  absl::Seconds(120)});
+  auto crashed =
+      RunRanks(JobSpec{WorkerBinary(), {"crash_save", "path=" + path}, 2, {}, absl::Seconds(120)});
   ASSERT_TRUE(crashed.ok()) << crashed.status();
   // Rank 0 died inside the second save; rank 1 notices its peer is gone and fails.
   EXPECT_EQ((*crashed)[0].exit_code, 42) << Describe(*crashed);

@@ -15,8 +15,8 @@ TEST(EnvErrorsTest, CodeOptionContradictingLtStrategyFailsNamingBoth) {
   FABRIC_ASSERT_OK_AND_ASSIGN(auto results, RunRanks(spec));
   for (const auto& r : results) {
     EXPECT_EQ(r.exit_code, 3) << Describe(results);
-    EXPECT_THAT(r.output, AllOf(HasSubstr("ERROR"), HasSubstr("'ddp'"),
-                                HasSubstr("LT_STRATEGY='fsdp'")));
+    EXPECT_THAT(r.output,
+                AllOf(HasSubstr("ERROR"), HasSubstr("'ddp'"), HasSubstr("LT_STRATEGY='fsdp'")));
   }
 }
 
@@ -42,7 +42,8 @@ TEST(EnvErrorsTest, BadPrecisionIsAClearError) {
 }
 
 TEST(EnvErrorsTest, CudaWithoutAGpuIsAClearError) {
-  JobSpec spec{WorkerBinary(), {"start"}, 1, {{"LT_ACCELERATOR", "cuda"}, {"CUDA_VISIBLE_DEVICES", ""}}};
+  JobSpec spec{
+      WorkerBinary(), {"start"}, 1, {{"LT_ACCELERATOR", "cuda"}, {"CUDA_VISIBLE_DEVICES", ""}}};
   FABRIC_ASSERT_OK_AND_ASSIGN(auto results, RunRanks(spec));
   EXPECT_EQ(results[0].exit_code, 3);
   EXPECT_THAT(results[0].output, HasSubstr("sees no GPU"));

@@ -14,9 +14,8 @@
 namespace fabric::testing {
 namespace {
 
-std::vector<RankResult> RunEquiv(const std::string& strategy, const std::string& optim,
-                                 int accum, int world = 4,
-                                 std::vector<std::string> extra = {}) {
+std::vector<RankResult> RunEquiv(const std::string& strategy, const std::string& optim, int accum,
+                                 int world = 4, std::vector<std::string> extra = {}) {
   JobSpec spec{WorkerBinary(),
                {"equiv", "strategy=" + strategy, "optim=" + optim, "steps=4",
                 "accum=" + std::to_string(accum)},
@@ -206,15 +205,14 @@ TEST_P(TwoModelsTest, TwoModelsWithAFrozenLayerMatchOneProcess) {
     // The frozen fc1 never reaches the optimizer (DDP names each parameter; FSDP hands
     // over its flat shard of the trainable ones).
     EXPECT_THAT(lines[0], ::testing::HasSubstr(strategy == "fsdp" ? "names=_flat_param "
-                                                                   : "names=fc2.weight,fc2.bias "));
+                                                                  : "names=fc2.weight,fc2.bias "));
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    StrategiesAndWorlds, TwoModelsTest,
-    ::testing::Values(std::make_tuple("ddp", 1), std::make_tuple("ddp", 2),
-                      std::make_tuple("ddp", 4), std::make_tuple("fsdp", 2),
-                      std::make_tuple("fsdp", 4)));
+INSTANTIATE_TEST_SUITE_P(StrategiesAndWorlds, TwoModelsTest,
+                         ::testing::Values(std::make_tuple("ddp", 1), std::make_tuple("ddp", 2),
+                                           std::make_tuple("ddp", 4), std::make_tuple("fsdp", 2),
+                                           std::make_tuple("fsdp", 4)));
 
 std::vector<std::string> UnusedLines(const std::string& strategy) {
   JobSpec spec{WorkerBinary(), {"unused", "strategy=" + strategy}, 2};

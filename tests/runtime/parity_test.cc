@@ -44,8 +44,8 @@ std::vector<RankResult> RunOurs(const std::string& dir, const std::string& torch
                                 const std::string& strategy, int steps) {
   JobSpec ours{WorkerBinary(),
                {"parity", "strategy=" + strategy, "init=" + dir + "/init.ckpt",
-                "ref=" + dir + "/final_" + torch_mode + ".ckpt",
-                "steps=" + std::to_string(steps), "units=Linear"},
+                "ref=" + dir + "/final_" + torch_mode + ".ckpt", "steps=" + std::to_string(steps),
+                "units=Linear"},
                2};
   absl::StatusOr<std::vector<RankResult>> results = RunRanks(ours);
   EXPECT_TRUE(results.ok()) << results.status();

@@ -29,7 +29,7 @@ struct Report {
 
 // Runs `precision` on 2 ranks and returns rank 0's report (both ranks must exit 0).
 Report RunPrecision(const std::string& precision, const std::string& strategy,
-           std::vector<std::string> extra = {}) {
+                    std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"precision", "p=" + precision, "strategy=" + strategy};
   args.insert(args.end(), extra.begin(), extra.end());
   JobSpec spec{WorkerBinary(), args, 2};
@@ -68,8 +68,8 @@ TEST_P(PrecisionTest, EveryPrecisionTrainsWithItsDtypes) {
   const Report ref = RunPrecision("32-true", strategy);
   ASSERT_FALSE(std::isnan(ref.Num("first")));
   const Case cases[] = {
-      {"32-true", "Float", "Float", 1e-6},    {"64-true", "Double", "Double", 1e-5},
-      {"16-true", "Half", "Half", 2e-2},      {"bf16-true", "BFloat16", "BFloat16", 5e-2},
+      {"32-true", "Float", "Float", 1e-6},       {"64-true", "Double", "Double", 1e-5},
+      {"16-true", "Half", "Half", 2e-2},         {"bf16-true", "BFloat16", "BFloat16", 5e-2},
       {"bf16-mixed", "Float", "BFloat16", 5e-2}, {"16-mixed", "Float", "Half", 2e-2},
   };
   for (const Case& c : cases) {
@@ -91,8 +91,8 @@ TEST(GradScalerTrainingTest, OverflowingStepsAreSkippedTheScaleBacksOffAndGrows)
   // 2^24 makes float16 gradients overflow: the first steps must be skipped (parameters
   // untouched on every rank) and the scale halved each time, until it fits; then after
   // 3 clean steps it doubles.
-  const Report r = RunPrecision("16-mixed", "ddp", {"init_scale=16777216", "growth_interval=3",
-                                           "steps=30"});
+  const Report r =
+      RunPrecision("16-mixed", "ddp", {"init_scale=16777216", "growth_interval=3", "steps=30"});
   ASSERT_EQ(r.scales.size(), 30u);
   EXPECT_GT(r.Num("skipped"), 0);
   int backoffs = 0, growths = 0;

@@ -31,10 +31,9 @@ std::string TmpDir() {
 
 TEST(TrainExampleTest, CrashedRunResumesFromItsCheckpointAndFinishes) {
   const std::string dir = TmpDir();
-  std::vector<std::string> args = {"--steps=30",       "--ckpt-every=10", "--log-every=5",
-                                   "--crash-at-step=15", "--d-model=32",  "--seq-len=16",
-                                   "--batch-size=4",   "--layers=1",      "--ckpt-dir=" + dir,
-                                   "--lr=0.01"};
+  std::vector<std::string> args = {
+      "--steps=30",   "--ckpt-every=10", "--log-every=5", "--crash-at-step=15", "--d-model=32",
+      "--seq-len=16", "--batch-size=4",  "--layers=1",    "--ckpt-dir=" + dir,  "--lr=0.01"};
   JobSpec first{TrainBinary(), args, 2, {{"TORCHELASTIC_RESTART_COUNT", "0"}}};
   FABRIC_ASSERT_OK_AND_ASSIGN(auto crashed, RunRanks(first));
   EXPECT_EQ(crashed[0].exit_code, 1) << Describe(crashed);

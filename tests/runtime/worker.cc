@@ -42,6 +42,7 @@
 #include <optional>
 #include <string>
 
+#include "ATen/CPUGeneratorImpl.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -52,7 +53,6 @@
 #include "runtime/fsdp_unit.h"
 #include "runtime/heartbeat.h"
 #include "torch/torch.h"
-#include "ATen/CPUGeneratorImpl.h"
 
 namespace fabric::runtime {
 namespace {
@@ -106,8 +106,7 @@ std::pair<at::Tensor, at::Tensor> LocalBatch(int s, int rank, int world) {
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const std::string& kind,
                                                        std::vector<at::Tensor> params) {
   if (kind == "sgd") {
-    return std::make_unique<torch::optim::SGD>(params,
-                                               torch::optim::SGDOptions(0.1).momentum(0.9));
+    return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(0.1).momentum(0.9));
   }
   return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(0.01));
 }
@@ -138,9 +137,8 @@ absl::StatusOr<double> TrainStep(Fabric& f, Mlp& model, int step, int accum,
     FABRIC_ASSIGN_OR_RETURN(at::Tensor y, f.ToDevice(y_cpu));
     std::optional<Fabric::NoSyncGuard> no_sync;
     if (m + 1 < accum) no_sync.emplace(&f);
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, f.Forward([&] {
-      return torch::mse_loss(model->forward(x), y);
-    }));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor loss,
+                            f.Forward([&] { return torch::mse_loss(model->forward(x), y); }));
     if (after_forward != nullptr) *after_forward = f.Memory();
     FABRIC_RETURN_IF_ERROR(f.Backward(loss));
     local += loss.item<double>();
@@ -182,15 +180,13 @@ absl::Status Fail(const std::string& what) { return absl::InternalError(what); }
 absl::Status Collectives(const Args& a) {
   FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
   const int w = f->world_size(), r = f->rank();
-  FABRIC_ASSIGN_OR_RETURN(at::Tensor sum,
-                          f->AllReduce(at::full({3}, r + 1.0), ReduceOp::kSum));
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor sum, f->AllReduce(at::full({3}, r + 1.0), ReduceOp::kSum));
   if (!at::allclose(sum, at::full({3}, w * (w + 1) / 2.0))) return Fail("allreduce sum");
   FABRIC_ASSIGN_OR_RETURN(at::Tensor mean, f->AllReduce(at::full({2}, 1.0 * r)));
   if (!at::allclose(mean, at::full({2}, (w - 1) / 2.0))) return Fail("allreduce mean");
   FABRIC_ASSIGN_OR_RETURN(at::Tensor mx, f->AllReduce(at::full({1}, 1.0 * r), ReduceOp::kMax));
   if (mx.item<double>() != w - 1) return Fail("allreduce max");
-  FABRIC_ASSIGN_OR_RETURN(at::Tensor g,
-                          f->AllGather(torch::tensor({1.0 * r, 10.0 * r})));
+  FABRIC_ASSIGN_OR_RETURN(at::Tensor g, f->AllGather(torch::tensor({1.0 * r, 10.0 * r})));
   for (int q = 0; q < w; ++q) {
     if (g[q][0].item<double>() != q || g[q][1].item<double>() != 10.0 * q) {
       return Fail(absl::StrCat("allgather row ", q));
@@ -221,12 +217,11 @@ absl::Status Equivalence(const Args& a) {
   model->jit = Get(a, "jit", "0") == "1";
   FABRIC_RETURN_IF_ERROR(
       f->Setup(model.ptr(), [&](std::vector<at::Tensor> p) { return MakeOptimizer(optim, p); }));
-  MemoryStats m;  // measured after the last backward: parameters, gradients, optimizer
-  MemoryStats fwd;  // measured right after the last forward
+  MemoryStats m;            // measured after the last backward: parameters, gradients, optimizer
+  MemoryStats fwd;          // measured right after the last forward
   std::string grad_device;  // where the last optimizer step found its gradients
   for (int s = 0; s < steps; ++s) {
-    FABRIC_ASSIGN_OR_RETURN(double loss,
-                            TrainStep(*f, model, s, accum, &m, &fwd, &grad_device));
+    FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, accum, &m, &fwd, &grad_device));
     f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
   }
   std::printf("AFTER_FORWARD rank=%d params=%lld unit_calls=%d\n", f->rank(),
@@ -238,8 +233,8 @@ absl::Status Equivalence(const Args& a) {
                 f->device().str().c_str(), p0.device().str().c_str(), grad_device.c_str());
   }
   std::printf("MEMORY rank=%d params=%lld grads=%lld optim=%lld total=%lld\n", f->rank(),
-              (long long)m.param_bytes, (long long)m.grad_bytes,
-              (long long)m.optimizer_state_bytes, (long long)m.total());
+              (long long)m.param_bytes, (long long)m.grad_bytes, (long long)m.optimizer_state_bytes,
+              (long long)m.total());
   FABRIC_ASSIGN_OR_RETURN(TensorMap state, f->ModelStateDict());
   // The same gathered on rank 0 only (what Save() does): rank 0 gets every tensor, equal
   // to the every-rank state; the others nothing.
@@ -278,10 +273,12 @@ absl::Status Equivalence(const Args& a) {
   std::printf("MAXDIFF rank=%d %.3g\n", f->rank(), max_diff);
   if (f->IsGlobalZero()) {
     std::string vals;
-    for (int i = 0; i < 8; ++i) absl::StrAppend(&vals, absl::StrFormat(" %.9g", flat[i].item<double>()));
+    for (int i = 0; i < 8; ++i)
+      absl::StrAppend(&vals, absl::StrFormat(" %.9g", flat[i].item<double>()));
     std::printf("PARAMS%s\n", vals.c_str());
   }
-  if (max_diff > 1e-5) return Fail(absl::StrCat("parameters differ from the reference by ", max_diff));
+  if (max_diff > 1e-5)
+    return Fail(absl::StrCat("parameters differ from the reference by ", max_diff));
   return absl::OkStatus();
 }
 
@@ -394,17 +391,16 @@ absl::Status PrecisionRun(const Args& a) {
     for (auto& [name, t] : before) unchanged = unchanged && at::equal(t.cpu(), after[name].cpu());
     skipped += unchanged ? 1 : 0;
     absl::StrAppend(&scales, " ", f->LossScale());
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor mean, f->AllReduce(loss.detach().to(at::kDouble).cpu(),
-                                                          ReduceOp::kMean));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor mean,
+                            f->AllReduce(loss.detach().to(at::kDouble).cpu(), ReduceOp::kMean));
     (s == 0 ? first : last) = mean.item<double>();
   }
   param = model->fc1->weight.scalar_type();
-  std::printf("PRECISION %s device=%s param=%s compute=%s loss=%s first=%.6f last=%.6f scale=%g "
-              "skipped=%d\n",
-              PrecisionName(f->config().precision).c_str(), f->device().str().c_str(),
-              c10::toString(param),
-              c10::toString(compute), c10::toString(loss_type), first, last, f->LossScale(),
-              skipped);
+  std::printf(
+      "PRECISION %s device=%s param=%s compute=%s loss=%s first=%.6f last=%.6f scale=%g "
+      "skipped=%d\n",
+      PrecisionName(f->config().precision).c_str(), f->device().str().c_str(), c10::toString(param),
+      c10::toString(compute), c10::toString(loss_type), first, last, f->LossScale(), skipped);
   std::printf("SCALES%s\n", scales.c_str());
   return absl::OkStatus();
 }
@@ -555,13 +551,13 @@ absl::Status TwoModels(const Args& a) {
   std::string names;
   FABRIC_ASSIGN_OR_RETURN(Fabric::Model * mb,
                           f->Setup(body.ptr(), [&](std::vector<NamedTensor> named) {
-    std::vector<at::Tensor> params;
-    for (auto& n : named) {
-      absl::StrAppend(&names, names.empty() ? "" : ",", n.name);
-      params.push_back(n.tensor);
-    }
-    return MakeOptimizer("sgd", params);
-  }));
+                            std::vector<at::Tensor> params;
+                            for (auto& n : named) {
+                              absl::StrAppend(&names, names.empty() ? "" : ",", n.name);
+                              params.push_back(n.tensor);
+                            }
+                            return MakeOptimizer("sgd", params);
+                          }));
   FABRIC_ASSIGN_OR_RETURN(Fabric::Model * mh, f->Setup(head.ptr(), [&](std::vector<at::Tensor> p) {
     return MakeOptimizer("adam", p);
   }));
@@ -569,9 +565,8 @@ absl::Status TwoModels(const Args& a) {
     auto [x_cpu, y_cpu] = LocalBatch(s, f->rank(), f->world_size());
     FABRIC_ASSIGN_OR_RETURN(at::Tensor x, f->ToDevice(x_cpu));
     FABRIC_ASSIGN_OR_RETURN(at::Tensor y, f->ToDevice(y_cpu));
-    FABRIC_ASSIGN_OR_RETURN(at::Tensor loss, f->Forward({mb}, [&] {
-      return torch::mse_loss(body->forward(x), y);
-    }));
+    FABRIC_ASSIGN_OR_RETURN(at::Tensor loss,
+                            f->Forward({mb}, [&] { return torch::mse_loss(body->forward(x), y); }));
     FABRIC_RETURN_IF_ERROR(f->Backward(loss));
     FABRIC_RETURN_IF_ERROR(f->Step(mb));
     FABRIC_ASSIGN_OR_RETURN(at::Tensor head_loss, f->Forward({mb, mh}, [&] {
