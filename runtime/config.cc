@@ -354,11 +354,8 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
                      kEnvFabricRecovery, " is not in-place"));
   }
 
-  c.fsdp_unit_types = options.fsdp_unit_types;
-  c.fsdp_unit_min_params = options.fsdp_unit_min_params;
-  c.fsdp_checkpoint_types = options.fsdp_checkpoint_types;
-  c.fsdp_just_in_time = options.fsdp_just_in_time;
-  c.fsdp_cpu_offload = options.fsdp_cpu_offload || strategy == "fsdp_cpu_offload";
+  c.fsdp = options.fsdp;
+  c.fsdp.cpu_offload = options.fsdp.cpu_offload || strategy == "fsdp_cpu_offload";
   c.num_threads = options.num_threads;
   if (c.num_threads == 0) {
     if (auto omp = Lookup(env, kEnvOmpNumThreads)) {

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/worker_env.h"
+#include "runtime/fsdp_options.h"
 
 namespace fabric::runtime {
 
@@ -42,23 +43,8 @@ struct FabricOptions {
   std::optional<std::string> process_group_backend;
   // Threads for intra-op parallelism; 0: OMP_NUM_THREADS if set, else LibTorch's default.
   int num_threads = 0;
-  // FSDP's auto-wrap policy (runtime/strategy.h FsdpOptions): submodules whose type name
-  // contains one of these, or holding at least this many trainable parameters (0: off),
-  // are sharded units of their own. Neither: the whole module is one unit.
-  std::vector<std::string> fsdp_unit_types;
-  int64_t fsdp_unit_min_params = 0;
-  // FSDP's activation checkpointing policy (Lightning's activation_checkpointing_policy):
-  // units whose type name contains one of these, run through RunUnit (fsdp_unit.h), keep
-  // no activations from forward and recompute them in backward.
-  std::vector<std::string> fsdp_checkpoint_types;
-  // The model runs the forward of every FSDP unit (but the root) through RunUnit
-  // (fsdp_unit.h): no unit is gathered before the forward pass, not even in the first
-  // step (otherwise a unit counts as just-in-time once RunUnit has seen it). A unit used
-  // outside RunUnit then has empty parameters and its forward fails.
-  bool fsdp_just_in_time = false;
-  // FSDP's CPU offload (Lightning's cpu_offload=True; also strategy "fsdp_cpu_offload"):
-  // on a GPU the shards, their gradients and the optimizer state stay in host memory.
-  bool fsdp_cpu_offload = false;
+  // FSDP's options (fsdp_options.h; ResolveConfig carries them into RuntimeConfig).
+  FsdpOptions fsdp;
 };
 
 // Where this process stands and what it runs, fully resolved.
@@ -89,12 +75,9 @@ struct RuntimeConfig {
   bool recovery_in_place = false;
   bool replacement = false;
   absl::Duration recovery_timeout = absl::Seconds(30);
-  int num_threads = 0;                       // 0: leave LibTorch's default
-  std::vector<std::string> fsdp_unit_types;  // FabricOptions' auto-wrap policy
-  int64_t fsdp_unit_min_params = 0;
-  std::vector<std::string> fsdp_checkpoint_types;  // FabricOptions' checkpointing policy
-  bool fsdp_just_in_time = false;                  // FabricOptions' promise about RunUnit
-  bool fsdp_cpu_offload = false;                   // FabricOptions' or strategy fsdp_cpu_offload
+  int num_threads = 0;  // 0: leave LibTorch's default
+  // FabricOptions::fsdp; cpu_offload also set by strategy "fsdp_cpu_offload".
+  FsdpOptions fsdp;
   // Where the rank came from: "env" (fabric-run/torchrun), "slurm", or "none".
   std::string source = "none";
 };

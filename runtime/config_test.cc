@@ -178,11 +178,11 @@ TEST(ResolveConfigTest, LightningStrategyNamesResolve) {
   env["LT_STRATEGY"] = "fsdp_cpu_offload";
   FABRIC_ASSERT_OK_AND_ASSIGN(c, ResolveConfig({}, env, 0));
   EXPECT_EQ(c.strategy, StrategyKind::kFsdp);
-  EXPECT_TRUE(c.fsdp_cpu_offload);
+  EXPECT_TRUE(c.fsdp.cpu_offload);
   EXPECT_FALSE(c.find_unused_parameters);
   env["LT_STRATEGY"] = "fsdp";
   FABRIC_ASSERT_OK_AND_ASSIGN(c, ResolveConfig({}, env, 0));
-  EXPECT_FALSE(c.fsdp_cpu_offload);
+  EXPECT_FALSE(c.fsdp.cpu_offload);
   env["LT_STRATEGY"] = "dp";
   EXPECT_THAT(ResolveConfig({}, env, 0).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,

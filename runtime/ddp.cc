@@ -1,4 +1,5 @@
-// DDP (and single-process) strategy: see strategy.h.
+// DDP (and single-process) strategy: see strategy.h. Its in-place recovery part
+// (the gradient snapshot, the manual re-sync, the bucket layout) is ddp_recovery.h.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -8,6 +9,7 @@
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "runtime/ddp_recovery.h"
 #include "runtime/module_sync.h"
 #include "runtime/strategy.h"
 #include "runtime/torch_status.h"
@@ -21,54 +23,6 @@ namespace {
 
 int64_t NBytes(const at::Tensor& t) { return t.defined() ? t.numel() * t.element_size() : 0; }
 
-// What a recoverable DDP keeps of one backward's synchronisation: each bucket's local
-// gradients (copied before its all-reduce overwrote them) and the collectives' futures.
-// Written from the autograd engine's hooks, read by the training thread after backward.
-struct GradSnapshot {
-  std::vector<std::pair<at::Tensor, at::Tensor>> saved;  // (parameter, its local gradient)
-  std::vector<c10::intrusive_ptr<c10::ivalue::Future>> futures;
-  void Clear() {
-    saved.clear();
-    futures.clear();
-  }
-  bool AnyFailed() const {
-    for (const auto& f : futures) {
-      if (f->completed() && f->hasError()) return true;
-    }
-    return false;
-  }
-};
-
-// The reducer's communication: the mean all-reduce of torch's default DDP hook (divide,
-// then sum), after saving the bucket's local gradients.
-class SnapshotAllReduceHook : public c10d::CommHookInterface {
- public:
-  SnapshotAllReduceHook(c10::intrusive_ptr<c10d::ProcessGroup> group,
-                        std::shared_ptr<GradSnapshot> snapshot)
-      : group_(std::move(group)), snapshot_(std::move(snapshot)) {}
-
-  c10::intrusive_ptr<c10::ivalue::Future> runHook(c10d::GradBucket& bucket) override {
-    const std::vector<at::Tensor> params = bucket.getParameters();
-    const std::vector<at::Tensor> grads = bucket.getGradients();
-    for (size_t i = 0; i < params.size() && i < grads.size(); ++i) {
-      snapshot_->saved.emplace_back(params[i], grads[i].clone());
-    }
-    std::vector<at::Tensor> tensors = {bucket.getBufferRef()};
-    tensors[0].mul_(1.0 / group_->getSize());  // as the reducer's own path scales
-    c10::intrusive_ptr<c10::ivalue::Future> f = group_->allreduce(tensors)->getFuture();
-    snapshot_->futures.push_back(f);
-    return f;
-  }
-
-  at::Tensor parseHookResult(const c10::IValue& result) override {
-    return c10d::detail::parseCppCommHookResult(result);
-  }
-
- private:
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
-  std::shared_ptr<GradSnapshot> snapshot_;
-};
-
 class DdpStrategy : public Strategy, public InPlaceRecovery {
  public:
   DdpStrategy(Communicator* comm, const DdpOptions& options) : comm_(comm), options_(options) {}
@@ -78,7 +32,7 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   bool GradSyncFailed() const override { return snapshot_->AnyFailed(); }
 
   void ForgetGroup() override {
-    if (reducer_ != nullptr) layout_ = Buckets();
+    if (reducer_ != nullptr) layout_ = CurrentBuckets();
     DropReducer();
     snapshot_->futures.clear();
     comm_ = nullptr;
@@ -91,52 +45,16 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   }
 
   absl::Status ResyncLocalGradients() override {
-    FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "ddp: restore the local gradients", [&] {
-      torch::NoGradGuard no_grad;
-      for (auto& [param, grad] : snapshot_->saved) {
-        at::Tensor p = param;
-        if (p.grad().defined()) {
-          p.mutable_grad().copy_(grad);
-        } else {
-          p.mutable_grad() = grad;
-        }
-      }
-    }));
-    snapshot_->Clear();
-    return AllReduceGradientsNow();
+    FABRIC_RETURN_IF_ERROR(RestoreLocalGradients(comm_->rank(), *snapshot_));
+    return AllReduceBucketsNow(*comm_, params_, CurrentBuckets());
   }
 
   std::vector<int64_t> BucketLayout() const override {
-    std::vector<int64_t> out;
-    const std::vector<std::vector<size_t>> b = Buckets();
-    out.push_back(static_cast<int64_t>(b.size()));
-    for (const auto& bucket : b) {
-      out.push_back(static_cast<int64_t>(bucket.size()));
-      for (size_t i : bucket) out.push_back(static_cast<int64_t>(i));
-    }
-    return out;
+    return EncodeBucketLayout(CurrentBuckets());
   }
 
   absl::Status AdoptBucketLayout(const std::vector<int64_t>& layout) override {
-    std::vector<std::vector<size_t>> b;
-    size_t pos = 1;
-    const int64_t n = layout.empty() ? -1 : layout[0];
-    for (int64_t k = 0; k < n && pos < layout.size(); ++k) {
-      const int64_t len = layout[pos++];
-      std::vector<size_t> bucket;
-      for (int64_t j = 0; j < len && pos < layout.size(); ++j) {
-        const int64_t idx = layout[pos++];
-        if (idx < 0 || idx >= static_cast<int64_t>(params_.size())) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("ddp: a bucket names parameter ", idx, " of ", params_.size()));
-        }
-        bucket.push_back(static_cast<size_t>(idx));
-      }
-      b.push_back(std::move(bucket));
-    }
-    if (n < 0 || static_cast<int64_t>(b.size()) != n || pos != layout.size()) {
-      return absl::InvalidArgumentError("ddp: malformed bucket layout");
-    }
+    FABRIC_ASSIGN_OR_RETURN(Buckets b, DecodeBucketLayout(layout, params_.size()));
     DropReducer();
     layout_ = std::move(b);
     return MakeReducer(/*verify=*/false);
@@ -206,7 +124,7 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   absl::Status PostBackward(bool sync) override {
     if (sync_next_manually_ && sync && reducer_ != nullptr) {
       sync_next_manually_ = false;
-      return AllReduceGradientsNow();
+      return AllReduceBucketsNow(*comm_, params_, CurrentBuckets());
     }
     // The reducer all-reduced each bucket from autograd hooks while backward ran and
     // wrote the averaged gradients back when it finished: nothing is left to do but
@@ -334,37 +252,6 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   }
 
  private:
-  // Every trainable parameter's gradient (zeros where it got none) averaged over the
-  // ranks exactly as the reducer does it: bucket by bucket in its order, each bucket's
-  // gradients flattened in its order, scaled by 1/W, then summed.
-  absl::Status AllReduceGradientsNow() {
-    const std::vector<std::vector<size_t>> buckets = Buckets();
-    const double scale = 1.0 / comm_->world_size();
-    for (const std::vector<size_t>& bucket : buckets) {
-      at::Tensor flat;
-      FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "ddp: gather the gradients", [&] {
-        std::vector<at::Tensor> views;
-        for (size_t i : bucket) {
-          at::Tensor& p = params_[i];
-          if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-          views.push_back(p.grad().reshape({-1}));
-        }
-        flat = at::cat(views);
-        flat.mul_(scale);
-      }));
-      FABRIC_RETURN_IF_ERROR(comm_->AllReduce(flat, ReduceOp::kSum));
-      FABRIC_RETURN_IF_ERROR(TorchCall(comm_->rank(), "ddp: write the gradients back", [&] {
-        int64_t off = 0;
-        for (size_t i : bucket) {
-          at::Tensor g = params_[i].mutable_grad();
-          g.copy_(flat.narrow(0, off, g.numel()).view_as(g));
-          off += g.numel();
-        }
-      }));
-    }
-    return absl::OkStatus();
-  }
-
   // torch's DDP construction: one bucket for the first iteration (the gradients' order
   // is unknown), then rebuild_buckets() re-plans with bucket_cap_bytes and a 1 MB first
   // bucket from the order observed; buckets listed in reverse parameter order.
@@ -392,7 +279,7 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
           kFirstBucketBytes, /*skip_all_reduce_unused_params=*/false,
           /*use_python_reducer=*/false, /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
       if (options_.recoverable) {
-        reducer_->register_comm_hook(std::make_unique<SnapshotAllReduceHook>(group, snapshot_));
+        reducer_->register_comm_hook(MakeSnapshotAllReduceHook(group, snapshot_));
       }
     });
   }
@@ -408,7 +295,7 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   }
 
   // The reducer's buckets as parameter indices, in reduction order.
-  std::vector<std::vector<size_t>> Buckets() const {
+  Buckets CurrentBuckets() const {
     std::vector<std::vector<size_t>> out;
     if (reducer_ == nullptr) return layout_;
     std::unordered_map<const void*, size_t> index;
@@ -433,8 +320,8 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
   std::unique_ptr<c10d::Reducer> reducer_;  // world_size > 1 only
   bool sync_buffers_next_ = true;
   std::shared_ptr<GradSnapshot> snapshot_ = std::make_shared<GradSnapshot>();
-  bool sync_next_manually_ = false;          // SyncNextManually()
-  std::vector<std::vector<size_t>> layout_;  // the failed group's buckets (recovery)
+  bool sync_next_manually_ = false;  // SyncNextManually()
+  Buckets layout_;                   // the failed group's buckets (recovery)
 };
 
 }  // namespace

@@ -75,6 +75,30 @@ int CudaDeviceCount() {
   return n.ok() ? *n : 0;
 }
 
+// The CPU generator's state (what a checkpoint saves).
+absl::StatusOr<at::Tensor> ReadCpuRngState(int rank) {
+  return TorchCall(rank, "read RNG state", [] {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return gen.get_state();
+  });
+}
+
+// Collective: rank 0's `written` (the others pass OK) reaches every rank. Returns
+// `written` on rank 0, and on the others OK, or Aborted "rank R: save WHAT: rank 0
+// failed to DOING" when rank 0's failed: no rank returns before rank 0's write is over.
+absl::Status ShareRankZeroOutcome(Communicator& comm, const absl::Status& written,
+                                  absl::string_view what, absl::string_view doing) {
+  at::Tensor flag = at::scalar_tensor(written.ok() ? 0 : 1, at::kInt).reshape({1});
+  FABRIC_RETURN_IF_ERROR(comm.Broadcast(flag, 0));
+  if (!written.ok()) return written;
+  if (flag.item<int>() != 0) {
+    return absl::AbortedError(
+        absl::StrCat("rank ", comm.rank(), ": save ", what, ": rank 0 failed to ", doing));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Fabric::Fabric(const RuntimeConfig& config, RuntimeEnv env)
@@ -173,13 +197,7 @@ absl::StatusOr<Fabric::Model*> Fabric::SetupNamed(std::shared_ptr<torch::nn::Mod
   model->index_ = static_cast<int>(models_.size());
   model->module_ = std::move(module);
   if (config_.strategy == StrategyKind::kFsdp) {
-    FsdpOptions fsdp;
-    fsdp.unit_types = config_.fsdp_unit_types;
-    fsdp.unit_min_params = config_.fsdp_unit_min_params;
-    fsdp.checkpoint_types = config_.fsdp_checkpoint_types;
-    fsdp.just_in_time = config_.fsdp_just_in_time;
-    fsdp.cpu_offload = config_.fsdp_cpu_offload;
-    model->strategy_ = MakeFsdpStrategy(comm_.get(), fsdp);
+    model->strategy_ = MakeFsdpStrategy(comm_.get(), config_.fsdp);
   } else {
     DdpOptions ddp;
     ddp.find_unused_parameters = config_.find_unused_parameters;
@@ -400,22 +418,11 @@ absl::Status Fabric::Save(const std::string& path, const TrainState& state,
   }
   absl::Status written = absl::OkStatus();
   if (IsGlobalZero()) {
-    FABRIC_ASSIGN_OR_RETURN(data.rng_state, TorchCall(rank(), "read RNG state", [] {
-                              auto gen = at::detail::getDefaultCPUGenerator();
-                              std::lock_guard<std::mutex> lock(gen.mutex());
-                              return gen.get_state();
-                            }));
+    FABRIC_ASSIGN_OR_RETURN(data.rng_state, ReadCpuRngState(rank()));
     written = WriteCheckpoint(path, data, rank(), write_options);
   }
   // Everyone learns whether rank 0's write worked, and returns only after it did.
-  at::Tensor flag = at::scalar_tensor(written.ok() ? 0 : 1, at::kInt).reshape({1});
-  FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flag, 0));
-  if (!written.ok()) return written;
-  if (flag.item<int>() != 0) {
-    return absl::AbortedError(
-        absl::StrCat("rank ", rank(), ": save ", path, ": rank 0 failed to write the checkpoint"));
-  }
-  return absl::OkStatus();
+  return ShareRankZeroOutcome(*comm_, written, path, "write the checkpoint");
 }
 
 absl::Status Fabric::SaveSharded(const std::string& dir, const TrainState& state) {
@@ -451,25 +458,14 @@ absl::Status Fabric::SaveSharded(const std::string& dir, const TrainState& state
     meta.step = state.step;
     meta.world_size = world_size();
     meta.extra = state.extra;
-    FABRIC_ASSIGN_OR_RETURN(meta.rng_state, TorchCall(rank(), "read RNG state", [] {
-                              auto gen = at::detail::getDefaultCPUGenerator();
-                              std::lock_guard<std::mutex> lock(gen.mutex());
-                              return gen.get_state();
-                            }));
+    FABRIC_ASSIGN_OR_RETURN(meta.rng_state, ReadCpuRngState(rank()));
     written = WriteCheckpoint(step_dir + "/meta.ckpt", meta, rank());
     if (written.ok()) {
       written = WriteFileAtomically(dir + "/latest", absl::StrCat("step-", state.step, "\n"));
     }
     if (written.ok()) RemoveOtherStepDirs(dir, absl::StrCat("step-", state.step));
   }
-  at::Tensor flag = at::scalar_tensor(written.ok() ? 0 : 1, at::kInt).reshape({1});
-  FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flag, 0));
-  if (!written.ok()) return written;
-  if (flag.item<int>() != 0) {
-    return absl::AbortedError(
-        absl::StrCat("rank ", rank(), ": save ", dir, ": rank 0 failed to finish the checkpoint"));
-  }
-  return absl::OkStatus();
+  return ShareRankZeroOutcome(*comm_, written, dir, "finish the checkpoint");
 }
 
 absl::StatusOr<CheckpointData> Fabric::ReadSharded(const std::string& dir) {

@@ -14,7 +14,7 @@
 // gathered again right before the unit's backward (an identity autograd node on `f`'s
 // output does it); its reduce-scatter then frees them as before. So at most one unit's
 // full parameters are alive in forward, instead of the whole model. When the unit's type
-// is in the checkpointing policy (FabricOptions::fsdp_checkpoint_types), `f` runs without
+// is in the checkpointing policy (FabricOptions::fsdp.checkpoint_types), `f` runs without
 // autograd in forward (no activations kept) and again, with autograd, in backward (the
 // random number generators' states restored, so dropout draws the same). Anywhere else
 // (DDP, one device, outside Fabric::Forward, a module that is no unit) RunUnit is f(input).

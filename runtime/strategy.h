@@ -40,6 +40,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/communicator.h"
+#include "runtime/fsdp_options.h"
 #include "runtime/optim_state.h"
 #include "torch/nn/module.h"
 #include "torch/optim/optimizer.h"
@@ -152,27 +153,6 @@ struct DdpOptions {
   // In-place recovery: each bucket's local gradients are saved before its all-reduce
   // (one copy of the gradients), so a failed synchronisation can be redone.
   bool recoverable = false;
-};
-
-// FSDP's auto-wrap policy (which submodules are units of their own).
-struct FsdpOptions {
-  // Submodules whose type name (Module::name(), e.g.
-  // "torch::nn::TransformerEncoderLayerImpl") contains one of these.
-  std::vector<std::string> unit_types;
-  // Submodules holding at least this many trainable parameters (0: off).
-  int64_t unit_min_params = 0;
-  // Activation checkpointing: units whose type name contains one of these, when run
-  // through RunUnit (fsdp_unit.h), recompute their forward in backward instead of
-  // keeping its activations.
-  std::vector<std::string> checkpoint_types;
-  // Every unit but the root runs its forward through RunUnit: none is gathered before
-  // the forward pass, from the first step on.
-  bool just_in_time = false;
-  // CPU offload (Lightning's cpu_offload=True, strategy "fsdp_cpu_offload"): on a GPU,
-  // each rank's shards, their gradients and so the optimizer state live in (pinned) host
-  // memory and the optimizer steps on the CPU; a unit's shard is copied to the device for
-  // its all-gather and its reduce-scattered gradient back. No effect on the CPU.
-  bool cpu_offload = false;
 };
 
 // `comm` must outlive the strategy.

@@ -124,10 +124,10 @@ absl::Status Train(const TrainOptions& o) {
   fo.strategy = o.strategy;
   fo.precision = o.precision;
   fo.accelerator = o.accelerator;
-  if (!o.fsdp_units.empty()) fo.fsdp_unit_types = {o.fsdp_units};
-  if (!o.fsdp_checkpoint.empty()) fo.fsdp_checkpoint_types = {o.fsdp_checkpoint};
+  if (!o.fsdp_units.empty()) fo.fsdp.unit_types = {o.fsdp_units};
+  if (!o.fsdp_checkpoint.empty()) fo.fsdp.checkpoint_types = {o.fsdp_checkpoint};
   // The blocks run through RunUnit: with a unit per block none is gathered before forward.
-  fo.fsdp_just_in_time = o.fsdp_units == "TransformerEncoderLayer";
+  fo.fsdp.just_in_time = o.fsdp_units == "TransformerEncoderLayer";
   FABRIC_ASSIGN_OR_RETURN(auto fabric, Fabric::Create(fo));
   GradScalerOptions scaler;
   scaler.growth_interval = o.loss_scale_growth_interval;
@@ -137,7 +137,7 @@ absl::Status Train(const TrainOptions& o) {
   fabric->Print(absl::StrFormat(
       "train: world=%d device=%s strategy=%s precision=%s threads=%d batch=%d seq=%d steps=%d",
       fabric->world_size(), fabric->device().str(),
-      cfg.fsdp_cpu_offload ? "fsdp_cpu_offload" : runtime::StrategyName(cfg.strategy),
+      cfg.fsdp.cpu_offload ? "fsdp_cpu_offload" : runtime::StrategyName(cfg.strategy),
       runtime::PrecisionName(cfg.precision), at::get_num_threads(), o.batch_size, o.seq_len,
       o.steps));
   fabric->SeedEverything(o.seed);

@@ -161,10 +161,10 @@ FabricOptions OptionsFrom(const Args& a) {
   if (a.count("strategy")) o.strategy = a.at("strategy");
   if (a.count("accelerator")) o.accelerator = a.at("accelerator");
   if (a.count("backend")) o.process_group_backend = a.at("backend");
-  if (a.count("units")) o.fsdp_unit_types = absl::StrSplit(a.at("units"), ',');
-  if (a.count("checkpoint")) o.fsdp_checkpoint_types = absl::StrSplit(a.at("checkpoint"), ',');
-  o.fsdp_just_in_time = Get(a, "just_in_time", "0") == "1";
-  o.fsdp_unit_min_params = GetInt(a, "unit_min_params", 0);
+  if (a.count("units")) o.fsdp.unit_types = absl::StrSplit(a.at("units"), ',');
+  if (a.count("checkpoint")) o.fsdp.checkpoint_types = absl::StrSplit(a.at("checkpoint"), ',');
+  o.fsdp.just_in_time = Get(a, "just_in_time", "0") == "1";
+  o.fsdp.unit_min_params = GetInt(a, "unit_min_params", 0);
   return o;
 }
 
