@@ -20,6 +20,7 @@ PACKAGES=(
   clang libclang-rt-14-dev  # libFuzzer targets (tools/fuzz.sh)
   clang-format              # tools/check_format.sh
   dpkg-dev                  # dpkg-source, for `apt-get source abseil` below
+  prometheus                # promtool and a real server: metrics tests (doc/metrics.md)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -75,7 +76,7 @@ fi
 venv_ok() {
   [[ -x .venv/bin/python && -x .venv/bin/torchrun && -x .venv/bin/fabric ]] &&
     .venv/bin/python - "$TORCH_VERSION" "$LIGHTNING_VERSION" <<'PY' 2>/dev/null
-import sys, torch, lightning, click
+import sys, torch, lightning, click, prometheus_client
 ok = torch.__version__.split("+")[0] == sys.argv[1] and lightning.__version__ == sys.argv[2]
 sys.exit(0 if ok else 1)
 PY
@@ -84,7 +85,7 @@ if ! venv_ok; then
   echo "setup: creating .venv with torch==$TORCH_VERSION and lightning==$LIGHTNING_VERSION (PyPI)"
   [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade-strategy only-if-needed \
-    "torch==$TORCH_VERSION" "lightning==$LIGHTNING_VERSION" click  # click: the `fabric` CLI
+    "torch==$TORCH_VERSION" "lightning==$LIGHTNING_VERSION" click prometheus-client  # click: the `fabric` CLI; prometheus-client: metrics parser check
   if ! venv_ok; then
     echo "setup: .venv is still not usable (torch $TORCH_VERSION, lightning $LIGHTNING_VERSION): remove .venv and run tools/setup.sh again" >&2
     exit 1
