@@ -159,7 +159,7 @@ HttpServer::~HttpServer() {
   if (!unix_path_.empty()) unlink(unix_path_.c_str());
 }
 
-void HttpServer::Accept(int listen_fd) {
+void HttpServer::Accept(int listen_fd, bool unix_socket) {
   for (;;) {
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN: nothing more; other errors: the client's problem
@@ -175,6 +175,7 @@ void HttpServer::Accept(int listen_fd) {
     Conn c;
     c.fd = std::move(owned);
     c.opened = absl::Now();
+    c.unix_socket = unix_socket;
     conns_.emplace(fd, std::move(c));
   }
 }
@@ -210,6 +211,7 @@ bool HttpServer::Serve(Conn& c, uint32_t events) {
         r = Error(405, "only GET and HEAD");
       } else {
         head_only = (*req)->method == "HEAD";
+        (*req)->unix_socket = c.unix_socket;
         r = handler_(**req);
       }
     }
@@ -252,9 +254,9 @@ void HttpServer::OnReady() {
   for (int i = 0; i < n; ++i) {
     const uint64_t tag = events[i].data.u64;
     if (tag == kUnixListenerTag) {
-      Accept(unix_listener_.get());
+      Accept(unix_listener_.get(), /*unix_socket=*/true);
     } else if (tag == kTcpListenerTag) {
-      Accept(tcp_listener_.get());
+      Accept(tcp_listener_.get(), /*unix_socket=*/false);
     } else {
       auto it = conns_.find(static_cast<int>(tag));
       if (it != conns_.end() && !Serve(it->second, events[i].events)) Close(it->first);

@@ -32,9 +32,10 @@
 namespace fabric {
 
 struct HttpRequest {
-  std::string method;  // "GET" or "HEAD"
-  std::string path;    // without the query
-  std::string query;   // after '?', undecoded; empty when none
+  std::string method;        // "GET" or "HEAD"
+  std::string path;          // without the query
+  std::string query;         // after '?', undecoded; empty when none
+  bool unix_socket = false;  // came through the Unix listener (the owner's user only)
 };
 
 struct HttpResponse {
@@ -85,10 +86,11 @@ class HttpServer {
     std::string out;
     size_t written = 0;
     absl::Time opened;
+    bool unix_socket = false;
   };
   HttpServer(Handler handler) : handler_(std::move(handler)) {}
   absl::Status Listen(const HttpServerOptions& options);
-  void Accept(int listen_fd);
+  void Accept(int listen_fd, bool unix_socket);
   // Reads, answers, writes; false when the connection is done (to be closed).
   bool Serve(Conn& c, uint32_t events);
   void Close(int fd);

@@ -86,7 +86,7 @@ HttpResponse Echo(const HttpRequest& r) {
     out.code = 404;
     out.body = "no such page\n";
   } else {
-    out.body = absl::StrCat(r.method, " ", r.path, " ", r.query);
+    out.body = absl::StrCat(r.method, " ", r.path, " ", r.query, r.unix_socket ? " unix" : "");
   }
   return out;
 }
@@ -131,7 +131,7 @@ TEST(HttpServerTest, UnixSocketIsOwnerOnlyAndRemovedWithTheServer) {
     EXPECT_EQ((*server)->tcp_port(), -1);
     std::string out =
         Serve(**server, [&] { return Exchange(ConnectUnix(path), "GET /status HTTP/1.0\n\n"); });
-    EXPECT_THAT(out, HasSubstr("\r\n\r\nGET /status "));
+    EXPECT_THAT(out, HasSubstr("\r\n\r\nGET /status  unix"));
   }
   struct stat st;
   EXPECT_NE(lstat(path.c_str(), &st), 0) << "the socket file outlived its server";

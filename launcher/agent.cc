@@ -101,6 +101,7 @@ absl::Status Agent::Init() {
       [this](int rank, pid_t pid, const std::string& why) { RecordHang(rank, pid, why); });
   FABRIC_RETURN_IF_ERROR(OpenEventLog());
   FABRIC_RETURN_IF_ERROR(Watch(hang_watch_->fifo_fd(), kTimerFifoTag));
+  FABRIC_RETURN_IF_ERROR(OpenEndpoint());
   return Watch(coordinator_->event_fd(), kCoordinatorTag);
 }
 
@@ -113,6 +114,7 @@ absl::Status Agent::Watch(int fd, uint64_t tag) {
 }
 
 Agent::~Agent() {
+  endpoint_.reset();    // its socket file first
   hang_watch_.reset();  // its files first: the directory is removed below
   for (const std::string& f : scratch_files_) unlink(f.c_str());
   if (!scratch_dir_.empty()) rmdir(scratch_dir_.c_str());
@@ -218,7 +220,9 @@ absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   for (size_t i = 0; i < io.read_fds.size(); ++i) {
     if (!Watch(io.read_fds[i].get(), i).ok()) LogWarning("epoll_ctl: ", std::strerror(errno));
   }
+  gang_ = &gang;
   Supervise(gang, io);
+  gang_ = nullptr;
   attempt_.control_fifos.clear();
   in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
@@ -334,6 +338,8 @@ absl::Status Agent::Poll(std::optional<absl::Time> deadline, const LoopHandlers&
       hang_watch_->OnFifoReadable();  // between attempts: a late write of the last one's
     } else if (tag == kCoordinatorTag) {
       h.coordinator();
+    } else if (tag == kEndpointTag) {
+      endpoint_->OnReady();  // status and metrics, at any phase (a hung rank included)
     } else if (h.pipe) {
       h.pipe(tag);
     }

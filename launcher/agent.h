@@ -24,6 +24,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
 #include "common/placement.h"
 #include "common/unique_fd.h"
 #include "common/worker_env.h"
@@ -36,6 +38,7 @@
 #include "launcher/failure_report.h"
 #include "launcher/gang.h"
 #include "launcher/hang_watch.h"
+#include "launcher/job_status.h"
 #include "launcher/local_coordinator.h"
 #include "launcher/options.h"
 #include "launcher/posix_process_launcher.h"
@@ -188,6 +191,13 @@ class Agent {
   void RecordAttemptEnd(const NodePlacement& plan, const GangOutcome& out);
   void RecordFailure(const FailureReportInput& in, const std::string& report);
   int RecordRunEnd(int exit_code);  // returns exit_code
+  // What the job looks like now (agent_status.cc): `fabric-run status`, /metrics' gauges.
+  // The endpoint: the status socket <scratch>/status.sock (GET /status: JobStatus JSON,
+  // GET /metrics) and, with --metrics-port, TCP for Prometheus (GET /metrics only); opened
+  // by Init, served by Poll.
+  absl::Status OpenEndpoint();
+  HttpResponse Serve(const HttpRequest& request);
+  JobStatus Snapshot() const;
   // Run's rounds (Run records the run's end around it).
   int RunRounds();
   // The epoll set's tags: worker pipes are 0..2n-1 (stdout, stderr of each local rank).
@@ -195,6 +205,7 @@ class Agent {
   static constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
   static constexpr uint64_t kCoordinatorTag = ~uint64_t{0} - 2;
   static constexpr uint64_t kTimerFifoTag = ~uint64_t{0} - 3;  // torch's file timer (hang_watch.h)
+  static constexpr uint64_t kEndpointTag = ~uint64_t{0} - 4;   // the HttpServer's epoll set
   // Stderr lines a failure report quotes (the agent keeps more, for a hung rank's stack).
   static constexpr size_t kReportTailLines = 10;
 
@@ -220,6 +231,14 @@ class Agent {
   std::deque<CoordinatorEvent> pending_;   // taken from the coordinator, not yet acted on
   std::unique_ptr<HangWatch> hang_watch_;  // file timers and heartbeats (hang_watch.h)
   std::unique_ptr<EventLog> events_;       // never null after Init (no files: records nothing)
+  // Observability (agent_status.cc, agent_metrics.h): counters bumped by the Record*
+  // functions, gauges set from Snapshot() at each scrape.
+  MetricRegistry metrics_;
+  std::unique_ptr<HttpServer> endpoint_;    // null: no socket could be made (a warning said so)
+  const Gang* gang_ = nullptr;              // the running attempt's, while Supervise runs
+  std::string last_failure_;                // the last root cause's one line
+  std::optional<absl::Time> join_started_;  // the last RequestPlan (the join histogram)
+  std::optional<absl::Time> failed_at_;     // the last failed attempt's end (restart time)
 };
 
 }  // namespace fabric::launcher

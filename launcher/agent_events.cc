@@ -7,6 +7,7 @@
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "launcher/agent.h"
+#include "launcher/agent_metrics.h"
 
 namespace fabric::launcher {
 namespace {
@@ -58,7 +59,13 @@ absl::Status Agent::OpenEventLog() {
 
 void Agent::RecordPlan(const NodePlacement& plan, bool restart) {
   events_->set_node_rank(plan.node_rank);
+  if (join_started_.has_value()) {
+    metrics_.Observe(kMetricJoinSeconds, {},
+                     absl::ToDoubleSeconds(clock_->TimeNow() - *join_started_));
+    join_started_.reset();
+  }
   if (restart) {
+    metrics_.Add(kMetricRestarts);
     events_->Record("fabric.restart", {{"restart_count", plan.restart_count},
                                        {"max_restarts", plan.max_restarts},
                                        {"round", plan.round}});
@@ -87,6 +94,11 @@ void Agent::RecordAttemptStart(const NodePlacement& plan, const Gang& gang) {
                                            {"world_size", plan.world_size},
                                            {"local_world_size", plan.local_world_size}});
   const absl::Time now = clock_->TimeNow();
+  metrics_.Add(kMetricAttempts);
+  if (failed_at_.has_value()) {
+    metrics_.Observe(kMetricRestartSeconds, {}, absl::ToDoubleSeconds(now - *failed_at_));
+    failed_at_.reset();
+  }
   for (const WorkerState& w : gang.workers()) {
     if (w.pid <= 0) continue;
     attempt_.started_at[w.pid] = now;
@@ -115,10 +127,14 @@ void Agent::RecordReplacement(const Replacement& x) {
   j["spare"] = x.spare;
   AddExit(x.status, &j);
   events_->Record(x.spare >= 0 ? "fabric.spare.promoted" : "fabric.worker.replaced", std::move(j));
+  metrics_.Add(kMetricReplacements);
+  metrics_.Add(kMetricWorkerFailures,
+               {{"cause", FailureCause(x.status, /*hung=*/false, /*oom=*/false)}});
   attempt_.started_at[x.new_pid] = clock_->TimeNow();
 }
 
 void Agent::RecordHang(int global_rank, pid_t pid, const std::string& reason) {
+  metrics_.Add(kMetricHangs);
   events_->Record("fabric.hang", {{"global_rank", global_rank},
                                   {"worker_id", static_cast<int64_t>(pid)},
                                   {"reason", reason},
@@ -141,6 +157,7 @@ void Agent::RecordAttemptEnd(const NodePlacement& plan, const GangOutcome& out) 
     j["root_description"] = out.root_status.Describe();
   }
   if (out.end == GangEnd::kSpawnFailed) j["error"] = std::string(out.spawn_error.message());
+  if (out.end != GangEnd::kSucceeded) failed_at_ = clock_->TimeNow();
   events_->Record("fabric.attempt.end", std::move(j));
 }
 
@@ -153,6 +170,14 @@ void Agent::RecordFailure(const FailureReportInput& in, const std::string& repor
       in.error_file_message.empty() ? Json(nullptr) : Json(in.error_file_message);
   j["raw_error"] = report;  // the failure report as printed
   events_->Record("fabric.failure", std::move(j));
+  const bool oom = in.oom_kills_before.has_value() && in.oom_kills_after.has_value() &&
+                   *in.oom_kills_after > *in.oom_kills_before;
+  metrics_.Add(kMetricWorkerFailures,
+               {{"cause", FailureCause(in.status, !in.hang_reason.empty(), oom)}});
+  last_failure_ = absl::StrCat("rank ", in.global_rank, " (pid ", in.pid, ", node ", in.node_rank,
+                               ") ", in.status.Describe(),
+                               in.hang_reason.empty() ? "" : absl::StrCat(": ", in.hang_reason),
+                               oom ? " (the kernel's OOM killer)" : "");
 }
 
 int Agent::RecordRunEnd(int exit_code) {

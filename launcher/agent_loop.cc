@@ -351,6 +351,7 @@ int Agent::RunRounds() {
       ev = *std::exchange(next_plan_, std::nullopt);
     } else {
       c.RequestPlan();
+      join_started_ = clock_->TimeNow();
       for (;;) {
         if (!WaitCoordinator(&ev, &sig)) return Interrupted(sig, "while joining the rendezvous");
         if (ev.kind == Kind::kPlan) break;

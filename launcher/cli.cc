@@ -102,6 +102,9 @@ const std::vector<FlagSpec>& Flags() {
       {"events", Kind::kValue, "FILE", "(none)",
        "Append the run's event log to FILE: one JSON object a line in torchelastic's\n"
        "event record shape (doc/events.md).", {}},
+      {"metrics-port", Kind::kValue, "PORT", "(off)",
+       "Serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port, printed); "
+       "doc/metrics.md.", {}},
       {"console-ranks", Kind::kValue, "all|none|RANKS", "all",
        "Which global ranks' output reaches the console, e.g. 0 or 0,2-3.", {}},
       {"quiet", Kind::kBool, "", "false",
@@ -835,6 +838,10 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
   if (auto it = raw.find("events"); it != raw.end()) {
     if (it->second.value.empty()) return Bad(it->second, "needs a file name");
     o->events_file = it->second.value;
+  }
+  if (auto it = raw.find("metrics-port"); it != raw.end()) {
+    FABRIC_ASSIGN_OR_RETURN(o->metrics_port,
+                            ParseInt(it->second, 0, 65535, "use a port in 0..65535 (0: any free)"));
   }
   if (auto it = raw.find("python"); it != raw.end()) o->python = it->second.value;
   if (auto it = raw.find("rdzv-endpoint"); it != raw.end()) {

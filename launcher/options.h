@@ -53,6 +53,7 @@ struct LaunchOptions {
   absl::Duration grace_period = absl::Seconds(30);  // SIGTERM -> SIGKILL
   std::string log_dir;                              // empty: no per-rank files
   std::string events_file;                          // --events: the event log (empty: none)
+  std::optional<int> metrics_port;  // --metrics-port: Prometheus /metrics (0: any free port)
   ConsoleFilter console;
   std::string python = "python3";  // looked up in PATH, as `#!/usr/bin/env python3`
   // torchrun's spellings (launcher/torchrun_flags.h).

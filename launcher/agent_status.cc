@@ -1,0 +1,111 @@
+// The agent's endpoint (agent.h: OpenEndpoint, Serve, Snapshot): the status socket in its
+// private directory and, with --metrics-port, Prometheus' /metrics over TCP. Both are
+// served from the agent's one loop, between any two events, so they answer while a worker
+// is hung (the agent itself never waits on a worker).
+#include <unistd.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/net.h"
+#include "common/status_macros.h"
+#include "launcher/agent.h"
+#include "launcher/agent_metrics.h"
+#include "launcher/proc_stats.h"
+
+namespace fabric::launcher {
+
+absl::Status Agent::OpenEndpoint() {
+  DeclareAgentMetrics(metrics_);
+  HttpServerOptions o;
+  o.unix_path = absl::StrCat(scratch_dir_, "/status.sock");
+  o.tcp_port = options_.launch.metrics_port;
+  auto server = HttpServer::Create(o, [this](const HttpRequest& r) { return Serve(r); });
+  if (!server.ok() && o.tcp_port.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--metrics-port: ", server.status().message()));
+  }
+  if (!server.ok()) {  // only the status socket was asked for: the job runs without it
+    LogWarning("no status socket (fabric-run status will not see this job): ",
+               server.status().message());
+    return absl::OkStatus();
+  }
+  endpoint_ = *std::move(server);
+  if (o.tcp_port.has_value()) {
+    Say(absl::StrCat("fabric-run: metrics at http://", LocalHostname(), ":", endpoint_->tcp_port(),
+                     "/metrics\n"));
+  }
+  return Watch(endpoint_->fd(), kEndpointTag);
+}
+
+HttpResponse Agent::Serve(const HttpRequest& request) {
+  HttpResponse r;
+  if (request.path == "/metrics") {
+    SetAgentGauges(Snapshot(), metrics_);
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_.Render();
+  } else if (request.path == "/status" && request.unix_socket) {
+    r.content_type = "application/json";
+    r.body = EncodeJobStatus(Snapshot()) + "\n";
+  } else {
+    r.code = 404;
+    r.body = request.unix_socket ? "try /status or /metrics\n" : "try /metrics\n";
+  }
+  return r;
+}
+
+JobStatus Agent::Snapshot() const {
+  const LaunchOptions& lo = options_.launch;
+  const NodePlacement& plan = attempt_.plan;
+  JobStatus s;
+  s.run_id = run_id_;
+  s.backend = local_coordinator_ != nullptr ? "local"
+              : lo.rdzv_endpoint.empty()    ? "embedded"
+                                            : "standalone";
+  s.hostname = LocalHostname();
+  s.agent_pid = getpid();
+  s.node_rank = plan.node_rank;
+  s.num_nodes = plan.num_nodes;
+  s.round = plan.round;
+  s.attempt = plan.restart_count;
+  s.restarts_used = plan.restart_count + in_place_spent_ + (gang_ ? gang_->replacements() : 0);
+  s.max_restarts = lo.max_restarts;
+  s.restarts_left = std::max(0, s.max_restarts - s.restarts_used);
+  s.recovery = lo.recovery_in_place ? "in-place" : "gang";
+  s.world_size = plan.world_size;
+  s.last_failure = last_failure_;
+  if (gang_ == nullptr) return s;  // between attempts: no workers
+  std::set<pid_t> groups;
+  for (const WorkerState& w : gang_->workers()) {
+    if (w.pgid > 0 && !w.status.has_value()) groups.insert(w.pgid);
+  }
+  const std::map<pid_t, GroupUsage> usage = ReadGroupUsage(groups);
+  for (const WorkerState& w : gang_->workers()) {
+    RankStatus r;
+    r.global_rank = w.global_rank;
+    r.local_rank = w.local_rank;
+    r.node = s.hostname;
+    r.pid = w.pid;
+    if (w.status.has_value()) {
+      r.state = RankState::kExited;
+      if (w.status->signal != 0) {
+        r.signal = SignalName(w.status->signal);
+      } else {
+        r.exit_code = w.status->code;
+      }
+    } else if (hang_watch_->HangReason(w.local_rank) != nullptr) {
+      r.state = RankState::kHung;
+    } else {
+      r.state = w.pid > 0 ? RankState::kRunning : RankState::kStarting;
+    }
+    if (auto it = usage.find(w.pgid); it != usage.end()) {
+      r.rss_bytes = it->second.rss_bytes;
+      r.cpu_s = it->second.cpu_s;
+    }
+    s.ranks.push_back(std::move(r));
+  }
+  return s;
+}
+
+}  // namespace fabric::launcher
