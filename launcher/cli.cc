@@ -292,11 +292,14 @@ std::optional<int> VisibleGpuCount(const EnvMap& env) {
 std::string HelpText() {
   std::string s =
       "Usage: fabric-run [options] PROGRAM [ARGS...]\n"
-      "       fabric-run [options] -- PROGRAM [ARGS...]\n\n"
+      "       fabric-run [options] -- PROGRAM [ARGS...]\n"
+      "       fabric-run status [RUN-ID] [--json]   (the jobs running on this machine)\n\n"
       "Starts one worker per device on this node, joins the other nodes through a\n"
       "rendezvous, and supervises the workers. A .py PROGRAM runs under --python; any\n"
       "other PROGRAM is executed directly (a name without '/' is looked up in PATH).\n"
-      "Everything after PROGRAM (or after --) is passed to it untouched.\n\n"
+      "Everything after PROGRAM (or after --) is passed to it untouched. 'status' as the\n"
+      "first word is fabric-run's command; a program named status runs as ./status or\n"
+      "fabric-run -- status.\n\n"
       "Options (each may also be set with the FABRIC_ variable shown; the command line\n"
       "wins; --flag=value and --flag value both work; '_' and '-' are interchangeable):\n";
   for (const FlagSpec& f : Flags()) {
@@ -931,6 +934,12 @@ absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvM
 
 absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args, const EnvMap& env,
                                            const MachineFacts& machine, Personality personality) {
+  if (!args.empty() && args[0] == "status" && personality == Personality::kFabricRun) {
+    CliResult status;
+    status.action = CliResult::Action::kStatus;
+    status.command_args.assign(args.begin() + 1, args.end());
+    return status;
+  }
   absl::StatusOr<CliResult> r = Parse(args, env, machine, personality);
   if (!r.ok()) return OneLine(r.status());
   return r;

@@ -14,13 +14,17 @@
 namespace fabric::launcher {
 
 struct CliResult {
-  enum class Action { kRun, kHelp, kVersion };
+  // kStatus: `fabric-run status ...` (status_client.h), args in command_args. A word that
+  // names a fabric-run command is read as one only as the first argument; a program of
+  // that name runs as `fabric-run -- status` or by its path (`./status`).
+  enum class Action { kRun, kHelp, kVersion, kStatus };
   Action action = Action::kRun;
   LaunchOptions options;  // valid when action == kRun
   std::string text;       // the help or version text otherwise
   // One line each (no "fabric-run: warning: " prefix, no newline) for the caller to print
   // to stderr before running: settings the parse overrode (--standalone's).
   std::vector<std::string> warnings;
+  std::vector<std::string> command_args;  // kStatus: the words after the command's name
 };
 
 // What the parser needs to know about this machine (probed by main, faked by tests).

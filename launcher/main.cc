@@ -17,6 +17,7 @@
 #include "launcher/dry_run.h"
 #include "launcher/multinode.h"
 #include "launcher/slurm_launch.h"
+#include "launcher/status_client.h"
 
 extern char** environ;
 
@@ -65,6 +66,9 @@ int main(int argc, char** argv) {
   // The token's value out of ps (the launcher's own flags only, not the program's).
   fabric::HideArgValues(argv, argc - 1 - static_cast<int>(cli->options.program_argv.size()),
                         {"--rdzv-token"});
+  if (cli->action == fabric::launcher::CliResult::Action::kStatus) {
+    return fabric::launcher::RunStatusCommand(cli->command_args, env, 1, 2);
+  }
   if (cli->action != fabric::launcher::CliResult::Action::kRun) {
     WriteOut(1, cli->action == fabric::launcher::CliResult::Action::kVersion ? cli->text + "\n"
                                                                              : cli->text);
