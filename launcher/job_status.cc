@@ -1,5 +1,6 @@
 #include "launcher/job_status.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
@@ -65,6 +66,22 @@ const char* RankStateName(RankState s) {
     case RankState::kReplaced: return "replaced";
   }
   return "unknown";
+}
+
+JobStatus MergeNodes(std::vector<JobStatus> nodes) {
+  std::sort(nodes.begin(), nodes.end(),
+            [](const JobStatus& a, const JobStatus& b) { return a.node_rank < b.node_rank; });
+  JobStatus job = nodes[0];
+  for (size_t i = 1; i < nodes.size(); ++i) {
+    JobStatus& n = nodes[i];
+    job.num_nodes = std::max(job.num_nodes, n.num_nodes);
+    if (job.last_failure.empty()) job.last_failure = n.last_failure;
+    for (RankStatus& r : n.ranks) job.ranks.push_back(std::move(r));
+  }
+  std::stable_sort(
+      job.ranks.begin(), job.ranks.end(),
+      [](const RankStatus& a, const RankStatus& b) { return a.global_rank < b.global_rank; });
+  return job;
 }
 
 std::string EncodeJobStatus(const JobStatus& s) {

@@ -64,6 +64,11 @@ struct JobStatus {
   std::vector<RankStatus> ranks;
 };
 
+// One job from the statuses of its nodes' agents (the same run id): the job's facts from
+// the lowest node rank's, num_nodes the most any reports, every node's ranks in global rank
+// order, the last failure any node saw. REQUIRES: !nodes.empty().
+JobStatus MergeNodes(std::vector<JobStatus> nodes);
+
 std::string EncodeJobStatus(const JobStatus& s);  // one JSON object, no newline
 // InvalidArgument for text that is not a status object (keys missing or of a wrong type).
 absl::StatusOr<JobStatus> DecodeJobStatus(absl::string_view json);

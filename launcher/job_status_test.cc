@@ -100,5 +100,23 @@ TEST(JobStatusTest, FormatsOneRowARank) {
   EXPECT_EQ(lines, 3 + 1 + 2);  // two header lines, failure, column titles, two ranks
 }
 
+TEST(JobStatusTest, MergesTheNodesOfOneJob) {
+  JobStatus n1 = Sample();
+  n1.node_rank = 1;
+  n1.num_nodes = 2;
+  n1.hostname = "h2";
+  n1.last_failure.clear();
+  for (RankStatus& r : n1.ranks) r.global_rank += 2;
+  JobStatus n0 = Sample();
+  n0.num_nodes = 2;
+  JobStatus job = MergeNodes({n1, n0});
+  EXPECT_EQ(job.node_rank, 0);
+  EXPECT_EQ(job.hostname, "h1");
+  EXPECT_EQ(job.num_nodes, 2);
+  EXPECT_EQ(job.last_failure, "rank 1 (pid 7) exited with code 3");
+  ASSERT_EQ(job.ranks.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(job.ranks[i].global_rank, i);
+}
+
 }  // namespace
 }  // namespace fabric::launcher

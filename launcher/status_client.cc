@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include "absl/strings/match.h"
@@ -186,13 +187,19 @@ int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, in
   auto tmp = env.find("TMPDIR");
   const std::string base = tmp != env.end() && !tmp->second.empty() ? tmp->second : "/tmp";
   Found f = Discover(base);
+  // The agents of one job (its nodes on this machine) answer with the same run id.
+  std::map<std::string, std::vector<JobStatus>> by_run;
+  for (JobStatus& j : f.jobs) by_run[j.run_id].push_back(std::move(j));
+  std::vector<JobStatus> jobs;
+  for (auto& [id, nodes] : by_run) jobs.push_back(MergeNodes(std::move(nodes)));
+  const auto show = [&](const JobStatus& j) {
+    Write(out_fd, json ? EncodeJobStatus(j) + "\n" : FormatJobStatus(j));
+    return 0;
+  };
   if (run_id.has_value()) {
     std::vector<std::string> ids;
-    for (const JobStatus& j : f.jobs) {
-      if (j.run_id == *run_id) {
-        Write(out_fd, json ? EncodeJobStatus(j) + "\n" : FormatJobStatus(j));
-        return 0;
-      }
+    for (const JobStatus& j : jobs) {
+      if (j.run_id == *run_id) return show(j);
       ids.push_back(j.run_id);
     }
     Write(err_fd,
@@ -202,25 +209,21 @@ int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, in
                        "\n"));
     return 1;
   }
-  if (f.jobs.empty()) {
+  if (jobs.empty()) {
     Write(err_fd, absl::StrCat("fabric-run: ", Nothing(f, base), "\n"));
     return 1;
   }
-  if (f.jobs.size() == 1) {
-    Write(out_fd, json ? EncodeJobStatus(f.jobs[0]) + "\n" : FormatJobStatus(f.jobs[0]));
-    return 0;
-  }
+  if (jobs.size() == 1) return show(jobs[0]);
   if (json) {
     std::string out = "[";
-    for (size_t i = 0; i < f.jobs.size(); ++i) {
-      absl::StrAppend(&out, i ? "," : "", EncodeJobStatus(f.jobs[i]));
-    }
+    for (size_t i = 0; i < jobs.size(); ++i)
+      absl::StrAppend(&out, i ? "," : "", EncodeJobStatus(jobs[i]));
     Write(out_fd, out + "]\n");
     return 0;
   }
-  std::string out = absl::StrCat(f.jobs.size(),
-                                 " fabric-run jobs run here; name one: fabric-run status RUN-ID\n");
-  for (const JobStatus& j : f.jobs) absl::StrAppend(&out, ListLine(j));
+  std::string out =
+      absl::StrCat(jobs.size(), " fabric-run jobs run here; name one: fabric-run status RUN-ID\n");
+  for (const JobStatus& j : jobs) absl::StrAppend(&out, ListLine(j));
   Write(out_fd, out);
   return 0;
 }

@@ -5,7 +5,8 @@
 // (TMPDIR as the agent saw it; /tmp when unset), in a directory only its user can enter, the
 // socket itself mode 0600. The command looks at the same place with its own TMPDIR. A
 // socket of another user is not asked (its user must run the command); a socket that
-// refuses (its agent died without removing it) is stale. With no RUN-ID: one job is shown;
+// refuses (its agent died without removing it) is stale. The agents of one job's nodes on
+// this machine (one run id) are shown as one job (MergeNodes). With no RUN-ID: one job is shown;
 // several are listed, one line each. With RUN-ID: that job, or a line naming the jobs that
 // do run here. Exit status: 0 when a job was shown or listed; 1 with one line on stderr
 // when none could be (none runs, none of this user, stale, no answer within 5 s); 2 for a

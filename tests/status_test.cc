@@ -1,0 +1,298 @@
+// `fabric-run status` and --metrics-port against real jobs: a 2 x 2 job of two agents on
+// loopback, ranks SIGSTOPped (rank 0 included), and the lines for a job that does not exist,
+// another user's socket and a stale one.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "launcher/job_status.h"
+#include "tests/fabric_run_harness.h"
+
+namespace fabric::testing {
+namespace {
+
+using ::fabric::launcher::DecodeJobStatus;
+using ::fabric::launcher::JobStatus;
+using ::fabric::launcher::RankState;
+using ::testing::HasSubstr;
+
+// A directory for the jobs' TMPDIR: short enough for a socket path (TEST_TMPDIR is not).
+std::string ShortTmp() {
+  char templ[] = "/tmp/fabric-status-test-XXXXXX";
+  EXPECT_NE(mkdtemp(templ), nullptr);
+  return templ;
+}
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+Result Status(const std::string& tmp, std::vector<std::string> args) {
+  args.insert(args.begin(), "status");
+  FabricRun run(args, {{"TMPDIR", tmp}});
+  Result r;
+  r.code = run.Wait(absl::Seconds(30)).value_or(-1);
+  r.out = run.out();
+  r.err = run.err();
+  return r;
+}
+
+// GET http://127.0.0.1:port/path: the body ("" on any error).
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    const std::string req = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
+    (void)!write(fd, req.data(), req.size());
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t body = out.find("\r\n\r\n");
+  return body == std::string::npos ? "" : out.substr(body + 4);
+}
+
+// The port of "fabric-run: metrics at http://HOST:PORT/metrics" in `err`; 0 when absent.
+int MetricsPort(const std::string& err) {
+  const size_t at = err.find("metrics at http://");
+  if (at == std::string::npos) return 0;
+  const size_t colon = err.find(':', at + 18);
+  const size_t slash = err.find("/metrics", colon);
+  int port = 0;
+  if (colon == std::string::npos || slash == std::string::npos ||
+      !absl::SimpleAtoi(err.substr(colon + 1, slash - colon - 1), &port)) {
+    return 0;
+  }
+  return port;
+}
+
+// A metric's value in Prometheus text (the unlabelled series or `name{labels}`); -1 if absent.
+double MetricValue(const std::string& text, const std::string& series) {
+  for (const std::string& line : Lines(text)) {
+    if (line.rfind(series + " ", 0) == 0) {
+      double v = -1;
+      if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
+    }
+  }
+  return -1;
+}
+
+class TwoByTwo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = ShortTmp();
+    helper_dir_ = NewTempDir("helper");
+    const std::string port = absl::StrCat(FreePort());
+    for (int node = 0; node < 2; ++node) {
+      nodes_.push_back(std::make_unique<FabricRun>(
+          std::vector<std::string>{"--devices",      "2",
+                                   "--num-nodes",    "2",
+                                   "--node-rank",    absl::StrCat(node),
+                                   "--main-address", "127.0.0.1",
+                                   "--main-port",    port,
+                                   "--run-id",       "stjob",
+                                   "--max-restarts", "3",
+                                   "--metrics-port", "0",
+                                   "--grace-period", "1s",
+                                   HelperPath(),     "sleep"},
+          std::map<std::string, std::string>{{"TMPDIR", tmp_}, {"HELPER_DIR", helper_dir_}}));
+    }
+    for (int rank = 0; rank < 4; ++rank) {
+      pids_.push_back(WaitForPidFile(helper_dir_, "worker", rank));
+      ASSERT_GT(pids_.back(), 0) << nodes_[0]->err() << nodes_[1]->err();
+    }
+  }
+  void TearDown() override {
+    for (pid_t p : pids_) {
+      if (p > 0) kill(p, SIGCONT);
+    }
+    for (auto& n : nodes_) kill(n->pid(), SIGTERM);
+    for (auto& n : nodes_) n->Wait(absl::Seconds(30));
+    rmdir(tmp_.c_str());
+  }
+  absl::StatusOr<JobStatus> Json() {
+    Result r = Status(tmp_, {"--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return DecodeJobStatus(r.out);
+  }
+
+  std::string tmp_, helper_dir_;
+  std::vector<std::unique_ptr<FabricRun>> nodes_;
+  std::vector<pid_t> pids_;
+};
+
+TEST_F(TwoByTwo, StatusShowsBothNodesRealPidsAndTheWorld) {
+  absl::StatusOr<JobStatus> s = Json();
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->run_id, "stjob");
+  EXPECT_EQ(s->backend, "embedded");
+  EXPECT_EQ(s->num_nodes, 2);
+  EXPECT_EQ(s->world_size, 4);
+  EXPECT_EQ(s->max_restarts, 3);
+  EXPECT_EQ(s->restarts_left, 3);
+  ASSERT_EQ(s->ranks.size(), 4u);
+  for (int rank = 0; rank < 4; ++rank) {
+    EXPECT_EQ(s->ranks[rank].global_rank, rank);
+    EXPECT_EQ(s->ranks[rank].pid, pids_[rank]) << "rank " << rank;
+    EXPECT_EQ(s->ranks[rank].state, RankState::kRunning);
+    EXPECT_GT(s->ranks[rank].rss_bytes.value_or(0), 0u) << "the OS's count of its memory";
+  }
+  Result text = Status(tmp_, {});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_THAT(text.out, HasSubstr("run stjob"));
+  EXPECT_THAT(text.out, HasSubstr(absl::StrCat(pids_[3])));
+  Result named = Status(tmp_, {"stjob", "--json"});
+  EXPECT_EQ(named.code, 0);
+  Result other = Status(tmp_, {"nosuchjob"});
+  EXPECT_EQ(other.code, 1);
+  EXPECT_THAT(other.err, HasSubstr("no job with run id 'nosuchjob' runs here (running: stjob)"));
+}
+
+TEST_F(TwoByTwo, StatusAnswersWhileRanksAreStoppedRankZeroIncluded) {
+  ASSERT_EQ(kill(pids_[0], SIGSTOP), 0);
+  ASSERT_EQ(kill(pids_[3], SIGSTOP), 0);
+  const absl::Time t0 = absl::Now();
+  absl::StatusOr<JobStatus> s = Json();
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(10));
+  ASSERT_EQ(s->ranks.size(), 4u);
+  EXPECT_EQ(s->ranks[0].pid, pids_[0]);
+  EXPECT_EQ(s->ranks[0].state, RankState::kRunning) << "stopped is not exited";
+}
+
+TEST_F(TwoByTwo, PrometheusTextOfBothAgentsMatchesTheJob) {
+  for (auto& n : nodes_) {
+    const int port = MetricsPort(n->err());
+    ASSERT_GT(port, 0) << n->err();
+    const std::string m = HttpGet(port, "/metrics");
+    EXPECT_EQ(MetricValue(m, "fabric_attempts_total"), 1) << m;
+    EXPECT_EQ(MetricValue(m, "fabric_restarts_total"), 0);
+    EXPECT_EQ(MetricValue(m, "fabric_workers_running"), 2);
+    EXPECT_EQ(MetricValue(m, "fabric_restarts_left"), 3);
+    EXPECT_EQ(HttpGet(port, "/status"), "try /metrics\n") << "no status over TCP";
+  }
+  // A worker killed: the job restarts (a new round on both nodes), the counters say so.
+  ASSERT_EQ(kill(pids_[2], SIGKILL), 0);
+  const int port0 = MetricsPort(nodes_[0]->err());
+  std::string m;
+  for (int i = 0; i < 300 && MetricValue(m, "fabric_restarts_total") < 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    m = HttpGet(port0, "/metrics");
+  }
+  EXPECT_EQ(MetricValue(m, "fabric_restarts_total"), 1) << m;
+  EXPECT_EQ(MetricValue(m, "fabric_attempts_total"), 2);
+  EXPECT_EQ(MetricValue(m, "fabric_restarts_left"), 2);
+  const int port1 = MetricsPort(nodes_[1]->err());
+  std::string m1;
+  for (int i = 0; i < 300 && MetricValue(m1, "fabric_worker_failures_total{cause=\"signal\"}") < 1;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    m1 = HttpGet(port1, "/metrics");
+  }
+  EXPECT_EQ(MetricValue(m1, "fabric_worker_failures_total{cause=\"signal\"}"), 1) << m1;
+  EXPECT_EQ(MetricValue(m, "fabric_worker_failures_total{cause=\"signal\"}"), -1)
+      << "node 0's workers did not fail: no failure series there";
+}
+
+TEST(StatusLinesTest, NoJobAnotherUsersSocketAndAStaleOne) {
+  const std::string tmp = ShortTmp();
+  Result none = Status(tmp, {});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_THAT(none.err, HasSubstr("fabric-run: no fabric-run job is running here"));
+  EXPECT_EQ(none.out, "");
+
+  auto make_socket = [&](const std::string& name) {
+    const std::string dir = absl::StrCat(tmp, "/", name);
+    mkdir(dir.c_str(), 0700);
+    const std::string path = dir + "/status.sock";
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    close(fd);  // bound, nobody listens: what an agent killed by SIGKILL would leave
+    return path;
+  };
+  const std::string foreign = make_socket("fabric-run-other");
+  ASSERT_EQ(chown(foreign.c_str(), 65534, 65534), 0) << std::strerror(errno);
+  Result theirs = Status(tmp, {});
+  EXPECT_EQ(theirs.code, 1);
+  EXPECT_THAT(theirs.err, HasSubstr("no fabric-run job of yours runs here"));
+  EXPECT_THAT(theirs.err, HasSubstr("run fabric-run status as that user"));
+
+  const std::string stale = make_socket("fabric-run-dead");
+  Result dead = Status(tmp, {});
+  EXPECT_EQ(dead.code, 1);
+  EXPECT_THAT(dead.err, HasSubstr(stale + " is stale"));
+  int lines = 0;
+  for (char c : dead.err) lines += c == '\n';
+  EXPECT_EQ(lines, 1) << dead.err;
+
+  Result bad = Status(tmp, {"--bogus"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("unexpected argument '--bogus'"));
+  for (const std::string& sock : {foreign, stale}) {
+    unlink(sock.c_str());
+    rmdir(sock.substr(0, sock.rfind('/')).c_str());
+  }
+  rmdir(tmp.c_str());
+}
+
+TEST(StatusLinesTest, DashDashRunsAProgramNamedStatus) {
+  const std::string dir = NewTempDir("prog");
+  const std::string prog = dir + "/status";
+  {
+    FILE* f = fopen(prog.c_str(), "w");
+    fputs("#!/bin/sh\necho i am the status program\n", f);
+    fclose(f);
+    chmod(prog.c_str(), 0755);
+  }
+  FabricRun run({"--", prog});
+  ASSERT_EQ(run.Wait(), 0) << run.err();
+  EXPECT_THAT(run.out(), HasSubstr("i am the status program"));
+}
+
+TEST(MetricsPortTest, APortInUseIsOneLineAndExitTwo) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string helper_dir = NewTempDir("inuse");
+  FabricRun run({"--metrics-port", absl::StrCat(ntohs(a.sin_port)), HelperPath(), "sleep"},
+                {{"HELPER_DIR", helper_dir}});
+  EXPECT_EQ(run.Wait(absl::Seconds(30)), 2);
+  EXPECT_THAT(run.err(), HasSubstr("--metrics-port: cannot listen on port"));
+  EXPECT_EQ(WaitForPidFile(helper_dir, "worker", 0, absl::Seconds(1)), -1) << "nothing started";
+  close(fd);
+  FabricRun range({"--metrics-port", "70000", HelperPath(), "sleep"});
+  EXPECT_EQ(range.Wait(absl::Seconds(30)), 2);
+  EXPECT_THAT(range.err(), HasSubstr("--metrics-port"));
+}
+
+}  // namespace
+}  // namespace fabric::testing
