@@ -12,6 +12,7 @@
 #define FABRIC_RENDEZVOUS_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -49,6 +50,9 @@ struct ServerOptions {
   absl::Duration join_timeout = absl::Seconds(600);
   absl::Duration tick_interval = absl::Milliseconds(10);
   Clock* clock = nullptr;  // null: Clock::RealClock()
+  // fabric-rendezvous --metrics-port: Prometheus /metrics on this port (0: any free one),
+  // served by server_main.cc; unset: none. The server library itself ignores it.
+  std::optional<int> metrics_port;
 };
 
 class RendezvousServer {

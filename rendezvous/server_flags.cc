@@ -16,6 +16,7 @@ const char kServerUsage[] =
     "                         [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]\n"
     "                         [--run-id ID] [--keepalive-timeout DUR]\n"
     "                         [--last-call-timeout DUR] [--join-timeout DUR]\n"
+    "                         [--metrics-port P]\n"
     "Serves the fabric-run rendezvous on ADDR:N (default 127.0.0.1:29400; --port 0 picks a\n"
     "free port). The bound port is printed on stdout as the first line. DUR: 500ms, 5s, 10m.\n"
     "The token may also come from FABRIC_RDZV_TOKEN. --munge: accept the MUNGE credentials\n"
@@ -23,7 +24,8 @@ const char kServerUsage[] =
     "socket from FABRIC_MUNGE_SOCKET or slurm.conf's AuthInfo). An ADDR other machines can\n"
     "reach needs one of --token, --token-file, --munge, --tls-client-ca (agents present\n"
     "certificates that CA signed), or --insecure to accept anyone. --tls-cert/--tls-key:\n"
-    "serve TLS (agents pass --rdzv-tls-ca).\n";
+    "serve TLS (agents pass --rdzv-tls-ca). --metrics-port P: Prometheus metrics at\n"
+    "http://HOST:P/metrics on every interface (0: any free port, printed on stderr).\n";
 
 namespace {
 
@@ -68,7 +70,8 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
                                    "--join-timeout",
                                    "--tls-cert",
                                    "--tls-key",
-                                   "--tls-client-ca"};
+                                   "--tls-client-ca",
+                                   "--metrics-port"};
     bool known = false;
     for (const char* k : kKnown) known |= flag == k;
     if (!known) {
@@ -98,6 +101,13 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
     } else if (flag == "--tls-client-ca") {
       tls.ca = value;
       tls.require_client_cert = true;
+    } else if (flag == "--metrics-port") {
+      int port = -1;
+      if (!absl::SimpleAtoi(value, &port) || port < 0 || port > 65535) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--metrics-port: '", value, "' is not a port in 0..65535 (0 = any free port)"));
+      }
+      o.metrics_port = port;
     } else if (flag == "--run-id") {
       o.run_id = value;
     } else if (flag == "--keepalive-timeout") {

@@ -11,10 +11,18 @@
 #include <string>
 #include <vector>
 
+#include <atomic>
+#include <memory>
+#include <thread>
+
 #include "common/hide_args.h"
+#include "common/http_server.h"
 #include "common/logging.h"
+#include "common/metrics.h"
+#include "common/net.h"
 #include "rendezvous/server.h"
 #include "rendezvous/server_flags.h"
+#include "rendezvous/server_metrics.h"
 #include "rendezvous/sync_debug.h"
 
 extern char** environ;
@@ -65,9 +73,46 @@ int main(int argc, char** argv) {
                   options->munge           ? " (munge credentials required)"
                   : options->token.empty() ? ""
                                            : " (token required)");
+  // --metrics-port: /metrics served on a thread of its own (the gauges are read from the
+  // service, which is thread-safe).
+  fabric::MetricRegistry metrics;
+  DeclareServerMetrics(metrics);
+  std::unique_ptr<fabric::HttpServer> http;
+  if (options->metrics_port.has_value()) {
+    fabric::HttpServerOptions ho;
+    ho.tcp_port = options->metrics_port;
+    RendezvousServer* rs = server->get();
+    auto created = fabric::HttpServer::Create(ho, [&metrics, rs](const fabric::HttpRequest& r) {
+      fabric::HttpResponse out;
+      if (r.path != "/metrics") {
+        out.code = 404;
+        out.body = "try /metrics\n";
+        return out;
+      }
+      SetServerGauges(rs->Status(), rs->ConnectedNodes().size(), metrics);
+      out.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      out.body = metrics.Render();
+      return out;
+    });
+    if (!created.ok()) {
+      std::fprintf(stderr, "fabric-rendezvous: --metrics-port: %s\n",
+                   std::string(created.status().message()).c_str());
+      (*server)->Shutdown();
+      return 2;
+    }
+    http = *std::move(created);
+    std::fprintf(stderr, "fabric-rendezvous: metrics at http://%s:%d/metrics\n",
+                 fabric::LocalHostname().c_str(), http->tcp_port());
+  }
+  std::atomic<bool> done{false};
+  std::thread metrics_thread([&] {
+    while (http != nullptr && !done.load()) http->ServeFor(absl::Milliseconds(200));
+  });
   int sig = 0;
   sigwait(&stop, &sig);
   fabric::LogInfo("received ", strsignal(sig), "; shutting down");
+  done = true;
+  metrics_thread.join();
   (*server)->Shutdown();
   return 0;
 }
