@@ -111,6 +111,22 @@ std::string ListLine(const JobStatus& j) {
 
 }  // namespace
 
+std::string StatusBase(const EnvMap& env) {
+  auto tmp = env.find("TMPDIR");
+  return tmp != env.end() && !tmp->second.empty() ? tmp->second : "/tmp";
+}
+
+JobSearch FindJobs(const std::string& base) {
+  Found f = Discover(base);
+  // The agents of one job (its nodes on this machine) answer with the same run id.
+  std::map<std::string, std::vector<JobStatus>> by_run;
+  for (JobStatus& j : f.jobs) by_run[j.run_id].push_back(std::move(j));
+  JobSearch out;
+  for (auto& [id, nodes] : by_run) out.jobs.push_back(MergeNodes(std::move(nodes)));
+  if (out.jobs.empty()) out.nothing = Nothing(f, base);
+  return out;
+}
+
 absl::StatusOr<std::string> HttpGetUnix(const std::string& socket_path, const std::string& path,
                                         absl::Duration timeout) {
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -184,14 +200,9 @@ int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, in
       run_id = a;
     }
   }
-  auto tmp = env.find("TMPDIR");
-  const std::string base = tmp != env.end() && !tmp->second.empty() ? tmp->second : "/tmp";
-  Found f = Discover(base);
-  // The agents of one job (its nodes on this machine) answer with the same run id.
-  std::map<std::string, std::vector<JobStatus>> by_run;
-  for (JobStatus& j : f.jobs) by_run[j.run_id].push_back(std::move(j));
-  std::vector<JobStatus> jobs;
-  for (auto& [id, nodes] : by_run) jobs.push_back(MergeNodes(std::move(nodes)));
+  const std::string base = StatusBase(env);
+  const JobSearch found = FindJobs(base);
+  const std::vector<JobStatus>& jobs = found.jobs;
   const auto show = [&](const JobStatus& j) {
     Write(out_fd, json ? EncodeJobStatus(j) + "\n" : FormatJobStatus(j));
     return 0;
@@ -204,13 +215,13 @@ int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, in
     }
     Write(err_fd,
           absl::StrCat("fabric-run: no job with run id '", *run_id, "' runs here",
-                       ids.empty() ? absl::StrCat(" (", Nothing(f, base), ")")
+                       ids.empty() ? absl::StrCat(" (", found.nothing, ")")
                                    : absl::StrCat(" (running: ", absl::StrJoin(ids, ", "), ")"),
                        "\n"));
     return 1;
   }
   if (jobs.empty()) {
-    Write(err_fd, absl::StrCat("fabric-run: ", Nothing(f, base), "\n"));
+    Write(err_fd, absl::StrCat("fabric-run: ", found.nothing, "\n"));
     return 1;
   }
   if (jobs.size() == 1) return show(jobs[0]);

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/worker_env.h"
+#include "launcher/job_status.h"
 
 namespace fabric::launcher {
 
@@ -28,6 +29,17 @@ namespace fabric::launcher {
 // another error or status code.
 absl::StatusOr<std::string> HttpGetUnix(const std::string& socket_path, const std::string& path,
                                         absl::Duration timeout);
+
+// Where the agents' directories are: $TMPDIR, or /tmp when unset or empty.
+std::string StatusBase(const EnvMap& env);
+
+// This user's jobs with a status socket under `base`, each merged over its nodes' agents
+// on this machine, in run id order; when there is none, `nothing` is the one line saying why.
+struct JobSearch {
+  std::vector<JobStatus> jobs;
+  std::string nothing;
+};
+JobSearch FindJobs(const std::string& base);
 
 // Runs the command (`args`: what follows the word `status`); writes to `out_fd`/`err_fd`.
 int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, int out_fd,

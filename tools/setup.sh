@@ -14,6 +14,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev
   libgloo-dev               # headers only: ProcessGroupGloo.hpp includes them, the wheel has none
   nlohmann-json3-dev        # header-only JSON (launcher/event_log.h)
+  libncurses-dev tmux       # fabric-run top (launcher/top.h), and its test in a real terminal
   python3 python3-venv
   iproute2 procps psmisc
   slurm-wlm munge

@@ -62,6 +62,9 @@ def _system_libs_impl(rctx):
         ["grpc++", "protobuf"],
         extra = ["-lupb", "-lre2", "-lcares", "-laddress_sorting", "-lz"],
     )
+    if not rctx.path("/usr/include/ncurses.h").exists:
+        fail("/usr/include/ncurses.h not found: apt-get install libncurses-dev " +
+             "(tools/setup.sh installs it)")
     if not rctx.path("/usr/include/nlohmann/json.hpp").exists:
         fail("/usr/include/nlohmann/json.hpp not found: apt-get install nlohmann-json3-dev " +
              "(tools/setup.sh installs it)")
@@ -88,6 +91,10 @@ cc_library(name = "grpc", linkopts = {grpc} + ["-pthread"])
 
 # Header-only (/usr/include/nlohmann, Debian's nlohmann-json3-dev): JSON for the event log.
 cc_library(name = "nlohmann_json")
+
+# Debian's libncurses-dev, linked statically (fabric-run top; the binary keeps needing only
+# libc and libm); the terminfo database is read at run time from the usual places.
+cc_library(name = "ncurses", linkopts = ["-l:libncursesw.a", "-l:libtinfo.a"])
 
 cc_library(name = "gtest", linkopts = ["-lgtest", "-pthread"], testonly = True)
 
