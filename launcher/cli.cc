@@ -294,13 +294,14 @@ std::string HelpText() {
       "Usage: fabric-run [options] PROGRAM [ARGS...]\n"
       "       fabric-run [options] -- PROGRAM [ARGS...]\n"
       "       fabric-run status [RUN-ID] [--json]   (the jobs running on this machine)\n"
-      "       fabric-run top [RUN-ID]               (the same, live)\n\n"
+      "       fabric-run top [RUN-ID]               (the same, live)\n"
+      "       fabric-run stacks [RUN-ID] [--rank R]...   (where each rank is now)\n\n"
       "Starts one worker per device on this node, joins the other nodes through a\n"
       "rendezvous, and supervises the workers. A .py PROGRAM runs under --python; any\n"
       "other PROGRAM is executed directly (a name without '/' is looked up in PATH).\n"
       "Everything after PROGRAM (or after --) is passed to it untouched.\n"
-      "'status' or 'top' as the first word is fabric-run's command; a program of that\n"
-      "name runs by its path (./status) or after -- (fabric-run -- status).\n\n"
+      "'status', 'top' or 'stacks' as the first word is fabric-run's command; a program\n"
+      "of that name runs by its path (./status) or after -- (fabric-run -- status).\n\n"
       "Options (each may also be set with the FABRIC_ variable shown; the command line\n"
       "wins; --flag=value and --flag value both work; '_' and '-' are interchangeable):\n";
   for (const FlagSpec& f : Flags()) {
@@ -935,10 +936,12 @@ absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvM
 
 absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args, const EnvMap& env,
                                            const MachineFacts& machine, Personality personality) {
-  if (!args.empty() && (args[0] == "status" || args[0] == "top") &&
+  if (!args.empty() && (args[0] == "status" || args[0] == "top" || args[0] == "stacks") &&
       personality == Personality::kFabricRun) {
     CliResult status;
-    status.action = args[0] == "top" ? CliResult::Action::kTop : CliResult::Action::kStatus;
+    status.action = args[0] == "top"      ? CliResult::Action::kTop
+                    : args[0] == "stacks" ? CliResult::Action::kStacks
+                                          : CliResult::Action::kStatus;
     status.command_args.assign(args.begin() + 1, args.end());
     return status;
   }

@@ -14,11 +14,11 @@
 namespace fabric::launcher {
 
 struct CliResult {
-  // kStatus, kTop: `fabric-run status ...` (status_client.h), `fabric-run top ...`
-  // (top.h), the words after the command in command_args. A word that
+  // kStatus, kTop, kStacks: `fabric-run status ...` (status_client.h), `top ...` (top.h),
+  // `stacks ...` (stacks.h), the words after the command in command_args. A word that
   // names a fabric-run command is read as one only as the first argument; a program of
   // that name runs as `fabric-run -- status` or by its path (`./status`).
-  enum class Action { kRun, kHelp, kVersion, kStatus, kTop };
+  enum class Action { kRun, kHelp, kVersion, kStatus, kTop, kStacks };
   Action action = Action::kRun;
   LaunchOptions options;  // valid when action == kRun
   std::string text;       // the help or version text otherwise

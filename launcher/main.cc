@@ -17,6 +17,7 @@
 #include "launcher/dry_run.h"
 #include "launcher/multinode.h"
 #include "launcher/slurm_launch.h"
+#include "launcher/stacks.h"
 #include "launcher/status_client.h"
 #include "launcher/top.h"
 
@@ -67,13 +68,16 @@ int main(int argc, char** argv) {
   // The token's value out of ps (the launcher's own flags only, not the program's).
   fabric::HideArgValues(argv, argc - 1 - static_cast<int>(cli->options.program_argv.size()),
                         {"--rdzv-token"});
-  if (cli->action == fabric::launcher::CliResult::Action::kStatus ||
-      cli->action == fabric::launcher::CliResult::Action::kTop) {
+  using Action = fabric::launcher::CliResult::Action;
+  if (cli->action == Action::kStatus || cli->action == Action::kTop ||
+      cli->action == Action::kStacks) {
     // A client, not an agent: Ctrl-C and the terminal's signals act as usual.
     sigprocmask(SIG_SETMASK, &original_mask, nullptr);
-    return cli->action == fabric::launcher::CliResult::Action::kTop
-               ? fabric::launcher::RunTopCommand(cli->command_args, env)
-               : fabric::launcher::RunStatusCommand(cli->command_args, env, 1, 2);
+    if (cli->action == Action::kTop) return fabric::launcher::RunTopCommand(cli->command_args, env);
+    if (cli->action == Action::kStacks) {
+      return fabric::launcher::RunStacksCommand(cli->command_args, env, 1, 2);
+    }
+    return fabric::launcher::RunStatusCommand(cli->command_args, env, 1, 2);
   }
   if (cli->action != fabric::launcher::CliResult::Action::kRun) {
     WriteOut(1, cli->action == fabric::launcher::CliResult::Action::kVersion ? cli->text + "\n"
