@@ -311,6 +311,7 @@ absl::Status Fabric::Step(Model* model) {
   Beat();  // every optimizer step (runtime/heartbeat.h)
   if (model->index_ == 0 && recovery_->TakeSkipNextStep()) {
     // This step's update came with the state a peer sent during an in-place recovery.
+    SetStep(steps_done_ + reported_step_bias_);  // the count the peer's state came with
     return model->strategy_->ZeroGrad();
   }
   bool skip = false;
@@ -335,7 +336,10 @@ absl::Status Fabric::Step(Model* model) {
         TorchCall(rank(), "update the loss scale", [&] { scaler_->Update(found_inf); }));
   }
   FABRIC_RETURN_IF_ERROR(model->strategy_->PostStep());
-  if (model->index_ == 0) ++steps_done_;
+  if (model->index_ == 0) {
+    ++steps_done_;
+    SetStep(steps_done_ + reported_step_bias_);
+  }
   return model->strategy_->ZeroGrad();
 }
 
@@ -513,7 +517,18 @@ absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
   out.step = data.step;
   out.extra = std::move(data.extra);
   steps_done_ = data.step;
+  SetStep(steps_done_ + reported_step_bias_);
   return out;
+}
+
+void Fabric::SetStep(int64_t step) {
+  if (step < 0) return;
+  reported_step_bias_ = step - steps_done_;
+  ReportStep(static_cast<uint64_t>(step));
+}
+
+void Fabric::SetTotalSteps(int64_t total) {
+  if (total >= 0) ReportTotalSteps(static_cast<uint64_t>(total));
 }
 
 void Fabric::SeedEverything(uint64_t seed) { torch::manual_seed(seed); }  // CPU and CUDA
