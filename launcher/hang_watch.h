@@ -8,7 +8,7 @@
 // Files, all in the agent's private directory `dir`:
 //   timer.fifo               TORCHELASTIC_TIMER_FILE (TORCHELASTIC_ENABLE_FILE_TIMER=1)
 //   fabric_heartbeat.py      on the workers' PYTHONPATH: `import fabric_heartbeat;
-//                            fabric_heartbeat.beat()`
+//                            fabric_heartbeat.beat()`, or `beat(step=s, total=n)`
 //   attempt_<n>_rank_<r>.beat  FABRIC_HEARTBEAT_FILE: the worker's beats, the shrinks it
 //                            took, its step and total steps, in the layout of
 //                            common/worker_control.h
