@@ -141,6 +141,8 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
   if (launched_) return absl::FailedPreconditionError("Fabric::Launch called twice");
   OpenHeartbeatFile(env_.heartbeat_file);  // under fabric-run (runtime/heartbeat.h)
   InstallHangStackHandler();               // under fabric-run: a hung rank's stack on SIGABRT
+  ReportTotalSteps(static_cast<uint64_t>(total_steps_));  // as set before Launch
+  if (reported_step_.has_value()) ReportStep(static_cast<uint64_t>(*reported_step_));
   Beat();
   if (device_.is_cuda()) {
     FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, absl::StrCat("select ", device_.str()),
@@ -524,11 +526,14 @@ absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
 void Fabric::SetStep(int64_t step) {
   if (step < 0) return;
   reported_step_bias_ = step - steps_done_;
+  reported_step_ = step;
   ReportStep(static_cast<uint64_t>(step));
 }
 
 void Fabric::SetTotalSteps(int64_t total) {
-  if (total >= 0) ReportTotalSteps(static_cast<uint64_t>(total));
+  if (total < 0) return;
+  total_steps_ = total;
+  ReportTotalSteps(static_cast<uint64_t>(total));
 }
 
 void Fabric::SeedEverything(uint64_t seed) { torch::manual_seed(seed); }  // CPU and CUDA

@@ -240,7 +240,8 @@ class Fabric {
   // step, and Load the step it loaded. SetStep(n): the reported step is n now, and each
   // later optimizer step adds one (steps_done() is not changed). SetTotalSteps(n): the
   // steps the run makes (0: unknown). Negative values are ignored; no-ops when not under
-  // fabric-run. REQUIRES: after Launch (the heartbeat file is opened there).
+  // fabric-run. Either may be called before Launch: it is written when Launch opens the
+  // heartbeat file.
   void SetStep(int64_t step);
   void SetTotalSteps(int64_t total);
 
@@ -295,9 +296,11 @@ class Fabric {
   int no_sync_depth_ = 0;
   bool launched_ = false;
   int64_t steps_done_ = 0;
-  int64_t reported_step_bias_ = 0;      // SetStep: the reported step is steps_done_ + this
-  RuntimeEnv env_;                      // read once (runtime_env.h)
-  std::unique_ptr<Recovery> recovery_;  // in-place recovery's state (recovery.h)
+  int64_t reported_step_bias_ = 0;        // SetStep: the reported step is steps_done_ + this
+  std::optional<int64_t> reported_step_;  // what SetStep last reported
+  int64_t total_steps_ = 0;               // what SetTotalSteps last reported
+  RuntimeEnv env_;                        // read once (runtime_env.h)
+  std::unique_ptr<Recovery> recovery_;    // in-place recovery's state (recovery.h)
 };
 
 }  // namespace fabric::runtime
