@@ -9,9 +9,9 @@
 namespace fabric {
 namespace {
 
-std::string NewerVersion(absl::string_view what, absl::string_view version) {
-  return absl::StrCat(what, " of version ", version, ", newer than this build's ",
-                      kWorkerControlVersion,
+std::string NewerVersion(absl::string_view what, absl::string_view version,
+                         int known = kWorkerControlVersion) {
+  return absl::StrCat(what, " of version ", version, ", newer than this build's ", known,
                       ": use the same fabric-run release for the launcher and the trainer");
 }
 
@@ -19,6 +19,10 @@ uint64_t LoadWord(absl::string_view bytes, size_t offset) {
   uint64_t v = 0;
   std::memcpy(&v, bytes.data() + offset, sizeof(v));
   return v;
+}
+
+void StoreWord(std::string* bytes, size_t offset, uint64_t v) {
+  std::memcpy(bytes->data() + offset, &v, sizeof(v));
 }
 
 }  // namespace
@@ -124,9 +128,37 @@ absl::StatusOr<std::vector<std::string>> DecodeSpareAssignment(absl::string_view
 }
 
 std::string NewHeartbeatFile() {
-  std::string file(kHeartbeatFileSize, '\0');
-  const uint64_t version = kHeartbeatMagic | static_cast<uint64_t>(kWorkerControlVersion);
-  std::memcpy(file.data() + kHeartbeatVersionOffset, &version, sizeof(version));
+  HeartbeatWords w;
+  w.version = kHeartbeatVersion;
+  return EncodeHeartbeat(w);
+}
+
+uint64_t EncodeStepWord(std::optional<uint64_t> step) {
+  if (!step.has_value()) return 0;
+  constexpr uint64_t kMax = ~uint64_t{0} - 1;  // the word's largest step + 1
+  return *step >= kMax ? kMax : *step + 1;
+}
+
+std::optional<uint64_t> DecodeStepWord(uint64_t word) {
+  if (word == 0) return std::nullopt;
+  return word - 1;
+}
+
+std::string EncodeHeartbeat(const HeartbeatWords& words) {
+  const size_t size = words.version >= 2   ? kHeartbeatFileSize
+                      : words.version == 1 ? kHeartbeatFileSizeV1
+                                           : kHeartbeatFileSizeV0;
+  std::string file(size, '\0');
+  StoreWord(&file, kHeartbeatBeatsOffset, words.beats);
+  StoreWord(&file, kHeartbeatShrinksOffset, words.shrinks_taken);
+  if (words.version >= 1) {
+    StoreWord(&file, kHeartbeatVersionOffset,
+              kHeartbeatMagic | static_cast<uint64_t>(static_cast<uint32_t>(words.version)));
+  }
+  if (words.version >= 2) {
+    StoreWord(&file, kHeartbeatStepOffset, EncodeStepWord(words.step));
+    StoreWord(&file, kHeartbeatTotalOffset, words.total.value_or(0));
+  }
   return file;
 }
 
@@ -138,16 +170,26 @@ absl::StatusOr<HeartbeatWords> DecodeHeartbeat(absl::string_view bytes) {
   HeartbeatWords w;
   w.beats = LoadWord(bytes, kHeartbeatBeatsOffset);
   w.shrinks_taken = LoadWord(bytes, kHeartbeatShrinksOffset);
-  if (bytes.size() >= kHeartbeatVersionOffset + sizeof(uint64_t)) {
-    const uint64_t v = LoadWord(bytes, kHeartbeatVersionOffset);
-    const uint64_t version = v & 0xffffffffULL;
-    if ((v & ~0xffffffffULL) != kHeartbeatMagic || version < 1) {
-      return absl::InvalidArgumentError("heartbeat file: word 2 is not a version word");
+  if (bytes.size() < kHeartbeatFileSizeV1) return w;  // version 0
+  const uint64_t v = LoadWord(bytes, kHeartbeatVersionOffset);
+  const uint64_t version = v & 0xffffffffULL;
+  if ((v & ~0xffffffffULL) != kHeartbeatMagic || version < 1) {
+    return absl::InvalidArgumentError("heartbeat file: word 2 is not a version word");
+  }
+  if (version > static_cast<uint64_t>(kHeartbeatVersion)) {
+    return absl::InvalidArgumentError(
+        NewerVersion("a heartbeat file", absl::StrCat(version), kHeartbeatVersion));
+  }
+  w.version = static_cast<int>(version);
+  if (w.version >= 2) {
+    if (bytes.size() < kHeartbeatFileSize) {
+      return absl::InvalidArgumentError(absl::StrCat("heartbeat file of version 2 with ",
+                                                     bytes.size(), " bytes; at least ",
+                                                     kHeartbeatFileSize));
     }
-    if (version > static_cast<uint64_t>(kWorkerControlVersion)) {
-      return absl::InvalidArgumentError(NewerVersion("a heartbeat file", absl::StrCat(version)));
-    }
-    w.version = static_cast<int>(version);
+    w.step = DecodeStepWord(LoadWord(bytes, kHeartbeatStepOffset));
+    const uint64_t total = LoadWord(bytes, kHeartbeatTotalOffset);
+    if (total != 0) w.total = total;
   }
   return w;
 }

@@ -2,8 +2,10 @@
 // (launcher/) encodes what the runtime (runtime/) decodes, and the other way round. Pure: no
 // I/O; each side opens its FIFO or file and hands the bytes here.
 //
-// Versions. Every format carries kWorkerControlVersion. A reader accepts its own version and
-// the unversioned form that fabric-run wrote before the formats were versioned ("version 0",
+// Versions. Formats 1 and 2 carry kWorkerControlVersion, the heartbeat file (3) its own
+// kHeartbeatVersion (it grew words on its own; the FIFO line and the assignment did not
+// change, so a trainer of the previous release still takes this agent's shrink). A reader
+// accepts its own version, every earlier one, and the unversioned form that fabric-run wrote before the formats were versioned ("version 0",
 // so a trainer built against an older runtime keeps working); a newer version than it knows is
 // refused with a line that says to use the same fabric-run release for the launcher and the
 // trainer. A new version may only add: a command, an environment entry, a heartbeat word
@@ -22,7 +24,12 @@
 //      word 0  beats         bumped on every step and around every collective
 //      word 1  shrinks taken bumped after the worker took one more "shrink" (command 1)
 //      word 2  version       written once by the agent: kHeartbeatMagic | version
-//    Version 0 files are 16 bytes (no word 2). Words 0 and 1 never move.
+//      word 3  step          (version 2) 0: not reported; else 1 + the worker's completed
+//                            steps (EncodeStepWord), written by the worker
+//      word 4  total steps   (version 2) 0: unknown; else how many steps the run makes
+//    Version 0 files are 16 bytes (no word 2), version 1 files 24 (no words 3, 4), version 2
+//    files 40. Words 0..2 never move. A worker maps only the words its file has: given an
+//    older agent's shorter file it does not report its step (and never writes past the end).
 #ifndef FABRIC_COMMON_WORKER_CONTROL_H_
 #define FABRIC_COMMON_WORKER_CONTROL_H_
 
@@ -89,22 +96,44 @@ absl::StatusOr<std::vector<std::string>> DecodeSpareAssignment(absl::string_view
 inline constexpr size_t kHeartbeatBeatsOffset = 0;
 inline constexpr size_t kHeartbeatShrinksOffset = 8;
 inline constexpr size_t kHeartbeatVersionOffset = 16;
-inline constexpr size_t kHeartbeatFileSize = 24;                    // this version's file
+inline constexpr size_t kHeartbeatStepOffset = 24;                  // version 2
+inline constexpr size_t kHeartbeatTotalOffset = 32;                 // version 2
+inline constexpr size_t kHeartbeatFileSize = 40;                    // this version's file
+inline constexpr size_t kHeartbeatFileSizeV1 = 24;                  // before step and total
 inline constexpr size_t kHeartbeatFileSizeV0 = 16;                  // before the version word
 inline constexpr uint64_t kHeartbeatMagic = 0x4642485400000000ULL;  // "FBHT" << 32
+inline constexpr int kHeartbeatVersion = 2;
 
-// The agent's new heartbeat file: zero counters and the version word.
+// The agent's new heartbeat file: zero counters (step not reported, total unknown) and
+// the version word.
 std::string NewHeartbeatFile();
+
+// Word 3: nullopt (not reported) is 0, step s is s + 1. A step of 2^64 - 1 or more is
+// written as 2^64 - 2 (the largest that fits).
+uint64_t EncodeStepWord(std::optional<uint64_t> step);
+std::optional<uint64_t> DecodeStepWord(uint64_t word);
 
 struct HeartbeatWords {
   uint64_t beats = 0;
   uint64_t shrinks_taken = 0;
   int version = 0;
+  // Versions >= 2 only; nullopt when not reported (or a file of an earlier version).
+  std::optional<uint64_t> step;
+  std::optional<uint64_t> total;  // nullopt when word 4 is 0 (unknown)
+  bool operator==(const HeartbeatWords& o) const {
+    return beats == o.beats && shrinks_taken == o.shrinks_taken && version == o.version &&
+           step == o.step && total == o.total;
+  }
 };
 
-// Reads a heartbeat file's bytes (its whole content, or at least its first 16).
-// InvalidArgument when shorter than a version-0 file, or when word 2 is not a version word
-// of a version this build knows.
+// The file of `words` at its version (0: 16 bytes, 1: 24, 2: 40), so that a test or the
+// fuzzer can write any release's file. REQUIRES: 0 <= words.version <= kHeartbeatVersion;
+// step and total are written only at version >= 2.
+std::string EncodeHeartbeat(const HeartbeatWords& words);
+
+// Reads a heartbeat file's bytes (its whole content, or at least the size of its version).
+// InvalidArgument when shorter than a version-0 file, when word 2 is not a version word of
+// a version this build knows, or when a version-2 file is shorter than 40 bytes.
 absl::StatusOr<HeartbeatWords> DecodeHeartbeat(absl::string_view bytes);
 
 }  // namespace fabric

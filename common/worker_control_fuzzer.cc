@@ -2,7 +2,9 @@
 // process wrote (a FIFO, a shared file). Byte 0 picks the decoder; the rest is its input.
 // Invariants: no crash; a decoded shrink is in range and re-encodes to a line that decodes
 // to itself; a decoded assignment re-encodes to a message that decodes to itself; the line
-// reader yields only lines without '\n' and of at most kMaxLine bytes, whatever the pieces.
+// reader yields only lines without '\n' and of at most kMaxLine bytes, whatever the pieces;
+// a decoded heartbeat file has a known version, a step and total only from version 2 (and
+// then from at least 40 bytes), and re-encodes to a file that decodes to the same words.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,9 +53,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     case 3: {
       absl::StatusOr<HeartbeatWords> w = DecodeHeartbeat(in);
-      FUZZ_CHECK(w.ok() || in.size() >= kHeartbeatFileSize || in.size() < kHeartbeatFileSizeV0,
+      FUZZ_CHECK(w.ok() || in.size() >= kHeartbeatFileSizeV1 || in.size() < kHeartbeatFileSizeV0,
                  "a file of 16..23 bytes is version 0 and always decodes");
-      if (w.ok()) FUZZ_CHECK(w->version >= 0 && w->version <= kWorkerControlVersion, "version");
+      if (!w.ok()) break;
+      FUZZ_CHECK(w->version >= 0 && w->version <= kHeartbeatVersion, "version");
+      FUZZ_CHECK(w->version >= 2 || (!w->step.has_value() && !w->total.has_value()),
+                 "a step or total in a file before version 2");
+      FUZZ_CHECK(w->version < 2 || in.size() >= kHeartbeatFileSize, "a short version-2 file");
+      FUZZ_CHECK(!w->total.has_value() || *w->total != 0, "total 0 is unknown");
+      absl::StatusOr<HeartbeatWords> again = DecodeHeartbeat(EncodeHeartbeat(*w));
+      FUZZ_CHECK(again.ok() && *again == *w, "heartbeat re-encoding");
       break;
     }
   }

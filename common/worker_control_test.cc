@@ -109,7 +109,9 @@ TEST(HeartbeatTest, ANewFileIsZeroCountersAndThisVersion) {
   FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords w, DecodeHeartbeat(file));
   EXPECT_EQ(w.beats, 0u);
   EXPECT_EQ(w.shrinks_taken, 0u);
-  EXPECT_EQ(w.version, kWorkerControlVersion);
+  EXPECT_EQ(w.version, kHeartbeatVersion);
+  EXPECT_EQ(w.step, std::nullopt);   // not reported yet
+  EXPECT_EQ(w.total, std::nullopt);  // unknown
 }
 
 TEST(HeartbeatTest, ReadsTheWordsAtTheirDocumentedOffsets) {
@@ -131,6 +133,81 @@ TEST(HeartbeatTest, AcceptsAVersionZeroFileAndRefusesGarbage) {
   std::string newer = NewHeartbeatFile();
   newer[kHeartbeatVersionOffset] = 7;
   absl::StatusOr<HeartbeatWords> w = DecodeHeartbeat(newer);
+  ASSERT_FALSE(w.ok());
+  EXPECT_THAT(std::string(w.status().message()), HasSubstr("same fabric-run release"));
+}
+
+TEST(HeartbeatTest, TheStepWordReservesZeroForNotReported) {
+  EXPECT_EQ(EncodeStepWord(std::nullopt), 0u);
+  EXPECT_EQ(EncodeStepWord(0), 1u);  // step 0 reported is not "not reported"
+  EXPECT_EQ(EncodeStepWord(41), 42u);
+  EXPECT_EQ(DecodeStepWord(0), std::nullopt);
+  EXPECT_EQ(DecodeStepWord(1), 0u);
+  EXPECT_EQ(DecodeStepWord(42), 41u);
+  EXPECT_EQ(EncodeStepWord(~uint64_t{0}), ~uint64_t{0} - 1);  // clamped, never wraps to 0
+  EXPECT_EQ(DecodeStepWord(~uint64_t{0}), ~uint64_t{0} - 1);
+}
+
+TEST(HeartbeatTest, ReadsStepAndTotalAtTheirDocumentedOffsets) {
+  std::string file = NewHeartbeatFile();
+  ASSERT_EQ(file.size(), 40u);
+  const uint64_t step_word = 1 + 1234, total = 5000;
+  std::memcpy(file.data() + kHeartbeatStepOffset, &step_word, 8);
+  std::memcpy(file.data() + kHeartbeatTotalOffset, &total, 8);
+  EXPECT_EQ(kHeartbeatStepOffset, 24u);
+  EXPECT_EQ(kHeartbeatTotalOffset, 32u);
+  FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords w, DecodeHeartbeat(file));
+  EXPECT_EQ(w.step, 1234u);
+  EXPECT_EQ(w.total, 5000u);
+  EXPECT_EQ(w.beats, 0u);
+}
+
+TEST(HeartbeatTest, EncodeRoundTripsEveryVersion) {
+  for (int version = 0; version <= kHeartbeatVersion; ++version) {
+    HeartbeatWords w;
+    w.beats = 7;
+    w.shrinks_taken = 3;
+    w.version = version;
+    if (version >= 2) {
+      w.step = 0;
+      w.total = 100;
+    }
+    const std::string file = EncodeHeartbeat(w);
+    FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords back, DecodeHeartbeat(file));
+    EXPECT_EQ(back, w) << "version " << version;
+  }
+}
+
+TEST(HeartbeatTest, AVersionOneFileHasNoStepEvenWhenLonger) {
+  HeartbeatWords v1;
+  v1.beats = 5;
+  v1.version = 1;
+  std::string file = EncodeHeartbeat(v1);
+  ASSERT_EQ(file.size(), kHeartbeatFileSizeV1);
+  FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords w, DecodeHeartbeat(file));
+  EXPECT_EQ(w.version, 1);
+  EXPECT_EQ(w.step, std::nullopt);
+  file.append(16, '\x05');  // words 3, 4 of a version-1 file are not step and total
+  FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords longer, DecodeHeartbeat(file));
+  EXPECT_EQ(longer.step, std::nullopt);
+  EXPECT_EQ(longer.total, std::nullopt);
+}
+
+TEST(HeartbeatTest, RefusesATruncatedVersionTwoFile) {
+  const std::string file = NewHeartbeatFile();
+  for (size_t n = kHeartbeatFileSizeV1; n < kHeartbeatFileSize; ++n) {
+    EXPECT_TRUE(absl::IsInvalidArgument(DecodeHeartbeat(file.substr(0, n)).status())) << n;
+  }
+  EXPECT_THAT(DecodeHeartbeat(file), IsOk());
+}
+
+TEST(HeartbeatTest, TheHeartbeatVersionLeavesTheFifoLinesVersionAlone) {
+  // The heartbeat grew words; the shrink line an older runtime reads did not change.
+  EXPECT_EQ(EncodeShrink({2, 1}), "v1 shrink 2 1\n");
+  std::string file = NewHeartbeatFile();
+  const uint64_t word = kHeartbeatMagic | 3;  // newer than this build
+  std::memcpy(file.data() + kHeartbeatVersionOffset, &word, 8);
+  absl::StatusOr<HeartbeatWords> w = DecodeHeartbeat(file);
   ASSERT_FALSE(w.ok());
   EXPECT_THAT(std::string(w.status().message()), HasSubstr("same fabric-run release"));
 }

@@ -22,25 +22,49 @@ constexpr char kHelper[] = R"py("""Heartbeats for fabric-run --hang-timeout (wri
 
     import fabric_heartbeat
     fabric_heartbeat.beat()   # e.g. once per training step and around collectives
+    fabric_heartbeat.beat(step=i + 1, total=num_steps)   # and the progress, for status
 
 A worker that beat once and then not for --hang-timeout is stopped as hung, after its
-stack was printed. Without fabric-run (FABRIC_HEARTBEAT_FILE unset) beat() does nothing.
+stack was printed. `step` (completed steps, an int >= 0) and `total` (the steps the run
+makes; 0 = unknown) are optional and kept until changed; fabric-run's status shows them
+with the step rate and an ETA. Without fabric-run (FABRIC_HEARTBEAT_FILE unset) beat()
+does nothing; under an older fabric-run (no step words in the file) they are ignored.
 """
 import mmap
 import os
 import struct
 
+_MAGIC = 0x46424854  # word 2's upper half: "FBHT"
 _map = None
+_progress = False  # the file has words 3 (step) and 4 (total): heartbeat version >= 2
 
 
-def beat():
-    global _map
+def _open(path):
+    global _map, _progress
+    with open(path, "r+b") as f:
+        size = os.fstat(f.fileno()).st_size
+        _progress = False
+        if size >= 40:
+            version = struct.unpack("<Q", os.pread(f.fileno(), 8, 16))[0]
+            _progress = version >> 32 == _MAGIC and version & 0xFFFFFFFF >= 2
+        _map = mmap.mmap(f.fileno(), 40 if _progress else 8)
+
+
+def beat(step=None, total=None):
+    if step is not None and (int(step) != step or step < 0):
+        raise ValueError("fabric_heartbeat.beat: step must be an int >= 0, not %r" % (step,))
+    if total is not None and (int(total) != total or total < 0):
+        raise ValueError("fabric_heartbeat.beat: total must be an int >= 0, not %r" % (total,))
     if _map is None:
         path = os.environ.get("FABRIC_HEARTBEAT_FILE")
         if not path:
             return
-        with open(path, "r+b") as f:
-            _map = mmap.mmap(f.fileno(), 8)
+        _open(path)
+    if _progress:
+        if total is not None:
+            struct.pack_into("<Q", _map, 32, min(int(total), 2**64 - 1))
+        if step is not None:  # word 3 is 1 + the step; 0 means not reported
+            struct.pack_into("<Q", _map, 24, min(int(step), 2**64 - 3) + 1)
     struct.pack_into("<Q", _map, 0, struct.unpack_from("<Q", _map, 0)[0] + 1)
 )py";
 
@@ -115,6 +139,7 @@ void HangWatch::StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ra
   reasons_.clear();
   kills_.clear();
   watchdog_ = std::make_unique<Watchdog>(hang_timeout_, pids_, clock_->TimeNow());
+  observed_.assign(pids_.size(), Observed{});
   beat_fds_.assign(pids_.size(), -1);
   for (size_t i = 0; i < pids_.size() && i < beat_paths_.size(); ++i) {
     if (!beat_paths_[i].empty()) beat_fds_[i] = open(beat_paths_[i].c_str(), O_RDONLY | O_CLOEXEC);
@@ -131,6 +156,9 @@ void HangWatch::EndAttempt() {
   }
   beat_paths_.clear();
   watchdog_.reset();
+  pids_.clear();
+  global_ranks_.clear();
+  observed_.clear();
 }
 
 void HangWatch::OnFifoReadable() {
@@ -199,12 +227,64 @@ std::optional<uint64_t> HangWatch::ShrinksTaken(int local_rank) const {
   return w->shrinks_taken;
 }
 
+void HangWatch::Observe(int local_rank, const HeartbeatWords& words, absl::Time now) {
+  if (local_rank < 0 || local_rank >= static_cast<int>(observed_.size())) return;
+  Observed& o = observed_[local_rank];
+  if (words.beats != 0 && (!o.seen || words.beats != o.beats)) {
+    o.seen = true;
+    o.changed = now;
+  }
+  o.beats = words.beats;
+  o.step = words.step;
+  o.total = words.total;
+  if (words.step.has_value()) o.estimator.Add(now, *words.step);
+}
+
+void HangWatch::SampleProgress() {
+  const absl::Time now = clock_->TimeNow();
+  for (size_t i = 0; i < beat_fds_.size(); ++i) {
+    if (std::optional<HeartbeatWords> w = ReadBeats(static_cast<int>(i))) {
+      Observe(static_cast<int>(i), *w, now);
+    }
+  }
+}
+
+std::optional<RankProgress> HangWatch::Progress(int local_rank) const {
+  if (local_rank < 0 || local_rank >= static_cast<int>(pids_.size())) return std::nullopt;
+  RankProgress p;
+  p.local_rank = local_rank;
+  if (local_rank < static_cast<int>(global_ranks_.size()))
+    p.global_rank = global_ranks_[local_rank];
+  p.pid = pids_[local_rank];
+  p.heartbeat_file = local_rank < static_cast<int>(beat_fds_.size()) && beat_fds_[local_rank] >= 0;
+  if (!p.heartbeat_file || local_rank >= static_cast<int>(observed_.size())) return p;
+  const Observed& o = observed_[local_rank];
+  p.beats = o.beats;
+  if (o.seen) p.last_beat_change = o.changed;
+  p.step = o.step;
+  p.total = o.total;
+  if (o.step.has_value()) {  // a rate only while the rank reports its step
+    p.steps_per_second = o.estimator.StepsPerSecond();
+    if (o.total.has_value()) p.eta = o.estimator.Eta(*o.total);
+  }
+  return p;
+}
+
+std::vector<RankProgress> HangWatch::AllProgress() const {
+  std::vector<RankProgress> all;
+  for (int i = 0; i < static_cast<int>(pids_.size()); ++i) {
+    if (std::optional<RankProgress> p = Progress(i)) all.push_back(*p);
+  }
+  return all;
+}
+
 void HangWatch::OnTimer() {
   if (watchdog_ == nullptr) return;
   const absl::Time now = clock_->TimeNow();
   for (size_t i = 0; i < beat_fds_.size(); ++i) {
     if (std::optional<HeartbeatWords> w = ReadBeats(static_cast<int>(i))) {
       watchdog_->OnHeartbeat(static_cast<int>(i), w->beats, now);
+      Observe(static_cast<int>(i), *w, now);
     }
   }
   for (const Hang& h : watchdog_->Expired(now)) {

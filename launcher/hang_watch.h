@@ -8,9 +8,15 @@
 // Files, all in the agent's private directory `dir`:
 //   timer.fifo               TORCHELASTIC_TIMER_FILE (TORCHELASTIC_ENABLE_FILE_TIMER=1)
 //   fabric_heartbeat.py      on the workers' PYTHONPATH: `import fabric_heartbeat;
-//                            fabric_heartbeat.beat()`
-//   attempt_<n>_rank_<r>.beat  FABRIC_HEARTBEAT_FILE: the worker's beats and the shrinks
-//                            it took, in the layout of common/worker_control.h
+//                            fabric_heartbeat.beat()`, or `beat(step=s, total=n)`
+//   attempt_<n>_rank_<r>.beat  FABRIC_HEARTBEAT_FILE: the worker's beats, the shrinks it
+//                            took, its step and total steps, in the layout of
+//                            common/worker_control.h
+// Progress (what `fabric-run status` shows of a rank): each sample of the heartbeat files
+// (OnTimer, when heartbeats or timers are watched; SampleProgress, whenever the agent
+// calls it) records, on the agent's clock, when a rank's beats last changed, and feeds its
+// reported step to a ProgressEstimator (launcher/progress.h). Progress()/AllProgress()
+// answer as of the last sample.
 // Signals go through the ProcessLauncher seam (to the one worker process, not its group).
 // Thread safety: single-threaded, on the agent's loop.
 #ifndef FABRIC_LAUNCHER_HANG_WATCH_H_
@@ -32,6 +38,7 @@
 #include "common/worker_control.h"
 #include "common/worker_env.h"
 #include "launcher/process_launcher.h"
+#include "launcher/progress.h"
 #include "launcher/watchdog.h"
 
 namespace fabric::launcher {
@@ -39,6 +46,22 @@ namespace fabric::launcher {
 inline constexpr char kEnvEnableFileTimer[] = "TORCHELASTIC_ENABLE_FILE_TIMER";
 inline constexpr char kEnvTimerFile[] = "TORCHELASTIC_TIMER_FILE";
 inline constexpr char kEnvHeartbeatFile[] = "FABRIC_HEARTBEAT_FILE";
+
+// One rank of the attempt as the last heartbeat sample saw it.
+struct RankProgress {
+  int local_rank = 0;
+  int global_rank = -1;
+  pid_t pid = -1;               // -1: not started
+  bool heartbeat_file = false;  // false: no file this attempt (the fields below are unset)
+  uint64_t beats = 0;
+  // When the agent first saw the beats at their current value; nullopt while the rank
+  // has not beaten this attempt.
+  std::optional<absl::Time> last_beat_change;
+  std::optional<uint64_t> step;            // completed steps; nullopt: not reported
+  std::optional<uint64_t> total;           // nullopt: unknown
+  std::optional<double> steps_per_second;  // launcher/progress.h; nullopt: not measured yet
+  std::optional<absl::Duration> eta;       // with a total and a rate above 0
+};
 
 class HangWatch {
  public:
@@ -77,6 +100,17 @@ class HangWatch {
   // heartbeat file's second word); nullopt when it has no file this attempt.
   std::optional<uint64_t> ShrinksTaken(int local_rank) const;
 
+  // Reads every rank's heartbeat file now (one pread each) into the progress below;
+  // hang detection is not affected (only OnTimer feeds the watchdog). The agent calls it
+  // before answering a status request and, for the step rate, about once a second while an
+  // attempt runs (OnTimer samples too).
+  void SampleProgress();
+  // Local rank `local_rank` of this attempt as of the last sample; nullopt when the
+  // attempt has no such rank (or none is running).
+  std::optional<RankProgress> Progress(int local_rank) const;
+  // Every local rank of this attempt, by local rank; empty between attempts.
+  std::vector<RankProgress> AllProgress() const;
+
   // Called once for each worker found hung, before its SIGABRT: its global rank, pid and
   // why (the event log's "fabric.hang").
   void set_on_hang(std::function<void(int, pid_t, const std::string&)> on_hang) {
@@ -101,6 +135,18 @@ class HangWatch {
         say_(std::move(say)) {}
   // The heartbeat file's words of local rank `local_rank` (common/worker_control.h).
   std::optional<HeartbeatWords> ReadBeats(int local_rank) const;
+  // Records a sample of local rank `local_rank`'s words taken at `now`.
+  void Observe(int local_rank, const HeartbeatWords& words, absl::Time now);
+
+  // What the samples saw of one rank this attempt.
+  struct Observed {
+    bool seen = false;  // a sample with beats > 0 was taken
+    uint64_t beats = 0;
+    absl::Time changed;
+    std::optional<uint64_t> step;
+    std::optional<uint64_t> total;
+    ProgressEstimator estimator;
+  };
 
   std::string dir_;
   absl::Duration hang_timeout_;
@@ -120,6 +166,7 @@ class HangWatch {
   std::vector<int> beat_fds_;
   std::vector<PendingKill> kills_;
   std::map<int, std::string> reasons_;  // local rank -> why it was stopped
+  std::vector<Observed> observed_;      // this attempt's, by local rank
   absl::Duration capture_time_ = absl::Seconds(1);
 };
 

@@ -127,5 +127,116 @@ TEST_F(HangWatchTest, ShrinksTakenIsTheFilesSecondWord) {
   watch_->EndAttempt();
 }
 
+// What a worker does to report progress: word 3 (1 + step) and word 4 (total).
+void Report(const std::string& file, uint64_t step, uint64_t total) {
+  const int fd = open(file.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << file;
+  const uint64_t step_word = EncodeStepWord(step);
+  ASSERT_EQ(pwrite(fd, &step_word, 8, kHeartbeatStepOffset), 8);
+  ASSERT_EQ(pwrite(fd, &total, 8, kHeartbeatTotalOffset), 8);
+  close(fd);
+}
+
+TEST_F(HangWatchTest, ProgressIsEmptyOutsideAnAttempt) {
+  EXPECT_TRUE(watch_->AllProgress().empty());
+  EXPECT_EQ(watch_->Progress(0), std::nullopt);
+  Start(2);
+  EXPECT_EQ(watch_->AllProgress().size(), 2u);
+  EXPECT_EQ(watch_->Progress(2), std::nullopt);
+  EXPECT_EQ(watch_->Progress(-1), std::nullopt);
+  watch_->EndAttempt();
+  EXPECT_TRUE(watch_->AllProgress().empty());
+  EXPECT_EQ(watch_->Progress(0), std::nullopt);
+}
+
+TEST_F(HangWatchTest, ProgressBeforeAnyBeatHasThePidAndNothingReported) {
+  Start(2);
+  watch_->SampleProgress();
+  std::optional<RankProgress> p = watch_->Progress(1);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->local_rank, 1);
+  EXPECT_EQ(p->global_rank, 11);
+  EXPECT_EQ(p->pid, 1001);
+  EXPECT_TRUE(p->heartbeat_file);
+  EXPECT_EQ(p->beats, 0u);
+  EXPECT_EQ(p->last_beat_change, std::nullopt);
+  EXPECT_EQ(p->step, std::nullopt);
+  EXPECT_EQ(p->total, std::nullopt);
+  EXPECT_EQ(p->steps_per_second, std::nullopt);
+  EXPECT_EQ(p->eta, std::nullopt);
+  watch_->EndAttempt();
+}
+
+TEST_F(HangWatchTest, ProgressFollowsTheSamplesOnTheAgentsClock) {
+  std::vector<std::string> files = Start(1);
+  const absl::Time t0 = clock_.TimeNow();
+  Bump(files[0], kHeartbeatBeatsOffset);
+  Report(files[0], 5, 100);
+  // Not sampled yet: the accessor answers as of the last sample.
+  EXPECT_EQ(watch_->Progress(0)->beats, 0u);
+  clock_.AdvanceTime(absl::Seconds(1));
+  watch_->SampleProgress();
+  std::optional<RankProgress> p = watch_->Progress(0);
+  EXPECT_EQ(p->beats, 1u);
+  EXPECT_EQ(p->last_beat_change, t0 + absl::Seconds(1));
+  EXPECT_EQ(p->step, 5u);
+  EXPECT_EQ(p->total, 100u);
+  EXPECT_EQ(p->steps_per_second, std::nullopt);  // one sample: no rate yet
+  Bump(files[0], kHeartbeatBeatsOffset);
+  Report(files[0], 7, 100);
+  clock_.AdvanceTime(absl::Seconds(1));
+  watch_->SampleProgress();
+  p = watch_->Progress(0);
+  EXPECT_EQ(p->beats, 2u);
+  EXPECT_EQ(p->last_beat_change, t0 + absl::Seconds(2));
+  ASSERT_TRUE(p->steps_per_second.has_value());
+  EXPECT_DOUBLE_EQ(*p->steps_per_second, 2.0);
+  EXPECT_EQ(p->eta, absl::Seconds(46.5));  // 93 steps left at 2/s
+  // No beat since: the change time stays where the agent saw it.
+  clock_.AdvanceTime(absl::Seconds(3));
+  watch_->OnTimer();  // OnTimer samples progress too
+  p = watch_->Progress(0);
+  EXPECT_EQ(p->last_beat_change, t0 + absl::Seconds(2));
+  EXPECT_LT(*p->steps_per_second, 2.0);  // the step did not move for 3 s
+  watch_->EndAttempt();
+}
+
+TEST_F(HangWatchTest, ARankWithoutAFileHasNoHeartbeatProgress) {
+  const std::string file = HangWatch::BeatFile(dir_, 0, 0);
+  ASSERT_TRUE(watch_->AddBeatFile(0, file).ok());
+  watch_->StartAttempt({1000, 1001}, {0, 1});
+  Bump(file, kHeartbeatBeatsOffset);
+  watch_->SampleProgress();
+  EXPECT_TRUE(watch_->Progress(0)->heartbeat_file);
+  EXPECT_EQ(watch_->Progress(0)->beats, 1u);
+  EXPECT_FALSE(watch_->Progress(1)->heartbeat_file);
+  EXPECT_EQ(watch_->Progress(1)->pid, 1001);
+  EXPECT_EQ(watch_->Progress(1)->last_beat_change, std::nullopt);
+  watch_->EndAttempt();
+}
+
+TEST_F(HangWatchTest, AReplacedWorkersPidShowsInItsProgress) {
+  Start(2);
+  watch_->OnWorkerReplaced(1, 2001);
+  EXPECT_EQ(watch_->Progress(1)->pid, 2001);
+  EXPECT_EQ(watch_->Progress(0)->pid, 1000);
+  watch_->EndAttempt();
+}
+
+TEST_F(HangWatchTest, SamplingProgressDoesNotKeepAStalledWorkerAlive) {
+  std::vector<std::string> files = Start(1);
+  Bump(files[0], kHeartbeatBeatsOffset);
+  watch_->OnTimer();
+  for (int i = 0; i < 22; ++i) {
+    clock_.AdvanceTime(absl::Milliseconds(500));
+    watch_->SampleProgress();
+  }
+  EXPECT_TRUE(launcher_.process_signals().empty());  // only OnTimer signals
+  watch_->OnTimer();
+  ASSERT_EQ(launcher_.process_signals().size(), 1u);  // hung: 11 s without a beat
+  EXPECT_EQ(launcher_.process_signals()[0].sig, SIGABRT);
+  watch_->EndAttempt();
+}
+
 }  // namespace
 }  // namespace fabric::launcher

@@ -141,6 +141,8 @@ absl::Status Fabric::Launch(absl::Duration timeout) {
   if (launched_) return absl::FailedPreconditionError("Fabric::Launch called twice");
   OpenHeartbeatFile(env_.heartbeat_file);  // under fabric-run (runtime/heartbeat.h)
   InstallHangStackHandler();               // under fabric-run: a hung rank's stack on SIGABRT
+  ReportTotalSteps(static_cast<uint64_t>(total_steps_));  // as set before Launch
+  if (reported_step_.has_value()) ReportStep(static_cast<uint64_t>(*reported_step_));
   Beat();
   if (device_.is_cuda()) {
     FABRIC_RETURN_IF_ERROR(TorchCall(config_.rank, absl::StrCat("select ", device_.str()),
@@ -311,6 +313,7 @@ absl::Status Fabric::Step(Model* model) {
   Beat();  // every optimizer step (runtime/heartbeat.h)
   if (model->index_ == 0 && recovery_->TakeSkipNextStep()) {
     // This step's update came with the state a peer sent during an in-place recovery.
+    SetStep(steps_done_ + reported_step_bias_);  // the count the peer's state came with
     return model->strategy_->ZeroGrad();
   }
   bool skip = false;
@@ -335,7 +338,10 @@ absl::Status Fabric::Step(Model* model) {
         TorchCall(rank(), "update the loss scale", [&] { scaler_->Update(found_inf); }));
   }
   FABRIC_RETURN_IF_ERROR(model->strategy_->PostStep());
-  if (model->index_ == 0) ++steps_done_;
+  if (model->index_ == 0) {
+    ++steps_done_;
+    SetStep(steps_done_ + reported_step_bias_);
+  }
   return model->strategy_->ZeroGrad();
 }
 
@@ -513,7 +519,21 @@ absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
   out.step = data.step;
   out.extra = std::move(data.extra);
   steps_done_ = data.step;
+  SetStep(steps_done_ + reported_step_bias_);
   return out;
+}
+
+void Fabric::SetStep(int64_t step) {
+  if (step < 0) return;
+  reported_step_bias_ = step - steps_done_;
+  reported_step_ = step;
+  ReportStep(static_cast<uint64_t>(step));
+}
+
+void Fabric::SetTotalSteps(int64_t total) {
+  if (total < 0) return;
+  total_steps_ = total;
+  ReportTotalSteps(static_cast<uint64_t>(total));
 }
 
 void Fabric::SeedEverything(uint64_t seed) { torch::manual_seed(seed); }  // CPU and CUDA

@@ -235,6 +235,16 @@ class Fabric {
   // Re-formations of the group this process took part in.
   int recoveries() const;
 
+  // Progress, for fabric-run's status (the heartbeat file's step and total words,
+  // runtime/heartbeat.h). Step() reports steps_done() on its own after each optimizer
+  // step, and Load the step it loaded. SetStep(n): the reported step is n now, and each
+  // later optimizer step adds one (steps_done() is not changed). SetTotalSteps(n): the
+  // steps the run makes (0: unknown). Negative values are ignored; no-ops when not under
+  // fabric-run. Either may be called before Launch: it is written when Launch opens the
+  // heartbeat file.
+  void SetStep(int64_t step);
+  void SetTotalSteps(int64_t total);
+
   // Seeds LibTorch's CPU and CUDA generators (the same seed on every rank, as Lightning
   // does).
   void SeedEverything(uint64_t seed);
@@ -286,8 +296,11 @@ class Fabric {
   int no_sync_depth_ = 0;
   bool launched_ = false;
   int64_t steps_done_ = 0;
-  RuntimeEnv env_;                      // read once (runtime_env.h)
-  std::unique_ptr<Recovery> recovery_;  // in-place recovery's state (recovery.h)
+  int64_t reported_step_bias_ = 0;        // SetStep: the reported step is steps_done_ + this
+  std::optional<int64_t> reported_step_;  // what SetStep last reported
+  int64_t total_steps_ = 0;               // what SetTotalSteps last reported
+  RuntimeEnv env_;                        // read once (runtime_env.h)
+  std::unique_ptr<Recovery> recovery_;    // in-place recovery's state (recovery.h)
 };
 
 }  // namespace fabric::runtime

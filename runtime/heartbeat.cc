@@ -12,44 +12,17 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/worker_control.h"
 
 namespace fabric::runtime {
 namespace {
 
-// The heartbeat file's words (common/worker_control.h): beats, shrinks taken. Null when
-// not under fabric-run; the second only when the file is long enough to hold it.
-struct Words {
-  std::atomic<uint64_t>* word[2] = {nullptr, nullptr};
-};
-
 // Set once by OpenHeartbeatFile; read by any thread after.
-std::atomic<const Words*> g_words{nullptr};
+std::atomic<HeartbeatWriter*> g_writer{nullptr};
 
-Words MapWords(const std::string& path) {
-  Words w;
-  if (path.empty()) return w;
-  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return w;
-  struct stat st {};
-  const size_t size = fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
-  const size_t end =
-      size >= kHeartbeatShrinksOffset + 8 ? kHeartbeatShrinksOffset + 8 : kHeartbeatBeatsOffset + 8;
-  void* p = mmap(nullptr, end, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  if (p == MAP_FAILED) return w;
-  auto* base = static_cast<char*>(p);
-  w.word[0] = reinterpret_cast<std::atomic<uint64_t>*>(base + kHeartbeatBeatsOffset);
-  if (end > kHeartbeatShrinksOffset) {
-    w.word[1] = reinterpret_cast<std::atomic<uint64_t>*>(base + kHeartbeatShrinksOffset);
-  }
-  return w;
-}
-
-std::atomic<uint64_t>* Word(int i) {
-  const Words* w = g_words.load(std::memory_order_acquire);
-  return w == nullptr ? nullptr : w->word[i];
-}
+HeartbeatWriter* Writer() { return g_writer.load(std::memory_order_acquire); }
 
 void OnAbort(int sig) {
   static const char kHeader[] = "*** fabric runtime: SIGABRT; stack (most recent call first):\n";
@@ -64,26 +37,90 @@ void OnAbort(int sig) {
 
 }  // namespace
 
+HeartbeatWriter::HeartbeatWriter(const std::string& path) {
+  if (path.empty()) return;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st {};
+  const size_t size = fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+  if (size < kHeartbeatBeatsOffset + 8) {  // not even the beats word: nothing to write
+    close(fd);
+    return;
+  }
+  // The words this file has: its version decides whether words 3 and 4 are step and total.
+  char head[kHeartbeatFileSize];
+  const ssize_t n = pread(fd, head, sizeof(head), 0);
+  absl::StatusOr<HeartbeatWords> words =
+      DecodeHeartbeat(absl::string_view(head, n > 0 ? static_cast<size_t>(n) : 0));
+  const bool has_step = words.ok() && words->version >= 2 && size >= kHeartbeatFileSize;
+  const size_t end = has_step                              ? kHeartbeatFileSize
+                     : size >= kHeartbeatShrinksOffset + 8 ? kHeartbeatShrinksOffset + 8
+                                                           : kHeartbeatBeatsOffset + 8;
+  void* p = mmap(nullptr, end, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return;
+  map_ = p;
+  map_size_ = end;
+  auto* base = static_cast<char*>(p);
+  auto at = [base](size_t offset) {
+    return reinterpret_cast<std::atomic<uint64_t>*>(base + offset);
+  };
+  word_[kBeats] = at(kHeartbeatBeatsOffset);
+  if (end > kHeartbeatShrinksOffset) word_[kShrinks] = at(kHeartbeatShrinksOffset);
+  if (has_step) {
+    word_[kStep] = at(kHeartbeatStepOffset);
+    word_[kTotal] = at(kHeartbeatTotalOffset);
+  }
+}
+
+HeartbeatWriter::~HeartbeatWriter() {
+  if (map_ != nullptr) munmap(map_, map_size_);
+}
+
+void HeartbeatWriter::Beat() {
+  if (word_[kBeats] != nullptr) word_[kBeats]->fetch_add(1, std::memory_order_relaxed);
+}
+
+void HeartbeatWriter::AckShrink() {
+  if (word_[kShrinks] != nullptr) word_[kShrinks]->fetch_add(1, std::memory_order_release);
+}
+
+void HeartbeatWriter::SetStep(uint64_t step) {
+  if (word_[kStep] != nullptr) word_[kStep]->store(EncodeStepWord(step), std::memory_order_relaxed);
+}
+
+void HeartbeatWriter::SetTotalSteps(uint64_t total) {
+  if (word_[kTotal] != nullptr) word_[kTotal]->store(total, std::memory_order_relaxed);
+}
+
 void OpenHeartbeatFile(const std::string& path) {
   static std::once_flag once;
   std::call_once(once, [&] {
-    static const Words words = MapWords(path);
-    g_words.store(&words, std::memory_order_release);
+    static HeartbeatWriter* const writer = new HeartbeatWriter(path);  // never unmapped
+    g_writer.store(writer, std::memory_order_release);
   });
 }
 
 void Beat() {
-  if (std::atomic<uint64_t>* c = Word(0)) c->fetch_add(1, std::memory_order_relaxed);
+  if (HeartbeatWriter* w = Writer()) w->Beat();
+}
+
+void ReportStep(uint64_t step) {
+  if (HeartbeatWriter* w = Writer()) w->SetStep(step);
+}
+
+void ReportTotalSteps(uint64_t total) {
+  if (HeartbeatWriter* w = Writer()) w->SetTotalSteps(total);
 }
 
 void AckShrink() {
-  if (std::atomic<uint64_t>* c = Word(1)) c->fetch_add(1, std::memory_order_release);
+  if (HeartbeatWriter* w = Writer()) w->AckShrink();
 }
 
 void InstallHangStackHandler() {
   static std::once_flag once;
   std::call_once(once, [] {
-    if (Word(0) == nullptr) return;  // not under fabric-run
+    if (Writer() == nullptr || !Writer()->open()) return;  // not under fabric-run
     void* warm[1];
     backtrace(warm, 1);  // loads libgcc's unwinder now, not inside the handler
     struct sigaction sa {};

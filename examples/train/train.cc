@@ -159,6 +159,10 @@ absl::Status Train(const TrainOptions& o) {
     // state came with Setup; go on from their step.
     start_step = static_cast<int>(*joined);
   }
+  // fabric-run's status shows the step, rate and ETA (the heartbeat file); Step() reports
+  // each step on its own, these give the total and where this attempt starts.
+  fabric->SetTotalSteps(o.steps);
+  fabric->SetStep(start_step);
   const char* restart_env = std::getenv("TORCHELASTIC_RESTART_COUNT");
   const bool first_attempt = (restart_env == nullptr || std::string(restart_env) == "0") &&
                              !fabric->joined_at_step().has_value();

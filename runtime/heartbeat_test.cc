@@ -1,0 +1,153 @@
+// The runtime's heartbeat writer over real files of each heartbeat version, read back
+// through the agent's decoder (common/worker_control.h).
+#include "runtime/heartbeat.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "common/status_matchers.h"
+#include "common/worker_control.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fabric::runtime {
+namespace {
+
+class HeartbeatWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/heartbeat_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    for (const std::string& f : files_) unlink(f.c_str());
+    rmdir(dir_.c_str());
+  }
+  // A file holding `bytes`, as the agent writes it.
+  std::string Make(const std::string& name, const std::string& bytes) {
+    const std::string path = dir_ + "/" + name;
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    close(fd);
+    files_.push_back(path);
+    return path;
+  }
+  // The file's whole content, as the agent reads it.
+  static std::string Read(const std::string& path) {
+    std::string out(4096, '\0');
+    const int fd = open(path.c_str(), O_RDONLY);
+    const ssize_t n = pread(fd, out.data(), out.size(), 0);
+    close(fd);
+    out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return out;
+  }
+  static HeartbeatWords V(int version) {
+    HeartbeatWords w;
+    w.version = version;
+    return w;
+  }
+
+  std::string dir_;
+  std::vector<std::string> files_;
+};
+
+TEST_F(HeartbeatWriterTest, WritesStepAndTotalIntoAVersionTwoFile) {
+  const std::string path = Make("v2.beat", NewHeartbeatFile());
+  HeartbeatWriter w(path);
+  ASSERT_TRUE(w.open());
+  EXPECT_TRUE(w.reports_step());
+  w.Beat();
+  w.Beat();
+  w.AckShrink();
+  w.SetTotalSteps(300);
+  w.SetStep(0);
+  FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords zero, DecodeHeartbeat(Read(path)));
+  EXPECT_EQ(zero.step, 0u);  // step 0 reported, not "not reported"
+  w.SetStep(41);
+  FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords got, DecodeHeartbeat(Read(path)));
+  EXPECT_EQ(got.beats, 2u);
+  EXPECT_EQ(got.shrinks_taken, 1u);
+  EXPECT_EQ(got.version, kHeartbeatVersion);
+  EXPECT_EQ(got.step, 41u);
+  EXPECT_EQ(got.total, 300u);
+}
+
+TEST_F(HeartbeatWriterTest, AnOlderAgentsShorterFileGetsNoStepAndIsNotGrown) {
+  for (int version : {0, 1}) {
+    const std::string before = EncodeHeartbeat(V(version));
+    const std::string path = Make("v" + std::to_string(version) + ".beat", before);
+    HeartbeatWriter w(path);
+    ASSERT_TRUE(w.open()) << version;
+    EXPECT_FALSE(w.reports_step()) << version;
+    w.SetStep(5);
+    w.SetTotalSteps(9);
+    w.Beat();
+    w.AckShrink();
+    const std::string after = Read(path);
+    ASSERT_EQ(after.size(), before.size()) << version;
+    FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords got, DecodeHeartbeat(after));
+    EXPECT_EQ(got.beats, 1u);
+    EXPECT_EQ(got.shrinks_taken, 1u);
+    EXPECT_EQ(got.version, version);
+    // Nothing but words 0 and 1 changed (the version word of a version-1 file included).
+    EXPECT_EQ(after.substr(16), before.substr(16)) << version;
+  }
+}
+
+TEST_F(HeartbeatWriterTest, AFortyByteFileOfVersionOneIsNotWrittenAsVersionTwo) {
+  std::string bytes = EncodeHeartbeat(V(1));
+  bytes.append(16, '\x07');
+  const std::string path = Make("v1long.beat", bytes);
+  HeartbeatWriter w(path);
+  EXPECT_FALSE(w.reports_step());
+  w.SetStep(1);
+  EXPECT_EQ(Read(path), bytes);
+}
+
+TEST_F(HeartbeatWriterTest, ATruncatedVersionTwoFileGetsNoStep) {
+  const std::string path = Make("cut.beat", NewHeartbeatFile().substr(0, 32));
+  HeartbeatWriter w(path);
+  ASSERT_TRUE(w.open());
+  EXPECT_FALSE(w.reports_step());
+  w.SetStep(1);
+  w.SetTotalSteps(2);
+  EXPECT_EQ(Read(path), NewHeartbeatFile().substr(0, 32));
+}
+
+TEST_F(HeartbeatWriterTest, NoFileOrAnEmptyOneMakesEveryWriteANoOp) {
+  for (const std::string& path :
+       {std::string(), dir_ + "/missing.beat", Make("empty.beat", std::string())}) {
+    HeartbeatWriter w(path);
+    EXPECT_FALSE(w.open()) << path;
+    EXPECT_FALSE(w.reports_step()) << path;
+    w.Beat();  // no crash (an empty file mapped would SIGBUS)
+    w.SetStep(3);
+    w.SetTotalSteps(3);
+    w.AckShrink();
+  }
+  EXPECT_EQ(Read(dir_ + "/empty.beat"), "");
+}
+
+// The process-wide functions write through the file OpenHeartbeatFile mapped (once per
+// process: this is the one test that opens it).
+TEST_F(HeartbeatWriterTest, TheProcessWideReportsReachTheOpenedFile) {
+  const std::string path = Make("process.beat", NewHeartbeatFile());
+  ReportStep(99);  // before OpenHeartbeatFile: a no-op
+  OpenHeartbeatFile(path);
+  Beat();
+  ReportTotalSteps(1000);
+  ReportStep(12);
+  FABRIC_ASSERT_OK_AND_ASSIGN(HeartbeatWords got, DecodeHeartbeat(Read(path)));
+  EXPECT_EQ(got.beats, 1u);
+  EXPECT_EQ(got.step, 12u);
+  EXPECT_EQ(got.total, 1000u);
+}
+
+}  // namespace
+}  // namespace fabric::runtime
