@@ -197,7 +197,7 @@ class Agent {
   // by Init, served by Poll.
   absl::Status OpenEndpoint();
   HttpResponse Serve(const HttpRequest& request);
-  JobStatus Snapshot() const;
+  JobStatus Snapshot();  // samples the heartbeat files first
   // Run's rounds (Run records the run's end around it).
   int RunRounds();
   // The epoll set's tags: worker pipes are 0..2n-1 (stdout, stderr of each local rank).

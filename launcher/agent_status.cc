@@ -55,7 +55,7 @@ HttpResponse Agent::Serve(const HttpRequest& request) {
   return r;
 }
 
-JobStatus Agent::Snapshot() const {
+JobStatus Agent::Snapshot() {
   const LaunchOptions& lo = options_.launch;
   const NodePlacement& plan = attempt_.plan;
   JobStatus s;
@@ -81,6 +81,8 @@ JobStatus Agent::Snapshot() const {
     if (w.pgid > 0 && !w.status.has_value()) groups.insert(w.pgid);
   }
   const std::map<pid_t, GroupUsage> usage = ReadGroupUsage(groups);
+  hang_watch_->SampleProgress();  // the heartbeat ages and steps as of now
+  const absl::Time now = clock_->TimeNow();
   for (const WorkerState& w : gang_->workers()) {
     RankStatus r;
     r.global_rank = w.global_rank;
@@ -98,6 +100,16 @@ JobStatus Agent::Snapshot() const {
       r.state = RankState::kHung;
     } else {
       r.state = w.pid > 0 ? RankState::kRunning : RankState::kStarting;
+    }
+    if (std::optional<RankProgress> p = hang_watch_->Progress(w.local_rank);
+        p.has_value() && p->pid == w.pid) {
+      if (p->last_beat_change.has_value()) {  // null: it never beat (not every program does)
+        r.heartbeat_age_s = absl::ToDoubleSeconds(now - *p->last_beat_change);
+      }
+      r.step = p->step;
+      r.total_steps = p->total;
+      r.step_rate = p->steps_per_second;
+      if (p->eta.has_value()) r.eta_s = absl::ToDoubleSeconds(*p->eta);
     }
     if (auto it = usage.find(w.pgid); it != usage.end()) {
       r.rss_bytes = it->second.rss_bytes;

@@ -23,8 +23,7 @@
 
 namespace fabric::launcher {
 
-// A rank's state: starting (spawned, no heartbeat yet when it has a heartbeat file),
-// running, hung (the hang watch stopped it), exited (code or signal), replaced (its
+// A rank's state: starting (not spawned yet), running, hung (the hang watch stopped it), exited (code or signal), replaced (its
 // process failed and another took the rank in place: the new one has its own row).
 enum class RankState { kStarting, kRunning, kHung, kExited, kReplaced };
 const char* RankStateName(RankState s);

@@ -30,6 +30,7 @@ using ::fabric::launcher::DecodeJobStatus;
 using ::fabric::launcher::JobStatus;
 using ::fabric::launcher::RankState;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A directory for the jobs' TMPDIR: short enough for a socket path (TEST_TMPDIR is not).
 std::string ShortTmp() {
@@ -213,6 +214,104 @@ TEST_F(TwoByTwo, PrometheusTextOfBothAgentsMatchesTheJob) {
   EXPECT_EQ(MetricValue(m1, "fabric_worker_failures_total{cause=\"signal\"}"), 1) << m1;
   EXPECT_EQ(MetricValue(m, "fabric_worker_failures_total{cause=\"signal\"}"), -1)
       << "node 0's workers did not fail: no failure series there";
+}
+
+// A Python job that beats with its step: status shows steps, totals, a rate, and the
+// heartbeat age of a SIGSTOPped rank growing; stacks shows each rank inside train_loop
+// without stopping it, and the job then finishes.
+TEST(PythonJobTest, ProgressAgeOfAStoppedRankAndStacks) {
+  const std::string python = VenvPython();
+  ASSERT_FALSE(python.empty());
+  const std::string tmp = ShortTmp();
+  const std::string helper_dir = NewTempDir("py");
+  const std::string stop = helper_dir + "/stop";
+  FabricRun job({"--devices", "2", "--python", python, "--run-id", "pyjob",
+                 Runfile("tests/python/progress_loop.py")},
+                {{"TMPDIR", tmp}, {"HELPER_DIR", helper_dir}, {"STOP_FILE", stop}});
+  const pid_t r0 = WaitForPidFile(helper_dir, "worker", 0);
+  const pid_t r1 = WaitForPidFile(helper_dir, "worker", 1);
+  ASSERT_GT(r0, 0) << job.err();
+  ASSERT_GT(r1, 0) << job.err();
+  auto json = [&] {
+    Result r = Status(tmp, {"--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    absl::StatusOr<JobStatus> s = DecodeJobStatus(r.out);
+    EXPECT_TRUE(s.ok()) << s.status() << r.out;
+    return s.ok() ? *s : JobStatus{};
+  };
+  JobStatus s;
+  for (int i = 0; i < 100; ++i) {  // until both ranks report a step and a rate (<= 20 s)
+    s = json();
+    if (s.ranks.size() == 2 && s.ranks[0].step_rate.value_or(0) > 0 &&
+        s.ranks[1].step_rate.value_or(0) > 0) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(s.ranks.size(), 2u);
+  for (const auto& r : s.ranks) {
+    EXPECT_GT(r.step.value_or(0), 0u);
+    EXPECT_EQ(r.total_steps, 100000u);
+    EXPECT_GT(r.step_rate.value_or(0), 1.0) << "about 50 steps a second";
+    EXPECT_GT(r.eta_s.value_or(0), 0);
+    EXPECT_LT(r.heartbeat_age_s.value_or(99), 5);
+  }
+  // Rank 1 stopped: its heartbeat age grows, rank 0's does not.
+  ASSERT_EQ(kill(r1, SIGSTOP), 0);
+  absl::SleepFor(absl::Milliseconds(300));
+  const double first = json().ranks[1].heartbeat_age_s.value_or(-1);
+  absl::SleepFor(absl::Milliseconds(1500));
+  JobStatus later = json();
+  ASSERT_EQ(later.ranks.size(), 2u);
+  EXPECT_GT(later.ranks[1].heartbeat_age_s.value_or(-1), first + 1.0);
+  EXPECT_LT(later.ranks[0].heartbeat_age_s.value_or(99), 1.0) << "the running rank still beats";
+  ASSERT_EQ(kill(r1, SIGCONT), 0);
+
+  FabricRun stacks({"stacks"}, {{"TMPDIR", tmp}});
+  ASSERT_EQ(stacks.Wait(absl::Seconds(60)), 0) << stacks.out() << stacks.err();
+  EXPECT_THAT(stacks.out(), HasSubstr(absl::StrCat("=== rank 0 (pid ", r0)));
+  EXPECT_THAT(stacks.out(), HasSubstr(absl::StrCat("=== rank 1 (pid ", r1)));
+  size_t frames = 0;
+  for (size_t at = 0; (at = stacks.out().find("train_loop", at)) != std::string::npos; ++at) {
+    ++frames;
+  }
+  EXPECT_GE(frames, 2u) << stacks.out();
+  FabricRun one({"stacks", "--rank", "1"}, {{"TMPDIR", tmp}});
+  ASSERT_EQ(one.Wait(absl::Seconds(60)), 0) << one.err();
+  EXPECT_THAT(one.out(), Not(HasSubstr("=== rank 0")));
+  FabricRun none({"stacks", "--rank", "7"}, {{"TMPDIR", tmp}});
+  EXPECT_EQ(none.Wait(absl::Seconds(60)), 1);
+  EXPECT_THAT(none.err(), HasSubstr("rank 7 is not a running rank of job pyjob"));
+  // The job goes on after the dumps and ends as it should.
+  ASSERT_TRUE(Alive(r0) && Alive(r1));
+  FILE* f = fopen(stop.c_str(), "w");
+  fclose(f);
+  EXPECT_EQ(job.Wait(absl::Seconds(60)), 0) << job.err();
+  rmdir(tmp.c_str());
+}
+
+TEST(StatusLinesTest, StacksWithoutPySpySaysHowToGetIt) {
+  const std::string tmp = ShortTmp();
+  const std::string helper_dir = NewTempDir("nospy");
+  // A bare interpreter (no py-spy next to it) and a PATH without py-spy.
+  const std::string script = helper_dir + "/sleeper.py";
+  FILE* f = fopen(script.c_str(), "w");
+  fputs("import time\nwhile True:\n    time.sleep(1)\n", f);
+  fclose(f);
+  FabricRun job({"--devices", "1", "--python", "/usr/bin/python3", script}, {{"TMPDIR", tmp}});
+  Result r;
+  for (int i = 0; i < 100; ++i) {
+    FabricRun stacks({"stacks"}, {{"TMPDIR", tmp}, {"PATH", "/usr/bin:/bin"}});
+    r.code = stacks.Wait(absl::Seconds(30)).value_or(-1);
+    r.err = stacks.err();
+    if (r.err.find("py-spy") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("py-spy is not installed: pip install py-spy"));
+  kill(job.pid(), SIGTERM);
+  job.Wait();
+  rmdir(tmp.c_str());
 }
 
 TEST(StatusLinesTest, NoJobAnotherUsersSocketAndAStaleOne) {

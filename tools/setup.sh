@@ -77,7 +77,8 @@ fi
 venv_ok() {
   [[ -x .venv/bin/python && -x .venv/bin/torchrun && -x .venv/bin/fabric ]] &&
     .venv/bin/python - "$TORCH_VERSION" "$LIGHTNING_VERSION" <<'PY' 2>/dev/null
-import sys, torch, lightning, click, prometheus_client
+import shutil, sys, torch, lightning, click, prometheus_client
+if not shutil.which("py-spy", path=sys.prefix + "/bin"): sys.exit(1)
 ok = torch.__version__.split("+")[0] == sys.argv[1] and lightning.__version__ == sys.argv[2]
 sys.exit(0 if ok else 1)
 PY
@@ -86,7 +87,7 @@ if ! venv_ok; then
   echo "setup: creating .venv with torch==$TORCH_VERSION and lightning==$LIGHTNING_VERSION (PyPI)"
   [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade-strategy only-if-needed \
-    "torch==$TORCH_VERSION" "lightning==$LIGHTNING_VERSION" click prometheus-client  # click: the `fabric` CLI; prometheus-client: metrics parser check
+    "torch==$TORCH_VERSION" "lightning==$LIGHTNING_VERSION" click prometheus-client py-spy  # click: the `fabric` CLI; prometheus-client: metrics parser check; py-spy: fabric-run stacks
   if ! venv_ok; then
     echo "setup: .venv is still not usable (torch $TORCH_VERSION, lightning $LIGHTNING_VERSION): remove .venv and run tools/setup.sh again" >&2
     exit 1
