@@ -1,5 +1,6 @@
 #include "launcher/hang_watch.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
@@ -104,7 +106,21 @@ HangWatch::~HangWatch() {
     if (fd >= 0) close(fd);
   }
   if (!fifo_path_.empty()) unlink(fifo_path_.c_str());
-  if (!helper_path_.empty()) unlink(helper_path_.c_str());
+  if (!helper_path_.empty()) {
+    unlink(helper_path_.c_str());
+    // Python caches the imported helper's bytecode next to it (fabric_heartbeat.*.pyc);
+    // left there, it would keep the agent's directory from being removed.
+    const std::string cache = absl::StrCat(dir_, "/__pycache__");
+    if (DIR* d = opendir(cache.c_str())) {
+      while (dirent* e = readdir(d)) {
+        if (absl::StartsWith(e->d_name, "fabric_heartbeat.")) {
+          unlink(absl::StrCat(cache, "/", e->d_name).c_str());
+        }
+      }
+      closedir(d);
+      rmdir(cache.c_str());  // fails, harmlessly, when something else is cached there
+    }
+  }
 }
 
 std::string HangWatch::TimerFifo(const std::string& dir) {

@@ -287,7 +287,7 @@ TEST(PythonJobTest, ProgressAgeOfAStoppedRankAndStacks) {
   FILE* f = fopen(stop.c_str(), "w");
   fclose(f);
   EXPECT_EQ(job.Wait(absl::Seconds(60)), 0) << job.err();
-  rmdir(tmp.c_str());
+  EXPECT_EQ(rmdir(tmp.c_str()), 0) << "the agent left its directory (e.g. Python's __pycache__)";
 }
 
 TEST(StatusLinesTest, StacksWithoutPySpySaysHowToGetIt) {
@@ -311,7 +311,7 @@ TEST(StatusLinesTest, StacksWithoutPySpySaysHowToGetIt) {
   EXPECT_THAT(r.err, HasSubstr("py-spy is not installed: pip install py-spy"));
   kill(job.pid(), SIGTERM);
   job.Wait();
-  rmdir(tmp.c_str());
+  EXPECT_EQ(rmdir(tmp.c_str()), 0) << "the agent left its directory";
 }
 
 TEST(StatusLinesTest, NoJobAnotherUsersSocketAndAStaleOne) {
