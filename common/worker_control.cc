@@ -1,5 +1,7 @@
 #include "common/worker_control.h"
 
+#include <signal.h>
+
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -193,5 +195,9 @@ absl::StatusOr<HeartbeatWords> DecodeHeartbeat(absl::string_view bytes) {
   }
   return w;
 }
+
+int StackDumpSignal() { return SIGRTMIN + 4; }
+
+std::string StackFileFor(const std::string& heartbeat_file) { return heartbeat_file + ".stack"; }
 
 }  // namespace fabric

@@ -30,6 +30,13 @@
 //    Version 0 files are 16 bytes (no word 2), version 1 files 24 (no words 3, 4), version 2
 //    files 40. Words 0..2 never move. A worker maps only the words its file has: given an
 //    older agent's shorter file it does not report its step (and never writes past the end).
+// 4. Live stack (fabric-run stacks), for a worker on the C++ runtime: once it has opened its
+//    heartbeat file, it creates StackFileFor(heartbeat file) (mode 0600, empty) and handles
+//    StackDumpSignal(): sent to its main thread (tgkill(pid, pid, sig)), the handler rewrites
+//    that file with the main thread's stack (glibc's backtrace_symbols_fd lines, most recent
+//    call first) and ends it with kStackDumpEnd; the worker then goes on. The file's existence
+//    says the worker handles the signal (any other process would die of it: it is a real-time
+//    signal, whose default action is to terminate).
 #ifndef FABRIC_COMMON_WORKER_CONTROL_H_
 #define FABRIC_COMMON_WORKER_CONTROL_H_
 
@@ -135,6 +142,13 @@ std::string EncodeHeartbeat(const HeartbeatWords& words);
 // InvalidArgument when shorter than a version-0 file, when word 2 is not a version word of
 // a version this build knows, or when a version-2 file is shorter than 40 bytes.
 absl::StatusOr<HeartbeatWords> DecodeHeartbeat(absl::string_view bytes);
+
+// --- 4. Live stack ---------------------------------------------------------------------
+
+inline constexpr char kStackDumpEnd[] = "*** end of stack\n";
+// SIGRTMIN + 4 (SIGRTMIN is known only at run time: glibc keeps the first ones).
+int StackDumpSignal();
+std::string StackFileFor(const std::string& heartbeat_file);  // "<heartbeat_file>.stack"
 
 }  // namespace fabric
 

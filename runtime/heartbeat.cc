@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -37,7 +38,7 @@ void OnAbort(int sig) {
 
 }  // namespace
 
-HeartbeatWriter::HeartbeatWriter(const std::string& path) {
+HeartbeatWriter::HeartbeatWriter(const std::string& path) : path_(path) {
   if (path.empty()) return;
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return;
@@ -117,6 +118,25 @@ void AckShrink() {
   if (HeartbeatWriter* w = Writer()) w->AckShrink();
 }
 
+namespace {
+
+int g_stack_fd = -1;  // StackFileFor(heartbeat), open for the dump handler
+
+void OnStackDump(int) {
+  const int saved = errno;
+  static const char kHeader[] = "*** fabric runtime: live stack (most recent call first):\n";
+  if (lseek(g_stack_fd, 0, SEEK_SET) == 0 && ftruncate(g_stack_fd, 0) == 0) {
+    (void)!write(g_stack_fd, kHeader, sizeof(kHeader) - 1);
+    void* frames[64];
+    const int n = backtrace(frames, 64);
+    if (n > 2) backtrace_symbols_fd(frames + 2, n - 2, g_stack_fd);  // not this handler's
+    (void)!write(g_stack_fd, kStackDumpEnd, sizeof(kStackDumpEnd) - 1);
+  }
+  errno = saved;
+}
+
+}  // namespace
+
 void InstallHangStackHandler() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -128,6 +148,16 @@ void InstallHangStackHandler() {
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESETHAND;
     sigaction(SIGABRT, &sa, nullptr);
+    // fabric-run stacks (common/worker_control.h, 4): the file first, then the handler.
+    g_stack_fd = open(StackFileFor(Writer()->path()).c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (g_stack_fd >= 0) {
+      struct sigaction dump {};
+      dump.sa_handler = OnStackDump;
+      sigemptyset(&dump.sa_mask);
+      dump.sa_flags = SA_RESTART;
+      sigaction(StackDumpSignal(), &dump, nullptr);
+    }
   });
 }
 

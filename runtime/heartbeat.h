@@ -25,7 +25,8 @@
 //     *** fabric runtime: SIGABRT; stack (most recent call first):
 //     /path/libtorch_cpu.so(_ZN4c10d16ProcessGroupGloo...+0x1a) [0x7f...]
 // (glibc's backtrace_symbols_fd, async-signal-safe), then dies of SIGABRT as it would
-// have. Idempotent.
+// have. It also creates the live-stack file and handles StackDumpSignal() without dying
+// (common/worker_control.h, 4: fabric-run stacks). Idempotent.
 //
 // Thread safety: all may be called from any thread.
 #ifndef FABRIC_RUNTIME_HEARTBEAT_H_
@@ -59,6 +60,7 @@ class HeartbeatWriter {
   HeartbeatWriter& operator=(const HeartbeatWriter&) = delete;
 
   bool open() const { return word_[kBeats] != nullptr; }
+  const std::string& path() const { return path_; }
   // Whether the file has the step and total words (an agent of heartbeat version >= 2).
   bool reports_step() const { return word_[kStep] != nullptr; }
   void Beat();
@@ -68,6 +70,7 @@ class HeartbeatWriter {
 
  private:
   enum Word { kBeats, kShrinks, kStep, kTotal, kWords };
+  std::string path_;
   void* map_ = nullptr;
   size_t map_size_ = 0;
   std::atomic<uint64_t>* word_[kWords] = {};

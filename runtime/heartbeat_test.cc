@@ -3,10 +3,14 @@
 #include "runtime/heartbeat.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "common/status_matchers.h"
@@ -147,6 +151,67 @@ TEST_F(HeartbeatWriterTest, TheProcessWideReportsReachTheOpenedFile) {
   EXPECT_EQ(got.beats, 1u);
   EXPECT_EQ(got.step, 12u);
   EXPECT_EQ(got.total, 1000u);
+}
+
+// fabric-run stacks (common/worker_control.h, 4): a child under a heartbeat file dumps its
+// stack into the stack file on the signal, and goes on running; the handler is only there
+// once a heartbeat file is open (negative control: without one, no stack file).
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// runtime/stack_dump_child: a fresh process that opens `beat_path` and installs the handlers.
+pid_t ChildWithHandler(const std::string& beat_path) {
+  const std::string bin = std::string(std::getenv("TEST_SRCDIR")) + "/" +
+                          std::getenv("TEST_WORKSPACE") + "/runtime/stack_dump_child";
+  const pid_t child = fork();
+  if (child == 0) {
+    execl(bin.c_str(), bin.c_str(), beat_path.c_str(), nullptr);
+    _exit(127);
+  }
+  return child;
+}
+
+TEST_F(HeartbeatWriterTest, TheDumpSignalWritesTheStackAndTheWorkerGoesOn) {
+  const std::string beat = Make("dump.beat", EncodeHeartbeat(HeartbeatWords{.version = 2}));
+  const std::string stack = StackFileFor(beat);
+  files_.push_back(stack);
+  const pid_t child = ChildWithHandler(beat);
+  ASSERT_GT(child, 0);
+  struct stat st;
+  for (int i = 0; i < 200 && stat(stack.c_str(), &st) != 0; ++i) usleep(10000);
+  ASSERT_EQ(stat(stack.c_str(), &st), 0) << "the runtime creates the stack file";
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  for (int round = 0; round < 2; ++round) {  // twice: the handler stays installed
+    ASSERT_EQ(kill(child, StackDumpSignal()), 0);
+    std::string text;
+    for (int i = 0; i < 200; ++i) {
+      text = Slurp(stack);
+      if (text.find(kStackDumpEnd) != std::string::npos) break;
+      usleep(10000);
+    }
+    EXPECT_THAT(text, ::testing::StartsWith("*** fabric runtime: live stack"));
+    EXPECT_THAT(text, ::testing::EndsWith(kStackDumpEnd));
+    EXPECT_GT(std::count(text.begin(), text.end(), '\n'), 2) << text;
+    int status = 0;
+    EXPECT_EQ(waitpid(child, &status, WNOHANG), 0) << "the worker died of the dump";
+    std::ofstream(stack, std::ios::trunc).close();
+  }
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+}
+
+TEST_F(HeartbeatWriterTest, NoHeartbeatFileNoStackFile) {
+  const std::string beat = dir_ + "/absent.beat";  // never created: not under fabric-run
+  const pid_t child = ChildWithHandler(beat);
+  usleep(200000);
+  struct stat st;
+  EXPECT_NE(stat(StackFileFor(beat).c_str(), &st), 0);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
 }
 
 }  // namespace
