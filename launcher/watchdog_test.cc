@@ -101,11 +101,14 @@ TEST(FileTimerRequestTest, RefusesHugeAndOverflowingNumbers) {
 TEST(FileTimerRequestTest, RefusesNonObjectsAndNestedGarbage) {
   const std::string deep = std::string(50000, '[') + std::string(50000, ']');
   const std::string deep_open = std::string(60000, '{');
+  // A raw NUL inside a string (JSON requires it escaped).
+  constexpr char kNul[] =
+      "{\"version\": 1, \"pid\": 7, \"scope_id\": \"s\0\", \"expiration_time\": 1, \"signal\": 9}";
+  const std::string with_nul(kNul, sizeof(kNul) - 1);
   for (const std::string& bad :
        {std::string("[1, 2]"), std::string("7"), std::string("\"s\""), std::string("null"),
         std::string(R"({"version": 1, "pid": 7} {"version": 1})"), std::string("{\"a\": \xff}"),
-        std::string("{\"version\": 1, \"pid\": 7, \"scope_id\": \"s\0\", \"signal\": 9", 56), deep,
-        deep_open, absl::StrCat(R"({"nested": )", deep, "}")}) {
+        with_nul, deep, deep_open, absl::StrCat(R"({"nested": )", deep, "}")}) {
     EXPECT_THAT(ParseFileTimerRequest(bad),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("file-timer request")));
   }
