@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/net.h"
+#include "common/wait_schedule.h"
 
 namespace fabric {
 namespace {
@@ -141,7 +142,7 @@ bool WaitForListener(const std::string& host, const std::string& port, absl::Tim
   hints.ai_socktype = SOCK_STREAM;
   absl::Duration backoff = absl::Milliseconds(5);
   const absl::Time start = absl::Now();
-  absl::Time next_report = start + absl::Seconds(2);
+  WaitSchedule reports(start);
   for (;;) {
     addrinfo* res = nullptr;
     std::string why;
@@ -172,10 +173,7 @@ bool WaitForListener(const std::string& host, const std::string& port, absl::Tim
       why = absl::StrCat(host, " does not resolve (", gai_strerror(gai), ")");
     }
     const absl::Time now = absl::Now();
-    if (progress && now >= next_report) {
-      progress(why, now - start);
-      next_report = now + absl::Seconds(10);
-    }
+    if (progress && reports.Due(now)) progress(why, now - start);
     if (now + backoff >= deadline) return false;
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Milliseconds(200));

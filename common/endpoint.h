@@ -44,8 +44,9 @@ using WaitProgress = std::function<void(absl::string_view why, absl::Duration wa
 // True once a TCP connection to host:port succeeds, trying with backoff (5 ms up to
 // 200 ms) until `deadline`: the name may not resolve yet (a Kubernetes pod's DNS record
 // appears after the pod starts), or nothing listens yet. `progress`, when set, is called
-// after 2 s of failing and then every 10 s with the reason ("HOST does not resolve: ...",
-// "connection refused").
+// on a WaitSchedule (common/wait_schedule.h: after 2 s of failing, then 4, 8, 16 ... s,
+// gaps capped at 60 s) with the reason ("HOST does not resolve: ...", "connection
+// refused").
 bool WaitForListener(const std::string& host, const std::string& port, absl::Time deadline,
                      const WaitProgress& progress = nullptr);
 

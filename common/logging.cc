@@ -36,17 +36,22 @@ std::string& Prefix() {
   return *prefix;
 }
 
-const char* LevelChar(LogLevel level) {
+// The severity word after the program name; none for info.
+const char* LevelWord(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "D";
-    case LogLevel::kInfo: return "I";
-    case LogLevel::kWarning: return "W";
-    case LogLevel::kError: return "E";
+    case LogLevel::kDebug: return "debug: ";
+    case LogLevel::kInfo: return "";
+    case LogLevel::kWarning: return "warning: ";
+    case LogLevel::kError: return "error: ";
   }
-  return "?";
+  return "";
 }
 
 }  // namespace
+
+std::string FormatLogLine(absl::string_view prefix, LogLevel level, absl::string_view message) {
+  return absl::StrCat(prefix, ": ", LevelWord(level), message, "\n");
+}
 
 void SetLogPrefix(std::string prefix) {
   absl::MutexLock lock(&PrefixMu());
@@ -61,8 +66,7 @@ void LogLine(LogLevel level, const std::string& message) {
   std::string line;
   {
     absl::MutexLock lock(&PrefixMu());
-    line =
-        absl::StrCat("[", Prefix(), " pid=", getpid(), "] ", LevelChar(level), " ", message, "\n");
+    line = FormatLogLine(Prefix(), level, message);
   }
   const char* p = line.data();
   size_t left = line.size();

@@ -2,12 +2,15 @@
 // Each function turns what the agent saw into one record; none decides anything.
 #include <unistd.h>
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "launcher/agent.h"
 #include "launcher/agent_metrics.h"
+#include "rendezvous/types.h"
 
 namespace fabric::launcher {
 namespace {
@@ -81,7 +84,20 @@ void Agent::RecordPlan(const NodePlacement& plan, bool restart) {
 }
 
 void Agent::RecordCoordinatorEvent(const CoordinatorEvent& x) {
-  if (x.kind != CoordinatorEvent::Kind::kRoundChanged) return;
+  const bool round_change = x.kind == CoordinatorEvent::Kind::kRoundChanged;
+  // A node loss reaches this node as the reason of the round change it caused, or of the
+  // run's failure when too few nodes are left (rendezvous::DescribeNodeLoss's wording).
+  if ((round_change && x.membership_change) || x.kind == CoordinatorEvent::Kind::kRunFailed) {
+    if (std::optional<rendezvous::NodeLoss> loss = rendezvous::FindNodeLoss(x.message)) {
+      events_->Record("fabric.node.lost",
+                      {{"lost_node_id", loss->node_id},
+                       {"lost_node_rank", loss->node_rank >= 0 ? Json(loss->node_rank) : Json()},
+                       {"reason", loss->why},
+                       {"round", round_change ? Json(x.round) : Json()},
+                       {"run_continues", round_change}});
+    }
+  }
+  if (!round_change) return;
   events_->Record("fabric.round.change",
                   {{"round", x.round},
                    {"cause", x.membership_change ? "membership" : "worker_failure"},

@@ -12,10 +12,13 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "launcher/agent.h"
+#include "launcher/event_log.h"
+#include "rendezvous/types.h"
 
 namespace fabric::launcher {
 namespace {
@@ -132,6 +135,7 @@ class AgentMultiNodeTest : public ::testing::Test {
     o.console_stdout = err_fd_;
     o.console_stderr = err_fd_;
     o.coordinator = &fake_;
+    o.launch.events_file = events_path_;
     auto agent = Agent::Create(std::move(o));
     EXPECT_TRUE(agent.ok()) << agent.status();
     if (!agent.ok()) return -1;
@@ -145,7 +149,35 @@ class AgentMultiNodeTest : public ::testing::Test {
     ss << f.rdbuf();
     return ss.str();
   }
+  // Sets --events to a fresh file; Events() reads its records back.
+  void LogEvents() {
+    events_path_ = err_path_ + ".events.jsonl";
+    unlink(events_path_.c_str());
+  }
+  std::vector<EventRecord> Events(const std::string& name) {
+    std::ifstream f(events_path_);
+    std::vector<EventRecord> out;
+    for (std::string line; std::getline(f, line);) {
+      absl::StatusOr<EventRecord> e = DecodeEvent(line);
+      EXPECT_TRUE(e.ok()) << e.status();
+      if (e.ok() && e->name == name) out.push_back(*e);
+    }
+    return out;
+  }
+  // Runs two rounds: the first's workers sleep until `pushed` stops them.
+  int RunWithPushedRoundChange(const CoordinatorEvent& pushed) {
+    fake_.plans.push_back(Plan(1, 0));
+    fake_.plans.push_back(Plan(2, 1));
+    std::thread pusher([this, pushed] {
+      absl::SleepFor(absl::Milliseconds(500));
+      fake_.Post(pushed);
+    });
+    int code = Run("[ \"$TORCHELASTIC_RESTART_COUNT\" = 1 ] || exec sleep 1000");
+    pusher.join();
+    return code;
+  }
   FakeCoordinator fake_;
+  std::string events_path_;
   std::string err_path_;
   int err_fd_ = -1;
 };
@@ -176,6 +208,59 @@ TEST_F(AgentMultiNodeTest, PushedRoundChangeStopsTheWorkersAndRejoins) {
   EXPECT_EQ(fake_.plans_requested, 2);
   EXPECT_THAT(Err(),
               HasSubstr("round 2 began (worker failure elsewhere): stopping this node's workers"));
+}
+
+TEST_F(AgentMultiNodeTest, ANodeLossIsInTheEventLog) {
+  LogEvents();
+  CoordinatorEvent e;
+  e.kind = Kind::kRoundChanged;
+  e.round = 2;
+  e.membership_change = true;
+  e.message = rendezvous::DescribeNodeLoss("node-b", "its session stream closed (x)", 0);
+  ASSERT_EQ(RunWithPushedRoundChange(e), 0) << Err();
+  std::vector<EventRecord> lost = Events("fabric.node.lost");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].metadata["lost_node_id"], "node-b");
+  EXPECT_EQ(lost[0].metadata["lost_node_rank"], 0);
+  EXPECT_EQ(lost[0].metadata["reason"], "its session stream closed (x)");
+  EXPECT_EQ(lost[0].metadata["round"], 2);
+  EXPECT_EQ(lost[0].metadata["run_continues"], true);
+  EXPECT_EQ(Events("fabric.round.change").size(), 1u);
+}
+
+TEST_F(AgentMultiNodeTest, AJoinOrAWorkerFailureIsNoNodeLoss) {  // negative control
+  LogEvents();
+  CoordinatorEvent e;
+  e.kind = Kind::kRoundChanged;
+  e.round = 2;
+  e.membership_change = true;
+  e.message = "node 'c' joined; growing from 1 to 2 nodes";
+  ASSERT_EQ(RunWithPushedRoundChange(e), 0) << Err();
+  EXPECT_EQ(Events("fabric.round.change").size(), 1u);
+  EXPECT_TRUE(Events("fabric.node.lost").empty());
+}
+
+TEST_F(AgentMultiNodeTest, ANodeLossThatFailsTheRunIsInTheEventLog) {
+  LogEvents();
+  fake_.plans.push_back(Plan(1, 0));
+  std::thread pusher([this] {
+    absl::SleepFor(absl::Milliseconds(300));
+    CoordinatorEvent e;
+    e.kind = Kind::kRunFailed;
+    e.message = absl::StrCat("fabric-run: job fake failed on every node\nfabric-run:   reason: ",
+                             rendezvous::DescribeNodeLoss("n9", "it left (stop)", 1),
+                             "; 1 node(s) left, below min_nodes=2\n");
+    fake_.Post(e);
+  });
+  EXPECT_EQ(Run("exec sleep 1000"), 1);
+  pusher.join();
+  std::vector<EventRecord> lost = Events("fabric.node.lost");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].metadata["lost_node_id"], "n9");
+  EXPECT_EQ(lost[0].metadata["lost_node_rank"], 1);
+  EXPECT_EQ(lost[0].metadata["reason"], "it left (stop)");
+  EXPECT_TRUE(lost[0].metadata["round"].is_null());
+  EXPECT_EQ(lost[0].metadata["run_continues"], false);
 }
 
 TEST_F(AgentMultiNodeTest, LocalFailureIsReportedAndTheClusterSummaryPrinted) {

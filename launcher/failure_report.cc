@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "launcher/error_file.h"
 
 namespace fabric::launcher {
 namespace {
@@ -22,39 +23,6 @@ std::string OomHint(const FailureReportInput& in) {
   }
   return "fabric-run:   hint: SIGKILL was not sent by fabric-run; the kernel's OOM "
          "killer is the usual cause (check `dmesg` or the job's memory limit)\n";
-}
-
-// Parses a JSON string starting at s[0] == '"'. Returns the unescaped text.
-std::string ParseJsonString(absl::string_view s) {
-  std::string out;
-  for (size_t i = 1; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '"') break;
-    if (c != '\\' || i + 1 >= s.size()) {
-      out.push_back(c);
-      continue;
-    }
-    char e = s[++i];
-    switch (e) {
-      case 'n': out.push_back('\n'); break;
-      case 't': out.push_back('\t'); break;
-      case 'r': break;
-      case 'b':
-      case 'f': break;
-      case 'u': {
-        int code = 0;
-        if (i + 4 < s.size() && absl::SimpleHexAtoi(s.substr(i + 1, 4), &code) && code < 128) {
-          out.push_back(static_cast<char>(code));
-        } else {
-          out.push_back('?');
-        }
-        i += 4;
-        break;
-      }
-      default: out.push_back(e);  // \" \\ \/
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -116,18 +84,8 @@ std::string FormatFailureReport(const FailureReportInput& in) {
 }
 
 std::string ParseErrorFileMessage(absl::string_view json) {
-  for (int depth = 0; depth < 4; ++depth) {
-    size_t key = json.find("\"message\"");
-    if (key == absl::string_view::npos) return "";
-    json.remove_prefix(key + 9);
-    json = absl::StripLeadingAsciiWhitespace(json);
-    if (!absl::ConsumePrefix(&json, ":")) return "";
-    json = absl::StripLeadingAsciiWhitespace(json);
-    if (json.empty()) return "";
-    if (json[0] == '"') return ParseJsonString(json);
-    if (json[0] != '{') return "";
-  }
-  return "";
+  absl::StatusOr<ErrorFile> error = ParseErrorFile(json);
+  return error.ok() ? error->message : "";
 }
 
 std::optional<int64_t> ParseOomKillCount(absl::string_view text) {

@@ -20,6 +20,8 @@
 #include "common/endpoint.h"
 #include "common/logging.h"
 #include "common/net.h"
+#include "common/wait_schedule.h"
+#include "launcher/join_wait.h"
 
 namespace fabric::launcher {
 namespace {
@@ -299,9 +301,9 @@ bool RdzvCoordinator::EnsureConnected() {
   std::string host, port;
   const absl::Time join_start = absl::Now();
   auto progress = [&](absl::string_view why, absl::Duration waited) {
-    LogWarning("waiting for the rendezvous at ", server_address_, ": ", why, " (",
-               absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))), " of --join-timeout ",
-               absl::FormatDuration(lo.join_timeout), ")");
+    LogProgress("waiting for the rendezvous at ", server_address_, ": ", why, " (",
+                absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))), " of --join-timeout ",
+                absl::FormatDuration(lo.join_timeout), ")");
   };
   if (SplitHostPort(server_address_, &host, &port) &&
       !WaitForListener(host, port, join_start + lo.join_timeout, progress)) {
@@ -349,7 +351,12 @@ void RdzvCoordinator::RequestPlan() {
       }
     }
     LogDebug("joining with master port candidate ", port);
-    absl::StatusOr<rdzv::Assignment> a = client->Join(port);
+    absl::StatusOr<rdzv::Assignment> a;
+    {
+      // Waiting is never silent: a line at 2 s, 4 s, 8 s ... while the round forms.
+      WaitReporter waiting([this, client](absl::Duration w) { ReportJoinWait(client, w); });
+      a = client->Join(port);
+    }
     if (!a.ok()) {
       if (a.status().code() == absl::StatusCode::kFailedPrecondition) {
         absl::StatusOr<rdzv::RunStatus> st = client->GetStatus();
@@ -371,6 +378,8 @@ void RdzvCoordinator::RequestPlan() {
       last_members_.clear();
       for (const rdzv::Member& m : a->members) last_members_.push_back(m.node_id);
     }
+    last_ranks_.clear();
+    for (const rdzv::Member& m : a->members) last_ranks_[m.node_id] = m.node_rank;
     CoordinatorEvent e;
     e.kind = Kind::kPlan;
     e.plan = rdzv::PlacementOf(*a, options_.run_id);
@@ -378,6 +387,27 @@ void RdzvCoordinator::RequestPlan() {
     if (!a->members.empty()) e.rank0_node = a->members.front().node_id;
     Post(std::move(e));
   });
+}
+
+void RdzvCoordinator::ReportJoinWait(rdzv::RendezvousClient* client, absl::Duration waited) {
+  const LaunchOptions& lo = options_.launch;
+  JoinWait w;
+  w.server_address = server_address_;
+  w.min_nodes = lo.min_nodes;
+  w.max_nodes = lo.max_nodes;
+  w.waited = waited;
+  w.join_timeout = lo.join_timeout;
+  absl::StatusOr<rdzv::RunStatus> st = client->GetStatus();  // bounded by rpc_timeout
+  if (st.ok()) {
+    w.joined = static_cast<int>(st->waiting.size());
+    if (st->min_nodes > 0) w.min_nodes = st->min_nodes;  // the run's, as the server holds them
+    if (st->max_nodes > 0) w.max_nodes = st->max_nodes;
+    w.missing = MissingNodes(st->waiting, last_ranks_, options_.node_id, lo.node_rank, w.min_nodes,
+                             w.max_nodes);
+  } else {
+    w.unknown_why = std::string(st.status().message());
+  }
+  LogProgress(FormatJoinWait(w));
 }
 
 void RdzvCoordinator::ReportFailure(const NodePlacement& plan, const LocalFailure& failure) {

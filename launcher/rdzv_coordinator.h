@@ -20,6 +20,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -99,6 +100,9 @@ class RdzvCoordinator : public Coordinator {
   // within about --keepalive-timeout.
   void WatchdogLoop();
   bool EnsureConnected();  // worker thread
+  // One "waiting for nodes to join" line (launcher/join_wait.h) while `client`'s Join
+  // blocks; runs on the join's WaitReporter thread.
+  void ReportJoinWait(rendezvous::RendezvousClient* client, absl::Duration waited);
   void OnSessionEvent(const rendezvous::Event& event);
   CoordinatorEvent FailedEvent(const std::string& reason, const rendezvous::WorkerFailure* cause,
                                int restart_count);
@@ -110,6 +114,9 @@ class RdzvCoordinator : public Coordinator {
   int event_fd_ = -1;
   std::set<int> used_ports_;               // worker thread only
   std::vector<std::string> last_members_;  // node ids of the last assignment (worker thread)
+  // Node id -> node rank of the last assignment: written by the worker thread between
+  // joins, read by the join's WaitReporter thread during one.
+  std::map<std::string, int> last_ranks_;
 
   absl::Mutex mu_;
   std::unique_ptr<rendezvous::RendezvousClient> client_ ABSL_GUARDED_BY(mu_);

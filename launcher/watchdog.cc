@@ -3,144 +3,58 @@
 #include <algorithm>
 #include <cmath>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
 
 namespace fabric::launcher {
 namespace {
 
-// A cursor over one JSON object of string and number members (what FileTimerClient
-// writes with json.dumps). Nested values are refused.
-class FlatJson {
- public:
-  explicit FlatJson(absl::string_view s) : s_(s) {}
+using Json = nlohmann::json;
 
-  absl::Status Parse(std::map<std::string, std::string>* strings,
-                     std::map<std::string, double>* numbers) {
-    Skip();
-    if (!Eat('{')) return Bad("does not start with {");
-    Skip();
-    if (Eat('}')) return absl::OkStatus();
-    for (;;) {
-      Skip();
-      std::string key;
-      if (absl::Status st = String(&key); !st.ok()) return st;
-      Skip();
-      if (!Eat(':')) return Bad("has no ':' after a key");
-      Skip();
-      if (i_ < s_.size() && s_[i_] == '"') {
-        std::string v;
-        if (absl::Status st = String(&v); !st.ok()) return st;
-        (*strings)[key] = v;
-      } else {
-        size_t start = i_;
-        while (i_ < s_.size() && (absl::ascii_isdigit(s_[i_]) || s_[i_] == '-' || s_[i_] == '+' ||
-                                  s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E')) {
-          ++i_;
-        }
-        double v = 0;
-        if (!absl::SimpleAtod(s_.substr(start, i_ - start), &v)) {
-          return Bad(absl::StrCat("has a value of '", key, "' that is not a string or number"));
-        }
-        (*numbers)[key] = v;
-      }
-      Skip();
-      if (Eat('}')) break;
-      if (!Eat(',')) return Bad("has no ',' between members");
-    }
-    Skip();
-    if (i_ != s_.size()) return Bad("has text after the object");
-    return absl::OkStatus();
-  }
+absl::Status Bad(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("file-timer request ", what));
+}
 
- private:
-  static absl::Status Bad(absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat("file-timer request ", what));
+// The number member `key` of `object`; a bool or any other type is refused.
+absl::Status Number(const Json& object, const char* key, double* out) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_number()) {
+    return Bad(absl::StrCat("has no number '", key, "'"));
   }
-  void Skip() {
-    while (i_ < s_.size() && absl::ascii_isspace(s_[i_])) ++i_;
-  }
-  bool Eat(char c) {
-    if (i_ < s_.size() && s_[i_] == c) {
-      ++i_;
-      return true;
-    }
-    return false;
-  }
-  absl::Status String(std::string* out) {
-    if (!Eat('"')) return Bad("has a key that is not a string");
-    while (i_ < s_.size() && s_[i_] != '"') {
-      char c = s_[i_++];
-      if (c == '\\') {
-        if (i_ >= s_.size()) return Bad("ends inside an escape");
-        char e = s_[i_++];
-        switch (e) {
-          case 'n': c = '\n'; break;
-          case 't': c = '\t'; break;
-          case 'r': c = '\r'; break;
-          case 'b': c = '\b'; break;
-          case 'f': c = '\f'; break;
-          case 'u': {  // kept as written: scope ids are for messages only
-            if (i_ + 4 > s_.size()) return Bad("has a short \\u escape");
-            absl::StrAppend(out, "\\u", s_.substr(i_, 4));
-            i_ += 4;
-            continue;
-          }
-          default: c = e;  // \" \\ \/
-        }
-      }
-      out->push_back(c);
-    }
-    if (!Eat('"')) return Bad("has an unterminated string");
-    return absl::OkStatus();
-  }
-
-  absl::string_view s_;
-  size_t i_ = 0;
-};
+  *out = it->get<double>();
+  return absl::OkStatus();
+}
 
 }  // namespace
 
 absl::StatusOr<FileTimerRequest> ParseFileTimerRequest(absl::string_view line) {
-  std::map<std::string, std::string> strings;
-  std::map<std::string, double> numbers;
-  if (absl::Status st = FlatJson(line).Parse(&strings, &numbers); !st.ok()) return st;
+  // No exceptions: a line that is not JSON comes back discarded. nlohmann's parser and
+  // destructor are iterative, so deeply nested garbage costs memory, not stack.
+  const Json j = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Bad("is not JSON");
+  if (!j.is_object()) return Bad("is not a JSON object");
   FileTimerRequest r;
-  auto number = [&](const char* key, double* out) -> absl::Status {
-    auto it = numbers.find(key);
-    if (it == numbers.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("file-timer request has no number '", key, "'"));
-    }
-    *out = it->second;
-    return absl::OkStatus();
-  };
   double pid = 0, signal = 0, version = 0;
-  if (absl::Status st = number("version", &version); !st.ok()) return st;
+  FABRIC_RETURN_IF_ERROR(Number(j, "version", &version));
   if (version != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("file-timer request has version ", version, "; fabric-run reads version 1"));
+    return Bad(absl::StrCat("has version ", version, "; fabric-run reads version 1"));
   }
-  if (absl::Status st = number("pid", &pid); !st.ok()) return st;
-  if (absl::Status st = number("expiration_time", &r.expiration_time); !st.ok()) return st;
-  if (absl::Status st = number("signal", &signal); !st.ok()) return st;
-  auto scope = strings.find("scope_id");
-  if (scope == strings.end()) {
-    return absl::InvalidArgumentError("file-timer request has no string 'scope_id'");
+  FABRIC_RETURN_IF_ERROR(Number(j, "pid", &pid));
+  FABRIC_RETURN_IF_ERROR(Number(j, "expiration_time", &r.expiration_time));
+  FABRIC_RETURN_IF_ERROR(Number(j, "signal", &signal));
+  auto scope = j.find("scope_id");
+  if (scope == j.end() || !scope->is_string()) return Bad("has no string 'scope_id'");
+  if (!(pid > 0) || pid != std::floor(pid) || pid > 1e9) {
+    return Bad(absl::StrCat("has pid ", pid));
   }
-  if (pid <= 0 || pid != std::floor(pid) || pid > 1e9) {
-    return absl::InvalidArgumentError(absl::StrCat("file-timer request has pid ", pid));
-  }
-  if (!std::isfinite(r.expiration_time)) {
-    return absl::InvalidArgumentError("file-timer request has a non-finite expiration_time");
-  }
-  if (signal != std::floor(signal) || signal > 64) {
-    return absl::InvalidArgumentError(absl::StrCat("file-timer request has signal ", signal));
+  if (!std::isfinite(r.expiration_time)) return Bad("has a non-finite expiration_time");
+  if (!std::isfinite(signal) || signal != std::floor(signal) || signal > 64 || signal < -64) {
+    return Bad(absl::StrCat("has signal ", signal));
   }
   r.pid = static_cast<pid_t>(pid);
   r.signal = static_cast<int>(signal);
-  r.scope_id = scope->second;
+  r.scope_id = scope->get<std::string>();
   return r;
 }
 

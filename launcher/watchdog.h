@@ -37,8 +37,12 @@ struct FileTimerRequest {
   int signal = 0;              // <= 0: expire without killing (torch: do not reap)
 };
 
-// Parses one JSON line as FileTimerClient writes it. InvalidArgument naming what is
-// wrong for anything else (the line is then ignored by the agent, with a warning).
+// Parses one JSON line as FileTimerClient writes it (through nlohmann-json). Members
+// other than the five are ignored, whatever their type. InvalidArgument naming what is
+// wrong for anything else: not JSON, not an object, a missing member or one of the wrong
+// type (a bool is not a number), version != 1, a pid that is not an integer in
+// [1, 1e9], a non-finite expiration_time, a signal that is not an integer in [-64, 64]
+// (the line is then ignored by the agent, with a warning). Never throws.
 absl::StatusOr<FileTimerRequest> ParseFileTimerRequest(absl::string_view line);
 
 // A worker found hung.

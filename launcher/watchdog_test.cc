@@ -1,8 +1,10 @@
 #include "launcher/watchdog.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace fabric::launcher {
 namespace {
@@ -42,6 +44,85 @@ TEST(FileTimerRequestTest, RefusesWhatItCannotRead) {
     EXPECT_THAT(ParseFileTimerRequest(bad),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("file-timer request")));
   }
+}
+
+constexpr char kGood[] =
+    R"({"version": 1, "pid": 7, "scope_id": "s", "expiration_time": 5.5, "signal": 9})";
+
+TEST(FileTimerRequestTest, ANegativeControlLineParses) {  // the edits below break only it
+  FABRIC_ASSERT_OK_AND_ASSIGN(FileTimerRequest r, ParseFileTimerRequest(kGood));
+  EXPECT_EQ(r.pid, 7);
+}
+
+TEST(FileTimerRequestTest, RefusesMembersOfTheWrongType) {
+  for (const char* bad : {
+           R"({"version": "1", "pid": 7, "scope_id": "s", "expiration_time": 5.5, "signal": 9})",
+           R"({"version": 1, "pid": true, "scope_id": "s", "expiration_time": 5.5, "signal": 9})",
+           R"({"version": 1, "pid": "7", "scope_id": "s", "expiration_time": 5.5, "signal": 9})",
+           R"({"version": 1, "pid": 7, "scope_id": 3, "expiration_time": 5.5, "signal": 9})",
+           R"({"version": 1, "pid": 7, "scope_id": null, "expiration_time": 5.5, "signal": 9})",
+           R"({"version": 1, "pid": 7, "scope_id": "s", "expiration_time": [1], "signal": 9})",
+           R"({"version": 1, "pid": 7, "scope_id": "s", "expiration_time": 5.5, "signal": "9"})",
+           R"({"version": 1, "pid": 7, "scope_id": "s", "expiration_time": 5.5, "signal": 9.5})",
+           R"({"version": 1, "pid": 7.5, "scope_id": "s", "expiration_time": 5.5, "signal": 9})",
+       }) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseFileTimerRequest(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("file-timer request")));
+  }
+}
+
+TEST(FileTimerRequestTest, RefusesEachMissingMember) {
+  for (const char* key : {"version", "pid", "scope_id", "expiration_time", "signal"}) {
+    SCOPED_TRACE(key);
+    nlohmann::json j = nlohmann::json::parse(kGood);
+    j.erase(key);
+    EXPECT_THAT(ParseFileTimerRequest(j.dump()),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(key)));
+  }
+}
+
+TEST(FileTimerRequestTest, RefusesHugeAndOverflowingNumbers) {
+  for (
+      const char* bad : {
+          R"({"version": 1, "pid": 1e20, "scope_id": "s", "expiration_time": 5, "signal": 9})",
+          R"({"version": 1, "pid": 18446744073709551616, "scope_id": "s", "expiration_time": 5, "signal": 9})",
+          R"({"version": 1, "pid": 7, "scope_id": "s", "expiration_time": 1e400, "signal": 9})",
+          R"({"version": 1, "pid": 7, "scope_id": "s", "expiration_time": 5, "signal": -1e300})",
+          R"({"version": 1, "pid": 7, "scope_id": "s", "expiration_time": 5, "signal": 99999999999})",
+          R"({"version": 1e300, "pid": 7, "scope_id": "s", "expiration_time": 5, "signal": 9})",
+      }) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseFileTimerRequest(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("file-timer request")));
+  }
+}
+
+TEST(FileTimerRequestTest, RefusesNonObjectsAndNestedGarbage) {
+  const std::string deep = std::string(50000, '[') + std::string(50000, ']');
+  const std::string deep_open = std::string(60000, '{');
+  // A raw NUL inside a string (JSON requires it escaped).
+  constexpr char kNul[] =
+      "{\"version\": 1, \"pid\": 7, \"scope_id\": \"s\0\", \"expiration_time\": 1, \"signal\": 9}";
+  const std::string with_nul(kNul, sizeof(kNul) - 1);
+  for (const std::string& bad :
+       {std::string("[1, 2]"), std::string("7"), std::string("\"s\""), std::string("null"),
+        std::string(R"({"version": 1, "pid": 7} {"version": 1})"), std::string("{\"a\": \xff}"),
+        with_nul, deep, deep_open, absl::StrCat(R"({"nested": )", deep, "}")}) {
+    EXPECT_THAT(ParseFileTimerRequest(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("file-timer request")));
+  }
+}
+
+TEST(FileTimerRequestTest, IgnoresExtraMembersAndDecodesEscapes) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(
+      FileTimerRequest r,
+      ParseFileTimerRequest(R"({"extra": {"deep": [1, {"x": null}]}, "version": 1.0, )"
+                            R"("pid": 7, "scope_id": "caf\u00e9 \ud83d\ude00 \\n", )"
+                            R"("expiration_time": -1, "signal": 0, "pid_note": "x"})"));
+  EXPECT_EQ(r.pid, 7);
+  EXPECT_EQ(r.scope_id, "caf\xc3\xa9 \xf0\x9f\x98\x80 \\n");
+  EXPECT_LT(r.expiration_time, 0);
 }
 
 FileTimerRequest Acquire(pid_t pid, const char* scope, absl::Time expires, int sig = 9) {

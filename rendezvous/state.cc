@@ -307,7 +307,7 @@ void RendezvousState::NodeLost(const std::string& node_id, const std::string& wh
   const int rank = it->second.last_rank.value_or(-1);
   Depart(it);  // after a finished run, members_ keeps listing a lost member
   if (phase_ == Phase::kFailed || phase_ == Phase::kSucceeded) return;
-  const std::string what = absl::StrCat("node '", node_id, "' lost: ", why);
+  const std::string what = DescribeNodeLoss(node_id, why, -1);
   if (role == Role::kWaiting) {
     // Not UNAVAILABLE: the caller must not retry the join of a node the run lost.
     effects->push_back(CompleteJoin(node_id, absl::FailedPreconditionError(what)));
@@ -317,7 +317,7 @@ void RendezvousState::NodeLost(const std::string& node_id, const std::string& wh
     members_.erase(std::remove_if(members_.begin(), members_.end(),
                                   [&](const Member& m) { return m.node_id == node_id; }),
                    members_.end());
-    const std::string reason = absl::StrCat(what, " (node rank ", rank, ")");
+    const std::string reason = DescribeNodeLoss(node_id, why, rank);
     if (AliveCount() < min_nodes_) {
       FailRun(
           absl::StrCat(reason, "; ", AliveCount(), " node(s) left, below min_nodes=", min_nodes_),

@@ -367,6 +367,12 @@ TEST_F(StateTest, ClosedSessionLosesNodeAndPushesRoundChange) {
     EXPECT_EQ(ev[0].type, EventType::kRoundChanged);
     EXPECT_EQ(ev[0].round, 2);
     EXPECT_THAT(ev[0].reason, AllOf(HasSubstr("'b'"), HasSubstr("session stream closed")));
+    // The agent's event log reads the lost node back from this reason (fabric.node.lost).
+    std::optional<NodeLoss> loss = FindNodeLoss(ev[0].reason);
+    ASSERT_TRUE(loss.has_value()) << ev[0].reason;
+    EXPECT_EQ(loss->node_id, "b");
+    EXPECT_EQ(loss->node_rank, 1);
+    EXPECT_THAT(loss->why, HasSubstr("session stream closed"));
   }
   EXPECT_EQ(state_->Status().restart_count, 0) << "a lost node spends no restart";
 }

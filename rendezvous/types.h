@@ -5,9 +5,11 @@
 #define FABRIC_RENDEZVOUS_TYPES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "common/placement.h"
 
 namespace fabric {
@@ -118,6 +120,23 @@ struct FailureReportResult {
 // One-line human description of a worker failure:
 // "rank 3 (node node-b, local rank 1) exited with code 1: <message>".
 std::string DescribeFailure(const WorkerFailure& failure);
+
+// A node the rendezvous lost (its stream closed, its keep-alives stopped, it left), as the
+// reason of the round change or run failure that it caused names it.
+struct NodeLoss {
+  std::string node_id;
+  int node_rank = -1;  // -1: it held no rank in the running round
+  std::string why;     // e.g. "its session stream closed (agent exited or connection broken)"
+};
+
+// The one wording of a node loss: "node 'ID' lost: WHY", then " (node rank N)" when
+// node_rank >= 0. FindNodeLoss reads it back; keep the two together.
+std::string DescribeNodeLoss(const std::string& node_id, const std::string& why, int node_rank);
+
+// The first node loss named in `text` (a reason, or a message quoting one: the cluster
+// failure summary), without the "; K node(s) left, below min_nodes=M" tail the state adds
+// when the run fails for it. nullopt when `text` names none.
+std::optional<NodeLoss> FindNodeLoss(absl::string_view text);
 
 }  // namespace rendezvous
 }  // namespace fabric

@@ -114,6 +114,28 @@ TEST_F(MultiNodeTest, TwoAgentsFormOneJobOfFourRanks) {
   CheckTwoNodeEnv(*a, *b);
 }
 
+// Waiting is never silent: node 0 waits for a peer that starts ~3 s late, says so once
+// (at 2 s; the next line is due at 4 s, after the peer came), with the counts, and the job
+// then runs. The peer, which finds node 0 waiting, says nothing (negative control).
+TEST_F(MultiNodeTest, ANodeWaitingForALatePeerSaysSoOnceAndTheJobRuns) {
+  auto a = Agent({"--num-nodes", "2", "--node-rank", "0", "--join-timeout", "60s"}, {"env"});
+  absl::SleepFor(absl::Milliseconds(2800));
+  auto b = Agent({"--num-nodes", "2", "--node-rank", "1", "--join-timeout", "60s"}, {"env"});
+  ASSERT_EQ(a->Wait(), 0) << a->err();
+  ASSERT_EQ(b->Wait(), 0) << b->err();
+  CheckTwoNodeEnv(*a, *b);
+  const std::regex line(
+      R"(^fabric-run: waiting for nodes to join the rendezvous at 127\.0\.0\.1:\d+: 1 of 2 )"
+      R"(joined; missing node rank 1; \d+s of --join-timeout 1m left$)");
+  auto count = [&](const std::string& err) {
+    int n = 0;
+    for (const std::string& l : Lines(err)) n += std::regex_match(l, line) ? 1 : 0;
+    return n;
+  };
+  EXPECT_EQ(count(a->err()), 1) << a->err();
+  EXPECT_THAT(b->err(), Not(HasSubstr("waiting for nodes"))) << b->err();
+}
+
 TEST_F(MultiNodeTest, ExplicitNodeRanksAndATokenFromTheEnvironment) {
   auto b = std::make_unique<FabricRun>(
       std::vector<std::string>{"--devices", "2", "--num-nodes", "2", "--node-rank", "1",

@@ -42,6 +42,8 @@
 #include <cstring>
 #include <string>
 
+#include "launcher/error_file.h"
+
 extern char** environ;
 
 namespace {
@@ -192,8 +194,9 @@ int main(int argc, char** argv) {
     const char* path = getenv("TORCHELASTIC_ERROR_FILE");
     if (path != nullptr) {
       FILE* f = fopen(path, "w");
-      fprintf(f, "{\"message\": {\"message\": \"%s\", \"extraInfo\": {\"timestamp\": \"0\"}}}\n",
-              argv[2]);
+      const std::string json =
+          fabric::launcher::EncodeErrorFile({argv[2], "Traceback (worker_helper)\n", 0});
+      fputs(json.c_str(), f);
       fclose(f);
     }
     for (int i = 1; i <= 12; ++i) fprintf(stderr, "trace line %d\n", i);
