@@ -313,7 +313,9 @@ void Agent::ArmTimer(std::optional<absl::Time> when) {
   itimerspec spec{};
   if (when.has_value()) {
     spec.it_value = absl::ToTimespec(*when);
-    if (spec.it_value.tv_sec <= 0 && spec.it_value.tv_nsec <= 0) spec.it_value.tv_nsec = 1;
+    if (spec.it_value.tv_sec < 0 || (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec <= 0)) {
+      spec.it_value = {0, 1};  // the past (or no time at all): at once; 0 would disarm it
+    }
   }
   timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
 }

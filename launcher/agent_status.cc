@@ -2,6 +2,7 @@
 // private directory and, with --metrics-port, Prometheus' /metrics over TCP. Both are
 // served from the agent's one loop, between any two events, so they answer while a worker
 // is hung (the agent itself never waits on a worker).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <set>
@@ -10,6 +11,7 @@
 #include "common/logging.h"
 #include "common/net.h"
 #include "common/status_macros.h"
+#include "common/worker_control.h"
 #include "launcher/agent.h"
 #include "launcher/agent_metrics.h"
 #include "launcher/proc_stats.h"
@@ -111,6 +113,10 @@ JobStatus Agent::Snapshot() {
       r.step_rate = p->steps_per_second;
       if (p->eta.has_value()) r.eta_s = absl::ToDoubleSeconds(*p->eta);
     }
+    const std::string stack_file =
+        StackFileFor(HangWatch::BeatFile(scratch_dir_, attempt_.plan.restart_count, w.local_rank));
+    struct stat st;
+    if (!w.status.has_value() && stat(stack_file.c_str(), &st) == 0) r.stack_file = stack_file;
     if (auto it = usage.find(w.pgid); it != usage.end()) {
       r.rss_bytes = it->second.rss_bytes;
       r.cpu_s = it->second.cpu_s;

@@ -163,10 +163,10 @@ void HangWatch::StartAttempt(std::vector<pid_t> pids, std::vector<int> global_ra
 }
 
 void HangWatch::EndAttempt() {
-  for (int& fd : beat_fds_) {
+  for (int fd : beat_fds_) {
     if (fd >= 0) close(fd);
-    fd = -1;
   }
+  beat_fds_.clear();
   for (const std::string& p : beat_paths_) {
     if (!p.empty()) unlink(p.c_str());
   }
@@ -218,6 +218,12 @@ void HangWatch::OnWorkerReplaced(int local_rank, pid_t pid) {
 std::optional<absl::Time> HangWatch::NextDeadline() const {
   std::optional<absl::Time> next;
   if (watchdog_ != nullptr) next = watchdog_->NextCheck(clock_->TimeNow());
+  if (!beat_fds_.empty()) {
+    const absl::Time sample = last_sample_ == absl::InfinitePast()
+                                  ? clock_->TimeNow()
+                                  : last_sample_ + kProgressSampleInterval;
+    if (!next || sample < *next) next = sample;
+  }
   for (const PendingKill& k : kills_) {
     if (!next || k.at < *next) next = k.at;
   }
@@ -258,6 +264,7 @@ void HangWatch::Observe(int local_rank, const HeartbeatWords& words, absl::Time 
 
 void HangWatch::SampleProgress() {
   const absl::Time now = clock_->TimeNow();
+  last_sample_ = now;
   for (size_t i = 0; i < beat_fds_.size(); ++i) {
     if (std::optional<HeartbeatWords> w = ReadBeats(static_cast<int>(i))) {
       Observe(static_cast<int>(i), *w, now);
@@ -295,8 +302,12 @@ std::vector<RankProgress> HangWatch::AllProgress() const {
 }
 
 void HangWatch::OnTimer() {
-  if (watchdog_ == nullptr) return;
   const absl::Time now = clock_->TimeNow();
+  if (watchdog_ == nullptr) {
+    if (!beat_fds_.empty() && now >= last_sample_ + kProgressSampleInterval) SampleProgress();
+    return;
+  }
+  last_sample_ = now;
   for (size_t i = 0; i < beat_fds_.size(); ++i) {
     if (std::optional<HeartbeatWords> w = ReadBeats(static_cast<int>(i))) {
       watchdog_->OnHeartbeat(static_cast<int>(i), w->beats, now);

@@ -92,6 +92,10 @@ class HangWatch {
   void OnWorkerExit(pid_t pid);
   // A worker replaced in place: `pid` is now local rank `local_rank`'s (watched afresh).
   void OnWorkerReplaced(int local_rank, pid_t pid);
+  // While an attempt runs, the heartbeat files are sampled at least every
+  // kProgressSampleInterval (OnTimer), so that a rank's heartbeat age is right to within it
+  // whenever status asks (a wake-up a second: an 8-byte read per rank).
+  static constexpr absl::Duration kProgressSampleInterval = absl::Seconds(1);
   // When OnTimer() must run next.
   std::optional<absl::Time> NextDeadline() const;
   void OnTimer();
@@ -167,6 +171,7 @@ class HangWatch {
   std::vector<PendingKill> kills_;
   std::map<int, std::string> reasons_;  // local rank -> why it was stopped
   std::vector<Observed> observed_;      // this attempt's, by local rank
+  absl::Time last_sample_ = absl::InfinitePast();
   absl::Duration capture_time_ = absl::Seconds(1);
 };
 

@@ -238,5 +238,45 @@ TEST_F(HangWatchTest, SamplingProgressDoesNotKeepAStalledWorkerAlive) {
   watch_->EndAttempt();
 }
 
+// With no hang timeout the files are still sampled at least once a second while an attempt
+// runs (the timer is due a second after the last sample), so a heartbeat age is right to
+// within a second; between attempts nothing is scheduled (an idle agent wakes for nothing).
+TEST(HangWatchSamplingTest, WithoutAHangTimeoutTheFilesAreSampledEverySecond) {
+  char tmpl[] = "/tmp/hang_watch_test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  FakeClock clock;
+  FakeProcessLauncher launcher;
+  auto w =
+      HangWatch::Create(dir, absl::ZeroDuration(), &clock, &launcher, [](const std::string&) {});
+  ASSERT_TRUE(w.ok()) << w.status();
+  HangWatch& watch = **w;
+  EXPECT_EQ(watch.NextDeadline(), std::nullopt) << "no attempt: nothing to sample";
+  const std::string file = HangWatch::BeatFile(dir, 0, 0);
+  ASSERT_TRUE(watch.AddBeatFile(0, file).ok());
+  watch.StartAttempt({1000}, {0});
+  ASSERT_TRUE(watch.NextDeadline().has_value());
+  EXPECT_LE(*watch.NextDeadline(), clock.TimeNow()) << "the first sample is due at once";
+  watch.OnTimer();
+  const absl::Time t0 = clock.TimeNow();
+  EXPECT_EQ(watch.NextDeadline(), t0 + HangWatch::kProgressSampleInterval);
+  const int fd = open(file.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const uint64_t one = 1;
+  ASSERT_EQ(pwrite(fd, &one, 8, kHeartbeatBeatsOffset), 8);
+  close(fd);
+  EXPECT_EQ(watch.Progress(0)->beats, 0u);
+  clock.AdvanceTime(absl::Seconds(1));
+  ASSERT_LE(*watch.NextDeadline(), clock.TimeNow());
+  watch.OnTimer();
+  EXPECT_EQ(watch.Progress(0)->beats, 1u);
+  EXPECT_EQ(watch.Progress(0)->last_beat_change, t0 + absl::Seconds(1));
+  EXPECT_EQ(watch.NextDeadline(), t0 + absl::Seconds(2));
+  watch.EndAttempt();
+  EXPECT_EQ(watch.NextDeadline(), std::nullopt);
+  w->reset();
+  rmdir(dir.c_str());
+}
+
 }  // namespace
 }  // namespace fabric::launcher

@@ -100,7 +100,8 @@ std::string EncodeJobStatus(const JobStatus& s) {
                          {"step_rate", OrNull(r.step_rate)},
                          {"eta_s", OrNull(r.eta_s)},
                          {"rss_bytes", OrNull(r.rss_bytes)},
-                         {"cpu_s", OrNull(r.cpu_s)}});
+                         {"cpu_s", OrNull(r.cpu_s)},
+                         {"stack_file", OrNull(r.stack_file)}});
   }
   Json j{{"run_id", s.run_id},
          {"backend", s.backend},
@@ -153,7 +154,7 @@ absl::StatusOr<JobStatus> DecodeJobStatus(absl::string_view text) {
         !Get(x, "heartbeat_age_s", &r.heartbeat_age_s) || !Get(x, "step", &r.step) ||
         !Get(x, "total_steps", &r.total_steps) || !Get(x, "step_rate", &r.step_rate) ||
         !Get(x, "eta_s", &r.eta_s) || !Get(x, "rss_bytes", &r.rss_bytes) ||
-        !Get(x, "cpu_s", &r.cpu_s)) {
+        !Get(x, "cpu_s", &r.cpu_s) || !Get(x, "stack_file", &r.stack_file)) {
       return bad("a rank key is missing or of the wrong type");
     }
     r.pid = static_cast<pid_t>(pid);

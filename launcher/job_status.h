@@ -7,7 +7,8 @@
 // "round", "attempt", "restarts_used", "restarts_left", "max_restarts", "recovery",
 // "world_size", "agent_pid", "hostname", "last_failure", "ranks": [{"global_rank",
 // "local_rank", "node", "pid", "state", "exit_code", "signal", "heartbeat_age_s", "step",
-// "total_steps", "step_rate", "eta_s", "rss_bytes", "cpu_s"}]}; an unknown value is null.
+// "total_steps", "step_rate", "eta_s", "rss_bytes", "cpu_s", "stack_file"}]}; an unknown
+// value is null.
 #ifndef FABRIC_LAUNCHER_JOB_STATUS_H_
 #define FABRIC_LAUNCHER_JOB_STATUS_H_
 
@@ -43,6 +44,9 @@ struct RankStatus {
   std::optional<double> eta_s;            // with a total and a rate
   std::optional<uint64_t> rss_bytes;      // of its process group (the OS's count)
   std::optional<double> cpu_s;            // user + system, of its process group
+  // The C++ runtime's live-stack file (common/worker_control.h, 4) when the rank has one:
+  // it handles the stack-dump signal (fabric-run stacks).
+  std::optional<std::string> stack_file;
 };
 
 struct JobStatus {

@@ -1,6 +1,10 @@
 #include "launcher/stacks.h"
 
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <set>
@@ -11,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/subprocess.h"
+#include "common/worker_control.h"
 #include "launcher/status_client.h"
 
 namespace fabric::launcher {
@@ -54,6 +59,25 @@ bool IsPython(pid_t pid, std::string* argv0, std::string* cwd) {
   const ssize_t c = readlink(cwd_link.c_str(), buf, sizeof(buf) - 1);
   *cwd = c > 0 ? std::string(buf, static_cast<size_t>(c)) : "/";
   return absl::StartsWith(base, "python");
+}
+
+// The C++ runtime's live stack (common/worker_control.h, 4): empties the file, signals the
+// main thread, waits (5 s at most) for the handler's end line.
+absl::StatusOr<std::string> NativeStack(pid_t pid, const std::string& file) {
+  if (truncate(file.c_str(), 0) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot empty ", file, ": ", std::strerror(errno)));
+  }
+  if (syscall(SYS_tgkill, pid, pid, StackDumpSignal()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot signal pid ", pid, ": ", std::strerror(errno)));
+  }
+  for (int i = 0; i < 500; ++i) {
+    const std::string text = ReadFile(file).value_or("");
+    if (absl::EndsWith(text, kStackDumpEnd)) return text;
+    usleep(10000);
+  }
+  return absl::DeadlineExceededError(
+      "the runtime wrote no stack within 5 s (is the process stopped, e.g. by SIGSTOP?)");
 }
 
 }  // namespace
@@ -126,10 +150,20 @@ int RunStacksCommand(const std::vector<std::string>& args, const EnvMap& env, in
                                RankStateName(r.state), ")\n"));
     std::string argv0, cwd;
     if (!IsPython(r.pid, &argv0, &cwd)) {
-      Write(out_fd,
-            "    not a Python process: its live native stack is not available yet (the C++ "
-            "runtime prints it when the hang watch stops a hung rank: doc/hangs.md)\n");
-      ++failed;
+      if (!r.stack_file.has_value()) {
+        Write(out_fd,
+              "    neither Python nor on the C++ runtime (no live-stack file): no stack without "
+              "stopping it\n");
+        ++failed;
+        continue;
+      }
+      absl::StatusOr<std::string> native = NativeStack(r.pid, *r.stack_file);
+      if (!native.ok()) {
+        Write(out_fd, absl::StrCat("    ", native.status().message(), "\n"));
+        ++failed;
+        continue;
+      }
+      Write(out_fd, *native);
       continue;
     }
     std::optional<std::string> pyspy = PySpyFor(argv0, cwd, Executable, on_path);

@@ -3,9 +3,9 @@
 //   Python ranks: `py-spy dump --pid PID` (PyPI's py-spy: looked up next to the rank's own
 //     interpreter, e.g. the job's venv, then on PATH); when it is not installed, one line
 //     says how to get it.
-//   Other ranks: the C++ runtime's native stack is printed by its hang handler only when the
-//     hang watch stops the rank (doc/hangs.md); a live native stack is not built yet, and
-//     the command says so for such a rank.
+//   Ranks on the C++ runtime: its main thread's native stack, which the runtime writes to its
+//     live-stack file on a signal and then goes on (common/worker_control.h, 4).
+//   Other programs: a line says there is no stack to get without stopping them.
 // Exit status: 0 when every rank asked for was dumped; 1 when one could not be (a line
 // each), or no job runs; 2 for a bad command line.
 #ifndef FABRIC_LAUNCHER_STACKS_H_

@@ -290,6 +290,38 @@ TEST(PythonJobTest, ProgressAgeOfAStoppedRankAndStacks) {
   EXPECT_EQ(rmdir(tmp.c_str()), 0) << "the agent left its directory (e.g. Python's __pycache__)";
 }
 
+// A job on the C++ runtime hung in a collective (rank 1 left it, beating; rank 0 waits in
+// Gloo's all-reduce): stacks shows rank 0's native stack without stopping it, and status
+// shows rank 0's heartbeat age growing while rank 1's stays fresh.
+TEST(NativeJobTest, StacksOfARankHungInACollective) {
+  const std::string tmp = ShortTmp();
+  FabricRun job({"--devices", "2", "--grace-period", "1s", "--", Runfile("tests/runtime/worker"),
+                 "hang_in_collective", "after=1", "rounds=1000000"},
+                {{"TMPDIR", tmp}});
+  ASSERT_TRUE(job.WaitForOutput("VICTIM rank=1")) << job.err();
+  absl::SleepFor(absl::Milliseconds(500));
+  Result s0 = Status(tmp, {"--json"});
+  absl::StatusOr<JobStatus> before = DecodeJobStatus(s0.out);
+  ASSERT_TRUE(before.ok()) << before.status() << s0.err;
+  ASSERT_EQ(before->ranks.size(), 2u);
+  ASSERT_TRUE(before->ranks[0].stack_file.has_value()) << s0.out;
+  FabricRun stacks({"stacks", "--rank", "0"}, {{"TMPDIR", tmp}});
+  ASSERT_EQ(stacks.Wait(absl::Seconds(30)), 0) << stacks.out() << stacks.err();
+  EXPECT_THAT(stacks.out(), HasSubstr("=== rank 0"));
+  EXPECT_THAT(stacks.out(), HasSubstr("*** fabric runtime: live stack"));
+  EXPECT_THAT(stacks.out(), HasSubstr("libtorch")) << "frames inside LibTorch's collective";
+  absl::SleepFor(absl::Milliseconds(1500));
+  absl::StatusOr<JobStatus> after = DecodeJobStatus(Status(tmp, {"--json"}).out);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(Alive(after->ranks[0].pid)) << "the dump did not stop it";
+  EXPECT_GT(after->ranks[0].heartbeat_age_s.value_or(-1),
+            before->ranks[0].heartbeat_age_s.value_or(0) + 1.0);
+  EXPECT_LT(after->ranks[1].heartbeat_age_s.value_or(99), 1.0);
+  kill(job.pid(), SIGTERM);
+  job.Wait();
+  EXPECT_EQ(rmdir(tmp.c_str()), 0);
+}
+
 TEST(StatusLinesTest, StacksWithoutPySpySaysHowToGetIt) {
   const std::string tmp = ShortTmp();
   const std::string helper_dir = NewTempDir("nospy");
