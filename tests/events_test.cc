@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <set>
 #include <string>
@@ -109,6 +110,39 @@ TEST(EventsTest, OneFailureAndOneRestartGiveExactlyTheExpectedRecords) {
   EXPECT_EQ(events.back().metadata["exit_code"], 0);
   // --log-dir keeps the same log.
   EXPECT_EQ(ReadFile(dir + "/logs/evjob/events.jsonl"), ReadFile(file));
+}
+
+// A restart storm (issue 27's target): 200 failures and restarts in a row, and not one record
+// lost, torn or out of order.
+TEST(EventsTest, TwoHundredRestartsLoseNoRecord) {
+  const std::string dir = NewTempDir("events_storm");
+  const std::string file = dir + "/events.jsonl";
+  const absl::Time t0 = absl::Now();
+  FabricRun run({"--devices", "2", "--max-restarts", "200", "--grace-period", "2s", "--quiet",
+                 "--events", file, HelperPath(), "fail_until", "200", "7"});
+  ASSERT_EQ(run.Wait(absl::Seconds(600)), 0) << run.err().substr(0, 2000);
+  std::map<std::string, int> counts;
+  int lines = 0;
+  int64_t last_ts = 0;
+  for (const std::string& line : Lines(ReadFile(file))) {
+    ++lines;
+    absl::StatusOr<EventRecord> e = DecodeEvent(line);
+    ASSERT_TRUE(e.ok()) << "line " << lines << ": " << e.status();
+    ++counts[e->name];
+    EXPECT_GE(e->timestamp_ms, last_ts);
+    last_ts = e->timestamp_ms;
+  }
+  EXPECT_EQ(counts["fabric.attempt.start"], 201);
+  EXPECT_EQ(counts["fabric.attempt.end"], 201);
+  EXPECT_EQ(counts["fabric.restart"], 200);
+  EXPECT_EQ(counts["fabric.failure"], 200);
+  EXPECT_EQ(counts["fabric.worker.start"], 402);
+  EXPECT_EQ(counts["fabric.worker.exit"], 402);
+  EXPECT_EQ(counts["fabric.round.change"], 200);
+  EXPECT_EQ(counts["fabric.run.end"], 1);
+  EXPECT_EQ(counts["fabric.rendezvous.round"], 201);
+  std::cout << "200 restarts in " << absl::FormatDuration(absl::Now() - t0) << ", " << lines
+            << " records\n";
 }
 
 // The peer's parser: torch.distributed.elastic.events.api.Event.deserialize reads every line.
