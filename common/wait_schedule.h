@@ -22,8 +22,9 @@ class WaitSchedule {
   explicit WaitSchedule(absl::Time start, absl::Duration first = absl::Seconds(2),
                         absl::Duration cap = absl::Seconds(60));
 
-  // When the next line is due.
+  // When the next line is due, and when the wait began.
   absl::Time next() const { return next_; }
+  absl::Time start() const { return start_; }
 
   // True when a line is due at `now` (now >= next()); then schedules the next one after
   // `now`. Lines missed while the caller was busy are not made up: one line, not a burst.

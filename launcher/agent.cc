@@ -406,6 +406,7 @@ std::optional<absl::Time> Agent::NextDeadline(const Gang& gang,
   earliest(requeue_.deadline());
   earliest(hang_watch_->NextDeadline());
   earliest(drain_deadline);
+  if (attempt_.stop_wait && !gang.finished()) earliest(attempt_.stop_wait->next());
   if (attempt_.shrink_told_at) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
     earliest(std::min(*attempt_.shrink_told_at + options_.launch.recovery_timeout,
                       clock_->TimeNow() + absl::Milliseconds(10)));
@@ -433,6 +434,7 @@ void Agent::Supervise(Gang& gang, AttemptIo& io) {
     return false;
   };
   h.timer = [&] {
+    SayStillStopping(gang);
     gang.OnTimer();
     hang_watch_->OnTimer();
     CheckShrinkTaken(gang);
@@ -467,12 +469,39 @@ void Agent::Supervise(Gang& gang, AttemptIo& io) {
         break;
       }
     }
+    if (gang.stopping() && !gang.finished() && !attempt_.stop_wait) {
+      attempt_.stop_wait.emplace(clock_->TimeNow());  // the grace period's lines begin
+    }
     if (absl::Status st = Poll(NextDeadline(gang, drain_deadline), h); !st.ok()) {
       LogError(st.message());
       break;
     }
   }
   ArmTimer(std::nullopt);
+}
+
+void Agent::SayStillStopping(const Gang& gang) {
+  if (!attempt_.stop_wait || gang.finished()) return;
+  const absl::Time now = clock_->TimeNow();
+  if (!attempt_.stop_wait->Due(now)) return;
+  std::string who;
+  int left = 0;
+  for (const WorkerState& w : gang.workers()) {
+    if (w.pid < 0 || w.status.has_value() || w.abandoned) continue;
+    if (left++ < 4)
+      absl::StrAppend(&who, who.empty() ? "" : ", ", "rank ", w.global_rank, " pid ", w.pid);
+  }
+  if (left == 0) return;
+  if (left > 4) absl::StrAppend(&who, ", ...");
+  const absl::Duration waited = absl::Trunc(now - attempt_.stop_wait->start(), absl::Seconds(1));
+  const absl::Duration grace = options_.launch.grace_period;
+  Say(absl::StrCat(
+      "fabric-run: stopping: waiting for ", left, left == 1 ? " worker" : " workers", " to exit (",
+      who, "), ", absl::FormatDuration(waited), " since SIGTERM; ",
+      waited < grace
+          ? absl::StrCat("SIGKILL in ", absl::FormatDuration(grace - waited), " (--grace-period)")
+          : "SIGKILL sent",
+      "\n"));
 }
 
 }  // namespace fabric::launcher

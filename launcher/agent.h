@@ -171,6 +171,9 @@ class Agent {
   // other signals (forwarded, a stop, a requeue, or ignored as at start).
   void OnSigchld(Gang& gang, const AttemptIo& io);
   void OnSignalDuringAttempt(Gang& gang, int sig);
+  // While the gang stops: a line on attempt_.stop_wait's schedule naming the workers not
+  // gone yet and the grace period left (waiting is never silent).
+  void SayStillStopping(const Gang& gang);
   // The earliest of the gang's, the requeue's, the hang watch's, the drain's and the
   // shrink acknowledgement's deadlines.
   std::optional<absl::Time> NextDeadline(const Gang& gang,

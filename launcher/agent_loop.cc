@@ -185,9 +185,28 @@ void Agent::CheckShrinkTaken(Gang& gang) {
         absl::FormatDuration(absl::Trunc(now - *attempt_.shrink_told_at, absl::Milliseconds(1))),
         " after the shrink\n"));
     attempt_.shrink_told_at.reset();
+    attempt_.shrink_wait.reset();
     return;
   }
-  if (now < *attempt_.shrink_told_at + options_.launch.recovery_timeout) return;
+  if (now < *attempt_.shrink_told_at + options_.launch.recovery_timeout) {
+    if (!attempt_.shrink_wait) attempt_.shrink_wait.emplace(*attempt_.shrink_told_at);
+    if (attempt_.shrink_wait->Due(now)) {
+      int waiting = 0;
+      for (const WorkerState& w : gang.workers()) {
+        if (w.status.has_value() || w.pid < 0) continue;
+        std::optional<uint64_t> taken = hang_watch_->ShrinksTaken(w.local_rank);
+        waiting += !taken.has_value() || *taken < static_cast<uint64_t>(attempt_.shrinks_told);
+      }
+      Say(absl::StrCat(
+          "fabric-run: waiting for ", waiting, " of this node's workers to re-form with ",
+          attempt_.plan.world_size, " ranks (first: rank ", late->global_rank, ", pid ", late->pid,
+          "); ",
+          absl::FormatDuration(absl::Trunc(
+              *attempt_.shrink_told_at + options_.launch.recovery_timeout - now, absl::Seconds(1))),
+          " of --recovery-timeout left\n"));
+    }
+    return;
+  }
   attempt_.shrink_told_at.reset();
   const std::string what = absl::StrCat(
       "did not re-form with ", attempt_.plan.world_size, " ranks within ",

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/placement.h"
 #include "common/unique_fd.h"
+#include "common/wait_schedule.h"
 #include "launcher/gang.h"
 #include "launcher/worker_output.h"
 
@@ -58,6 +59,10 @@ struct AttemptState {
   bool failure_reported = false;           // this attempt's root cause went to the coordinator
   int user_signal = 0;                     // a stop signal the agent received during the attempt
   std::map<pid_t, absl::Time> started_at;  // each worker's start (the event log's durations)
+  // Waiting is never silent (common/wait_schedule.h): while the gang stops (the grace
+  // period), and while a shrink awaits the workers' acknowledgement.
+  std::optional<WaitSchedule> stop_wait;
+  std::optional<WaitSchedule> shrink_wait;
 };
 
 }  // namespace fabric::launcher

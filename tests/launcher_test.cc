@@ -174,6 +174,22 @@ TEST(LauncherTest, WorkersIgnoringSigtermAreKilledAfterTheGracePeriod) {
   }
 }
 
+// Waiting is never silent: a grace period longer than 2 s says, on the wait schedule, who
+// is still there and when SIGKILL comes; a stop within 2 s says nothing (the test above).
+TEST(LauncherTest, ALongGracePeriodSaysWhoItWaitsFor) {
+  std::string dir = NewTempDir("grace_lines");
+  FabricRun run({"--devices", "2", "--grace-period", "5s", HelperPath(), "exit", "4", "0",
+                 "others_ignore_term"},
+                {{"HELPER_DIR", dir}});
+  ASSERT_EQ(run.Wait(absl::Seconds(60)), 4) << run.err();
+  const pid_t rank1 = WaitForPidFile(dir, "worker", 1);
+  EXPECT_THAT(run.err(), HasSubstr(absl::StrCat(
+                             "fabric-run: stopping: waiting for 1 worker to exit (rank 1 pid ",
+                             rank1, "), 2s since SIGTERM; SIGKILL in 3s (--grace-period)")));
+  EXPECT_THAT(run.err(), HasSubstr("4s since SIGTERM; SIGKILL in 1s"));
+  EXPECT_THAT(run.err(), Not(HasSubstr("6s since SIGTERM"))) << "no line after the wait ended";
+}
+
 TEST(LauncherTest, RestartsTheGangWithANewPortUntilItSucceeds) {
   std::string logs = NewTempDir("restart_logs");
   FabricRun run({"--devices", "2", "--max-restarts", "3", "--log-dir", logs, "--run-id", "rs",

@@ -397,6 +397,9 @@ TEST(RecoveryTest, APartitionedNodeBlockingTheShrinkRestartsTheJob) {
   EXPECT_THAT(run.err, HasSubstr("shrinks in place to 2 ranks"));
   EXPECT_THAT(run.err, HasSubstr("did not re-form with 2 ranks within 4s"));
   EXPECT_THAT(run.err, Not(HasSubstr("this node's workers re-formed")));
+  // The wait for the acknowledgement is not silent (at 2 s of the 4).
+  EXPECT_THAT(run.err, HasSubstr("of this node's workers to re-form with 2 ranks"));
+  EXPECT_THAT(run.err, HasSubstr("s of --recovery-timeout left"));
   // The restarted round trained every step with world 2, under new pids.
   auto logs = StepLogs(dir, 2);
   std::set<int> pids;
