@@ -221,8 +221,10 @@ absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
     if (!Watch(io.read_fds[i].get(), i).ok()) LogWarning("epoll_ctl: ", std::strerror(errno));
   }
   gang_ = &gang;
+  PublishStatus(/*force=*/true);
   Supervise(gang, io);
   gang_ = nullptr;
+  PublishStatus(/*force=*/true);  // no workers here now
   attempt_.control_fifos.clear();
   in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
@@ -407,6 +409,9 @@ std::optional<absl::Time> Agent::NextDeadline(const Gang& gang,
   earliest(hang_watch_->NextDeadline());
   earliest(drain_deadline);
   if (attempt_.stop_wait && !gang.finished()) earliest(attempt_.stop_wait->next());
+  if (local_coordinator_ == nullptr) {
+    earliest(std::max(next_publish_, clock_->TimeNow()));  // PublishStatus
+  }
   if (attempt_.shrink_told_at) {  // polls for the workers' acknowledgement (CheckShrinkTaken)
     earliest(std::min(*attempt_.shrink_told_at + options_.launch.recovery_timeout,
                       clock_->TimeNow() + absl::Milliseconds(10)));
@@ -435,6 +440,7 @@ void Agent::Supervise(Gang& gang, AttemptIo& io) {
   };
   h.timer = [&] {
     SayStillStopping(gang);
+    PublishStatus(/*force=*/false);
     gang.OnTimer();
     hang_watch_->OnTimer();
     CheckShrinkTaken(gang);

@@ -201,6 +201,10 @@ class Agent {
   absl::Status OpenEndpoint();
   HttpResponse Serve(const HttpRequest& request);
   JobStatus Snapshot();  // samples the heartbeat files first
+  // Several nodes: this node's Snapshot to the rendezvous (the other nodes' `status`), every
+  // kPublishInterval while an attempt runs (from the timer) and when `force`d (its end).
+  void PublishStatus(bool force);
+  static constexpr absl::Duration kPublishInterval = absl::Seconds(2);
   // Run's rounds (Run records the run's end around it).
   int RunRounds();
   // The epoll set's tags: worker pipes are 0..2n-1 (stdout, stderr of each local rank).
@@ -242,6 +246,7 @@ class Agent {
   std::string last_failure_;                // the last root cause's one line
   std::optional<absl::Time> join_started_;  // the last RequestPlan (the join histogram)
   std::optional<absl::Time> failed_at_;     // the last failed attempt's end (restart time)
+  absl::Time next_publish_ = absl::InfinitePast();  // PublishStatus's next
 };
 
 }  // namespace fabric::launcher

@@ -48,13 +48,31 @@ HttpResponse Agent::Serve(const HttpRequest& request) {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.Render();
   } else if (request.path == "/status" && request.unix_socket) {
+    JobStatus s = Snapshot();
+    if (local_coordinator_ == nullptr) {  // several nodes: the others' through the rendezvous
+      coordinator_->WantPeerStatuses();
+      std::optional<std::vector<std::string>> peers = coordinator_->PeerStatuses();
+      s.peers_pending = !peers.has_value();
+      for (const std::string& p : peers.value_or(std::vector<std::string>{})) {
+        absl::StatusOr<JobStatus> peer = DecodeJobStatus(p);
+        if (peer.ok() && peer->node_rank != s.node_rank) s.peers.push_back(*std::move(peer));
+      }
+    }
     r.content_type = "application/json";
-    r.body = EncodeJobStatus(Snapshot()) + "\n";
+    r.body = EncodeJobStatus(s) + "\n";
   } else {
     r.code = 404;
     r.body = request.unix_socket ? "try /status or /metrics\n" : "try /metrics\n";
   }
   return r;
+}
+
+void Agent::PublishStatus(bool force) {
+  if (local_coordinator_ != nullptr) return;  // one node: nobody else to tell
+  const absl::Time now = clock_->TimeNow();
+  if (!force && now < next_publish_) return;
+  next_publish_ = now + kPublishInterval;
+  coordinator_->PublishStatus(EncodeJobStatus(Snapshot()));
 }
 
 JobStatus Agent::Snapshot() {

@@ -14,6 +14,7 @@
 #define FABRIC_LAUNCHER_COORDINATOR_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,15 @@ class Coordinator {
   // Called once before the agent exits after a terminal event; may block for a
   // bounded time (the rendezvous host keeps serving until the others saw the end).
   virtual void Finish() = 0;
+
+  // `fabric-run status` across nodes (launcher/job_status.h; defaults: one node, nothing to
+  // do). PublishStatus: this node's status (JSON) for the other nodes' agents; never
+  // blocks. WantPeerStatuses: someone asks; fetch the other nodes' statuses now and keep
+  // them fresh for a while (a minute). PeerStatuses: every node's as last fetched (this
+  // node's included), nullopt when none was fetched yet.
+  virtual void PublishStatus(std::string node_status) {}
+  virtual void WantPeerStatuses() {}
+  virtual std::optional<std::vector<std::string>> PeerStatuses() { return std::nullopt; }
 };
 
 }  // namespace fabric::launcher

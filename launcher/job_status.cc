@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -68,10 +69,18 @@ const char* RankStateName(RankState s) {
   return "unknown";
 }
 
-JobStatus MergeNodes(std::vector<JobStatus> nodes) {
-  std::sort(nodes.begin(), nodes.end(),
-            [](const JobStatus& a, const JobStatus& b) { return a.node_rank < b.node_rank; });
+JobStatus MergeNodes(std::vector<JobStatus> all) {
+  std::vector<JobStatus> nodes;
+  std::set<int> seen;
+  for (JobStatus& n : all) {
+    if (seen.insert(n.node_rank).second) nodes.push_back(std::move(n));
+  }
+  std::stable_sort(nodes.begin(), nodes.end(), [](const JobStatus& a, const JobStatus& b) {
+    return a.node_rank < b.node_rank;
+  });
   JobStatus job = nodes[0];
+  job.peers.clear();
+  job.peers_pending = false;
   for (size_t i = 1; i < nodes.size(); ++i) {
     JobStatus& n = nodes[i];
     job.num_nodes = std::max(job.num_nodes, n.num_nodes);
@@ -84,7 +93,19 @@ JobStatus MergeNodes(std::vector<JobStatus> nodes) {
   return job;
 }
 
+namespace {
+
+Json ToJson(const JobStatus& s);
+
+}  // namespace
+
 std::string EncodeJobStatus(const JobStatus& s) {
+  return ToJson(s).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+namespace {
+
+Json ToJson(const JobStatus& s) {
   Json ranks = Json::array();
   for (const RankStatus& r : s.ranks) {
     ranks.push_back(Json{{"global_rank", r.global_rank},
@@ -118,11 +139,31 @@ std::string EncodeJobStatus(const JobStatus& s) {
          {"world_size", s.world_size},
          {"last_failure", s.last_failure.empty() ? Json(nullptr) : Json(s.last_failure)},
          {"ranks", std::move(ranks)}};
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (!s.peers.empty() || s.peers_pending) {
+    Json peers = Json::array();
+    for (const JobStatus& p : s.peers) peers.push_back(ToJson(p));
+    j["peers"] = std::move(peers);
+    j["peers_pending"] = s.peers_pending;
+  }
+  return j;
 }
+
+}  // namespace
+
+namespace {
+
+absl::StatusOr<JobStatus> FromJson(const Json& j, int depth);
+
+}  // namespace
 
 absl::StatusOr<JobStatus> DecodeJobStatus(absl::string_view text) {
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  return FromJson(j, 0);
+}
+
+namespace {
+
+absl::StatusOr<JobStatus> FromJson(const Json& j, int depth) {
   const auto bad = [](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat("not a fabric-run status: ", what));
   };
@@ -169,8 +210,21 @@ absl::StatusOr<JobStatus> DecodeJobStatus(absl::string_view text) {
     if (!known) return bad(absl::StrCat("unknown rank state '", state, "'"));
     s.ranks.push_back(std::move(r));
   }
+  std::optional<bool> pending;
+  if (!Get(j, "peers_pending", &pending)) return bad("peers_pending is not a bool");
+  s.peers_pending = pending.value_or(false);
+  if (auto peers = j.find("peers"); peers != j.end() && !peers->is_null()) {
+    if (!peers->is_array() || depth > 0) return bad("peers is not an array of node statuses");
+    for (const Json& p : *peers) {
+      absl::StatusOr<JobStatus> peer = FromJson(p, depth + 1);
+      if (!peer.ok()) return peer.status();
+      s.peers.push_back(*std::move(peer));
+    }
+  }
   return s;
 }
+
+}  // namespace
 
 std::string FormatJobStatus(const JobStatus& s) {
   std::string out = absl::StrCat(

@@ -65,11 +65,18 @@ struct JobStatus {
   int world_size = 0;
   std::string last_failure;  // the last root cause, one line; empty: none yet
   std::vector<RankStatus> ranks;
+  // A multi-node job: the other nodes' statuses as this agent last fetched them from the
+  // rendezvous ("peers"; their own peers empty), or peers_pending when it has asked and
+  // not heard yet (the client asks again shortly).
+  std::vector<JobStatus> peers;
+  bool peers_pending = false;
 };
 
 // One job from the statuses of its nodes' agents (the same run id): the job's facts from
 // the lowest node rank's, num_nodes the most any reports, every node's ranks in global rank
-// order, the last failure any node saw. REQUIRES: !nodes.empty().
+// order, the last failure any node saw. A node rank given twice (an agent's own status and
+// a peer's copy of it) counts once: the first given wins. Peers are not merged in (the
+// caller adds them to `nodes`). REQUIRES: !nodes.empty().
 JobStatus MergeNodes(std::vector<JobStatus> nodes);
 
 std::string EncodeJobStatus(const JobStatus& s);  // one JSON object, no newline

@@ -7,6 +7,7 @@ namespace fabric::launcher {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 JobStatus Sample() {
   JobStatus s;
@@ -116,6 +117,39 @@ TEST(JobStatusTest, MergesTheNodesOfOneJob) {
   EXPECT_EQ(job.last_failure, "rank 1 (pid 7) exited with code 3");
   ASSERT_EQ(job.ranks.size(), 4u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(job.ranks[i].global_rank, i);
+}
+
+TEST(JobStatusTest, PeersRoundTripAndANodeCountsOnce) {
+  JobStatus self = Sample();
+  self.num_nodes = 2;
+  JobStatus peer = Sample();
+  peer.node_rank = 1;
+  peer.num_nodes = 2;
+  for (RankStatus& r : peer.ranks) r.global_rank += 2;
+  JobStatus stale_self = Sample();  // node 0 as a peer fetched it: older
+  stale_self.ranks[0].pid = 999;
+  self.peers = {peer, stale_self};
+  absl::StatusOr<JobStatus> d = DecodeJobStatus(EncodeJobStatus(self));
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->peers.size(), 2u);
+  EXPECT_EQ(d->peers[0].node_rank, 1);
+  EXPECT_FALSE(d->peers_pending);
+  std::vector<JobStatus> nodes = {*d};
+  for (const JobStatus& p : d->peers) nodes.push_back(p);
+  JobStatus job = MergeNodes(nodes);
+  ASSERT_EQ(job.ranks.size(), 4u) << "node 0 once, node 1 once";
+  EXPECT_EQ(job.ranks[0].pid, 101) << "the first status of a node rank wins (the live one)";
+  EXPECT_TRUE(job.peers.empty());
+  JobStatus pending = Sample();
+  pending.peers_pending = true;
+  EXPECT_TRUE(DecodeJobStatus(EncodeJobStatus(pending))->peers_pending);
+  EXPECT_THAT(EncodeJobStatus(Sample()), Not(HasSubstr("peers"))) << "one node: no peers key";
+  // A peer's own peers are not accepted (one level only).
+  JobStatus nested = Sample();
+  JobStatus mid = Sample();
+  mid.peers = {Sample()};
+  nested.peers = {mid};
+  EXPECT_FALSE(DecodeJobStatus(EncodeJobStatus(nested)).ok());
 }
 
 }  // namespace

@@ -201,15 +201,19 @@ void RdzvCoordinator::WorkerLoop() {
 void RdzvCoordinator::WatchdogLoop() {
   const absl::Duration interval = options_.launch.keepalive_timeout / 3;
   absl::MutexLock lock(&mu_);
+  auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || fetch_peers_now_; };
   while (!stop_) {
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), interval);
+    mu_.AwaitWithTimeout(absl::Condition(&woken), interval);
     if (stop_) break;
+    fetch_peers_now_ = false;
     rdzv::RendezvousClient* client = client_.get();
     if (client == nullptr || terminal_ || server_lost_) continue;
+    const bool with_peers = absl::Now() < peers_wanted_until_;
     mu_.Unlock();
     const absl::Time start = absl::Now();
-    absl::StatusOr<rdzv::RunStatus> st = client->GetStatus();  // bounded by rpc_timeout
+    absl::StatusOr<rdzv::RunStatus> st = client->GetStatus(with_peers);  // bounded by rpc_timeout
     mu_.Lock();
+    if (st.ok() && with_peers) peers_ = std::move(st->node_status);
     if (st.ok() || stop_ || terminal_ || server_lost_) continue;
     if (st.status().code() != absl::StatusCode::kDeadlineExceeded &&
         st.status().code() != absl::StatusCode::kUnavailable) {
@@ -227,6 +231,27 @@ void RdzvCoordinator::WatchdogLoop() {
     Post(std::move(e));
     mu_.Lock();
   }
+}
+
+void RdzvCoordinator::PublishStatus(std::string node_status) {
+  absl::MutexLock lock(&mu_);
+  if (client_ != nullptr) client_->SetNodeStatus(std::move(node_status));
+}
+
+void RdzvCoordinator::WantPeerStatuses() {
+  absl::MutexLock lock(&mu_);
+  const bool fresh = absl::Now() < peers_wanted_until_;
+  peers_wanted_until_ = absl::Now() + absl::Minutes(1);
+  if (!fresh) {  // the first ask in a while: what was fetched before is stale; fetch at once
+    peers_.reset();
+    fetch_peers_now_ = true;
+  }
+}
+
+std::optional<std::vector<std::string>> RdzvCoordinator::PeerStatuses() {
+  absl::MutexLock lock(&mu_);
+  if (absl::Now() >= peers_wanted_until_) return std::nullopt;
+  return peers_;
 }
 
 CoordinatorEvent RdzvCoordinator::FailedEvent(const std::string& reason,

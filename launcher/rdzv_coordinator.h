@@ -86,6 +86,9 @@ class RdzvCoordinator : public Coordinator {
   void ReportSuccess(const NodePlacement& plan) override;
   void Leave(const std::string& reason) override;
   void Finish() override;
+  void PublishStatus(std::string node_status) override;
+  void WantPeerStatuses() override;
+  std::optional<std::vector<std::string>> PeerStatuses() override;
 
   // Stops the worker thread (detaching it if a call is still blocked in it).
   void Shutdown();
@@ -126,6 +129,10 @@ class RdzvCoordinator : public Coordinator {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool terminal_ ABSL_GUARDED_BY(mu_) = false;  // a terminal event was posted
   bool server_lost_ ABSL_GUARDED_BY(mu_) = false;
+  // The status across nodes: fetched by the watchdog (with its status poll) while wanted.
+  absl::Time peers_wanted_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool fetch_peers_now_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<std::vector<std::string>> peers_ ABSL_GUARDED_BY(mu_);
   std::thread worker_;
   std::thread watchdog_;
 };

@@ -66,6 +66,13 @@ Found Discover(const std::string& base) {
       continue;
     }
     absl::StatusOr<std::string> body = HttpGetUnix(sock, "/status", kAnswerTimeout);
+    // A multi-node agent fetches the other nodes' statuses once asked: ask again shortly
+    // (3 s at most; then what it has, its own node at least, is shown).
+    for (int i = 0; i < 30 && body.ok() && absl::StrContains(*body, "\"peers_pending\":true");
+         ++i) {
+      usleep(100 * 1000);
+      body = HttpGetUnix(sock, "/status", kAnswerTimeout);
+    }
     if (!body.ok() && body.status().code() == absl::StatusCode::kUnavailable) {
       f.stale.push_back(sock);
       continue;
@@ -118,9 +125,18 @@ std::string StatusBase(const EnvMap& env) {
 
 JobSearch FindJobs(const std::string& base) {
   Found f = Discover(base);
-  // The agents of one job (its nodes on this machine) answer with the same run id.
+  // The agents of one job (its nodes on this machine) answer with the same run id; each
+  // also brings the other nodes' statuses (from the rendezvous), after its own.
+  // This machine's agents go first (their own answer is live; MergeNodes keeps the first
+  // status of a node rank), then the copies they fetched.
   std::map<std::string, std::vector<JobStatus>> by_run;
-  for (JobStatus& j : f.jobs) by_run[j.run_id].push_back(std::move(j));
+  std::vector<JobStatus> copies;
+  for (JobStatus& j : f.jobs) {
+    for (JobStatus& p : j.peers) copies.push_back(std::move(p));
+    j.peers.clear();
+    by_run[j.run_id].push_back(std::move(j));
+  }
+  for (JobStatus& p : copies) by_run[p.run_id].push_back(std::move(p));
   JobSearch out;
   for (auto& [id, nodes] : by_run) out.jobs.push_back(MergeNodes(std::move(nodes)));
   if (out.jobs.empty()) out.nothing = Nothing(f, base);

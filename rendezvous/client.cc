@@ -131,6 +131,10 @@ void RendezvousClient::KeepAliveLoop() {
     v1::SessionRequest ka;
     FillHeader(ka.mutable_header(), round_);
     ka.mutable_header()->clear_request_id();
+    if (!node_status_sent_) {
+      ka.set_node_status(node_status_);
+      node_status_sent_ = true;
+    }
     mu_.Unlock();
     {
       absl::MutexLock wlock(&write_mu_);
@@ -266,9 +270,17 @@ absl::Status RendezvousClient::Leave(const std::string& reason) {
   });
 }
 
-absl::StatusOr<RunStatus> RendezvousClient::GetStatus() {
+void RendezvousClient::SetNodeStatus(std::string status) {
+  absl::MutexLock lock(&mu_);
+  if (status == node_status_) return;
+  node_status_ = std::move(status);
+  node_status_sent_ = false;
+}
+
+absl::StatusOr<RunStatus> RendezvousClient::GetStatus(bool with_node_status) {
   v1::StatusRequest req;
   FillHeader(req.mutable_header(), 0);
+  req.set_with_node_status(with_node_status);
   v1::StatusResponse resp;
   RetryPolicy p = ShortPolicy();
   p.faults = nullptr;

@@ -98,7 +98,11 @@ class RendezvousClient {
   absl::StatusOr<bool> ReportSuccess(int64_t round);
   // Leaves the run on purpose (the others restart without this node, or fail below min).
   absl::Status Leave(const std::string& reason);
-  absl::StatusOr<RunStatus> GetStatus();
+  // `with_node_status`: also every node's last published status (RunStatus::node_status).
+  absl::StatusOr<RunStatus> GetStatus(bool with_node_status = false);
+  // This node's status for the others (`fabric-run status` on any node): sent with the
+  // next keep-alive, and not again until it changes.
+  void SetNodeStatus(std::string status);
 
   // The round of the last assignment or round change seen.
   int64_t round();
@@ -134,6 +138,8 @@ class RendezvousClient {
   int64_t round_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
   std::function<void(const Event&)> callback_ ABSL_GUARDED_BY(mu_);
+  std::string node_status_ ABSL_GUARDED_BY(mu_);  // the last one given
+  bool node_status_sent_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 }  // namespace rendezvous

@@ -134,6 +134,7 @@ void ToProto(const RunStatus& in, fabric::v1::StatusResponse* out) {
   out->set_max_nodes(in.max_nodes);
   out->set_failure_reason(in.failure_reason);
   if (in.has_root_cause) ToProto(in.root_cause, out->mutable_root_cause());
+  for (const std::string& n : in.node_status) out->add_node_status(n);
 }
 
 RunStatus FromProto(const fabric::v1::StatusResponse& in) {
@@ -152,6 +153,7 @@ RunStatus FromProto(const fabric::v1::StatusResponse& in) {
   s.failure_reason = in.failure_reason();
   s.has_root_cause = in.has_root_cause();
   if (s.has_root_cause) s.root_cause = FromProto(in.root_cause());
+  for (const std::string& n : in.node_status()) s.node_status.push_back(n);
   return s;
 }
 

@@ -108,6 +108,7 @@ class RendezvousService::SessionReactor final
     } else {
       service_->OnKeepAlive(node_id_, session_id_);
     }
+    if (!request_.node_status().empty()) service_->SetNodeStatus(node_id_, request_.node_status());
     StartRead(&request_);
   }
 
@@ -316,7 +317,17 @@ void RendezvousService::OnKeepAlive(const std::string& node_id, int64_t session_
   state_.KeepAlive(node_id, session_id, clock_->TimeNow());
 }
 
+void RendezvousService::SetNodeStatus(const std::string& node_id, const std::string& status) {
+  if (status.size() > kMaxNodeStatusBytes) return;
+  absl::MutexLock lock(&status_mu_);
+  node_status_[node_id] = status;
+}
+
 void RendezvousService::OnSessionClosed(const std::string& node_id, int64_t session_id) {
+  {
+    absl::MutexLock lock(&status_mu_);
+    node_status_.erase(node_id);
+  }
   std::vector<Effect> effects;
   std::vector<JoinCompletion> joins;
   {
@@ -429,6 +440,10 @@ grpc::ServerUnaryReactor* RendezvousService::Status(grpc::CallbackServerContext*
     absl::MutexLock lock(&mu_);
     if (!request->header().run_id().empty()) s = state_.CheckFence(request->header().run_id(), 0);
     if (s.ok()) ToProto(state_.Status(), response);
+  }
+  if (s.ok() && request->with_node_status()) {
+    absl::MutexLock lock(&status_mu_);
+    for (const auto& [node, status] : node_status_) response->add_node_status(status);
   }
   reactor->Finish(ToGrpcStatus(s));
   return reactor;

@@ -24,6 +24,9 @@
 namespace fabric {
 namespace rendezvous {
 
+// The largest node status the server keeps (a node's JSON: ~300 bytes a rank).
+inline constexpr size_t kMaxNodeStatusBytes = 256 << 10;
+
 struct ServiceOptions {
   StateOptions state;
   AuthOptions auth;  // who may call (off by default)
@@ -92,6 +95,8 @@ class RendezvousService final : public fabric::v1::Rendezvous::CallbackService {
   absl::Status OnSessionHello(SessionReactor* session, const fabric::v1::Header& header);
   void OnKeepAlive(const std::string& node_id, int64_t session_id);
   void OnSessionClosed(const std::string& node_id, int64_t session_id);
+  // A keep-alive's node_status: kept per node until its session closes.
+  void SetNodeStatus(const std::string& node_id, const std::string& status);
   void UnregisterSession(SessionReactor* session);
   std::string RunId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -107,6 +112,10 @@ class RendezvousService final : public fabric::v1::Rendezvous::CallbackService {
 
   absl::Mutex sessions_mu_;
   std::map<std::string, SessionReactor*> sessions_ ABSL_GUARDED_BY(sessions_mu_);
+
+  // Each node's last status (SessionRequest.node_status), for `fabric-run status`.
+  absl::Mutex status_mu_;
+  std::map<std::string, std::string> node_status_ ABSL_GUARDED_BY(status_mu_);
 };
 
 }  // namespace rendezvous

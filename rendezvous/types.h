@@ -109,6 +109,8 @@ struct RunStatus {
   std::string failure_reason;
   bool has_root_cause = false;
   WorkerFailure root_cause;
+  // GetStatus(with_node_status): each node's last published status (JSON), any order.
+  std::vector<std::string> node_status;
 };
 
 struct FailureReportResult {

@@ -2,6 +2,7 @@
 // loopback, ranks SIGSTOPped (rank 0 included), and the lines for a job that does not exist,
 // another user's socket and a stale one.
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -214,6 +215,62 @@ TEST_F(TwoByTwo, PrometheusTextOfBothAgentsMatchesTheJob) {
   EXPECT_EQ(MetricValue(m1, "fabric_worker_failures_total{cause=\"signal\"}"), 1) << m1;
   EXPECT_EQ(MetricValue(m, "fabric_worker_failures_total{cause=\"signal\"}"), -1)
       << "node 0's workers did not fail: no failure series there";
+}
+
+// Nodes on other machines: node 1's agent keeps its socket where this shell's status does
+// not look (another TMPDIR: as another host), and the answer still covers its ranks, through
+// the rendezvous; the same from node 1's side.
+TEST(AcrossHostsTest, StatusCoversANodeWhoseSocketIsElsewhere) {
+  const std::string tmp0 = ShortTmp(), tmp1 = ShortTmp();
+  const std::string helper_dir = NewTempDir("hosts");
+  const std::string port = absl::StrCat(FreePort());
+  std::vector<std::unique_ptr<FabricRun>> nodes;
+  for (int node = 0; node < 2; ++node) {
+    nodes.push_back(std::make_unique<FabricRun>(
+        std::vector<std::string>{"--devices", "2", "--num-nodes", "2", "--node-rank",
+                                 absl::StrCat(node), "--main-address", "127.0.0.1", "--main-port",
+                                 port, "--run-id", "hostsjob", "--grace-period", "1s", HelperPath(),
+                                 "sleep"},
+        std::map<std::string, std::string>{{"TMPDIR", node == 0 ? tmp0 : tmp1},
+                                           {"HELPER_DIR", helper_dir}}));
+  }
+  std::vector<pid_t> pids;
+  for (int rank = 0; rank < 4; ++rank) {
+    pids.push_back(WaitForPidFile(helper_dir, "worker", rank));
+    ASSERT_GT(pids.back(), 0) << nodes[0]->err() << nodes[1]->err();
+  }
+  for (const std::string& tmp : {tmp0, tmp1}) {
+    JobStatus s;
+    for (int i = 0; i < 50; ++i) {  // node statuses reach the rendezvous within ~2 s
+      Result r = Status(tmp, {"--json"});
+      ASSERT_EQ(r.code, 0) << r.err;
+      absl::StatusOr<JobStatus> d = DecodeJobStatus(r.out);
+      ASSERT_TRUE(d.ok()) << d.status() << r.out;
+      s = *d;
+      if (s.ranks.size() == 4) break;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    ASSERT_EQ(s.ranks.size(), 4u) << "from " << tmp;
+    EXPECT_EQ(s.num_nodes, 2);
+    for (int rank = 0; rank < 4; ++rank) {
+      EXPECT_EQ(s.ranks[rank].global_rank, rank);
+      EXPECT_EQ(s.ranks[rank].pid, pids[rank]) << "rank " << rank << " from " << tmp;
+    }
+  }
+  // Not a vacuous pass: each TMPDIR holds one agent's directory only, so two of the four
+  // ranks can only have come through the rendezvous.
+  for (const std::string& tmp : {tmp0, tmp1}) {
+    int agents = 0;
+    if (DIR* d = opendir(tmp.c_str())) {
+      while (dirent* e = readdir(d)) agents += std::string(e->d_name).rfind("fabric-run-", 0) == 0;
+      closedir(d);
+    }
+    EXPECT_EQ(agents, 1) << tmp;
+  }
+  for (auto& n : nodes) kill(n->pid(), SIGTERM);
+  for (auto& n : nodes) n->Wait(absl::Seconds(30));
+  EXPECT_EQ(rmdir(tmp0.c_str()), 0);
+  EXPECT_EQ(rmdir(tmp1.c_str()), 0);
 }
 
 // A Python job that beats with its step: status shows steps, totals, a rate, and the
