@@ -21,15 +21,6 @@
 namespace fabric::launcher {
 namespace {
 
-void Write(int fd, const std::string& text) {
-  size_t off = 0;
-  while (off < text.size()) {
-    const ssize_t n = write(fd, text.data() + off, text.size() - off);
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
 
 bool OnPath(const EnvMap& env, const std::string& name, std::string* found) {
@@ -103,18 +94,18 @@ int RunStacksCommand(const std::vector<std::string>& args, const EnvMap& env, in
     const std::string& a = args[i];
     int r = -1;
     if (a == "-h" || a == "--help") {
-      Write(out_fd,
-            "usage: fabric-run stacks [RUN-ID] [--rank R]...\n"
-            "Prints where each rank of the job is (Python ranks through py-spy), without\n"
-            "stopping it (doc/status.md).\n");
+      WriteAll(out_fd,
+               "usage: fabric-run stacks [RUN-ID] [--rank R]...\n"
+               "Prints where each rank of the job is (Python ranks through py-spy), without\n"
+               "stopping it (doc/status.md).\n");
       return 0;
     } else if (a == "--rank" && i + 1 < args.size() && absl::SimpleAtoi(args[i + 1], &r) &&
                r >= 0) {
       ranks.insert(r);
       ++i;
     } else if (absl::StartsWith(a, "-") || run_id.has_value()) {
-      Write(err_fd, absl::StrCat("fabric-run: stacks: unexpected argument '", a,
-                                 "'; usage: fabric-run stacks [RUN-ID] [--rank R]...\n"));
+      WriteAll(err_fd, absl::StrCat("fabric-run: stacks: unexpected argument '", a,
+                                    "'; usage: fabric-run stacks [RUN-ID] [--rank R]...\n"));
       return 2;
     } else {
       run_id = a;
@@ -125,17 +116,18 @@ int RunStacksCommand(const std::vector<std::string>& args, const EnvMap& env, in
   for (const JobStatus& j : found.jobs) {
     if (!run_id.has_value() || j.run_id == *run_id) {
       if (job != nullptr && !run_id.has_value()) {
-        Write(err_fd, "fabric-run: several jobs run here; name one: fabric-run stacks RUN-ID\n");
+        WriteAll(err_fd, "fabric-run: several jobs run here; name one: fabric-run stacks RUN-ID\n");
         return 1;
       }
       job = &j;
     }
   }
   if (job == nullptr) {
-    Write(err_fd, absl::StrCat("fabric-run: ",
-                               run_id ? absl::StrCat("no job with run id '", *run_id, "' runs here")
-                                      : found.nothing,
-                               "\n"));
+    WriteAll(err_fd,
+             absl::StrCat("fabric-run: ",
+                          run_id ? absl::StrCat("no job with run id '", *run_id, "' runs here")
+                                 : found.nothing,
+                          "\n"));
     return 1;
   }
   int failed = 0;
@@ -146,31 +138,31 @@ int RunStacksCommand(const std::vector<std::string>& args, const EnvMap& env, in
     if (r.state == RankState::kExited || r.state == RankState::kReplaced) continue;
     if (!ranks.empty() && ranks.count(r.global_rank) == 0) continue;
     seen.insert(r.global_rank);
-    Write(out_fd, absl::StrCat("=== rank ", r.global_rank, " (pid ", r.pid, ", node ", r.node, ", ",
-                               RankStateName(r.state), ")\n"));
+    WriteAll(out_fd, absl::StrCat("=== rank ", r.global_rank, " (pid ", r.pid, ", node ", r.node,
+                                  ", ", RankStateName(r.state), ")\n"));
     std::string argv0, cwd;
     if (!IsPython(r.pid, &argv0, &cwd)) {
       if (!r.stack_file.has_value()) {
-        Write(out_fd,
-              "    neither Python nor on the C++ runtime (no live-stack file): no stack without "
-              "stopping it\n");
+        WriteAll(out_fd,
+                 "    neither Python nor on the C++ runtime (no live-stack file): no stack without "
+                 "stopping it\n");
         ++failed;
         continue;
       }
       absl::StatusOr<std::string> native = NativeStack(r.pid, *r.stack_file);
       if (!native.ok()) {
-        Write(out_fd, absl::StrCat("    ", native.status().message(), "\n"));
+        WriteAll(out_fd, absl::StrCat("    ", native.status().message(), "\n"));
         ++failed;
         continue;
       }
-      Write(out_fd, *native);
+      WriteAll(out_fd, *native);
       continue;
     }
     std::optional<std::string> pyspy = PySpyFor(argv0, cwd, Executable, on_path);
     if (!pyspy.has_value()) {
-      Write(err_fd,
-            "fabric-run: py-spy is not installed: pip install py-spy (into the job's Python "
-            "environment, or anywhere on PATH), then run fabric-run stacks again\n");
+      WriteAll(err_fd,
+               "fabric-run: py-spy is not installed: pip install py-spy (into the job's Python "
+               "environment, or anywhere on PATH), then run fabric-run stacks again\n");
       return 1;
     }
     absl::StatusOr<CommandResult> dump = RunCommand(
@@ -178,18 +170,18 @@ int RunStacksCommand(const std::vector<std::string>& args, const EnvMap& env, in
         absl::Seconds(30));
     if (!dump.ok() || dump->exit_code != 0) {
       const std::string why = dump.ok() ? dump->err : std::string(dump.status().message());
-      Write(out_fd,
-            absl::StrCat("    py-spy could not read it: ", why.substr(0, why.find('\n')),
-                         " (ptrace may be restricted: /proc/sys/kernel/yama/ptrace_scope)\n"));
+      WriteAll(out_fd,
+               absl::StrCat("    py-spy could not read it: ", why.substr(0, why.find('\n')),
+                            " (ptrace may be restricted: /proc/sys/kernel/yama/ptrace_scope)\n"));
       ++failed;
       continue;
     }
-    Write(out_fd, dump->out);
+    WriteAll(out_fd, dump->out);
   }
   for (int r : ranks) {
     if (seen.count(r) == 0) {
-      Write(err_fd, absl::StrCat("fabric-run: rank ", r, " is not a running rank of job ",
-                                 job->run_id, " on this machine\n"));
+      WriteAll(err_fd, absl::StrCat("fabric-run: rank ", r, " is not a running rank of job ",
+                                    job->run_id, " on this machine\n"));
       ++failed;
     }
   }

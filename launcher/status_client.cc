@@ -26,15 +26,6 @@ namespace {
 
 constexpr absl::Duration kAnswerTimeout = absl::Seconds(5);
 
-void Write(int fd, const std::string& text) {
-  size_t off = 0;
-  while (off < text.size()) {
-    const ssize_t n = write(fd, text.data() + off, text.size() - off);
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
 std::string UserName(uid_t uid) {
   passwd pw;
   passwd* found = nullptr;
@@ -143,6 +134,15 @@ JobSearch FindJobs(const std::string& base) {
   return out;
 }
 
+void WriteAll(int fd, const std::string& text) {
+  size_t off = 0;
+  while (off < text.size()) {
+    const ssize_t n = write(fd, text.data() + off, text.size() - off);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
 absl::StatusOr<std::string> HttpGetUnix(const std::string& socket_path, const std::string& path,
                                         absl::Duration timeout) {
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -203,14 +203,14 @@ int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, in
     if (a == "--json") {
       json = true;
     } else if (a == "-h" || a == "--help") {
-      Write(out_fd,
-            "usage: fabric-run status [RUN-ID] [--json]\n"
-            "Shows the fabric-run jobs of this machine: run id, round, restarts, and per rank\n"
-            "its pid, state, heartbeat age, step, RSS and CPU (doc/status.md).\n");
+      WriteAll(out_fd,
+               "usage: fabric-run status [RUN-ID] [--json]\n"
+               "Shows the fabric-run jobs of this machine: run id, round, restarts, and per rank\n"
+               "its pid, state, heartbeat age, step, RSS and CPU (doc/status.md).\n");
       return 0;
     } else if (absl::StartsWith(a, "-") || run_id.has_value()) {
-      Write(err_fd, absl::StrCat("fabric-run: status: unexpected argument '", a,
-                                 "'; usage: fabric-run status [RUN-ID] [--json]\n"));
+      WriteAll(err_fd, absl::StrCat("fabric-run: status: unexpected argument '", a,
+                                    "'; usage: fabric-run status [RUN-ID] [--json]\n"));
       return 2;
     } else {
       run_id = a;
@@ -220,7 +220,7 @@ int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, in
   const JobSearch found = FindJobs(base);
   const std::vector<JobStatus>& jobs = found.jobs;
   const auto show = [&](const JobStatus& j) {
-    Write(out_fd, json ? EncodeJobStatus(j) + "\n" : FormatJobStatus(j));
+    WriteAll(out_fd, json ? EncodeJobStatus(j) + "\n" : FormatJobStatus(j));
     return 0;
   };
   if (run_id.has_value()) {
@@ -229,15 +229,15 @@ int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, in
       if (j.run_id == *run_id) return show(j);
       ids.push_back(j.run_id);
     }
-    Write(err_fd,
-          absl::StrCat("fabric-run: no job with run id '", *run_id, "' runs here",
-                       ids.empty() ? absl::StrCat(" (", found.nothing, ")")
-                                   : absl::StrCat(" (running: ", absl::StrJoin(ids, ", "), ")"),
-                       "\n"));
+    WriteAll(err_fd,
+             absl::StrCat("fabric-run: no job with run id '", *run_id, "' runs here",
+                          ids.empty() ? absl::StrCat(" (", found.nothing, ")")
+                                      : absl::StrCat(" (running: ", absl::StrJoin(ids, ", "), ")"),
+                          "\n"));
     return 1;
   }
   if (jobs.empty()) {
-    Write(err_fd, absl::StrCat("fabric-run: ", found.nothing, "\n"));
+    WriteAll(err_fd, absl::StrCat("fabric-run: ", found.nothing, "\n"));
     return 1;
   }
   if (jobs.size() == 1) return show(jobs[0]);
@@ -245,13 +245,13 @@ int RunStatusCommand(const std::vector<std::string>& args, const EnvMap& env, in
     std::string out = "[";
     for (size_t i = 0; i < jobs.size(); ++i)
       absl::StrAppend(&out, i ? "," : "", EncodeJobStatus(jobs[i]));
-    Write(out_fd, out + "]\n");
+    WriteAll(out_fd, out + "]\n");
     return 0;
   }
   std::string out =
       absl::StrCat(jobs.size(), " fabric-run jobs run here; name one: fabric-run status RUN-ID\n");
   for (const JobStatus& j : jobs) absl::StrAppend(&out, ListLine(j));
-  Write(out_fd, out);
+  WriteAll(out_fd, out);
   return 0;
 }
 

@@ -30,6 +30,9 @@ namespace fabric::launcher {
 absl::StatusOr<std::string> HttpGetUnix(const std::string& socket_path, const std::string& path,
                                         absl::Duration timeout);
 
+// All of `text` to `fd` (short writes continued; stops at an error). The commands' output.
+void WriteAll(int fd, const std::string& text);
+
 // Where the agents' directories are: $TMPDIR, or /tmp when unset or empty.
 std::string StatusBase(const EnvMap& env);
 
