@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -135,15 +136,20 @@ std::string NewHeartbeatFile() {
   return EncodeHeartbeat(w);
 }
 
+namespace {
+constexpr uint64_t kMaxStepWord = ~uint64_t{0} - 1;  // the largest word EncodeStepWord writes
+}  // namespace
+
 uint64_t EncodeStepWord(std::optional<uint64_t> step) {
   if (!step.has_value()) return 0;
-  constexpr uint64_t kMax = ~uint64_t{0} - 1;  // the word's largest step + 1
-  return *step >= kMax ? kMax : *step + 1;
+  return *step >= kMaxStepWord ? kMaxStepWord : *step + 1;
 }
 
 std::optional<uint64_t> DecodeStepWord(uint64_t word) {
   if (word == 0) return std::nullopt;
-  return word - 1;
+  // A word above what the encoder writes (2^64 - 1) reads as the largest step it can write,
+  // so that decode(encode(decode(w))) == decode(w) for every word (the fuzzer's invariant).
+  return std::min(word, kMaxStepWord) - 1;
 }
 
 std::string EncodeHeartbeat(const HeartbeatWords& words) {

@@ -115,8 +115,8 @@ inline constexpr int kHeartbeatVersion = 2;
 // the version word.
 std::string NewHeartbeatFile();
 
-// Word 3: nullopt (not reported) is 0, step s is s + 1. A step of 2^64 - 1 or more is
-// written as 2^64 - 2 (the largest that fits).
+// Word 3: nullopt (not reported) is 0, step s is s + 1. A step of 2^64 - 2 or more is
+// written as 2^64 - 2 (the largest word written); the word 2^64 - 1 reads as that step too.
 uint64_t EncodeStepWord(std::optional<uint64_t> step);
 std::optional<uint64_t> DecodeStepWord(uint64_t word);
 
