@@ -14,8 +14,6 @@
 namespace fabric::launcher {
 namespace {
 
-void Line(int fd, const std::string& text) { (void)!write(fd, text.data(), text.size()); }
-
 // The job's progress: the slowest rank's step (a synchronous job is where its slowest
 // rank is), the median of the ranks' rates, and the ETA from them.
 std::string Progress(const JobStatus& job) {
@@ -63,24 +61,25 @@ int RunTopCommand(const std::vector<std::string>& args, const EnvMap& env) {
   std::optional<std::string> run_id;
   for (const std::string& a : args) {
     if (a == "-h" || a == "--help") {
-      Line(1, "usage: fabric-run top [RUN-ID]\nfabric-run status, live (every second); q quits.\n");
+      WriteAll(
+          1, "usage: fabric-run top [RUN-ID]\nfabric-run status, live (every second); q quits.\n");
       return 0;
     }
     if (a.rfind("-", 0) == 0 || run_id.has_value()) {
-      Line(2, absl::StrCat("fabric-run: top: unexpected argument '", a,
-                           "'; usage: fabric-run top [RUN-ID]\n"));
+      WriteAll(2, absl::StrCat("fabric-run: top: unexpected argument '", a,
+                               "'; usage: fabric-run top [RUN-ID]\n"));
       return 2;
     }
     run_id = a;
   }
   if (!isatty(1)) {
-    Line(2, "fabric-run: top needs a terminal; for a script use fabric-run status --json\n");
+    WriteAll(2, "fabric-run: top needs a terminal; for a script use fabric-run status --json\n");
     return 2;
   }
   const std::string base = StatusBase(env);
   JobSearch found = FindJobs(base);
   if (found.jobs.empty()) {
-    Line(2, absl::StrCat("fabric-run: ", found.nothing, "\n"));
+    WriteAll(2, absl::StrCat("fabric-run: ", found.nothing, "\n"));
     return 1;
   }
   if (!run_id.has_value()) {
@@ -88,8 +87,8 @@ int RunTopCommand(const std::vector<std::string>& args, const EnvMap& env) {
       std::string ids;
       for (const JobStatus& j : found.jobs)
         absl::StrAppend(&ids, ids.empty() ? "" : ", ", j.run_id);
-      Line(2, absl::StrCat("fabric-run: ", found.jobs.size(), " jobs run here (", ids,
-                           "); name one: fabric-run top RUN-ID\n"));
+      WriteAll(2, absl::StrCat("fabric-run: ", found.jobs.size(), " jobs run here (", ids,
+                               "); name one: fabric-run top RUN-ID\n"));
       return 1;
     }
     run_id = found.jobs[0].run_id;
@@ -121,7 +120,7 @@ int RunTopCommand(const std::vector<std::string>& args, const EnvMap& env) {
     found = FindJobs(base);
   }
   endwin();
-  if (!ended.empty()) Line(2, ended);
+  if (!ended.empty()) WriteAll(2, ended);
   return 0;
 }
 
