@@ -10,7 +10,6 @@
 #include "common/status_macros.h"
 #include "launcher/agent.h"
 #include "launcher/agent_metrics.h"
-#include "rendezvous/types.h"
 
 namespace fabric::launcher {
 namespace {
@@ -85,17 +84,15 @@ void Agent::RecordPlan(const NodePlacement& plan, bool restart) {
 
 void Agent::RecordCoordinatorEvent(const CoordinatorEvent& x) {
   const bool round_change = x.kind == CoordinatorEvent::Kind::kRoundChanged;
-  // A node loss reaches this node as the reason of the round change it caused, or of the
-  // run's failure when too few nodes are left (rendezvous::DescribeNodeLoss's wording).
-  if ((round_change && x.membership_change) || x.kind == CoordinatorEvent::Kind::kRunFailed) {
-    if (std::optional<rendezvous::NodeLoss> loss = rendezvous::FindNodeLoss(x.message)) {
-      events_->Record("fabric.node.lost",
-                      {{"lost_node_id", loss->node_id},
-                       {"lost_node_rank", loss->node_rank >= 0 ? Json(loss->node_rank) : Json()},
-                       {"reason", loss->why},
-                       {"round", round_change ? Json(x.round) : Json()},
-                       {"run_continues", round_change}});
-    }
+  // A node loss comes with the round change it caused, or with the run's failure when too
+  // few nodes are left.
+  if (const std::optional<LostNode>& loss = x.lost_node) {
+    events_->Record("fabric.node.lost",
+                    {{"lost_node_id", loss->node_id},
+                     {"lost_node_rank", loss->node_rank >= 0 ? Json(loss->node_rank) : Json()},
+                     {"reason", loss->why},
+                     {"round", round_change ? Json(x.round) : Json()},
+                     {"run_continues", round_change}});
   }
   if (!round_change) return;
   events_->Record("fabric.round.change",

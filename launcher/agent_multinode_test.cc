@@ -18,7 +18,6 @@
 #include "gtest/gtest.h"
 #include "launcher/agent.h"
 #include "launcher/event_log.h"
-#include "rendezvous/types.h"
 
 namespace fabric::launcher {
 namespace {
@@ -216,7 +215,8 @@ TEST_F(AgentMultiNodeTest, ANodeLossIsInTheEventLog) {
   e.kind = Kind::kRoundChanged;
   e.round = 2;
   e.membership_change = true;
-  e.message = rendezvous::DescribeNodeLoss("node-b", "its session stream closed (x)", 0);
+  e.message = "node 'node-b' lost: its session stream closed (x) (node rank 0)";
+  e.lost_node = LostNode{"node-b", 0, "its session stream closed (x)"};
   ASSERT_EQ(RunWithPushedRoundChange(e), 0) << Err();
   std::vector<EventRecord> lost = Events("fabric.node.lost");
   ASSERT_EQ(lost.size(), 1u);
@@ -228,7 +228,7 @@ TEST_F(AgentMultiNodeTest, ANodeLossIsInTheEventLog) {
   EXPECT_EQ(Events("fabric.round.change").size(), 1u);
 }
 
-TEST_F(AgentMultiNodeTest, AJoinOrAWorkerFailureIsNoNodeLoss) {  // negative control
+TEST_F(AgentMultiNodeTest, AMembershipChangeWithNoLostNodeIsNoNodeLoss) {  // negative control
   LogEvents();
   CoordinatorEvent e;
   e.kind = Kind::kRoundChanged;
@@ -247,9 +247,8 @@ TEST_F(AgentMultiNodeTest, ANodeLossThatFailsTheRunIsInTheEventLog) {
     absl::SleepFor(absl::Milliseconds(300));
     CoordinatorEvent e;
     e.kind = Kind::kRunFailed;
-    e.message = absl::StrCat("fabric-run: job fake failed on every node\nfabric-run:   reason: ",
-                             rendezvous::DescribeNodeLoss("n9", "it left (stop)", 1),
-                             "; 1 node(s) left, below min_nodes=2\n");
+    e.message = "fabric-run: job fake failed on every node\nfabric-run:   reason: node 'n9' lost";
+    e.lost_node = LostNode{"n9", 1, "it left (stop)"};
     fake_.Post(e);
   });
   EXPECT_EQ(Run("exec sleep 1000"), 1);

@@ -23,6 +23,14 @@
 
 namespace fabric::launcher {
 
+// A node the rendezvous lost (its session stream closed, its keep-alives stopped, it
+// left).
+struct LostNode {
+  std::string node_id;
+  int node_rank = -1;  // -1: it held no rank in the running round
+  std::string why;     // e.g. "its session stream closed (agent exited or connection broken)"
+};
+
 struct CoordinatorEvent {
   enum class Kind {
     kPlan,          // the round this node asked for completed: run `plan`
@@ -41,6 +49,9 @@ struct CoordinatorEvent {
   // kPlan: the id of the node that holds global rank 0 (it serves the workers' store);
   // empty when not known.
   std::string rank0_node;
+  // kRoundChanged with membership_change, or kRunFailed because too few nodes were left:
+  // the node whose loss caused it, when one did.
+  std::optional<LostNode> lost_node;
 };
 
 // --recovery in-place with several nodes: whether a node's running workers can go on

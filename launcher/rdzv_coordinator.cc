@@ -264,6 +264,18 @@ CoordinatorEvent RdzvCoordinator::FailedEvent(const std::string& reason,
   return e;
 }
 
+namespace {
+
+// The node loss a round change's or a run failure's reason names (the rendezvous writes
+// it with rdzv::DescribeNodeLoss), as the agent's event log records it.
+std::optional<LostNode> LostNodeIn(const std::string& reason) {
+  std::optional<rdzv::NodeLoss> loss = rdzv::FindNodeLoss(reason);
+  if (!loss) return std::nullopt;
+  return LostNode{loss->node_id, loss->node_rank, loss->why};
+}
+
+}  // namespace
+
 void RdzvCoordinator::OnSessionEvent(const rdzv::Event& event) {
   CoordinatorEvent e;
   switch (event.type) {
@@ -274,11 +286,13 @@ void RdzvCoordinator::OnSessionEvent(const rdzv::Event& event) {
       e.round = event.round;
       e.message = event.reason;
       e.membership_change = !event.has_root_cause;
+      if (e.membership_change) e.lost_node = LostNodeIn(event.reason);
       break;
     case rdzv::EventType::kRunSucceeded: e.kind = Kind::kRunSucceeded; break;
     case rdzv::EventType::kRunFailed:
       e = FailedEvent(event.reason, event.has_root_cause ? &event.root_cause : nullptr,
                       event.restart_count);
+      if (!event.has_root_cause) e.lost_node = LostNodeIn(event.reason);
       break;
     case rdzv::EventType::kConnectionLost: {
       absl::MutexLock lock(&mu_);

@@ -125,16 +125,47 @@ TEST(RdzvCoordinatorTest, WorkerFailureSpendsTheBudgetForBoth) {
       EXPECT_EQ(na.kind, Kind::kRoundChanged);
       EXPECT_EQ(nb.kind, Kind::kRoundChanged);
       EXPECT_GT(na.round, ea.plan.round);
+      EXPECT_FALSE(na.lost_node.has_value());  // a worker failure is no node loss
     } else {
       ASSERT_EQ(na.kind, Kind::kRunFailed);
       ASSERT_EQ(nb.kind, Kind::kRunFailed);
       EXPECT_EQ(na.message, nb.message);  // the same summary on every node
       EXPECT_THAT(na.message, HasSubstr("root cause: rank 3 on node 1"));
       EXPECT_EQ(na.exit_code, 7);
+      EXPECT_FALSE(na.lost_node.has_value());
     }
   }
   b->Finish();
   a->Finish();
+}
+
+// A node that leaves is named in the events of the others: with the round change when the
+// job goes on without it, with the run's failure when too few nodes are left.
+TEST(RdzvCoordinatorTest, ALostNodeComesWithTheRoundChangeOrTheFailure) {
+  for (int min_nodes : {1, 2}) {
+    SCOPED_TRACE(min_nodes);
+    FABRIC_ASSERT_OK_AND_ASSIGN(int port, PickFreePort());
+    auto oa = Options(port, 0, "a");
+    auto ob = Options(port, 1, "b");
+    oa.launch.min_nodes = ob.launch.min_nodes = min_nodes;
+    FABRIC_ASSERT_OK_AND_ASSIGN(auto a, RdzvCoordinator::Create(oa));
+    FABRIC_ASSERT_OK_AND_ASSIGN(auto b, RdzvCoordinator::Create(ob));
+    ASSERT_THAT(a->Start(), IsOk());
+    ASSERT_THAT(b->Start(), IsOk());
+    a->RequestPlan();
+    b->RequestPlan();
+    ASSERT_EQ(Next(*a).kind, Kind::kPlan);
+    ASSERT_EQ(Next(*b).kind, Kind::kPlan);
+    b->Leave("stopped by a test");
+    b->Finish();
+    CoordinatorEvent na = Next(*a);
+    ASSERT_EQ(na.kind, min_nodes == 1 ? Kind::kRoundChanged : Kind::kRunFailed) << na.message;
+    ASSERT_TRUE(na.lost_node.has_value()) << na.message;
+    EXPECT_EQ(na.lost_node->node_id, "b");
+    EXPECT_EQ(na.lost_node->node_rank, 1);
+    EXPECT_THAT(na.lost_node->why, HasSubstr("stopped by a test"));
+    a->Finish();
+  }
 }
 
 TEST(RdzvCoordinatorTest, UnreachableServerIsOneErrorNamingTheAddress) {
