@@ -38,7 +38,7 @@
 namespace fabric::launcher {
 namespace {
 
-constexpr char kVersionText[] = "fabric-run 0.1.0";
+constexpr char kVersionText[] = "fabric-run " FABRIC_VERSION;  // //:version.bzl
 // execvp's fallback when PATH is not set.
 constexpr char kDefaultPath[] = "/bin:/usr/bin";
 
