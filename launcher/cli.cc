@@ -295,13 +295,15 @@ std::string HelpText() {
       "       fabric-run [options] -- PROGRAM [ARGS...]\n"
       "       fabric-run status [RUN-ID] [--json]   (the jobs running on this machine)\n"
       "       fabric-run top [RUN-ID]               (the same, live)\n"
-      "       fabric-run stacks [RUN-ID] [--rank R]...   (where each rank is now)\n\n"
+      "       fabric-run stacks [RUN-ID] [--rank R]...   (where each rank is now)\n"
+      "       fabric-run install-torchrun [--undo]   (torchrun here runs fabric-run)\n\n"
       "Starts one worker per device on this node, joins the other nodes through a\n"
       "rendezvous, and supervises the workers. A .py PROGRAM runs under --python; any\n"
       "other PROGRAM is executed directly (a name without '/' is looked up in PATH).\n"
       "Everything after PROGRAM (or after --) is passed to it untouched.\n"
-      "'status', 'top' or 'stacks' as the first word is fabric-run's command; a program\n"
-      "of that name runs by its path (./status) or after -- (fabric-run -- status).\n\n"
+      "'status', 'top', 'stacks' or 'install-torchrun' as the first word is\n"
+      "fabric-run's command; a program of that name runs by its path (./status) or\n"
+      "after -- (fabric-run -- status).\n\n"
       "Options (each may also be set with the FABRIC_ variable shown; the command line\n"
       "wins; --flag=value and --flag value both work; '_' and '-' are interchangeable):\n";
   for (const FlagSpec& f : Flags()) {
@@ -936,12 +938,15 @@ absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvM
 
 absl::StatusOr<CliResult> ParseCommandLine(const std::vector<std::string>& args, const EnvMap& env,
                                            const MachineFacts& machine, Personality personality) {
-  if (!args.empty() && (args[0] == "status" || args[0] == "top" || args[0] == "stacks") &&
+  if (!args.empty() &&
+      (args[0] == "status" || args[0] == "top" || args[0] == "stacks" ||
+       args[0] == "install-torchrun") &&
       personality == Personality::kFabricRun) {
     CliResult status;
-    status.action = args[0] == "top"      ? CliResult::Action::kTop
-                    : args[0] == "stacks" ? CliResult::Action::kStacks
-                                          : CliResult::Action::kStatus;
+    status.action = args[0] == "top"                ? CliResult::Action::kTop
+                    : args[0] == "stacks"           ? CliResult::Action::kStacks
+                    : args[0] == "install-torchrun" ? CliResult::Action::kInstallTorchrun
+                                                    : CliResult::Action::kStatus;
     status.command_args.assign(args.begin() + 1, args.end());
     return status;
   }
@@ -983,6 +988,10 @@ absl::StatusOr<CliResult> Parse(const std::vector<std::string>& args, const EnvM
   FABRIC_RETURN_IF_ERROR(ResolvePrecision(raw, &o));
   FABRIC_RETURN_IF_ERROR(ResolveTimes(raw, &o));
   FABRIC_RETURN_IF_ERROR(ResolveRest(raw, &o));
+  // Installed by pip into an environment: that environment's Python (MachineFacts).
+  if (raw.find("python") == raw.end() && !machine.venv_python.empty()) {
+    o.python = machine.venv_python;
+  }
   FABRIC_RETURN_IF_ERROR(ResolveConsole(raw, &o));
   FABRIC_RETURN_IF_ERROR(ResolveRunId(raw, env, &o));
   FABRIC_RETURN_IF_ERROR(ResolveTorchrunFlags(raw, &o));

@@ -14,11 +14,12 @@
 namespace fabric::launcher {
 
 struct CliResult {
-  // kStatus, kTop, kStacks: `fabric-run status ...` (status_client.h), `top ...` (top.h),
-  // `stacks ...` (stacks.h), the words after the command in command_args. A word that
+  // kStatus, kTop, kStacks, kInstallTorchrun: `fabric-run status ...` (status_client.h),
+  // `top ...` (top.h), `stacks ...` (stacks.h), `install-torchrun [--undo]`
+  // (install_paths.h), the words after the command in command_args. A word that
   // names a fabric-run command is read as one only as the first argument; a program of
   // that name runs as `fabric-run -- status` or by its path (`./status`).
-  enum class Action { kRun, kHelp, kVersion, kStatus, kTop, kStacks };
+  enum class Action { kRun, kHelp, kVersion, kStatus, kTop, kStacks, kInstallTorchrun };
   Action action = Action::kRun;
   LaunchOptions options;  // valid when action == kRun
   std::string text;       // the help or version text otherwise
@@ -35,6 +36,10 @@ struct MachineFacts {
   int nvidia_gpus = 0;
   // CPUs this process may run on (torchrun's --nproc-per-node cpu / auto without GPUs).
   int cpus = 1;
+  // The python3 of the virtual environment this binary is installed in
+  // (VenvPythonBeside(SelfExecutable()), install_paths.h), empty when none: the default
+  // --python, as torchrun runs scripts with the Python that runs it.
+  std::string venv_python;
 };
 
 // Which command the user typed: fabric-run, or fabric-run installed (linked) as

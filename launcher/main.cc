@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,13 @@
 #include "launcher/agent.h"
 #include "launcher/cli.h"
 #include "launcher/dry_run.h"
+#include "launcher/install_paths.h"
 #include "launcher/multinode.h"
 #include "launcher/slurm_launch.h"
 #include "launcher/stacks.h"
 #include "launcher/status_client.h"
 #include "launcher/top.h"
+#include "launcher/torch_lookup.h"
 
 extern char** environ;
 
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
   machine.nvidia_gpus = fabric::launcher::CountNvidiaGpus();
   cpu_set_t cpus;
   if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) machine.cpus = CPU_COUNT(&cpus);
+  machine.venv_python = fabric::launcher::VenvPythonBeside(fabric::launcher::SelfExecutable());
   absl::StatusOr<fabric::launcher::CliResult> cli = fabric::launcher::ParseCommandLine(
       args, env, machine, fabric::launcher::PersonalityFor(argv[0]));
   if (!cli.ok()) {
@@ -79,10 +83,33 @@ int main(int argc, char** argv) {
     }
     return fabric::launcher::RunStatusCommand(cli->command_args, env, 1, 2);
   }
+  if (cli->action == Action::kInstallTorchrun) {
+    const std::vector<std::string>& a = cli->command_args;
+    if (a.size() > 1 || (a.size() == 1 && a[0] != "--undo")) {
+      WriteOut(2, "fabric-run: install-torchrun takes no argument but --undo\n");
+      return 2;
+    }
+    absl::StatusOr<std::string> done =
+        fabric::launcher::InstallTorchrun(fabric::launcher::SelfExecutable(), !a.empty());
+    WriteOut(done.ok() ? 1 : 2,
+             absl::StrCat("fabric-run: ", done.ok() ? *done : done.status().message(), "\n"));
+    return done.ok() ? 0 : 1;
+  }
   if (cli->action != fabric::launcher::CliResult::Action::kRun) {
     WriteOut(1, cli->action == fabric::launcher::CliResult::Action::kVersion ? cli->text + "\n"
                                                                              : cli->text);
     return 0;
+  }
+  // A native program that links LibTorch but cannot find it gets --python's torch/lib
+  // (torch_lookup.h); one line and exit 2 when that torch is missing or another version.
+  if (cli->options.exec_argv[0] != cli->options.python) {
+    absl::StatusOr<std::optional<std::string>> torch_lib =
+        fabric::launcher::TorchLibFor(cli->options.exec_argv[0], cli->options.python);
+    if (!torch_lib.ok()) {
+      WriteOut(2, absl::StrCat("fabric-run: ", torch_lib.status().message(), "\n"));
+      return 2;
+    }
+    if (*torch_lib) fabric::launcher::AppendLibraryPath(**torch_lib, &env);
   }
   if (cli->options.dry_run) {
     absl::StatusOr<std::string> plan = fabric::launcher::DescribeLaunch(cli->options, env);

@@ -22,6 +22,7 @@ PACKAGES=(
   clang-format              # tools/check_format.sh
   dpkg-dev                  # dpkg-source, for `apt-get source abseil` below
   prometheus                # promtool and a real server: metrics tests (doc/metrics.md)
+  patchelf                  # the GPU bundle's binaries lose their RUNPATH into .venv (tools/gpu_bundle.sh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -79,6 +80,7 @@ venv_ok() {
     .venv/bin/python - "$TORCH_VERSION" "$LIGHTNING_VERSION" <<'PY' 2>/dev/null
 import shutil, sys, torch, lightning, click, prometheus_client
 if not shutil.which("py-spy", path=sys.prefix + "/bin"): sys.exit(1)
+if not shutil.which("auditwheel", path=sys.prefix + "/bin"): sys.exit(1)
 ok = torch.__version__.split("+")[0] == sys.argv[1] and lightning.__version__ == sys.argv[2]
 sys.exit(0 if ok else 1)
 PY
@@ -87,7 +89,7 @@ if ! venv_ok; then
   echo "setup: creating .venv with torch==$TORCH_VERSION and lightning==$LIGHTNING_VERSION (PyPI)"
   [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade-strategy only-if-needed \
-    "torch==$TORCH_VERSION" "lightning==$LIGHTNING_VERSION" click prometheus-client py-spy  # click: the `fabric` CLI; prometheus-client: metrics parser check; py-spy: fabric-run stacks
+    "torch==$TORCH_VERSION" "lightning==$LIGHTNING_VERSION" click prometheus-client py-spy auditwheel  # click: the `fabric` CLI; prometheus-client: metrics parser check; py-spy: fabric-run stacks; auditwheel: the wheel's platform tag
   if ! venv_ok; then
     echo "setup: .venv is still not usable (torch $TORCH_VERSION, lightning $LIGHTNING_VERSION): remove .venv and run tools/setup.sh again" >&2
     exit 1

@@ -14,7 +14,7 @@ Targets:
                 ProcessGroupNCCL.hpp or ATen/cuda.
   :gloo         for the one file that constructs c10d::ProcessGroupGloo (gloo headers: the
                 wheel ships none; Debian's libgloo-dev).
-defs.bzl: TORCH_VERSION, VENV_PYTHON (absolute), VENV_BIN (absolute) for tests and tools.
+defs.bzl: TORCH_VERSION, TORCH_WANTED (major.minor), VENV_PYTHON (absolute), VENV_BIN (absolute) for tests and tools.
 """
 
 TORCH_WANTED = "2.11"
@@ -77,6 +77,7 @@ def _torch_impl(rctx):
     ))
     rctx.file("defs.bzl", "\n".join([
         "TORCH_VERSION = %r" % version,
+        "TORCH_WANTED = %r" % TORCH_WANTED,
         "TORCH_CUDA = %r" % info["cuda"],
         "VENV_PYTHON = %r" % str(python),
         "VENV_BIN = %r" % str(python.dirname),
