@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# fabric-run is copied to other machines as is (README; tools/gpu_check.sh carries it to
+# fabric-run and fabric-rendezvous are copied to other machines as is (the wheel; the GPU bundle carries them to
 # a GPU machine): it must need only libc and libm, and no glibc symbol newer than 2.35
 # (Ubuntu 22.04, RHEL 9 run 2.34/2.35), whatever glibc built it.
 set -uo pipefail
 fail=0
-for rel in launcher/fabric-run; do
+for rel in launcher/fabric-run rendezvous/fabric-rendezvous; do
   bin=""
   for p in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/$rel" "$(dirname "$0")/../bazel-bin/$rel"; do
     [[ -x $p ]] && { bin=$p; break; }

@@ -16,3 +16,28 @@ runfile() {
 }
 PYTHON=${FABRIC_VENV_PYTHON:-}
 [[ -n $PYTHON && -x $PYTHON ]] || { echo "FAIL: FABRIC_VENV_PYTHON='$PYTHON' is not an interpreter: run tools/setup.sh"; exit 1; }
+
+# other_torch_env DIR: a fresh virtual environment at DIR (python3 -m venv) holding torch
+# and the rest of .venv's packages as hard links (no download, no copy of data), so torch
+# is imported from DIR, not from the repository's .venv: a user's own environment, or the
+# GPU machine's. What the new environment has already (pip, setuptools) stays its own.
+other_torch_env() {
+  local dir=$1 site src
+  /usr/bin/python3 -m venv "$dir" || return 1
+  site=$("$dir/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') || return 1
+  src=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') || return 1
+  local entry
+  for entry in "$src"/*; do
+    [[ -e $site/${entry##*/} ]] && continue  # the new environment's own (pip, setuptools)
+    case ${entry##*/} in pip-*|setuptools-*|fabric_run*|fabric_heartbeat*) continue ;; esac
+    cp -al "$entry" "$site/" || return 1
+  done
+  # The commands pip gave .venv with torch (torchrun) and lightning (fabric), for this
+  # environment's Python, as pip would have written them.
+  local cmd
+  for cmd in torchrun fabric; do
+    [[ -f $(dirname "$PYTHON")/$cmd ]] || continue
+    sed "1s|^#!.*|#!$dir/bin/python|" "$(dirname "$PYTHON")/$cmd" >"$dir/bin/$cmd" && chmod 755 "$dir/bin/$cmd"
+  done
+  "$dir/bin/python" -c 'import torch' || return 1
+}

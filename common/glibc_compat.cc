@@ -1,4 +1,4 @@
-// fabric-run links libstdc++ statically (launcher/BUILD.bazel). GCC 12's libstdc++ then
+// fabric-run and fabric-rendezvous link libstdc++ statically (launcher/defs.bzl). GCC 12's libstdc++ then
 // brings std::random_device's call to arc4random, which glibc has only since 2.36: the
 // binary would refuse to start on glibc 2.34/2.35 (Ubuntu 22.04, RHEL 9). Defining the
 // function here, from getrandom(2) (glibc 2.25), binds that call to this copy, so the
