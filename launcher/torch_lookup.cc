@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -34,27 +35,57 @@ bool ReadAt(int fd, off_t offset, void* buf, size_t n) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ElfInterpreter(const std::string& path) {
+absl::StatusOr<ElfDeps> ReadElfDeps(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
   }
+  ElfDeps deps;
   Elf64_Ehdr eh;
   if (!ReadAt(fd.get(), 0, &eh, sizeof(eh)) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
-    return std::string();  // not a 64-bit ELF file: a script, or nothing we look into
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+      eh.e_phnum > 256) {
+    return deps;  // not a 64-bit ELF file: a script, or nothing we look into
   }
-  for (int i = 0; i < eh.e_phnum; ++i) {
-    Elf64_Phdr ph;
-    if (!ReadAt(fd.get(), eh.e_phoff + i * sizeof(ph), &ph, sizeof(ph))) break;
-    if (ph.p_type != PT_INTERP || ph.p_filesz == 0 || ph.p_filesz > 4096) continue;
-    std::string interp(ph.p_filesz, '\0');
-    if (!ReadAt(fd.get(), ph.p_offset, interp.data(), interp.size())) break;
-    interp.resize(std::strlen(interp.c_str()));
-    return interp;
+  std::vector<Elf64_Phdr> ph(eh.e_phnum);
+  if (!ReadAt(fd.get(), eh.e_phoff, ph.data(), ph.size() * sizeof(Elf64_Phdr))) return deps;
+  // A virtual address of the file's image -> its file offset (through the PT_LOADs).
+  auto offset_of = [&](uint64_t vaddr) -> std::optional<uint64_t> {
+    for (const Elf64_Phdr& p : ph) {
+      if (p.p_type == PT_LOAD && vaddr >= p.p_vaddr && vaddr < p.p_vaddr + p.p_filesz) {
+        return vaddr - p.p_vaddr + p.p_offset;
+      }
+    }
+    return std::nullopt;
+  };
+  for (const Elf64_Phdr& p : ph) {
+    if (p.p_type == PT_INTERP && p.p_filesz > 0 && p.p_filesz <= 4096) {
+      std::string interp(p.p_filesz, '\0');
+      if (ReadAt(fd.get(), p.p_offset, interp.data(), interp.size())) {
+        deps.interpreter = interp.c_str();
+      }
+    }
+    if (p.p_type != PT_DYNAMIC || p.p_filesz > (1 << 20)) continue;
+    std::vector<Elf64_Dyn> dyn(p.p_filesz / sizeof(Elf64_Dyn));
+    if (!ReadAt(fd.get(), p.p_offset, dyn.data(), dyn.size() * sizeof(Elf64_Dyn))) continue;
+    uint64_t strtab = 0, strsz = 0;
+    std::vector<uint64_t> needed;
+    for (const Elf64_Dyn& d : dyn) {
+      if (d.d_tag == DT_NULL) break;
+      if (d.d_tag == DT_STRTAB) strtab = d.d_un.d_ptr;
+      if (d.d_tag == DT_STRSZ) strsz = d.d_un.d_val;
+      if (d.d_tag == DT_NEEDED) needed.push_back(d.d_un.d_val);
+    }
+    std::optional<uint64_t> at = offset_of(strtab);
+    if (!at || strsz == 0 || strsz > (16 << 20)) continue;
+    std::string strings(strsz, '\0');
+    if (!ReadAt(fd.get(), *at, strings.data(), strings.size())) continue;
+    for (uint64_t n : needed) {
+      if (n < strsz) deps.needed.emplace_back(strings.c_str() + n);
+    }
   }
-  return std::string();  // static
+  return deps;
 }
 
 std::vector<std::string> MissingLibraries(absl::string_view loader_list_output) {
@@ -89,12 +120,17 @@ absl::StatusOr<TorchProbe> ParseTorchProbe(absl::string_view output) {
 
 absl::StatusOr<std::optional<std::string>> TorchLibFor(const std::string& program,
                                                        const std::string& python) {
-  absl::StatusOr<std::string> interp = ElfInterpreter(program);
-  if (!interp.ok() || interp->empty()) return std::nullopt;
+  absl::StatusOr<ElfDeps> deps = ReadElfDeps(program);
+  // Static, a script, or LibTorch not named: nothing to look for (and no loader run, which
+  // would cost a no-op job a third of its time).
+  if (!deps.ok() || deps->interpreter.empty() || !MissingLibTorch(deps->needed)) {
+    return std::nullopt;
+  }
   // What ldd does: the loader lists the libraries and runs nothing (its --list stops at
   // the first missing one).
-  absl::StatusOr<CommandResult> list = RunCommand(
-      {"/usr/bin/env", "LD_TRACE_LOADED_OBJECTS=1", *interp, program}, "", absl::Seconds(30));
+  absl::StatusOr<CommandResult> list =
+      RunCommand({"/usr/bin/env", "LD_TRACE_LOADED_OBJECTS=1", deps->interpreter, program}, "",
+                 absl::Seconds(30));
   if (!list.ok()) return std::nullopt;  // the exec reports it, as for any program
   std::vector<std::string> missing = MissingLibraries(list->out);
   if (!MissingLibTorch(missing)) return std::nullopt;

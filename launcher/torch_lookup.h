@@ -1,7 +1,8 @@
 // Finding LibTorch for a native program that links it (the C++ runtime's trainers, a
 // CMake-built `train`) wherever the user has torch, not only where it was built.
 //
-// Before the first attempt the agent asks the program's own dynamic loader
+// Before the first attempt, when the program names a LibTorch library (DT_NEEDED), the
+// agent asks the program's own dynamic loader
 // (LD_TRACE_LOADED_OBJECTS=1 INTERP PROGRAM, what ldd does) which libraries it cannot find. When those
 // include LibTorch's (libtorch*.so, libc10*.so), it asks --python where torch is
 // (`import torch`) and puts torch/lib after the user's LD_LIBRARY_PATH in the workers'
@@ -25,16 +26,21 @@ namespace fabric::launcher {
 // The torch major.minor the C++ runtime is built against (@torch//:defs.bzl).
 inline constexpr char kTorchWanted[] = FABRIC_TORCH_WANTED;
 
-// The ELF interpreter (PT_INTERP) of the executable at `path`: empty for a static
-// executable or a file that is no ELF executable (a script). Errors: unreadable file.
-absl::StatusOr<std::string> ElfInterpreter(const std::string& path);
+struct ElfDeps {
+  std::string interpreter;          // PT_INTERP; empty: static, or no ELF file (a script)
+  std::vector<std::string> needed;  // DT_NEEDED, in order
+};
+
+// What the dynamic loader will read of the 64-bit ELF executable at `path`. A file that is
+// no such executable gives an empty ElfDeps. Errors: the file cannot be read.
+absl::StatusOr<ElfDeps> ReadElfDeps(const std::string& path);
 
 // The libraries the loader's list says are not found ("libx.so => not found").
 // Pure.
 std::vector<std::string> MissingLibraries(absl::string_view loader_list_output);
 
-// Whether any of `missing` is one of LibTorch's. Pure.
-bool MissingLibTorch(const std::vector<std::string>& missing);
+// Whether any of `libraries` is one of LibTorch's (libtorch*, libc10*). Pure.
+bool MissingLibTorch(const std::vector<std::string>& libraries);
 
 struct TorchProbe {
   std::string version;  // torch.__version__, e.g. "2.11.0+cu130"

@@ -42,18 +42,24 @@ TEST(TorchLookupTest, ParsesTheLoadersListAndTheProbe) {
   EXPECT_FALSE(ParseTorchProbe("garbage").ok());
 }
 
-TEST(TorchLookupTest, ElfInterpreterOfDynamicStaticAndScripts) {
-  FABRIC_ASSERT_OK_AND_ASSIGN(std::string interp, ElfInterpreter("/bin/sh"));
-  EXPECT_THAT(interp, HasSubstr("ld-linux"));
+TEST(TorchLookupTest, ElfDepsOfDynamicAndScripts) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(ElfDeps sh, ReadElfDeps("/bin/sh"));
+  EXPECT_THAT(sh.interpreter, HasSubstr("ld-linux"));
+  EXPECT_THAT(sh.needed, ::testing::Contains("libc.so.6"));
+  EXPECT_FALSE(MissingLibTorch(sh.needed));
+  FABRIC_ASSERT_OK_AND_ASSIGN(ElfDeps worker, ReadElfDeps(Runfile("tests/runtime/worker")));
+  EXPECT_THAT(worker.needed, ::testing::Contains("libtorch_cpu.so"));
+  EXPECT_TRUE(MissingLibTorch(worker.needed));
   char tmpl[] = "/tmp/fabric-elf-XXXXXX";
   int fd = mkstemp(tmpl);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(write(fd, "#!/bin/sh\n", 10), 10);
   close(fd);
-  FABRIC_ASSERT_OK_AND_ASSIGN(interp, ElfInterpreter(tmpl));
-  EXPECT_EQ(interp, "");  // a script
+  FABRIC_ASSERT_OK_AND_ASSIGN(ElfDeps script, ReadElfDeps(tmpl));
+  EXPECT_EQ(script.interpreter, "");
+  EXPECT_TRUE(script.needed.empty());
   unlink(tmpl);
-  EXPECT_FALSE(ElfInterpreter("/nonexistent/x").ok());
+  EXPECT_FALSE(ReadElfDeps("/nonexistent/x").ok());
 }
 
 TEST(TorchLookupTest, AppendKeepsTheUsersPathFirst) {
