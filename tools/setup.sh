@@ -23,6 +23,7 @@ PACKAGES=(
   dpkg-dev                  # dpkg-source, for `apt-get source abseil` below
   prometheus                # promtool and a real server: metrics tests (doc/metrics.md)
   patchelf                  # the GPU bundle's binaries lose their RUNPATH into .venv (tools/gpu_bundle.sh)
+  etcd-server etcd-client   # the etcd control plane's tests start their own members (doc/rendezvous.md)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -70,6 +71,32 @@ if [[ "$(cat "$ABSL_SRC_DIR/VERSION" 2>/dev/null)" != "$absl_version" ]]; then
   $SUDO rm -rf "$ABSL_SRC_DIR"
   $SUDO mv "$src" "$ABSL_SRC_DIR"
   $SUDO chmod -R a+rX "$ABSL_SRC_DIR"
+  rm -rf "$work"
+fi
+
+# etcd's v3 API definitions (rpc.proto, kv.proto, auth.proto; third_party/etcd_api): from
+# Debian's golang-etcd-server-dev of the etcd-server installed, downloaded (`apt-get
+# download`, checked against the signed archive like any package) and unpacked into
+# ETCD_API_DIR without installing its Go dependencies. VERSION holds the package version.
+ETCD_API_DIR=/usr/local/src/fabric-run/etcd-api
+etcd_version=$(dpkg-query -W -f='${source:Version}' etcd-server)  # arch-all package: the source's version
+if [[ "$(cat "$ETCD_API_DIR/VERSION" 2>/dev/null)" != "$etcd_version" ]]; then
+  echo "setup: unpacking etcd $etcd_version's API protos into $ETCD_API_DIR (apt-get download)"
+  work=$(mktemp -d)
+  [[ $(id -u) -ne 0 ]] || chown _apt "$work" 2>/dev/null || true
+  (cd "$work" && apt-get download -q "golang-etcd-server-dev=$etcd_version" >/dev/null)
+  dpkg-deb -x "$work"/golang-etcd-server-dev_*.deb "$work/x"
+  api=$work/x/usr/share/gocode/src/go.etcd.io/etcd
+  [[ -f $api/etcdserver/etcdserverpb/rpc.proto ]] || {
+    echo "setup: golang-etcd-server-dev=$etcd_version has no etcdserver/etcdserverpb/rpc.proto" >&2
+    exit 1
+  }
+  $SUDO rm -rf "$ETCD_API_DIR" && $SUDO mkdir -p "$ETCD_API_DIR"
+  for f in etcdserver/etcdserverpb/rpc.proto mvcc/mvccpb/kv.proto auth/authpb/auth.proto \
+           etcdserver/api/v3election/v3electionpb/v3election.proto; do
+    $SUDO install -D -m 644 "$api/$f" "$ETCD_API_DIR/$f"
+  done
+  echo "$etcd_version" | $SUDO tee "$ETCD_API_DIR/VERSION" >/dev/null
   rm -rf "$work"
 fi
 
