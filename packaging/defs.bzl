@@ -71,7 +71,10 @@ def _cmake_package_impl(ctx):
         mnemonic = "CmakePackage",
         progress_message = "Packaging %s" % ctx.outputs.out.short_path,
     )
-    return [DefaultInfo(files = depset([ctx.outputs.out]))]
+    return [DefaultInfo(
+        files = depset([ctx.outputs.out]),
+        runfiles = ctx.runfiles(files = [ctx.outputs.out]),
+    )]
 
 cmake_package = rule(
     implementation = _cmake_package_impl,
