@@ -40,6 +40,7 @@ def _cmake_package_impl(ctx):
     subs = {
         "@FABRIC_VERSION@": ctx.attr.version,
         "@TORCH_VERSION@": ctx.attr.torch_version,
+        "@TORCH_CUDA@": ctx.attr.torch_cuda,
     }
     config = ctx.actions.declare_file(ctx.label.name + "/FabricRuntimeConfig.cmake.in")
     version = ctx.actions.declare_file(ctx.label.name + "/FabricRuntimeConfigVersion.cmake")
@@ -88,6 +89,7 @@ cmake_package = rule(
         "config_version": attr.label(allow_single_file = True, mandatory = True),
         "version": attr.string(mandatory = True),
         "torch_version": attr.string(mandatory = True),
+        "torch_cuda": attr.string(doc = "The CUDA version of that LibTorch; empty: CPU-only."),
         "out": attr.output(mandatory = True),
         "_make_package": attr.label(
             default = "//packaging:make_package",

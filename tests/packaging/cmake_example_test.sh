@@ -5,9 +5,9 @@
 # built, and its `train` run alone and under fabric-run --devices 2 (Gloo on CPU): exit 0,
 # the world size it reports, and rank 0's loss falling (the mean of the last 5 steps under
 # half the mean of the first 5). The package names no path of this checkout. Negative
-# controls, each with a configure that succeeds beside it: the package config stops with
-# its message when Torch was not found first, when Torch is 2.10, and when Torch asks for
-# the pre-C++11 ABI.
+# controls, beside a fake Torch 2.11 that configures: the package config stops with its
+# message when Torch was not found first, when Torch is 2.10, when Torch asks for the
+# pre-C++11 ABI, and (a package built against a CUDA LibTorch) when Torch is CPU-only.
 set -uo pipefail
 for lib in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/tests/sh_test_lib.sh" \
   "$(dirname "$0")/../../tests/sh_test_lib.sh"; do
@@ -103,13 +103,16 @@ if(WITH_TORCH)
 endif()
 find_package(FabricRuntime REQUIRED)
 CMAKE
-# fake_torch DIR VERSION CXX_FLAGS: a Torch package config that says VERSION.
+# fake_torch DIR VERSION CXX_FLAGS CUDA_LIBRARIES: a Torch package config that says VERSION.
 fake_torch() {
   mkdir -p "$1/Torch"
   printf 'set(PACKAGE_VERSION "%s")\nset(PACKAGE_VERSION_COMPATIBLE TRUE)\n' "$2" \
     >"$1/Torch/TorchConfigVersion.cmake"
-  printf 'set(TORCH_LIBRARIES "")\nset(TORCH_CXX_FLAGS "%s")\n' "$3" >"$1/Torch/TorchConfig.cmake"
+  printf 'set(TORCH_LIBRARIES "")\nset(TORCH_CXX_FLAGS "%s")\nset(TORCH_CUDA_LIBRARIES "%s")\n' \
+    "$3" "$4" >"$1/Torch/TorchConfig.cmake"
 }
+# The package was built against a CUDA LibTorch when .venv's is one (PyPI's is).
+TORCH_CUDA=$("$PYTHON" -c 'import torch; print(torch.version.cuda or "")')
 # configure NAME WITH_TORCH TORCH_PREFIX: rc in RC, output in OUT.
 configure() {
   OUT=$(cmake -S "$DIR/consumer" -B "$DIR/consumer_$1" -DWITH_TORCH="$2" \
@@ -126,9 +129,10 @@ refused() {
   done
   pass "$name: refused, naming what was found and what is needed"
 }
-fake_torch "$DIR/torch_2_11" 2.11.0 ""
-fake_torch "$DIR/torch_2_10" 2.10.0 ""
-fake_torch "$DIR/torch_old_abi" 2.11.0 "-D_GLIBCXX_USE_CXX11_ABI=0"
+fake_torch "$DIR/torch_2_11" 2.11.0 "" c10_cuda
+fake_torch "$DIR/torch_2_10" 2.10.0 "" c10_cuda
+fake_torch "$DIR/torch_old_abi" 2.11.0 "-D_GLIBCXX_USE_CXX11_ABI=0" c10_cuda
+fake_torch "$DIR/torch_cpu_only" 2.11.0 "" ""
 configure fake_ok ON "$DIR/torch_2_11"
 [[ $RC -eq 0 ]] && pass "a Torch that says 2.11.0 configures" || fail "fake 2.11.0 refused: $OUT"
 configure no_torch OFF "$TORCH_PREFIX"
@@ -137,6 +141,13 @@ configure torch_2_10 ON "$DIR/torch_2_10"
 refused "Torch 2.10.0" "built against LibTorch 2.11" "needs torch 2.11.x" "found Torch '2.10.0'"
 configure old_abi ON "$DIR/torch_old_abi"
 refused "pre-C++11 ABI" "uses the C++11 ABI" "_GLIBCXX_USE_CXX11_ABI=0"
+if [[ -n $TORCH_CUDA ]]; then
+  configure cpu_only ON "$DIR/torch_cpu_only"
+  refused "CPU-only Torch" "with CUDA $TORCH_CUDA" "needs a CUDA build of torch 2.11" \
+    "without CUDA libraries"
+else
+  echo "SKIP: .venv's torch is CPU-only, so is the package: no CUDA check to refuse"
+fi
 
 if ((FAILURES)); then
   echo "FAIL: $FAILURES check(s) failed"
