@@ -7,6 +7,10 @@ The tar, rooted at the install prefix, holds
   lib/cmake/FabricRuntime/  the package config (`config` and `config_version` templates)
 Nothing in it names a path of the build machine: the config finds its prefix from its own
 location. See doc/cmake.md.
+
+Not hermetic: the abseil archives and headers are read from the system (/usr/lib, /usr/include),
+as the rest of the build links them (third_party/system); a new libabsl-dev needs
+`bazel clean` or an edit here to repackage.
 """
 
 def _archive(lib):

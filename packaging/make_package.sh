@@ -84,9 +84,15 @@ cp "$config_version" "$stage/lib/cmake/FabricRuntime/FabricRuntimeConfigVersion.
 find "$stage" -type d -exec chmod 755 {} +
 find "$stage" -type f -exec chmod 644 {} +
 
-if grep -rlF "$PWD" "$stage" >/dev/null; then
-  echo "make_package: a file names the build's directory $PWD:" >&2
-  grep -rlF "$PWD" "$stage" >&2
-  exit 1
-fi
+# No file may name a directory of this build: the execroot, the output base (external
+# repositories such as @torch live there) or the checkout (.venv's torch is inside it).
+checkout=$(readlink -f "${headers[0]}")
+checkout=${checkout%/"${dests[0]}"}
+for root in "$PWD" "$(cd ../.. && pwd)" "$checkout"; do
+  if grep -rlF "$root" "$stage" >/dev/null; then
+    echo "make_package: a file names the build's directory $root:" >&2
+    grep -rlF "$root" "$stage" >&2
+    exit 1
+  fi
+done
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$stage" -cf "$out" lib include
