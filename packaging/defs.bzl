@@ -29,6 +29,10 @@ def _cmake_package_impl(ctx):
                 a = _archive(lib)
                 if a == None or a.owner.workspace_name != "":
                     continue
+                if lib.alwayslink:
+                    # A merged archive drops "link every object": it would need
+                    # --whole-archive in the CMake config.
+                    fail("%s is alwayslink: cmake_package does not carry that" % a.short_path)
                 if a not in archives:
                     archives.append(a)
         for h in cc.compilation_context.headers.to_list():
