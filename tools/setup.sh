@@ -20,6 +20,7 @@ PACKAGES=(
   slurm-wlm munge
   clang libclang-rt-14-dev  # libFuzzer targets (tools/fuzz.sh)
   clang-format              # tools/check_format.sh
+  cmake                     # examples/cmake against the runtime's CMake package (doc/cmake.md)
   dpkg-dev                  # dpkg-source, for `apt-get source abseil` below
   prometheus                # promtool and a real server: metrics tests (doc/metrics.md)
   patchelf                  # the GPU bundle's binaries lose their RUNPATH into .venv (tools/gpu_bundle.sh)
