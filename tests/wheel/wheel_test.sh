@@ -113,6 +113,25 @@ if [[ -f $prefix/lib/cmake/FabricRuntime/FabricRuntimeConfig.cmake ]]; then
 else
   fail "no lib/cmake/FabricRuntime/FabricRuntimeConfig.cmake under $prefix"
 fi
+# ... with which examples/cmake builds against the environment's torch, and trains under
+# the installed fabric-run with 2 workers (its RUNPATH, CMake's, names the environment's
+# torch/lib).
+SRC=$(dirname "$(runfile examples/cmake/CMakeLists.txt)") || exit 1
+torch_prefix=$(clean "$T/env/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+if clean cmake -S "$SRC" -B "$T/cmake" -DCMAKE_PREFIX_PATH="$prefix;$torch_prefix" \
+     >"$T/cmake.log" 2>&1 && clean cmake --build "$T/cmake" -j2 >>"$T/cmake.log" 2>&1; then
+  out=$(clean "$FR" --devices 2 "$T/cmake/train" 2>&1)
+  rc=$?
+  losses=($(sed -n 's/.*loss[= ]\([0-9.]*\).*/\1/p' <<<"$out"))
+  if [[ $rc == 0 && ${#losses[@]} -ge 2 ]] &&
+     awk -v a="${losses[0]}" -v b="${losses[-1]}" 'BEGIN{exit !(b < a)}'; then
+    pass "examples/cmake against the wheel, 2 workers: loss ${losses[0]} -> ${losses[-1]}"
+  else
+    fail "examples/cmake train (exit $rc): $(tail -5 <<<"$out")"
+  fi
+else
+  fail "examples/cmake against the wheel did not build: $(tail -20 "$T/cmake.log")"
+fi
 # Nothing of this checkout in what was installed.
 repo=$(cd "$(dirname "$PYTHON")/../.." && pwd)
 if grep -rlF "$repo" "$T/env/lib/python"*/site-packages/fabric_run* "$T/env/bin/fabric-run" 2>/dev/null; then
