@@ -40,6 +40,7 @@
 #include "launcher/hang_watch.h"
 #include "launcher/job_status.h"
 #include "launcher/local_coordinator.h"
+#include "launcher/numa_binding.h"
 #include "launcher/options.h"
 #include "launcher/posix_process_launcher.h"
 #include "launcher/requeue_trigger.h"
@@ -224,6 +225,9 @@ class Agent {
   std::unique_ptr<LocalCoordinator> local_coordinator_;  // a single-node job's
   Coordinator* coordinator_ = nullptr;                   // options_.coordinator or that
   std::string run_id_;
+  // --numa-binding: each local rank's CPUs and memory node (empty: not bound), planned by
+  // Init from this machine's sysfs; applied to every spawn of that rank.
+  std::vector<CpuBinding> numa_bindings_;
   std::string scratch_dir_;  // for error files when there is no log dir
   std::vector<std::string> scratch_files_;
   UniqueFd stdin_fd_;  // /dev/null for the workers when our stdin is a terminal
