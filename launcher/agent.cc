@@ -235,6 +235,7 @@ absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   attempt_.control_fifos.clear();
   in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
+  NoteDeadWorkers(result.outcome);
   RecordAttemptEnd(attempt_.plan, result.outcome);
   for (const WorkerState& w : result.outcome.workers) {
     if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
