@@ -51,6 +51,13 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
 
 absl::Status Agent::Init() {
   signal(SIGPIPE, SIG_IGN);  // a closed console must not kill the agent (workers reset it)
+  if (!options_.launch.numa_binding.empty()) {  // first: on error nothing is started
+    absl::StatusOr<NumaMode> mode = ParseNumaMode(options_.launch.numa_binding);
+    if (!mode.ok()) return absl::FailedPreconditionError(mode.status().message());
+    FABRIC_ASSIGN_OR_RETURN(numa_bindings_,
+                            ResolveNumaBinding(*mode, options_.launch.devices,
+                                               options_.launch.device_ids, options_.inherited_env));
+  }
   run_id_ =
       options_.launch.run_id.empty() ? LocalRunId(getpid(), absl::Now()) : options_.launch.run_id;
   {  // always: the hang watch's FIFO and heartbeat files live here (and error files
@@ -228,6 +235,7 @@ absl::StatusOr<AttemptResult> Agent::RunAttempt(const NodePlacement& plan) {
   attempt_.control_fifos.clear();
   in_place_spent_ += gang.replacements();
   result.outcome = gang.outcome();
+  NoteDeadWorkers(result.outcome);
   RecordAttemptEnd(attempt_.plan, result.outcome);
   for (const WorkerState& w : result.outcome.workers) {
     if (const std::string* why = hang_watch_->HangReason(w.local_rank)) {
@@ -256,6 +264,10 @@ absl::StatusOr<SpawnSpec> Agent::Prepare(const ProcessSpec& p, AttemptIo& io) {
     (p.spare ? io.spare_fifos : attempt_.control_fifos).push_back(std::move(fd));
   }
   SpawnSpec spec = p.spawn;
+  if (!p.spare && p.local_rank >= 0 && static_cast<size_t>(p.local_rank) < numa_bindings_.size()) {
+    spec.cpus = numa_bindings_[p.local_rank].cpus;  // a spare takes any rank: unbound
+    spec.preferred_node = numa_bindings_[p.local_rank].numa_node;
+  }
   spec.stdin_fd = stdin_fd_.get();
   spec.stdout_fd = io.write_fds[io.write_fds.size() - 2].get();
   spec.stderr_fd = io.write_fds.back().get();

@@ -37,9 +37,11 @@
 #include "launcher/event_log.h"
 #include "launcher/failure_report.h"
 #include "launcher/gang.h"
+#include "launcher/gpu_processes.h"
 #include "launcher/hang_watch.h"
 #include "launcher/job_status.h"
 #include "launcher/local_coordinator.h"
+#include "launcher/numa_binding.h"
 #include "launcher/options.h"
 #include "launcher/posix_process_launcher.h"
 #include "launcher/requeue_trigger.h"
@@ -72,6 +74,12 @@ struct AgentOptions {
   // PosixProcessLauncher with its orphan sentinel and subreaper.
   Clock* clock = nullptr;
   ProcessLauncher* process_launcher = nullptr;
+  // Which processes hold GPU memory (gpu_processes.h); not owned. Null: NVML, loaded at
+  // the first failed attempt when libnvidia-ml.so.1 is present (else the wait is skipped).
+  GpuProcessQuery* gpu_query = nullptr;
+  // After a failed attempt, how long the agent waits for its workers' GPU memory to be
+  // freed before it starts the next attempt anyway (WaitGpusFree).
+  absl::Duration gpu_free_timeout = absl::Seconds(10);
 };
 
 class Agent {
@@ -144,6 +152,14 @@ class Agent {
   // a stop signal); nullopt: wait for the coordinator's decision.
   std::optional<int> Conclude(const NodePlacement& plan, const AttemptResult& result,
                               std::optional<int64_t> oom_before);
+  // After an attempt: remembers its workers' pids when it did not succeed (the next
+  // attempt waits for their GPU memory).
+  void NoteDeadWorkers(const GangOutcome& outcome);
+  // Before an attempt (agent_gpu_wait.cc): waits, serving signals and coordinator events,
+  // until no pid NoteDeadWorkers kept holds GPU memory, or gpu_free_timeout passed (a
+  // line names the pid and the GPU when it starts waiting, and when it gives up); then
+  // forgets them. False when a stop signal arrived meanwhile; *sig is then that signal.
+  bool WaitGpusFree(int* sig);
   // Leaves the job after stop signal `s` (`when` says at which point); 128 + s.
   int Interrupted(int s, const char* when);
   // --requeue-on-signal: leaves the job and runs the requeue action; 0 when it worked.
@@ -224,6 +240,14 @@ class Agent {
   std::unique_ptr<LocalCoordinator> local_coordinator_;  // a single-node job's
   Coordinator* coordinator_ = nullptr;                   // options_.coordinator or that
   std::string run_id_;
+  // --numa-binding: each local rank's CPUs and memory node (empty: not bound), planned by
+  // Init from this machine's sysfs; applied to every spawn of that rank.
+  std::vector<CpuBinding> numa_bindings_;
+  // WaitGpusFree's: the failed attempt's worker pids, and the query (loaded once).
+  std::vector<pid_t> dead_pids_;
+  bool gpu_query_tried_ = false;
+  std::unique_ptr<GpuProcessQuery> owned_gpu_query_;
+  GpuProcessQuery* gpu_query_ = nullptr;
   std::string scratch_dir_;  // for error files when there is no log dir
   std::vector<std::string> scratch_files_;
   UniqueFd stdin_fd_;  // /dev/null for the workers when our stdin is a terminal

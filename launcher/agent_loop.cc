@@ -384,6 +384,8 @@ int Agent::RunRounds() {
     attempt_ = AttemptState{};  // a new round: nothing of the last one's carries over
     attempt_.plan = plan;
     attempt_.rank0_node = ev.rank0_node;
+    // The last attempt's workers let go of their GPUs first (events meanwhile are kept).
+    if (!WaitGpusFree(&sig)) return Interrupted(sig, "while waiting for the GPUs to be freed");
     for (const CoordinatorEvent& p : pending_) attempt_.stop_requested |= StopsRound(p, plan.round);
     // Attempt -> outcome -> decision.
     if (!attempt_.stop_requested) {

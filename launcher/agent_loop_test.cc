@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "launcher/agent.h"
+#include "launcher/fake_gpu_process_query.h"
 #include "launcher/process_launcher.h"
 
 namespace fabric::launcher {
@@ -113,6 +114,7 @@ class AgentLoopTest : public ::testing::Test {
   }
   int Run(int devices, int max_restarts, absl::Duration grace = absl::Seconds(5)) {
     AgentOptions o;
+    o.gpu_query = gpu_query_;
     o.launch.devices = devices;
     o.launch.max_restarts = max_restarts;
     o.launch.grace_period = grace;
@@ -139,7 +141,8 @@ class AgentLoopTest : public ::testing::Test {
     return ss.str();
   }
   ScriptedLauncher launcher_;
-  Clock* clock_ = nullptr;  // null: the real clock
+  Clock* clock_ = nullptr;                // null: the real clock
+  GpuProcessQuery* gpu_query_ = nullptr;  // null: NVML when present
   std::string err_path_;
 };
 
@@ -222,6 +225,113 @@ TEST_F(AgentLoopTest, TheGracePeriodBeforeSigkillRunsOnTheInjectedClock) {
   const absl::Duration waited = launcher_.signal_times[1] - launcher_.signal_times[0];
   EXPECT_GE(waited, absl::Hours(1));
   EXPECT_LT(waited, absl::Hours(1) + absl::Minutes(1));  // not long after it either
+}
+
+// The GPU wait's query, recording how many workers had been spawned at each query (the
+// wait must come before the next attempt's spawns) and optionally raising a signal.
+class RecordingGpuQuery final : public GpuProcessQuery {
+ public:
+  RecordingGpuQuery(FakeGpuProcessQuery* fake, const ScriptedLauncher* launcher)
+      : fake_(fake), launcher_(launcher) {}
+  absl::StatusOr<std::vector<std::vector<pid_t>>> PidsByDevice() override {
+    spawns_at_query.push_back(launcher_->spawns);
+    if (raise_at_query > 0 && static_cast<int>(spawns_at_query.size()) == raise_at_query) {
+      raise(SIGINT);
+    }
+    return fake_->PidsByDevice();
+  }
+  std::vector<int> spawns_at_query;
+  int raise_at_query = 0;  // > 0: SIGINT to the agent at this query
+
+ private:
+  FakeGpuProcessQuery* fake_;
+  const ScriptedLauncher* launcher_;
+};
+
+// Attempt 1: rank 1 (pid 50001) exits 7, rank 0 (pid 50000) runs until stopped;
+// attempt 2: both succeed.
+std::optional<ExitStatus> FailOnceThenSucceed(int index, const SpawnSpec& spec) {
+  if (index >= 2) return ExitStatus::Exited(0);
+  if (Env(spec, "LOCAL_RANK") == "1") return ExitStatus::Exited(7);
+  return std::nullopt;
+}
+
+TEST_F(AgentLoopTest, BeforeARestartTheAgentWaitsUntilTheDeadWorkersFreeTheirGpus) {
+  FakeGpuProcessQuery fake(/*gpus=*/2);
+  fake.Hold(50001, /*gpu=*/1, /*queries=*/3);
+  fake.Hold(777, /*gpu=*/0, FakeGpuProcessQuery::kForever);  // not ours: never waited for
+  RecordingGpuQuery query(&fake, &launcher_);
+  gpu_query_ = &query;
+  launcher_.on_spawn = FailOnceThenSucceed;
+  EXPECT_EQ(Run(2, /*max_restarts=*/1), 0) << Err();
+  EXPECT_EQ(launcher_.spawns, 4);
+  // Three queries saw it, the fourth did not; all of them before attempt 2's spawns.
+  EXPECT_THAT(query.spawns_at_query, ::testing::ElementsAre(2, 2, 2, 2));
+  const std::string err = Err();
+  EXPECT_THAT(err, HasSubstr("fabric-run: pid 50001 (a worker of the last attempt) still holds "
+                             "memory on GPU 1; waiting up to 10s for it to be freed before the "
+                             "next attempt\n"));
+  EXPECT_THAT(err, HasSubstr("fabric-run: the last attempt's GPU memory was freed after "));
+  EXPECT_THAT(err, Not(HasSubstr("777")));
+}
+
+TEST_F(AgentLoopTest, AGpuNeverFreedIsWaitedForAtMostTheTimeoutThenTheNextAttemptStarts) {
+  SteppingClock clock(absl::Seconds(1));
+  clock_ = &clock;
+  FakeGpuProcessQuery fake(/*gpus=*/1);
+  fake.Hold(50001, /*gpu=*/0, FakeGpuProcessQuery::kForever);
+  RecordingGpuQuery query(&fake, &launcher_);
+  gpu_query_ = &query;
+  launcher_.on_spawn = FailOnceThenSucceed;
+  EXPECT_EQ(Run(2, /*max_restarts=*/1), 0) << Err();
+  EXPECT_EQ(launcher_.spawns, 4);
+  // Bounded: 10 s of a clock that moves on by at least 1 s a query.
+  EXPECT_GE(query.spawns_at_query.size(), 2u);
+  EXPECT_LE(query.spawns_at_query.size(), 11u);
+  const std::string err = Err();
+  EXPECT_THAT(err, HasSubstr("still holds memory on GPU 0; waiting up to 10s"));
+  EXPECT_THAT(err, HasSubstr("fabric-run: pid 50001 (a worker of the last attempt) still holds "
+                             "memory on GPU 0 after 10s; starting the next attempt anyway (it may "
+                             "run out of GPU memory)\n"));
+}
+
+TEST_F(AgentLoopTest, AStopSignalWhileWaitingForTheGpusEndsTheJobWithoutAnotherAttempt) {
+  FakeGpuProcessQuery fake(/*gpus=*/1);
+  fake.Hold(50001, /*gpu=*/0, FakeGpuProcessQuery::kForever);
+  RecordingGpuQuery query(&fake, &launcher_);
+  query.raise_at_query = 2;
+  gpu_query_ = &query;
+  launcher_.on_spawn = FailOnceThenSucceed;
+  EXPECT_EQ(Run(2, /*max_restarts=*/1), 128 + SIGINT) << Err();
+  EXPECT_EQ(launcher_.spawns, 2);
+  EXPECT_THAT(Err(), HasSubstr("received SIGINT"));
+}
+
+TEST_F(AgentLoopTest, NoGpuWaitAfterASuccessNorWhenTheQueryFails) {
+  FakeGpuProcessQuery fake(/*gpus=*/1);
+  RecordingGpuQuery query(&fake, &launcher_);
+  gpu_query_ = &query;
+  launcher_.on_spawn = [](int, const SpawnSpec&) { return ExitStatus::Exited(0); };
+  EXPECT_EQ(Run(2, /*max_restarts=*/1), 0) << Err();
+  EXPECT_TRUE(query.spawns_at_query.empty());
+
+  fake.FailQueries(true);
+  launcher_ = ScriptedLauncher();
+  launcher_.on_spawn = FailOnceThenSucceed;
+  EXPECT_EQ(Run(2, /*max_restarts=*/1), 0) << Err();
+  EXPECT_EQ(launcher_.spawns, 4);
+  EXPECT_THAT(Err(), HasSubstr("fabric-run: warning: cannot tell whether the last attempt's "
+                               "workers freed their GPUs (fake NVML error); starting the next "
+                               "attempt\n"));
+}
+
+// Without libnvidia-ml (this machine), the wait is skipped without a word.
+TEST_F(AgentLoopTest, WithoutNvmlARestartDoesNotWaitNorSayAnythingOfGpus) {
+  if (LoadNvmlGpuProcessQuery() != nullptr) GTEST_SKIP() << "NVML is present here";
+  launcher_.on_spawn = FailOnceThenSucceed;
+  EXPECT_EQ(Run(2, /*max_restarts=*/1), 0) << Err();
+  EXPECT_EQ(launcher_.spawns, 4);
+  EXPECT_THAT(Err(), Not(HasSubstr("GPU")));
 }
 
 }  // namespace

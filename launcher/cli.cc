@@ -192,7 +192,10 @@ const std::vector<FlagSpec>& Flags() {
       {"duplicate-stderr-filters", Kind::kValue, "LIST", "(none)", "torchrun's: refused.", {}},
       {"local-addr", Kind::kValue, "HOST", "(none)", "torchrun's: refused.", {}},
       {"logs-specs", Kind::kValue, "NAME", "(none)", "torchrun's: refused.", {}},
-      {"numa-binding", Kind::kValue, "MODE", "(none)", "torchrun's: refused.", {}},
+      {"numa-binding", Kind::kValue, "node|socket|exclusive|core-complex", "(none)",
+       "torchrun's: bind each worker, before its exec, to the CPUs (and prefer the memory) "
+       "of its GPU's NUMA node: the node's CPUs, its socket's, an even share of the node's "
+       "cores, or one L3 group of them. No GPU: ranks go round-robin over the nodes.", {}},
       {"signals-to-handle", Kind::kValue, "SIGNALS", "SIGTERM,SIGINT,SIGHUP,SIGQUIT",
        "torchrun's: accepted for the signals fabric-run always relays (TERM, INT, HUP, "
        "QUIT, USR1, USR2).", {}},

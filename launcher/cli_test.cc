@@ -524,6 +524,22 @@ TEST_F(CliTest, TorchrunRedirectsHideRanksFromTheConsoleAndNeedALogDir) {
   EXPECT_FALSE(teed.console.local_ranks.has_value());  // tee: console and files
 }
 
+TEST_F(CliTest, NumaBindingTakesTorchrunsModesInBothSpellingsAndFromTheEnvironment) {
+  EXPECT_EQ(Ok({"--numa-binding", "node", "tool"}).numa_binding, "node");
+  EXPECT_EQ(Ok({"--numa_binding=core-complex", "tool"}).numa_binding, "core-complex");
+  EXPECT_EQ(Ok({"tool"}).numa_binding, "");  // off by default
+  env_["FABRIC_NUMA_BINDING"] = "exclusive";
+  EXPECT_EQ(Ok({"tool"}).numa_binding, "exclusive");
+  EXPECT_EQ(Ok({"--numa-binding", "socket", "tool"}).numa_binding, "socket");  // the flag wins
+}
+
+TEST_F(CliTest, NumaBindingWithAnUnknownModeNamesItAndTheModes) {
+  EXPECT_THAT(Parse({"--numa-binding", "nodes", "tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--numa-binding: 'nodes' is not a NUMA binding mode; use node, "
+                                 "socket, exclusive or core-complex")));
+}
+
 TEST_F(CliTest, TorchrunFlagsFabricRunCannotHonourAreRefusedWithTheReason) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--run-path", "tool"}, "drop --run-path"},
@@ -532,7 +548,6 @@ TEST_F(CliTest, TorchrunFlagsFabricRunCannotHonourAreRefusedWithTheReason) {
       {{"--event-log-handler", "console", "tool"}, "use null"},
       {{"--duplicate-stdout-filters", "a,b", "tool"}, "grep"},
       {{"--logs-specs", "x", "tool"}, "--log-dir"},
-      {{"--numa-binding", "node", "tool"}, "numactl"},
       {{"--local-addr", "10.0.0.2", "tool"}, "drop it"},
       {{"--signals-to-handle", "SIGSEGV", "tool"}, "does not relay"},
       {{"--start-method", "thread", "tool"}, "spawn, fork or forkserver"},

@@ -195,8 +195,15 @@ struct ChildArgs {
   sigset_t mask;
   sigset_t keep_ignored;
   int in_fd, out_fd, err_fd;
-  int err;  // written by the child on failure; read by the parent after clone returns
+  const cpu_set_t* cpus;                // null: keep the inherited affinity
+  const unsigned long* preferred_mask;  // null: keep the inherited memory policy
+  unsigned long mask_bits;
+  int err;             // written by the child on failure; read by the parent after clone returns
+  const char* failed;  // what failed (the parent names it): "execve", "sched_setaffinity"
 };
+
+constexpr int kMpolPreferred = 1;  // <linux/mempolicy.h>'s MPOL_PREFERRED
+constexpr int kMaxNumaNodes = 1024;
 
 // The child between clone(CLONE_VM | CLONE_VFORK) and execve: it runs on its own
 // stack in the parent's memory, so it only makes system calls through their libc
@@ -220,7 +227,18 @@ FABRIC_NO_SANITIZE_ADDRESS int ChildMain(void* arg) {
   if ((a->in_fd >= 0 && dup2(a->in_fd, 0) < 0) || (a->out_fd >= 0 && dup2(a->out_fd, 1) < 0) ||
       (a->err_fd >= 0 && dup2(a->err_fd, 2) < 0)) {
     a->err = errno;
+    a->failed = "dup2";
     _exit(127);
+  }
+  // --numa-binding: before the exec, so that the program's first allocation is local. The
+  // memory preference is advisory (a node the kernel does not know is refused: ignored).
+  if (a->cpus != nullptr && sched_setaffinity(0, sizeof(cpu_set_t), a->cpus) != 0) {
+    a->err = errno;
+    a->failed = "sched_setaffinity";
+    _exit(127);
+  }
+  if (a->preferred_mask != nullptr) {
+    syscall(SYS_set_mempolicy, kMpolPreferred, a->preferred_mask, a->mask_bits);
   }
   execve(a->path, a->argv, a->envp);
   a->err = errno != 0 ? errno : EINVAL;
@@ -262,6 +280,26 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
   args.out_fd = spec.stdout_fd;
   args.err_fd = spec.stderr_fd;
   args.err = 0;
+  args.failed = "execve";
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  args.cpus = nullptr;
+  for (int cpu : spec.cpus) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spawn ", spec.name, ": CPU ", cpu, " is beyond CPU_SETSIZE"));
+    }
+    CPU_SET(cpu, &cpus);
+    args.cpus = &cpus;
+  }
+  unsigned long node_mask[kMaxNumaNodes / (8 * sizeof(unsigned long))] = {};
+  args.preferred_mask = nullptr;
+  args.mask_bits = kMaxNumaNodes;
+  if (spec.preferred_node >= 0 && spec.preferred_node < kMaxNumaNodes) {
+    const size_t bits = 8 * sizeof(unsigned long);
+    node_mask[spec.preferred_node / bits] |= 1UL << (spec.preferred_node % bits);
+    args.preferred_mask = node_mask;
+  }
 
   // Every signal stays blocked from clone until the child sets its own mask: no
   // handler of the agent may run on the child's stack in the shared memory.
@@ -279,6 +317,10 @@ absl::StatusOr<Child> PosixProcessLauncher::Spawn(const SpawnSpec& spec) {
   if (child_errno != 0) {
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    const char* failed = *static_cast<const char* volatile*>(&args.failed);
+    if (std::strcmp(failed, "execve") != 0) {
+      return ErrnoStatus(child_errno, absl::StrCat("spawn ", spec.name, ": ", failed));
     }
     return ErrnoStatus(child_errno, absl::StrCat("spawn ", spec.name, ": execve ", path));
   }

@@ -1,10 +1,14 @@
 #include "launcher/posix_process_launcher.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -236,6 +240,41 @@ TEST(PosixProcessLauncherTest, ManySpawnsInARowWhileAnotherThreadRuns) {
   stop = true;
   busy.join();
   EXPECT_GT(spins.load(), 0);
+}
+
+// --numa-binding's placement is applied before the exec: the program starts on exactly
+// the CPUs asked for (CPU 0 exists everywhere), its memory preferring node 0.
+TEST(PosixProcessLauncherTest, ChildStartsBoundToTheGivenCpus) {
+  auto l = MakeLauncher();
+  const std::string out = absl::StrCat(std::getenv("TEST_TMPDIR"), "/affinity.txt");
+  FILE* f = fopen(out.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  // numa_maps names the policy of each mapping: "prefer:0" once the preference is set.
+  SpawnSpec s = Spec({"sh", "-c",
+                      "grep Cpus_allowed_list /proc/self/status; "
+                      "grep -q prefer:0 /proc/self/numa_maps && echo preferred node 0"});
+  s.stdout_fd = fileno(f);
+  s.cpus = {0};
+  s.preferred_node = 0;
+  FABRIC_ASSERT_OK_AND_ASSIGN(Child c, l->Spawn(s));
+  fclose(f);
+  EXPECT_EQ(WaitFor(*l, c.pid), ExitStatus::Exited(0));
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("Cpus_allowed_list:\t0\n"));
+  EXPECT_THAT(text, HasSubstr("preferred node 0"));
+}
+
+TEST(PosixProcessLauncherTest, AnAffinityTheKernelRefusesIsASpawnErrorNamingTheCall) {
+  auto l = MakeLauncher();
+  SpawnSpec s = Spec({"/bin/true"});
+  s.cpus = {CPU_SETSIZE - 1};  // no such CPU here
+  EXPECT_THAT(l->Spawn(s),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("spawn rank 3: sched_setaffinity: Invalid argument")));
+  EXPECT_EQ(l->ReapAny(), std::nullopt);
+  s.cpus = {CPU_SETSIZE};
+  EXPECT_THAT(l->Spawn(s), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("CPU_SETSIZE")));
 }
 
 }  // namespace

@@ -25,6 +25,13 @@ struct SpawnSpec {
   int stdin_fd = -1;              // becomes the child's fd 0; -1: inherit
   int stdout_fd = -1;             // becomes the child's fd 1; -1: inherit
   int stderr_fd = -1;             // becomes the child's fd 2; -1: inherit
+  // CPU and memory placement (--numa-binding, launcher/numa_binding.h), applied in the
+  // child before the exec: the CPUs it may run on (sorted, each < CPU_SETSIZE; empty:
+  // inherit the agent's), and the NUMA node its memory comes from by preference
+  // (MPOL_PREFERRED; -1: the inherited policy). A node the kernel refuses is ignored
+  // (the CPU binding alone keeps first-touch allocations local).
+  std::vector<int> cpus;
+  int preferred_node = -1;
 };
 
 struct Child {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "launcher/numa_binding.h"
 
 namespace fabric::launcher {
 namespace {
@@ -216,7 +217,10 @@ absl::Status ResolveTorchrunFlags(const RawMap& raw, LaunchOptions* o) {
                "use --log-dir");
   }
   if (const Raw* r = Find(raw, "numa-binding")) {
-    return Bad(*r, "is not supported yet; bind in the program or with numactl");
+    if (!ParseNumaMode(r->value).ok()) {
+      return Bad(*r, "is not a NUMA binding mode; use node, socket, exclusive or core-complex");
+    }
+    o->numa_binding = r->value;
   }
   if (const Raw* r = Find(raw, "local-addr")) {
     return Bad(*r,
