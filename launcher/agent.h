@@ -126,6 +126,10 @@ class Agent {
   // Waits for the next coordinator event, handling signals meanwhile. False when a
   // stop signal (INT, TERM, HUP) arrived instead; *sig is then that signal.
   bool WaitCoordinator(CoordinatorEvent* event, int* sig);
+  // The loop's handlers while no worker runs (WaitCoordinator, WaitGpusFree): stray
+  // children are reaped, a stop signal is stored in *stop (and ends this Poll), and
+  // coordinator events are recorded and queued in pending_.
+  LoopHandlers BetweenAttempts(int* stop);
   // Supervise(): coordinator events while workers run; a round change or the run's
   // end stops the gang.
   void OnCoordinatorEvents(Gang& gang);

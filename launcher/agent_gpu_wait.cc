@@ -4,8 +4,6 @@
 // at the first wait; none: skipped silently), polled every kGpuPollInterval on the
 // agent's one loop (signals and coordinator events are served meanwhile), for at most
 // AgentOptions::gpu_free_timeout; then the next attempt starts anyway.
-#include <signal.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -44,24 +42,7 @@ bool Agent::WaitGpusFree(int* sig) {
   }
   if (gpu_query_ == nullptr) return true;  // no NVML: no GPU to wait for
   int stop = 0;
-  LoopHandlers h;
-  h.signal = [&](int s) {
-    if (s == SIGCHLD) {
-      while (launcher_->ReapAny().has_value()) {
-      }
-    } else if (sigismember(&options_.ignored_at_start, s) != 1 &&
-               ClassifySignal(s) == SignalAction::kStopGang) {
-      stop = s;
-      return true;
-    }
-    return false;
-  };
-  h.coordinator = [&] {
-    for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
-      RecordCoordinatorEvent(x);
-      pending_.push_back(std::move(x));
-    }
-  };
+  const LoopHandlers h = BetweenAttempts(&stop);
   const absl::Duration limit = options_.gpu_free_timeout;
   const absl::Time start = clock_->TimeNow();
   bool said = false;

@@ -48,26 +48,31 @@ std::string Why(const CoordinatorEvent& event) {
 
 }  // namespace
 
-bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
-  int stop = 0;
+Agent::LoopHandlers Agent::BetweenAttempts(int* stop) {
   LoopHandlers h;
-  h.signal = [&](int s) {
+  h.signal = [this, stop](int s) {
     if (s == SIGCHLD) {
       while (launcher_->ReapAny().has_value()) {
       }
     } else if (sigismember(&options_.ignored_at_start, s) != 1 &&
                ClassifySignal(s) == SignalAction::kStopGang) {
-      stop = s;
+      *stop = s;
       return true;  // no worker to forward it to: the agent leaves
     }
     return false;
   };
-  h.coordinator = [&] {
+  h.coordinator = [this] {
     for (CoordinatorEvent& x : coordinator_->TakeEvents()) {
       RecordCoordinatorEvent(x);
       pending_.push_back(std::move(x));
     }
   };
+  return h;
+}
+
+bool Agent::WaitCoordinator(CoordinatorEvent* event, int* sig) {
+  int stop = 0;
+  const LoopHandlers h = BetweenAttempts(&stop);
   for (;;) {
     if (!pending_.empty()) {
       *event = std::move(pending_.front());

@@ -2,19 +2,18 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/net.h"
 #include "rendezvous/etcd_client.h"
-
-extern char** environ;
 
 namespace fabric {
 namespace rendezvous {
@@ -96,15 +95,23 @@ absl::Status EtcdTestCluster::Spawn(Member& m, bool existing) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
   const std::string log = absl::StrCat(dir_, "/", m.name, ".log");
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return absl::InternalError(absl::StrCat("spawn etcd: ", std::strerror(rc)));
+  const pid_t parent = ::getpid();
+  // fork, not posix_spawn: the member gets SIGKILL when the test process dies in any way
+  // (a crash, a SIGPIPE, a timeout's SIGKILL), so no etcd outlives its test.
+  const pid_t pid = ::fork();
+  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(127);  // the test died before prctl took effect
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
   m.pid = pid;
   return absl::OkStatus();
 }

@@ -1,6 +1,7 @@
 // EtcdTestCluster: real etcd members (Debian's /usr/bin/etcd) for tests, on free loopback
 // ports, each with its own data directory under /tmp; started, killed (SIGKILL, by pid)
-// and restarted one by one. Removes everything it made when destroyed.
+// and restarted one by one; a member dies with the test process (PR_SET_PDEATHSIG).
+// Removes everything it made when destroyed.
 #ifndef FABRIC_RENDEZVOUS_ETCD_TEST_CLUSTER_H_
 #define FABRIC_RENDEZVOUS_ETCD_TEST_CLUSTER_H_
 

@@ -10,10 +10,7 @@ for lib in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/tests/sh_test_lib.sh"
   "$(dirname "$0")/../tests/sh_test_lib.sh"; do
   [[ -e $lib ]] && break
 done
-source "$lib"  # runfile, PYTHON, other_torch_env
-FAILURES=0
-fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
-pass() { echo "PASS: $*"; }
+source "$lib"  # runfile, PYTHON, other_torch_env, pass/fail/finish
 TAR=$(runfile tools/gpu/gpu_bundle.tar) || exit 1
 if "$PYTHON" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
   echo "SKIP: this machine has a GPU (the simulation is of its absence)"
@@ -50,5 +47,4 @@ out=$(env -i HOME="$T" PATH=/usr/bin:/bin bash "$T/bundle/gpu_check.sh" 2>&1)
 rc=$?
 [[ $rc == 2 && $(grep -c . <<<"$out") == 1 && $out == "gpu_check: "*"cannot import torch"* ]] &&
   pass "no torch: $out" || fail "no torch (exit $rc): $out"
-((FAILURES == 0)) && echo "PASS: all" || echo "FAILED: $FAILURES"
-exit $((FAILURES > 0))
+finish

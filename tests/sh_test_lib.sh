@@ -4,6 +4,8 @@
 # Gives them:
 #   runfile PATH  the path of a runfile (under Bazel $TEST_SRCDIR/<workspace>/PATH; run by
 #                 hand, PATH relative to the repository root), or fails
+#   pass / fail   print a PASS: / FAIL: line; fail counts into FAILURES
+#   finish        prints the verdict and exits 1 when any check failed
 #   PYTHON        $FABRIC_VENV_PYTHON (the BUILD sets it from @torch//:defs.bzl), checked to be
 #                 an interpreter
 runfile() {
@@ -40,4 +42,12 @@ other_torch_env() {
     sed "1s|^#!.*|#!$dir/bin/python|" "$(dirname "$PYTHON")/$cmd" >"$dir/bin/$cmd" && chmod 755 "$dir/bin/$cmd"
   done
   "$dir/bin/python" -c 'import torch' || return 1
+}
+
+FAILURES=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
+finish() {
+  ((FAILURES == 0)) && echo "PASS: all" || echo "FAILED: $FAILURES"
+  exit $((FAILURES > 0))
 }

@@ -13,10 +13,7 @@ for lib in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/tests/sh_test_lib.sh"
   "$(dirname "$0")/../../tests/sh_test_lib.sh"; do
   [[ -e $lib ]] && break
 done
-source "$lib"
-FAILURES=0
-fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
-pass() { echo "PASS: $*"; }
+source "$lib"  # runfile, PYTHON, pass/fail (FAILURES)
 
 TAR=$(runfile packaging/fabric_runtime.tar) || exit 1
 FR=$(runfile launcher/fabric-run) || exit 1

@@ -10,10 +10,7 @@ for lib in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/tests/sh_test_lib.sh"
   "$(dirname "$0")/../../tests/sh_test_lib.sh"; do
   [[ -e $lib ]] && break
 done
-source "$lib"  # runfile, PYTHON, other_torch_env
-FAILURES=0
-fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
-pass() { echo "PASS: $*"; }
+source "$lib"  # runfile, PYTHON, other_torch_env, pass/fail/finish
 WHEEL=$(runfile tools/wheel/fabric_run.whl) || exit 1
 NAME=$(cat "$(runfile tools/wheel/fabric_run.whl.name)") || exit 1
 TRAIN_BUILT=$(runfile examples/train/train) || exit 1
@@ -137,5 +134,4 @@ repo=$(cd "$(dirname "$PYTHON")/../.." && pwd)
 if grep -rlF "$repo" "$T/env/lib/python"*/site-packages/fabric_run* "$T/env/bin/fabric-run" 2>/dev/null; then
   fail "the installed files name $repo"
 fi
-((FAILURES == 0)) && echo "PASS: all" || echo "FAILED: $FAILURES"
-exit $((FAILURES > 0))
+finish

@@ -69,8 +69,7 @@ run() {
   timeout --kill-after=5 "$secs" "$@" >"$LOGS/$log.log" 2>&1
   RC=$?
 }
-# verdict NAME LOG OK_TEST DETAIL: the row for the last run.
-why() {  # the reason a run failed, one line
+why() {  # why LOG: the reason the last run failed, one line
   case $RC in
     124) echo "timed out (see $LOGS/$1.log)" ;;
     125) echo "not run: the ${BUDGET}s budget is spent" ;;
