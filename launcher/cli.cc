@@ -163,12 +163,18 @@ const std::vector<FlagSpec>& Flags() {
        "captured (SIGABRT), it is killed, and the gang restarts or fails.", {}},
       // torchrun's own flags (launcher/torchrun_flags.h; PET_<FLAG> variables too).
       {"role", Kind::kValue, "NAME", "default", "torchrun's --role: the workers' ROLE_NAME.", {}},
-      {"rdzv-backend", Kind::kValue, "c10d|static", "static",
-       "torchrun's rendezvous backend: both mean fabric-run's own rendezvous (etcd is "
-       "refused).", {}},
+      {"rdzv-backend", Kind::kValue, "c10d|static|etcd", "static",
+       "c10d and static: fabric-run's own rendezvous (in node 0's agent or "
+       "fabric-rendezvous); etcd (or etcd-v2, etcd-v3): the job's state on the etcd "
+       "cluster --rdzv-endpoint H1:2379,H2:2379,... with --rdzv-id, which survives the "
+       "loss of any host (doc/rendezvous.md).", {}},
+      {"rdzv-grace", Kind::kValue, "DURATION", "60s",
+       "etcd backend: while etcd has no quorum the workers keep running this long; then "
+       "every agent stops them and exits.", {}},
       {"rdzv-conf", Kind::kValue, "K=V,...", "(none)",
        "torchrun's rendezvous settings: join_timeout, last_call_timeout, "
-       "keep_alive_interval, keep_alive_max_attempt map onto fabric-run's timeouts.", {}},
+       "keep_alive_interval, keep_alive_max_attempt map onto fabric-run's timeouts; for "
+       "etcd also protocol=https, cacert=, cert=, key= (TLS).", {}},
       {"monitor-interval", Kind::kValue, "SECONDS", "0.1",
        "Accepted for torchrun; fabric-run sees worker exits at once instead of polling.", {}},
       {"start-method", Kind::kValue, "spawn|fork|forkserver", "spawn",
@@ -617,7 +623,7 @@ absl::Status ResolveTimes(const RawMap& raw, LaunchOptions* o) {
        {Item{"grace-period", &o->grace_period, true}, Item{"join-timeout", &o->join_timeout, false},
         Item{"last-call-timeout", &o->last_call_timeout, true},
         Item{"keepalive-timeout", &o->keepalive_timeout, false},
-        Item{"hang-timeout", &o->hang_timeout, true},
+        Item{"rdzv-grace", &o->rdzv_grace, true}, Item{"hang-timeout", &o->hang_timeout, true},
         Item{"recovery-timeout", &o->recovery_timeout, false}}) {
     if (auto it = raw.find(item.flag); it != raw.end()) {
       FABRIC_ASSIGN_OR_RETURN(*item.out, ParseDurationValue(it->second, item.allow_zero));
@@ -788,6 +794,11 @@ absl::Status ResolveRunId(const RawMap& raw, const EnvMap& env, LaunchOptions* o
       step_id = 0;
     }
     o->run_id = SlurmRunId(job_id, step_id);
+  } else if (o->rdzv_etcd) {
+    // One etcd serves many jobs: a run id derived from its address would be shared.
+    return absl::InvalidArgumentError(
+        "--rdzv-backend etcd needs --rdzv-id ID (or --run-id): the job's keys in etcd are "
+        "named by it; give every node the same one, a new one for each job");
   } else if (o->max_nodes == 1 && o->rdzv_endpoint.empty()) {
     o->run_id = LocalRunId(::getpid(), absl::Now());  // one node: unique per invocation
   } else {
@@ -854,7 +865,27 @@ absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
                             ParseInt(it->second, 0, 65535, "use a port in 0..65535 (0: any free)"));
   }
   if (auto it = raw.find("python"); it != raw.end()) o->python = it->second.value;
-  if (auto it = raw.find("rdzv-endpoint"); it != raw.end()) {
+  if (auto it = raw.find("rdzv-backend"); it != raw.end()) {
+    o->rdzv_etcd = absl::StartsWith(absl::AsciiStrToLower(it->second.value), "etcd");
+  }
+  if (o->rdzv_etcd) {
+    auto it = raw.find("rdzv-endpoint");
+    if (it == raw.end()) {
+      return absl::InvalidArgumentError(
+          "--rdzv-backend etcd needs --rdzv-endpoint naming the etcd members, e.g. "
+          "h1:2379,h2:2379,h3:2379");
+    }
+    for (absl::string_view member : absl::StrSplit(it->second.value, ',', absl::SkipEmpty())) {
+      Raw one = it->second;
+      one.value = std::string(absl::StripAsciiWhitespace(member));
+      FABRIC_ASSIGN_OR_RETURN(std::string e, ParseEndpoint(one, /*default_port=*/2379));
+      if (absl::EndsWith(e, ":0"))
+        return Bad(it->second, "has port 0; give each etcd member's port");
+      o->etcd_endpoints.push_back(e);
+    }
+    if (o->etcd_endpoints.empty()) return Bad(it->second, "names no etcd member");
+    o->rdzv_endpoint = absl::StrJoin(o->etcd_endpoints, ",");
+  } else if (auto it = raw.find("rdzv-endpoint"); it != raw.end()) {
     const Raw& r = it->second;
     FABRIC_ASSIGN_OR_RETURN(o->rdzv_endpoint, ParseEndpoint(r, /*default_port=*/29400));
     const bool any_port = absl::EndsWith(o->rdzv_endpoint, ":0");

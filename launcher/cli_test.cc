@@ -500,6 +500,52 @@ TEST_F(CliTest, TorchrunOnlyFlagsAreHonoured) {
             absl::Seconds(5));
 }
 
+TEST_F(CliTest, EtcdBackendTakesTorchrunsSpellingsMembersGraceAndTls) {
+  for (const char* name : {"etcd", "etcd-v2", "etcd-v3", "ETCD"}) {
+    SCOPED_TRACE(name);
+    LaunchOptions o = Ok({"--rdzv-backend", name, "--rdzv-endpoint", "h1:2379,h2,[::1]:2381",
+                          "--rdzv-id", "job9", "--num-nodes", "2:3", "tool"});
+    EXPECT_TRUE(o.rdzv_etcd);
+    EXPECT_THAT(o.etcd_endpoints, ElementsAre("h1:2379", "h2:2379", "[::1]:2381"));
+    EXPECT_EQ(o.run_id, "job9");
+    EXPECT_TRUE(IsMultiNode(o));
+    EXPECT_EQ(o.rdzv_grace, absl::Seconds(60));
+  }
+  // One node on etcd still uses etcd (the loopback rule of fabric-run's own is not applied).
+  LaunchOptions one = Ok({"--rdzv-backend", "etcd", "--rdzv-endpoint", "127.0.0.1:2379",
+                          "--rdzv-id", "j", "--rdzv-grace", "5s", "tool"});
+  EXPECT_TRUE(IsMultiNode(one));
+  EXPECT_EQ(one.rdzv_grace, absl::Seconds(5));
+  LaunchOptions tls = Ok({"--rdzv-backend", "etcd", "--rdzv-endpoint", "h1:2379", "--rdzv-id", "j",
+                          "--rdzv-conf", "protocol=https,cacert=/ca.pem,cert=/c.pem,key=/k.pem",
+                          "--rdzv-tls-key", "/mine.pem", "tool"});
+  EXPECT_EQ(tls.rdzv_tls_ca, "/ca.pem");
+  EXPECT_EQ(tls.rdzv_tls_cert, "/c.pem");
+  EXPECT_EQ(tls.rdzv_tls_key, "/mine.pem");  // fabric-run's own flag wins
+  EXPECT_FALSE(Ok({"--rdzv-backend", "c10d", "tool"}).rdzv_etcd);
+}
+
+TEST_F(CliTest, EtcdBackendWithoutMembersOrRunIdIsOneLineNamingTheFix) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--rdzv-backend", "etcd", "--rdzv-id", "j", "tool"}, "needs --rdzv-endpoint"},
+      {{"--rdzv-backend", "etcd", "--rdzv-endpoint", "h1:2379", "tool"}, "needs --rdzv-id"},
+      {{"--rdzv-backend", "etcd", "--rdzv-endpoint", "h1:0", "--rdzv-id", "j", "tool"}, "port 0"},
+      {{"--rdzv-backend", "etcd", "--rdzv-endpoint", ",", "--rdzv-id", "j", "tool"},
+       "names no etcd member"},
+      {{"--rdzv-backend", "etcd", "--rdzv-endpoint", "h:1", "--rdzv-id", "j", "--rdzv-conf",
+        "protocol=gopher", "tool"},
+       "use http or https"},
+      {{"--rdzv-conf", "cacert=/x", "tool"}, "--rdzv-tls-ca"},
+      {{"--rdzv-backend", "etcd", "--rdzv-endpoint", "h:1", "--rdzv-id", "j", "--rdzv-grace",
+        "soon", "tool"},
+       "--rdzv-grace"},
+  };
+  for (const auto& [args, why] : cases) {
+    SCOPED_TRACE(why);
+    EXPECT_THAT(Parse(args), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(why)));
+  }
+}
+
 TEST_F(CliTest, TorchrunModuleAndNoPython) {
   const std::string script = root_ + "/script.py";
   EXPECT_THAT(Ok({"-m", "pkg.train", "--lr", "1"}).exec_argv,
@@ -543,7 +589,7 @@ TEST_F(CliTest, NumaBindingWithAnUnknownModeNamesItAndTheModes) {
 TEST_F(CliTest, TorchrunFlagsFabricRunCannotHonourAreRefusedWithTheReason) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--run-path", "tool"}, "drop --run-path"},
-      {{"--rdzv-backend", "etcd-v2", "tool"}, "use --rdzv-backend c10d"},
+      {{"--rdzv-backend", "zookeeper", "tool"}, "use c10d, static or etcd"},
       {{"--rdzv-conf", "bogus=1", "tool"}, "unknown key 'bogus'"},
       {{"--event-log-handler", "console", "tool"}, "use null"},
       {{"--duplicate-stdout-filters", "a,b", "tool"}, "grep"},

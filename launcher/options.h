@@ -74,6 +74,14 @@ struct LaunchOptions {
   std::map<std::string, std::string> sources;
   bool standalone = false;
   std::string rdzv_endpoint;  // HOST:PORT of a standalone rendezvous, empty: embedded
+  // --rdzv-backend etcd (also etcd-v2, etcd-v3): the control plane on an etcd cluster
+  // (launcher/etcd_coordinator.h); --rdzv-endpoint lists its members (HOST:PORT each,
+  // 2379 by default), also joined with commas in rdzv_endpoint.
+  bool rdzv_etcd = false;
+  std::vector<std::string> etcd_endpoints;
+  // --rdzv-grace: with etcd unreachable (no quorum), the workers keep running this long;
+  // then every agent stops them and exits with one line.
+  absl::Duration rdzv_grace = absl::Seconds(60);
   // --requeue-on-signal USR1|USR2 (0: off): on this signal the agent forwards it, gives
   // the workers the grace period to exit, stops them, runs `scontrol requeue
   // $SLURM_JOB_ID` and exits 0 (see doc/slurm.md).
@@ -115,10 +123,10 @@ struct LaunchOptions {
   std::vector<std::string> exec_argv;
 };
 
-// True when `options` need the rendezvous: more than one node allowed, or a
-// standalone rendezvous endpoint given.
+// True when `options` need the rendezvous: more than one node allowed, a standalone
+// rendezvous endpoint given, or the etcd backend.
 inline bool IsMultiNode(const LaunchOptions& options) {
-  return options.max_nodes > 1 || !options.rdzv_endpoint.empty();
+  return options.max_nodes > 1 || !options.rdzv_endpoint.empty() || options.rdzv_etcd;
 }
 
 }  // namespace fabric::launcher

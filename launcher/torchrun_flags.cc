@@ -123,6 +123,30 @@ absl::Status ResolveRdzvConf(const RawMap& raw, LaunchOptions* o) {
     } else if (key == "keep_alive_max_attempt") {
       FABRIC_RETURN_IF_ERROR(need_number());
       keep_alive_attempts = secs;
+    } else if (key == "protocol") {
+      const std::string p = absl::AsciiStrToLower(kv[1]);
+      if (p != "http" && p != "https") {
+        return Bad(*r, absl::StrCat("has protocol=", kv[1], "; use http or https"));
+      }
+      if (p == "https" && !o->rdzv_etcd) {
+        return Bad(*r,
+                   "has protocol=https, which is etcd's; for fabric-run's own rendezvous "
+                   "use --rdzv-tls-ca");
+      }
+    } else if (key == "cacert" || key == "cert" || key == "key") {
+      if (!o->rdzv_etcd) {
+        return Bad(*r, absl::StrCat("has ", key,
+                                    "=, which is for --rdzv-backend etcd; "
+                                    "for fabric-run's own rendezvous use --rdzv-tls-",
+                                    key == "cacert" ? "ca" : key));
+      }
+      const char* flag = key == "cacert" ? "rdzv-tls-ca"
+                         : key == "cert" ? "rdzv-tls-cert"
+                                         : "rdzv-tls-key";
+      std::string* out = key == "cacert" ? &o->rdzv_tls_ca
+                         : key == "cert" ? &o->rdzv_tls_cert
+                                         : &o->rdzv_tls_key;
+      if (raw.count(flag) == 0) *out = kv[1];
     } else if (key == "close_timeout" || key == "read_timeout" || key == "is_host" ||
                key == "use_agent_store" || key == "heartbeat_timeout") {
       // Accepted; no effect: fabric-run's rendezvous has no close phase, its store reads
@@ -130,7 +154,8 @@ absl::Status ResolveRdzvConf(const RawMap& raw, LaunchOptions* o) {
     } else {
       return Bad(*r, absl::StrCat("has an unknown key '", key,
                                   "'; fabric-run reads join_timeout, last_call_timeout, "
-                                  "keep_alive_interval and keep_alive_max_attempt"));
+                                  "keep_alive_interval, keep_alive_max_attempt and, for "
+                                  "etcd, protocol, cacert, cert and key"));
     }
   }
   if (keep_alive_s > 0 && raw.count("keepalive-timeout") == 0) {
@@ -152,13 +177,9 @@ absl::Status ResolveTorchrunFlags(const RawMap& raw, LaunchOptions* o) {
   }
   if (const Raw* r = Find(raw, "rdzv-backend")) {
     const std::string v = absl::AsciiStrToLower(r->value);
-    if (absl::StartsWith(v, "etcd")) {
-      return Bad(*r,
-                 "is not needed: fabric-run's rendezvous runs in node 0's agent (or "
-                 "fabric-rendezvous); use --rdzv-backend c10d or static");
+    if (v != "c10d" && v != "static" && v != "etcd" && v != "etcd-v2" && v != "etcd-v3") {
+      return Bad(*r, "is not a rendezvous backend; use c10d, static or etcd");
     }
-    if (v != "c10d" && v != "static")
-      return Bad(*r, "is not a rendezvous backend; use c10d or static");
   }
   FABRIC_RETURN_IF_ERROR(ResolveRdzvConf(raw, o));
   if (const Raw* r = Find(raw, "monitor-interval")) {
