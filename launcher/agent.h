@@ -263,6 +263,8 @@ class Agent {
   int in_place_spent_ = 0;         // workers replaced in place, all attempts (--recovery in-place)
   // A plan taken during an attempt but not usable in place: the next round to run.
   std::optional<CoordinatorEvent> next_plan_;
+  // A kFatal's message was said when the workers were stopped for it (said once).
+  bool fatal_said_ = false;
   std::deque<CoordinatorEvent> pending_;   // taken from the coordinator, not yet acted on
   std::unique_ptr<HangWatch> hang_watch_;  // file timers and heartbeats (hang_watch.h)
   std::unique_ptr<EventLog> events_;       // never null after Init (no files: records nothing)

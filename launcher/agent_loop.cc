@@ -99,7 +99,14 @@ void Agent::OnCoordinatorEvents(Gang& gang) {
     const bool stop = StopsRound(x, attempt_.plan.round);
     if (stop && !attempt_.stop_requested && !gang.finished() && !gang.stopping()) {
       attempt_.stop_requested = true;
-      Say(absl::StrCat("fabric-run: ", Why(x), ": stopping this node's workers\n"));
+      if (x.kind == Kind::kFatal) {
+        // Said once, now (its message says the workers are stopped); Terminal does not
+        // repeat it.
+        Say(absl::StrCat("fabric-run: ", x.message, "\n"));
+        fatal_said_ = true;
+      } else {
+        Say(absl::StrCat("fabric-run: ", Why(x), ": stopping this node's workers\n"));
+      }
       gang.OnSignal(SIGTERM);
     }
     pending_.push_back(std::move(x));
@@ -288,7 +295,7 @@ int Agent::Terminal(const CoordinatorEvent& event) {
       coordinator_->Finish();
       return event.exit_code;
     default:
-      Say(absl::StrCat("fabric-run: ", event.message, "\n"));
+      if (!fatal_said_) Say(absl::StrCat("fabric-run: ", event.message, "\n"));
       coordinator_->Finish();
       return event.exit_code != 0 ? event.exit_code : 1;
   }
@@ -415,8 +422,15 @@ int Agent::RunRounds() {
         continue;
       }
       if (ev.kind == Kind::kRoundChanged) {
-        if (ev.round > plan.round) break;
-        continue;
+        if (ev.round <= plan.round) continue;
+        if (attempt_.failure_reported && ev.membership_change) {
+          // The failure was a consequence (a peer node died): the run goes on, no restart
+          // spent, whatever the failure report above said.
+          Say(absl::StrCat("fabric-run: ", Why(ev),
+                           ": this node's worker failure followed from it; no restart "
+                           "spent, starting the workers again\n"));
+        }
+        break;
       }
       return Terminal(ev);
     }

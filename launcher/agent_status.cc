@@ -81,6 +81,7 @@ JobStatus Agent::Snapshot() {
   JobStatus s;
   s.run_id = run_id_;
   s.backend = local_coordinator_ != nullptr ? "local"
+              : lo.rdzv_etcd                ? "etcd"
               : lo.rdzv_endpoint.empty()    ? "embedded"
                                             : "standalone";
   s.hostname = LocalHostname();

@@ -122,6 +122,7 @@ RoundRecord NextRound(const RoundRecord& record, const std::string& reason) {
   next.reason = reason;
   next.has_root_cause = false;
   next.root_cause = WorkerFailure();
+  next.failure_pending = false;
   return next;
 }
 
@@ -149,6 +150,7 @@ std::string EncodeRecord(const RoundRecord& r) {
             {"reason", r.reason},
             {"run_lease", r.run_lease}};
   if (r.has_root_cause) j["root_cause"] = FailureJson(r.root_cause);
+  if (r.failure_pending) j["failure_pending"] = true;
   return Dump(j);
 }
 
@@ -168,7 +170,8 @@ absl::StatusOr<RoundRecord> DecodeRecord(const std::string& json) {
            {"master_addr", Read(j, "master_addr", &r.master_addr)},
            {"master_port", Read(j, "master_port", &r.master_port)},
            {"reason", Read(j, "reason", &r.reason)},
-           {"run_lease", Read(j, "run_lease", &r.run_lease)}}) {
+           {"run_lease", Read(j, "run_lease", &r.run_lease)},
+           {"failure_pending", Read(j, "failure_pending", &r.failure_pending)}}) {
     if (!ok) return BadField("round record", name);
   }
   std::optional<Phase> p = PhaseFromName(phase);
@@ -241,8 +244,8 @@ int JoinedCount(const RoundRecord& record, const std::map<std::string, NodeKey>&
 }
 
 std::optional<RoundRecord> Decide(const RoundRecord& record,
-                                  const std::map<std::string, NodeKey>& nodes,
-                                  bool last_call_over) {
+                                  const std::map<std::string, NodeKey>& nodes, bool last_call_over,
+                                  bool pending_over) {
   if (record.phase == Phase::kForming) {
     const std::vector<const NodeKey*> joiners = JoinersInOrder(record, nodes);
     const int joined = static_cast<int>(joiners.size());
@@ -271,6 +274,13 @@ std::optional<RoundRecord> Decide(const RoundRecord& record,
       return failed;
     }
     return NextRound(record, loss);
+  }
+  if (record.failure_pending) {
+    if (!pending_over) return std::nullopt;
+    RoundRecord failed = record;
+    failed.phase = Phase::kFailed;
+    failed.failure_pending = false;
+    return failed;
   }
   bool all_done = !record.members.empty();
   for (const Member& m : record.members) {
@@ -302,7 +312,7 @@ RoundRecord AfterFailure(const RoundRecord& record, const WorkerFailure& failure
     ++next.restart_count;
   } else {
     next = record;
-    next.phase = Phase::kFailed;
+    next.failure_pending = true;
     next.reason = absl::StrCat("worker failure: ", what,
                                "; no restarts left (max_restarts=", record.max_restarts, ")");
   }

@@ -48,6 +48,10 @@ struct RoundRecord {
   std::string reason;
   bool has_root_cause = false;
   WorkerFailure root_cause;
+  // kRunning: a worker failed with no restart left; the run fails unless a member is
+  // found lost first (its workers' peers fail too when a node dies, before its lease
+  // expires: then the loss, not the failure, decides).
+  bool failure_pending = false;
   int64_t run_lease = 0;  // the lease every agent keeps alive
   // etcd's, not encoded: the CAS expects it (0: the record does not exist yet).
   int64_t mod_revision = 0;
@@ -78,20 +82,24 @@ int JoinedCount(const RoundRecord& record, const std::map<std::string, NodeKey>&
 
 // The transition what is known calls for, or nullopt. `nodes` holds every live node key
 // by node id. `last_call_over`: the forming round has had at least min_nodes joiners for
-// --last-call-timeout (the caller's clock). The returned record's mod_revision is the
-// one to compare against (the input's).
+// --last-call-timeout (the caller's clock). `pending_over`: a pending failure has been
+// seen for longer than a lease lives (the caller's clock). The returned record's
+// mod_revision is the one to compare against (the input's).
 //  - forming: complete when max_nodes joined; or min_nodes joined and the last call is
 //    over (after round 1: or every live node joined, nobody else is coming). Members in
 //    order of the requested node rank, then the last rank, then join order (so after a
 //    loss the survivors keep their order and rank 0 moves to the first survivor).
 //  - running: a member gone or left: fail below min_nodes, else the next round (no
 //    restart spent); a live node waiting beyond the members while fewer than max_nodes
-//    run: the next round (the job grows); every member succeeded in this round: done.
+//    run: the next round (the job grows); every member succeeded in this round: done;
+//    a failure pending: failed once pending_over, unless a member was lost first.
 std::optional<RoundRecord> Decide(const RoundRecord& record,
-                                  const std::map<std::string, NodeKey>& nodes, bool last_call_over);
+                                  const std::map<std::string, NodeKey>& nodes, bool last_call_over,
+                                  bool pending_over = false);
 
 // A worker failure in the running round `record`: the next round with one more restart
-// spent, or the failed run when none is left. REQUIRES: record.phase == kRunning.
+// spent or, with none left, the failure pending (see failure_pending). REQUIRES:
+// record.phase == kRunning and no failure pending.
 RoundRecord AfterFailure(const RoundRecord& record, const WorkerFailure& failure);
 
 // What node `node_id` runs in a running record, or nullopt when it is not a member.

@@ -228,10 +228,38 @@ TEST(EtcdRoundTest, FailureSpendsARestartThenFailsTheRun) {
   nodes["a"].round = 2;
   std::optional<RoundRecord> again = Decide(next, nodes, false);
   ASSERT_TRUE(again.has_value());
-  RoundRecord failed = AfterFailure(*again, f);
-  EXPECT_EQ(failed.phase, Phase::kFailed);
-  EXPECT_EQ(failed.root_cause.exit_code, 3);
-  EXPECT_THAT(failed.reason, HasSubstr("no restarts left"));
+  RoundRecord pending = AfterFailure(*again, f);
+  EXPECT_EQ(pending.phase, Phase::kRunning);
+  EXPECT_TRUE(pending.failure_pending);
+  EXPECT_EQ(pending.root_cause.exit_code, 3);
+  EXPECT_THAT(pending.reason, HasSubstr("no restarts left"));
+  EXPECT_TRUE(DecodeRecord(EncodeRecord(pending))->failure_pending);
+  EXPECT_FALSE(Decide(pending, nodes, false, /*pending_over=*/false).has_value());
+  std::optional<RoundRecord> failed = Decide(pending, nodes, false, /*pending_over=*/true);
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->phase, Phase::kFailed);
+  EXPECT_EQ(failed->root_cause.exit_code, 3);
+  EXPECT_THAT(failed->reason, HasSubstr("no restarts left"));
+}
+
+TEST(EtcdRoundTest, APendingFailureGivesWayToAMemberLostMeanwhile) {
+  RoundRecord r = Forming(2, 3);
+  r.max_restarts = 0;
+  auto nodes = Nodes({Node("a", 1, 1), Node("b", 1, 2), Node("c", 1, 3)});
+  std::optional<RoundRecord> running = Decide(r, nodes, false);
+  ASSERT_TRUE(running.has_value());
+  WorkerFailure f;  // b's worker lost its peer on a, whose agent died
+  f.node_id = "b";
+  RoundRecord pending = AfterFailure(*running, f);
+  nodes.erase("a");  // a's lease expires
+  std::optional<RoundRecord> next = Decide(pending, nodes, false, /*pending_over=*/true);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->phase, Phase::kForming);
+  EXPECT_EQ(next->round, 2);
+  EXPECT_FALSE(next->failure_pending);
+  EXPECT_FALSE(next->has_root_cause);
+  EXPECT_EQ(next->restart_count, 0);
+  EXPECT_EQ(FindNodeLoss(next->reason)->node_id, "a");
 }
 
 }  // namespace

@@ -20,10 +20,25 @@ namespace rendezvous {
 
 absl::StatusOr<std::unique_ptr<EtcdTestCluster>> EtcdTestCluster::Start(int members,
                                                                         absl::Duration timeout) {
+  return StartTls(members, "", "", TlsConfig(), timeout);
+}
+
+absl::StatusOr<std::unique_ptr<EtcdTestCluster>> EtcdTestCluster::StartTls(
+    int members, const std::string& cert_file, const std::string& key_file,
+    const TlsConfig& client_tls) {
+  return StartTls(members, cert_file, key_file, client_tls, absl::Seconds(30));
+}
+
+absl::StatusOr<std::unique_ptr<EtcdTestCluster>> EtcdTestCluster::StartTls(
+    int members, const std::string& cert_file, const std::string& key_file,
+    const TlsConfig& client_tls, absl::Duration timeout) {
   if (::access("/usr/bin/etcd", X_OK) != 0) {
     return absl::FailedPreconditionError("/usr/bin/etcd is missing: run tools/setup.sh");
   }
   std::unique_ptr<EtcdTestCluster> c(new EtcdTestCluster());
+  c->cert_file_ = cert_file;
+  c->key_file_ = key_file;
+  c->client_tls_ = client_tls;
   char tmpl[] = "/tmp/fabric-etcd-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
   c->dir_ = tmpl;
@@ -63,7 +78,8 @@ std::vector<std::string> EtcdTestCluster::endpoints() const {
 }
 
 absl::Status EtcdTestCluster::Spawn(Member& m, bool existing) {
-  const std::string client = absl::StrCat("http://127.0.0.1:", m.client_port);
+  const bool tls = !cert_file_.empty();
+  const std::string client = absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", m.client_port);
   const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
   std::vector<std::string> args = {
       "/usr/bin/etcd",
@@ -92,6 +108,12 @@ absl::Status EtcdTestCluster::Spawn(Member& m, bool existing) {
       "--log-level",
       "error",
   };
+  if (tls) {
+    for (const std::string& a :
+         {std::string("--cert-file"), cert_file_, std::string("--key-file"), key_file_}) {
+      args.push_back(a);
+    }
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -119,6 +141,7 @@ absl::Status EtcdTestCluster::Spawn(Member& m, bool existing) {
 absl::Status EtcdTestCluster::WaitServing(absl::Duration timeout) {
   EtcdOptions o;
   o.endpoints = endpoints();
+  o.tls = client_tls_;
   o.call_timeout = absl::Milliseconds(500);
   absl::StatusOr<std::unique_ptr<EtcdClient>> client = EtcdClient::Create(o);
   if (!client.ok()) return client.status();

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rendezvous/tls.h"
 
 namespace fabric {
 namespace rendezvous {
@@ -22,6 +23,12 @@ class EtcdTestCluster {
   // Starts `members` members as one cluster and waits (up to `timeout`) until it serves.
   static absl::StatusOr<std::unique_ptr<EtcdTestCluster>> Start(
       int members, absl::Duration timeout = absl::Seconds(30));
+  // The same, serving clients over TLS with this PEM certificate and key (files); its
+  // readiness is checked with `client_tls` (the CA that signed it).
+  static absl::StatusOr<std::unique_ptr<EtcdTestCluster>> StartTls(int members,
+                                                                   const std::string& cert_file,
+                                                                   const std::string& key_file,
+                                                                   const TlsConfig& client_tls);
   ~EtcdTestCluster();
 
   std::vector<std::string> endpoints() const;  // "127.0.0.1:PORT" each
@@ -38,10 +45,17 @@ class EtcdTestCluster {
     pid_t pid = -1;
   };
   EtcdTestCluster() = default;
+  static absl::StatusOr<std::unique_ptr<EtcdTestCluster>> StartTls(int members,
+                                                                   const std::string& cert_file,
+                                                                   const std::string& key_file,
+                                                                   const TlsConfig& client_tls,
+                                                                   absl::Duration timeout);
   absl::Status Spawn(Member& m, bool existing);
   absl::Status WaitServing(absl::Duration timeout);
 
   std::string dir_;
+  std::string cert_file_, key_file_;  // set: clients speak TLS
+  TlsConfig client_tls_;
   std::string initial_cluster_;
   std::vector<Member> members_;
 };

@@ -1,0 +1,571 @@
+// EtcdCoordinator (etcd_coordinator.h). The thread's turn: apply what arrived (watch
+// batches, the agent's calls), renew the leases when due, write this node's key when it
+// joins a round, try the transition etcd_round's Decide calls for (a CAS), and turn the
+// record into the agent's events.
+#include "launcher/etcd_coordinator.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/endpoint.h"
+#include "common/logging.h"
+#include "common/net.h"
+#include "launcher/join_wait.h"
+#include "launcher/rdzv_coordinator.h"
+
+namespace fabric::launcher {
+namespace {
+
+namespace rdzv = ::fabric::rendezvous;
+using Kind = CoordinatorEvent::Kind;
+
+constexpr absl::Duration kTick = absl::Milliseconds(100);
+
+bool Unreachable(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable ||
+         s.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+bool Terminal(rdzv::Phase p) { return p == rdzv::Phase::kSucceeded || p == rdzv::Phase::kFailed; }
+
+std::string Seconds(absl::Duration d) {
+  return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(100)));
+}
+
+std::optional<LostNode> LostNodeIn(const std::string& reason) {
+  std::optional<rdzv::NodeLoss> loss = rdzv::FindNodeLoss(reason);
+  if (!loss) return std::nullopt;
+  return LostNode{loss->node_id, loss->node_rank, loss->why};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EtcdCoordinator>> EtcdCoordinator::Create(
+    EtcdCoordinatorOptions options) {
+  if (options.run_id.empty() || options.node_id.empty()) {
+    return absl::InvalidArgumentError("etcd agent: run id and node id must be set");
+  }
+  rdzv::EtcdOptions eo;
+  eo.endpoints = options.launch.etcd_endpoints;
+  eo.tls = options.tls;
+  absl::StatusOr<std::unique_ptr<rdzv::EtcdClient>> etcd = rdzv::EtcdClient::Create(eo);
+  if (!etcd.ok()) return etcd.status();
+  std::unique_ptr<EtcdCoordinator> c(new EtcdCoordinator(std::move(options)));
+  c->etcd_ = std::move(*etcd);
+  c->event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (c->event_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  return c;
+}
+
+EtcdCoordinator::EtcdCoordinator(EtcdCoordinatorOptions options)
+    : options_(std::move(options)), prefix_(rdzv::RunPrefix(options_.run_id)) {}
+
+EtcdCoordinator::~EtcdCoordinator() {
+  Shutdown();
+  if (event_fd_ >= 0) close(event_fd_);
+}
+
+std::string EtcdCoordinator::Endpoints() const {
+  return absl::StrJoin(options_.launch.etcd_endpoints, ",");
+}
+
+absl::Status EtcdCoordinator::Start() {
+  const LaunchOptions& lo = options_.launch;
+  std::string host, port;
+  if (!SplitHostPort(lo.etcd_endpoints.front(), &host, &port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rdzv-endpoint '", lo.etcd_endpoints.front(), "' is not HOST:PORT"));
+  }
+  me_.node_id = options_.node_id;
+  me_.local_world_size = lo.devices;
+  me_.address = LocalAddressToward(host, port);
+  me_.requested_node_rank = lo.node_rank.value_or(-1);
+  if (absl::Status s = Bootstrap(); !s.ok()) return s;
+  LogInfo("joined run ", options_.run_id, " on etcd at ", Endpoints(), " (",
+          options_.tls.enabled() ? "TLS" : "plaintext", ")");
+  next_keepalive_ = absl::Now() + lo.keepalive_timeout / 3;
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+absl::Status EtcdCoordinator::Bootstrap() {
+  const LaunchOptions& lo = options_.launch;
+  absl::StatusOr<int64_t> lease = etcd_->GrantLease(lo.keepalive_timeout);
+  if (!lease.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot reach etcd at ", Endpoints(), " (--rdzv-endpoint): ", lease.status().message(),
+        "; is etcd running there, and are the addresses",
+        options_.tls.enabled() ? " and the TLS files (CA, certificate, key)" : "", " right?"));
+  }
+  lease_ = *lease;
+  const std::string round_key = prefix_ + rdzv::kRoundKey;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    absl::StatusOr<rdzv::EtcdClient::Range> range = etcd_->GetPrefix(prefix_);
+    if (!range.ok()) return range.status();
+    record_.reset();
+    nodes_.clear();
+    for (const rdzv::EtcdKv& kv : range->kvs) ApplyEvent({rdzv::EtcdEvent::Type::kPut, kv});
+    if (record_.has_value()) {
+      if (Terminal(record_->phase)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "run '", options_.run_id, "' already ", rdzv::PhaseName(record_->phase), " on etcd at ",
+            Endpoints(), "; give this job a new --rdzv-id (a finished run's ",
+            "record is kept for ", absl::FormatDuration(options_.finished_ttl), ")"));
+      }
+      if (record_->min_nodes != lo.min_nodes || record_->max_nodes != lo.max_nodes ||
+          record_->max_restarts != lo.max_restarts) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("run '", options_.run_id, "' on etcd has --num-nodes ", record_->min_nodes,
+                         ":", record_->max_nodes, " --max-restarts ", record_->max_restarts,
+                         ", this node ", lo.min_nodes, ":", lo.max_nodes, " --max-restarts ",
+                         lo.max_restarts, "; give every node the same settings"));
+      }
+      StartWatch(range->revision + 1);
+      return absl::OkStatus();
+    }
+    if (!range->kvs.empty() && !absl::StrContains(range->kvs.front().key, "node/")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "etcd key '", range->kvs.front().key, "' is not fabric-run's; is --rdzv-id '",
+          options_.run_id, "' used by another tool?"));
+    }
+    // The first node of the run: the record, on a run lease every agent renews.
+    absl::StatusOr<int64_t> run_lease =
+        etcd_->GrantLease(std::max(3 * lo.keepalive_timeout, absl::Seconds(15)));
+    if (!run_lease.ok()) return run_lease.status();
+    rdzv::RoundRecord r;
+    r.min_nodes = lo.min_nodes;
+    r.max_nodes = lo.max_nodes;
+    r.max_restarts = lo.max_restarts;
+    r.run_lease = *run_lease;
+    absl::StatusOr<bool> created = etcd_->PutIf(round_key, rdzv::EncodeRecord(r), 0, *run_lease);
+    if (!created.ok()) return created.status();
+    if (!*created) (void)etcd_->RevokeLease(*run_lease);  // another node was first
+  }
+  return absl::AbortedError("etcd: the run's record kept changing while this node read it");
+}
+
+void EtcdCoordinator::StartWatch(int64_t from_revision) {
+  watch_ = etcd_->Watch(
+      prefix_, from_revision,
+      [this](const rdzv::EtcdWatchBatch& b) {
+        Input in;
+        in.kind = Input::Kind::kWatch;
+        in.events = b.events;
+        Push(std::move(in));
+      },
+      [this](const absl::Status& s) {
+        Input in;
+        in.kind = Input::Kind::kWatchError;
+        in.error = s;
+        Push(std::move(in));
+      },
+      options_.launch.rdzv_grace + options_.launch.keepalive_timeout);
+}
+
+void EtcdCoordinator::Push(Input input) {
+  absl::MutexLock lock(&mu_);
+  inputs_.push_back(std::move(input));
+}
+
+void EtcdCoordinator::Post(CoordinatorEvent event) {
+  if (event.kind == Kind::kRunFailed || event.kind == Kind::kRunSucceeded ||
+      event.kind == Kind::kFatal) {
+    terminal_ = true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(std::move(event));
+  }
+  uint64_t one = 1;
+  (void)!write(event_fd_, &one, sizeof(one));
+}
+
+void EtcdCoordinator::PostFatal(const std::string& message) {
+  if (terminal_) return;
+  CoordinatorEvent e;
+  e.kind = Kind::kFatal;
+  e.message = message;
+  Post(std::move(e));
+}
+
+std::vector<CoordinatorEvent> EtcdCoordinator::TakeEvents() {
+  uint64_t n;
+  (void)!read(event_fd_, &n, sizeof(n));
+  absl::MutexLock lock(&mu_);
+  std::vector<CoordinatorEvent> out(std::make_move_iterator(events_.begin()),
+                                    std::make_move_iterator(events_.end()));
+  events_.clear();
+  return out;
+}
+
+void EtcdCoordinator::RequestPlan() { Push(Input{Input::Kind::kPlan}); }
+
+void EtcdCoordinator::ReportFailure(const NodePlacement& plan, const LocalFailure& failure) {
+  Input in;
+  in.kind = Input::Kind::kFailure;
+  in.round = plan.round;
+  in.failure.node_id = options_.node_id;
+  in.failure.node_rank = plan.node_rank;
+  in.failure.global_rank = failure.global_rank;
+  in.failure.local_rank = failure.local_rank;
+  in.failure.exit_code = failure.status.signal != 0 ? -1 : failure.status.code;
+  in.failure.signal = failure.status.signal;
+  in.failure.message = failure.message;
+  in.failure.stderr_tail = failure.stderr_tail;
+  Push(std::move(in));
+}
+
+void EtcdCoordinator::ReportSuccess(const NodePlacement& plan) {
+  Input in;
+  in.kind = Input::Kind::kSuccess;
+  in.round = plan.round;
+  Push(std::move(in));
+}
+
+void EtcdCoordinator::Leave(const std::string& reason) {
+  Input in;
+  in.kind = Input::Kind::kLeave;
+  in.reason = reason;
+  Push(std::move(in));
+  absl::MutexLock lock(&mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return finished_ || stop_; };
+  mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(3));
+}
+
+void EtcdCoordinator::Finish() {
+  Push(Input{Input::Kind::kFinish});
+  absl::MutexLock lock(&mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return finished_ || stop_; };
+  mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(3));
+}
+
+void EtcdCoordinator::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  watch_.reset();
+}
+
+void EtcdCoordinator::Loop() {
+  for (;;) {
+    std::deque<Input> inputs;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !inputs_.empty(); };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), kTick);
+      if (stop_ || finished_) return;
+      inputs.swap(inputs_);
+    }
+    for (const Input& in : inputs) {
+      Apply(in);
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+    }
+    const absl::Time now = absl::Now();
+    if (now >= next_keepalive_) KeepAlive(now);
+    if (terminal_ || !record_.has_value()) continue;
+    if (failure_) TryFailure();
+    if (want_plan_ && !Terminal(record_->phase) && (!me_written_ || me_.round != record_->round)) {
+      // Joins the round; offers a port free here now as MASTER_PORT, should this node
+      // get node rank 0.
+      me_.round = record_->round;
+      absl::StatusOr<int> port = PickFreePort();
+      if (port.ok()) me_.master_port = *port;
+      WriteNode();
+    }
+    Advance(now);
+    Emit(now);
+    ReportWaiting(now);
+  }
+}
+
+void EtcdCoordinator::Apply(const Input& in) {
+  switch (in.kind) {
+    case Input::Kind::kWatch:
+      for (const rdzv::EtcdEvent& e : in.events) ApplyEvent(e);
+      return;
+    case Input::Kind::kWatchError:
+      PostFatal(absl::StrCat("lost the watch on etcd at ", Endpoints(), ": ", in.error.message(),
+                             "; stopped this node's workers"));
+      return;
+    case Input::Kind::kPlan:
+      want_plan_ = true;
+      want_since_ = absl::Now();
+      wait_lines_.emplace(want_since_);
+      return;
+    case Input::Kind::kFailure: failure_.emplace(in.round, in.failure); return;
+    case Input::Kind::kSuccess:
+      me_.succeeded_round = in.round;
+      WriteNode();
+      return;
+    case Input::Kind::kLeave:
+      if (!terminal_) {
+        me_.left = in.reason;
+        WriteNode();
+      }
+      Cleanup();
+      return;
+    case Input::Kind::kFinish: Cleanup(); return;
+  }
+}
+
+void EtcdCoordinator::ApplyEvent(const rdzv::EtcdEvent& e) {
+  const std::string& key = e.kv.key;
+  if (!absl::StartsWith(key, prefix_)) return;
+  const std::string name = key.substr(prefix_.size());
+  if (name == rdzv::kRoundKey) {
+    if (e.type == rdzv::EtcdEvent::Type::kDelete) {
+      if (record_.has_value() && !Terminal(record_->phase)) {
+        PostFatal(absl::StrCat("the run's record on etcd at ", Endpoints(),
+                               " is gone (its lease ended: no agent renewed it, or it was "
+                               "deleted); stopped this node's workers"));
+      }
+      return;
+    }
+    absl::StatusOr<rdzv::RoundRecord> r = rdzv::DecodeRecord(e.kv.value);
+    if (!r.ok()) {
+      PostFatal(absl::StrCat(key, ": ", r.status().message()));
+      return;
+    }
+    r->mod_revision = e.kv.mod_revision;
+    record_ = *std::move(r);
+    return;
+  }
+  if (!absl::StartsWith(name, rdzv::kNodeKeyPrefix)) return;
+  const std::string id = name.substr(std::strlen(rdzv::kNodeKeyPrefix));
+  if (e.type == rdzv::EtcdEvent::Type::kDelete) {
+    nodes_.erase(id);
+    if (id == options_.node_id && me_written_ && !terminal_) {
+      PostFatal(absl::StrCat(
+          "this node's etcd lease expired: no keep-alive reached etcd at ", Endpoints(),
+          " for --keepalive-timeout ", Seconds(options_.launch.keepalive_timeout),
+          " (agent stopped or cut off), so the others went on without it; stopped its workers"));
+    }
+    return;
+  }
+  absl::StatusOr<rdzv::NodeKey> n = rdzv::DecodeNode(e.kv.value);
+  if (!n.ok()) {
+    LogWarning(key, ": ", n.status().message(), " (ignored)");
+    return;
+  }
+  n->create_revision = e.kv.create_revision;
+  nodes_[id] = *std::move(n);
+}
+
+void EtcdCoordinator::KeepAlive(absl::Time now) {
+  const LaunchOptions& lo = options_.launch;
+  next_keepalive_ = now + lo.keepalive_timeout / 3;
+  absl::StatusOr<absl::Duration> mine = etcd_->KeepAliveOnce(lease_);
+  absl::Status status = mine.status();
+  if (status.ok() && record_.has_value() && record_->run_lease != 0 && !Terminal(record_->phase)) {
+    absl::StatusOr<absl::Duration> run = etcd_->KeepAliveOnce(record_->run_lease);
+    if (!run.ok() && run.status().code() != absl::StatusCode::kNotFound) status = run.status();
+  }
+  const absl::Time after = absl::Now();
+  if (status.code() == absl::StatusCode::kNotFound && !terminal_) {
+    PostFatal(absl::StrCat("this node's etcd lease expired (etcd at ", Endpoints(),
+                           " heard no keep-alive for --keepalive-timeout ",
+                           Seconds(lo.keepalive_timeout),
+                           "), so the others went on without it; stopped its workers"));
+    return;
+  }
+  if (Unreachable(status)) {
+    if (etcd_down_since_ == absl::InfiniteFuture()) {
+      etcd_down_since_ = now;
+      next_down_line_ = now;
+    }
+    const absl::Duration down = after - etcd_down_since_;
+    if (down >= lo.rdzv_grace) {
+      PostFatal(absl::StrCat("etcd at ", Endpoints(), " did not answer for ", Seconds(down),
+                             " (--rdzv-grace ", Seconds(lo.rdzv_grace),
+                             "): it lost quorum or is unreachable; stopped this node's workers (",
+                             status.message(), ")"));
+      return;
+    }
+    if (after >= next_down_line_) {
+      LogProgress("etcd at ", Endpoints(), " does not answer (", status.message(),
+                  "); the workers keep running; ", Seconds(lo.rdzv_grace - down),
+                  " of --rdzv-grace ", Seconds(lo.rdzv_grace), " left");
+      next_down_line_ = after + absl::Seconds(5);
+    }
+    next_keepalive_ = after + std::min(kTick * 5, lo.keepalive_timeout / 3);
+    return;
+  }
+  if (etcd_down_since_ != absl::InfiniteFuture()) {
+    LogProgress("etcd at ", Endpoints(), " answers again after ", Seconds(after - etcd_down_since_),
+                "; the job goes on");
+    etcd_down_since_ = absl::InfiniteFuture();
+  }
+}
+
+void EtcdCoordinator::WriteNode() {
+  absl::StatusOr<int64_t> put =
+      etcd_->Put(prefix_ + rdzv::kNodeKeyPrefix + options_.node_id, rdzv::EncodeNode(me_), lease_);
+  me_written_ = put.ok();
+  if (!put.ok()) LogDebug("etcd: writing this node's key: ", put.status().ToString());
+}
+
+bool EtcdCoordinator::Cas(const rdzv::RoundRecord& next) {
+  int64_t lease = record_->run_lease;
+  int64_t finished_lease = 0;
+  if (Terminal(next.phase)) {
+    // A finished run's record outlives the agents for a while, then goes with its lease.
+    absl::StatusOr<int64_t> l = etcd_->GrantLease(options_.finished_ttl);
+    if (l.ok()) lease = finished_lease = *l;
+  }
+  absl::StatusOr<bool> won = etcd_->PutIf(prefix_ + rdzv::kRoundKey, rdzv::EncodeRecord(next),
+                                          record_->mod_revision, lease);
+  const bool ok = won.ok() && *won;
+  if (!ok && finished_lease != 0) (void)etcd_->RevokeLease(finished_lease);
+  // Lost (another agent wrote first) or unknown: wait for the watch to show the record.
+  if (!ok) cas_lost_revision_ = record_->mod_revision;
+  if (!won.ok()) LogDebug("etcd: round CAS: ", won.status().ToString());
+  return ok;
+}
+
+void EtcdCoordinator::TryFailure() {
+  const auto& [round, failure] = *failure_;
+  if (record_->round != round || record_->phase != rdzv::Phase::kRunning ||
+      record_->failure_pending) {
+    failure_.reset();  // stale: the round already changed (its event is coming or came)
+    return;
+  }
+  if (record_->mod_revision == cas_lost_revision_) return;  // wait for the newer record
+  if (Cas(rdzv::AfterFailure(*record_, failure))) failure_.reset();
+}
+
+void EtcdCoordinator::Advance(absl::Time now) {
+  const rdzv::RoundRecord& r = *record_;
+  if (Terminal(r.phase) || r.mod_revision == cas_lost_revision_) return;
+  if (r.round != last_call_round_) {
+    last_call_round_ = r.round;
+    last_call_since_ = absl::InfiniteFuture();
+  }
+  if (r.phase == rdzv::Phase::kForming) {
+    if (rdzv::JoinedCount(r, nodes_) < r.min_nodes) {
+      last_call_since_ = absl::InfiniteFuture();
+    } else if (last_call_since_ == absl::InfiniteFuture()) {
+      last_call_since_ = now;
+    }
+  }
+  const bool over = now - last_call_since_ >= options_.launch.last_call_timeout;
+  // A pending failure waits a lease's life (and a second) for a member's loss to show.
+  if (!r.failure_pending) {
+    pending_since_ = absl::InfiniteFuture();
+  } else if (pending_since_ == absl::InfiniteFuture()) {
+    pending_since_ = now;
+  }
+  const bool pending_over =
+      now - pending_since_ >= options_.launch.keepalive_timeout + absl::Seconds(1);
+  if (std::optional<rdzv::RoundRecord> next = rdzv::Decide(r, nodes_, over, pending_over)) {
+    Cas(*next);
+  }
+}
+
+void EtcdCoordinator::Emit(absl::Time now) {
+  const rdzv::RoundRecord& r = *record_;
+  if (r.phase == rdzv::Phase::kSucceeded) {
+    CoordinatorEvent e;
+    e.kind = Kind::kRunSucceeded;
+    e.round = r.round;
+    Post(std::move(e));
+    return;
+  }
+  if (r.phase == rdzv::Phase::kFailed) {
+    const rdzv::WorkerFailure* cause = r.has_root_cause ? &r.root_cause : nullptr;
+    CoordinatorEvent e;
+    e.kind = Kind::kRunFailed;
+    e.round = r.round;
+    e.message =
+        FormatClusterFailure(options_.run_id, r.reason, cause, r.restart_count, r.max_restarts);
+    e.exit_code = ClusterExitCode(cause);
+    if (cause == nullptr) e.lost_node = LostNodeIn(r.reason);
+    Post(std::move(e));
+    return;
+  }
+  if (!want_plan_ && plan_round_ > 0 && r.round > plan_round_ && changed_round_ < r.round) {
+    changed_round_ = r.round;
+    CoordinatorEvent e;
+    e.kind = Kind::kRoundChanged;
+    e.round = r.round;
+    e.message = r.reason;
+    e.membership_change = !r.has_root_cause;
+    if (e.membership_change) e.lost_node = LostNodeIn(r.reason);
+    Post(std::move(e));
+    return;
+  }
+  if (!want_plan_) return;
+  if (r.phase == rdzv::Phase::kRunning && me_written_ && me_.round == r.round) {
+    if (std::optional<rdzv::Assignment> a = rdzv::AssignmentFor(r, options_.node_id)) {
+      want_plan_ = false;
+      wait_lines_.reset();
+      plan_round_ = r.round;
+      me_.last_rank = a->node_rank;
+      last_members_.clear();
+      for (const rdzv::Member& m : r.members) last_members_[m.node_id] = m.node_rank;
+      CoordinatorEvent e;
+      e.kind = Kind::kPlan;
+      e.round = r.round;
+      e.plan = rdzv::PlacementOf(*a, options_.run_id);
+      e.rank0_node = r.members.front().node_id;
+      Post(std::move(e));
+      return;
+    }
+    if (spare_round_ != r.round) {
+      spare_round_ = r.round;
+      LogInfo("this node waits as a spare: round ", r.round, " runs with --num-nodes' maximum of ",
+              r.max_nodes, " nodes");
+    }
+  }
+  if (now - want_since_ > options_.launch.join_timeout && spare_round_ != r.round) {
+    PostFatal(absl::StrCat("cannot join the job: ", rdzv::JoinedCount(r, nodes_), " of ",
+                           r.min_nodes == r.max_nodes ? "" : "at least ", r.min_nodes,
+                           " nodes joined round ", r.round, " on etcd at ", Endpoints(),
+                           " within --join-timeout ",
+                           absl::FormatDuration(options_.launch.join_timeout)));
+  }
+}
+
+void EtcdCoordinator::ReportWaiting(absl::Time now) {
+  if (!want_plan_ || !wait_lines_ || !wait_lines_->Due(now)) return;
+  const rdzv::RoundRecord& r = *record_;
+  if (r.phase != rdzv::Phase::kForming) return;
+  JoinWait w;
+  w.server_address = absl::StrCat("etcd ", Endpoints());
+  w.min_nodes = r.min_nodes;
+  w.max_nodes = r.max_nodes;
+  w.waited = now - want_since_;
+  w.join_timeout = options_.launch.join_timeout;
+  std::vector<std::string> joined;
+  for (const auto& [id, n] : nodes_) {
+    if (n.left.empty() && n.round == r.round) joined.push_back(id);
+  }
+  w.joined = static_cast<int>(joined.size());
+  w.missing = MissingNodes(joined, last_members_, options_.node_id, options_.launch.node_rank,
+                           r.min_nodes, r.max_nodes);
+  LogProgress(FormatJoinWait(w));
+}
+
+void EtcdCoordinator::Cleanup() {
+  // This node's key goes with its lease; a finished run's lease holds nothing any more.
+  (void)etcd_->RevokeLease(lease_);
+  if (record_.has_value() && Terminal(record_->phase) && record_->run_lease != 0) {
+    (void)etcd_->RevokeLease(record_->run_lease);
+  }
+  absl::MutexLock lock(&mu_);
+  finished_ = true;
+}
+
+}  // namespace fabric::launcher
