@@ -226,7 +226,8 @@ void RdzvCoordinator::WatchdogLoop() {
         "the rendezvous server at ", server_address_, " did not answer for ",
         absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(100))),
         " (--keepalive-timeout ", absl::FormatDuration(options_.launch.keepalive_timeout),
-        "): its host hung, died or the network to it failed; stopped this node's workers");
+        "): its host hung, died or the network to it failed; stopped this node's workers "
+        "(--rdzv-backend etcd survives the loss of any host)");
     mu_.Unlock();
     Post(std::move(e));
     mu_.Lock();
@@ -307,7 +308,8 @@ void RdzvCoordinator::OnSessionEvent(const rdzv::Event& event) {
                                             "network to it failed)"
                                           : " (fabric-rendezvous stopped or the network to it "
                                             "failed)"),
-                               "; stopped this node's workers: ", event.reason);
+                               "; stopped this node's workers: ", event.reason,
+                               " (--rdzv-backend etcd survives the loss of any host)");
       break;
     }
   }
