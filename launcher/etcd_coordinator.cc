@@ -47,6 +47,12 @@ std::optional<LostNode> LostNodeIn(const std::string& reason) {
   return LostNode{loss->node_id, loss->node_rank, loss->why};
 }
 
+// Each node's `fabric-run status` JSON, apart from the watched prefix (a status written
+// every 2 s by every node must not wake every agent).
+std::string StatusPrefix(const std::string& run_id) {
+  return absl::StrCat("/fabric-run-status/", run_id, "/");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EtcdCoordinator>> EtcdCoordinator::Create(
@@ -275,6 +281,7 @@ void EtcdCoordinator::Loop() {
     }
     const absl::Time now = absl::Now();
     if (now >= next_keepalive_) KeepAlive(now);
+    ServeStatus(now);
     if (terminal_ || !record_.has_value()) continue;
     if (failure_) TryFailure();
     if (want_plan_ && !Terminal(record_->phase) && (!me_written_ || me_.round != record_->round)) {
@@ -556,6 +563,48 @@ void EtcdCoordinator::ReportWaiting(absl::Time now) {
   w.missing = MissingNodes(joined, last_members_, options_.node_id, options_.launch.node_rank,
                            r.min_nodes, r.max_nodes);
   LogProgress(FormatJoinWait(w));
+}
+
+void EtcdCoordinator::PublishStatus(std::string node_status) {
+  absl::MutexLock lock(&mu_);
+  status_to_publish_ = std::move(node_status);
+}
+
+void EtcdCoordinator::WantPeerStatuses() {
+  absl::MutexLock lock(&mu_);
+  const bool fresh = absl::Now() < peers_wanted_until_;
+  peers_wanted_until_ = absl::Now() + absl::Minutes(1);
+  if (!fresh) {  // the first ask in a while: what was fetched before is stale
+    peers_.reset();
+    fetch_peers_now_ = true;
+  }
+}
+
+std::optional<std::vector<std::string>> EtcdCoordinator::PeerStatuses() {
+  absl::MutexLock lock(&mu_);
+  if (absl::Now() >= peers_wanted_until_) return std::nullopt;
+  return peers_;
+}
+
+void EtcdCoordinator::ServeStatus(absl::Time now) {
+  std::optional<std::string> publish;
+  bool fetch = false;
+  {
+    absl::MutexLock lock(&mu_);
+    publish = std::exchange(status_to_publish_, std::nullopt);
+    fetch = now < peers_wanted_until_ && (fetch_peers_now_ || now >= next_peer_fetch_);
+    fetch_peers_now_ = false;
+  }
+  const std::string prefix = StatusPrefix(options_.run_id);
+  if (publish) (void)etcd_->Put(prefix + options_.node_id, *publish, lease_);
+  if (!fetch) return;
+  next_peer_fetch_ = now + absl::Seconds(2);
+  absl::StatusOr<rdzv::EtcdClient::Range> range = etcd_->GetPrefix(prefix);
+  if (!range.ok()) return;
+  std::vector<std::string> peers;
+  for (const rdzv::EtcdKv& kv : range->kvs) peers.push_back(kv.value);
+  absl::MutexLock lock(&mu_);
+  peers_ = std::move(peers);
 }
 
 void EtcdCoordinator::Cleanup() {

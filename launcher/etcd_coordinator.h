@@ -68,6 +68,12 @@ class EtcdCoordinator : public Coordinator {
   void ReportSuccess(const NodePlacement& plan) override;
   void Leave(const std::string& reason) override;
   void Finish() override;
+  // `fabric-run status` across nodes: each node's status under a prefix of its own
+  // (StatusPrefix, outside the watched one, on the node's lease), written every time it
+  // is given; read with one range while someone asks (every 2 s, for a minute).
+  void PublishStatus(std::string node_status) override;
+  void WantPeerStatuses() override;
+  std::optional<std::vector<std::string>> PeerStatuses() override;
 
   // Stops the thread (the watch and the keep-alives with it).
   void Shutdown();
@@ -101,6 +107,7 @@ class EtcdCoordinator : public Coordinator {
   void Advance(absl::Time now);  // Decide + CAS
   void Emit(absl::Time now);     // the agent's events from the record
   void ReportWaiting(absl::Time now);
+  void ServeStatus(absl::Time now);  // publishes and fetches the statuses across nodes
   bool Cas(const rendezvous::RoundRecord& next);
   void Cleanup();  // leave etcd: this node's key and lease; the run lease once it ended
 
@@ -114,6 +121,10 @@ class EtcdCoordinator : public Coordinator {
   std::deque<CoordinatorEvent> events_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Cleanup done (Leave / Finish wait for it)
+  std::optional<std::string> status_to_publish_ ABSL_GUARDED_BY(mu_);
+  absl::Time peers_wanted_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool fetch_peers_now_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<std::vector<std::string>> peers_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<rendezvous::EtcdWatch> watch_;  // Start, then the thread's
   std::thread thread_;
 
@@ -141,6 +152,7 @@ class EtcdCoordinator : public Coordinator {
   absl::Time next_keepalive_;
   absl::Time etcd_down_since_ = absl::InfiniteFuture();
   absl::Time next_down_line_;
+  absl::Time next_peer_fetch_ = absl::InfinitePast();
 };
 
 }  // namespace fabric::launcher

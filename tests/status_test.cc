@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "launcher/job_status.h"
+#include "rendezvous/etcd_test_cluster.h"
 #include "tests/fabric_run_harness.h"
 
 namespace fabric::testing {
@@ -220,19 +222,22 @@ TEST_F(TwoByTwo, PrometheusTextOfBothAgentsMatchesTheJob) {
 // Nodes on other machines: node 1's agent keeps its socket where this shell's status does
 // not look (another TMPDIR: as another host), and the answer still covers its ranks, through
 // the rendezvous; the same from node 1's side.
-TEST(AcrossHostsTest, StatusCoversANodeWhoseSocketIsElsewhere) {
+// A 2 x 2 job whose agents keep their sockets in two TMPDIRs; `backend(node)` gives
+// each agent's rendezvous flags.
+void CheckStatusAcrossHosts(const std::function<std::vector<std::string>(int)>& backend) {
   const std::string tmp0 = ShortTmp(), tmp1 = ShortTmp();
   const std::string helper_dir = NewTempDir("hosts");
-  const std::string port = absl::StrCat(FreePort());
   std::vector<std::unique_ptr<FabricRun>> nodes;
   for (int node = 0; node < 2; ++node) {
+    std::vector<std::string> args = backend(node);
+    for (const std::string& a :
+         {std::string("--devices"), std::string("2"), std::string("--grace-period"),
+          std::string("1s"), HelperPath(), std::string("sleep")}) {
+      args.push_back(a);
+    }
     nodes.push_back(std::make_unique<FabricRun>(
-        std::vector<std::string>{"--devices", "2", "--num-nodes", "2", "--node-rank",
-                                 absl::StrCat(node), "--main-address", "127.0.0.1", "--main-port",
-                                 port, "--run-id", "hostsjob", "--grace-period", "1s", HelperPath(),
-                                 "sleep"},
-        std::map<std::string, std::string>{{"TMPDIR", node == 0 ? tmp0 : tmp1},
-                                           {"HELPER_DIR", helper_dir}}));
+        args, std::map<std::string, std::string>{{"TMPDIR", node == 0 ? tmp0 : tmp1},
+                                                 {"HELPER_DIR", helper_dir}}));
   }
   std::vector<pid_t> pids;
   for (int rank = 0; rank < 4; ++rank) {
@@ -271,6 +276,28 @@ TEST(AcrossHostsTest, StatusCoversANodeWhoseSocketIsElsewhere) {
   for (auto& n : nodes) n->Wait(absl::Seconds(30));
   EXPECT_EQ(rmdir(tmp0.c_str()), 0);
   EXPECT_EQ(rmdir(tmp1.c_str()), 0);
+}
+
+TEST(AcrossHostsTest, StatusCoversANodeWhoseSocketIsElsewhere) {
+  const std::string port = absl::StrCat(FreePort());
+  CheckStatusAcrossHosts([&](int node) {
+    return std::vector<std::string>{
+        "--num-nodes", "2",           "--node-rank", absl::StrCat(node), "--main-address",
+        "127.0.0.1",   "--main-port", port,          "--run-id",         "hostsjob"};
+  });
+}
+
+// The same on --rdzv-backend etcd: the statuses go through etcd.
+TEST(AcrossHostsTest, StatusCoversANodeWhoseSocketIsElsewhereOnEtcd) {
+  absl::StatusOr<std::unique_ptr<rendezvous::EtcdTestCluster>> etcd =
+      rendezvous::EtcdTestCluster::Start(1);
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  const std::string endpoint = (*etcd)->endpoints().front();
+  CheckStatusAcrossHosts([&](int node) {
+    return std::vector<std::string>{
+        "--num-nodes",     "2",      "--node-rank", absl::StrCat(node), "--rdzv-backend", "etcd",
+        "--rdzv-endpoint", endpoint, "--rdzv-id",   "hostsjob-etcd"};
+  });
 }
 
 // A Python job that beats with its step: status shows steps, totals, a rate, and the
