@@ -292,7 +292,8 @@ std::optional<RoundRecord> Decide(const RoundRecord& record,
     return done;
   }
   if (static_cast<int>(record.members.size()) < record.max_nodes) {
-    for (const auto& [id, n] : nodes) {
+    for (const auto& [node_id, n] : nodes) {
+      const std::string& id = node_id;  // a structured binding cannot be captured (C++17)
       const bool member = std::any_of(record.members.begin(), record.members.end(),
                                       [&](const Member& m) { return m.node_id == id; });
       if (!member && Live(n)) {

@@ -17,6 +17,7 @@ TARGETS=(
   "//slurm:hostlist_fuzzer:slurm/fuzz_corpus/hostlist"
   "//rendezvous:convert_fuzzer:rendezvous/fuzz_corpus/convert"
   "//rendezvous:state_fuzzer:rendezvous/fuzz_corpus/state"
+  "//rendezvous:etcd_round_fuzzer:rendezvous/fuzz_corpus/etcd_round"
 )
 BASE=${FABRIC_FUZZ_OUTPUT_BASE:-$HOME/.cache/fabric-fuzz-bazel}
 BZ=(bazel --output_base="$BASE")
