@@ -284,14 +284,16 @@ void EtcdCoordinator::Loop() {
     ServeStatus(now);
     if (terminal_ || !record_.has_value()) continue;
     if (failure_) TryFailure();
-    if (want_plan_ && !Terminal(record_->phase) && (!me_written_ || me_.round != record_->round)) {
+    if (want_plan_ && !Terminal(record_->phase) && me_.round != record_->round) {
       // Joins the round; offers a port free here now as MASTER_PORT, should this node
       // get node rank 0.
       me_.round = record_->round;
       absl::StatusOr<int> port = PickFreePort();
       if (port.ok()) me_.master_port = *port;
-      WriteNode();
+      node_dirty_ = true;
     }
+    // Until it is in etcd (retried while etcd does not answer).
+    if (node_dirty_ && now >= next_node_write_) WriteNode(now);
     Advance(now);
     Emit(now);
     ReportWaiting(now);
@@ -315,12 +317,12 @@ void EtcdCoordinator::Apply(const Input& in) {
     case Input::Kind::kFailure: failure_.emplace(in.round, in.failure); return;
     case Input::Kind::kSuccess:
       me_.succeeded_round = in.round;
-      WriteNode();
+      node_dirty_ = true;
       return;
     case Input::Kind::kLeave:
       if (!terminal_) {
         me_.left = in.reason;
-        WriteNode();
+        WriteNode(absl::Now());  // one try: this node is going either way
       }
       Cleanup();
       return;
@@ -417,11 +419,16 @@ void EtcdCoordinator::KeepAlive(absl::Time now) {
   }
 }
 
-void EtcdCoordinator::WriteNode() {
+void EtcdCoordinator::WriteNode(absl::Time now) {
   absl::StatusOr<int64_t> put =
       etcd_->Put(prefix_ + rdzv::kNodeKeyPrefix + options_.node_id, rdzv::EncodeNode(me_), lease_);
-  me_written_ = put.ok();
-  if (!put.ok()) LogDebug("etcd: writing this node's key: ", put.status().ToString());
+  if (put.ok()) {
+    me_written_ = true;
+    node_dirty_ = false;
+  } else {
+    next_node_write_ = now + absl::Milliseconds(250);
+    LogDebug("etcd: writing this node's key: ", put.status().ToString());
+  }
 }
 
 bool EtcdCoordinator::Cas(const rdzv::RoundRecord& next) {
@@ -434,12 +441,17 @@ bool EtcdCoordinator::Cas(const rdzv::RoundRecord& next) {
   }
   absl::StatusOr<bool> won = etcd_->PutIf(prefix_ + rdzv::kRoundKey, rdzv::EncodeRecord(next),
                                           record_->mod_revision, lease);
-  const bool ok = won.ok() && *won;
-  if (!ok && finished_lease != 0) (void)etcd_->RevokeLease(finished_lease);
-  // Lost (another agent wrote first) or unknown: wait for the watch to show the record.
-  if (!ok) cas_lost_revision_ = record_->mod_revision;
-  if (!won.ok()) LogDebug("etcd: round CAS: ", won.status().ToString());
-  return ok;
+  if (won.ok() && !*won) {
+    // Lost: another agent wrote first; the watch shows its record.
+    cas_lost_revision_ = record_->mod_revision;
+    if (finished_lease != 0) (void)etcd_->RevokeLease(finished_lease);
+  } else if (!won.ok()) {
+    // Unknown (no quorum): it may still commit, so its lease stays; trying the same CAS
+    // again is safe (if the first one committed, the second's compare fails).
+    cas_retry_at_ = absl::Now() + absl::Milliseconds(500);
+    LogDebug("etcd: round CAS: ", won.status().ToString());
+  }
+  return won.ok() && *won;
 }
 
 void EtcdCoordinator::TryFailure() {
@@ -449,13 +461,14 @@ void EtcdCoordinator::TryFailure() {
     failure_.reset();  // stale: the round already changed (its event is coming or came)
     return;
   }
-  if (record_->mod_revision == cas_lost_revision_) return;  // wait for the newer record
+  // Wait for the newer record, or a while after an unknown outcome.
+  if (record_->mod_revision == cas_lost_revision_ || absl::Now() < cas_retry_at_) return;
   if (Cas(rdzv::AfterFailure(*record_, failure))) failure_.reset();
 }
 
 void EtcdCoordinator::Advance(absl::Time now) {
   const rdzv::RoundRecord& r = *record_;
-  if (Terminal(r.phase) || r.mod_revision == cas_lost_revision_) return;
+  if (Terminal(r.phase) || r.mod_revision == cas_lost_revision_ || now < cas_retry_at_) return;
   if (r.round != last_call_round_) {
     last_call_round_ = r.round;
     last_call_since_ = absl::InfiniteFuture();
@@ -514,7 +527,7 @@ void EtcdCoordinator::Emit(absl::Time now) {
     return;
   }
   if (!want_plan_) return;
-  if (r.phase == rdzv::Phase::kRunning && me_written_ && me_.round == r.round) {
+  if (r.phase == rdzv::Phase::kRunning && !node_dirty_ && me_written_ && me_.round == r.round) {
     if (std::optional<rdzv::Assignment> a = rdzv::AssignmentFor(r, options_.node_id)) {
       want_plan_ = false;
       wait_lines_.reset();

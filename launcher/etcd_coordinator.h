@@ -102,7 +102,7 @@ class EtcdCoordinator : public Coordinator {
   void Apply(const Input& input);
   void ApplyEvent(const rendezvous::EtcdEvent& event);
   void KeepAlive(absl::Time now);
-  void WriteNode();  // puts this node's key as me_ says
+  void WriteNode(absl::Time now);  // puts this node's key as me_ says
   void TryFailure();
   void Advance(absl::Time now);  // Decide + CAS
   void Emit(absl::Time now);     // the agent's events from the record
@@ -120,7 +120,7 @@ class EtcdCoordinator : public Coordinator {
   std::deque<Input> inputs_ ABSL_GUARDED_BY(mu_);
   std::deque<CoordinatorEvent> events_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Cleanup done (Leave / Finish wait for it)
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Cleanup done (Leave / Finish wait for it)
   std::optional<std::string> status_to_publish_ ABSL_GUARDED_BY(mu_);
   absl::Time peers_wanted_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool fetch_peers_now_ ABSL_GUARDED_BY(mu_) = false;
@@ -133,7 +133,10 @@ class EtcdCoordinator : public Coordinator {
   std::optional<rendezvous::RoundRecord> record_;
   std::map<std::string, rendezvous::NodeKey> nodes_;  // live node keys, by node id
   rendezvous::NodeKey me_;                            // what this node's key holds
-  bool me_written_ = false;                           // me_ is in etcd as it is
+  bool me_written_ = false;  // this node's key was written (its deletion is this node's loss)
+  bool node_dirty_ = false;  // me_ changed since it was last written
+  absl::Time next_node_write_ = absl::InfinitePast();
+  absl::Time cas_retry_at_ = absl::InfinitePast();  // after a CAS of unknown outcome
   bool want_plan_ = false;
   absl::Time want_since_;
   std::optional<WaitSchedule> wait_lines_;

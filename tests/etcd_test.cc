@@ -262,6 +262,37 @@ TEST_F(EtcdJobTest, QuorumBackWithinTheGraceTheJobGoesOn) {
   EXPECT_THAT(a.err() + b.err(), HasSubstr("answers again"));
 }
 
+// A worker fails while etcd has no quorum: its report is retried until etcd answers
+// again (within the grace), then every node restarts and the job finishes.
+TEST_F(EtcdJobTest, AFailureDuringAnOutageIsReportedOnceEtcdIsBack) {
+  StartCluster(3);
+  const std::string dir = NewTempDir("outage");
+  std::vector<std::string> args = Etcd("fail-in-outage", "2");
+  for (const char* s : {"--max-restarts", "1", "--rdzv-grace", "40s", "/bin/sh", "-c"}) {
+    args.push_back(s);
+  }
+  args.push_back(absl::StrCat("echo $FABRIC_ROUND $RANK >> ", dir,
+                              "/starts; [ $FABRIC_ROUND = 1 ] || exit 0; [ $RANK = 1 ] && { "
+                              "sleep 2; exit 7; }; sleep 60"));
+  FabricRun a(args), b(args);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (CountLines(dir + "/starts") < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(CountLines(dir + "/starts"), 2);
+  for (int m = 0; m < 3; ++m) cluster_->Kill(m);
+  absl::SleepFor(absl::Seconds(5));           // rank 1 fails meanwhile
+  EXPECT_EQ(CountLines(dir + "/starts"), 2);  // nothing could restart without etcd
+  for (int m = 0; m < 3; ++m) ASSERT_TRUE(cluster_->Restart(m).ok());
+  std::optional<int> ra = a.Wait(absl::Seconds(60)), rb = b.Wait(absl::Seconds(60));
+  ASSERT_TRUE(ra.has_value() && rb.has_value());
+  EXPECT_EQ(*ra, 0) << a.err();
+  EXPECT_EQ(*rb, 0) << b.err();
+  const std::string starts = ReadFile(dir + "/starts");
+  EXPECT_THAT(starts, HasSubstr("2 0"));
+  EXPECT_THAT(starts, HasSubstr("2 1"));
+}
+
 TEST_F(EtcdJobTest, AWorkerFailureRestartsEveryNodeThroughEtcd) {
   StartCluster(1);
   const std::string dir = NewTempDir("fail");
