@@ -106,7 +106,7 @@ fi
 venv_ok() {
   [[ -x .venv/bin/python && -x .venv/bin/torchrun && -x .venv/bin/fabric ]] &&
     .venv/bin/python - "$TORCH_VERSION" "$LIGHTNING_VERSION" <<'PY' 2>/dev/null
-import shutil, sys, torch, lightning, click, prometheus_client
+import shutil, sys, torch, lightning, click, prometheus_client, etcd
 if not shutil.which("py-spy", path=sys.prefix + "/bin"): sys.exit(1)
 if not shutil.which("auditwheel", path=sys.prefix + "/bin"): sys.exit(1)
 ok = torch.__version__.split("+")[0] == sys.argv[1] and lightning.__version__ == sys.argv[2]
@@ -117,7 +117,7 @@ if ! venv_ok; then
   echo "setup: creating .venv with torch==$TORCH_VERSION and lightning==$LIGHTNING_VERSION (PyPI)"
   [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade-strategy only-if-needed \
-    "torch==$TORCH_VERSION" "lightning==$LIGHTNING_VERSION" click prometheus-client py-spy auditwheel  # click: the `fabric` CLI; prometheus-client: metrics parser check; py-spy: fabric-run stacks; auditwheel: the wheel's platform tag
+    "torch==$TORCH_VERSION" "lightning==$LIGHTNING_VERSION" click prometheus-client py-spy auditwheel python-etcd  # click: the `fabric` CLI; prometheus-client: metrics parser check; py-spy: fabric-run stacks; auditwheel: the wheel's platform tag; python-etcd: torchrun's etcd rendezvous backends, the peer in bench/scale
   if ! venv_ok; then
     echo "setup: .venv is still not usable (torch $TORCH_VERSION, lightning $LIGHTNING_VERSION): remove .venv and run tools/setup.sh again" >&2
     exit 1
