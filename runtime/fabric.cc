@@ -15,12 +15,12 @@
 #include "ATen/DeviceAccelerator.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "runtime/cuda_probe.h"
 #include "runtime/heartbeat.h"
 #include "runtime/recovery.h"
 #include "runtime/sharded_state.h"
 #include "runtime/sharding.h"
 #include "runtime/spare.h"
-#include "torch/cuda.h"
 #include "torch/torch.h"
 
 namespace fabric::runtime {
@@ -67,14 +67,6 @@ void RemoveOtherStepDirs(const std::string& dir, const std::string& keep) {
   closedir(d);
 }
 
-// GPUs this process can use: 0 without a CUDA LibTorch, a driver or a device.
-int CudaDeviceCount() {
-  absl::StatusOr<int> n = TorchCall(/*rank=*/-1, "count the GPUs", [] {
-    return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
-  });
-  return n.ok() ? *n : 0;
-}
-
 // The CPU generator's state (what a checkpoint saves).
 absl::StatusOr<at::Tensor> ReadCpuRngState(int rank) {
   return TorchCall(rank, "read RNG state", [] {
@@ -113,7 +105,7 @@ Fabric::Fabric(const RuntimeConfig& config, RuntimeEnv env)
 
 absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& options,
                                                        const EnvMap& env) {
-  FABRIC_ASSIGN_OR_RETURN(RuntimeConfig config, ResolveConfig(options, env, CudaDeviceCount()));
+  FABRIC_ASSIGN_OR_RETURN(RuntimeConfig config, ResolveConfig(options, env, ProbeCuda()));
   return std::unique_ptr<Fabric>(new Fabric(config, RuntimeEnv::FromMap(env)));
 }
 
@@ -122,7 +114,8 @@ absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& opti
   const std::string spare_fifo = RuntimeEnv::FromMap(env).spare_fifo;
   if (!spare_fifo.empty()) {
     // A spare (runtime/spare.h): wait, loaded, for the rank to take over; the
-    // assignment replaces the environment, read again.
+    // assignment replaces the environment, read again. An NCCL job is refused first.
+    FABRIC_RETURN_IF_ERROR(CheckSpareBackend(options, env, ProbeCuda()));
     FABRIC_RETURN_IF_ERROR(WaitForAssignment(spare_fifo));
     env = ReadProcessEnv();
     std::fprintf(stderr, "fabric runtime: spare (pid %d) takes over rank %s\n",
