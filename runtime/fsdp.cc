@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/fsdp_unit.h"
+#include "runtime/grad_norm.h"
 #include "runtime/module_sync.h"
 #include "runtime/sharding.h"
 #include "runtime/strategy.h"
@@ -268,24 +269,14 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   absl::StatusOr<double> ClipGradNorm(double max_norm) override {
     FABRIC_ASSIGN_OR_RETURN(
         at::Tensor sumsq, TorchCall(rank_, "gradient norm", [&] {
-          // On the communication device (offloaded gradients are on the host; NCCL is not).
-          at::Tensor total = at::zeros({1}, units_[0].full.options().dtype(at::kFloat));
-          for (Unit& u : units_) {
-            if (u.shard.grad().defined()) {
-              total.add_(u.shard.grad().to(at::kFloat).pow(2).sum().to(total.device()));
-            }
-          }
-          return total;
+          // Foreach kernels over the shards (grad_norm.h), the sum moved to the
+          // communication device (offloaded gradients are on the host; NCCL is not).
+          return SquaredNormOf(ShardGrads()).to(units_[0].full.device());
         }));
     FABRIC_RETURN_IF_ERROR(comm_->AllReduce(sumsq, ReduceOp::kSum));
     return TorchCall(rank_, "clip gradients", [&] {
-      double norm = std::sqrt(sumsq.item<double>());
-      double coef = max_norm / (norm + 1e-6);
-      if (coef < 1.0) {
-        for (Unit& u : units_) {
-          if (u.shard.grad().defined()) u.shard.mutable_grad().mul_(coef);
-        }
-      }
+      const double norm = std::sqrt(sumsq.item<double>());  // the one host synchronisation
+      ScaleInPlace(ShardGrads(), ClipCoefficient(norm, max_norm));
       return norm;
     });
   }
@@ -397,6 +388,13 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   }
 
  private:
+  // Every unit's shard gradient (undefined where it has none), for grad_norm.h.
+  std::vector<at::Tensor> ShardGrads() const {
+    std::vector<at::Tensor> grads;
+    for (const Unit& u : units_) grads.push_back(u.shard.grad());
+    return grads;
+  }
+
   // The auto-wrap policy: a submodule whose type name contains one of unit_types, or
   // with at least unit_min_params trainable parameters, is a unit unless an enclosing
   // one is already; its parameters are those not claimed by a unit inside it. What no
