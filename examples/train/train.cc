@@ -124,6 +124,7 @@ absl::Status Train(const TrainOptions& o) {
   fo.strategy = o.strategy;
   fo.precision = o.precision;
   fo.accelerator = o.accelerator;
+  fo.process_group_backend = o.process_group_backend;
   if (!o.fsdp_units.empty()) fo.fsdp.unit_types = {o.fsdp_units};
   if (!o.fsdp_checkpoint.empty()) fo.fsdp.checkpoint_types = {o.fsdp_checkpoint};
   // The blocks run through RunUnit: with a unit per block none is gathered before forward.
