@@ -90,6 +90,16 @@ void AllocStorage(const at::Tensor& t) {
   s->set_nbytes(nbytes);
 }
 
+// A copy of device tensor `t` in pinned (page-locked) host memory. Not t.to(pinned cpu):
+// a blocking Tensor::to gives pageable memory whatever the options say (ATen's
+// _to_copy pins only for non_blocking copies). Pinned, the copies to and from the device
+// run by DMA without a staging copy. The copy is synchronous (the host reads the result).
+at::Tensor PinnedHostCopy(const at::Tensor& t) {
+  at::Tensor out = at::empty(t.sizes(), t.options().device(at::kCPU).pinned_memory(true));
+  out.copy_(t);
+  return out;
+}
+
 class FsdpStrategy : public Strategy, public UnitRunner {
  public:
   FsdpStrategy(Communicator* comm, const FsdpOptions& options)
@@ -498,10 +508,7 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
     return TorchCall(rank_, "shard parameters", [&] {
       u.shard = flat.narrow(0, u.layout.Begin(rank_), u.layout.shard_size).clone();
-      if (options_.cpu_offload && !flat.device().is_cpu()) {
-        // Pinned, so that the copies to and from the device run without staging.
-        u.shard = u.shard.to(u.shard.options().device(at::kCPU).pinned_memory(true));
-      }
+      if (options_.cpu_offload && !flat.device().is_cpu()) u.shard = PinnedHostCopy(u.shard);
       u.shard.set_requires_grad(true);
       u.full = at::empty({u.layout.padded}, options);
       FreeStorage(u.full);
@@ -519,8 +526,11 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     FABRIC_RETURN_IF_ERROR(u.pending->Wait());
     return TorchCall(rank_, "accumulate gradient shard", [&] {
       u.grad_shard.div_(comm_->world_size());
-      if (u.grad_shard.device() != u.shard.device())
-        u.grad_shard = u.grad_shard.to(u.shard.device());
+      if (u.grad_shard.device() != u.shard.device()) {
+        // Offloaded: the host's copy of the gradient in pinned memory too.
+        u.grad_shard = u.shard.device().is_cpu() ? PinnedHostCopy(u.grad_shard)
+                                                 : u.grad_shard.to(u.shard.device());
+      }
       if (u.shard.grad().defined()) {
         u.shard.mutable_grad().add_(u.grad_shard);
       } else {
