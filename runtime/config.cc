@@ -412,6 +412,7 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
 
   c.fsdp = options.fsdp;
   c.fsdp.cpu_offload = options.fsdp.cpu_offload || strategy == "fsdp_cpu_offload";
+  c.fsdp.bf16_gather = options.fsdp.bf16_gather || c.precision == Precision::kBf16Mixed;
   c.num_threads = options.num_threads;
   if (c.num_threads == 0) {
     if (auto omp = Lookup(env, kEnvOmpNumThreads)) {

@@ -375,5 +375,18 @@ TEST(CheckSpareBackendTest, SparesRefuseNcclBeforeWaiting) {
   EXPECT_THAT(CheckSpareBackend({}, env, CudaProbe{0, ""}), IsOk());  // a CPU job: Gloo
 }
 
+TEST(ResolveConfigTest, Bf16MixedGathersFsdpInBf16) {
+  FabricOptions o;
+  o.precision = "bf16-mixed";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig mixed, ResolveConfig(o, {}, 0));
+  EXPECT_TRUE(mixed.fsdp.bf16_gather);
+  o.precision = "32-true";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig full, ResolveConfig(o, {}, 0));
+  EXPECT_FALSE(full.fsdp.bf16_gather);
+  o.precision = "16-mixed";  // fp16 keeps float32 gathers (the scaler unscales float32)
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig half, ResolveConfig(o, {}, 0));
+  EXPECT_FALSE(half.fsdp.bf16_gather);
+}
+
 }  // namespace
 }  // namespace fabric::runtime

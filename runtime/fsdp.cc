@@ -398,6 +398,11 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   }
 
  private:
+  // The dtype a unit whose shard is `shard_dtype` is gathered and reduced in.
+  at::ScalarType GatherDtype(at::ScalarType shard_dtype) const {
+    return options_.bf16_gather && shard_dtype == at::kFloat ? at::kBFloat16 : shard_dtype;
+  }
+
   // Every unit's shard gradient (undefined where it has none), for grad_norm.h.
   std::vector<at::Tensor> ShardGrads() const {
     std::vector<at::Tensor> grads;
@@ -510,7 +515,7 @@ class FsdpStrategy : public Strategy, public UnitRunner {
       u.shard = flat.narrow(0, u.layout.Begin(rank_), u.layout.shard_size).clone();
       if (options_.cpu_offload && !flat.device().is_cpu()) u.shard = PinnedHostCopy(u.shard);
       u.shard.set_requires_grad(true);
-      u.full = at::empty({u.layout.padded}, options);
+      u.full = at::empty({u.layout.padded}, options.dtype(GatherDtype(u.shard.scalar_type())));
       FreeStorage(u.full);
       // The module's own copies are freed: from now on its parameters are views of
       // `full` while the unit is gathered, empty otherwise.
@@ -525,6 +530,10 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     in_flight_.pop_front();
     FABRIC_RETURN_IF_ERROR(u.pending->Wait());
     return TorchCall(rank_, "accumulate gradient shard", [&] {
+      // bf16_gather: reduced in bfloat16; averaged and handed on in the shard's dtype.
+      if (u.grad_shard.scalar_type() != u.shard.scalar_type()) {
+        u.grad_shard = u.grad_shard.to(u.shard.scalar_type());
+      }
       u.grad_shard.div_(comm_->world_size());
       if (u.grad_shard.device() != u.shard.device()) {
         // Offloaded: the host's copy of the gradient in pinned memory too.
@@ -570,6 +579,10 @@ class FsdpStrategy : public Strategy, public UnitRunner {
       // this returns, and a collective's Wait does not wait on the host's side.
       u.staged = u.shard.device() == u.full.device() ? u.shard.detach()
                                                      : u.shard.detach().to(u.full.device());
+      // bf16_gather: the all-gather moves bfloat16 (cast on the device).
+      if (u.staged.scalar_type() != u.full.scalar_type()) {
+        u.staged = u.staged.to(u.full.scalar_type());
+      }
     }));
     return comm_->StartAllGather(u.staged, u.full);
   }
@@ -623,8 +636,10 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   // while freed fails cleanly) and the full buffer's storage is released.
   void Release(Unit& u) {
     if (!u.gathered) return;
+    // Released, a parameter shows the shard's dtype (bf16_gather: float32, its master
+    // copy's), not the gathered one.
     for (ParamInfo& p : u.params) {
-      p.param.set_data(at::empty({0}, u.full.options()));
+      p.param.set_data(at::empty({0}, u.full.options().dtype(u.shard.scalar_type())));
     }
     FreeStorage(u.full);
     u.gathered = false;
