@@ -31,6 +31,9 @@ absl::Status WriteCheckpoint(const std::string& path, const CheckpointData& data
         dict.insert("step", at::scalar_tensor(data.step, at::kLong));
         dict.insert("world_size", at::scalar_tensor(data.world_size, at::kLong));
         if (data.rng_state.defined()) dict.insert("rng/cpu", data.rng_state);
+        if (data.cuda_rng_state.defined()) {
+          dict.insert("rng/cuda", data.cuda_rng_state.to(at::kCPU));
+        }
         PutAll(dict, "model/", data.model);
         PutAll(dict, "optim/", data.optimizer);
         PutAll(dict, "extra/", data.extra);
@@ -73,6 +76,8 @@ absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path, int rank)
             out.world_size = t.item<int64_t>();
           } else if (key == "rng/cpu") {
             out.rng_state = t;
+          } else if (key == "rng/cuda") {
+            out.cuda_rng_state = t;
           } else if (absl::StartsWith(key, "model/")) {
             out.model[key.substr(6)] = t;
           } else if (absl::StartsWith(key, "optim/")) {

@@ -5,7 +5,8 @@
 // Every tensor is stored on the CPU (device-independent: a GPU run's checkpoint loads on
 // CPU and the reverse; loaders copy into their own devices and dtypes).
 // Keys: "format" (int64 1), "step" (int64), "world_size" (int64, the saver's),
-// "rng/cpu" (the CPU generator's state), "model/<param name>" (full, unsharded),
+// "rng/cpu" (the CPU generator's state), "rng/cuda" (the saving rank's CUDA generator's,
+// absent when it ran on the CPU), "model/<param name>" (full, unsharded),
 // "optim/<param name>/<state key>" (see optim_state.h), "extra/<key>" (the caller's).
 //
 // Thread safety: functions are thread-safe (no shared state).
@@ -24,7 +25,9 @@ namespace fabric::runtime {
 struct CheckpointData {
   int64_t step = 0;
   int64_t world_size = 1;
-  at::Tensor rng_state;  // may be undefined
+  at::Tensor rng_state;       // the CPU generator's; may be undefined
+  at::Tensor cuda_rng_state;  // the CUDA generator's; undefined without a GPU (and in
+                              // every checkpoint written before it was saved)
   TensorMap model;
   TensorMap optimizer;
   TensorMap extra;

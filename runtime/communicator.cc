@@ -277,7 +277,12 @@ absl::Status Communicator::Broadcast(at::Tensor& tensor, int root) {
 absl::Status Communicator::Barrier() {
   const BeatScope beat;  // a rank blocked here stops beating (runtime/heartbeat.h)
   if (impl_->group == nullptr) return absl::OkStatus();
-  return TorchCall(options_.rank, "barrier", [&] { impl_->group->barrier()->wait(); });
+  // The one bounded wait: a caller of Barrier acts on its Status at once (a sharded save,
+  // a program's own barrier). The other collectives wait unbounded: over NCCL that
+  // returns at enqueue and the watchdog ends a stuck one (nccl_backend.h); Gloo's waits
+  // are bounded by its own timeout.
+  return TorchCall(options_.rank, "barrier",
+                   [&] { impl_->group->barrier()->wait(ToMillis(options_.timeout)); });
 }
 
 absl::StatusOr<at::Tensor> Communicator::ReduceScatter(const at::Tensor& input) {

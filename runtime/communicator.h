@@ -36,7 +36,8 @@ struct CommunicatorOptions {
   int world_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 0;
-  // How long to wait for every rank to reach the store and for each collective.
+  // How long to wait for every rank to reach the store and for each collective (over
+  // NCCL: the watchdog's timeout, after which it ends the process; nccl_backend.h).
   absl::Duration timeout = absl::Minutes(5);
   // GLOO_SOCKET_IFNAME: the interface Gloo binds; empty picks by master_addr.
   std::string gloo_interface;
@@ -85,6 +86,8 @@ class Communicator {
   absl::StatusOr<std::vector<at::Tensor>> AllGather(const at::Tensor& tensor);
   // Into `tensor` on every rank from `root`.
   absl::Status Broadcast(at::Tensor& tensor, int root);
+  // Returns once every rank arrived, or DeadlineExceeded/Aborted after `timeout` (a
+  // bounded wait on every backend, NCCL included).
   absl::Status Barrier();
   // Sum-reduce-scatter of a 1-D `input` of world_size * n elements: returns the sum
   // over ranks of elements [rank*n, (rank+1)*n) (c10d's _reduce_scatter_base).

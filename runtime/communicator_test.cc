@@ -1,5 +1,7 @@
 #include "runtime/communicator.h"
 
+#include <stdlib.h>
+
 #include "ATen/ATen.h"
 #include "common/net.h"
 #include "common/status_matchers.h"
@@ -46,9 +48,13 @@ TEST(CommunicatorTest, NcclWithoutAGpuIsAClearError) {
   o.cuda_device = 0;
   o.cuda_backend = "nccl";
   o.timeout = absl::Seconds(30);
+  unsetenv("TORCH_NCCL_BLOCKING_WAIT");
   absl::StatusOr<std::unique_ptr<Communicator>> comm = Communicator::Create(o);
   EXPECT_FALSE(comm.ok());
   EXPECT_THAT(comm.status().message(), ::testing::HasSubstr("NCCL"));
+  // Blocking wait would turn off torch's NCCL watchdog (issue 29): the runtime leaves
+  // the variable as the user set it.
+  EXPECT_EQ(getenv("TORCH_NCCL_BLOCKING_WAIT"), nullptr);
 }
 
 }  // namespace

@@ -166,6 +166,66 @@ absl::Status FillFromSlurm(const EnvMap& env, RuntimeConfig* c) {
   return absl::OkStatus();
 }
 
+// Whether the launcher (or srun) narrowed this process's GPUs to its own one.
+bool NarrowedToOwnGpu(const EnvMap& env, const std::string& source) {
+  if (source == "slurm") return true;
+  std::optional<std::string> visible = Lookup(env, kEnvCudaVisibleDevices);
+  return visible.has_value() && visible->find(',') == std::string::npos;
+}
+
+// The accelerator, this rank's device and the c10d backend (ResolveConfig's rules, in
+// config.h), into c->accelerator, device_index, backend. Reads c->local_rank,
+// local_world_size and source.
+absl::Status ResolveDevice(const FabricOptions& options, const EnvMap& env, const CudaProbe& cuda,
+                           RuntimeConfig* c) {
+  FABRIC_ASSIGN_OR_RETURN(std::string accel, Merge("accelerator", options.accelerator, env,
+                                                   kEnvLtAccelerator, CanonAccelerator, "auto"));
+  if (accel != "cpu" && cuda.devices == 0 && !cuda.init_error.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("accelerator '", accel, "': CUDA failed to initialise (", cuda.init_error,
+                     "); fix the driver or GPU, or pass --accelerator cpu to train on the CPU"));
+  }
+  if (accel == "auto") accel = cuda.devices > 0 ? "cuda" : "cpu";
+  if (accel == "cuda" && cuda.devices == 0) {
+    return absl::FailedPreconditionError(
+        "accelerator 'cuda' requested but this process sees no GPU (CUDA_VISIBLE_DEVICES, "
+        "driver); use --accelerator cpu");
+  }
+  c->accelerator = accel == "cuda" ? Accelerator::kCuda : Accelerator::kCpu;
+  std::string backend;
+  if (options.process_group_backend.has_value()) {
+    FABRIC_ASSIGN_OR_RETURN(backend, CanonBackend(*options.process_group_backend,
+                                                  "FabricOptions.process_group_backend"));
+  }
+  if (backend.empty()) backend = c->accelerator == Accelerator::kCuda ? "nccl" : "gloo";
+  if (backend == "nccl" && c->accelerator != Accelerator::kCuda) {
+    return absl::InvalidArgumentError(
+        "process_group_backend 'nccl' needs accelerator cuda; use gloo on cpu");
+  }
+  c->backend = backend;
+  c->device_index = -1;
+  if (c->accelerator != Accelerator::kCuda) return absl::OkStatus();
+  // One GPU visible and narrowed to this rank: cuda:0. Otherwise cuda:LOCAL_RANK among
+  // the visible ones (torchrun's and Lightning's rule).
+  const bool own_gpu =
+      cuda.devices == 1 && (c->local_rank == 0 || NarrowedToOwnGpu(env, c->source));
+  if (own_gpu || c->local_rank < cuda.devices) {
+    c->device_index = own_gpu ? 0 : c->local_rank;
+    return absl::OkStatus();
+  }
+  if (backend == "gloo") {  // several ranks share a GPU over Gloo
+    c->device_index = c->local_rank % cuda.devices;
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("LOCAL_RANK=", c->local_rank, " of ", c->local_world_size,
+                   " workers on this node needs cuda:", c->local_rank, " but only ", cuda.devices,
+                   " GPU", cuda.devices == 1 ? " is" : "s are",
+                   " visible, and NCCL allows one rank per GPU ('Duplicate GPU'): start at most ",
+                   cuda.devices, " workers on this node (--devices ", cuda.devices,
+                   "), or set process_group_backend=gloo to share the GPUs"));
+}
+
 }  // namespace
 
 std::string AcceleratorName(Accelerator a) { return a == Accelerator::kCuda ? "cuda" : "cpu"; }
@@ -215,6 +275,24 @@ absl::StatusOr<std::string> FirstHostOfHostlist(const std::string& hostlist) {
 
 absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const EnvMap& env,
                                             int cuda_devices) {
+  return ResolveConfig(options, env, CudaProbe{cuda_devices, ""});
+}
+
+absl::Status CheckSpareBackend(const FabricOptions& options, const EnvMap& env,
+                               const CudaProbe& cuda) {
+  RuntimeConfig c;  // no rank yet: placed as local rank 0
+  FABRIC_RETURN_IF_ERROR(ResolveDevice(options, env, cuda, &c));
+  if (c.backend == "nccl") {
+    return absl::FailedPreconditionError(
+        "a spare (fabric-run --spares) takes part in in-place recovery, which needs "
+        "process_group_backend=gloo: NCCL's communicator cannot be re-formed around a "
+        "replacement yet; drop --spares (the gang restart covers NCCL) or use Gloo");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const EnvMap& env,
+                                            const CudaProbe& cuda) {
   RuntimeConfig c;
   if (Lookup(env, kEnvRank).has_value() || Lookup(env, kEnvWorldSize).has_value()) {
     FABRIC_ASSIGN_OR_RETURN(WorkerEnv w, WorkerEnv::FromEnvMap(env));
@@ -231,8 +309,6 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
     FABRIC_RETURN_IF_ERROR(FillFromSlurm(env, &c));
   }
 
-  FABRIC_ASSIGN_OR_RETURN(std::string accel, Merge("accelerator", options.accelerator, env,
-                                                   kEnvLtAccelerator, CanonAccelerator, "auto"));
   FABRIC_ASSIGN_OR_RETURN(std::string strategy, Merge("strategy", options.strategy, env,
                                                       kEnvLtStrategy, CanonStrategy, "auto"));
   FABRIC_ASSIGN_OR_RETURN(std::string precision, Merge("precision", options.precision, env,
@@ -253,34 +329,7 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
   FABRIC_ASSIGN_OR_RETURN(std::string nodes_str,
                           Merge("num_nodes", code_nodes, env, kEnvLtNumNodes, canon_nodes, ""));
 
-  if (accel == "auto") accel = cuda_devices > 0 ? "cuda" : "cpu";
-  if (accel == "cuda" && cuda_devices == 0) {
-    return absl::FailedPreconditionError(
-        "accelerator 'cuda' requested but this process sees no GPU (CUDA_VISIBLE_DEVICES, "
-        "driver); use --accelerator cpu");
-  }
-  c.accelerator = accel == "cuda" ? Accelerator::kCuda : Accelerator::kCpu;
-  if (c.accelerator == Accelerator::kCuda) {
-    // One GPU visible: the launcher narrowed visibility to this rank's GPU. Several:
-    // cuda:LOCAL_RANK among them (torchrun's and Lightning's rule).
-    c.device_index = cuda_devices == 1 ? 0 : c.local_rank;
-    if (c.device_index >= cuda_devices) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "LOCAL_RANK=", c.local_rank, " needs cuda:", c.local_rank, " but only ", cuda_devices,
-          " GPUs are visible; start at most ", cuda_devices, " workers on this node"));
-    }
-  }
-  std::string backend;
-  if (options.process_group_backend.has_value()) {
-    FABRIC_ASSIGN_OR_RETURN(backend, CanonBackend(*options.process_group_backend,
-                                                  "FabricOptions.process_group_backend"));
-  }
-  if (backend.empty()) backend = c.accelerator == Accelerator::kCuda ? "nccl" : "gloo";
-  if (backend == "nccl" && c.accelerator != Accelerator::kCuda) {
-    return absl::InvalidArgumentError(
-        "process_group_backend 'nccl' needs accelerator cuda; use gloo on cpu");
-  }
-  c.backend = backend;
+  FABRIC_RETURN_IF_ERROR(ResolveDevice(options, env, cuda, &c));
 
   if (devices != "auto") {
     int per_node = 0;
@@ -348,6 +397,13 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
     }
     c.recovery_timeout = absl::Seconds(seconds);
   }
+  if (c.recovery_in_place && c.backend == "nccl") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "in-place recovery (", kEnvFabricRecovery,
+        "=in-place, fabric-run --recovery in-place) needs process_group_backend=gloo: "
+        "NCCL's communicator cannot be re-formed around a replacement yet; use the gang "
+        "restart (the default, --recovery gang), or Gloo"));
+  }
   if (c.replacement && !c.recovery_in_place) {
     return absl::InvalidArgumentError(
         absl::StrCat("worker environment: ", kEnvFabricRecoveryReplacement, " is set but ",
@@ -356,6 +412,7 @@ absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const 
 
   c.fsdp = options.fsdp;
   c.fsdp.cpu_offload = options.fsdp.cpu_offload || strategy == "fsdp_cpu_offload";
+  c.fsdp.bf16_gather = options.fsdp.bf16_gather || c.precision == Precision::kBf16Mixed;
   c.num_threads = options.num_threads;
   if (c.num_threads == 0) {
     if (auto omp = Lookup(env, kEnvOmpNumThreads)) {

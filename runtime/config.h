@@ -82,14 +82,42 @@ struct RuntimeConfig {
   std::string source = "none";
 };
 
+// What this process found of CUDA (runtime/cuda_probe.h finds it; tests make it up).
+struct CudaProbe {
+  int devices = 0;  // GPUs this process can see (0: no CUDA build, no driver, no GPU)
+  // Non-empty: CUDA is there but failed to initialise (LibTorch's message); then
+  // `devices` is 0 and neither auto nor cuda may fall back to a silent CPU run.
+  std::string init_error;
+};
+
 // Resolves options against the environment. Returns InvalidArgument naming the
 // option and both values when code and an LT_* variable disagree, naming the variable
 // for malformed environment values, and for combinations that cannot run (the
-// single strategy with several processes, NCCL on cpu, ...); FailedPrecondition when
-// cuda is asked for but `cuda_devices` is 0, or this rank has no GPU of its own.
-// `cuda_devices`: the GPUs this process can see (0: no CUDA build or no GPU).
+// single strategy with several processes, NCCL on cpu, ...). FailedPrecondition, one
+// line saying what to change, when:
+// - cuda is asked for but no GPU is visible, or CUDA failed to initialise (under
+//   accelerator auto too: never a silent CPU run);
+// - NCCL would put two ranks on one GPU (more workers on the node than visible GPUs;
+//   NCCL refuses a duplicate GPU): the line names process_group_backend=gloo;
+// - in-place recovery (FABRIC_RECOVERY=in-place) with NCCL: NCCL's communicator cannot
+//   be re-formed around a replacement yet; the gang restart covers NCCL.
+// Placement on cuda: cuda:LOCAL_RANK among the visible GPUs; with one GPU visible,
+// cuda:0, when visibility was narrowed to this rank's GPU (CUDA_VISIBLE_DEVICES names
+// one device, or srun started the task) or the rank is local rank 0; a rank > 0 that
+// sees all of one GPU shares it (Gloo), and Gloo ranks beyond the GPU count share them
+// round robin (cuda:LOCAL_RANK % devices).
+absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const EnvMap& env,
+                                            const CudaProbe& cuda);
+// The same with only a device count (no initialisation error).
 absl::StatusOr<RuntimeConfig> ResolveConfig(const FabricOptions& options, const EnvMap& env,
                                             int cuda_devices);
+
+// A spare (FABRIC_SPARE_FIFO set; it has no rank yet): FailedPrecondition, one line,
+// when the job it would join runs NCCL (spares are in-place recovery); the accelerator
+// and backend errors of ResolveConfig otherwise; OK for a Gloo job. Fabric::Create
+// calls it before the spare waits for its assignment.
+absl::Status CheckSpareBackend(const FabricOptions& options, const EnvMap& env,
+                               const CudaProbe& cuda);
 
 // "-mixed" precisions (autocast in forward); the others are "-true".
 bool IsMixed(Precision p);

@@ -203,7 +203,8 @@ TEST(ResolveConfigTest, EachRankUsesCudaLocalRankOrItsOnlyVisibleGpu) {
   EXPECT_EQ(two.accelerator, Accelerator::kCuda);
   EXPECT_EQ(two.device_index, 1);
   EXPECT_EQ(two.backend, "nccl");
-  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig one, ResolveConfig({}, env, 1));  // narrowed
+  env["CUDA_VISIBLE_DEVICES"] = "1";  // the launcher narrowed visibility to this rank's GPU
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig one, ResolveConfig({}, env, 1));
   EXPECT_EQ(one.device_index, 0);
   EnvMap third = Launched(2, 3);
   third["LT_ACCELERATOR"] = "cuda";
@@ -288,6 +289,103 @@ TEST(FirstHostOfHostlistTest, Forms) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("malformed")));
   EXPECT_THAT(FirstHostOfHostlist("").status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
+}
+
+TEST(ResolveConfigTest, MoreNcclRanksThanGpusNamesGloo) {
+  // fabric-run --devices 2 on a one-GPU machine: both ranks see the same cuda:0.
+  EnvMap env = Launched(1, 2);
+  env["LT_ACCELERATOR"] = "cuda";
+  EXPECT_THAT(ResolveConfig({}, env, 1).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("LOCAL_RANK=1 of 2 workers"), HasSubstr("only 1 GPU is"),
+                             HasSubstr("process_group_backend=gloo"))));
+  // Local rank 0 cannot tell a shared GPU from its own: it is placed on cuda:0.
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig zero, ResolveConfig({}, Launched(0, 2), 1));
+  EXPECT_EQ(zero.device_index, 0);
+  EXPECT_EQ(zero.backend, "nccl");
+  // Gloo shares the GPUs round robin.
+  FabricOptions gloo;
+  gloo.process_group_backend = "gloo";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig shared, ResolveConfig(gloo, env, 1));
+  EXPECT_EQ(shared.device_index, 0);
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig third, ResolveConfig(gloo, Launched(3, 4), 2));
+  EXPECT_EQ(third.device_index, 1);
+  // srun with one GPU bound per task: narrowed, not shared.
+  EnvMap srun = {{"SLURM_PROCID", "1"},        {"SLURM_NTASKS", "2"},  {"SLURM_LOCALID", "1"},
+                 {"SLURM_JOB_NODELIST", "n1"}, {"SLURM_JOB_ID", "77"}, {"LT_ACCELERATOR", "cuda"}};
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig bound, ResolveConfig({}, srun, 1));
+  EXPECT_EQ(bound.device_index, 0);
+}
+
+TEST(ResolveConfigTest, CudaInitFailureIsNeverASilentCpuRun) {
+  const CudaProbe broken{0, "CUDA driver initialization failed"};
+  EXPECT_THAT(ResolveConfig({}, {}, broken).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("accelerator 'auto'"), HasSubstr("failed to initialise"),
+                             HasSubstr("CUDA driver initialization failed"),
+                             HasSubstr("--accelerator cpu"))));
+  FabricOptions cuda;
+  cuda.accelerator = "cuda";
+  EXPECT_THAT(ResolveConfig(cuda, {}, broken).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("failed to initialise")));
+  FabricOptions cpu;
+  cpu.accelerator = "cpu";  // asked for the CPU: CUDA's state does not matter
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig(cpu, {}, broken));
+  EXPECT_EQ(c.accelerator, Accelerator::kCpu);
+  // No CUDA at all (no driver, no build): auto is the CPU, as before.
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig none, ResolveConfig({}, {}, CudaProbe{}));
+  EXPECT_EQ(none.accelerator, Accelerator::kCpu);
+}
+
+TEST(ResolveConfigTest, InPlaceRecoveryRefusesNccl) {
+  EnvMap env = Launched(1, 2);
+  env["FABRIC_RECOVERY"] = "in-place";
+  env["CUDA_VISIBLE_DEVICES"] = "1";
+  EXPECT_THAT(
+      ResolveConfig({}, env, 1).status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr("in-place recovery"), HasSubstr("needs process_group_backend=gloo"),
+                     HasSubstr("--recovery gang"))));
+  env["FABRIC_RECOVERY_REPLACEMENT"] = "1";  // a replacement is refused the same way
+  EXPECT_THAT(ResolveConfig({}, env, 1).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in-place recovery")));
+  FabricOptions gloo;
+  gloo.process_group_backend = "gloo";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig c, ResolveConfig(gloo, env, 1));
+  EXPECT_TRUE(c.recovery_in_place);
+  EXPECT_EQ(c.backend, "gloo");
+  env["FABRIC_RECOVERY"] = "gang";  // the gang restart runs NCCL
+  env.erase("FABRIC_RECOVERY_REPLACEMENT");
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig gang, ResolveConfig({}, env, 1));
+  EXPECT_EQ(gang.backend, "nccl");
+}
+
+TEST(CheckSpareBackendTest, SparesRefuseNcclBeforeWaiting) {
+  // A spare's environment: no RANK yet (launcher/worker_specs.cc).
+  EnvMap env = {{"WORLD_SIZE", "2"},
+                {"LOCAL_WORLD_SIZE", "2"},
+                {"FABRIC_RECOVERY", "in-place"},
+                {"FABRIC_SPARE_FIFO", "/tmp/spare_0_0"}};
+  EXPECT_THAT(CheckSpareBackend({}, env, CudaProbe{1, ""}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("spare"), HasSubstr("process_group_backend=gloo"))));
+  FabricOptions gloo;
+  gloo.process_group_backend = "gloo";
+  EXPECT_THAT(CheckSpareBackend(gloo, env, CudaProbe{1, ""}), IsOk());
+  EXPECT_THAT(CheckSpareBackend({}, env, CudaProbe{0, ""}), IsOk());  // a CPU job: Gloo
+}
+
+TEST(ResolveConfigTest, Bf16MixedGathersFsdpInBf16) {
+  FabricOptions o;
+  o.precision = "bf16-mixed";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig mixed, ResolveConfig(o, {}, 0));
+  EXPECT_TRUE(mixed.fsdp.bf16_gather);
+  o.precision = "32-true";
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig full, ResolveConfig(o, {}, 0));
+  EXPECT_FALSE(full.fsdp.bf16_gather);
+  o.precision = "16-mixed";  // fp16 keeps float32 gathers (the scaler unscales float32)
+  FABRIC_ASSERT_OK_AND_ASSIGN(RuntimeConfig half, ResolveConfig(o, {}, 0));
+  EXPECT_FALSE(half.fsdp.bf16_gather);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/ddp_recovery.h"
+#include "runtime/grad_norm.h"
 #include "runtime/module_sync.h"
 #include "runtime/strategy.h"
 #include "runtime/torch_status.h"
@@ -166,19 +167,11 @@ class DdpStrategy : public Strategy, public InPlaceRecovery {
 
   absl::StatusOr<double> ClipGradNorm(double max_norm) override {
     return TorchCall(comm_->rank(), "clip gradients", [&] {
-      // One host synchronisation for the whole norm (not one per parameter).
-      std::vector<at::Tensor> norms;
-      for (auto& p : params_) {
-        if (p.grad().defined()) norms.push_back(p.grad().norm(2).to(at::kDouble));
-      }
-      if (norms.empty()) return 0.0;
-      const double norm = at::stack(norms).norm(2).item<double>();
-      const double coef = max_norm / (norm + 1e-6);
-      if (coef < 1.0) {
-        for (auto& p : params_) {
-          if (p.grad().defined()) p.mutable_grad().mul_(coef);
-        }
-      }
+      // Foreach kernels and one host synchronisation for the whole norm (grad_norm.h).
+      std::vector<at::Tensor> grads;
+      for (auto& p : params_) grads.push_back(p.grad());
+      const double norm = std::sqrt(SquaredNormOf(grads).item<double>());
+      ScaleInPlace(grads, ClipCoefficient(norm, max_norm));
       return norm;
     });
   }

@@ -10,17 +10,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 
 #include "ATen/DeviceAccelerator.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "runtime/cuda_probe.h"
 #include "runtime/heartbeat.h"
 #include "runtime/recovery.h"
+#include "runtime/rng_state.h"
 #include "runtime/sharded_state.h"
 #include "runtime/sharding.h"
 #include "runtime/spare.h"
-#include "torch/cuda.h"
 #include "torch/torch.h"
 
 namespace fabric::runtime {
@@ -67,21 +67,12 @@ void RemoveOtherStepDirs(const std::string& dir, const std::string& keep) {
   closedir(d);
 }
 
-// GPUs this process can use: 0 without a CUDA LibTorch, a driver or a device.
-int CudaDeviceCount() {
-  absl::StatusOr<int> n = TorchCall(/*rank=*/-1, "count the GPUs", [] {
-    return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
-  });
-  return n.ok() ? *n : 0;
-}
-
-// The CPU generator's state (what a checkpoint saves).
-absl::StatusOr<at::Tensor> ReadCpuRngState(int rank) {
-  return TorchCall(rank, "read RNG state", [] {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    return gen.get_state();
-  });
+// The generators' states into a checkpoint (rng_state.h: CPU, and CUDA on a GPU).
+absl::Status PutRngStates(int rank, const at::Device& device, CheckpointData* data) {
+  FABRIC_ASSIGN_OR_RETURN(RngStates rng, ReadRngStates(rank, device));
+  data->rng_state = rng.cpu;
+  data->cuda_rng_state = rng.cuda;
+  return absl::OkStatus();
 }
 
 // Collective: rank 0's `written` (the others pass OK) reaches every rank. Returns
@@ -113,7 +104,7 @@ Fabric::Fabric(const RuntimeConfig& config, RuntimeEnv env)
 
 absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& options,
                                                        const EnvMap& env) {
-  FABRIC_ASSIGN_OR_RETURN(RuntimeConfig config, ResolveConfig(options, env, CudaDeviceCount()));
+  FABRIC_ASSIGN_OR_RETURN(RuntimeConfig config, ResolveConfig(options, env, ProbeCuda()));
   return std::unique_ptr<Fabric>(new Fabric(config, RuntimeEnv::FromMap(env)));
 }
 
@@ -122,7 +113,8 @@ absl::StatusOr<std::unique_ptr<Fabric>> Fabric::Create(const FabricOptions& opti
   const std::string spare_fifo = RuntimeEnv::FromMap(env).spare_fifo;
   if (!spare_fifo.empty()) {
     // A spare (runtime/spare.h): wait, loaded, for the rank to take over; the
-    // assignment replaces the environment, read again.
+    // assignment replaces the environment, read again. An NCCL job is refused first.
+    FABRIC_RETURN_IF_ERROR(CheckSpareBackend(options, env, ProbeCuda()));
     FABRIC_RETURN_IF_ERROR(WaitForAssignment(spare_fifo));
     env = ReadProcessEnv();
     std::fprintf(stderr, "fabric runtime: spare (pid %d) takes over rank %s\n",
@@ -424,7 +416,7 @@ absl::Status Fabric::Save(const std::string& path, const TrainState& state,
   }
   absl::Status written = absl::OkStatus();
   if (IsGlobalZero()) {
-    FABRIC_ASSIGN_OR_RETURN(data.rng_state, ReadCpuRngState(rank()));
+    FABRIC_RETURN_IF_ERROR(PutRngStates(rank(), device_, &data));
     written = WriteCheckpoint(path, data, rank(), write_options);
   }
   // Everyone learns whether rank 0's write worked, and returns only after it did.
@@ -464,7 +456,7 @@ absl::Status Fabric::SaveSharded(const std::string& dir, const TrainState& state
     meta.step = state.step;
     meta.world_size = world_size();
     meta.extra = state.extra;
-    FABRIC_ASSIGN_OR_RETURN(meta.rng_state, ReadCpuRngState(rank()));
+    FABRIC_RETURN_IF_ERROR(PutRngStates(rank(), device_, &meta));
     written = WriteCheckpoint(step_dir + "/meta.ckpt", meta, rank());
     if (written.ok()) {
       written = WriteFileAtomically(dir + "/latest", absl::StrCat("step-", state.step, "\n"));
@@ -508,13 +500,8 @@ absl::StatusOr<TrainState> Fabric::Load(const std::string& path) {
     FABRIC_RETURN_IF_ERROR(m->strategy_->LoadFullOptimizerState(
         *m->optimizer_, Unprefixed(data.optimizer, m->index_)));
   }
-  if (data.rng_state.defined()) {
-    FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore RNG state", [&] {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(data.rng_state);
-    }));
-  }
+  FABRIC_RETURN_IF_ERROR(
+      RestoreRngStates(rank(), device_, RngStates{data.rng_state, data.cuda_rng_state}));
   TrainState out;
   out.step = data.step;
   out.extra = std::move(data.extra);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "runtime/fsdp_unit.h"
+#include "runtime/grad_norm.h"
 #include "runtime/module_sync.h"
 #include "runtime/sharding.h"
 #include "runtime/strategy.h"
@@ -87,6 +88,16 @@ void AllocStorage(const at::Tensor& t) {
   if (s->nbytes() == nbytes) return;
   s->set_data_ptr_noswap(s->allocator()->allocate(nbytes));
   s->set_nbytes(nbytes);
+}
+
+// A copy of device tensor `t` in pinned (page-locked) host memory. Not t.to(pinned cpu):
+// a blocking Tensor::to gives pageable memory whatever the options say (ATen's
+// _to_copy pins only for non_blocking copies). Pinned, the copies to and from the device
+// run by DMA without a staging copy. The copy is synchronous (the host reads the result).
+at::Tensor PinnedHostCopy(const at::Tensor& t) {
+  at::Tensor out = at::empty(t.sizes(), t.options().device(at::kCPU).pinned_memory(true));
+  out.copy_(t);
+  return out;
 }
 
 class FsdpStrategy : public Strategy, public UnitRunner {
@@ -268,24 +279,14 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   absl::StatusOr<double> ClipGradNorm(double max_norm) override {
     FABRIC_ASSIGN_OR_RETURN(
         at::Tensor sumsq, TorchCall(rank_, "gradient norm", [&] {
-          // On the communication device (offloaded gradients are on the host; NCCL is not).
-          at::Tensor total = at::zeros({1}, units_[0].full.options().dtype(at::kFloat));
-          for (Unit& u : units_) {
-            if (u.shard.grad().defined()) {
-              total.add_(u.shard.grad().to(at::kFloat).pow(2).sum().to(total.device()));
-            }
-          }
-          return total;
+          // Foreach kernels over the shards (grad_norm.h), the sum moved to the
+          // communication device (offloaded gradients are on the host; NCCL is not).
+          return SquaredNormOf(ShardGrads()).to(units_[0].full.device());
         }));
     FABRIC_RETURN_IF_ERROR(comm_->AllReduce(sumsq, ReduceOp::kSum));
     return TorchCall(rank_, "clip gradients", [&] {
-      double norm = std::sqrt(sumsq.item<double>());
-      double coef = max_norm / (norm + 1e-6);
-      if (coef < 1.0) {
-        for (Unit& u : units_) {
-          if (u.shard.grad().defined()) u.shard.mutable_grad().mul_(coef);
-        }
-      }
+      const double norm = std::sqrt(sumsq.item<double>());  // the one host synchronisation
+      ScaleInPlace(ShardGrads(), ClipCoefficient(norm, max_norm));
       return norm;
     });
   }
@@ -397,6 +398,18 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   }
 
  private:
+  // The dtype a unit whose shard is `shard_dtype` is gathered and reduced in.
+  at::ScalarType GatherDtype(at::ScalarType shard_dtype) const {
+    return options_.bf16_gather && shard_dtype == at::kFloat ? at::kBFloat16 : shard_dtype;
+  }
+
+  // Every unit's shard gradient (undefined where it has none), for grad_norm.h.
+  std::vector<at::Tensor> ShardGrads() const {
+    std::vector<at::Tensor> grads;
+    for (const Unit& u : units_) grads.push_back(u.shard.grad());
+    return grads;
+  }
+
   // The auto-wrap policy: a submodule whose type name contains one of unit_types, or
   // with at least unit_min_params trainable parameters, is a unit unless an enclosing
   // one is already; its parameters are those not claimed by a unit inside it. What no
@@ -500,12 +513,9 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     FABRIC_RETURN_IF_ERROR(comm_->Broadcast(flat, 0));
     return TorchCall(rank_, "shard parameters", [&] {
       u.shard = flat.narrow(0, u.layout.Begin(rank_), u.layout.shard_size).clone();
-      if (options_.cpu_offload && !flat.device().is_cpu()) {
-        // Pinned, so that the copies to and from the device run without staging.
-        u.shard = u.shard.to(u.shard.options().device(at::kCPU).pinned_memory(true));
-      }
+      if (options_.cpu_offload && !flat.device().is_cpu()) u.shard = PinnedHostCopy(u.shard);
       u.shard.set_requires_grad(true);
-      u.full = at::empty({u.layout.padded}, options);
+      u.full = at::empty({u.layout.padded}, options.dtype(GatherDtype(u.shard.scalar_type())));
       FreeStorage(u.full);
       // The module's own copies are freed: from now on its parameters are views of
       // `full` while the unit is gathered, empty otherwise.
@@ -520,9 +530,16 @@ class FsdpStrategy : public Strategy, public UnitRunner {
     in_flight_.pop_front();
     FABRIC_RETURN_IF_ERROR(u.pending->Wait());
     return TorchCall(rank_, "accumulate gradient shard", [&] {
+      // bf16_gather: reduced in bfloat16; averaged and handed on in the shard's dtype.
+      if (u.grad_shard.scalar_type() != u.shard.scalar_type()) {
+        u.grad_shard = u.grad_shard.to(u.shard.scalar_type());
+      }
       u.grad_shard.div_(comm_->world_size());
-      if (u.grad_shard.device() != u.shard.device())
-        u.grad_shard = u.grad_shard.to(u.shard.device());
+      if (u.grad_shard.device() != u.shard.device()) {
+        // Offloaded: the host's copy of the gradient in pinned memory too.
+        u.grad_shard = u.shard.device().is_cpu() ? PinnedHostCopy(u.grad_shard)
+                                                 : u.grad_shard.to(u.shard.device());
+      }
       if (u.shard.grad().defined()) {
         u.shard.mutable_grad().add_(u.grad_shard);
       } else {
@@ -562,6 +579,10 @@ class FsdpStrategy : public Strategy, public UnitRunner {
       // this returns, and a collective's Wait does not wait on the host's side.
       u.staged = u.shard.device() == u.full.device() ? u.shard.detach()
                                                      : u.shard.detach().to(u.full.device());
+      // bf16_gather: the all-gather moves bfloat16 (cast on the device).
+      if (u.staged.scalar_type() != u.full.scalar_type()) {
+        u.staged = u.staged.to(u.full.scalar_type());
+      }
     }));
     return comm_->StartAllGather(u.staged, u.full);
   }
@@ -615,8 +636,10 @@ class FsdpStrategy : public Strategy, public UnitRunner {
   // while freed fails cleanly) and the full buffer's storage is released.
   void Release(Unit& u) {
     if (!u.gathered) return;
+    // Released, a parameter shows the shard's dtype (bf16_gather: float32, its master
+    // copy's), not the gathered one.
     for (ParamInfo& p : u.params) {
-      p.param.set_data(at::empty({0}, u.full.options()));
+      p.param.set_data(at::empty({0}, u.full.options().dtype(u.shard.scalar_type())));
     }
     FreeStorage(u.full);
     u.gathered = false;

@@ -32,6 +32,12 @@ struct FsdpOptions {
   // the device for its all-gather and its reduce-scattered gradient back. No effect on
   // the CPU.
   bool cpu_offload = false;
+  // Lightning's FSDP mixed-precision policy for bf16-mixed (ResolveConfig sets it then): a
+  // float32 unit is gathered, computed with and reduce-scattered in bfloat16 (half the
+  // bytes of float32, and no bf16 copy of the weights kept by autocast); its shard, the
+  // gradient the optimizer sees and the optimizer state stay float32. Other dtypes
+  // (float64 units) are untouched.
+  bool bf16_gather = false;
 };
 
 }  // namespace fabric::runtime

@@ -2,12 +2,15 @@
 // RunUnit. One process (the collectives are local), against the same model trained
 // without FSDP.
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/communicator.h"
 #include "runtime/fsdp_unit.h"
+#include "runtime/precision.h"
 #include "runtime/strategy.h"
 #include "torch/torch.h"
 
@@ -92,6 +95,86 @@ TEST(FsdpTest, AUnitWithTwoDtypesIsShardedPerDtypeAndTrainsLikeTheModel) {
     ASSERT_TRUE(state.count(item.key())) << item.key();
     EXPECT_EQ(state[item.key()].scalar_type(), item.value().scalar_type()) << item.key();
     EXPECT_TRUE(at::allclose(state[item.key()], item.value(), 1e-6, 1e-6)) << item.key();
+  }
+}
+
+// Two float32 layers, each its own unit; records the dtype its weights had in forward.
+struct MlpImpl : torch::nn::Module {
+  MlpImpl() {
+    fc1 = register_module("fc1", torch::nn::Linear(6, 16));
+    fc2 = register_module("fc2", torch::nn::Linear(16, 2));
+  }
+  at::Tensor forward(const at::Tensor& x) {
+    seen = fc1->weight.scalar_type();
+    return fc2(torch::tanh(fc1(x)));
+  }
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  at::ScalarType seen = at::kFloat;
+};
+TORCH_MODULE(Mlp);
+
+// Trains `steps` SGD steps under FSDP (per-Linear units), with bf16_gather under
+// bf16-mixed autocast or in plain float32; returns each step's loss and the final shards.
+struct MlpRun {
+  std::vector<double> losses;
+  std::vector<at::Tensor> shards;
+  at::ScalarType forward_weight = at::kFloat, shard_grad = at::kFloat, released = at::kFloat;
+};
+MlpRun TrainMlp(bool bf16, int steps) {
+  torch::manual_seed(11);
+  Mlp net;
+  CommunicatorOptions co;
+  auto comm = Communicator::Create(co);
+  EXPECT_TRUE(comm.ok());
+  FsdpOptions fo;
+  fo.unit_types = {"Linear"};
+  fo.bf16_gather = bf16;
+  std::unique_ptr<Strategy> fsdp = MakeFsdpStrategy(comm->get(), fo);
+  auto shards = fsdp->Setup(net.ptr());
+  EXPECT_TRUE(shards.ok());
+  MlpRun r;
+  for (auto& s : *shards) r.shards.push_back(s.tensor);
+  torch::optim::SGD opt(r.shards, torch::optim::SGDOptions(0.2));
+  const at::Tensor x = torch::randn({8, 6});  // one batch: the loss must fall
+  const at::Tensor y = torch::randn({8, 2});
+  for (int step = 0; step < steps; ++step) {
+    EXPECT_THAT(fsdp->PreForward(true), IsOk());
+    at::Tensor loss;
+    {
+      std::optional<AutocastScope> autocast;
+      if (bf16) autocast.emplace(Precision::kBf16Mixed, c10::DeviceType::CPU);
+      loss = torch::mse_loss(net->forward(x).to(at::kFloat), y);
+    }
+    r.forward_weight = net->seen;
+    EXPECT_THAT(fsdp->PostForward({loss}, true), IsOk());
+    loss.backward();
+    EXPECT_THAT(fsdp->PostBackward(true), IsOk());
+    r.shard_grad = r.shards[0].grad().scalar_type();
+    opt.step();
+    EXPECT_THAT(fsdp->PostStep(), IsOk());
+    EXPECT_THAT(fsdp->ZeroGrad(), IsOk());
+    r.losses.push_back(loss.item<double>());
+  }
+  r.released = net->fc1->weight.scalar_type();
+  return r;
+}
+
+TEST(FsdpTest, Bf16GatherTrainsLikeFloat32WithinBf16Tolerance) {
+  const MlpRun ref = TrainMlp(/*bf16=*/false, 6);
+  const MlpRun low = TrainMlp(/*bf16=*/true, 6);
+  EXPECT_EQ(ref.forward_weight, at::kFloat);
+  EXPECT_EQ(low.forward_weight, at::kBFloat16);  // gathered in bf16: autocast copies nothing
+  EXPECT_EQ(low.shard_grad, at::kFloat);         // the optimizer sees float32 gradients
+  EXPECT_EQ(low.released, at::kFloat);           // a released parameter shows its master dtype
+  ASSERT_EQ(ref.losses.size(), low.losses.size());
+  for (size_t i = 0; i < ref.losses.size(); ++i) {
+    EXPECT_NEAR(low.losses[i], ref.losses[i], 3e-2 * ref.losses[i]) << "step " << i;
+  }
+  EXPECT_LT(low.losses.back(), low.losses.front());
+  ASSERT_EQ(ref.shards.size(), low.shards.size());
+  for (size_t i = 0; i < ref.shards.size(); ++i) {
+    EXPECT_EQ(low.shards[i].scalar_type(), at::kFloat);
+    EXPECT_TRUE(at::allclose(low.shards[i], ref.shards[i], 3e-2, 3e-2)) << i;
   }
 }
 

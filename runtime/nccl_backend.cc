@@ -1,7 +1,5 @@
 #include "runtime/nccl_backend.h"
 
-#include <stdlib.h>
-
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -20,10 +18,8 @@ absl::StatusOr<c10::intrusive_ptr<c10d::Backend>> MakeNcclBackend(
   return absl::UnimplementedError(absl::StrCat(
       "rank ", options.rank, ": NCCL: this build's LibTorch has no CUDA; use --accelerator cpu"));
 #else
-  // Blocking wait: Work::wait() raises (DistBackendError, a timeout) after the timeout
-  // instead of returning while the watchdog tears the process down; the caller can then
-  // report which collective timed out. A user's own setting wins.
-  setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
+  // No TORCH_NCCL_BLOCKING_WAIT here (nccl_backend.h): with it torch 2.11 creates no
+  // watchdog, so a dead peer would leave the survivors blocked forever.
   return TorchCall(options.rank, "create the NCCL process group", [&] {
     auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
     nccl_options->timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(options.timeout));

@@ -15,9 +15,12 @@ struct NcclBackendOptions {
   int rank = 0;
   int world_size = 1;
   int device_index = 0;  // cuda:<device_index>; one rank per GPU (NCCL's rule)
-  // A collective (or the communicator's creation) that does not finish within this
-  // fails with DeadlineExceeded on the waiting rank (TORCH_NCCL_BLOCKING_WAIT), instead
-  // of hanging until NCCL's own 10-30 minute default.
+  // The process group's timeout: NCCL's watchdog thread aborts the communicator of a
+  // collective that has not finished within it, and (TORCH_NCCL_ASYNC_ERROR_HANDLING)
+  // ends the process, so a dead or partitioned peer ends the survivors instead of
+  // leaving them blocked at the next .item() or synchronize. Also what a
+  // Work::wait(timeout) is bounded by where a caller asks for one. Communicator passes
+  // Fabric::Launch's timeout (default 5 minutes).
   absl::Duration timeout = absl::Minutes(5);
 };
 
@@ -26,6 +29,12 @@ struct NcclBackendOptions {
 // connects its communicator for the device now, so that Launch() fails rather than the
 // first collective. Returns Unimplemented when this LibTorch has no CUDA, and the
 // LibTorch error otherwise (see torch_status.h).
+//
+// Error handling: the runtime sets no NCCL variable. TORCH_NCCL_BLOCKING_WAIT stays as
+// the user left it (unset: off), so torch's watchdog runs and Work::wait() returns at
+// enqueue (the compute stream waits on NCCL's, no CPU polling); the watchdog ends a
+// stuck collective after `timeout`. TORCH_NCCL_ASYNC_ERROR_HANDLING is honoured:
+// fabric-run and torchrun set 1 (tear down the process), torch's default is 3.
 absl::StatusOr<c10::intrusive_ptr<c10d::Backend>> MakeNcclBackend(
     const c10::intrusive_ptr<c10d::Store>& store, const NcclBackendOptions& options);
 

@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -17,6 +16,7 @@
 #include "common/worker_control.h"
 #include "common/worker_env.h"
 #include "runtime/heartbeat.h"
+#include "runtime/rng_state.h"
 #include "runtime/torch_status.h"
 #include "torch/csrc/distributed/c10d/Store.hpp"
 #include "torch/csrc/jit/serialization/pickle.h"
@@ -147,9 +147,9 @@ absl::Status Recovery::ElectDonor(int64_t my_steps) {
 }
 
 void Recovery::RememberStepRng() {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  step_rng_ = gen.get_state();
+  absl::StatusOr<RngStates> rng = ReadRngStates(rank(), state_.device);
+  // Unreadable (a LibTorch error): TransferState sends the states as they are then.
+  step_rng_ = rng.ok() ? *rng : RngStates{};
 }
 
 bool Recovery::TakeSkipNextStep() {
@@ -163,6 +163,10 @@ absl::Status Recovery::TransferState(Strategy& strategy, torch::optim::Optimizer
   const bool load = !donor && *state_.steps_done < donor_.steps;
   std::vector<char> blob;
   if (donor) {
+    RngStates rng = step_rng_;  // what this step's forward drew from, else the current
+    if (!rng.cpu.defined()) {
+      FABRIC_ASSIGN_OR_RETURN(rng, ReadRngStates(rank(), state_.device));
+    }
     FABRIC_ASSIGN_OR_RETURN(TensorMap params, strategy.FullModelState(FullStateOn::kEveryRank));
     FABRIC_ASSIGN_OR_RETURN(TensorMap optim,
                             strategy.FullOptimizerState(optimizer, FullStateOn::kEveryRank));
@@ -171,13 +175,8 @@ absl::Status Recovery::TransferState(Strategy& strategy, torch::optim::Optimizer
           c10::Dict<std::string, at::Tensor> dict;
           for (auto& [k, v] : params) dict.insert("model/" + k, v.cpu());
           for (auto& [k, v] : optim) dict.insert("optim/" + k, v.cpu());
-          if (step_rng_.defined()) {
-            dict.insert("meta/rng", step_rng_);
-          } else {
-            auto gen = at::detail::getDefaultCPUGenerator();
-            std::lock_guard<std::mutex> lock(gen.mutex());
-            dict.insert("meta/rng", gen.get_state());
-          }
+          if (rng.cpu.defined()) dict.insert("meta/rng", rng.cpu);
+          if (rng.cuda.defined()) dict.insert("meta/rng_cuda", rng.cuda.cpu());
           if (scaler() != nullptr) {  // 16-mixed: go on with the donor's loss scale
             auto [scale, growth] = scaler()->State();
             dict.insert("meta/scaler_scale", scale.cpu());
@@ -200,7 +199,8 @@ absl::Status Recovery::TransferState(Strategy& strategy, torch::optim::Optimizer
                             return torch::jit::pickle_load(std::vector<char>(p, p + n));
                           }));
   TensorMap params, optim;
-  at::Tensor rng, buckets, scaler_scale, scaler_growth;
+  RngStates rng;
+  at::Tensor buckets, scaler_scale, scaler_growth;
   FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "read the state", [&] {
     for (const auto& item : value.toGenericDict()) {
       const std::string key = item.key().toStringRef();
@@ -210,7 +210,9 @@ absl::Status Recovery::TransferState(Strategy& strategy, torch::optim::Optimizer
       else if (key.rfind("optim/", 0) == 0)
         optim[key.substr(6)] = t;
       else if (key == "meta/rng")
-        rng = t;
+        rng.cpu = t;
+      else if (key == "meta/rng_cuda")
+        rng.cuda = t;
       else if (key == "meta/buckets")
         buckets = t;
       else if (key == "meta/scaler_scale")
@@ -234,14 +236,7 @@ absl::Status Recovery::TransferState(Strategy& strategy, torch::optim::Optimizer
     FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore the loss scaler",
                                      [&] { scaler()->SetState(scaler_scale, scaler_growth); }));
   }
-  if (rng.defined()) {
-    FABRIC_RETURN_IF_ERROR(TorchCall(rank(), "restore RNG state", [&] {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(rng);
-    }));
-  }
-  return absl::OkStatus();
+  return RestoreRngStates(rank(), state_.device, rng);
 }
 
 absl::Status Recovery::ReceiveStateAsReplacement(Strategy& strategy,

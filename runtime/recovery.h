@@ -35,6 +35,7 @@
 #include "runtime/communicator.h"
 #include "runtime/config.h"
 #include "runtime/grad_scaler.h"
+#include "runtime/rng_state.h"
 #include "runtime/strategy.h"
 
 namespace fabric::runtime {
@@ -111,8 +112,8 @@ class Recovery {
   absl::Status RecoverInPlace(Strategy& strategy, torch::optim::Optimizer& optimizer,
                               const absl::Status& failure, Point point);
 
-  // Before a synced forward of the recovering model: the CPU generator's state, what a
-  // replacement's forward of this step must draw from.
+  // Before a synced forward of the recovering model: the generators' states (CPU, and
+  // CUDA on a GPU: rng_state.h), what a replacement's forward of this step must draw from.
   void RememberStepRng();
   // True once after a recovery that gave this rank a state one step ahead of it: its
   // next Step() must not update (the update came with the state).
@@ -140,7 +141,7 @@ class Recovery {
   Donor donor_;         // ElectDonor's result
   std::optional<int64_t> joined_at_step_;
   bool skip_next_step_ = false;  // this rank took a state one step ahead of it
-  at::Tensor step_rng_;          // the CPU generator's state when this step's forward began
+  RngStates step_rng_;           // the generators' states when this step's forward began
 };
 
 }  // namespace fabric::runtime

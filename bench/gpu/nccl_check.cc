@@ -6,8 +6,15 @@
 //
 // Prints "CHECK <name> ok|FAIL <detail>" lines and "FIGURE nccl_init_ms <ms>"; exits 0
 // when every check passed, 1 when one failed, 2 without a GPU.
+//
+// `nccl_check wait N`: instead, N tiny all-reduces each waited for (Communicator's
+// AllReduce), then one device synchronisation; prints "FIGURE nccl_wait_us <us per
+// all-reduce>" and "FIGURE blocking_wait <TORCH_NCCL_BLOCKING_WAIT as set>". Run with and
+// without TORCH_NCCL_BLOCKING_WAIT=1: the cost of polling the GPU from the CPU that the
+// runtime's default (the watchdog, no blocking wait) avoids.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -35,7 +42,26 @@ std::string Str(const at::Tensor& t) { return c10::str(t.cpu().reshape({-1})); }
 
 }  // namespace
 
-int main() {
+// N all-reduces of one float on cuda:0, each waited for; the time per all-reduce.
+int WaitLoop(Communicator& comm, int n) {
+  at::Tensor t = at::ones({1}, at::TensorOptions().device(at::kCUDA, 0));
+  absl::Status s = comm.AllReduce(t, ReduceOp::kSum);  // warm-up
+  torch::cuda::synchronize(0);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n && s.ok(); ++i) s = comm.AllReduce(t, ReduceOp::kSum);
+  torch::cuda::synchronize(0);
+  const double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  Check("wait_loop", s.ok() && t.item<float>() == 1.0f, s.ok() ? Str(t) : s.ToString());
+  const char* blocking = std::getenv("TORCH_NCCL_BLOCKING_WAIT");
+  std::printf("FIGURE nccl_wait_us %.2f\n", us / n);
+  std::printf("FIGURE blocking_wait %s\n", blocking != nullptr ? blocking : "unset");
+  return failures == 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  const bool wait_mode = argc >= 2 && std::string(argv[1]) == "wait";
+  const int wait_n = argc >= 3 ? std::atoi(argv[2]) : 1000;
   if (!torch::cuda::is_available()) {
     std::fprintf(stderr, "nccl_check: no CUDA device is visible to LibTorch\n");
     return 2;
@@ -58,6 +84,7 @@ int main() {
   Check("create_process_group", comm.ok(), comm.ok() ? "" : comm.status().ToString());
   if (!comm.ok()) return 1;
   std::printf("FIGURE nccl_init_ms %.1f\n", init_ms);
+  if (wait_mode) return WaitLoop(**comm, wait_n > 0 ? wait_n : 1000);
   const std::string cuda_backend = (*comm)->BackendName(c10::DeviceType::CUDA);
   Check("cuda_tensors_use_nccl", cuda_backend == "nccl", cuda_backend);
 

@@ -27,6 +27,7 @@
 #include "examples/train/train_options.h"
 #include "runtime/fabric.h"
 #include "runtime/fsdp_unit.h"
+#include "runtime/fused_adamw.h"
 #include "torch/torch.h"
 
 namespace fabric::examples {
@@ -124,6 +125,7 @@ absl::Status Train(const TrainOptions& o) {
   fo.strategy = o.strategy;
   fo.precision = o.precision;
   fo.accelerator = o.accelerator;
+  fo.process_group_backend = o.process_group_backend;
   if (!o.fsdp_units.empty()) fo.fsdp.unit_types = {o.fsdp_units};
   if (!o.fsdp_checkpoint.empty()) fo.fsdp.checkpoint_types = {o.fsdp_checkpoint};
   // The blocks run through RunUnit: with a unit per block none is gathered before forward.
@@ -142,10 +144,15 @@ absl::Status Train(const TrainOptions& o) {
       o.steps));
   fabric->SeedEverything(o.seed);
   TinyLm model(o);
-  FABRIC_RETURN_IF_ERROR(fabric->Setup(model.ptr(), [&](std::vector<at::Tensor> params) {
-    return std::make_unique<torch::optim::AdamW>(
-        params, torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
-  }));
+  FABRIC_RETURN_IF_ERROR(fabric->Setup(
+      model.ptr(), [&](std::vector<at::Tensor> params) -> std::unique_ptr<torch::optim::Optimizer> {
+        const auto adamw = torch::optim::AdamWOptions(o.lr).weight_decay(0.0);
+        // On a GPU, LibTorch's fused AdamW kernel (one launch per device and dtype, not
+        // several per parameter); the CPU keeps torch::optim::AdamW, which the CPU tests
+        // compare against torch's Python AdamW.
+        if (fabric->device().is_cuda()) return std::make_unique<runtime::FusedAdamW>(params, adamw);
+        return std::make_unique<torch::optim::AdamW>(params, adamw);
+      }));
 
   const std::string ckpt = o.ckpt_dir.empty() ? "" : o.ckpt_dir + "/last.ckpt";
   int start_step = 0;

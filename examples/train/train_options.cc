@@ -11,7 +11,7 @@ namespace fabric::examples {
 
 std::string TrainUsage() {
   return "usage: train [--strategy ddp|fsdp|single_device|...] [--precision 32-true|bf16-mixed|...]\n"
-         "             [--accelerator cpu|cuda] [--fsdp-units TYPE] [--activation-checkpointing TYPE] [--steps N] [--batch-size N]\n"
+         "             [--accelerator cpu|cuda] [--process-group-backend nccl|gloo] [--fsdp-units TYPE] [--activation-checkpointing TYPE] [--steps N] [--batch-size N]\n"
          "             [--seq-len N]\n"
          "             [--vocab N] [--d-model N] [--layers N] [--heads N] [--lr X] [--seed N]\n"
          "             [--ckpt-dir DIR] [--ckpt-every N] [--log-every N] [--warmup-steps N]\n"
@@ -38,6 +38,11 @@ absl::StatusOr<TrainOptions> ParseTrainOptions(const std::vector<std::string>& a
       {"strategy", str(&o.strategy)},
       {"precision", str(&o.precision)},
       {"accelerator", str(&o.accelerator)},
+      {"process-group-backend",
+       [&o](const std::string& v) {
+         o.process_group_backend = v;
+         return v == "nccl" || v == "gloo";
+       }},
       {"steps", positive_int(&o.steps)},
       {"batch-size", positive_int(&o.batch_size)},
       {"seq-len", positive_int(&o.seq_len)},

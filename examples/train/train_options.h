@@ -17,6 +17,9 @@ struct TrainOptions {
   std::optional<std::string> strategy;
   std::optional<std::string> precision;
   std::optional<std::string> accelerator;
+  // --process-group-backend nccl|gloo: FabricOptions.process_group_backend (gloo: several
+  // ranks share one GPU). Unset: nccl on cuda, gloo on cpu.
+  std::optional<std::string> process_group_backend;
   int steps = 200;
   int batch_size = 8;  // sequences per process and step
   int seq_len = 64;

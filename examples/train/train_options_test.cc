@@ -28,6 +28,10 @@ TEST(TrainOptionsTest, BothFlagForms) {
   FABRIC_ASSERT_OK_AND_ASSIGN(o, ParseTrainOptions({"--loss-scale-growth-interval=1"}));
   EXPECT_EQ(o.loss_scale_growth_interval, 1);
   EXPECT_FALSE(ParseTrainOptions({"--loss-scale-growth-interval=0"}).ok());
+  FABRIC_ASSERT_OK_AND_ASSIGN(o, ParseTrainOptions({"--process-group-backend", "gloo"}));
+  EXPECT_EQ(*o.process_group_backend, "gloo");
+  EXPECT_THAT(ParseTrainOptions({"--process-group-backend=mpi"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--process-group-backend")));
 }
 
 TEST(TrainOptionsTest, BadValuesNameTheFlag) {

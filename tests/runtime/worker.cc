@@ -10,9 +10,12 @@
 //                                     Linear: checkpointed); prints the parameter bytes
 //                                     held right after the last forward and the calls of
 //                                     the units' forwards, and PLACEMENT: the devices of
-//                                     the optimizer's tensors and their gradients
-//   train strategy=.. steps=N save=PATH save_at=S [sharded=1] resume=PATH
-//                                     prints "LOSS <step> <value>" and "RNG <value>"
+//                                     the optimizer's tensors and their gradients (pinned=1:
+//                                     the tensor is in pinned host memory)
+//   train strategy=.. steps=N save=PATH save_at=S [sharded=1] resume=PATH [rng_on_device=1]
+//                                     prints "LOSS <step> <value>" and "RNG <value>" (a
+//                                     draw after the save and after the load; from the
+//                                     device's generator with rng_on_device=1)
 //   crash_save path=PATH              saves, then dies inside the second save
 //   check_ckpt path=PATH              loads, prints "STEP <n>"
 //   conflict strategy=..              FabricOptions vs LT_*: prints "ERROR ..." exit 3
@@ -25,9 +28,11 @@
 //                                     a parameter the forward never uses, one frozen
 //   count_collectives strategy=.. accum=K
 //                                     c10d collectives inside / outside NoBackwardSync
-//   die_mid_collective victim=R after=N timeout_s=T
+//   die_mid_collective victim=R after=N timeout_s=T [on_device=1]
 //                                     rank R SIGKILLs itself mid-loop; survivors print
 //                                     "SURVIVOR ..." with how long the error took, exit 5
+//                                     (over NCCL, on_device=1: no error comes back; the
+//                                     watchdog ends the survivors after timeout_s)
 //   precision p=NAME strategy=.. steps=N [init_scale=S growth_interval=K]
 //                                     trains in that precision, prints PRECISION/SCALES
 //   absent_rank0                      rank 0 never starts the store: rank 1's Launch fails
@@ -229,8 +234,10 @@ absl::Status Equivalence(const Args& a) {
   std::printf("OPTIM_TENSORS %zu\n", f->optimizer()->param_groups()[0].params().size());
   {  // where the optimizer's tensors (and so its state) and their gradients live
     const at::Tensor& p0 = f->optimizer()->param_groups()[0].params()[0];
-    std::printf("PLACEMENT rank=%d model=%s params=%s grads=%s\n", f->rank(),
-                f->device().str().c_str(), p0.device().str().c_str(), grad_device.c_str());
+    // pinned: the optimizer's tensor is in pinned (page-locked) host memory (FSDP offload).
+    std::printf("PLACEMENT rank=%d model=%s params=%s grads=%s pinned=%d\n", f->rank(),
+                f->device().str().c_str(), p0.device().str().c_str(), grad_device.c_str(),
+                p0.is_cpu() && p0.is_pinned() ? 1 : 0);
   }
   std::printf("MEMORY rank=%d params=%lld grads=%lld optim=%lld total=%lld\n", f->rank(),
               (long long)m.param_bytes, (long long)m.grad_bytes, (long long)m.optimizer_state_bytes,
@@ -282,6 +289,14 @@ absl::Status Equivalence(const Args& a) {
   return absl::OkStatus();
 }
 
+// One number from the CPU generator, or with rng_on_device=1 from the Fabric's device's
+// (cuda: the CUDA generator a checkpoint must restore too).
+double Draw(Fabric& f, const Args& a) {
+  const bool on_device = Get(a, "rng_on_device", "0") == "1";
+  return torch::rand({1}, at::TensorOptions().device(on_device ? f.device() : at::kCPU))
+      .item<double>();
+}
+
 absl::Status Train(const Args& a) {
   FABRIC_ASSIGN_OR_RETURN(auto f, Start(a));
   torch::manual_seed(7);
@@ -293,17 +308,20 @@ absl::Status Train(const Args& a) {
     FABRIC_ASSIGN_OR_RETURN(TrainState st, f->Load(a.at("resume")));
     start = static_cast<int>(st.step);
     f->Print(absl::StrFormat("RESUMED %d", start));
-    f->Print(absl::StrFormat("RNG %.9g", torch::rand({1}).item<double>()));
+    f->Print(absl::StrFormat("RNG %.9g", Draw(*f, a)));
   }
   const int steps = GetInt(a, "steps", 4), save_at = GetInt(a, "save_at", -1);
   for (int s = start; s < steps; ++s) {
+    // Every step moves the device's generator on, as dropout would: a resume that did not
+    // restore it would draw from the seed's state, not the saved one.
+    if (Get(a, "rng_on_device", "0") == "1") Draw(*f, a);
     if (s == save_at) {
       if (GetInt(a, "sharded", 0) != 0) {
         FABRIC_RETURN_IF_ERROR(f->SaveSharded(a.at("save"), TrainState{s, {}}));
       } else {
         FABRIC_RETURN_IF_ERROR(f->Save(a.at("save"), TrainState{s, {}}));
       }
-      f->Print(absl::StrFormat("RNG %.9g", torch::rand({1}).item<double>()));
+      f->Print(absl::StrFormat("RNG %.9g", Draw(*f, a)));
     }
     FABRIC_ASSIGN_OR_RETURN(double loss, TrainStep(*f, model, s, 1));
     f->Print(absl::StrFormat("LOSS %d %.9g", s, loss));
@@ -414,7 +432,11 @@ absl::Status DieMidCollective(const Args& a) {
   const int victim = GetInt(a, "victim", f->world_size() - 1);
   const int after = GetInt(a, "after", 20);
   const int rounds = GetInt(a, "rounds", 100000);
-  at::Tensor t = at::ones({1 << 16});
+  // on_device=1: the Fabric's device (cuda: NCCL), read back every round as a training
+  // loop's loss is, so a survivor blocks there until NCCL's watchdog ends it.
+  const bool on_device = Get(a, "on_device", "0") == "1";
+  at::Tensor t =
+      at::ones({1 << 16}, at::TensorOptions().device(on_device ? f->device() : at::kCPU));
   absl::Time last_ok = absl::Now();
   for (int i = 0; i < rounds; ++i) {
     if (f->rank() == victim && i == after) {
@@ -431,6 +453,7 @@ absl::Status DieMidCollective(const Args& a) {
       std::fflush(stdout);
       _exit(5);
     }
+    if (on_device) (void)r->sum().item<double>();
     last_ok = absl::Now();
   }
   return absl::OkStatus();

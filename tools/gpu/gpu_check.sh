@@ -11,9 +11,11 @@
 # stdout and appended to ./gpu_results.txt as each row ends (so a row that runs out of
 # time loses nothing before it); logs in a temporary folder; with $OUT set (the device
 # tool's machine) both are copied there after every row. Without a GPU the CPU rows run
-# and the CUDA rows say SKIPPED: no GPU. Every row has its own timeout and the whole check
-# stays within GPU_CHECK_BUDGET seconds (default 450: under 8 minutes). Exit 0 when no row
-# failed, 1 otherwise, 2 when no usable torch is found.
+# and the CUDA rows say SKIPPED: no GPU; with one GPU the rows that need two say SKIPPED:
+# needs 2 GPUs. Every row has its own timeout, at most 120 s, and the whole check stays
+# within GPU_CHECK_BUDGET seconds (default 450: under 8 minutes, the device tool's command
+# limit is 10). The first row is `ldd` of the binaries against this torch's lib. Exit 0
+# when no row failed, 1 otherwise, 2 when no usable torch is found.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$HERE/bin
@@ -30,11 +32,12 @@ except Exception as e:
     print("ERR %s cannot import torch: %s" % (sys.executable, e)); sys.exit(0)
 gpu = torch.cuda.is_available()
 print("OK", torch.__version__, os.path.join(os.path.dirname(torch.__file__), "lib"),
-      int(gpu), torch.cuda.get_device_name(0) if gpu else "-", sys.executable, sep="\t")
+      int(gpu), torch.cuda.device_count() if gpu else 0,
+      torch.cuda.get_device_name(0) if gpu else "-", sys.executable, sep="\t")
 PY
 )
 [[ $probe == OK* ]] || die "${probe#ERR }"
-IFS=$'\t' read -r _ TORCH_VERSION TORCH_LIB HAS_GPU GPU_NAME PYEXE <<<"$probe"
+IFS=$'\t' read -r _ TORCH_VERSION TORCH_LIB HAS_GPU GPUS GPU_NAME PYEXE <<<"$probe"
 [[ $TORCH_VERSION == 2.11.* ]] || die "$PYEXE has torch $TORCH_VERSION; the binaries need torch 2.11"
 for b in fabric-run train worker nccl_check; do
   [[ -x $BIN/$b ]] || die "missing $BIN/$b: make the folder with 'bash tools/gpu_bundle.sh DIR'"
@@ -60,10 +63,12 @@ row() {  # row OK|FAIL|SKIPPED NAME DETAIL
   fi
 }
 # run LOG SECONDS CMD...: output in $LOGS/LOG.log, status in RC (124: its timeout, or the
-# budget's; 125: not run, the budget is spent).
+# budget's; 125: not run, the budget is spent). No row waits more than ROW_CAP seconds.
+ROW_CAP=120
 run() {
   local log=$1 secs=$2 left=$((BUDGET - (SECONDS - START)))
   shift 2
+  ((secs > ROW_CAP)) && secs=$ROW_CAP
   ((secs > left - 5)) && secs=$((left - 5))
   if ((secs < 10)); then RC=125; : >"$LOGS/$log.log"; return; fi
   timeout --kill-after=5 "$secs" "$@" >"$LOGS/$log.log" 2>&1
@@ -82,6 +87,22 @@ falls() { local l=($1); ((${#l[@]} >= 2)) && awk -v a="${l[0]}" -v b="${l[-1]}" 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "?" }'; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 SMALL=(--d-model 32 --seq-len 16 --batch-size 4 --layers 1 --lr 0.01)
+
+# ---- ldd: every binary's libraries resolve against this torch (the first row) --------------
+missing=""
+for b in train worker nccl_check; do
+  env "LD_LIBRARY_PATH=$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ldd "$BIN/$b" \
+    >"$LOGS/ldd_$b.log" 2>&1
+  missing+=$(awk '/not found/ {printf " %s:%s", b, $1}' b="$b" "$LOGS/ldd_$b.log")
+done
+cudart=$(awk '/libcudart/ {print $3; exit}' "$LOGS/ldd_worker.log")
+nccl_so=$(awk '/libnccl/ {print $3; exit}' "$LOGS/ldd_worker.log")
+fr_ldd=$(ldd "$FR" 2>&1 | grep -c '=>')
+if [[ -z $missing ]]; then
+  row OK "ldd: bin/ resolves against this torch" "train, worker, nccl_check; libcudart ${cudart:-none}, libnccl ${nccl_so:-none}; fabric-run links $fr_ldd shared libraries"
+else
+  row FAIL "ldd: bin/ resolves against this torch" "not found:$missing"
+fi
 
 # ---- CPU rows ------------------------------------------------------------------------------
 run cpu_train 120 "$FR" --devices 2 --grace-period 5 "$BIN/train" --steps 40 --log-every 10 \
@@ -123,7 +144,7 @@ ddp_rows() {  # ddp_rows DEVICE BACKEND NPROC LABEL
   fi
   port=$("$PYEXE" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   t0=$(date +%s%N)
-  run "ddp_${dev}_torchrun" 180 "$PYEXE" -m torch.distributed.run --nproc-per-node "$n" \
+  run "ddp_${dev}_torchrun" 120 "$PYEXE" -m torch.distributed.run --nproc-per-node "$n" \
     --master-port "$port" "${args[@]}"
   tr_ms=$(ms_since "$t0")
   tr_line=$(grep -m1 -o 'DDP backend=.*' "$LOGS/ddp_${dev}_torchrun.log")
@@ -136,43 +157,76 @@ ddp_rows() {  # ddp_rows DEVICE BACKEND NPROC LABEL
 ddp_rows cpu gloo 2 "cpu:"
 
 # ---- CUDA rows -----------------------------------------------------------------------------
-CUDA_ROWS=("cuda: placement (cuda:LOCAL_RANK)" "cuda: NCCL process group init"
-  "cuda: DDP step, 32-true" "cuda: FSDP per-layer step, 32-true" "cuda: DDP bf16-mixed"
-  "cuda: FSDP bf16-mixed" "cuda: DDP 16-mixed with the scaler" "cuda: FSDP 16-mixed with the scaler"
-  "cuda: FSDP CPU offload, NCCL" "cuda: FSDP CPU offload, 2 ranks over Gloo"
-  "cuda: checkpoint save and load" "cuda: in-place recovery asked on NCCL"
-  "cuda: DDP (nccl) script, fabric-run" "cuda: the same under torchrun (ratio)"
-  "cuda: step time, C++ runtime vs Lightning" "cuda: 4 ranks sharing cuda:0 over Gloo, DDP"
-  "cuda: Lightning script, fabric-run vs fabric run")
+R_PLACE="cuda: placement (cuda:LOCAL_RANK)"
+R_NCCL="cuda: NCCL process group init"
+R_WAIT="cuda: nccl wait, 1000 all-reduces"
+PREC_SPECS=("ddp 32-true 1e-3" "fsdp 32-true 1e-3" "ddp bf16-mixed 5e-2" "fsdp bf16-mixed 5e-2"
+  "ddp 16-mixed 2e-2" "fsdp 16-mixed 2e-2")
+PREC_ROWS=("cuda: DDP step, 32-true" "cuda: FSDP per-layer step, 32-true" "cuda: DDP bf16-mixed"
+  "cuda: FSDP bf16-mixed" "cuda: DDP 16-mixed with the scaler" "cuda: FSDP 16-mixed with the scaler")
+R_OFF_NCCL="cuda: FSDP CPU offload, NCCL"
+R_OFF_GLOO="cuda: FSDP CPU offload, 2 ranks over Gloo"
+R_PINNED="cuda: offload pinned (FSDP shards)"
+R_ACT="cuda: activation checkpointing, FSDP"
+R_TRAINER="cuda: fsdp trainer, 2 Gloo ranks on cuda:0"
+R_CKPT="cuda: checkpoint, CUDA RNG restored"
+R_REC_GLOO="cuda: recovery in place, 2 Gloo on cuda:0"
+R_REC_NCCL="cuda: recovery, NCCL refused at start"
+R_DDP_FR="cuda: DDP (nccl) script, fabric-run"
+R_DDP_TR="cuda: the same under torchrun (ratio)"
+R_STEP="cuda: step time, C++ runtime vs Lightning"
+R_GLOO4="cuda: 4 ranks sharing cuda:0 over Gloo, DDP"
+R_LT="cuda: Lightning script, fabric-run vs fabric run"
+R_DEAD="cuda: NCCL dead peer ends the survivor"
+R_FSDP2="cuda: FSDP over NCCL, 2 ranks"
+TWO_GPU_ROWS=("$R_DEAD" "$R_FSDP2")
+CUDA_ROWS=("$R_PLACE" "$R_NCCL" "$R_WAIT" "${PREC_ROWS[@]}" "$R_OFF_NCCL" "$R_OFF_GLOO" "$R_PINNED"
+  "$R_ACT" "$R_TRAINER" "$R_CKPT" "$R_REC_GLOO" "$R_REC_NCCL" "$R_DDP_FR" "$R_DDP_TR" "$R_STEP"
+  "$R_GLOO4" "$R_LT")
 if [[ $HAS_GPU != 1 ]]; then
   for r in "${CUDA_ROWS[@]}"; do row SKIPPED "$r" "no GPU (torch.cuda.is_available() is False)"; done
+  for r in "${TWO_GPU_ROWS[@]}"; do
+    row SKIPPED "$r" "no GPU (torch.cuda.is_available() is False); needs 2 GPUs"
+  done
   echo "gpu_check: $FAILED row(s) failed; results in $RESULTS, logs in $LOGS"
   exit $((FAILED > 0))
 fi
 WITH_TORCH=(env "LD_LIBRARY_PATH=$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+free_port() { "$PYEXE" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 run placement 120 "$FR" --accelerator cuda --devices 1 "$BIN/worker" precision p=32-true \
   strategy=ddp accelerator=cuda steps=3
 line=$(grep -m1 -o 'PRECISION .*' "$LOGS/placement.log")
 [[ $RC == 0 && $(field device "$line") == cuda:0 ]] &&
-  row OK "${CUDA_ROWS[0]}" "$(field device "$line") $GPU_NAME" || row FAIL "${CUDA_ROWS[0]}" "$(why placement) $line"
+  row OK "$R_PLACE" "$(field device "$line") $GPU_NAME" || row FAIL "$R_PLACE" "$(why placement) $line"
 
 run nccl 120 "${WITH_TORCH[@]}" "$BIN/nccl_check"
 bad=$(grep '^CHECK ' "$LOGS/nccl.log" | grep -vc ' ok')
 init_ms=$(sed -n 's/^FIGURE nccl_init_ms //p' "$LOGS/nccl.log")
 if [[ $RC == 0 && $bad == 0 && -n $init_ms ]]; then
-  row OK "${CUDA_ROWS[1]}" "world 1: $(grep -c '^CHECK ' "$LOGS/nccl.log") collectives ok, init ${init_ms} ms"
+  row OK "$R_NCCL" "world 1: $(grep -c '^CHECK ' "$LOGS/nccl.log") collectives ok, init ${init_ms} ms"
 else
-  row FAIL "${CUDA_ROWS[1]}" "$(why nccl) $(grep '^CHECK ' "$LOGS/nccl.log" | grep -v ' ok' | head -2 | tr '\n' ' ')"
+  row FAIL "$R_NCCL" "$(why nccl) $(grep '^CHECK ' "$LOGS/nccl.log" | grep -v ' ok' | head -2 | tr '\n' ' ')"
+fi
+
+# The runtime's default (no TORCH_NCCL_BLOCKING_WAIT: the watchdog runs, wait() returns at
+# enqueue) against blocking wait (every wait polls the GPU from the CPU).
+run nccl_wait 60 env -u TORCH_NCCL_BLOCKING_WAIT "${WITH_TORCH[@]}" "$BIN/nccl_check" wait 1000
+w_rc=$RC
+w_us=$(sed -n 's/^FIGURE nccl_wait_us //p' "$LOGS/nccl_wait.log")
+run nccl_wait_blocking 60 env TORCH_NCCL_BLOCKING_WAIT=1 "${WITH_TORCH[@]}" "$BIN/nccl_check" wait 1000
+b_us=$(sed -n 's/^FIGURE nccl_wait_us //p' "$LOGS/nccl_wait_blocking.log")
+if [[ $w_rc == 0 && $RC == 0 && -n $w_us && -n $b_us ]]; then
+  row OK "$R_WAIT" "$w_us us/all-reduce (watchdog, default) vs $b_us us (TORCH_NCCL_BLOCKING_WAIT=1), ratio $(ratio "$b_us" "$w_us")x"
+else
+  row FAIL "$R_WAIT" "default exit $w_rc; blocking: $(why nccl_wait_blocking)"
 fi
 
 run precision_ref 120 "${WITH_TORCH[@]}" "$BIN/worker" precision p=32-true accelerator=cpu steps=10
 ref_first=$(field first "$(grep -m1 '^PRECISION' "$LOGS/precision_ref.log")")
-i=2
-for spec in "ddp 32-true 1e-3" "fsdp 32-true 1e-3" "ddp bf16-mixed 5e-2" "fsdp bf16-mixed 5e-2" \
-            "ddp 16-mixed 2e-2" "fsdp 16-mixed 2e-2"; do
-  read -r strategy p tol <<<"$spec"
-  name=${CUDA_ROWS[$i]}; i=$((i + 1))
+for k in "${!PREC_SPECS[@]}"; do
+  read -r strategy p tol <<<"${PREC_SPECS[$k]}"
+  name=${PREC_ROWS[$k]}
   log="prec_${strategy}_$p"
   run "$log" 120 "${WITH_TORCH[@]}" "$BIN/worker" precision "p=$p" "strategy=$strategy" \
     accelerator=cuda steps=10
@@ -187,93 +241,126 @@ for spec in "ddp 32-true 1e-3" "fsdp 32-true 1e-3" "ddp bf16-mixed 5e-2" "fsdp b
   fi
 done
 
-for spec in "offload_nccl 1 backend=nccl" "offload_gloo 2 backend=gloo"; do
-  read -r log n backend <<<"$spec"
-  name=${CUDA_ROWS[$i]}; i=$((i + 1))
-  run "$log" 150 "$FR" --devices "$n" --grace-period 5 "$BIN/worker" equiv strategy=fsdp_cpu_offload \
-    optim=adam steps=4 accum=2 units=Linear jit=1 accelerator=cuda "$backend"
+# equiv_row NAME LOG N ARGS...: the worker's equivalence scenario under fabric-run with N
+# ranks (max abs difference to one process, checked by the worker); sets EQ_PLACE.
+equiv_row() {
+  local name=$1 log=$2 n=$3 diffs
+  shift 3
+  run "$log" 120 "$FR" --devices "$n" --grace-period 5 "$BIN/worker" equiv optim=adam steps=4 \
+    accum=2 units=Linear jit=1 accelerator=cuda "$@"
   diffs=$(grep -o 'MAXDIFF rank=[0-9]* [^ ]*' "$LOGS/$log.log" | awk '{print $3}' | xargs)
-  place=$(grep -m1 -o 'PLACEMENT .*' "$LOGS/$log.log")
-  if [[ $RC == 0 && $(wc -w <<<"$diffs") == "$n" && $place == *"params=cpu grads=cpu"* ]]; then
-    row OK "$name" "$place; max abs difference to one process: $diffs"
-  else
-    row FAIL "$name" "$(why "$log") $place"
+  EQ_PLACE=$(grep -m1 -o 'PLACEMENT .*' "$LOGS/$log.log")
+  if [[ $RC == 0 && $(wc -w <<<"$diffs") == "$n" ]]; then
+    row OK "$name" "${EQ_PLACE:+$EQ_PLACE; }max abs difference to one process: $diffs"
+    return 0
   fi
-done
-
-ck=$LOGS/cuda_ckpt
-run cuda_ckpt_a 150 "$FR" --accelerator cuda --devices 1 "$BIN/train" --steps 20 --ckpt-every 10 \
-  --log-every 10 --ckpt-dir "$ck"
-a_rc=$RC
-run cuda_ckpt_b 150 "$FR" --accelerator cuda --devices 1 "$BIN/train" --steps 30 --ckpt-every 10 \
-  --log-every 10 --ckpt-dir "$ck"
-name=${CUDA_ROWS[$i]}; i=$((i + 1))
-if [[ $a_rc == 0 && $RC == 0 ]] && grep -q "resumed from .* at step 20" "$LOGS/cuda_ckpt_b.log"; then
-  row OK "$name" "saved from cuda:0 at step 20, loaded and went on to 30"
+  row FAIL "$name" "$(why "$log") $EQ_PLACE"
+  return 1
+}
+equiv_row "$R_OFF_NCCL" offload_nccl 1 strategy=fsdp_cpu_offload backend=nccl
+off_rc=$?
+off_place=$EQ_PLACE
+equiv_row "$R_OFF_GLOO" offload_gloo 2 strategy=fsdp_cpu_offload backend=gloo
+if [[ $off_rc != 0 || $off_place != *"params=cpu grads=cpu"* ]]; then
+  row FAIL "$R_PINNED" "the offload run failed or kept its shards off the host: $off_place"
+elif [[ $off_place == *"pinned=1"* ]]; then
+  row OK "$R_PINNED" "the offloaded shards are in pinned host memory: $off_place"
 else
-  row FAIL "$name" "first exit $a_rc; $(why cuda_ckpt_b)"
+  row FAIL "$R_PINNED" "the offloaded shards are pageable (pinned=0): host<->device copies synchronise (issue 29)"
+fi
+equiv_row "$R_ACT" act_ckpt 1 strategy=fsdp checkpoint=Linear backend=nccl
+
+run fsdp_trainer 120 "$FR" --devices 2 --grace-period 5 "$BIN/train" --accelerator cuda \
+  --process-group-backend gloo --strategy fsdp --fsdp-units TransformerEncoderLayer \
+  --steps 30 --log-every 10 --d-model 64 --seq-len 32 --batch-size 4 --layers 2 --lr 0.01
+l=$(losses fsdp_trainer)
+done_line=$(grep -m1 -o 'done: .*' "$LOGS/fsdp_trainer.log")
+if [[ $RC == 0 ]] && falls "$l"; then
+  row OK "$R_TRAINER" "per-layer units, loss ${l%% *} -> ${l##* }, peak_device_mb=$(field peak_device_mb "$done_line"), step $(field mean_step_ms "$done_line") ms"
+else
+  row FAIL "$R_TRAINER" "$(why fsdp_trainer)"
 fi
 
-# In-place recovery asked for on NCCL, world size 1 (one GPU): the failed rank 0 is never
-# replaced in place, so the gang restarts and resumes from its checkpoint.
-name=${CUDA_ROWS[$i]}; i=$((i + 1))
-rk=$LOGS/recovery
-mkdir -p "$rk"
-"$FR" --accelerator cuda --devices 1 --recovery in-place --max-restarts 1 --grace-period 5 \
-  "$BIN/train" --steps 400 --ckpt-every 5 --log-every 50 --ckpt-dir "$rk" >"$LOGS/recovery.log" 2>&1 &
-agent=$!
-for _ in $(seq 1 600); do [[ -e $rk/last.ckpt ]] && break; sleep 0.1; done
-victim=$(pgrep -P "$agent" | head -n1)
-[[ -n $victim ]] && kill -KILL "$victim"
-timeout 150 tail --pid="$agent" -f /dev/null
-if kill -0 "$agent" 2>/dev/null; then kill -KILL "$agent"; RC=124; else wait "$agent"; RC=$?; fi
-if [[ -n $victim && $RC == 0 ]] && grep -q "resumed from" "$LOGS/recovery.log"; then
-  row OK "$name" "rank 0 (pid $victim) SIGKILLed: gang restart, resumed from the checkpoint, exit 0"
+# Checkpoints from CUDA: the trainer resumes; the worker's draws from the CUDA generator
+# after the save and after the load agree (the generator moves on every step, so a load
+# that did not restore it would draw from the seed's state).
+ck=$LOGS/cuda_ckpt
+run cuda_ckpt_a 60 "$FR" --accelerator cuda --devices 1 "$BIN/train" --steps 20 --ckpt-every 10 \
+  --log-every 10 --ckpt-dir "$ck"
+a_rc=$RC
+run cuda_ckpt_b 60 "$FR" --accelerator cuda --devices 1 "$BIN/train" --steps 30 --ckpt-every 10 \
+  --log-every 10 --ckpt-dir "$ck"
+b_rc=$RC
+run cuda_rng_a 60 "${WITH_TORCH[@]}" "$BIN/worker" train accelerator=cuda steps=4 save_at=2 \
+  "save=$LOGS/cuda_rng.ckpt" rng_on_device=1
+rng_a=$(sed -n 's/^RNG //p' "$LOGS/cuda_rng_a.log")
+run cuda_rng_b 60 "${WITH_TORCH[@]}" "$BIN/worker" train accelerator=cuda steps=4 \
+  "resume=$LOGS/cuda_rng.ckpt" rng_on_device=1
+rng_b=$(sed -n 's/^RNG //p' "$LOGS/cuda_rng_b.log")
+if [[ $a_rc != 0 || $b_rc != 0 ]] || ! grep -q "resumed from .* at step 20" "$LOGS/cuda_ckpt_b.log"; then
+  row FAIL "$R_CKPT" "trainer: first exit $a_rc; $(RC=$b_rc why cuda_ckpt_b)"
+elif [[ $RC == 0 && -n $rng_a && $rng_a == "$rng_b" ]]; then
+  row OK "$R_CKPT" "saved from cuda:0 at step 20, resumed to 30; CUDA draw after save $rng_a = after load $rng_b"
 else
-  row FAIL "$name" "victim '${victim}', $(why recovery)"
+  row FAIL "$R_CKPT" "CUDA draw after save '$rng_a', after load '$rng_b': $(why cuda_rng_b)"
+fi
+
+run rec_gloo 120 "$FR" --devices 2 --recovery in-place --max-restarts 2 --grace-period 5 \
+  "$BIN/train" --accelerator cuda --process-group-backend gloo --steps 30 --log-every 10 \
+  --crash-at-step 10 --crash-rank 1 --crash-with kill "${SMALL[@]}"
+if [[ $RC == 0 ]] && grep -q "recovered in place" "$LOGS/rec_gloo.log"; then
+  row OK "$R_REC_GLOO" "$(grep -m1 -o 'recovered in place.*' "$LOGS/rec_gloo.log")"
+else
+  row FAIL "$R_REC_GLOO" "$(why rec_gloo)"
+fi
+
+t0=$(date +%s%N)
+run rec_nccl 60 "$FR" --accelerator cuda --devices 1 --recovery in-place --max-restarts 0 \
+  --grace-period 5 "$BIN/train" --steps 20 "${SMALL[@]}"
+rec_ms=$(ms_since "$t0")
+refusal=$(grep -m1 -o 'in-place recovery .*needs process_group_backend=gloo.*' "$LOGS/rec_nccl.log")
+if [[ $RC != 0 && $RC != 124 && -n $refusal ]]; then
+  row OK "$R_REC_NCCL" "exit $RC after ${rec_ms} ms: ${refusal:0:160}"
+else
+  row FAIL "$R_REC_NCCL" "expected a refusal naming process_group_backend=gloo; $(why rec_nccl)"
 fi
 
 ddp_rows cuda nccl 1 "cuda:"
-i=$((i + 2))
 
-SHAPE=(--d-model 256 --layers 4 --heads 8 --seq-len 128 --batch-size 32)
-name=${CUDA_ROWS[$i]}
-run step_cpp 150 "$FR" --accelerator cuda --devices 1 "$BIN/train" --precision bf16-mixed \
-  --steps 60 --warmup-steps 15 --log-every 1000 "${SHAPE[@]}"
-cpp_ms=$(sed -n 's/.*mean_step_ms=\([0-9.]*\).*/\1/p' "$LOGS/step_cpp.log")
-if "$PYEXE" -c 'import lightning' 2>/dev/null; then
-  run step_lightning 150 "$PYEXE" "$HERE/py/lightning_lm.py" --precision bf16-mixed \
-    --steps 60 --warmup-steps 15 "${SHAPE[@]}"
-  lt_ms=$(sed -n 's/.*mean_step_ms=\([0-9.]*\).*/\1/p' "$LOGS/step_lightning.log")
-  if [[ -n $cpp_ms && -n $lt_ms ]]; then
-    row OK "$name" "$cpp_ms ms vs $lt_ms ms (ratio $(ratio "$cpp_ms" "$lt_ms")x), bf16-mixed, d_model 256, 4 layers"
-  else
-    row FAIL "$name" "C++ '$cpp_ms' Lightning '$lt_ms': $(why step_lightning)"
-  fi
-else
-  row SKIPPED "$name" "lightning is not importable by $PYEXE (C++ step: ${cpp_ms:-?} ms)"
-fi
-i=$((i + 1))
-
-name=${CUDA_ROWS[$i]}; i=$((i + 1))
-run gloo_4 150 "$FR" --devices 4 --grace-period 5 "$BIN/worker" equiv strategy=ddp optim=adam \
+# 4 ranks on one GPU over Gloo (NCCL allows one rank per GPU).
+run gloo_4 120 "$FR" --devices 4 --grace-period 5 "$BIN/worker" equiv strategy=ddp optim=adam \
   steps=4 accelerator=cuda backend=gloo
 diffs=$(grep -o 'MAXDIFF rank=[0-9]* [^ ]*' "$LOGS/gloo_4.log" | awk '{print $3}' | xargs)
 if [[ $RC == 0 && $(wc -w <<<"$diffs") == 4 ]]; then
-  row OK "$name" "max abs difference to one process, per rank: $diffs"
+  row OK "$R_GLOO4" "max abs difference to one process, per rank: $diffs"
 else
-  row FAIL "$name" "$(why gloo_4)"
+  row FAIL "$R_GLOO4" "$(why gloo_4)"
 fi
 
-name=${CUDA_ROWS[$i]}
+SHAPE=(--d-model 256 --layers 4 --heads 8 --seq-len 128 --batch-size 32)
+run step_cpp 120 "$FR" --accelerator cuda --devices 1 "$BIN/train" --precision bf16-mixed \
+  --steps 60 --warmup-steps 15 --log-every 1000 "${SHAPE[@]}"
+cpp_ms=$(sed -n 's/.*mean_step_ms=\([0-9.]*\).*/\1/p' "$LOGS/step_cpp.log")
+if "$PYEXE" -c 'import lightning' 2>/dev/null; then
+  run step_lightning 120 "$PYEXE" "$HERE/py/lightning_lm.py" --precision bf16-mixed \
+    --steps 60 --warmup-steps 15 "${SHAPE[@]}"
+  lt_ms=$(sed -n 's/.*mean_step_ms=\([0-9.]*\).*/\1/p' "$LOGS/step_lightning.log")
+  if [[ -n $cpp_ms && -n $lt_ms ]]; then
+    row OK "$R_STEP" "$cpp_ms ms vs $lt_ms ms (ratio $(ratio "$cpp_ms" "$lt_ms")x), bf16-mixed, d_model 256, 4 layers"
+  else
+    row FAIL "$R_STEP" "C++ '$cpp_ms' Lightning '$lt_ms': $(why step_lightning)"
+  fi
+else
+  row SKIPPED "$R_STEP" "lightning is not importable by $PYEXE (C++ step: ${cpp_ms:-?} ms)"
+fi
+
 if "$PYEXE" -c 'import lightning' 2>/dev/null; then
   LT_ARGS=(--steps 12 --accumulate 2 --clip 1.0)
-  run lightning_fr 150 "$FR" --accelerator cuda --devices 1 --python "$PYEXE" \
+  run lightning_fr 120 "$FR" --accelerator cuda --devices 1 --python "$PYEXE" \
     "$HERE/py/fabric_train.py" --out "$LOGS/lt_fr" "${LT_ARGS[@]}"
   fr_rc=$RC
-  port=$("$PYEXE" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  run lightning_cli 150 "$PYEXE" -m lightning.fabric.cli run --accelerator cuda --devices 1 \
-    --main-port "$port" "$HERE/py/fabric_train.py" --out "$LOGS/lt_cli" "${LT_ARGS[@]}"
+  run lightning_cli 120 "$PYEXE" -m lightning.fabric.cli run --accelerator cuda --devices 1 \
+    --main-port "$(free_port)" "$HERE/py/fabric_train.py" --out "$LOGS/lt_cli" "${LT_ARGS[@]}"
   if [[ $fr_rc == 0 && $RC == 0 ]]; then
     cmp=$("$PYEXE" - "$LOGS/lt_fr/rank0.pt" "$LOGS/lt_cli/rank0.pt" <<'PY'
 import sys, torch
@@ -282,12 +369,39 @@ d = max((a[k] - b[k]).abs().max().item() for k in a)
 print("OK" if sorted(a) == sorted(b) and d <= 1e-4 else "FAIL", "max abs parameter difference %.2e" % d)
 PY
 )
-    row "${cmp%% *}" "$name" "${cmp#* }"
+    row "${cmp%% *}" "$R_LT" "${cmp#* }"
   else
-    row FAIL "$name" "fabric-run exit $fr_rc; fabric run: $(why lightning_cli)"
+    row FAIL "$R_LT" "fabric-run exit $fr_rc; fabric run: $(why lightning_cli)"
   fi
 else
-  row SKIPPED "$name" "lightning is not importable by $PYEXE"
+  row SKIPPED "$R_LT" "lightning is not importable by $PYEXE"
+fi
+
+# ---- rows that need two GPUs (NCCL allows one rank per GPU) ---------------------------------
+if ((GPUS < 2)); then
+  for r in "${TWO_GPU_ROWS[@]}"; do row SKIPPED "$r" "needs 2 GPUs (this machine has $GPUS)"; done
+else
+  # No launcher (it would stop the gang at once): rank 1 SIGKILLs itself mid-loop; rank 0,
+  # blocked reading an all-reduce's result, must be ended by NCCL's watchdog after the
+  # process group's timeout (20 s here), not hang.
+  port=$(free_port)
+  t0=$(date +%s%N)
+  for r in 1 0; do
+    env RANK=$r LOCAL_RANK=$r WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 \
+      MASTER_PORT=$port "${WITH_TORCH[@]}" timeout --kill-after=5 100 "$BIN/worker" \
+      die_mid_collective victim=1 after=20 timeout_s=20 on_device=1 accelerator=cuda \
+      >"$LOGS/nccl_dead_$r.log" 2>&1 &
+  done
+  wait $!
+  RC=$?
+  wait
+  dead_ms=$(ms_since "$t0")
+  if [[ $RC != 0 && $RC != 124 && $RC != 137 ]]; then
+    row OK "$R_DEAD" "rank 1 killed; rank 0 ended (exit $RC) after ${dead_ms} ms, timeout 20 s"
+  else
+    row FAIL "$R_DEAD" "rank 0: $(why nccl_dead_0)"
+  fi
+  equiv_row "$R_FSDP2" fsdp_nccl_2 2 strategy=fsdp backend=nccl
 fi
 echo "gpu_check: $FAILED row(s) failed; results in $RESULTS, logs in $LOGS"
 exit $((FAILED > 0))
