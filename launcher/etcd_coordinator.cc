@@ -115,10 +115,11 @@ absl::Status EtcdCoordinator::Bootstrap() {
   lease_ = *lease;
   const std::string round_key = prefix_ + rdzv::kRoundKey;
   for (int attempt = 0; attempt < 8; ++attempt) {
-    absl::StatusOr<rdzv::EtcdClient::Range> range = etcd_->GetPrefix(prefix_);
+    // The record (and a status request): not the node keys, which only the decider keeps.
+    absl::StatusOr<rdzv::EtcdClient::Range> range =
+        etcd_->GetRange(round_key, rdzv::PrefixEnd(prefix_));
     if (!range.ok()) return range.status();
     record_.reset();
-    nodes_.clear();
     for (const rdzv::EtcdKv& kv : range->kvs) ApplyEvent({rdzv::EtcdEvent::Type::kPut, kv});
     if (record_.has_value()) {
       if (Terminal(record_->phase)) {
@@ -138,10 +139,15 @@ absl::Status EtcdCoordinator::Bootstrap() {
       StartWatch(range->revision + 1);
       return absl::OkStatus();
     }
-    if (!range->kvs.empty() && !absl::StrContains(range->kvs.front().key, "node/")) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "etcd key '", range->kvs.front().key, "' is not fabric-run's; is --rdzv-id '",
-          options_.run_id, "' used by another tool?"));
+    absl::StatusOr<rdzv::EtcdClient::Range> all = etcd_->GetPrefix(prefix_);
+    if (!all.ok()) return all.status();
+    for (const rdzv::EtcdKv& kv : all->kvs) {
+      if (!absl::StartsWith(kv.key, prefix_ + rdzv::kNodeKeyPrefix) &&
+          kv.key != prefix_ + rdzv::kWantKey) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("etcd key '", kv.key, "' is not fabric-run's; is --rdzv-id '",
+                         options_.run_id, "' used by another tool?"));
+      }
     }
     // The first node of the run: the record, on a run lease every agent renews.
     absl::StatusOr<int64_t> run_lease =
@@ -160,21 +166,88 @@ absl::Status EtcdCoordinator::Bootstrap() {
 }
 
 void EtcdCoordinator::StartWatch(int64_t from_revision) {
-  watch_ = etcd_->Watch(
-      prefix_, from_revision,
-      [this](const rdzv::EtcdWatchBatch& b) {
+  const int generation = ++watch_generation_;
+  watch_.reset();  // its batches still queued are dropped by generation
+  watch_ = etcd_->WatchRange(
+      decider_ ? prefix_ : prefix_ + rdzv::kRoundKey, rdzv::PrefixEnd(prefix_), from_revision,
+      [this, generation](const rdzv::EtcdWatchBatch& b) {
         Input in;
         in.kind = Input::Kind::kWatch;
+        in.generation = generation;
         in.events = b.events;
         Push(std::move(in));
       },
-      [this](const absl::Status& s) {
+      [this, generation](const absl::Status& s) {
         Input in;
         in.kind = Input::Kind::kWatchError;
+        in.generation = generation;
         in.error = s;
         Push(std::move(in));
       },
       options_.launch.rdzv_grace + options_.launch.keepalive_timeout);
+}
+
+void EtcdCoordinator::FindRole(absl::Time now) {
+  next_role_try_ = now + absl::Milliseconds(250);  // when this try fails
+  const std::string nodes_prefix = prefix_ + rdzv::kNodeKeyPrefix;
+  if (my_create_revision_ == 0) {
+    absl::StatusOr<std::optional<rdzv::EtcdKv>> mine = etcd_->Get(nodes_prefix + options_.node_id);
+    if (!mine.ok() || !mine->has_value()) return;  // etcd down, or the lease went (KeepAlive says)
+    my_create_revision_ = (*mine)->create_revision;
+  }
+  absl::StatusOr<rdzv::EtcdClient::Last> before =
+      etcd_->LastCreatedBefore(nodes_prefix, my_create_revision_);
+  if (!before.ok()) return;
+  if (before->kv.has_value()) {
+    // Waits on that key: its deletion is the one that can make this node the oldest.
+    const int generation = ++pred_generation_;
+    pred_watch_.reset();
+    pred_watch_ = etcd_->WatchRange(
+        before->kv->key, "", before->revision + 1,
+        [this, generation](const rdzv::EtcdWatchBatch& b) {
+          for (const rdzv::EtcdEvent& e : b.events) {
+            if (e.type != rdzv::EtcdEvent::Type::kDelete) continue;
+            Input in;
+            in.kind = Input::Kind::kPredGone;
+            in.generation = generation;
+            Push(std::move(in));
+          }
+        },
+        [this, generation](const absl::Status&) {  // look again (the main watch says more)
+          Input in;
+          in.kind = Input::Kind::kPredGone;
+          in.generation = generation;
+          Push(std::move(in));
+        },
+        options_.launch.rdzv_grace + options_.launch.keepalive_timeout);
+    role_known_ = true;
+    return;
+  }
+  // The oldest node key: this node decides. Every key once, then the whole prefix watched
+  // from there.
+  absl::StatusOr<rdzv::EtcdClient::Range> all = etcd_->GetPrefix(prefix_);
+  if (!all.ok()) return;
+  pred_watch_.reset();
+  nodes_.clear();
+  for (const rdzv::EtcdKv& kv : all->kvs) ApplyEvent({rdzv::EtcdEvent::Type::kPut, kv});
+  decider_ = true;
+  role_known_ = true;
+  StartWatch(all->revision + 1);
+  LogDebug("etcd: this node decides run ", options_.run_id, "'s transitions (oldest node key)");
+}
+
+std::map<std::string, rdzv::NodeKey> EtcdCoordinator::NodesNow() {
+  if (decider_) return nodes_;
+  std::map<std::string, rdzv::NodeKey> nodes;
+  absl::StatusOr<rdzv::EtcdClient::Range> range = etcd_->GetPrefix(prefix_ + rdzv::kNodeKeyPrefix);
+  if (!range.ok()) return nodes;
+  for (const rdzv::EtcdKv& kv : range->kvs) {
+    absl::StatusOr<rdzv::NodeKey> n = rdzv::DecodeNode(kv.value);
+    if (!n.ok()) continue;
+    n->create_revision = kv.create_revision;
+    nodes[n->node_id] = *std::move(n);
+  }
+  return nodes;
 }
 
 void EtcdCoordinator::Push(Input input) {
@@ -260,6 +333,7 @@ void EtcdCoordinator::Shutdown() {
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  pred_watch_.reset();
   watch_.reset();
 }
 
@@ -294,7 +368,8 @@ void EtcdCoordinator::Loop() {
     }
     // Until it is in etcd (retried while etcd does not answer).
     if (node_dirty_ && now >= next_node_write_) WriteNode(now);
-    Advance(now);
+    if (me_written_ && !role_known_ && now >= next_role_try_) FindRole(now);
+    if (decider_) Advance(now);
     Emit(now);
     ReportWaiting(now);
   }
@@ -303,9 +378,18 @@ void EtcdCoordinator::Loop() {
 void EtcdCoordinator::Apply(const Input& in) {
   switch (in.kind) {
     case Input::Kind::kWatch:
+      // A replaced watch's (this node became the decider): the new one replays them.
+      if (in.generation != watch_generation_) return;
       for (const rdzv::EtcdEvent& e : in.events) ApplyEvent(e);
       return;
+    case Input::Kind::kPredGone:
+      if (in.generation != pred_generation_ || decider_) return;
+      pred_watch_.reset();
+      role_known_ = false;
+      next_role_try_ = absl::InfinitePast();
+      return;
     case Input::Kind::kWatchError:
+      if (in.generation != watch_generation_) return;
       PostFatal(absl::StrCat("lost the watch on etcd at ", Endpoints(), ": ", in.error.message(),
                              "; stopped this node's workers"));
       return;
@@ -334,6 +418,12 @@ void EtcdCoordinator::ApplyEvent(const rdzv::EtcdEvent& e) {
   const std::string& key = e.kv.key;
   if (!absl::StartsWith(key, prefix_)) return;
   const std::string name = key.substr(prefix_.size());
+  if (name == rdzv::kWantKey) {
+    const bool wanted = e.type == rdzv::EtcdEvent::Type::kPut;
+    if (wanted && !status_wanted_) status_dirty_ = true;  // the latest status, at once
+    status_wanted_ = wanted;
+    return;
+  }
   if (name == rdzv::kRoundKey) {
     if (e.type == rdzv::EtcdEvent::Type::kDelete) {
       if (record_.has_value() && !Terminal(record_->phase)) {
@@ -393,7 +483,7 @@ void EtcdCoordinator::KeepAlive(absl::Time now) {
   if (Unreachable(status)) {
     if (etcd_down_since_ == absl::InfiniteFuture()) {
       etcd_down_since_ = now;
-      next_down_line_ = now;
+      down_lines_.emplace(now);  // lines at 2 s, then at growing intervals
     }
     const absl::Duration down = after - etcd_down_since_;
     if (down >= lo.rdzv_grace) {
@@ -403,11 +493,10 @@ void EtcdCoordinator::KeepAlive(absl::Time now) {
                              status.message(), ")"));
       return;
     }
-    if (after >= next_down_line_) {
-      LogProgress("etcd at ", Endpoints(), " does not answer (", status.message(),
-                  "); the workers keep running; ", Seconds(lo.rdzv_grace - down),
+    if (down_lines_->Due(after)) {
+      LogProgress("etcd at ", Endpoints(), " does not answer for ", Seconds(down), " (",
+                  status.message(), "); the workers keep running; ", Seconds(lo.rdzv_grace - down),
                   " of --rdzv-grace ", Seconds(lo.rdzv_grace), " left");
-      next_down_line_ = after + absl::Seconds(5);
     }
     next_keepalive_ = after + std::min(kTick * 5, lo.keepalive_timeout / 3);
     return;
@@ -416,6 +505,7 @@ void EtcdCoordinator::KeepAlive(absl::Time now) {
     LogProgress("etcd at ", Endpoints(), " answers again after ", Seconds(after - etcd_down_since_),
                 "; the job goes on");
     etcd_down_since_ = absl::InfiniteFuture();
+    down_lines_.reset();
   }
 }
 
@@ -550,7 +640,7 @@ void EtcdCoordinator::Emit(absl::Time now) {
     }
   }
   if (now - want_since_ > options_.launch.join_timeout && spare_round_ != r.round) {
-    PostFatal(absl::StrCat("cannot join the job: ", rdzv::JoinedCount(r, nodes_), " of ",
+    PostFatal(absl::StrCat("cannot join the job: ", rdzv::JoinedCount(r, NodesNow()), " of ",
                            r.min_nodes == r.max_nodes ? "" : "at least ", r.min_nodes,
                            " nodes joined round ", r.round, " on etcd at ", Endpoints(),
                            " within --join-timeout ",
@@ -569,7 +659,7 @@ void EtcdCoordinator::ReportWaiting(absl::Time now) {
   w.waited = now - want_since_;
   w.join_timeout = options_.launch.join_timeout;
   std::vector<std::string> joined;
-  for (const auto& [id, n] : nodes_) {
+  for (const auto& [id, n] : NodesNow()) {
     if (n.left.empty() && n.round == r.round) joined.push_back(id);
   }
   w.joined = static_cast<int>(joined.size());
@@ -585,6 +675,7 @@ void EtcdCoordinator::PublishStatus(std::string node_status) {
 
 void EtcdCoordinator::WantPeerStatuses() {
   absl::MutexLock lock(&mu_);
+  want_asked_ = true;
   const bool fresh = absl::Now() < peers_wanted_until_;
   peers_wanted_until_ = absl::Now() + absl::Minutes(1);
   if (!fresh) {  // the first ask in a while: what was fetched before is stale
@@ -601,15 +692,34 @@ std::optional<std::vector<std::string>> EtcdCoordinator::PeerStatuses() {
 
 void EtcdCoordinator::ServeStatus(absl::Time now) {
   std::optional<std::string> publish;
-  bool fetch = false;
+  bool asked = false, fetch_now = false, wanted = false;
   {
     absl::MutexLock lock(&mu_);
     publish = std::exchange(status_to_publish_, std::nullopt);
-    fetch = now < peers_wanted_until_ && (fetch_peers_now_ || now >= next_peer_fetch_);
-    fetch_peers_now_ = false;
+    asked = std::exchange(want_asked_, false);
+    fetch_now = std::exchange(fetch_peers_now_, false);
+    wanted = now < peers_wanted_until_;
+  }
+  if (publish) {
+    latest_status_ = *std::move(publish);
+    status_dirty_ = true;
   }
   const std::string prefix = StatusPrefix(options_.run_id);
-  if (publish) (void)etcd_->Put(prefix + options_.node_id, *publish, lease_);
+  if (status_wanted_ && status_dirty_ && !latest_status_.empty()) {
+    if (etcd_->Put(prefix + options_.node_id, latest_status_, lease_).ok()) status_dirty_ = false;
+  }
+  constexpr absl::Duration kWantLife = absl::Minutes(1);
+  if (asked && now - want_put_at_ >= kWantLife / 2) {
+    // Asks every node for its status (again, before the last ask's lease ends); they
+    // answer within a loop turn of seeing it.
+    absl::StatusOr<int64_t> l = etcd_->GrantLease(kWantLife);
+    if (l.ok() && etcd_->Put(prefix_ + rdzv::kWantKey, options_.node_id, *l).ok()) {
+      want_put_at_ = now;
+      next_peer_fetch_ = now + absl::Seconds(1);
+      fetch_now = false;
+    }
+  }
+  const bool fetch = wanted && (fetch_now || now >= next_peer_fetch_);
   if (!fetch) return;
   next_peer_fetch_ = now + absl::Seconds(2);
   absl::StatusOr<rdzv::EtcdClient::Range> range = etcd_->GetPrefix(prefix);

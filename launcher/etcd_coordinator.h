@@ -11,8 +11,18 @@
 // answers again within it, the job goes on (etcd renews every lease on a new leader);
 // otherwise a kFatal event names the endpoints and the grace, and the agent stops.
 //
+// Who watches what (so that one change wakes O(1) agents, not all N, apart from the
+// round record, which every agent must see): the node whose key was created first (the
+// oldest live node key, etcd's election recipe) is the decider: it watches the whole
+// prefix, keeps every node key and writes the transitions Decide() calls for. Every
+// other agent watches the keys from `round` on (the record and the status request; the
+// node keys sort before them) and the one node key created just before its own: when
+// that key goes, it looks again, and the oldest becomes the decider. The compare-and-swap
+// keeps a transition right even while two agents both think they decide. Any agent
+// writes its own worker failures (AfterFailure) from the record alone.
+//
 // One thread of its own does every etcd call and owns the known state (the record, the
-// node keys); the agent's calls, the watch's batches and the timers reach it through
+// node keys); the agent's calls, the watches' batches and the timers reach it through
 // one queue. Events go out through an eventfd, as the Coordinator interface says.
 //
 // Thread safety: all public methods are safe from any thread.
@@ -68,9 +78,11 @@ class EtcdCoordinator : public Coordinator {
   void ReportSuccess(const NodePlacement& plan) override;
   void Leave(const std::string& reason) override;
   void Finish() override;
-  // `fabric-run status` across nodes: each node's status under a prefix of its own
-  // (StatusPrefix, outside the watched one, on the node's lease), written every time it
-  // is given; read with one range while someone asks (every 2 s, for a minute).
+  // `fabric-run status` across nodes: an asking node puts the run's `want` key (on a
+  // lease of a minute); while it exists every node writes its status under a prefix of
+  // its own (StatusPrefix, outside the run's, on the node's lease) each time it is given
+  // one, and the asker reads them with one range (after 1 s, then every 2 s). Nobody
+  // asking: no status writes at all (a long job does not grow etcd's history).
   void PublishStatus(std::string node_status) override;
   void WantPeerStatuses() override;
   std::optional<std::vector<std::string>> PeerStatuses() override;
@@ -81,8 +93,9 @@ class EtcdCoordinator : public Coordinator {
  private:
   // What reaches the thread.
   struct Input {
-    enum class Kind { kWatch, kWatchError, kPlan, kFailure, kSuccess, kLeave, kFinish };
+    enum class Kind { kWatch, kWatchError, kPredGone, kPlan, kFailure, kSuccess, kLeave, kFinish };
     Kind kind = Kind::kPlan;
+    int generation = 0;                         // kWatch, kWatchError, kPredGone: which watch
     std::vector<rendezvous::EtcdEvent> events;  // kWatch
     absl::Status error;                         // kWatchError
     int64_t round = 0;                          // kFailure, kSuccess
@@ -96,7 +109,14 @@ class EtcdCoordinator : public Coordinator {
   void PostFatal(const std::string& message);
   std::string Endpoints() const;
   absl::Status Bootstrap();  // Start's etcd work
+  // The run's watch from `from_revision`: the whole prefix for the decider, else the keys
+  // from `round` on. Batches of a replaced watch are dropped (generation).
   void StartWatch(int64_t from_revision);
+  // Once this node's key is in etcd, and again when the key it waits on goes: decider,
+  // or the watch on the key created just before this node's. Retried while etcd fails.
+  void FindRole(absl::Time now);
+  // The live node keys: the decider's own; anyone else reads them (for a wait line).
+  std::map<std::string, rendezvous::NodeKey> NodesNow();
   void Loop();
   // The steps of one loop turn (thread only).
   void Apply(const Input& input);
@@ -124,9 +144,24 @@ class EtcdCoordinator : public Coordinator {
   std::optional<std::string> status_to_publish_ ABSL_GUARDED_BY(mu_);
   absl::Time peers_wanted_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool fetch_peers_now_ ABSL_GUARDED_BY(mu_) = false;
+  bool want_asked_ ABSL_GUARDED_BY(mu_) = false;  // WantPeerStatuses since the last turn
   std::optional<std::vector<std::string>> peers_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<rendezvous::EtcdWatch> watch_;  // Start, then the thread's
   std::thread thread_;
+
+  // The thread's role (FindRole).
+  bool decider_ = false;
+  bool role_known_ = false;
+  absl::Time next_role_try_ = absl::InfinitePast();
+  int64_t my_create_revision_ = 0;
+  std::unique_ptr<rendezvous::EtcdWatch> pred_watch_;  // non-decider: the key before its own
+  int watch_generation_ = 0;  // of watch_ (inputs of older ones are dropped)
+  int pred_generation_ = 0;   // of pred_watch_
+  // Statuses across nodes (ServeStatus).
+  bool status_wanted_ = false;  // the run's `want` key exists
+  std::string latest_status_;
+  bool status_dirty_ = false;  // latest_status_ not written yet
+  absl::Time want_put_at_ = absl::InfinitePast();
 
   // The thread's own state.
   int64_t lease_ = 0;
@@ -154,7 +189,7 @@ class EtcdCoordinator : public Coordinator {
   absl::Time pending_since_ = absl::InfiniteFuture();  // a failure pending seen since
   absl::Time next_keepalive_;
   absl::Time etcd_down_since_ = absl::InfiniteFuture();
-  absl::Time next_down_line_;
+  std::optional<WaitSchedule> down_lines_;  // while etcd does not answer
   absl::Time next_peer_fetch_ = absl::InfinitePast();
 };
 

@@ -120,9 +120,15 @@ absl::StatusOr<int64_t> EtcdClient::Put(const std::string& key, const std::strin
 }
 
 absl::StatusOr<EtcdClient::Range> EtcdClient::GetPrefix(const std::string& prefix) {
+  return GetRange(prefix, PrefixEnd(prefix));
+}
+
+absl::StatusOr<EtcdClient::Range> EtcdClient::GetRange(const std::string& key,
+                                                       const std::string& range_end) {
+  const std::string& prefix = key;
   etcdserverpb::RangeRequest req;
-  req.set_key(prefix);
-  req.set_range_end(PrefixEnd(prefix));
+  req.set_key(key);
+  req.set_range_end(range_end);
   req.set_sort_order(etcdserverpb::RangeRequest::ASCEND);
   req.set_sort_target(etcdserverpb::RangeRequest::KEY);
   etcdserverpb::RangeResponse resp;
@@ -133,6 +139,26 @@ absl::StatusOr<EtcdClient::Range> EtcdClient::GetPrefix(const std::string& prefi
   Range out;
   out.revision = resp.header().revision();
   for (const mvccpb::KeyValue& kv : resp.kvs()) out.kvs.push_back(FromProto(kv));
+  return out;
+}
+
+absl::StatusOr<EtcdClient::Last> EtcdClient::LastCreatedBefore(const std::string& prefix,
+                                                               int64_t create_revision) {
+  etcdserverpb::RangeRequest req;
+  req.set_key(prefix);
+  req.set_range_end(PrefixEnd(prefix));
+  req.set_max_create_revision(create_revision - 1);
+  req.set_sort_order(etcdserverpb::RangeRequest::DESCEND);
+  req.set_sort_target(etcdserverpb::RangeRequest::CREATE);
+  req.set_limit(1);
+  etcdserverpb::RangeResponse resp;
+  absl::Status s = OnAnyMember("range " + prefix, [&](Member& m, grpc::ClientContext* ctx) {
+    return m.kv->Range(ctx, req, &resp);
+  });
+  if (!s.ok()) return s;
+  Last out;
+  out.revision = resp.header().revision();
+  if (resp.kvs_size() > 0) out.kv = FromProto(resp.kvs(0));
   return out;
 }
 
@@ -228,9 +254,18 @@ std::unique_ptr<EtcdWatch> EtcdClient::Watch(const std::string& prefix, int64_t 
                                              std::function<void(const EtcdWatchBatch&)> on_batch,
                                              std::function<void(const absl::Status&)> on_error,
                                              absl::Duration give_up_after) {
+  return WatchRange(prefix, PrefixEnd(prefix), from_revision, std::move(on_batch),
+                    std::move(on_error), give_up_after);
+}
+
+std::unique_ptr<EtcdWatch> EtcdClient::WatchRange(
+    const std::string& key, const std::string& range_end, int64_t from_revision,
+    std::function<void(const EtcdWatchBatch&)> on_batch,
+    std::function<void(const absl::Status&)> on_error, absl::Duration give_up_after) {
   std::unique_ptr<EtcdWatch> w(new EtcdWatch());
   w->client_ = this;
-  w->prefix_ = prefix;
+  w->prefix_ = key;
+  w->range_end_ = range_end;
   w->next_revision_ = from_revision;
   w->give_up_after_ = give_up_after;
   w->on_batch_ = std::move(on_batch);
@@ -266,7 +301,7 @@ void EtcdWatch::Run() {
     etcdserverpb::WatchRequest req;
     etcdserverpb::WatchCreateRequest* create = req.mutable_create_request();
     create->set_key(prefix_);
-    create->set_range_end(PrefixEnd(prefix_));
+    create->set_range_end(range_end_);
     create->set_start_revision(next_revision_);
     etcdserverpb::WatchResponse resp;
     absl::Status fatal;

@@ -85,6 +85,15 @@ class EtcdClient {
     int64_t revision = 0;     // the store's revision the range was read at
   };
   absl::StatusOr<Range> GetPrefix(const std::string& prefix);
+  // The keys in [key, range_end) (etcd's range; range_end "" is `key` alone).
+  absl::StatusOr<Range> GetRange(const std::string& key, const std::string& range_end);
+  // Of the keys under `prefix` created before revision `create_revision`, the one created
+  // last (etcd's election recipe: the key to wait on), or none; `revision` is the store's.
+  struct Last {
+    std::optional<EtcdKv> kv;
+    int64_t revision = 0;
+  };
+  absl::StatusOr<Last> LastCreatedBefore(const std::string& prefix, int64_t create_revision);
   // The number of keys deleted.
   absl::StatusOr<int64_t> DeletePrefix(const std::string& prefix);
   // Compare-and-swap in one transaction: puts `value` when `key`'s mod_revision is
@@ -107,6 +116,12 @@ class EtcdClient {
                                    std::function<void(const EtcdWatchBatch&)> on_batch,
                                    std::function<void(const absl::Status&)> on_error,
                                    absl::Duration give_up_after = absl::Seconds(30));
+  // The same for the keys in [key, range_end) (range_end "": `key` alone).
+  std::unique_ptr<EtcdWatch> WatchRange(const std::string& key, const std::string& range_end,
+                                        int64_t from_revision,
+                                        std::function<void(const EtcdWatchBatch&)> on_batch,
+                                        std::function<void(const absl::Status&)> on_error,
+                                        absl::Duration give_up_after = absl::Seconds(30));
 
   // The member used first now ("host:port").
   std::string endpoint() const;
@@ -143,7 +158,8 @@ class EtcdWatch {
   void Run();
 
   EtcdClient* client_ = nullptr;
-  std::string prefix_;
+  std::string prefix_;  // the key (a prefix when range_end_ is PrefixEnd(prefix_))
+  std::string range_end_;
   int64_t next_revision_ = 0;
   absl::Duration give_up_after_;
   std::function<void(const EtcdWatchBatch&)> on_batch_;

@@ -117,6 +117,55 @@ TEST(EtcdClientTest, KeysRangesAndCompareAndSwap) {
   EXPECT_TRUE(r.kvs.empty());
 }
 
+// etcd's election recipe, as the etcd control plane uses it: the key created just before
+// one's own, and a watch on that one key alone (not on keys it is a prefix of).
+TEST(EtcdClientTest, TheKeyCreatedBeforeAndAWatchOnOneKey) {
+  FABRIC_ASSERT_OK_AND_ASSIGN(auto cluster, EtcdTestCluster::Start(1));
+  auto c = ClientOf(*cluster);
+  // Created in the order b, a, c (keys sort otherwise); "b" rewritten keeps its creation.
+  ASSERT_THAT(c->Put("/run/node/h:1", "b"), IsOk());
+  ASSERT_THAT(c->Put("/run/node/h:0", "a"), IsOk());
+  ASSERT_THAT(c->Put("/run/node/h:12", "c"), IsOk());
+  ASSERT_THAT(c->Put("/run/node/h:1", "b2"), IsOk());
+  ASSERT_THAT(c->Put("/run/round", "r"), IsOk());
+  FABRIC_ASSERT_OK_AND_ASSIGN(std::optional<EtcdKv> third, c->Get("/run/node/h:12"));
+  ASSERT_TRUE(third.has_value());
+  FABRIC_ASSERT_OK_AND_ASSIGN(EtcdClient::Last before,
+                              c->LastCreatedBefore("/run/node/", third->create_revision));
+  ASSERT_TRUE(before.kv.has_value());
+  EXPECT_EQ(before.kv->key, "/run/node/h:0");
+  FABRIC_ASSERT_OK_AND_ASSIGN(before,
+                              c->LastCreatedBefore("/run/node/", before.kv->create_revision));
+  ASSERT_TRUE(before.kv.has_value());
+  EXPECT_EQ(before.kv->key, "/run/node/h:1");
+  EXPECT_EQ(before.kv->value, "b2");
+  FABRIC_ASSERT_OK_AND_ASSIGN(before,
+                              c->LastCreatedBefore("/run/node/", before.kv->create_revision));
+  EXPECT_FALSE(before.kv.has_value());  // the oldest
+  EXPECT_GT(before.revision, third->create_revision);
+  // A range from `round` on leaves the node keys out.
+  FABRIC_ASSERT_OK_AND_ASSIGN(EtcdClient::Range from_round,
+                              c->GetRange("/run/round", PrefixEnd("/run/")));
+  ASSERT_EQ(from_round.kvs.size(), 1u);
+  EXPECT_EQ(from_round.kvs[0].value, "r");
+  // A watch on "/run/node/h:1" alone: "h:12" (which it is a prefix of) is not its.
+  Seen seen;
+  auto w = c->WatchRange(
+      "/run/node/h:1", "", before.revision + 1,
+      [&seen](const EtcdWatchBatch& b) {
+        absl::MutexLock lock(&seen.mu);
+        for (const EtcdEvent& e : b.events) {
+          seen.keys.push_back((e.type == EtcdEvent::Type::kDelete ? "-" : "") + e.kv.key);
+        }
+      },
+      [](const absl::Status&) {});
+  ASSERT_THAT(c->DeletePrefix("/run/node/h:12"), IsOk());
+  ASSERT_THAT(c->DeletePrefix("/run/node/h:1"), IsOk());  // h:1 (h:12 is gone already)
+  ASSERT_TRUE(seen.WaitFor(1, absl::Seconds(5)));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_THAT(seen.Keys(), ElementsAre("-/run/node/h:1"));
+}
+
 TEST(EtcdClientTest, ALeaseKeptAliveHoldsItsKeyAndItsExpiryDeletesIt) {
   FABRIC_ASSERT_OK_AND_ASSIGN(auto cluster, EtcdTestCluster::Start(1));
   auto c = ClientOf(*cluster);

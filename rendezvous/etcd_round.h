@@ -9,8 +9,13 @@
 //   <prefix>node/<node id>  each agent's NodeKey (JSON), attached to that agent's own
 //                           lease (TTL --keepalive-timeout): the key's deletion, by lease
 //                           expiry or revocation, is the node's loss.
+//   <prefix>want            exists while someone runs `fabric-run status` (a lease of a
+//                           minute): then every node writes its status (outside the prefix).
 //
-// Every agent watches the prefix, keeps the newest record and node keys, and asks
+// Node keys sort before `round` and `want`: an agent that does not decide watches the
+// keys from `round` on, the decider the whole prefix (launcher/etcd_coordinator.h).
+//
+// The deciding agent keeps the newest record and node keys, and asks
 // Decide() what transition (if any) they call for: complete the forming round, bump the
 // round after a node loss or growth, end the run. A worker failure is AfterFailure().
 // Nobody is special: any agent may write any transition, node 0's included.
@@ -32,6 +37,7 @@ namespace fabric::rendezvous {
 std::string RunPrefix(const std::string& run_id);
 inline constexpr char kRoundKey[] = "round";
 inline constexpr char kNodeKeyPrefix[] = "node/";
+inline constexpr char kWantKey[] = "want";
 
 struct RoundRecord {
   int64_t round = 1;

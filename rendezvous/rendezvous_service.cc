@@ -281,6 +281,13 @@ grpc::ServerBidiReactor<v1::SessionRequest, v1::Event>* RendezvousService::Sessi
 absl::Status RendezvousService::OnSessionHello(SessionReactor* session, const v1::Header& header) {
   std::vector<Effect> effects;
   std::vector<JoinCompletion> joins;
+  v1::Event opened;
+  opened.mutable_header()->set_run_id(header.run_id());
+  opened.mutable_header()->set_node_id(header.node_id());
+  opened.mutable_header()->set_protocol_version(kProtocolVersion);
+  opened.set_type(v1::Event::SESSION_OPENED);
+  opened.set_keepalive_interval_ms(
+      static_cast<int32_t>(absl::ToInt64Milliseconds(options_.keepalive_interval)));
   {
     absl::MutexLock lock(&mu_);
     if (shutting_down_) return absl::UnavailableError("the rendezvous server is shutting down");
@@ -289,20 +296,12 @@ absl::Status RendezvousService::OnSessionHello(SessionReactor* session, const v1
     if (!sid.ok()) return sid.status();
     session->session_id_ = *sid;
     TakeJoinsLocked(&effects, &joins);
-  }
-  v1::Event opened;
-  opened.mutable_header()->set_run_id(header.run_id());
-  opened.mutable_header()->set_node_id(header.node_id());
-  opened.mutable_header()->set_protocol_version(kProtocolVersion);
-  opened.set_type(v1::Event::SESSION_OPENED);
-  opened.set_keepalive_interval_ms(
-      static_cast<int32_t>(absl::ToInt64Milliseconds(options_.keepalive_interval)));
-  session->Push(opened);
-  SessionReactor* replaced = nullptr;
-  {
-    absl::MutexLock lock(&sessions_mu_);
+    // The stream is this node's before mu_ is released: an event the state pushes to the
+    // node from now on (another call's round change) finds it, after SESSION_OPENED.
+    session->Push(opened);
+    absl::MutexLock sessions_lock(&sessions_mu_);
     auto it = sessions_.find(header.node_id());
-    if (it != sessions_.end()) replaced = it->second;
+    SessionReactor* replaced = it != sessions_.end() ? it->second : nullptr;
     sessions_[header.node_id()] = session;
     // The old stream of this node is superseded; end it (its close is ignored by the
     // state, whose session id moved on).

@@ -4,8 +4,9 @@
 // effects: completes long-polling Join calls and pushes events on session streams.
 //
 // Thread safety: all methods may be called concurrently (gRPC callback threads and the
-// server's ticker). Lock order: mu_ (state) before nothing; sessions_mu_ is never held
-// while mu_ is taken.
+// server's ticker). Lock order: mu_ (state), then sessions_mu_ (a session stream is
+// registered under both, so that no push of the state misses it); mu_ is never taken
+// while sessions_mu_ is held.
 #ifndef FABRIC_RENDEZVOUS_RENDEZVOUS_SERVICE_H_
 #define FABRIC_RENDEZVOUS_RENDEZVOUS_SERVICE_H_
 
