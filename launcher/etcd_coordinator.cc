@@ -141,14 +141,17 @@ absl::Status EtcdCoordinator::Bootstrap() {
     }
     absl::StatusOr<rdzv::EtcdClient::Range> all = etcd_->GetPrefix(prefix_);
     if (!all.ok()) return all.status();
+    bool created_since = false;  // by another node, after the range above
     for (const rdzv::EtcdKv& kv : all->kvs) {
-      if (!absl::StartsWith(kv.key, prefix_ + rdzv::kNodeKeyPrefix) &&
+      created_since = created_since || kv.key == round_key;
+      if (!absl::StartsWith(kv.key, prefix_ + rdzv::kNodeKeyPrefix) && kv.key != round_key &&
           kv.key != prefix_ + rdzv::kWantKey) {
         return absl::FailedPreconditionError(
             absl::StrCat("etcd key '", kv.key, "' is not fabric-run's; is --rdzv-id '",
                          options_.run_id, "' used by another tool?"));
       }
     }
+    if (created_since) continue;
     // The first node of the run: the record, on a run lease every agent renews.
     absl::StatusOr<int64_t> run_lease =
         etcd_->GrantLease(std::max(3 * lo.keepalive_timeout, absl::Seconds(15)));
@@ -236,18 +239,20 @@ void EtcdCoordinator::FindRole(absl::Time now) {
   LogDebug("etcd: this node decides run ", options_.run_id, "'s transitions (oldest node key)");
 }
 
-std::map<std::string, rdzv::NodeKey> EtcdCoordinator::NodesNow() {
-  if (decider_) return nodes_;
-  std::map<std::string, rdzv::NodeKey> nodes;
-  absl::StatusOr<rdzv::EtcdClient::Range> range = etcd_->GetPrefix(prefix_ + rdzv::kNodeKeyPrefix);
-  if (!range.ok()) return nodes;
-  for (const rdzv::EtcdKv& kv : range->kvs) {
-    absl::StatusOr<rdzv::NodeKey> n = rdzv::DecodeNode(kv.value);
-    if (!n.ok()) continue;
-    n->create_revision = kv.create_revision;
-    nodes[n->node_id] = *std::move(n);
+std::vector<std::string> EtcdCoordinator::JoinedNow() {
+  std::vector<std::string> joined;
+  if (decider_) {
+    for (const auto& [id, n] : nodes_) {
+      if (n.left.empty() && n.round == record_->round) joined.push_back(id);
+    }
+    return joined;
   }
-  return nodes;
+  const std::string nodes_prefix = prefix_ + rdzv::kNodeKeyPrefix;
+  absl::StatusOr<rdzv::EtcdClient::Range> range =
+      etcd_->GetRange(nodes_prefix, rdzv::PrefixEnd(nodes_prefix), /*keys_only=*/true);
+  if (!range.ok()) return joined;
+  for (const rdzv::EtcdKv& kv : range->kvs) joined.push_back(kv.key.substr(nodes_prefix.size()));
+  return joined;
 }
 
 void EtcdCoordinator::Push(Input input) {
@@ -468,7 +473,10 @@ void EtcdCoordinator::KeepAlive(absl::Time now) {
   next_keepalive_ = now + lo.keepalive_timeout / 3;
   absl::StatusOr<absl::Duration> mine = etcd_->KeepAliveOnce(lease_);
   absl::Status status = mine.status();
-  if (status.ok() && record_.has_value() && record_->run_lease != 0 && !Terminal(record_->phase)) {
+  // The run lease: the decider's to renew (its TTL, at least 3 leases' lives, outlasts a
+  // decider's loss until its successor takes over).
+  if (status.ok() && decider_ && record_.has_value() && record_->run_lease != 0 &&
+      !Terminal(record_->phase)) {
     absl::StatusOr<absl::Duration> run = etcd_->KeepAliveOnce(record_->run_lease);
     if (!run.ok() && run.status().code() != absl::StatusCode::kNotFound) status = run.status();
   }
@@ -640,7 +648,7 @@ void EtcdCoordinator::Emit(absl::Time now) {
     }
   }
   if (now - want_since_ > options_.launch.join_timeout && spare_round_ != r.round) {
-    PostFatal(absl::StrCat("cannot join the job: ", rdzv::JoinedCount(r, NodesNow()), " of ",
+    PostFatal(absl::StrCat("cannot join the job: ", JoinedNow().size(), " of ",
                            r.min_nodes == r.max_nodes ? "" : "at least ", r.min_nodes,
                            " nodes joined round ", r.round, " on etcd at ", Endpoints(),
                            " within --join-timeout ",
@@ -658,10 +666,7 @@ void EtcdCoordinator::ReportWaiting(absl::Time now) {
   w.max_nodes = r.max_nodes;
   w.waited = now - want_since_;
   w.join_timeout = options_.launch.join_timeout;
-  std::vector<std::string> joined;
-  for (const auto& [id, n] : NodesNow()) {
-    if (n.left.empty() && n.round == r.round) joined.push_back(id);
-  }
+  const std::vector<std::string> joined = JoinedNow();
   w.joined = static_cast<int>(joined.size());
   w.missing = MissingNodes(joined, last_members_, options_.node_id, options_.launch.node_rank,
                            r.min_nodes, r.max_nodes);
@@ -731,9 +736,10 @@ void EtcdCoordinator::ServeStatus(absl::Time now) {
 }
 
 void EtcdCoordinator::Cleanup() {
-  // This node's key goes with its lease; a finished run's lease holds nothing any more.
+  // This node's key goes with its lease; a finished run's lease holds nothing any more
+  // (the decider's to revoke: not 255 revokes of one lease when 256 agents end).
   (void)etcd_->RevokeLease(lease_);
-  if (record_.has_value() && Terminal(record_->phase) && record_->run_lease != 0) {
+  if (decider_ && record_.has_value() && Terminal(record_->phase) && record_->run_lease != 0) {
     (void)etcd_->RevokeLease(record_->run_lease);
   }
   absl::MutexLock lock(&mu_);

@@ -6,7 +6,7 @@
 // the loss of an etcd member is etcd's business (fail-over in rendezvous/etcd_client.h).
 //
 // Liveness: this agent's node key is attached to its own lease (TTL --keepalive-timeout,
-// renewed every third of it); the run record to the run lease, which every agent renews.
+// renewed every third of it); the run record to the run lease, which the decider renews.
 // With etcd unreachable (no quorum) the workers keep running for --rdzv-grace: when etcd
 // answers again within it, the job goes on (etcd renews every lease on a new leader);
 // otherwise a kFatal event names the endpoints and the grace, and the agent stops.
@@ -115,8 +115,10 @@ class EtcdCoordinator : public Coordinator {
   // Once this node's key is in etcd, and again when the key it waits on goes: decider,
   // or the watch on the key created just before this node's. Retried while etcd fails.
   void FindRole(absl::Time now);
-  // The live node keys: the decider's own; anyone else reads them (for a wait line).
-  std::map<std::string, rendezvous::NodeKey> NodesNow();
+  // For a wait line: the nodes that joined the forming round, as the decider knows them;
+  // any other agent reads the live node keys' names (keys only: 256 agents reading 256
+  // values each starve etcd) and counts every live node as joined.
+  std::vector<std::string> JoinedNow();
   void Loop();
   // The steps of one loop turn (thread only).
   void Apply(const Input& input);

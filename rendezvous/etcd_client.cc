@@ -124,11 +124,13 @@ absl::StatusOr<EtcdClient::Range> EtcdClient::GetPrefix(const std::string& prefi
 }
 
 absl::StatusOr<EtcdClient::Range> EtcdClient::GetRange(const std::string& key,
-                                                       const std::string& range_end) {
+                                                       const std::string& range_end,
+                                                       bool keys_only) {
   const std::string& prefix = key;
   etcdserverpb::RangeRequest req;
   req.set_key(key);
   req.set_range_end(range_end);
+  req.set_keys_only(keys_only);
   req.set_sort_order(etcdserverpb::RangeRequest::ASCEND);
   req.set_sort_target(etcdserverpb::RangeRequest::KEY);
   etcdserverpb::RangeResponse resp;

@@ -85,8 +85,10 @@ class EtcdClient {
     int64_t revision = 0;     // the store's revision the range was read at
   };
   absl::StatusOr<Range> GetPrefix(const std::string& prefix);
-  // The keys in [key, range_end) (etcd's range; range_end "" is `key` alone).
-  absl::StatusOr<Range> GetRange(const std::string& key, const std::string& range_end);
+  // The keys in [key, range_end) (etcd's range; range_end "" is `key` alone); with
+  // `keys_only`, values are left out (etcd sends less, the kvs' values are empty).
+  absl::StatusOr<Range> GetRange(const std::string& key, const std::string& range_end,
+                                 bool keys_only = false);
   // Of the keys under `prefix` created before revision `create_revision`, the one created
   // last (etcd's election recipe: the key to wait on), or none; `revision` is the store's.
   struct Last {

@@ -4,7 +4,7 @@
 //   <prefix>round           the RoundRecord (JSON). Written only by compare-and-swap on
 //                           its mod_revision, so of many agents that see the same fact
 //                           and try the same transition exactly one wins; attached to the
-//                           run lease, which every agent keeps alive (all agents gone:
+//                           run lease, which the deciding agent keeps alive (all gone:
 //                           the record expires).
 //   <prefix>node/<node id>  each agent's NodeKey (JSON), attached to that agent's own
 //                           lease (TTL --keepalive-timeout): the key's deletion, by lease
@@ -58,7 +58,7 @@ struct RoundRecord {
   // found lost first (its workers' peers fail too when a node dies, before its lease
   // expires: then the loss, not the failure, decides).
   bool failure_pending = false;
-  int64_t run_lease = 0;  // the lease every agent keeps alive
+  int64_t run_lease = 0;  // the lease the deciding agent keeps alive
   // etcd's, not encoded: the CAS expects it (0: the record does not exist yet).
   int64_t mod_revision = 0;
 };
