@@ -72,6 +72,7 @@ void Agent::PublishStatus(bool force) {
   const absl::Time now = clock_->TimeNow();
   if (!force && now < next_publish_) return;
   next_publish_ = now + kPublishInterval;
+  if (!coordinator_->StatusWanted()) return;  // nobody asks (etcd): no /proc reads for it
   coordinator_->PublishStatus(EncodeJobStatus(Snapshot()));
 }
 
@@ -101,7 +102,7 @@ JobStatus Agent::Snapshot() {
   for (const WorkerState& w : gang_->workers()) {
     if (w.pgid > 0 && !w.status.has_value()) groups.insert(w.pgid);
   }
-  const std::map<pid_t, GroupUsage> usage = ReadGroupUsage(groups);
+  const std::map<pid_t, GroupUsage> usage = ReadGroupUsage(groups, "/proc", getpid());
   hang_watch_->SampleProgress();  // the heartbeat ages and steps as of now
   const absl::Time now = clock_->TimeNow();
   for (const WorkerState& w : gang_->workers()) {

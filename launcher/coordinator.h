@@ -109,6 +109,8 @@ class Coordinator {
   // them fresh for a while (a minute). PeerStatuses: every node's as last fetched (this
   // node's included), nullopt when none was fetched yet.
   virtual void PublishStatus(std::string node_status) {}
+  // Whether a PublishStatus now would reach anyone (false: the agent need not build it).
+  virtual bool StatusWanted() { return true; }
   virtual void WantPeerStatuses() {}
   virtual std::optional<std::vector<std::string>> PeerStatuses() { return std::nullopt; }
 };

@@ -427,6 +427,7 @@ void EtcdCoordinator::ApplyEvent(const rdzv::EtcdEvent& e) {
     const bool wanted = e.type == rdzv::EtcdEvent::Type::kPut;
     if (wanted && !status_wanted_) status_dirty_ = true;  // the latest status, at once
     status_wanted_ = wanted;
+    status_wanted_shared_.store(wanted);
     return;
   }
   if (name == rdzv::kRoundKey) {
@@ -720,7 +721,8 @@ void EtcdCoordinator::ServeStatus(absl::Time now) {
     absl::StatusOr<int64_t> l = etcd_->GrantLease(kWantLife);
     if (l.ok() && etcd_->Put(prefix_ + rdzv::kWantKey, options_.node_id, *l).ok()) {
       want_put_at_ = now;
-      next_peer_fetch_ = now + absl::Seconds(1);
+      // Every agent builds and writes its status within its 2 s publishing interval.
+      next_peer_fetch_ = now + absl::Milliseconds(2500);
       fetch_now = false;
     }
   }

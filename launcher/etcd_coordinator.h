@@ -29,6 +29,7 @@
 #ifndef FABRIC_LAUNCHER_ETCD_COORDINATOR_H_
 #define FABRIC_LAUNCHER_ETCD_COORDINATOR_H_
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -81,9 +82,10 @@ class EtcdCoordinator : public Coordinator {
   // `fabric-run status` across nodes: an asking node puts the run's `want` key (on a
   // lease of a minute); while it exists every node writes its status under a prefix of
   // its own (StatusPrefix, outside the run's, on the node's lease) each time it is given
-  // one, and the asker reads them with one range (after 1 s, then every 2 s). Nobody
+  // one, and the asker reads them with one range (after 2.5 s, then every 2 s). Nobody
   // asking: no status writes at all (a long job does not grow etcd's history).
   void PublishStatus(std::string node_status) override;
+  bool StatusWanted() override { return status_wanted_shared_.load(); }
   void WantPeerStatuses() override;
   std::optional<std::vector<std::string>> PeerStatuses() override;
 
@@ -160,7 +162,8 @@ class EtcdCoordinator : public Coordinator {
   int watch_generation_ = 0;  // of watch_ (inputs of older ones are dropped)
   int pred_generation_ = 0;   // of pred_watch_
   // Statuses across nodes (ServeStatus).
-  bool status_wanted_ = false;  // the run's `want` key exists
+  bool status_wanted_ = false;                     // the run's `want` key exists
+  std::atomic<bool> status_wanted_shared_{false};  // the same, for the agent's thread
   std::string latest_status_;
   bool status_dirty_ = false;  // latest_status_ not written yet
   absl::Time want_put_at_ = absl::InfinitePast();

@@ -59,6 +59,37 @@ TEST(ReadGroupUsageTest, SumsAGroupOverAFakeProc) {
   EXPECT_DOUBLE_EQ(u[10].cpu_s, 200.0 / static_cast<double>(sysconf(_SC_CLK_TCK)));
 }
 
+// From a root pid: only the processes below it (children files), not the rest of /proc.
+TEST(ReadGroupUsageTest, FromARootReadsItsDescendantsOnly) {
+  const std::string root = absl::StrCat(std::getenv("TEST_TMPDIR"), "/proc2");
+  mkdir(root.c_str(), 0755);
+  auto add = [&](int pid, int pgrp, int utime, const std::string& children) {
+    const std::string d = absl::StrCat(root, "/", pid);
+    mkdir(d.c_str(), 0755);
+    mkdir((d + "/task").c_str(), 0755);
+    mkdir(absl::StrCat(d, "/task/", pid).c_str(), 0755);
+    Write(absl::StrCat(d, "/task/", pid, "/children"), children);
+    Write(d + "/stat",
+          absl::StrCat(pid, " (w) S 1 ", pgrp, " ", pgrp, " 0 -1 0 0 0 0 0 ", utime,
+                       " 0 0 0 20 0 1 0 1 1 1 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0"));
+  };
+  add(1, 1, 1, "5 ");   // the agent: one worker
+  add(5, 5, 10, "6 ");  // the worker (group 5)
+  add(6, 5, 20, "");    // its child, same group
+  add(9, 5, 400, "");   // in group 5 but not below the agent: not read
+  // A second thread of the worker that forked, as a task of its own.
+  mkdir((root + "/5/task/7").c_str(), 0755);
+  Write(root + "/5/task/7/children", "8");
+  add(8, 5, 40, "");
+  std::map<pid_t, GroupUsage> u = ReadGroupUsage({5}, root, 1);
+  EXPECT_EQ(u[5].processes, 3);
+  EXPECT_DOUBLE_EQ(u[5].cpu_s, 70.0 / static_cast<double>(sysconf(_SC_CLK_TCK)));
+  // Negative control: the whole-/proc scan sees process 9 too.
+  EXPECT_EQ(ReadGroupUsage({5}, root)[5].processes, 4);
+  // No children files under the root: the scan.
+  EXPECT_EQ(ReadGroupUsage({5}, root, 12345)[5].processes, 4);
+}
+
 TEST(ReadGroupUsageTest, SeesARealChildGroupsMemory) {
   // A child in its own group that touches 64 MiB: the real /proc shows at least that.
   pid_t child = fork();
@@ -74,7 +105,7 @@ TEST(ReadGroupUsageTest, SeesARealChildGroupsMemory) {
   setpgid(child, child);
   std::map<pid_t, GroupUsage> u;
   for (int i = 0; i < 200; ++i) {  // until the child has touched its pages (<= 10 s)
-    u = ReadGroupUsage({child});
+    u = ReadGroupUsage({child}, "/proc", getpid());  // through the children files
     if (!u.empty() && u[child].rss_bytes >= (size_t{64} << 20)) break;
     usleep(50000);
   }
@@ -85,6 +116,7 @@ TEST(ReadGroupUsageTest, SeesARealChildGroupsMemory) {
   EXPECT_EQ(u[child].processes, 1);
   // Negative control: the group is gone once reaped.
   EXPECT_TRUE(ReadGroupUsage({child}).empty());
+  EXPECT_TRUE(ReadGroupUsage({child}, "/proc", getpid()).empty());
 }
 
 }  // namespace

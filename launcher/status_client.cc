@@ -58,8 +58,8 @@ Found Discover(const std::string& base) {
     }
     absl::StatusOr<std::string> body = HttpGetUnix(sock, "/status", kAnswerTimeout);
     // A multi-node agent fetches the other nodes' statuses once asked: ask again shortly
-    // (3 s at most; then what it has, its own node at least, is shown).
-    for (int i = 0; i < 30 && body.ok() && absl::StrContains(*body, "\"peers_pending\":true");
+    // (5 s at most; then what it has, its own node at least, is shown).
+    for (int i = 0; i < 50 && body.ok() && absl::StrContains(*body, "\"peers_pending\":true");
          ++i) {
       usleep(100 * 1000);
       body = HttpGetUnix(sock, "/status", kAnswerTimeout);
