@@ -383,12 +383,21 @@ int Agent::RunRounds() {
     } else {
       c.RequestPlan();
       join_started_ = clock_->TimeNow();
+      // A round change that arrives before the plan it supersedes (the push and the join's
+      // answer travel apart: at 512 nodes a third of them saw round 2 begin before their
+      // round-1 plan) is kept, so that the plan's workers are not started for a round
+      // that is over; older ones are what this join answers.
+      std::optional<CoordinatorEvent> newer;
       for (;;) {
         if (!WaitCoordinator(&ev, &sig)) return Interrupted(sig, "while joining the rendezvous");
         if (ev.kind == Kind::kPlan) break;
-        if (ev.kind == Kind::kRoundChanged) continue;
+        if (ev.kind == Kind::kRoundChanged) {
+          if (!newer || ev.round > newer->round) newer = ev;
+          continue;
+        }
         return Terminal(ev);
       }
+      if (newer && newer->round > ev.plan.round) pending_.push_front(*std::move(newer));
     }
     NodePlacement plan = ev.plan;
     RecordPlan(plan, restarts_seen >= 0 && plan.restart_count > restarts_seen);

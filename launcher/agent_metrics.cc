@@ -13,6 +13,7 @@ constexpr char kBeatAge[] = "fabric_rank_heartbeat_age_seconds";
 constexpr char kStep[] = "fabric_rank_step";
 constexpr char kTotal[] = "fabric_rank_total_steps";
 constexpr char kRate[] = "fabric_rank_steps_per_second";
+constexpr char kEta[] = "fabric_rank_eta_seconds";
 constexpr char kRss[] = "fabric_rank_resident_memory_bytes";
 constexpr char kCpu[] = "fabric_rank_cpu_seconds";
 
@@ -36,6 +37,8 @@ void DeclareAgentMetrics(MetricRegistry& r) {
   r.DeclareGauge(kStep, "The step the rank reported last.", /*start_at_zero=*/false);
   r.DeclareGauge(kTotal, "The total steps the rank's trainer announced.", false);
   r.DeclareGauge(kRate, "The rank's recent steps per second.", /*start_at_zero=*/false);
+  r.DeclareGauge(kEta, "Seconds until the rank reaches its total steps, at its recent rate.",
+                 /*start_at_zero=*/false);
   r.DeclareGauge(kRss, "Resident memory of the rank's process group (from /proc).", false);
   r.DeclareGauge(kCpu, "User + system CPU seconds of the rank's process group.", false);
   // Joins take from milliseconds (one node) to the join timeout; restarts from
@@ -49,7 +52,7 @@ void DeclareAgentMetrics(MetricRegistry& r) {
 
 void SetAgentGauges(const JobStatus& s, MetricRegistry& r) {
   int running = 0;
-  for (const char* name : {kBeatAge, kStep, kTotal, kRate, kRss, kCpu}) r.Clear(name);
+  for (const char* name : {kBeatAge, kStep, kTotal, kRate, kEta, kRss, kCpu}) r.Clear(name);
   for (const RankStatus& x : s.ranks) {
     if (x.state == RankState::kReplaced) continue;  // its successor has the rank's series
     if (x.state == RankState::kRunning || x.state == RankState::kStarting ||
@@ -61,6 +64,7 @@ void SetAgentGauges(const JobStatus& s, MetricRegistry& r) {
     if (x.step) r.Set(kStep, rank, static_cast<double>(*x.step));
     if (x.total_steps) r.Set(kTotal, rank, static_cast<double>(*x.total_steps));
     if (x.step_rate) r.Set(kRate, rank, *x.step_rate);
+    if (x.eta_s) r.Set(kEta, rank, *x.eta_s);
     if (x.rss_bytes) r.Set(kRss, rank, static_cast<double>(*x.rss_bytes));
     if (x.cpu_s) r.Set(kCpu, rank, *x.cpu_s);
   }

@@ -31,6 +31,11 @@ TEST(AgentMetricsTest, GaugesFollowTheSnapshotAndDropGoneRanks) {
   EXPECT_EQ(m.Value("fabric_round"), 3);
   EXPECT_EQ(m.Value("fabric_restarts_left"), 2);
   EXPECT_EQ(m.Value("fabric_rank_step", {{"rank", "1"}}), 11);
+  s.ranks[0].step_rate = 2;
+  s.ranks[0].eta_s = 45;  // the snapshot's ETA (launcher/progress.h), not recomputed here
+  SetAgentGauges(s, m);
+  EXPECT_EQ(m.Value("fabric_rank_steps_per_second", {{"rank", "0"}}), 2);
+  EXPECT_EQ(m.Value("fabric_rank_eta_seconds", {{"rank", "0"}}), 45);
   std::string text = m.Render();
   EXPECT_THAT(text, HasSubstr("fabric_rank_heartbeat_age_seconds{rank=\"0\"} 1.5"));
   EXPECT_THAT(text, Not(HasSubstr("rank=\"3\""))) << "a replaced process has no series";

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -51,6 +52,7 @@ class FakeCoordinator : public Coordinator {
     absl::MutexLock lock(&mu_);
     ++plans_requested;
     if (plans.empty()) return;
+    if (before_plan.has_value()) events_.push_back(*std::exchange(before_plan, std::nullopt));
     CoordinatorEvent e;
     e.kind = Kind::kPlan;
     e.plan = plans.front();
@@ -89,6 +91,7 @@ class FakeCoordinator : public Coordinator {
   absl::Mutex mu_;
   std::deque<NodePlacement> plans;
   std::optional<CoordinatorEvent> on_failure;
+  std::optional<CoordinatorEvent> before_plan;  // posted (once) just before the next plan
   std::vector<LocalFailure> failures;
   int plans_requested = 0, successes = 0, finished = 0;
   std::string left;
@@ -207,6 +210,37 @@ TEST_F(AgentMultiNodeTest, PushedRoundChangeStopsTheWorkersAndRejoins) {
   EXPECT_EQ(fake_.plans_requested, 2);
   EXPECT_THAT(Err(),
               HasSubstr("round 2 began (worker failure elsewhere): stopping this node's workers"));
+}
+
+// The round change that supersedes a plan arrives before it (the server's push overtook
+// its answer to the join): the plan's workers are not started, the node joins again.
+TEST_F(AgentMultiNodeTest, ARoundChangeBeforeItsPlanIsNotLost) {
+  fake_.plans.push_back(Plan(1, 0));
+  fake_.plans.push_back(Plan(2, 1));
+  CoordinatorEvent e;
+  e.kind = Kind::kRoundChanged;
+  e.round = 2;
+  e.message = "node 'x' joined; growing from 2 to 3 nodes";
+  fake_.before_plan = e;
+  const std::string mark = err_path_ + ".round1";
+  unlink(mark.c_str());
+  // Round 1's workers would leave the mark and sleep for good; round 2's succeed.
+  int code =
+      Run("[ \"$TORCHELASTIC_RESTART_COUNT\" = 1 ] || { touch " + mark + "; exec sleep 1000; }");
+  EXPECT_EQ(code, 0) << Err();
+  EXPECT_EQ(fake_.plans_requested, 2);
+  EXPECT_NE(access(mark.c_str(), F_OK), 0) << "round 1's workers were started";
+}
+
+// Negative control: a round change older than the plan (what the join answers) is dropped.
+TEST_F(AgentMultiNodeTest, ARoundChangeOlderThanThePlanIsDropped) {
+  fake_.plans.push_back(Plan(2, 0));
+  CoordinatorEvent e;
+  e.kind = Kind::kRoundChanged;
+  e.round = 2;
+  fake_.before_plan = e;
+  EXPECT_EQ(Run("true"), 0) << Err();
+  EXPECT_EQ(fake_.plans_requested, 1);
 }
 
 TEST_F(AgentMultiNodeTest, ANodeLossIsInTheEventLog) {

@@ -95,7 +95,25 @@ absl::Status EtcdCoordinator::Start() {
   me_.local_world_size = lo.devices;
   me_.address = LocalAddressToward(host, port);
   me_.requested_node_rank = lo.node_rank.value_or(-1);
-  if (absl::Status s = Bootstrap(); !s.ok()) return s;
+  // etcd that answers too slowly (hundreds of agents starting at once) is waited for,
+  // for at most --rdzv-grace, with lines on the wait schedule; one that refuses (nothing
+  // listens), a finished run or other settings end the start at once.
+  const absl::Time begin = absl::Now();
+  WaitSchedule lines(begin);
+  for (;;) {
+    absl::Status s = Bootstrap();
+    if (s.ok()) break;
+    const absl::Duration waited = absl::Now() - begin;
+    if (s.code() != absl::StatusCode::kDeadlineExceeded || waited >= lo.rdzv_grace) return s;
+    if (lease_ != 0) (void)etcd_->RevokeLease(std::exchange(lease_, 0));
+    if (lines.Due(absl::Now())) {
+      LogProgress("etcd at ", Endpoints(), " answers too slowly (", s.message(),
+                  "); trying again, ", Seconds(lo.rdzv_grace - waited), " of --rdzv-grace ",
+                  Seconds(lo.rdzv_grace), " left");
+    }
+    // Spread the retries of many agents (100-600 ms).
+    absl::SleepFor(absl::Milliseconds(100 + absl::ToInt64Microseconds(waited) % 500));
+  }
   LogInfo("joined run ", options_.run_id, " on etcd at ", Endpoints(), " (",
           options_.tls.enabled() ? "TLS" : "plaintext", ")");
   next_keepalive_ = absl::Now() + lo.keepalive_timeout / 3;
@@ -107,10 +125,14 @@ absl::Status EtcdCoordinator::Bootstrap() {
   const LaunchOptions& lo = options_.launch;
   absl::StatusOr<int64_t> lease = etcd_->GrantLease(lo.keepalive_timeout);
   if (!lease.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot reach etcd at ", Endpoints(), " (--rdzv-endpoint): ", lease.status().message(),
-        "; is etcd running there, and are the addresses",
-        options_.tls.enabled() ? " and the TLS files (CA, certificate, key)" : "", " right?"));
+    return absl::Status(
+        lease.status().code() == absl::StatusCode::kDeadlineExceeded
+            ? absl::StatusCode::kDeadlineExceeded
+            : absl::StatusCode::kUnavailable,
+        absl::StrCat(
+            "cannot reach etcd at ", Endpoints(), " (--rdzv-endpoint): ", lease.status().message(),
+            "; is etcd running there, and are the addresses",
+            options_.tls.enabled() ? " and the TLS files (CA, certificate, key)" : "", " right?"));
   }
   lease_ = *lease;
   const std::string round_key = prefix_ + rdzv::kRoundKey;
@@ -388,7 +410,12 @@ void EtcdCoordinator::Apply(const Input& in) {
       for (const rdzv::EtcdEvent& e : in.events) ApplyEvent(e);
       return;
     case Input::Kind::kPredGone:
-      if (in.generation != pred_generation_ || decider_) return;
+      // An ending run needs no decider: 255 agents looking again, each with a sorted
+      // range, while they all leave, slowed the end's push to the last of them.
+      if (in.generation != pred_generation_ || decider_ || terminal_ ||
+          (record_.has_value() && Terminal(record_->phase))) {
+        return;
+      }
       pred_watch_.reset();
       role_known_ = false;
       next_role_try_ = absl::InfinitePast();

@@ -87,6 +87,7 @@ absl::Status EtcdClient::OnAnyMember(
   const int first = preferred();
   std::string tried;
   grpc::Status last;
+  bool all_late = true;  // every member timed out (slow), none refused (down)
   for (int i = 0; i < n; ++i) {
     Member& m = members_[(first + i) % n];
     grpc::ClientContext ctx;
@@ -98,11 +99,12 @@ absl::Status EtcdClient::OnAnyMember(
       return absl::OkStatus();
     }
     if (!TryNext(last)) return FromGrpcStatus(last);
+    all_late = all_late && last.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
     absl::StrAppend(&tried, tried.empty() ? "" : ", ", m.address, " (", last.error_message(), ")");
   }
-  return absl::UnavailableError(absl::StrCat("etcd: ", what, ": no member answered within ",
-                                             absl::FormatDuration(options_.call_timeout), ": ",
-                                             tried));
+  std::string message = absl::StrCat("etcd: ", what, ": no member answered within ",
+                                     absl::FormatDuration(options_.call_timeout), ": ", tried);
+  return all_late ? absl::DeadlineExceededError(message) : absl::UnavailableError(message);
 }
 
 absl::StatusOr<int64_t> EtcdClient::Put(const std::string& key, const std::string& value,

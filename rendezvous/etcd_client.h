@@ -11,7 +11,8 @@
 // Fail-over: a call that gets UNAVAILABLE or DEADLINE_EXCEEDED from one member is tried on
 // the next (each within `call_timeout`), and the member that answered is used first from
 // then on. With quorum lost every member fails so: the call returns UNAVAILABLE after at
-// most endpoints x call_timeout. An UNAVAILABLE write is "unknown", not "not done": etcd
+// most endpoints x call_timeout (DEADLINE_EXCEEDED when every member timed out, none
+// refused: etcd is there but slow, or the network drops packets). An UNAVAILABLE write is "unknown", not "not done": etcd
 // may have proposed it and commit it once quorum is back, so writes that matter are
 // compare-and-swaps (PutIf) or idempotent. Watches carry etcd's "hasleader" requirement, so a member
 // cut off from its leader ends the stream instead of going silent; the watch then resumes

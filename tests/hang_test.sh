@@ -38,8 +38,17 @@ fi
 
 # --- 2. Python heartbeats, a Gloo all_reduce that never completes -------------------
 "$FR" --devices 2 --grace-period 2s --hang-timeout 3s --max-restarts 1 --python "$PY" \
-  "$RUNFILES/tests/python/allreduce_hang.py" 2>&1 | stamp >"$DIR/t2"
+  --events "$DIR/events2.jsonl" "$RUNFILES/tests/python/allreduce_hang.py" 2>&1 | stamp >"$DIR/t2"
 rc=${PIPESTATUS[0]}
+# The event log: one hang (rank 0), then the restart, in that order.
+hang_line=$(grep -n '"name":"fabric.hang"' "$DIR/events2.jsonl" | head -1 | cut -d: -f1)
+restart_line=$(grep -n '"name":"fabric.restart"' "$DIR/events2.jsonl" | head -1 | cut -d: -f1)
+[[ $(grep -c '"name":"fabric.hang"' "$DIR/events2.jsonl") == 1 ]] ||
+  fail "heartbeat: not one fabric.hang record: $(cat "$DIR/events2.jsonl")"
+grep '"name":"fabric.hang"' "$DIR/events2.jsonl" | grep -q '"global_rank":0' ||
+  fail "heartbeat: the fabric.hang record is not rank 0's"
+[[ -n $hang_line && -n $restart_line && $hang_line -lt $restart_line ]] ||
+  fail "heartbeat: fabric.hang (line '$hang_line') not before fabric.restart (line '$restart_line')"
 [[ $rc == 0 ]] || fail "heartbeat: exit $rc: $(cat "$DIR/t2")"
 last=$(grep -o 'LAST_BEAT [0-9.]*' "$DIR/t2" | awk '{print $2}')
 hung=$(t_of "rank 0 (pid [0-9]*) is hung: no heartbeat" "$DIR/t2")

@@ -103,4 +103,14 @@ expect 'fabric_workers_running' "$(ordered "$A0=2" "$A1=2")"
 expect 'fabric_restarts_left' "$(ordered "$A0=1" "$A1=1")"
 expect 'fabric_rendezvous_members' "$R=2 "
 expect 'count(fabric_rank_resident_memory_bytes > 0)' "=4 "
+# The real exposition text of each (not a rendered sample) passes promtool's linter.
+for port in "$P0" "$P1" "$P2"; do
+  "$PYTHON" -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(
+      'http://127.0.0.1:$port/metrics', timeout=5).read().decode())" >"$WORK/metrics.$port"
+  grep -q '^fabric_' "$WORK/metrics.$port" || { echo "FAIL: no fabric_ series on $port"; exit 1; }
+  if ! promtool check metrics <"$WORK/metrics.$port" >"$WORK/promtool.$port" 2>&1; then
+    echo "FAIL: promtool check metrics on port $port:"; cat "$WORK/promtool.$port"; exit 1
+  fi
+  echo "ok: promtool check metrics, port $port"
+done
 echo PASS

@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rendezvous/etcd_test_cluster.h"
 #include "tests/fabric_run_harness.h"
 
 namespace fabric::testing {
@@ -120,7 +121,7 @@ std::pair<int, std::string> RunInPlace(const std::string& name,
   if (dir_out != nullptr) *dir_out = dir;
   const std::string params = dir + "/params.bin";
   std::vector<std::string> args = {"--devices",      "4", "--recovery", "in-place",
-                                   "--max-restarts", "1"};
+                                   "--max-restarts", "1", "--events",   dir + "/events.jsonl"};
   for (const std::string& a : extra) args.push_back(a);
   for (const std::string& a : TrainArgs(dir, params)) args.push_back(a);
   for (const std::string& a : train_extra) args.push_back(a);
@@ -166,13 +167,23 @@ std::pair<int, std::string> RunInPlace(const std::string& name,
 }
 
 TEST(RecoveryTest, InPlaceReplacesOnlyTheKilledRankAndLosesNoStep) {
-  auto [pid, err] = RunInPlace("in_place", {});
+  std::string dir;
+  auto [pid, err] = RunInPlace("in_place", {}, {}, &dir);
   EXPECT_THAT(err, HasSubstr("started a replacement (pid " + std::to_string(pid) + ")"));
+  // The event log has the replacement, and no restart.
+  const std::string events = ReadFile(dir + "/events.jsonl");
+  EXPECT_THAT(events, HasSubstr(R"("name":"fabric.worker.replaced")")) << events;
+  EXPECT_THAT(events, Not(HasSubstr(R"("name":"fabric.spare.promoted")")));
+  EXPECT_THAT(events, Not(HasSubstr(R"("name":"fabric.restart")")));
 }
 
 // With --spares 1 the waiting spare (started with the workers) becomes rank 2.
 TEST(RecoveryTest, ASpareTakesOverTheKilledRank) {
-  auto [pid, err] = RunInPlace("spare", {"--spares", "1"});
+  std::string dir;
+  auto [pid, err] = RunInPlace("spare", {"--spares", "1"}, {}, &dir);
+  const std::string events = ReadFile(dir + "/events.jsonl");
+  EXPECT_THAT(events, HasSubstr(R"("name":"fabric.spare.promoted")")) << events;
+  EXPECT_THAT(events, Not(HasSubstr(R"("name":"fabric.worker.replaced")")));
   EXPECT_THAT(err, HasSubstr("spare 0 (pid " + std::to_string(pid) + ") takes over"));
   EXPECT_THAT(
       err, HasSubstr("fabric runtime: spare (pid " + std::to_string(pid) + ") takes over rank 2"));
@@ -283,6 +294,8 @@ LostNode KillNode(const std::string& dir, bool in_place, int victim = 1,
       args.push_back("--recovery");
       args.push_back("in-place");
     }
+    args.push_back("--events");
+    args.push_back(absl::StrCat(dir, "/events_", node, ".jsonl"));
     for (const std::string& a :
          TrainArgs(dir, absl::StrCat(dir, "/params_", node, ".bin"), kLongSteps)) {
       args.push_back(a);
@@ -349,6 +362,9 @@ TEST(RecoveryTest, ALostNodeShrinksTheJobInPlace) {
   // The workers acknowledged the shrink (the heartbeat file's second word).
   EXPECT_THAT(run.err, HasSubstr("this node's workers re-formed with 2 ranks"));
   EXPECT_THAT(run.err, Not(HasSubstr("restarting")));
+  const std::string events = ReadFile(dir + "/events_0.jsonl");
+  EXPECT_THAT(events, HasSubstr(R"("name":"fabric.shrink")")) << events;
+  EXPECT_THAT(events, Not(HasSubstr(R"("name":"fabric.restart")")));
 
   auto logs = StepLogs(dir, 2);
   for (int r = 0; r < 2; ++r) {
@@ -406,6 +422,37 @@ TEST(RecoveryTest, APartitionedNodeBlockingTheShrinkRestartsTheJob) {
   for (auto& [step, p] : logs[0]) pids.insert(p.begin(), p.end());
   EXPECT_EQ(pids.size(), 2u) << run.err;
   EXPECT_EQ(StepsWithWorld(dir, 0, 2), kLongSteps) << run.err;
+  PrintAgentLines(run.err);
+}
+
+// The same shrink with the rendezvous on etcd (--rdzv-backend etcd): node 1's loss is
+// its lease expiring (--keepalive-timeout 3s) rather than a closed stream; the survivors'
+// workers wait for the shrink within --recovery-timeout and go on in place.
+TEST(RecoveryTest, ALostNodeShrinksTheJobInPlaceOnEtcd) {
+  absl::StatusOr<std::unique_ptr<rendezvous::EtcdTestCluster>> etcd =
+      rendezvous::EtcdTestCluster::Start(1);
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  const std::string dir = NewTempDir("shrink_etcd");
+  LostNode run = KillNode(dir, /*in_place=*/true, /*victim=*/1, (*etcd)->endpoints()[0],
+                          /*partition=*/false,
+                          {"--last-call-timeout", "5s", "--rdzv-backend", "etcd", "--rdzv-id",
+                           "shrink-on-etcd", "--keepalive-timeout", "3s"});
+  ASSERT_EQ(run.rc, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("shrinks in place to 2 ranks"));
+  EXPECT_THAT(run.err, Not(HasSubstr("restarting")));
+  auto logs = StepLogs(dir, 2);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(logs[r].size(), static_cast<size_t>(kLongSteps)) << "rank " << r << "\n" << run.err;
+    std::set<int> pids;
+    for (const auto& [step, step_pids] : logs[r]) {
+      if (!step_pids.empty()) pids.insert(step_pids[0]);
+    }
+    EXPECT_EQ(pids.size(), 1u) << "rank " << r << " was restarted";
+  }
+  const std::vector<std::string> lines = Lines(ReadFile(dir + "/rank_0.steps"));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_THAT(lines.back(), HasSubstr("world 2"));
+  EXPECT_THAT(ReadFile(dir + "/events_0.jsonl"), HasSubstr(R"("name":"fabric.shrink")"));
   PrintAgentLines(run.err);
 }
 

@@ -486,6 +486,15 @@ TEST(StatusLinesTest, DashDashRunsAProgramNamedStatus) {
   FabricRun run({"--", prog});
   ASSERT_EQ(run.Wait(), 0) << run.err();
   EXPECT_THAT(run.out(), HasSubstr("i am the status program"));
+  // The bare word after `--`, found in PATH: the program, not the command.
+  FabricRun bare({"--", "status"}, {{"PATH", absl::StrCat(dir, ":", std::getenv("PATH"))}});
+  ASSERT_EQ(bare.Wait(), 0) << bare.err();
+  EXPECT_THAT(bare.out(), HasSubstr("i am the status program"));
+  // Negative control: without `--` the word is fabric-run's command (no job runs here).
+  FabricRun command({"status"}, {{"PATH", absl::StrCat(dir, ":", std::getenv("PATH"))},
+                                 {"TMPDIR", NewTempDir("nojob")}});
+  EXPECT_NE(command.Wait(), 0);
+  EXPECT_THAT(command.out(), Not(HasSubstr("i am the status program")));
 }
 
 TEST(MetricsPortTest, APortInUseIsOneLineAndExitTwo) {
