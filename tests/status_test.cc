@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -298,6 +299,75 @@ TEST(AcrossHostsTest, StatusCoversANodeWhoseSocketIsElsewhereOnEtcd) {
         "--num-nodes",     "2",      "--node-rank", absl::StrCat(node), "--rdzv-backend", "etcd",
         "--rdzv-endpoint", endpoint, "--rdzv-id",   "hostsjob-etcd"};
   });
+}
+
+// 2 nodes x 2 Python ranks that beat; rank 0 (node 0) and rank 3 (node 1) SIGSTOPped, as
+// if hung in a collective: node 0's agent still answers for the whole job, and the
+// stopped ranks' heartbeat ages grow, rank 3's through the rendezvous (published every
+// 2 s), while the running ranks' stay small.
+TEST(PythonJobTest, TwoByTwoStoppedRanksAgeOnBothNodes) {
+  const std::string python = VenvPython();
+  ASSERT_FALSE(python.empty());
+  const std::string tmp0 = ShortTmp(), tmp1 = ShortTmp();
+  const std::string helper_dir = NewTempDir("py2x2");
+  const std::string stop = helper_dir + "/stop";
+  const std::string port = absl::StrCat(FreePort());
+  std::vector<std::unique_ptr<FabricRun>> nodes;
+  for (int node = 0; node < 2; ++node) {
+    nodes.push_back(std::make_unique<FabricRun>(
+        std::vector<std::string>{"--devices", "2", "--num-nodes", "2", "--node-rank",
+                                 absl::StrCat(node), "--main-address", "127.0.0.1", "--main-port",
+                                 port, "--run-id", "py2x2", "--python", python,
+                                 Runfile("tests/python/progress_loop.py")},
+        std::map<std::string, std::string>{
+            {"TMPDIR", node == 0 ? tmp0 : tmp1}, {"HELPER_DIR", helper_dir}, {"STOP_FILE", stop}}));
+  }
+  std::vector<pid_t> pids;
+  for (int rank = 0; rank < 4; ++rank) {
+    pids.push_back(WaitForPidFile(helper_dir, "worker", rank));
+    ASSERT_GT(pids.back(), 0) << nodes[0]->err() << nodes[1]->err();
+  }
+  auto json = [&] {
+    Result r = Status(tmp0, {"--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    absl::StatusOr<JobStatus> s = DecodeJobStatus(r.out);
+    EXPECT_TRUE(s.ok()) << s.status() << r.out;
+    return s.ok() ? *s : JobStatus{};
+  };
+  JobStatus s;
+  for (int i = 0; i < 100; ++i) {  // until all four report a step (<= 20 s)
+    s = json();
+    if (s.ranks.size() == 4 &&
+        std::all_of(s.ranks.begin(), s.ranks.end(), [](const RankStatus& r) { return r.step; })) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(s.ranks.size(), 4u);
+  ASSERT_EQ(kill(pids[0], SIGSTOP), 0);
+  ASSERT_EQ(kill(pids[3], SIGSTOP), 0);
+  absl::SleepFor(absl::Seconds(3));
+  const absl::Time asked = absl::Now();
+  const JobStatus first = json();
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(5)) << "answers while rank 0 is stopped";
+  absl::SleepFor(absl::Seconds(4));
+  const JobStatus later = json();
+  ASSERT_EQ(first.ranks.size(), 4u);
+  ASSERT_EQ(later.ranks.size(), 4u);
+  for (int rank : {0, 3}) {
+    EXPECT_GT(later.ranks[rank].heartbeat_age_s.value_or(-1),
+              first.ranks[rank].heartbeat_age_s.value_or(99) + 2.0)
+        << "rank " << rank;
+    EXPECT_EQ(later.ranks[rank].pid, pids[rank]);
+  }
+  for (int rank : {1, 2}) {  // negative control: they beat on (rank 2: as of its publish)
+    EXPECT_LT(later.ranks[rank].heartbeat_age_s.value_or(99), 3.0) << "rank " << rank;
+  }
+  for (pid_t p : pids) kill(p, SIGCONT);
+  FILE* f = fopen(stop.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  for (auto& n : nodes) EXPECT_EQ(n->Wait(absl::Seconds(30)), std::optional<int>(0)) << n->err();
 }
 
 // A Python job that beats with its step: status shows steps, totals, a rate, and the
