@@ -338,7 +338,8 @@ TEST(PythonJobTest, TwoByTwoStoppedRanksAgeOnBothNodes) {
   for (int i = 0; i < 100; ++i) {  // until all four report a step (<= 20 s)
     s = json();
     if (s.ranks.size() == 4 &&
-        std::all_of(s.ranks.begin(), s.ranks.end(), [](const RankStatus& r) { return r.step; })) {
+        std::all_of(s.ranks.begin(), s.ranks.end(),
+                    [](const launcher::RankStatus& r) { return r.step.has_value(); })) {
       break;
     }
     absl::SleepFor(absl::Milliseconds(200));
