@@ -305,7 +305,7 @@ TEST(AcrossHostsTest, StatusCoversANodeWhoseSocketIsElsewhereOnEtcd) {
 // if hung in a collective: node 0's agent still answers for the whole job, and the
 // stopped ranks' heartbeat ages grow, rank 3's through the rendezvous (published every
 // 2 s), while the running ranks' stay small.
-TEST(PythonJobTest, TwoByTwoStoppedRanksAgeOnBothNodes) {
+TEST(PythonTwoByTwoTest, StoppedRanksAgeOnBothNodes) {
   const std::string python = VenvPython();
   ASSERT_FALSE(python.empty());
   const std::string tmp0 = ShortTmp(), tmp1 = ShortTmp();
