@@ -780,6 +780,10 @@ absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env, bool torchrun,
   if (!o->preload.empty() && !(o->python_module || script) && !LooksLikePython(o->exec_argv[0])) {
     std::string what = "--preload";
     if (auto it = raw.find("preload"); it != raw.end()) what = it->second.source;
+    if (!absl::StartsWith(what, "--")) {  // FABRIC_PRELOAD, e.g. from a profile: Python only
+      o->preload.clear();
+      return absl::OkStatus();
+    }
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": '", o->exec_argv[0],
                      "' is not a Python program; --preload needs a .py script, -m MODULE or a "
