@@ -1,5 +1,6 @@
 // Real clients across nodes: unmodified PyTorch scripts (Gloo over env://) under two
-// fabric-run agents of 2 workers each on loopback (one job of 4 ranks).
+// fabric-run agents of 2 workers each on loopback (one job of 4 ranks). Each test runs
+// twice: workers spawned, and forked by each node's --preload torch zygote.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,16 +15,22 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// The parameter: --preload's modules ("": off).
+class MultiNodePythonTest : public ::testing::TestWithParam<std::string> {};
+
 std::vector<std::string> Args(int port, int node_rank, const std::string& script) {
-  return {"--devices",    "2",
-          "--num-nodes",  "2",
-          "--node-rank",  std::to_string(node_rank),
-          "--main-port",  std::to_string(port),
-          "--python",     VenvPython(),
-          Runfile(script)};
+  std::vector<std::string> args = {"--devices",    "2",
+                                   "--num-nodes",  "2",
+                                   "--node-rank",  std::to_string(node_rank),
+                                   "--main-port",  std::to_string(port),
+                                   "--python",     VenvPython(),
+                                   Runfile(script)};
+  const std::string preload = MultiNodePythonTest::GetParam();
+  if (!preload.empty()) args.insert(args.begin(), {"--preload", preload});
+  return args;
 }
 
-TEST(MultiNodePythonTest, GlooAllReduceAcrossTwoAgents) {
+TEST_P(MultiNodePythonTest, GlooAllReduceAcrossTwoAgents) {
   ASSERT_FALSE(VenvPython().empty()) << "no .venv/bin/python: run tools/setup.sh";
   const int port = FreePort();
   FabricRun a(Args(port, 0, "tests/python/allreduce.py"));
@@ -38,7 +45,7 @@ TEST(MultiNodePythonTest, GlooAllReduceAcrossTwoAgents) {
   }
 }
 
-TEST(MultiNodePythonTest, DistributedDataParallelTrainingMatchesFullBatchReference) {
+TEST_P(MultiNodePythonTest, DistributedDataParallelTrainingMatchesFullBatchReference) {
   ASSERT_FALSE(VenvPython().empty()) << "no .venv/bin/python: run tools/setup.sh";
   const int port = FreePort();
   FabricRun a(Args(port, 0, "tests/python/ddp_train.py"));
@@ -58,6 +65,11 @@ TEST(MultiNodePythonTest, DistributedDataParallelTrainingMatchesFullBatchReferen
     EXPECT_EQ(sum, checksum) << "rank " << r << " ended with different weights";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(SpawnedAndPreloaded, MultiNodePythonTest, ::testing::Values("", "torch"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return p.param.empty() ? std::string("Spawned") : "Preload_" + p.param;
+                         });
 
 }  // namespace
 }  // namespace fabric::testing
