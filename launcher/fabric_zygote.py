@@ -126,6 +126,12 @@ def _serve(sock, agent):
                 sock.close()
                 return job, fds, go_r, agent
             try:
+                # Both sides set the group (the worker too), so that it exists before the
+                # pid is told: the agent may signal the group as soon as it has the pid.
+                try:
+                    os.setpgid(pid, pid)
+                except OSError:
+                    pass
                 os.write(pid_w, b"%d" % pid)
             finally:
                 os._exit(0)

@@ -152,6 +152,33 @@ TEST_F(ZygoteTest, FailingImportFallsBackToSpawningWithOneLine) {
   EXPECT_THAT(Slurp(out), HasSubstr("rank 1"));
 }
 
+// Stand-ins on PYTHONPATH: a `torch` whose import leaves CUDA initialized, and a module
+// whose import starts a thread. Each is refused with its line, and the worker is spawned.
+TEST_F(ZygoteTest, ImportsThatInitializeCudaOrStartThreadsAreRefused) {
+  const std::string fakes = dir_ + "/fakes";
+  ASSERT_EQ(system(("mkdir -p " + fakes + "/torch").c_str()), 0);
+  std::ofstream(fakes + "/torch/__init__.py")
+      << "class cuda:\n    is_initialized = staticmethod(lambda: True)\n"
+         "def set_num_threads(n):\n    pass\n";
+  std::ofstream(fakes + "/spins.py")
+      << "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), "
+         "daemon=True).start()\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"torch", "importing torch initialized CUDA, which a forked worker cannot use"},
+      {"spins", "importing spins started 2 threads; forking a multi-threaded process is unsafe"}};
+  for (const auto& [module, line] : cases) {
+    said_.clear();
+    auto z = Make({module});
+    SpawnSpec s = Spec(0, dir_ + "/out_" + module);
+    s.env.push_back("PYTHONPATH=" + fakes);
+    absl::StatusOr<Child> c = z->Spawn(s);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(z->failed()) << module;
+    EXPECT_THAT(said_, HasSubstr(line));
+    EXPECT_EQ(WaitFor(*z, c->pid), ExitStatus::Exited(0));
+  }
+}
+
 TEST_F(ZygoteTest, ZygoteDeathIsOneLineAndLaterWorkersAreSpawned) {
   auto z = Make({"json"});
   absl::StatusOr<Child> c = z->Spawn(Spec(0, dir_ + "/out4"));

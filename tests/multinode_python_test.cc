@@ -14,6 +14,9 @@ namespace fabric::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kFallback[] = "spawning Python workers normally";  // --preload gave up
 
 // The parameter: --preload's modules ("": off).
 class MultiNodePythonTest : public ::testing::TestWithParam<std::string> {};
@@ -37,6 +40,7 @@ TEST_P(MultiNodePythonTest, GlooAllReduceAcrossTwoAgents) {
   FabricRun b(Args(port, 1, "tests/python/allreduce.py"));
   ASSERT_EQ(a.Wait(absl::Seconds(600)), 0) << a.out() << a.err();
   ASSERT_EQ(b.Wait(absl::Seconds(600)), 0) << b.out() << b.err();
+  for (FabricRun* n : {&a, &b}) EXPECT_THAT(n->err(), Not(HasSubstr(kFallback)));
   for (int r = 0; r < 4; ++r) {
     FabricRun& n = r < 2 ? a : b;
     EXPECT_THAT(n.out(), HasSubstr(absl::StrCat("[node ", r / 2, " rank ", r, "]: rank ", r,
@@ -52,6 +56,7 @@ TEST_P(MultiNodePythonTest, DistributedDataParallelTrainingMatchesFullBatchRefer
   FabricRun b(Args(port, 1, "tests/python/ddp_train.py"));
   ASSERT_EQ(a.Wait(absl::Seconds(600)), 0) << a.out() << a.err();
   ASSERT_EQ(b.Wait(absl::Seconds(600)), 0) << b.out() << b.err();
+  for (FabricRun* n : {&a, &b}) EXPECT_THAT(n->err(), Not(HasSubstr(kFallback)));
   std::string checksum;
   for (int r = 0; r < 4; ++r) {
     FabricRun& n = r < 2 ? a : b;

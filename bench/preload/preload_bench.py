@@ -1,0 +1,158 @@
+"""--preload benchmark (issue 30), side by side in one run on this machine:
+
+1. a no-op Python job (the script only imports torch) of 2 / 8 / 32 workers: fabric-run,
+   fabric-run --preload torch, and torchrun 2.11 (--standalone), wall time of the launcher
+   process from start to exit;
+2. failure -> the first step of the next attempt for a small Gloo DDP trainer of 2 ranks
+   (ddp_steps.py: rank 1 SIGKILLs itself at step 5 of attempt 0; --max-restarts 1): the
+   time from its "kill" line to the first step any rank of attempt 1 completes.
+
+Writes a Markdown table (--out, default bench/preload/RESULTS.md) with the command line.
+Usage: .venv/bin/python bench/preload/preload_bench.py [--fabric-run PATH] [--repeats N]
+"""
+import argparse
+import glob
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def launchers(args, n, extra):
+    """name -> argv prefix (the script and its arguments follow)."""
+    fr = [args.fabric_run, "--devices", str(n), "--python", args.python] + extra
+    return {
+        "fabric-run": fr,
+        "fabric-run --preload torch": [args.fabric_run, "--preload", "torch", "--devices", str(n),
+                                       "--python", args.python] + extra,
+        "torchrun": [args.torchrun, "--standalone", "--nproc-per-node", str(n)] +
+                    extra,
+    }
+
+
+def run(argv, env=None, timeout=600):
+    t0 = time.monotonic()
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                       timeout=timeout)
+    dt = time.monotonic() - t0
+    if p.returncode != 0:
+        sys.exit("%s exited %d:\n%s" % (" ".join(argv), p.returncode, p.stderr.decode()[-2000:]))
+    return dt, p.stderr.decode()
+
+
+def noop(args):
+    rows = []
+    script = os.path.join(HERE, "noop.py")
+    for n in args.workers:
+        reps = args.repeats if n <= 8 else max(1, args.repeats - 1)
+        times = {}
+        for _ in range(reps):  # interleaved, so that drift hits every launcher alike
+            for name, prefix in launchers(args, n, []).items():
+                dt, err = run(prefix + [script])
+                if "spawning Python workers normally" in err:
+                    sys.exit("the zygote fell back: " + err)
+                times.setdefault(name, []).append(dt)
+        rows.append((n, {k: statistics.median(v) for k, v in times.items()}, reps))
+        print("noop", n, rows[-1][1], flush=True)
+    return rows
+
+
+def recovery_once(prefix, env):
+    d = tempfile.mkdtemp(prefix="preload_bench.")
+    try:
+        run(prefix + [os.path.join(HERE, "ddp_steps.py")], env=dict(env, STEP_DIR=d))
+        kill, first = None, None
+        for path in glob.glob(os.path.join(d, "rank_*.steps")):
+            for line in open(path):
+                f = line.split()
+                if f[0] == "kill":
+                    kill = int(f[2])
+                elif f[0] == "step" and f[3] == "1":
+                    t = int(f[5])
+                    first = t if first is None else min(first, t)
+        if kill is None or first is None:
+            sys.exit("no kill or no step of attempt 1 in " + d)
+        return (first - kill) / 1000.0
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def recovery(args):
+    env = dict(os.environ, KILL_STEP="5", STEPS="8")
+    times = {}
+    for _ in range(args.repeats):
+        for name, prefix in launchers(args, 2, ["--max-restarts", "1"]).items():
+            times.setdefault(name, []).append(recovery_once(prefix, env))
+    out = {k: statistics.median(v) for k, v in times.items()}
+    print("recovery", out, flush=True)
+    return out, times
+
+
+def write(args, noop_rows, rec, rec_all, took):
+    torch_version = subprocess.run([args.python, "-c", "import torch; print(torch.__version__)"],
+                                   capture_output=True, text=True).stdout.strip()
+    names = ["fabric-run", "fabric-run --preload torch", "torchrun"]
+    L = ["# --preload: Python workers from a pre-imported zygote (issue 30)", "",
+         "Command: `%s` (%.0f s, one run, side by side; medians)." % (args.command, took), "",
+         "Machine: %d cores; torch %s; torchrun is .venv/bin/torchrun (`--standalone`); "
+         "fabric-run is `%s`." % (os.cpu_count(), torch_version, os.path.relpath(
+             args.fabric_run, ROOT)), "",
+         "## 1. No-op Python job (the script imports torch): launcher start to exit, s", "",
+         "| workers | runs | " + " | ".join(names) + " | torchrun / fabric-run | "
+         "torchrun / --preload |", "|---|---|---|---|---|---|---|"]
+    for n, t, reps in noop_rows:
+        L.append("| %d | %d | %s | %.1fx | %.1fx |" % (
+            n, reps, " | ".join("%.2f" % t[k] for k in names),
+            t["torchrun"] / t["fabric-run"], t["torchrun"] / t["fabric-run --preload torch"]))
+    L += ["", "## 2. Failure -> first step of the next attempt (2-rank Gloo DDP, rank 1 "
+          "SIGKILLed, --max-restarts 1), s", "",
+          "| " + " | ".join(names) + " | --preload / torchrun |", "|---|---|---|---|",
+          "| %s | %.2f |" % (" | ".join("%.2f" % rec[k] for k in names),
+                             rec["fabric-run --preload torch"] / rec["torchrun"]), "",
+          "Every run: " + "; ".join("%s %s" % (k, ", ".join("%.2f" % x for x in rec_all[k]))
+                                    for k in names), "",
+          "## Targets (issue 30)", "",
+          "- failure -> next attempt's first step <= 1/3 of torchrun's: --preload is %.2f of "
+          "torchrun's (%s)." % (rec["fabric-run --preload torch"] / rec["torchrun"],
+                                "reached" if rec["fabric-run --preload torch"] * 3 <=
+                                rec["torchrun"] else "not reached")]
+    for n, want in ((8, 100), (32, 50)):
+        for m, t, _ in noop_rows:
+            if m == n:
+                x = t["torchrun"] / t["fabric-run --preload torch"]
+                L.append("- no-op job >= %dx torchrun at %d workers: %.1fx (%s)." % (
+                    want, n, x, "reached" if x >= want else "not reached"))
+    L += ["", "With --preload the job's time is the zygote's own start (the interpreter and "
+          "`import torch`, once per node) plus a fork per worker: the floor is one `import "
+          "torch`, which every torchrun job pays too (its agent imports torch) before its "
+          "workers import it again each.", ""]
+    with open(args.out, "w") as f:
+        f.write("\n".join(L))
+    print("wrote", args.out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fabric-run", default=os.path.join(ROOT, "bazel-bin/launcher/fabric-run"))
+    ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
+    ap.add_argument("--torchrun", default=os.path.join(ROOT, ".venv/bin/torchrun"))
+    ap.add_argument("--workers", default="2,8,32")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    args = ap.parse_args()
+    args.workers = [int(x) for x in args.workers.split(",")]
+    args.command = " ".join(["bench/preload/preload_bench.py"] + sys.argv[1:])
+    t0 = time.monotonic()
+    rows = noop(args)
+    rec, rec_all = recovery(args)
+    write(args, rows, rec, rec_all, time.monotonic() - t0)
+
+
+if __name__ == "__main__":
+    main()
