@@ -16,7 +16,8 @@ the zygote's go (sent once it is the agent's child), sets PR_SET_PDEATHSIG(SIGKI
 takes its fds, environment, working directory and CPUs, and runs TARGET as
 `python [-u] TARGET ARGS` or `python [-u] -m TARGET ARGS` would: __main__, sys.argv,
 sys.path[0], __file__, stdio buffering. What the preloaded modules read at import is
-applied again after the fork: torch's thread count from OMP_NUM_THREADS, Python's and
+applied again after the fork: torch's thread count from OMP_NUM_THREADS (the zygote
+imports with OMP_NUM_THREADS=1, so that no thread pool exists at the fork), Python's and
 numpy's random seeds, faulthandler from PYTHONFAULTHANDLER.
 """
 
@@ -195,14 +196,18 @@ def _after_fork(job):
         np.random.seed()
     torch = sys.modules.get("torch")
     if torch is not None:
+        # What a fresh process gets: OMP_NUM_THREADS, else MKL_NUM_THREADS, else one thread
+        # per CPU it may run on (OpenMP's default).
+        n = len(os.sched_getaffinity(0))
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             try:
-                n = int(env.get(var, ""))
+                given = int(env.get(var, ""))
             except ValueError:
                 continue
-            if n > 0:
-                torch.set_num_threads(n)
+            if given > 0:
+                n = given
                 break
+        torch.set_num_threads(n)
 
 
 def _worker(job, fds, go_r, agent, base_path):
@@ -266,6 +271,9 @@ def main():
     agent = os.getppid()
     modules = [m for m in sys.argv[1].split(",") if m] if len(sys.argv) > 1 else []
     base_path = _python_path(_entries)
+    # No OpenMP/BLAS thread pool may exist at the fork (the import would start one unless
+    # OMP_NUM_THREADS=1): each worker sets its own thread count after the fork.
+    os.environ["OMP_NUM_THREADS"] = "1"
     why = _preload(modules)
     if why is not None:
         _reply(sock, "error " + why)

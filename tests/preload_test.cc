@@ -72,15 +72,19 @@ std::vector<pid_t> Zygotes(pid_t agent, const std::set<pid_t>& workers) {
   return out;
 }
 
-TEST(PreloadTest, WorkerSeesTheSameStartAsASpawnedOne) {
+// With 2 workers (OMP_NUM_THREADS=1 set by the agent) and 1 (unset: torch's default threads).
+class PreloadViewTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(PreloadViewTest, WorkerSeesTheSameStartAsASpawnedOne) {
   ASSERT_FALSE(VenvPython().empty()) << "no .venv/bin/python: run tools/setup.sh";
+  const int devices = GetParam();
   std::map<std::string, std::map<std::string, View>> by_mode;
   for (const std::string preload : {"", "torch"}) {
-    FabricRun run(Args(preload, "ok"));
+    FabricRun run(Args(preload, "ok", devices));
     ASSERT_EQ(run.Wait(absl::Seconds(300)), 0) << run.out() << run.err();
     EXPECT_THAT(run.err(), Not(HasSubstr(kFallback)));
     std::map<std::string, View> views = Views(run.out());
-    ASSERT_EQ(views.size(), 2u) << run.out();
+    ASSERT_EQ(views.size(), static_cast<size_t>(devices)) << run.out();
     const std::string port = views["0/0"]["master_port"];
     for (auto& [key, v] : views) {
       EXPECT_EQ(v["ppid"], std::to_string(run.pid())) << key << " " << preload;  // the agent's
@@ -94,15 +98,19 @@ TEST(PreloadTest, WorkerSeesTheSameStartAsASpawnedOne) {
     }
     by_mode[preload] = views;
   }
-  for (const std::string key : {"0/0", "0/1"}) {
-    for (const auto& [field, value] : by_mode[""][key]) {
+  for (const auto& [key, view] : by_mode[""]) {
+    for (const auto& [field, value] : view) {
       EXPECT_EQ(by_mode["torch"][key][field], value) << key << " " << field;
     }
   }
-  EXPECT_EQ(by_mode[""]["0/1"]["name"], "__main__");
-  EXPECT_EQ(by_mode[""]["0/1"]["local_rank"], "1");
-  EXPECT_EQ(by_mode[""]["0/1"]["threads"], "1");  // OMP_NUM_THREADS=1, applied after the fork
+  const std::string last = absl::StrCat("0/", devices - 1);
+  EXPECT_EQ(by_mode[""][last]["name"], "__main__");
+  EXPECT_EQ(by_mode[""][last]["local_rank"], std::to_string(devices - 1));
+  if (devices > 1) EXPECT_EQ(by_mode[""][last]["threads"], "1");  // OMP_NUM_THREADS=1
+  if (devices == 1) EXPECT_EQ(by_mode[""][last]["omp"], "None");  // torch's own default
 }
+
+INSTANTIATE_TEST_SUITE_P(Devices, PreloadViewTest, ::testing::Values(2, 1));
 
 TEST(PreloadTest, RestartedAttemptIsForkedFromTheZygoteToo) {
   ASSERT_FALSE(VenvPython().empty()) << "no .venv/bin/python: run tools/setup.sh";
