@@ -23,6 +23,7 @@ numpy's random seeds, faulthandler from PYTHONFAULTHANDLER.
 
 import ctypes
 import faulthandler
+import gc
 import importlib
 import io
 import os
@@ -278,6 +279,10 @@ def main():
     if why is not None:
         _reply(sock, "error " + why)
         sys.exit(1)
+    # What the imports made is never collected (it lives as long as the zygote): frozen, the
+    # workers' collections skip it instead of touching (and so copying) its pages.
+    gc.collect()
+    gc.freeze()
     _reply(sock, "ready")
     job, fds, go_r, agent = _serve(sock, agent)
     try:
