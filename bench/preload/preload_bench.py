@@ -14,6 +14,7 @@ import argparse
 import glob
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,14 +41,21 @@ def launchers(args, n, extra, preloads=("torch",)):
 def run(argv, env=None, timeout=600, may_fail=False):
     """(seconds, stderr); None instead when it failed and `may_fail`."""
     t0 = time.monotonic()
-    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                       timeout=timeout)
+    # Its own session: on a timeout the launcher and every worker it left go together.
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                         start_new_session=True)
+    try:
+        _, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        _, err = p.communicate()
+        p.returncode = "timeout"
     dt = time.monotonic() - t0
     if p.returncode != 0:
         if may_fail:
             return None
-        sys.exit("%s exited %d:\n%s" % (" ".join(argv), p.returncode, p.stderr.decode()[-2000:]))
-    return dt, p.stderr.decode()
+        sys.exit("%s exited %s:\n%s" % (" ".join(argv), p.returncode, err.decode()[-2000:]))
+    return dt, err.decode()
 
 
 def noop(args):
@@ -72,7 +80,7 @@ def recovery_once(prefix, env, may_fail):
     d = tempfile.mkdtemp(prefix="preload_bench.")
     try:
         r = run(prefix + [os.path.join(HERE, "ddp_steps.py")], env=dict(env, STEP_DIR=d),
-                may_fail=may_fail)
+                timeout=90, may_fail=may_fail)
         if r is None:
             return None
         if "spawning Python workers normally" in r[1]:
@@ -99,8 +107,9 @@ def recovery(args):
     for _ in range(args.repeats):
         for name, prefix in launchers(args, 2, ["--max-restarts", "1"],
                                       ("torch", DDP_PRELOAD)).items():
-            # torchrun's attempt 1 sometimes fails (its Gloo connectFullMesh reaches the dead
-            # attempt's address): such runs are counted and retried, up to 5 times.
+            # torchrun's attempt 1 sometimes fails or hangs (its Gloo connectFullMesh reaches
+            # the dead attempt's address): such runs (exit 1, or 90 s) are counted and retried,
+            # up to 5 times.
             for _ in range(5):
                 t = recovery_once(prefix, env, may_fail=name == "torchrun")
                 if t is not None:
@@ -119,8 +128,10 @@ def write(args, noop_rows, rec, rec_all, failed, took):
     L = ["# --preload: Python workers from a pre-imported zygote (issue 30)", "",
          "Command: `%s` (%.0f s, one run, side by side; medians)." % (args.command, took), "",
          "Machine: %d cores; torch %s; torchrun is .venv/bin/torchrun (`--standalone`); "
-         "fabric-run is `%s`." % (os.cpu_count(), torch_version, os.path.relpath(
-             args.fabric_run, ROOT)), "",
+         "fabric-run is `%s` (unoptimised Bazel build: the launcher's own share of these "
+         "times is milliseconds). Runs are interleaved; the machine may be shared with other "
+         "work, and at 32 workers (32 `import torch` on 2 cores) single runs vary by 2x." % (
+             os.cpu_count(), torch_version, os.path.relpath(args.fabric_run, ROOT)), "",
          "## 1. No-op Python job (the script imports torch): launcher start to exit, s", "",
          "| workers | runs | " + " | ".join(names) + " | torchrun / fabric-run | "
          "torchrun / --preload |", "|---|---|---|---|---|---|---|"]
@@ -142,8 +153,8 @@ def write(args, noop_rows, rec, rec_all, failed, took):
           " constructor, which imports `torch._dynamo` (~880 modules) on first use in every "
           "process; `--preload %s` imports it once in the zygote." % DDP_PRELOAD, "",
           "Runs that failed and were retried: %s (torchrun: its attempt 1's Gloo "
-          "connectFullMesh timed out connecting to the killed attempt's address, so the job "
-          "exited 1 with restarts spent)." % (", ".join("%s %d" % kv for kv in failed.items())
+          "connectFullMesh tried the killed attempt's address: the job exited 1 with its restarts "
+          "spent, or hung and was killed after 90 s)." % (", ".join("%s %d" % kv for kv in failed.items())
                                               or "none"), "",
           "## Targets (issue 30)", "",
           "- failure -> next attempt's first step <= 1/3 of torchrun's: `--preload torch` is "
