@@ -48,6 +48,16 @@ def run(argv, env=None, timeout=600, may_fail=False):
         _, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
+        # torchrun's workers lead sessions of their own: found by the STEP_DIR we gave them
+        # (a directory of this run's own), else they would hold the stderr pipe open.
+        tag = ("STEP_DIR=%s" % (env or {}).get("STEP_DIR", "")).encode()
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and tag != b"STEP_DIR=" and tag in open(
+                        "/proc/%s/environ" % pid, "rb").read().split(b"\0"):
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
         _, err = p.communicate()
         p.returncode = "timeout"
     dt = time.monotonic() - t0
