@@ -79,6 +79,16 @@ absl::Status Agent::Init() {
     lo.keep_ignored = options_.ignored_at_start;
     FABRIC_ASSIGN_OR_RETURN(owned_launcher_, PosixProcessLauncher::Create(lo));
     launcher_ = owned_launcher_.get();
+    if (!options_.launch.preload.empty()) {
+      ZygoteOptions zo;
+      zo.python = options_.launch.exec_argv[0];
+      zo.modules = options_.launch.preload;
+      zo.script_dir = scratch_dir_;
+      zo.console_fd = options_.console_stderr;
+      zo.say = [this](const std::string& s) { Say(s); };
+      zygote_ = std::make_unique<ZygoteProcessLauncher>(launcher_, std::move(zo));
+      launcher_ = zygote_.get();
+    }
   }
   if (options_.clock != nullptr) clock_ = options_.clock;
   coordinator_ = options_.coordinator;
@@ -121,6 +131,7 @@ absl::Status Agent::Watch(int fd, uint64_t tag) {
 }
 
 Agent::~Agent() {
+  zygote_.reset();      // its script lives in the scratch directory
   endpoint_.reset();    // its socket file first
   hang_watch_.reset();  // its files first: the directory is removed below
   for (const std::string& f : scratch_files_) unlink(f.c_str());

@@ -47,6 +47,7 @@
 #include "launcher/requeue_trigger.h"
 #include "launcher/worker_output.h"
 #include "launcher/worker_specs.h"
+#include "launcher/zygote_process_launcher.h"
 
 namespace fabric::launcher {
 
@@ -240,6 +241,8 @@ class Agent {
   RequeueTrigger requeue_;
   Clock* clock_ = Clock::RealClock();
   std::unique_ptr<PosixProcessLauncher> owned_launcher_;  // unless one was injected
+  // --preload: forks the Python workers, over owned_launcher_ (destroyed first).
+  std::unique_ptr<ZygoteProcessLauncher> zygote_;
   ProcessLauncher* launcher_ = nullptr;
   std::unique_ptr<LocalCoordinator> local_coordinator_;  // a single-node job's
   Coordinator* coordinator_ = nullptr;                   // options_.coordinator or that

@@ -34,6 +34,7 @@
 #include "launcher/cli_values.h"
 #include "launcher/kubernetes.h"
 #include "launcher/torchrun_flags.h"
+#include "launcher/zygote_request.h"
 
 namespace fabric::launcher {
 namespace {
@@ -207,6 +208,10 @@ const std::vector<FlagSpec>& Flags() {
        "QUIT, USR1, USR2).", {}},
       {"virtual-local-rank", Kind::kBool, "", "false",
        "torchrun's: every worker sees LOCAL_RANK=0 and only its own GPU.", {}},
+      {"preload", Kind::kValue, "MODULES", "(off)",
+       "Python programs: one zygote per node imports these modules (comma-separated, e.g. "
+       "torch,numpy) once and forks every worker of every attempt, instead of each worker "
+       "importing them (doc/preload.md).", {}},
       {"dry-run", Kind::kBool, "", "false",
        "Print the plan (every setting and where it came from, each worker's command and "
        "environment on this node) and exit 0 without starting anything.", {}},
@@ -772,6 +777,18 @@ absl::Status ResolveProgram(const RawMap& raw, const EnvMap& env, bool torchrun,
     FABRIC_ASSIGN_OR_RETURN(o->exec_argv[0], ResolveExecutable(prog, "program", env));
   }
   o->program_argv = std::move(program);
+  if (!o->preload.empty() && !(o->python_module || script) && !LooksLikePython(o->exec_argv[0])) {
+    std::string what = "--preload";
+    if (auto it = raw.find("preload"); it != raw.end()) what = it->second.source;
+    if (!absl::StartsWith(what, "--")) {  // FABRIC_PRELOAD, e.g. from a profile: Python only
+      o->preload.clear();
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": '", o->exec_argv[0],
+                     "' is not a Python program; --preload needs a .py script, -m MODULE or a "
+                     "python interpreter as the program"));
+  }
   return absl::OkStatus();
 }
 
@@ -823,7 +840,28 @@ absl::StatusOr<int> ParseRequeueSignal(const Raw& r) {
              "--signal=USR1@90), or none");
 }
 
+// --preload: dotted Python module names, comma-separated.
+absl::Status ResolvePreload(const RawMap& raw, LaunchOptions* o) {
+  auto it = raw.find("preload");
+  if (it == raw.end()) return absl::OkStatus();
+  const Raw& r = it->second;
+  std::vector<std::string> modules;
+  for (absl::string_view m : absl::StrSplit(r.value, ',')) {
+    m = absl::StripAsciiWhitespace(m);
+    bool ok = !m.empty() && m.front() != '.' && m.back() != '.' &&
+              m.find("..") == absl::string_view::npos && !absl::ascii_isdigit(m.front());
+    for (char c : m) ok = ok && (absl::ascii_isalnum(c) || c == '_' || c == '.');
+    if (!ok) {
+      return Bad(r, "is not a list of Python modules; use names such as torch,numpy");
+    }
+    modules.emplace_back(m);
+  }
+  o->preload = std::move(modules);
+  return absl::OkStatus();
+}
+
 absl::Status ResolveRest(const RawMap& raw, LaunchOptions* o) {
+  FABRIC_RETURN_IF_ERROR(ResolvePreload(raw, o));
   if (auto it = raw.find("main-address"); it != raw.end()) {
     const Raw& r = it->second;
     if (r.value.find_first_of(" /") != std::string::npos) {

@@ -579,6 +579,32 @@ TEST_F(CliTest, NumaBindingTakesTorchrunsModesInBothSpellingsAndFromTheEnvironme
   EXPECT_EQ(Ok({"--numa-binding", "socket", "tool"}).numa_binding, "socket");  // the flag wins
 }
 
+TEST_F(CliTest, PreloadListsModulesForAPythonProgramFromTheFlagOrTheEnvironment) {
+  const std::string py = bin_ + "/python3";
+  EXPECT_THAT(
+      Ok({"--preload", "torch, numpy.linalg", "--python", py, root_ + "/script.py"}).preload,
+      ElementsAre("torch", "numpy.linalg"));
+  EXPECT_THAT(Ok({"--python", py, "-m", "pkg.train"}).preload, ElementsAre());  // off by default
+  env_["FABRIC_PRELOAD"] = "torch";
+  EXPECT_THAT(Ok({"--python", py, "-m", "pkg.train"}).preload, ElementsAre("torch"));
+  EXPECT_THAT(Ok({"python3", root_ + "/script.py"}).preload,
+              ElementsAre("torch"));  // an interpreter
+}
+
+TEST_F(CliTest, PreloadRefusesBadModuleNamesAndNativePrograms) {
+  EXPECT_THAT(Parse({"--preload", "torch,,numpy", "--python", bin_ + "/python3", "script.py"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--preload: 'torch,,numpy' is not a list of Python modules; use "
+                                 "names such as torch,numpy")));
+  EXPECT_FALSE(Parse({"--preload", "a-b", "--python", bin_ + "/python3", "script.py"}).ok());
+  EXPECT_FALSE(Parse({"--preload", "1x", "--python", bin_ + "/python3", "script.py"}).ok());
+  EXPECT_THAT(Parse({"--preload", "torch", "tool"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("' is not a Python program; --preload needs a .py script")));
+  env_["FABRIC_PRELOAD"] = "torch";  // the environment's applies to Python programs only
+  EXPECT_THAT(Ok({"tool"}).preload, ElementsAre());
+}
+
 TEST_F(CliTest, NumaBindingWithAnUnknownModeNamesItAndTheModes) {
   EXPECT_THAT(Parse({"--numa-binding", "nodes", "tool"}),
               StatusIs(absl::StatusCode::kInvalidArgument,

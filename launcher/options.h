@@ -61,6 +61,9 @@ struct LaunchOptions {
   bool python_module = false;       // -m/--module: python -m PROGRAM
   bool no_python = false;           // --no-python: exec PROGRAM even if it ends in .py
   bool virtual_local_rank = false;  // --virtual-local-rank: LOCAL_RANK=0, one GPU each
+  // --preload MODULES: a per-node zygote imports these once and forks every Python
+  // worker of every attempt (launcher/zygote_process_launcher.h); empty: off.
+  std::vector<std::string> preload;
   // --numa-binding: node, socket, exclusive or core-complex (launcher/numa_binding.h),
   // resolved against this machine by the agent before it starts anything; empty: off.
   std::string numa_binding;

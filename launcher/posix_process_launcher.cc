@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -349,6 +350,10 @@ absl::Status PosixProcessLauncher::SignalProcess(pid_t pid, int sig) {
   return absl::OkStatus();
 }
 
+void PosixProcessLauncher::TrackGroup(pid_t pgid) {
+  if (pgid > 1) TellSentinel(pgid);
+}
+
 void PosixProcessLauncher::ReleaseGroup(pid_t pgid) {
   if (pgid > 1 && pgid != getpgrp()) kill(-pgid, SIGKILL);
   TellSentinel(-pgid);
@@ -396,7 +401,9 @@ int PosixProcessLauncher::KillAdopted() {
   for (int pass = 0; pass < 20; ++pass) {
     int found = 0;
     for (pid_t pid : OwnChildren()) {
-      if (pid == sentinel_pid_) continue;
+      if (pid == sentinel_pid_ || std::find(kept_.begin(), kept_.end(), pid) != kept_.end()) {
+        continue;
+      }
       // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and ')'.
       const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat")).value_or("");
       const size_t close_paren = stat.rfind(')');

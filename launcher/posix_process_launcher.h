@@ -65,6 +65,8 @@ class PosixProcessLauncher final : public ProcessLauncher {
   void ReleaseGroup(pid_t pgid) override;
   std::optional<Reaped> ReapAny() override;
   int KillAdopted() override;
+  void TrackGroup(pid_t pgid) override;
+  void KeepAcrossAttempts(pid_t pid) override { kept_.push_back(pid); }
 
   pid_t sentinel_pid() const { return sentinel_pid_; }
 
@@ -78,6 +80,7 @@ class PosixProcessLauncher final : public ProcessLauncher {
   int sentinel_fd_ = -1;            // write end
   void* child_stack_ = nullptr;     // mmap'ed at the first Spawn, reused by every spawn
   std::vector<char*> argv_, envp_;  // scratch for Spawn, kept to reuse their capacity
+  std::vector<pid_t> kept_;         // children KillAdopted spares
 };
 
 }  // namespace fabric::launcher

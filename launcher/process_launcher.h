@@ -76,6 +76,15 @@ class ProcessLauncher {
   // setpgid) and outlived it. Call when every worker of an attempt has exited. Returns
   // how many it killed.
   virtual int KillAdopted() = 0;
+
+  // Registers group `pgid`, started on this agent's behalf by a helper of its own (the
+  // preload zygote, zygote_process_launcher.h), with the orphan sentinel as Spawn does
+  // for its children. REQUIRES: its leader is this agent's child (re-parented to it).
+  virtual void TrackGroup(pid_t pgid) {}
+
+  // KillAdopted leaves child `pid` (a helper kept across attempts: the zygote) and its
+  // group alone from now on.
+  virtual void KeepAcrossAttempts(pid_t pid) {}
 };
 
 }  // namespace fabric::launcher

@@ -81,13 +81,17 @@ class EtcdJobTest : public ::testing::Test {
 
 // 3 nodes x 2 workers, --num-nodes 2:3, a 3-member etcd: node 0's agent and workers are
 // SIGKILLed mid-training; the two others go on as a job of 4 ranks, rank 0 on one of
-// them, train to the end and exit 0; nothing is left running, no node key is left.
-TEST_F(EtcdJobTest, LosingNodeZeroMidTrainingTheSurvivorsFinishWithANewRankZero) {
+// them, train to the end and exit 0; nothing is left running, no node key is left. Twice:
+// workers spawned, and forked by each node's --preload torch zygote (the parameter).
+class EtcdPythonJobTest : public EtcdJobTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(EtcdPythonJobTest, LosingNodeZeroMidTrainingTheSurvivorsFinishWithANewRankZero) {
   const std::string python = VenvPython();
   if (python.empty()) GTEST_SKIP() << "no .venv python (FABRIC_VENV_PYTHON)";
   StartCluster(3);
   const std::string dir = NewTempDir("node0");
   std::vector<std::string> args = Etcd("node0-loss", "2:3");
+  if (!GetParam().empty()) args.insert(args.end(), {"--preload", GetParam()});
   for (const char* a : {"--devices", "2", "--python"}) args.push_back(a);
   args.push_back(python);
   args.push_back(Runfile("tests/python/elastic_train.py"));
@@ -125,6 +129,7 @@ TEST_F(EtcdJobTest, LosingNodeZeroMidTrainingTheSurvivorsFinishWithANewRankZero)
     }
     // The round change names the lost node (its lease expired), once.
     EXPECT_THAT(a->err(), HasSubstr("lost")) << a->err();
+    EXPECT_THAT(a->err(), Not(HasSubstr("spawning Python workers normally")));  // --preload
   }
   ASSERT_FALSE(final_line.empty());
   EXPECT_THAT(final_line, HasSubstr("world 4"));
@@ -141,6 +146,11 @@ TEST_F(EtcdJobTest, LosingNodeZeroMidTrainingTheSurvivorsFinishWithANewRankZero)
   // its agent's lease.
   EXPECT_THAT(KeysOf("node0-loss"), ::testing::ElementsAre("/fabric-run/node0-loss/round"));
 }
+
+INSTANTIATE_TEST_SUITE_P(SpawnedAndPreloaded, EtcdPythonJobTest, ::testing::Values("", "torch"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return p.param.empty() ? std::string("Spawned") : "Preload_" + p.param;
+                         });
 
 // A worker that records each start ($PID_DIR/starts) and runs `seconds`.
 std::vector<std::string> SleepWorker(const std::string& dir, int seconds) {

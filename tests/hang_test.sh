@@ -7,6 +7,8 @@
 #     line) is in the report, and the restart succeeds. The rank that keeps beating
 #     while it waits is not stopped (negative control).
 #  3. the same for the C++ runtime: its SIGABRT handler prints the native stack.
+# With FABRIC_PRELOAD set (//tests:hang_preload_test), 1 and 2 run on workers forked by a
+# --preload zygote (3 is native: the variable does not apply) and must not fall back.
 set -u
 RUNFILES=${TEST_SRCDIR:-$PWD/..}/${TEST_WORKSPACE:-fabric_run}
 FR=$RUNFILES/launcher/fabric-run
@@ -77,6 +79,12 @@ where=$(grep -m1 "where:" "$DIR/t3")
   fail "runtime: the report's stack names no collective: $where"
 [[ $(grep -c "HANG_DONE rank=[01] restart=1" "$DIR/t3") == 2 ]] || fail "runtime: the restart did not finish"
 echo "ok 3: the C++ runtime's hung rank: ${where#* where: }"
+
+if [[ -n ${FABRIC_PRELOAD:-} ]]; then
+  grep -h "spawning Python workers normally" "$DIR/t1" "$DIR/t2" &&
+    fail "--preload $FABRIC_PRELOAD fell back to spawning"
+  echo "ok: 1 and 2 ran on workers forked by the --preload $FABRIC_PRELOAD zygote"
+fi
 
 if ((FAILS > 0)); then
   echo "$FAILS failure(s)"

@@ -373,16 +373,22 @@ TEST(PythonTwoByTwoTest, StoppedRanksAgeOnBothNodes) {
 
 // A Python job that beats with its step: status shows steps, totals, a rate, and the
 // heartbeat age of a SIGSTOPped rank growing; stacks shows each rank inside train_loop
-// without stopping it, and the job then finishes.
-TEST(PythonJobTest, ProgressAgeOfAStoppedRankAndStacks) {
+// without stopping it, and the job then finishes. Twice: workers spawned, and forked by a
+// --preload torch zygote (the parameter, as FABRIC_PRELOAD).
+class PythonJobTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PythonJobTest, ProgressAgeOfAStoppedRankAndStacks) {
   const std::string python = VenvPython();
   ASSERT_FALSE(python.empty());
   const std::string tmp = ShortTmp();
   const std::string helper_dir = NewTempDir("py");
   const std::string stop = helper_dir + "/stop";
+  std::map<std::string, std::string> env = {
+      {"TMPDIR", tmp}, {"HELPER_DIR", helper_dir}, {"STOP_FILE", stop}};
+  if (!GetParam().empty()) env["FABRIC_PRELOAD"] = GetParam();
   FabricRun job({"--devices", "2", "--python", python, "--run-id", "pyjob",
                  Runfile("tests/python/progress_loop.py")},
-                {{"TMPDIR", tmp}, {"HELPER_DIR", helper_dir}, {"STOP_FILE", stop}});
+                env);
   const pid_t r0 = WaitForPidFile(helper_dir, "worker", 0);
   const pid_t r1 = WaitForPidFile(helper_dir, "worker", 1);
   ASSERT_GT(r0, 0) << job.err();
@@ -443,7 +449,13 @@ TEST(PythonJobTest, ProgressAgeOfAStoppedRankAndStacks) {
   fclose(f);
   EXPECT_EQ(job.Wait(absl::Seconds(60)), 0) << job.err();
   EXPECT_EQ(rmdir(tmp.c_str()), 0) << "the agent left its directory (e.g. Python's __pycache__)";
+  EXPECT_THAT(job.err(), Not(HasSubstr("spawning Python workers normally")));
 }
+
+INSTANTIATE_TEST_SUITE_P(SpawnedAndPreloaded, PythonJobTest, ::testing::Values("", "torch"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return p.param.empty() ? std::string("Spawned") : "Preload_" + p.param;
+                         });
 
 // A job on the C++ runtime hung in a collective (rank 1 left it, beating; rank 0 waits in
 // Gloo's all-reduce): stacks shows rank 0's native stack without stopping it, and status

@@ -39,7 +39,9 @@ def env():
     e["OMP_NUM_THREADS"] = "1"
     e["PATH"] = VENV_BIN + os.pathsep + e.get("PATH", "")
     for k in list(e):  # a test must not inherit a launcher's or an outer job's settings
-        if k.startswith(("LT_", "FABRIC_", "SLURM_", "PET_")) or k in (
+        # FABRIC_PRELOAD stays: //tests/lightning:lightning_preload_test forks the workers
+        # from a --preload zygote.
+        if k != "FABRIC_PRELOAD" and k.startswith(("LT_", "FABRIC_", "SLURM_", "PET_")) or k in (
                 "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
             del e[k]
     return e
@@ -50,6 +52,8 @@ def run(argv, expect_rc=0):
     if expect_rc is not None and p.returncode != expect_rc:
         raise AssertionError(f"{argv[0]} exited {p.returncode}, want {expect_rc}\n"
                              f"--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}")
+    if os.environ.get("FABRIC_PRELOAD") and "spawning Python workers normally" in p.stderr:
+        raise AssertionError(f"--preload fell back:\n{p.stderr}")
     return p
 
 

@@ -31,8 +31,11 @@ def free_port():
 
 
 def clean_env(extra):
+    # FABRIC_PRELOAD stays (//tests/torchrun:parity_preload_test): both launchers' workers see
+    # it; fabric-run forks its workers from a --preload zygote, torchrun ignores it.
     e = {k: v for k, v in os.environ.items()
-         if not k.startswith(("LT_", "FABRIC_", "SLURM_", "PET_", "TORCHELASTIC_", "KUBERNETES_"))
+         if k == "FABRIC_PRELOAD" or
+         not k.startswith(("LT_", "FABRIC_", "SLURM_", "PET_", "TORCHELASTIC_", "KUBERNETES_"))
          and k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
                        "OMP_NUM_THREADS", "JOB_COMPLETION_INDEX")}
     e["PATH"] = VENV_BIN + os.pathsep + e.get("PATH", "/usr/bin:/bin")
@@ -52,6 +55,8 @@ def launch(launcher, nodes, program=(DUMP,), cwd=None):
             for q in procs:
                 q.kill()
             raise AssertionError(f"{launcher} exited {p.returncode}:\n{out}")
+        if os.environ.get("FABRIC_PRELOAD") and "spawning Python workers normally" in out:
+            raise AssertionError(f"{launcher}: --preload fell back:\n{out}")
         outs.append(out)
     return "\n".join(outs)
 

@@ -4,7 +4,8 @@
 # as a real 2-worker job (gloo init_process_group and an all_reduce: both ranks, WORLD_SIZE
 # 2, sum 3), and --standalone overrides multi-node flags (--nnodes 2, --rdzv-endpoint of
 # another host) with one warning line and the same one-node job. Negative control: those
-# flags without --standalone ask for a second node (the plan says 2 nodes).
+# flags without --standalone ask for a second node (the plan says 2 nodes). With
+# FABRIC_PRELOAD set (standalone_preload_test) the workers are forked by a --preload zygote.
 set -euo pipefail
 # runfile and PYTHON (tests/sh_test_lib.sh).
 for lib in "${TEST_SRCDIR:-}/${TEST_WORKSPACE:-fabric_run}/tests/sh_test_lib.sh" \
@@ -34,6 +35,10 @@ timeout 120 "$TORCHRUN" --standalone --nproc_per_node=2 train.py >"$TMP/plain.ou
   fail "nanoGPT line exited $?: $(cat "$TMP/plain.out")"
 check_run "nanoGPT line" "$TMP/plain.out"
 if grep -q "warning" "$TMP/plain.out"; then fail "a warning with nothing overridden: $(cat "$TMP/plain.out")"; fi
+# //tests/torchrun:standalone_preload_test: the workers are forked by a --preload zygote.
+if [[ -n ${FABRIC_PRELOAD:-} ]] && grep -q "spawning Python workers normally" "$TMP/plain.out"; then
+  fail "--preload $FABRIC_PRELOAD fell back: $(cat "$TMP/plain.out")"
+fi
 echo "PASS: torchrun --standalone --nproc_per_node=2 train.py"
 
 timeout 120 "$TORCHRUN" --standalone --nnodes 2 --rdzv-endpoint node0.invalid:29400 \
@@ -46,6 +51,7 @@ grep "warning: --standalone overrides" "$TMP/over.out" | grep -q -- "--nnodes 2"
   fail "warning does not name --nnodes 2"
 grep "warning: --standalone overrides" "$TMP/over.out" | grep -q -- "--rdzv-endpoint node0.invalid:29400" ||
   fail "warning does not name --rdzv-endpoint"
+grep -q "spawning Python workers normally" "$TMP/over.out" && fail "--preload fell back: $(cat "$TMP/over.out")"
 echo "PASS: --standalone overrides --nnodes 2 --rdzv-endpoint ... with one warning"
 
 # Negative control: without --standalone the same flags plan two nodes.
