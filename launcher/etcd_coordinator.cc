@@ -452,9 +452,8 @@ void EtcdCoordinator::ApplyEvent(const rdzv::EtcdEvent& e) {
   const std::string name = key.substr(prefix_.size());
   if (name == rdzv::kWantKey) {
     const bool wanted = e.type == rdzv::EtcdEvent::Type::kPut;
-    if (wanted && !status_wanted_) status_dirty_ = true;  // the latest status, at once
-    status_wanted_ = wanted;
-    status_wanted_shared_.store(wanted);
+    const bool was_wanted = status_wanted_.exchange(wanted);
+    if (wanted && !was_wanted) status_dirty_ = true;  // the latest status, at once
     return;
   }
   if (name == rdzv::kRoundKey) {
@@ -738,7 +737,7 @@ void EtcdCoordinator::ServeStatus(absl::Time now) {
     status_dirty_ = true;
   }
   const std::string prefix = StatusPrefix(options_.run_id);
-  if (status_wanted_ && status_dirty_ && !latest_status_.empty()) {
+  if (status_wanted_.load() && status_dirty_ && !latest_status_.empty()) {
     if (etcd_->Put(prefix + options_.node_id, latest_status_, lease_).ok()) status_dirty_ = false;
   }
   constexpr absl::Duration kWantLife = absl::Minutes(1);

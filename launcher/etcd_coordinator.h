@@ -85,7 +85,7 @@ class EtcdCoordinator : public Coordinator {
   // one, and the asker reads them with one range (after 2.5 s, then every 2 s). Nobody
   // asking: no status writes at all (a long job does not grow etcd's history).
   void PublishStatus(std::string node_status) override;
-  bool StatusWanted() override { return status_wanted_shared_.load(); }
+  bool StatusWanted() override { return status_wanted_.load(); }
   void WantPeerStatuses() override;
   std::optional<std::vector<std::string>> PeerStatuses() override;
 
@@ -162,8 +162,8 @@ class EtcdCoordinator : public Coordinator {
   int watch_generation_ = 0;  // of watch_ (inputs of older ones are dropped)
   int pred_generation_ = 0;   // of pred_watch_
   // Statuses across nodes (ServeStatus).
-  bool status_wanted_ = false;                     // the run's `want` key exists
-  std::atomic<bool> status_wanted_shared_{false};  // the same, for the agent's thread
+  // The run's `want` key exists (written by the thread, read by the agent's too).
+  std::atomic<bool> status_wanted_{false};
   std::string latest_status_;
   bool status_dirty_ = false;  // latest_status_ not written yet
   absl::Time want_put_at_ = absl::InfinitePast();
